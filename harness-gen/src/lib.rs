@@ -1,0 +1,2 @@
+//! Discovery of `serde::Deserialize` types and safe wrappers over FFI in a package's sources, and
+//! emission of a cargo-fuzz project with one target per discovered item.
