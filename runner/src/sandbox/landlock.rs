@@ -1,0 +1,170 @@
+//! The Landlock layer: filesystem rules (read, write, execute beneath given paths), TCP bind and
+//! connect refused outright, and (ABI >= 6) abstract-socket and signal scoping.
+//!
+//! The ABI is pinned by the profile, never detected at runtime (rust-landlock's advice): a newer
+//! kernel then still enforces exactly what the profile was written for. The ruleset is built in
+//! the supervisor, before the sandbox child exists, and enforced by the child with
+//! [`PreparedRuleset::restrict_self`].
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use landlock::{
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
+    RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+};
+
+use super::LayerStatus;
+
+/// The newest ABI this build's profiles may pin (the one it was tested against).
+pub const NEWEST_KNOWN_ABI: u8 = 7;
+
+/// What kind of access a rule grants beneath its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    /// Read files and list directories.
+    Read,
+    /// Read, plus create, write, truncate, remove, rename and link (no devices).
+    Write,
+    /// Read, plus execute.
+    Exec,
+}
+
+/// One filesystem rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsRule {
+    pub path: PathBuf,
+    pub grant: Grant,
+}
+
+/// Errors preparing or enforcing the ruleset.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LandlockError {
+    /// The kernel lacks Landlock, or the ABI the profile requires.
+    #[error("Landlock ABI {required} is required but this kernel offers {}", available.map_or("no Landlock".to_string(), |a| format!("ABI {a}")))]
+    Unsupported { required: u8, available: Option<u8> },
+    /// A rule's path could not be opened.
+    #[error("cannot open {} for a Landlock rule: {source}", path.display())]
+    OpenPath {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The ruleset could not be built.
+    #[error("building the Landlock ruleset failed: {0}")]
+    Ruleset(#[from] landlock::RulesetError),
+}
+
+/// The Landlock ABI of the running kernel, or `None` without Landlock.
+pub fn kernel_abi() -> Option<u8> {
+    // SAFETY: LANDLOCK_CREATE_RULESET_VERSION with a null attribute only queries the version.
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            1u32, // LANDLOCK_CREATE_RULESET_VERSION
+        )
+    };
+    u8::try_from(v).ok().filter(|v| *v > 0)
+}
+
+fn abi(version: u8) -> ABI {
+    ABI::from(i32::from(version))
+}
+
+fn access_for(grant: Grant, abi: ABI, is_dir: bool) -> BitFlags<AccessFs> {
+    let read = AccessFs::ReadFile | AccessFs::ReadDir;
+    let write = read
+        | AccessFs::WriteFile
+        | AccessFs::Truncate
+        | AccessFs::MakeReg
+        | AccessFs::MakeDir
+        | AccessFs::MakeSym
+        | AccessFs::MakeSock
+        | AccessFs::MakeFifo
+        | AccessFs::RemoveFile
+        | AccessFs::RemoveDir
+        | AccessFs::Refer
+        | AccessFs::IoctlDev;
+    let wanted = match grant {
+        Grant::Read => read,
+        Grant::Write => write,
+        Grant::Exec => read | AccessFs::Execute,
+    };
+    let mut access = wanted & AccessFs::from_all(abi);
+    if !is_dir {
+        access &= AccessFs::from_file(abi);
+    }
+    access
+}
+
+/// A ruleset built and ready for a child to enforce on itself.
+#[derive(Debug)]
+pub struct PreparedRuleset {
+    ruleset: RulesetCreated,
+}
+
+impl PreparedRuleset {
+    /// Builds the ruleset for `rules` at the pinned `abi_version`. With `required`, a kernel
+    /// that cannot enforce every right of that ABI is an error.
+    pub fn build(
+        abi_version: u8,
+        rules: &[FsRule],
+        required: bool,
+    ) -> Result<PreparedRuleset, LandlockError> {
+        let kernel = kernel_abi();
+        if required && kernel.is_none_or(|k| k < abi_version) {
+            return Err(LandlockError::Unsupported {
+                required: abi_version,
+                available: kernel,
+            });
+        }
+        let abi = abi(abi_version);
+        let level = if required {
+            CompatLevel::HardRequirement
+        } else {
+            CompatLevel::BestEffort
+        };
+        let mut ruleset = Ruleset::default()
+            .set_compatibility(level)
+            .handle_access(AccessFs::from_all(abi))?;
+        if abi_version >= 4 {
+            // Handled with no rule added: every TCP bind and connect is refused.
+            ruleset = ruleset.handle_access(AccessNet::from_all(abi))?;
+        }
+        if abi_version >= 6 {
+            ruleset = ruleset.scope(Scope::from_all(abi))?;
+        }
+        let mut created = ruleset.create()?;
+        for rule in rules {
+            let fd = PathFd::new(&rule.path).map_err(|e| LandlockError::OpenPath {
+                path: rule.path.clone(),
+                source: io::Error::other(e.to_string()),
+            })?;
+            let is_dir = rule.path.is_dir();
+            created = created.add_rule(PathBeneath::new(fd, access_for(rule.grant, abi, is_dir)))?;
+        }
+        Ok(PreparedRuleset { ruleset: created })
+    }
+
+    /// Enforces the ruleset on the calling thread (and everything it later runs). Sets
+    /// `no_new_privs`. Meant for the sandbox child, right before `execve`.
+    pub fn restrict_self(self) -> io::Result<LayerStatus> {
+        let status = self
+            .ruleset
+            .restrict_self()
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(match status.ruleset {
+            RulesetStatus::FullyEnforced => LayerStatus::Full,
+            RulesetStatus::PartiallyEnforced => LayerStatus::Partial,
+            RulesetStatus::NotEnforced => LayerStatus::NotEnforced,
+        })
+    }
+}
+
+/// Whether `path` lies beneath `dir` (lexically, both absolute and normalized).
+pub fn is_beneath(path: &Path, dir: &Path) -> bool {
+    path.starts_with(dir)
+}

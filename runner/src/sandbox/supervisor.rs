@@ -1,0 +1,887 @@
+//! The supervisor: receives the seccomp notifications of a sandboxed process tree, decodes each
+//! attempt (addresses, DNS names, argv, paths), records it as an [`Event`], and answers.
+//!
+//! Answers follow one rule: **deny** freely (a denial is safe whatever the process does to its
+//! memory meanwhile), and **continue** only where a kernel rule bounds the outcome anyway
+//! (Landlock for paths and executions, the empty network namespace for sockets, the PID
+//! namespace for signals). A log entry never stands in for a check.
+//!
+//! [`filter_rules`] and [`Handler::handle`] are two halves of one policy: every syscall the
+//! filter routes here has a branch below.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Mutex;
+
+use super::decode::{self, SockAddr};
+use super::seccomp::{syscall_name, syscall_number, Action, ArgTest, Rule};
+use crate::decoys::DecoySet;
+use crate::events::{Decision, Event, EventLog, Kind};
+use crate::profile::Profile;
+
+const NS_FLAGS: u32 = (libc::CLONE_NEWUSER
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUTS
+    | libc::CLONE_NEWCGROUP
+    | 0x80) as u32; // CLONE_NEWTIME
+
+/// The filter rules that route syscalls to [`Handler::handle`].
+pub fn filter_rules(profile: &Profile) -> Vec<Rule> {
+    use Action::{Allow, Errno, Notify};
+    let mut rules = Vec::new();
+    // glibc tries clone3 first and falls back to clone on ENOSYS; clone3's flags live in memory,
+    // where BPF cannot see them, so it is refused and clone's flags are checked instead.
+    rules.push(Rule::always(libc::SYS_clone3, Errno(libc::ENOSYS)));
+    rules.push(Rule::when(
+        libc::SYS_clone,
+        ArgTest::AnyBit {
+            arg: 0,
+            mask: NS_FLAGS,
+        },
+        Notify,
+    ));
+    for request in [libc::TIOCSTI, libc::TIOCLINUX] {
+        rules.push(Rule::when(
+            libc::SYS_ioctl,
+            ArgTest::MaskedEq {
+                arg: 1,
+                mask: u32::MAX,
+                value: request as u32,
+            },
+            Notify,
+        ));
+    }
+    // Stream socketpairs are plain local IPC; datagram ones can address arbitrary unix sockets.
+    rules.push(Rule::when(
+        libc::SYS_socketpair,
+        ArgTest::MaskedEq {
+            arg: 1,
+            mask: 0xf,
+            value: libc::SOCK_STREAM as u32,
+        },
+        Allow,
+    ));
+    rules.push(Rule::always(libc::SYS_socketpair, Notify));
+    // Signal 0 only probes for existence; within the PID namespace that reveals nothing.
+    for (nr, sig_arg) in [(libc::SYS_kill, 1u8), (libc::SYS_tkill, 1), (libc::SYS_tgkill, 2)] {
+        rules.push(Rule::when(
+            nr,
+            ArgTest::MaskedEq {
+                arg: sig_arg,
+                mask: u32::MAX,
+                value: 0,
+            },
+            Allow,
+        ));
+        rules.push(Rule::always(nr, Notify));
+    }
+    for nr in [
+        libc::SYS_rt_sigqueueinfo,
+        libc::SYS_rt_tgsigqueueinfo,
+        libc::SYS_socket,
+        libc::SYS_connect,
+        libc::SYS_bind,
+        libc::SYS_sendto,
+        libc::SYS_sendmsg,
+        libc::SYS_sendmmsg,
+        libc::SYS_execve,
+        libc::SYS_execveat,
+        libc::SYS_openat,
+        libc::SYS_openat2,
+        libc::SYS_linkat,
+    ] {
+        rules.push(Rule::always(nr, Notify));
+    }
+    #[cfg(target_arch = "x86_64")]
+    for nr in [libc::SYS_open, libc::SYS_creat, libc::SYS_link] {
+        rules.push(Rule::always(nr, Notify));
+    }
+    for denied in &profile.deny_syscalls {
+        if let Some(nr) = syscall_number(&denied.name) {
+            rules.push(Rule::always(nr, Notify));
+        }
+    }
+    rules
+}
+
+/// The answer to one notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Let the kernel carry out the syscall (bounded by its other rules).
+    Continue,
+    /// Fail it with this errno.
+    Deny(i32),
+    /// Do not carry it out; return this value as if it had succeeded.
+    Pretend(i64),
+}
+
+/// What the handler knows about the run.
+pub struct Context {
+    pub log: EventLog,
+    pub decoys: Option<DecoyView>,
+    /// Protected paths (inside view): opens beneath them are refused and recorded.
+    pub protect: Vec<PathBuf>,
+    /// Every path the profile grants (inside view); a deeper grant beats a shallower protect.
+    pub grants: Vec<PathBuf>,
+    /// Writable paths (inside view).
+    pub write_dirs: Vec<PathBuf>,
+    pub network_tools: Vec<String>,
+    pub denied: HashMap<i64, String>,
+    /// Host PID of the sandbox's init, for looking into its namespaces.
+    pub init_pid: AtomicI32,
+}
+
+/// The decoy home as the sandbox sees it.
+pub struct DecoyView {
+    pub set: DecoySet,
+    /// Where the decoy home appears inside the sandbox.
+    pub home_inside: PathBuf,
+    /// The real home the decoy hides (its files are protected).
+    pub real_home: Option<PathBuf>,
+    /// Where the decoy home lives on the host.
+    pub home_host: PathBuf,
+}
+
+/// Decodes and answers notifications.
+pub struct Handler {
+    ctx: Context,
+    decoy_reads: Mutex<HashSet<(String, i32)>>,
+}
+
+/// A notification's target: host pid and syscall arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct Call {
+    pub pid: i32,
+    pub nr: i64,
+    pub args: [u64; 6],
+}
+
+impl Handler {
+    pub fn new(ctx: Context) -> Handler {
+        Handler {
+            ctx,
+            decoy_reads: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The run's context.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    fn record(&self, call: &Call, event: Event) {
+        self.ctx.log.record(event.by(inner_pid(call.pid)));
+    }
+
+    /// Decides one notification.
+    pub fn handle(&self, call: &Call) -> Answer {
+        let nr = call.nr;
+        if let Some(name) = self.ctx.denied.get(&nr) {
+            self.record(
+                call,
+                Event::new(Kind::Syscall, name.as_str(), Decision::Denied)
+                    .with("args", format_args_hex(&call.args[..3])),
+            );
+            return Answer::Deny(libc::EPERM);
+        }
+        match nr {
+            n if n == libc::SYS_socket => self.socket(call),
+            n if n == libc::SYS_socketpair => {
+                let protocol = decode::protocol(call.args[0] as i32, call.args[1] as i32);
+                self.record(
+                    call,
+                    Event::new(Kind::Net, "socket", Decision::Denied)
+                        .with("protocol", protocol)
+                        .with("pair", true),
+                );
+                Answer::Deny(libc::EACCES)
+            }
+            n if n == libc::SYS_connect => self.connect(call),
+            n if n == libc::SYS_bind => self.bind(call),
+            n if n == libc::SYS_sendto => {
+                let addr = self.sockaddr_at(call.pid, call.args[4], call.args[5]);
+                self.send(call, call.args[0] as RawFd, addr, call.args[1], call.args[2])
+            }
+            n if n == libc::SYS_sendmsg => self.sendmsg(call, call.args[1]),
+            n if n == libc::SYS_sendmmsg => self.sendmsg(call, call.args[1]),
+            n if n == libc::SYS_execve => self.exec(call, libc::AT_FDCWD, call.args[0], call.args[1], 0),
+            n if n == libc::SYS_execveat => self.exec(
+                call,
+                call.args[0] as i32,
+                call.args[1],
+                call.args[2],
+                call.args[4] as i32,
+            ),
+            n if n == libc::SYS_openat => self.open(call, call.args[0] as i32, call.args[1], call.args[2] as i32),
+            n if n == libc::SYS_openat2 => {
+                // struct open_how { u64 flags; u64 mode; u64 resolve; }
+                let flags = read_u64(call.pid, call.args[2]).unwrap_or(0) as i32;
+                self.open(call, call.args[0] as i32, call.args[1], flags)
+            }
+            #[cfg(target_arch = "x86_64")]
+            n if n == libc::SYS_open => self.open(call, libc::AT_FDCWD, call.args[0], call.args[1] as i32),
+            #[cfg(target_arch = "x86_64")]
+            n if n == libc::SYS_creat => self.open(
+                call,
+                libc::AT_FDCWD,
+                call.args[0],
+                libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC,
+            ),
+            #[cfg(target_arch = "x86_64")]
+            n if n == libc::SYS_link => self.link(call, libc::AT_FDCWD, call.args[0], libc::AT_FDCWD, call.args[1]),
+            n if n == libc::SYS_linkat => self.link(
+                call,
+                call.args[0] as i32,
+                call.args[1],
+                call.args[2] as i32,
+                call.args[3],
+            ),
+            n if n == libc::SYS_kill
+                || n == libc::SYS_tkill
+                || n == libc::SYS_tgkill
+                || n == libc::SYS_rt_sigqueueinfo
+                || n == libc::SYS_rt_tgsigqueueinfo =>
+            {
+                self.signal(call)
+            }
+            n if n == libc::SYS_clone => {
+                self.record(
+                    call,
+                    Event::new(Kind::Syscall, "clone", Decision::Denied)
+                        .with("flags", format!("{:#x}", call.args[0]))
+                        .with("reason", "new namespaces"),
+                );
+                Answer::Deny(libc::EPERM)
+            }
+            n if n == libc::SYS_ioctl => {
+                let request = if call.args[1] as u32 == libc::TIOCSTI as u32 {
+                    "TIOCSTI"
+                } else {
+                    "TIOCLINUX"
+                };
+                self.record(
+                    call,
+                    Event::new(Kind::Syscall, "ioctl", Decision::Denied)
+                        .with("request", request)
+                        .with("fd", call.args[0]),
+                );
+                Answer::Deny(libc::EPERM)
+            }
+            other => {
+                // A syscall the filter routes here but no branch handles: refuse, loudly.
+                let name = syscall_name(other).unwrap_or("unknown");
+                self.record(
+                    call,
+                    Event::new(Kind::Syscall, name, Decision::Denied).with("nr", other),
+                );
+                Answer::Deny(libc::ENOSYS)
+            }
+        }
+    }
+
+    fn socket(&self, call: &Call) -> Answer {
+        let domain = call.args[0] as i32;
+        let sock_type = call.args[1] as i32;
+        let base = sock_type & 0xf;
+        let protocol = decode::protocol(domain, sock_type);
+        let (answer, event) = match (domain, base) {
+            (libc::AF_UNIX, libc::SOCK_STREAM) | (libc::AF_NETLINK, _) => (Answer::Continue, false),
+            (libc::AF_INET | libc::AF_INET6, libc::SOCK_STREAM | libc::SOCK_DGRAM) => {
+                // Harmless in an empty network namespace; recorded because builds rarely need it.
+                (Answer::Continue, true)
+            }
+            (libc::AF_UNIX, _) => (Answer::Deny(libc::EACCES), true),
+            (_, libc::SOCK_RAW) => (Answer::Deny(libc::EPERM), true),
+            _ => (Answer::Deny(libc::EAFNOSUPPORT), true),
+        };
+        if event {
+            let decision = if answer == Answer::Continue {
+                Decision::Allowed
+            } else {
+                Decision::Denied
+            };
+            self.record(
+                call,
+                Event::new(Kind::Net, "socket", decision)
+                    .with("protocol", protocol)
+                    .with("domain", decode::domain_name(domain)),
+            );
+        }
+        answer
+    }
+
+    fn sockaddr_at(&self, pid: i32, addr: u64, len: u64) -> Option<SockAddr> {
+        if addr == 0 || len == 0 {
+            return None;
+        }
+        let mut buf = vec![0u8; (len as usize).min(128)];
+        let n = read_mem(pid, addr, &mut buf).ok()?;
+        decode::sockaddr(&buf[..n])
+    }
+
+    fn connect(&self, call: &Call) -> Answer {
+        let addr = self.sockaddr_at(call.pid, call.args[1], call.args[2]);
+        let (domain, sock_type) = socket_kind(call.pid, call.args[0] as RawFd).unwrap_or((-1, -1));
+        let Some(addr) = addr else {
+            return Answer::Deny(libc::EFAULT);
+        };
+        if addr == SockAddr::Unspec {
+            return Answer::Continue; // dissolves an association; reaches nothing
+        }
+        let protocol = if domain >= 0 {
+            decode::protocol(domain, sock_type)
+        } else if addr.is_unix() {
+            "unix".into()
+        } else {
+            "unknown".into()
+        };
+        self.record(
+            call,
+            Event::new(Kind::Net, "connect", Decision::Denied)
+                .with("address", addr.to_string())
+                .with("protocol", protocol.as_str()),
+        );
+        if addr.is_inet() && sock_type & 0xf == libc::SOCK_DGRAM {
+            // A UDP "connection" only sets a default destination. Pretending it worked lets the
+            // payload show itself in the send that follows (a DNS query names its target);
+            // that send is refused.
+            return Answer::Pretend(0);
+        }
+        if addr.is_inet() {
+            Answer::Deny(libc::ECONNREFUSED)
+        } else {
+            Answer::Deny(libc::EACCES)
+        }
+    }
+
+    fn bind(&self, call: &Call) -> Answer {
+        let Some(addr) = self.sockaddr_at(call.pid, call.args[1], call.args[2]) else {
+            return Answer::Deny(libc::EFAULT);
+        };
+        if addr.is_unix() {
+            // Pathname sockets need Landlock's make-socket right (write dirs only); abstract
+            // names live in our own network namespace.
+            self.record(
+                call,
+                Event::new(Kind::Net, "bind", Decision::Allowed).with("address", addr.to_string()),
+            );
+            return Answer::Continue;
+        }
+        self.record(
+            call,
+            Event::new(Kind::Net, "bind", Decision::Denied).with("address", addr.to_string()),
+        );
+        Answer::Deny(libc::EACCES)
+    }
+
+    fn sendmsg(&self, call: &Call, msghdr: u64) -> Answer {
+        // struct msghdr { void *name; u32 namelen; iovec *iov; size_t iovlen; ... }
+        let mut hdr = [0u8; 32];
+        if read_mem(call.pid, msghdr, &mut hdr).ok() != Some(32) {
+            return Answer::Deny(libc::EFAULT);
+        }
+        let word = |i: usize| u64::from_ne_bytes(hdr[i..i + 8].try_into().unwrap_or([0; 8]));
+        let name = word(0);
+        let namelen = u64::from(u32::from_ne_bytes(hdr[8..12].try_into().unwrap_or([0; 4])));
+        let iov = word(16);
+        let iovlen = word(24);
+        let addr = self.sockaddr_at(call.pid, name, namelen);
+        let (base, len) = if iovlen > 0 {
+            let mut v = [0u8; 16];
+            match read_mem(call.pid, iov, &mut v) {
+                Ok(16) => (
+                    u64::from_ne_bytes(v[0..8].try_into().unwrap_or([0; 8])),
+                    u64::from_ne_bytes(v[8..16].try_into().unwrap_or([0; 8])),
+                ),
+                _ => (0, 0),
+            }
+        } else {
+            (0, 0)
+        };
+        self.send(call, call.args[0] as RawFd, addr, base, len)
+    }
+
+    fn send(&self, call: &Call, fd: RawFd, addr: Option<SockAddr>, buf: u64, len: u64) -> Answer {
+        let (domain, sock_type) = socket_kind(call.pid, fd).unwrap_or((-1, -1));
+        let inet = addr.as_ref().is_some_and(SockAddr::is_inet)
+            || domain == libc::AF_INET
+            || domain == libc::AF_INET6;
+        let unix_named = matches!(addr, Some(SockAddr::UnixPath(_) | SockAddr::UnixAbstract(_)));
+        if !inet && !unix_named {
+            return Answer::Continue; // local IPC on a socketpair or an accepted connection
+        }
+        let mut payload = vec![0u8; (len as usize).min(4096)];
+        let n = if buf != 0 {
+            read_mem(call.pid, buf, &mut payload).unwrap_or(0)
+        } else {
+            0
+        };
+        payload.truncate(n);
+        let address = addr.map_or_else(|| "connected".to_owned(), |a| a.to_string());
+        let protocol = if domain >= 0 {
+            decode::protocol(domain, sock_type)
+        } else {
+            "unknown".into()
+        };
+        if let Some(query) = decode::dns_query(&payload) {
+            self.record(
+                call,
+                Event::new(Kind::Net, "dns", Decision::Denied)
+                    .with("query", query.as_str())
+                    .with("address", address.as_str())
+                    .with("protocol", protocol.as_str()),
+            );
+        } else {
+            self.record(
+                call,
+                Event::new(Kind::Net, "send", Decision::Denied)
+                    .with("address", address.as_str())
+                    .with("protocol", protocol.as_str())
+                    .with("bytes", len),
+            );
+        }
+        if let Some(view) = &self.ctx.decoys {
+            for decoy in view.set.found_in(&payload) {
+                self.record(
+                    call,
+                    Event::new(Kind::Leak, "decoy-output", Decision::Flagged)
+                        .with("decoy", decoy.name.as_str())
+                        .with("location", format!("network:{address}")),
+                );
+            }
+        }
+        Answer::Deny(if inet { libc::ECONNREFUSED } else { libc::EACCES })
+    }
+
+    fn exec(&self, call: &Call, dirfd: i32, path_ptr: u64, argv_ptr: u64, flags: i32) -> Answer {
+        let path = read_cstring(call.pid, path_ptr).unwrap_or_default();
+        let argv = read_argv(call.pid, argv_ptr);
+        let path_text = String::from_utf8_lossy(&path).into_owned();
+        let fileless = flags & libc::AT_EMPTY_PATH != 0 && path.is_empty()
+            || is_fd_path(&path_text)
+            || dirfd != libc::AT_FDCWD && path.is_empty();
+        let mut event = Event::new(Kind::Exec, "exec", Decision::Allowed)
+            .with("path", path_text.as_str())
+            .with("argv", argv.clone());
+        if fileless {
+            let target = if dirfd >= 0 {
+                fd_target(call.pid, dirfd).unwrap_or_default()
+            } else {
+                fd_target_from_path(call.pid, &path_text).unwrap_or_default()
+            };
+            event.decision = Decision::Denied;
+            event = event.with("fileless", true).with("target", target);
+            self.record(call, event);
+            return Answer::Deny(libc::EACCES);
+        }
+        let program = Path::new(&path_text)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if self.ctx.network_tools.iter().any(|t| *t == program) {
+            event = event.with("network_tool", true);
+        }
+        self.record(call, event);
+        // Landlock's execute right decides whether this runs.
+        Answer::Continue
+    }
+
+    fn open(&self, call: &Call, dirfd: i32, path_ptr: u64, flags: i32) -> Answer {
+        let Some(raw) = read_cstring(call.pid, path_ptr) else {
+            return Answer::Continue; // the kernel will answer EFAULT itself
+        };
+        let Some(path) = absolute(call.pid, dirfd, OsStr::from_bytes(&raw)) else {
+            return Answer::Continue;
+        };
+        let write_intent = flags & (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) != 0;
+
+        if let Some(view) = &self.ctx.decoys {
+            if let Ok(rel) = path.strip_prefix(&view.home_inside) {
+                if let Some(decoy) = view.set.by_file(rel) {
+                    self.note_decoy_read(call, &decoy.name, &path);
+                    return if write_intent {
+                        Answer::Deny(libc::EACCES)
+                    } else {
+                        Answer::Continue
+                    };
+                }
+            }
+        }
+        if self.is_protected(&path) {
+            // Invisible or masked anyway; recorded when there is something real to protect.
+            if self.exists_on_host(&path) {
+                self.record(
+                    call,
+                    Event::new(Kind::Fs, if write_intent { "write" } else { "read" }, Decision::Denied)
+                        .with("path", path.to_string_lossy())
+                        .with("reason", "protected path"),
+                );
+            }
+            return Answer::Deny(libc::EACCES);
+        }
+        if write_intent {
+            let inside_write_dir = self.ctx.write_dirs.iter().any(|d| path.starts_with(d));
+            if !inside_write_dir {
+                let action = if flags & libc::O_CREAT != 0 && !self.exists_inside(call, &path) {
+                    "create"
+                } else {
+                    "write"
+                };
+                self.record(
+                    call,
+                    Event::new(Kind::Fs, action, Decision::Denied).with("path", path.to_string_lossy()),
+                );
+                return Answer::Deny(libc::EACCES);
+            }
+            if flags & libc::O_NOFOLLOW == 0 {
+                if let Some(target) = self.symlink_escape(call, &path) {
+                    self.record(
+                        call,
+                        Event::new(Kind::Fs, "write", Decision::Denied)
+                            .with("path", path.to_string_lossy())
+                            .with("via_symlink", target.to_string_lossy()),
+                    );
+                    return Answer::Deny(libc::EACCES);
+                }
+            }
+        }
+        // Landlock decides the rest.
+        Answer::Continue
+    }
+
+    fn link(&self, call: &Call, olddir: i32, old_ptr: u64, newdir: i32, new_ptr: u64) -> Answer {
+        let old = read_cstring(call.pid, old_ptr)
+            .and_then(|raw| absolute(call.pid, olddir, OsStr::from_bytes(&raw)));
+        let new = read_cstring(call.pid, new_ptr)
+            .and_then(|raw| absolute(call.pid, newdir, OsStr::from_bytes(&raw)));
+        let (Some(old), Some(new)) = (old, new) else {
+            return Answer::Continue;
+        };
+        let writable = |p: &Path| self.ctx.write_dirs.iter().any(|d| p.starts_with(d));
+        if writable(&old) && writable(&new) {
+            return Answer::Continue; // Landlock's refer right governs links within write dirs
+        }
+        self.record(
+            call,
+            Event::new(Kind::Fs, "link", Decision::Denied)
+                .with("path", new.to_string_lossy())
+                .with("target", old.to_string_lossy()),
+        );
+        Answer::Deny(libc::EXDEV)
+    }
+
+    fn signal(&self, call: &Call) -> Answer {
+        let nr = call.nr;
+        let (target, sig) = if nr == libc::SYS_tgkill || nr == libc::SYS_rt_tgsigqueueinfo {
+            (call.args[0] as i32, call.args[2] as i32)
+        } else {
+            (call.args[0] as i32, call.args[1] as i32)
+        };
+        if target <= 0 || self.pid_exists_inside(target) {
+            return Answer::Continue; // the PID namespace bounds who this can reach
+        }
+        self.record(
+            call,
+            Event::new(Kind::Syscall, syscall_name(nr).unwrap_or("kill"), Decision::Denied)
+                .with("pid", target)
+                .with("signal", sig)
+                .with("reason", "no such process in the sandbox"),
+        );
+        Answer::Deny(libc::ESRCH)
+    }
+
+    fn note_decoy_read(&self, call: &Call, decoy: &str, path: &Path) {
+        let pid = inner_pid(call.pid);
+        let fresh = self
+            .decoy_reads
+            .lock()
+            .map(|mut seen| seen.insert((decoy.to_owned(), pid)))
+            .unwrap_or(true);
+        if fresh {
+            self.record(
+                call,
+                Event::new(Kind::Leak, "decoy-read", Decision::Flagged)
+                    .with("decoy", decoy)
+                    .with("location", path.to_string_lossy()),
+            );
+        }
+    }
+
+    /// Records a decoy read that inotify saw and no open notification explained.
+    pub fn note_decoy_read_unattributed(&self, decoy: &str, location: &Path) {
+        let seen = self
+            .decoy_reads
+            .lock()
+            .map(|seen| seen.iter().any(|(d, _)| d == decoy))
+            .unwrap_or(false);
+        if !seen {
+            if let Ok(mut s) = self.decoy_reads.lock() {
+                s.insert((decoy.to_owned(), 0));
+            }
+            self.ctx.log.record(
+                Event::new(Kind::Leak, "decoy-read", Decision::Flagged)
+                    .with("decoy", decoy)
+                    .with("location", location.to_string_lossy()),
+            );
+        }
+    }
+
+    fn is_protected(&self, path: &Path) -> bool {
+        let deepest = |list: &[PathBuf]| {
+            list.iter()
+                .filter(|p| path.starts_with(p))
+                .map(|p| p.components().count())
+                .max()
+        };
+        match (deepest(&self.ctx.protect), deepest(&self.ctx.grants)) {
+            (Some(p), Some(g)) => p > g,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+
+    fn exists_on_host(&self, path: &Path) -> bool {
+        fs::symlink_metadata(path).is_ok()
+    }
+
+    fn exists_inside(&self, call: &Call, path: &Path) -> bool {
+        let root = PathBuf::from(format!("/proc/{}/root", call.pid));
+        fs::symlink_metadata(join_inside(&root, path)).is_ok()
+    }
+
+    fn pid_exists_inside(&self, pid: i32) -> bool {
+        let init = self.ctx.init_pid.load(Ordering::Relaxed);
+        Path::new(&format!("/proc/{init}/root/proc/{pid}")).exists()
+    }
+
+    /// If `path` (inside a write dir) is a symlink whose target lies outside every write dir,
+    /// that target.
+    fn symlink_escape(&self, call: &Call, path: &Path) -> Option<PathBuf> {
+        let root = PathBuf::from(format!("/proc/{}/root", call.pid));
+        let link = fs::read_link(join_inside(&root, path)).ok()?;
+        let target = normalize(&path.parent().unwrap_or(Path::new("/")).join(link));
+        let inside = self.ctx.write_dirs.iter().any(|d| target.starts_with(d));
+        (!inside).then_some(target)
+    }
+}
+
+fn join_inside(root: &Path, path: &Path) -> PathBuf {
+    root.join(path.strip_prefix("/").unwrap_or(path))
+}
+
+fn format_args_hex(args: &[u64]) -> Vec<String> {
+    args.iter().map(|a| format!("{a:#x}")).collect()
+}
+
+fn is_fd_path(path: &str) -> bool {
+    path.starts_with("/dev/fd/")
+        || path.starts_with("/proc/self/fd/")
+        || path.starts_with("/proc/thread-self/fd/")
+        || (path.starts_with("/proc/") && path.contains("/fd/"))
+}
+
+fn fd_target(pid: i32, fd: i32) -> Option<String> {
+    fs::read_link(format!("/proc/{pid}/fd/{fd}"))
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+fn fd_target_from_path(pid: i32, path: &str) -> Option<String> {
+    let fd: i32 = path.rsplit('/').next()?.parse().ok()?;
+    fd_target(pid, fd)
+}
+
+/// The pid of host process `pid` as seen inside its own PID namespace (0 if unknown).
+pub fn inner_pid(pid: i32) -> i32 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .and_then(|v| v.split_whitespace().last().and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Lexically normalizes an absolute path (`.` and `..` resolved without touching the disk).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    out
+}
+
+/// The absolute, normalized form of `path` as the process `pid` sees it, relative to `dirfd`.
+fn absolute(pid: i32, dirfd: i32, path: &OsStr) -> Option<PathBuf> {
+    let p = Path::new(path);
+    if p.is_absolute() {
+        return Some(normalize(p));
+    }
+    let base = if dirfd == libc::AT_FDCWD {
+        fs::read_link(format!("/proc/{pid}/cwd")).ok()?
+    } else {
+        fs::read_link(format!("/proc/{pid}/fd/{dirfd}")).ok()?
+    };
+    Some(normalize(&base.join(p)))
+}
+
+/// Domain and type of socket `fd` in process `pid`, through a duplicate taken with
+/// `pidfd_getfd` (the type decides how a UDP connect is answered).
+fn socket_kind(pid: i32, fd: RawFd) -> Option<(i32, i32)> {
+    // SAFETY: pidfd_open on a pid; the descriptor is owned below.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if pidfd < 0 {
+        return None;
+    }
+    // SAFETY: the kernel just gave us this descriptor.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };
+    // SAFETY: pidfd_getfd duplicates the target's descriptor into ours.
+    let dup = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+    if dup < 0 {
+        return None;
+    }
+    // SAFETY: as above.
+    let dup = unsafe { OwnedFd::from_raw_fd(dup as i32) };
+    let get = |opt: i32| -> Option<i32> {
+        let mut value: i32 = 0;
+        let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
+        // SAFETY: value/len describe a writable int.
+        let r = unsafe {
+            libc::getsockopt(
+                dup.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&mut value as *mut i32).cast(),
+                &mut len,
+            )
+        };
+        (r == 0).then_some(value)
+    };
+    Some((get(libc::SO_DOMAIN)?, get(libc::SO_TYPE)?))
+}
+
+/// Reads `buf.len()` bytes (or fewer, up to a fault) at `addr` in process `pid`, a page at a
+/// time so that a string ending just before an unmapped page still reads.
+pub fn read_mem(pid: i32, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
+    const PAGE: u64 = 4096;
+    let mut done = 0usize;
+    while done < buf.len() {
+        let at = addr + done as u64;
+        let chunk = ((PAGE - at % PAGE) as usize).min(buf.len() - done);
+        let local = libc::iovec {
+            iov_base: buf[done..].as_mut_ptr().cast(),
+            iov_len: chunk,
+        };
+        let remote = libc::iovec {
+            iov_base: at as *mut libc::c_void,
+            iov_len: chunk,
+        };
+        // SAFETY: `local` describes writable memory we own; `remote` is only read by the kernel.
+        let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+        if n <= 0 {
+            if done == 0 {
+                return Err(io::Error::last_os_error());
+            }
+            break;
+        }
+        done += n as usize;
+    }
+    Ok(done)
+}
+
+fn read_u64(pid: i32, addr: u64) -> Option<u64> {
+    let mut b = [0u8; 8];
+    (read_mem(pid, addr, &mut b).ok()? == 8).then(|| u64::from_ne_bytes(b))
+}
+
+/// Longest string read from a process (paths, arguments).
+const MAX_STRING: usize = 4096;
+
+/// Reads a NUL-terminated string at `addr` in process `pid`.
+pub fn read_cstring(pid: i32, addr: u64) -> Option<Vec<u8>> {
+    if addr == 0 {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut at = addr;
+    while out.len() < MAX_STRING {
+        let mut chunk = [0u8; 256];
+        let n = read_mem(pid, at, &mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        if let Some(end) = chunk[..n].iter().position(|&b| b == 0) {
+            out.extend_from_slice(&chunk[..end]);
+            return Some(out);
+        }
+        out.extend_from_slice(&chunk[..n]);
+        at += n as u64;
+    }
+    Some(out)
+}
+
+/// Reads an argv-style array of string pointers (at most 256 entries recorded).
+fn read_argv(pid: i32, addr: u64) -> Vec<String> {
+    let mut args = Vec::new();
+    if addr == 0 {
+        return args;
+    }
+    for i in 0..256u64 {
+        let Some(ptr) = read_u64(pid, addr + i * 8) else { break };
+        if ptr == 0 {
+            break;
+        }
+        match read_cstring(pid, ptr) {
+            Some(s) => args.push(String::from_utf8_lossy(&s).into_owned()),
+            None => break,
+        }
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_resolves_dots() {
+        assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+        assert_eq!(normalize(Path::new("/../x")), PathBuf::from("/x"));
+    }
+
+    #[test]
+    fn reads_own_memory() {
+        let s = std::ffi::CString::new("hello sandbox").unwrap();
+        let pid = std::process::id() as i32;
+        assert_eq!(
+            read_cstring(pid, s.as_ptr() as u64).unwrap(),
+            b"hello sandbox".to_vec()
+        );
+        let args = [s.as_ptr(), std::ptr::null()];
+        assert_eq!(read_argv(pid, args.as_ptr() as u64), vec!["hello sandbox".to_string()]);
+    }
+
+    #[test]
+    fn fd_paths_are_recognized() {
+        assert!(is_fd_path("/proc/self/fd/3"));
+        assert!(is_fd_path("/dev/fd/7"));
+        assert!(is_fd_path("/proc/42/fd/3"));
+        assert!(!is_fd_path("/usr/bin/cc"));
+    }
+}
