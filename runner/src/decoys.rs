@@ -7,6 +7,8 @@ use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+use aho_corasick::AhoCorasick;
+
 use crate::sandbox::decode;
 
 /// One planted secret.
@@ -28,6 +30,9 @@ pub struct DecoySet {
     pub decoys: Vec<Decoy>,
     /// Variables to set inside the sandbox (name, value).
     pub env: Vec<(String, String)>,
+    /// One automaton over every encoding of every decoy (pattern -> decoy index), so a scan is
+    /// one pass over the bytes whatever the number of decoys.
+    matcher: Option<(AhoCorasick, Vec<usize>)>,
 }
 
 /// Environment variables given decoy values: the usual token names payloads harvest.
@@ -106,7 +111,24 @@ impl DecoySet {
             set.decoys
                 .push(Decoy::new(&format!("env:{var}"), value, None));
         }
+        set.build_matcher();
         Ok(set)
+    }
+
+    fn build_matcher(&mut self) {
+        let mut patterns = Vec::new();
+        let mut owners = Vec::new();
+        for (i, d) in self.decoys.iter().enumerate() {
+            for n in &d.needles {
+                patterns.push(n.clone());
+                owners.push(i);
+            }
+        }
+        self.matcher = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(&patterns)
+            .ok()
+            .map(|ac| (ac, owners));
     }
 
     /// The decoy planted in `rel` (relative to the decoy home), if any.
@@ -115,10 +137,25 @@ impl DecoySet {
     }
 
     /// The decoys whose values appear (in any encoding) in `bytes`.
-    pub fn found_in<'a>(&'a self, bytes: &'a [u8]) -> impl Iterator<Item = &'a Decoy> + 'a {
+    pub fn found_in(&self, bytes: &[u8]) -> Vec<&Decoy> {
+        let mut hit = vec![false; self.decoys.len()];
+        match &self.matcher {
+            Some((ac, owners)) => {
+                for m in ac.find_overlapping_iter(bytes) {
+                    hit[owners[m.pattern().as_usize()]] = true;
+                }
+            }
+            None => {
+                for (i, d) in self.decoys.iter().enumerate() {
+                    hit[i] = decode::contains_encoded(bytes, &d.needles);
+                }
+            }
+        }
         self.decoys
             .iter()
-            .filter(move |d| decode::contains_encoded(bytes, &d.needles))
+            .zip(hit)
+            .filter_map(|(d, h)| h.then_some(d))
+            .collect()
     }
 
     /// Walks `dir` and returns (file, decoy name) for every file holding a decoy value. Reads
@@ -180,7 +217,7 @@ mod tests {
         let key = fs::read_to_string(home.join(".ssh/id_rsa")).unwrap();
         let decoy = set.by_file(Path::new(".ssh/id_rsa")).unwrap();
         assert!(key.contains(&decoy.value));
-        assert_eq!(set.found_in(key.as_bytes()).next().unwrap().name, "ssh-key");
+        assert_eq!(set.found_in(key.as_bytes())[0].name, "ssh-key");
         assert!(set.env.iter().any(|(k, _)| k == "GITHUB_TOKEN"));
 
         let out = dir.path().join("out");

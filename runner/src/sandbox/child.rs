@@ -306,7 +306,11 @@ impl ChildPlan {
         }
         let landlock_status = match landlock {
             None => LayerStatus::NotEnforced,
-            Some(ruleset) => match ruleset.restrict_self() {
+            Some(ruleset) => match ruleset
+                .grant_read_in_child(c"/proc")
+                .map_err(std::io::Error::from_raw_os_error)
+                .and_then(|()| ruleset.restrict_self())
+            {
                 Ok(status) => status,
                 Err(e) => {
                     let code = e.raw_os_error().unwrap_or(libc::EPERM);

@@ -6,7 +6,9 @@
 //! the supervisor, before the sandbox child exists, and enforced by the child with
 //! [`PreparedRuleset::restrict_self`].
 
+use std::ffi::CStr;
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use landlock::{
@@ -104,6 +106,8 @@ fn access_for(grant: Grant, abi: ABI, is_dir: bool) -> BitFlags<AccessFs> {
 #[derive(Debug)]
 pub struct PreparedRuleset {
     ruleset: RulesetCreated,
+    /// A second descriptor of the same ruleset, for rules the child adds itself.
+    raw: Option<OwnedFd>,
 }
 
 impl PreparedRuleset {
@@ -146,7 +150,60 @@ impl PreparedRuleset {
             let is_dir = rule.path.is_dir();
             created = created.add_rule(PathBeneath::new(fd, access_for(rule.grant, abi, is_dir)))?;
         }
-        Ok(PreparedRuleset { ruleset: created })
+        let raw: Option<OwnedFd> = created
+            .try_clone()
+            .map_err(|e| LandlockError::OpenPath {
+                path: PathBuf::from("<ruleset>"),
+                source: e,
+            })?
+            .into();
+        Ok(PreparedRuleset {
+            ruleset: created,
+            raw,
+        })
+    }
+
+    /// Grants read access beneath `path`, from the sandbox child: for filesystems that only
+    /// exist there, like the fresh procfs of its PID namespace. Raw syscalls only.
+    pub fn grant_read_in_child(&self, path: &CStr) -> Result<(), i32> {
+        let Some(ruleset) = &self.raw else {
+            return Ok(()); // Landlock not enforced: nothing to add to
+        };
+        // SAFETY: valid C string; the descriptor is closed below.
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+        }
+        // struct landlock_path_beneath_attr { __u64 allowed_access; __s32 parent_fd; } packed.
+        #[repr(C, packed)]
+        struct PathBeneathAttr {
+            allowed_access: u64,
+            parent_fd: i32,
+        }
+        const READ_FILE: u64 = 1 << 2;
+        const READ_DIR: u64 = 1 << 3;
+        let attr = PathBeneathAttr {
+            allowed_access: READ_FILE | READ_DIR,
+            parent_fd: fd,
+        };
+        // SAFETY: LANDLOCK_RULE_PATH_BENEATH (1) with a valid attribute struct.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_landlock_add_rule,
+                ruleset.as_raw_fd(),
+                1u32,
+                &attr as *const PathBeneathAttr,
+                0u32,
+            )
+        };
+        let result = if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+        };
+        // SAFETY: closing our own descriptor.
+        unsafe { libc::close(fd) };
+        result
     }
 
     /// Enforces the ruleset on the calling thread (and everything it later runs). Sets

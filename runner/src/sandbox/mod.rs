@@ -535,6 +535,11 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         .filter(|r| r.grant == Grant::Write)
         .map(|r| inside(&r.path))
         .collect();
+    let exec_inside: Vec<PathBuf> = rules
+        .iter()
+        .filter(|r| r.grant == Grant::Exec)
+        .map(|r| inside(&r.path))
+        .collect();
     let mut protect: Vec<PathBuf> = profile.protect.iter().map(|a| normalize(&a.path)).collect();
     if let Some(h) = &real_home {
         if home_inside != *h {
@@ -558,6 +563,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         protect,
         grants: grants_inside,
         write_dirs: write_inside,
+        exec_dirs: exec_inside,
         network_tools: profile.network_tools.clone(),
         denied,
         init_pid: AtomicI32::new(0),

@@ -134,6 +134,8 @@ pub struct Context {
     pub grants: Vec<PathBuf>,
     /// Writable paths (inside view).
     pub write_dirs: Vec<PathBuf>,
+    /// Paths beneath which execution is granted (inside view).
+    pub exec_dirs: Vec<PathBuf>,
     pub network_tools: Vec<String>,
     pub denied: HashMap<i64, String>,
     /// Host PID of the sandbox's init, for looking into its namespaces.
@@ -337,6 +339,12 @@ impl Handler {
         if addr == SockAddr::Unspec {
             return Answer::Continue; // dissolves an association; reaches nothing
         }
+        if let SockAddr::UnixPath(p) = &addr {
+            if QUIET_UNIX_SOCKETS.contains(&p.as_str()) {
+                // glibc asks nscd on every user lookup; refusing is normal, not a finding.
+                return Answer::Deny(libc::ENOENT);
+            }
+        }
         let protocol = if domain >= 0 {
             decode::protocol(domain, sock_type)
         } else if addr.is_unix() {
@@ -483,6 +491,21 @@ impl Handler {
             self.record(call, event);
             return Answer::Deny(libc::EACCES);
         }
+        // Landlock's execute right decides; predict it so the event says what really happens.
+        let resolved = absolute(call.pid, dirfd, OsStr::new(&path_text))
+            .map(|p| resolve_inside(call.pid, &p));
+        let executable = resolved
+            .as_ref()
+            .is_some_and(|p| self.ctx.exec_dirs.iter().any(|d| p.starts_with(d)));
+        if !executable {
+            event.decision = Decision::Denied;
+            if let Some(p) = &resolved {
+                event = event.with("resolved", p.to_string_lossy());
+            }
+            event = event.with("reason", "not beneath an executable directory");
+            self.record(call, event);
+            return Answer::Deny(libc::EACCES);
+        }
         let program = Path::new(&path_text)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -491,7 +514,6 @@ impl Handler {
             event = event.with("network_tool", true);
         }
         self.record(call, event);
-        // Landlock's execute right decides whether this runs.
         Answer::Continue
     }
 
@@ -672,6 +694,50 @@ impl Handler {
         let inside = self.ctx.write_dirs.iter().any(|d| target.starts_with(d));
         (!inside).then_some(target)
     }
+}
+
+/// Unix sockets that libc itself tries, refused without an event.
+const QUIET_UNIX_SOCKETS: &[&str] = &["/var/run/nscd/socket", "/run/nscd/socket"];
+
+/// Resolves symlinks in `path` as process `pid` sees it (through `/proc/<pid>/root`, with
+/// absolute link targets restarted at that root). Unresolvable tails are kept as they are.
+fn resolve_inside(pid: i32, path: &Path) -> PathBuf {
+    let root = PathBuf::from(format!("/proc/{pid}/root"));
+    let mut resolved = PathBuf::from("/");
+    let mut pending: Vec<std::ffi::OsString> = path
+        .components()
+        .rev()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_owned()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect();
+    let mut hops = 0;
+    while let Some(part) = pending.pop() {
+        if part == ".." {
+            resolved.pop();
+            continue;
+        }
+        let candidate = resolved.join(&part);
+        match fs::read_link(join_inside(&root, &candidate)) {
+            Ok(target) if hops < 40 => {
+                hops += 1;
+                if target.is_absolute() {
+                    resolved = PathBuf::from("/");
+                }
+                for c in target.components().rev() {
+                    match c {
+                        Component::Normal(n) => pending.push(n.to_owned()),
+                        Component::ParentDir => pending.push("..".into()),
+                        _ => {}
+                    }
+                }
+            }
+            _ => resolved = candidate,
+        }
+    }
+    resolved
 }
 
 fn join_inside(root: &Path, path: &Path) -> PathBuf {
