@@ -1,1 +1,8 @@
-//! Integration tests: the real binary on real fixtures.
+//! Integration tests: the real `cargo-airlock` binary, the real kernel sandbox, real fixtures.
+//! One binary for every integration test (ripgrep's layout); modules by command.
+
+#[macro_use]
+mod support;
+
+mod cli;
+mod sandbox;

@@ -499,12 +499,14 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
                     Grant::Write => attr::NOSUID | attr::NODEV | attr::NOEXEC,
                 },
                 self_bind: r.grant == Grant::Write && r.path.is_dir(),
+                contents: true,
             })
             .collect();
         visible.push(Visible {
             path: cwd.clone(),
-            attrs: 0,
+            attrs: attr::RDONLY | attr::NOSUID | attr::NODEV,
             self_bind: false,
+            contents: false,
         });
         let masks: Vec<PathBuf> = profile
             .protect
@@ -529,11 +531,18 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         Some(path) => prepare(&format!("opening {}", path.display()), log.stream_to(path))?,
         None => log,
     };
-    let grants_inside: Vec<PathBuf> = rules.iter().map(|r| inside(&r.path)).collect();
-    let write_inside: Vec<PathBuf> = rules
+    // The decoy home is left out: beneath it, whatever is not a decoy is the real home.
+    let grants_inside: Vec<PathBuf> = rules
         .iter()
-        .filter(|r| r.grant == Grant::Write)
+        .filter(|r| r.path != decoy_home)
         .map(|r| inside(&r.path))
+        .collect();
+    // Writable regions, deepest wins: write grants are writable; every other grant seen through
+    // a rebind is mounted read-only, even beneath the private /tmp.
+    let write_regions: Vec<(PathBuf, bool)> = rules
+        .iter()
+        .filter(|r| r.path != decoy_home)
+        .map(|r| (inside(&r.path), r.grant == Grant::Write))
         .collect();
     let exec_inside: Vec<PathBuf> = rules
         .iter()
@@ -562,7 +571,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         decoys: decoy_view,
         protect,
         grants: grants_inside,
-        write_dirs: write_inside,
+        write_regions,
         exec_dirs: exec_inside,
         network_tools: profile.network_tools.clone(),
         denied,

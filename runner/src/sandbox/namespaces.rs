@@ -44,6 +44,10 @@ pub struct Visible {
     pub attrs: u64,
     /// Writable directories get a self-bind with `attrs` even when no overlay hides them.
     pub self_bind: bool,
+    /// False for a path that must merely exist (a working directory that is not granted):
+    /// where an overlay hides it, an empty directory stands in its place, so that nothing
+    /// of the original becomes readable through the overlay's own grant.
+    pub contents: bool,
 }
 
 /// One mount the child performs, in order.
@@ -57,6 +61,8 @@ pub enum Step {
         attrs: u64,
         create: Option<Mountpoint>,
     },
+    /// Create an empty directory (inside an overlay) so that the path exists.
+    Mkdir { target: PathBuf },
     /// Cover a protected file with `/dev/null`.
     MaskFile { target: PathBuf },
     /// Cover a protected directory with an empty read-only tmpfs.
@@ -124,6 +130,14 @@ impl MountPlan {
             if !needs {
                 continue;
             }
+            if !v.contents {
+                if hidden_by.is_some() && !under_rebind {
+                    steps.push(Step::Mkdir {
+                        target: v.path.clone(),
+                    });
+                }
+                continue;
+            }
             let create = match hidden_by {
                 Some(_) if !under_rebind => Some(if v.path.is_dir() {
                     Mountpoint::Dir
@@ -187,6 +201,15 @@ impl MountPlan {
                         create: *create,
                     });
                 }
+                Step::Mkdir { target } => {
+                    let mut dirs: Vec<CString> = Vec::new();
+                    let mut ancestors: Vec<&Path> = target.ancestors().collect();
+                    ancestors.reverse();
+                    for a in ancestors.into_iter().skip(1) {
+                        dirs.push(c(a)?);
+                    }
+                    ops.push(Op::Mkdir { dirs });
+                }
                 Step::MaskFile { target } => ops.push(Op::MaskFile { target: c(target)? }),
                 Step::MaskDir { target } => ops.push(Op::MaskDir { target: c(target)? }),
                 Step::Proc { target } => ops.push(Op::Proc { target: c(target)? }),
@@ -218,6 +241,9 @@ enum Op {
         attrs: u64,
         mkdirs: Vec<CString>,
         create: Option<Mountpoint>,
+    },
+    Mkdir {
+        dirs: Vec<CString>,
     },
     MaskFile {
         target: CString,
@@ -355,6 +381,13 @@ impl CompiledPlan {
                     }
                     r
                 }
+                Op::Mkdir { dirs } => {
+                    for dir in dirs {
+                        // SAFETY: valid C string; EEXIST is fine.
+                        unsafe { libc::mkdir(dir.as_ptr(), 0o755) };
+                    }
+                    Ok(())
+                }
                 Op::MaskFile { target } => {
                     // SAFETY: valid C strings.
                     check(unsafe {
@@ -415,6 +448,10 @@ impl CompiledPlan {
                 source.to_string_lossy(),
                 target.to_string_lossy()
             ),
+            Some(Op::Mkdir { dirs }) => format!(
+                "creating {}",
+                dirs.last().map_or(String::new(), |d| d.to_string_lossy().into_owned())
+            ),
             Some(Op::MaskFile { target }) | Some(Op::MaskDir { target }) => {
                 format!("masking protected {}", target.to_string_lossy())
             }
@@ -463,6 +500,7 @@ mod tests {
             path: path.into(),
             attrs: if self_bind { attr::NOEXEC } else { attr::RDONLY },
             self_bind,
+            contents: true,
         }
     }
 
@@ -477,6 +515,7 @@ mod tests {
                     target.display(),
                     if create.is_some() { " +create" } else { "" }
                 ),
+                Step::Mkdir { target } => format!("mkdir {}", target.display()),
                 Step::MaskFile { target } => format!("maskfile {}", target.display()),
                 Step::MaskDir { target } => format!("maskdir {}", target.display()),
                 Step::Proc { target } => format!("proc {}", target.display()),
@@ -507,6 +546,21 @@ mod tests {
                 "bind /tmp/w/home/.cargo/registry +create",
                 "proc /proc",
             ]
+        );
+    }
+
+    #[test]
+    fn a_working_directory_without_a_grant_is_an_empty_stand_in() {
+        let mut cwd = vis("/tmp/w", false);
+        cwd.contents = false;
+        let plan = MountPlan::new(
+            &[overlay("/tmp", "/tmp/run1/tmp")],
+            &[cwd, vis("/tmp/w/out", true)],
+            &[],
+        );
+        assert_eq!(
+            targets(&plan),
+            vec!["bind /tmp", "mkdir /tmp/w", "bind /tmp/w/out +create", "proc /proc"]
         );
     }
 

@@ -132,8 +132,9 @@ pub struct Context {
     pub protect: Vec<PathBuf>,
     /// Every path the profile grants (inside view); a deeper grant beats a shallower protect.
     pub grants: Vec<PathBuf>,
-    /// Writable paths (inside view).
-    pub write_dirs: Vec<PathBuf>,
+    /// Granted paths (inside view) and whether each is writable; the deepest region containing
+    /// a path decides.
+    pub write_regions: Vec<(PathBuf, bool)>,
     /// Paths beneath which execution is granted (inside view).
     pub exec_dirs: Vec<PathBuf>,
     pub network_tools: Vec<String>,
@@ -157,6 +158,8 @@ pub struct DecoyView {
 pub struct Handler {
     ctx: Context,
     decoy_reads: Mutex<HashSet<(String, i32)>>,
+    /// UDP sockets whose connect we pretended to carry out: (tgid, fd) -> address.
+    pretend_connected: Mutex<HashMap<(i32, RawFd), String>>,
 }
 
 /// A notification's target: host pid and syscall arguments.
@@ -172,6 +175,7 @@ impl Handler {
         Handler {
             ctx,
             decoy_reads: Mutex::new(HashSet::new()),
+            pretend_connected: Mutex::new(HashMap::new()),
         }
     }
 
@@ -362,6 +366,9 @@ impl Handler {
             // A UDP "connection" only sets a default destination. Pretending it worked lets the
             // payload show itself in the send that follows (a DNS query names its target);
             // that send is refused.
+            if let Ok(mut map) = self.pretend_connected.lock() {
+                map.insert((tgid(call.pid), call.args[0] as RawFd), addr.to_string());
+            }
             return Answer::Pretend(0);
         }
         if addr.is_inet() {
@@ -434,7 +441,13 @@ impl Handler {
             0
         };
         payload.truncate(n);
-        let address = addr.map_or_else(|| "connected".to_owned(), |a| a.to_string());
+        let address = addr.map(|a| a.to_string()).unwrap_or_else(|| {
+            self.pretend_connected
+                .lock()
+                .ok()
+                .and_then(|map| map.get(&(tgid(call.pid), fd)).cloned())
+                .unwrap_or_else(|| "connected".to_owned())
+        });
         let protocol = if domain >= 0 {
             decode::protocol(domain, sock_type)
         } else {
@@ -494,6 +507,22 @@ impl Handler {
         // Landlock's execute right decides; predict it so the event says what really happens.
         let resolved = absolute(call.pid, dirfd, OsStr::new(&path_text))
             .map(|p| resolve_inside(call.pid, &p));
+        let program = Path::new(&path_text)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let network_tool = self.ctx.network_tools.iter().any(|t| *t == program);
+        let exists = resolved
+            .as_ref()
+            .is_some_and(|p| self.exists_inside(call, p));
+        if !exists {
+            // execvp probing each PATH entry: the kernel answers ENOENT. Only a missing network
+            // tool is worth a line (the attempt says what the payload wanted).
+            if network_tool {
+                self.record(call, event.with("network_tool", true).with("found", false));
+            }
+            return Answer::Continue;
+        }
         let executable = resolved
             .as_ref()
             .is_some_and(|p| self.ctx.exec_dirs.iter().any(|d| p.starts_with(d)));
@@ -506,11 +535,7 @@ impl Handler {
             self.record(call, event);
             return Answer::Deny(libc::EACCES);
         }
-        let program = Path::new(&path_text)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if self.ctx.network_tools.iter().any(|t| *t == program) {
+        if network_tool {
             event = event.with("network_tool", true);
         }
         self.record(call, event);
@@ -551,8 +576,7 @@ impl Handler {
             return Answer::Deny(libc::EACCES);
         }
         if write_intent {
-            let inside_write_dir = self.ctx.write_dirs.iter().any(|d| path.starts_with(d));
-            if !inside_write_dir {
+            if !self.writable(&path) {
                 let action = if flags & libc::O_CREAT != 0 && !self.exists_inside(call, &path) {
                     "create"
                 } else {
@@ -588,8 +612,7 @@ impl Handler {
         let (Some(old), Some(new)) = (old, new) else {
             return Answer::Continue;
         };
-        let writable = |p: &Path| self.ctx.write_dirs.iter().any(|d| p.starts_with(d));
-        if writable(&old) && writable(&new) {
+        if self.writable(&old) && self.writable(&new) {
             return Answer::Continue; // Landlock's refer right governs links within write dirs
         }
         self.record(
@@ -657,6 +680,15 @@ impl Handler {
         }
     }
 
+    fn writable(&self, path: &Path) -> bool {
+        self.ctx
+            .write_regions
+            .iter()
+            .filter(|(region, _)| path.starts_with(region))
+            .max_by_key(|(region, _)| region.components().count())
+            .is_some_and(|(_, writable)| *writable)
+    }
+
     fn is_protected(&self, path: &Path) -> bool {
         let deepest = |list: &[PathBuf]| {
             list.iter()
@@ -691,8 +723,7 @@ impl Handler {
         let root = PathBuf::from(format!("/proc/{}/root", call.pid));
         let link = fs::read_link(join_inside(&root, path)).ok()?;
         let target = normalize(&path.parent().unwrap_or(Path::new("/")).join(link));
-        let inside = self.ctx.write_dirs.iter().any(|d| target.starts_with(d));
-        (!inside).then_some(target)
+        (!self.writable(&target)).then_some(target)
     }
 }
 
@@ -766,16 +797,22 @@ fn fd_target_from_path(pid: i32, path: &str) -> Option<String> {
     fd_target(pid, fd)
 }
 
+/// The thread-group (process) id of thread `tid`, which owns the descriptor table.
+fn tgid(tid: i32) -> i32 {
+    status_field(tid, "Tgid:").unwrap_or(tid)
+}
+
+fn status_field(pid: i32, field: &str) -> Option<i32> {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().last()?.parse().ok())
+}
+
 /// The pid of host process `pid` as seen inside its own PID namespace (0 if unknown).
 pub fn inner_pid(pid: i32) -> i32 {
-    fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("NSpid:"))
-                .and_then(|v| v.split_whitespace().last().and_then(|n| n.parse().ok()))
-        })
-        .unwrap_or(0)
+    status_field(pid, "NSpid:").unwrap_or(0)
 }
 
 /// Lexically normalizes an absolute path (`.` and `..` resolved without touching the disk).

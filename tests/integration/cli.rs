@@ -1,0 +1,86 @@
+//! Bad input and the commands' contracts: exit 2 with a message that names the problem and the
+//! fix, never a panic.
+
+use std::process::Command;
+
+use crate::support::bin;
+
+fn airlock(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    )
+}
+
+#[test]
+fn sandbox_without_a_command_exits_2() {
+    let (code, _, err) = airlock(&["sandbox"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no command given") && err.contains("--"), "{err}");
+}
+
+#[test]
+fn unknown_profile_exits_2_and_lists_the_builtins() {
+    let (code, _, err) = airlock(&["sandbox", "--profile", "nosuch", "--", "true"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no profile named `nosuch`") && err.contains("`build`"), "{err}");
+}
+
+#[test]
+fn malformed_profile_points_at_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[profile]\nname = \"bad\"\ncompatibility = \"required\"\nlandlock-abi = 7\n\n[[read]]\npath = \"/usr\"\nreason = \"x\"\nrecurse = true\n",
+    )
+    .unwrap();
+    let (code, _, err) = airlock(&["sandbox", "--profile", path.to_str().unwrap(), "--", "true"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.toml:") && err.contains("recurse"), "{err}");
+}
+
+#[test]
+fn missing_write_dir_exits_2() {
+    let (code, _, err) = airlock(&["sandbox", "--write", "/nonexistent/airlock-out", "--", "true"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("/nonexistent/airlock-out") && err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn unknown_command_exits_2() {
+    let (code, _, err) = airlock(&["sandbox", "--", "airlock-no-such-program"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot find `airlock-no-such-program`"), "{err}");
+}
+
+#[test]
+fn bad_duration_is_a_usage_error() {
+    let (code, _, err) = airlock(&["sandbox", "--timeout", "soon", "--", "true"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("soon"), "{err}");
+}
+
+#[test]
+fn doctor_reports_every_layer() {
+    let (code, out, _) = airlock(&["doctor", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["enforceable"], code == 0);
+    assert!(report["support"]["landlock_abi"].is_number() || code == 2);
+    if let Ok(expected) = std::env::var("AIRLOCK_TEST_LANDLOCK_ABI") {
+        // Kernel tests fail loudly when the machine is not the one they were written for.
+        assert_eq!(report["support"]["landlock_abi"].to_string(), expected, "unexpected Landlock ABI");
+    }
+}
+
+#[test]
+fn cargo_subcommand_form_is_accepted() {
+    // cargo runs `cargo-airlock airlock doctor` for `cargo airlock doctor`.
+    let (code, out, _) = airlock(&["airlock", "doctor"]);
+    assert!(code == 0 || code == 2);
+    assert!(out.contains("landlock"));
+}

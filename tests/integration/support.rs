@@ -1,0 +1,189 @@
+//! Shared scaffolding: the `airtest!` macro, a scratch directory per test, the compiled attack
+//! fixture, and a runner for `cargo airlock sandbox` that parses the events it wrote.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// Declares a test that gets a fresh [`Scene`].
+macro_rules! airtest {
+    ($name:ident, |$scene:ident| $body:block) => {
+        #[test]
+        fn $name() {
+            #[allow(unused_mut)]
+            let mut $scene = $crate::support::Scene::new(stringify!($name));
+            $body
+        }
+    };
+}
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_cargo-airlock")
+}
+
+/// The attack fixture (`tests/fixtures/sandbox/attacks.c`), compiled once per test run into a
+/// directory the sandbox may execute from.
+pub fn attacks() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("airlock-fixture-")
+            .tempdir()
+            .expect("tempdir")
+            .keep();
+        // Readable by an unprivileged test user too.
+        let _ = std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755));
+        let out = dir.join("attacks");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sandbox/attacks.c");
+        let status = Command::new("cc")
+            .args(["-O1", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("cc runs");
+        assert!(status.success(), "compiling the attack fixture failed");
+        out
+    })
+}
+
+/// A scratch directory with `out/` (writable in the sandbox) and `victim/` (the test's own
+/// files, outside every write dir).
+pub struct Scene {
+    pub dir: tempfile::TempDir,
+}
+
+/// What one sandbox run produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub events: Vec<Value>,
+}
+
+impl Scene {
+    pub fn new(name: &str) -> Scene {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("airlock-{name}-"))
+            .tempdir()
+            .expect("tempdir");
+        let _ = std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755));
+        for sub in ["out", "victim"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        Scene { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.path("out")
+    }
+
+    /// `cargo airlock sandbox --write out --exec <fixture dir> [extra..] -- cmd..`.
+    pub fn sandbox(&self, extra: &[&str], cmd: &[&str]) -> Run {
+        self.sandbox_env(extra, cmd, &[])
+    }
+
+    /// Like [`Scene::sandbox`], with extra environment for the airlock process itself.
+    pub fn sandbox_env(&self, extra: &[&str], cmd: &[&str], env: &[(&str, &str)]) -> Run {
+        let events = self.path("events.jsonl");
+        let fixture_dir = attacks().parent().unwrap();
+        let mut command = Command::new(bin());
+        command
+            .arg("sandbox")
+            .arg("--events")
+            .arg(&events)
+            .arg("--write")
+            .arg(self.out())
+            .arg("--exec")
+            .arg(fixture_dir)
+            .args(extra)
+            .arg("--")
+            .args(cmd)
+            .current_dir(self.dir.path());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let output = command.output().expect("cargo-airlock runs");
+        let events = std::fs::read_to_string(&events)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("every event line is JSON"))
+            .collect();
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            events,
+        }
+    }
+
+    /// Runs the attack fixture with `args` in the sandbox.
+    pub fn attack(&self, extra: &[&str], args: &[&str]) -> Run {
+        let fixture = attacks().to_str().unwrap().to_owned();
+        let mut cmd = vec![fixture.as_str()];
+        cmd.extend_from_slice(args);
+        self.sandbox(extra, &cmd)
+    }
+}
+
+impl Run {
+    /// The events with this kind and action.
+    pub fn find(&self, kind: &str, action: &str) -> Vec<&Value> {
+        self.events
+            .iter()
+            .filter(|e| e["kind"] == kind && e["action"] == action)
+            .collect()
+    }
+
+    /// Asserts that an event of `kind`/`action` with `decision` was recorded whose detail
+    /// `key` contains `needle`, and returns it.
+    #[track_caller]
+    pub fn expect(&self, kind: &str, action: &str, decision: &str, key: &str, needle: &str) -> &Value {
+        self.events
+            .iter()
+            .find(|e| {
+                e["kind"] == kind
+                    && e["action"] == action
+                    && e["decision"] == decision
+                    && e["detail"][key]
+                        .as_str()
+                        .map_or_else(|| e["detail"][key].to_string().contains(needle), |s| s.contains(needle))
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {kind}/{action} {decision} event with {key} ~ {needle:?}\nevents: {:#?}\nstdout: {}\nstderr: {}",
+                    self.events, self.stdout, self.stderr
+                )
+            })
+    }
+
+    /// Asserts the fixture reported its attempt as refused.
+    #[track_caller]
+    pub fn refused(&self) {
+        assert!(
+            self.stdout.contains("refused") && !self.stdout.contains("succeeded"),
+            "the attempt was not refused:\nstdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+    }
+}
+
+/// Whether the tests run as root (some limits differ; see the sandbox tests).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .map(|v| v.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
