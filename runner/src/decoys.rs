@@ -77,7 +77,8 @@ impl DecoySet {
                 fs::create_dir_all(parent)?;
             }
             fs::write(&path, render(&value))?;
-            set.decoys.push(Decoy::new(name, value, Some(PathBuf::from(rel))));
+            set.decoys
+                .push(Decoy::new(name, value, Some(PathBuf::from(rel))));
             Ok(())
         };
         file("ssh-key", ".ssh/id_rsa", &|v| {
@@ -90,7 +91,10 @@ impl DecoySet {
             format!("[registry]\ntoken = \"cio{v}\"\n")
         })?;
         file("aws-credentials", ".aws/credentials", &|v| {
-            format!("[default]\naws_access_key_id = AKIA{}\naws_secret_access_key = {v}\n", &v[7..19])
+            format!(
+                "[default]\naws_access_key_id = AKIA{}\naws_secret_access_key = {v}\n",
+                &v[7..19]
+            )
         })?;
         file("git-credentials", ".git-credentials", &|v| {
             format!("https://builder:ghp_{v}@github.com\n")
@@ -107,7 +111,8 @@ impl DecoySet {
         fs::write(home.join(".bashrc"), "# decoy home of cargo-airlock\n")?;
         for (var, prefix) in TOKEN_VARIABLES {
             let value = token();
-            set.env.push(((*var).to_owned(), format!("{prefix}{value}")));
+            set.env
+                .push(((*var).to_owned(), format!("{prefix}{value}")));
             set.decoys
                 .push(Decoy::new(&format!("env:{var}"), value, None));
         }
@@ -165,9 +170,13 @@ impl DecoySet {
         let mut budget = MAX_SCAN_TOTAL;
         let mut stack = vec![dir.to_path_buf()];
         while let Some(d) = stack.pop() {
-            let Ok(entries) = fs::read_dir(&d) else { continue };
+            let Ok(entries) = fs::read_dir(&d) else {
+                continue;
+            };
             for entry in entries.flatten() {
-                let Ok(kind) = entry.file_type() else { continue };
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
                 let path = entry.path();
                 if kind.is_dir() {
                     stack.push(path);

@@ -149,7 +149,9 @@ impl EventLog {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LogInner> {
         // A panic while holding the lock cannot leave the vector in a torn state.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Records an event, stamping crate, phase and time.

@@ -276,7 +276,10 @@ pub struct Problem {
 #[non_exhaustive]
 pub enum ProfileError {
     /// `--profile NAME` named no built-in profile and no existing file.
-    #[error("no profile named `{name}`: built-in profiles are {}; or pass the path of a TOML profile", builtin_names())]
+    #[error(
+        "no profile named `{name}`: built-in profiles are {}; or pass the path of a TOML profile",
+        builtin_names()
+    )]
     Unknown { name: String },
     /// The profile file could not be read.
     #[error("cannot read profile {}: {source}", path.display())]
@@ -315,7 +318,10 @@ fn render_problems(origin: &str, problems: &[Problem]) -> String {
 fn locate(source: &str, offset: usize) -> (usize, usize) {
     let before = &source[..offset.min(source.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, column)
 }
 
@@ -388,7 +394,10 @@ impl RawProfile {
             let mut out = Vec::new();
             for a in list {
                 if a.reason.get_ref().trim().is_empty() {
-                    problem(a.reason.span().start, "every allowance needs a reason".into());
+                    problem(
+                        a.reason.span().start,
+                        "every allowance needs a reason".into(),
+                    );
                 }
                 match vars.expand(a.path.get_ref()) {
                     Ok(path) => out.push(Allowance {
@@ -411,11 +420,17 @@ impl RawProfile {
             if crate::sandbox::seccomp::syscall_number(s.name.get_ref()).is_none() {
                 problem(
                     s.name.span().start,
-                    format!("unknown syscall `{}` on this architecture", s.name.get_ref()),
+                    format!(
+                        "unknown syscall `{}` on this architecture",
+                        s.name.get_ref()
+                    ),
                 );
             }
             if s.reason.get_ref().trim().is_empty() {
-                problem(s.reason.span().start, "every denied syscall needs a reason".into());
+                problem(
+                    s.reason.span().start,
+                    "every denied syscall needs a reason".into(),
+                );
             }
             deny_syscalls.push(DeniedSyscall {
                 name: s.name.into_inner(),
@@ -497,7 +512,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => value / 1000.0,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
-        other => return Err(format!("unknown duration unit `{other}` in `{text}` (ms, s, m, h)")),
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` in `{text}` (ms, s, m, h)"
+            ))
+        }
     };
     if !seconds.is_finite() || seconds <= 0.0 {
         return Err(format!("duration `{text}` must be positive"));
@@ -521,7 +540,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "M" | "MiB" => 1 << 20,
         "G" | "GiB" => 1 << 30,
         "T" | "TiB" => 1 << 40,
-        other => return Err(format!("unknown size unit `{other}` in `{text}` (KiB, MiB, GiB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{text}` (KiB, MiB, GiB)"
+            ))
+        }
     };
     value
         .checked_mul(factor)
@@ -561,8 +584,13 @@ mod tests {
     #[test]
     fn unknown_key_is_rejected_with_its_line() {
         let text = "[profile]\nname = \"x\"\ncompatibility = \"required\"\nlandlock-abi = 6\n\n[[read]]\npath = \"/usr\"\nreason = \"r\"\nrecursive = true\n";
-        let err = Profile::parse(text, "x.toml", &vars()).unwrap_err().to_string();
-        assert!(err.contains("x.toml:6:1") || err.contains("x.toml:9:"), "{err}");
+        let err = Profile::parse(text, "x.toml", &vars())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("x.toml:6:1") || err.contains("x.toml:9:"),
+            "{err}"
+        );
         assert!(err.contains("recursive"), "{err}");
     }
 

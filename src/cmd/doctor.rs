@@ -21,7 +21,11 @@ fn nightly() -> Option<String> {
     let out = Command::new("rustup")
         .args(["run", "nightly", "rustc", "--version"])
         .output()
-        .or_else(|_| Command::new("rustc").args(["+nightly", "--version"]).output())
+        .or_else(|_| {
+            Command::new("rustc")
+                .args(["+nightly", "--version"])
+                .output()
+        })
         .ok()?;
     out.status
         .success()
@@ -62,7 +66,11 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
         }
         println!(
             "  seccomp notify      {}  {}",
-            if support.seccomp_user_notif { "available" } else { "not available" },
+            if support.seccomp_user_notif {
+                "available"
+            } else {
+                "not available"
+            },
             ok(support.seccomp_user_notif)
         );
         println!(

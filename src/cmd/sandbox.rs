@@ -13,7 +13,9 @@ use crate::outcome::Outcome;
 
 /// Arguments of `cargo airlock sandbox`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  cargo airlock sandbox --write ./out --events events.jsonl -- sh -c 'cc -o out/hello hello.c'")]
+#[command(
+    after_help = "Example:\n  cargo airlock sandbox --write ./out --events events.jsonl -- sh -c 'cc -o out/hello hello.c'"
+)]
 pub struct SandboxArgs {
     /// A built-in profile (build, strict, fuzz) or the path of a TOML profile.
     #[arg(long, default_value = DEFAULT_PROFILE, value_name = "P")]
@@ -80,20 +82,30 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<Outcome> {
             .map(|p| format!(" (all in {})", p.display()))
             .unwrap_or_default(),
     );
-    for event in outcome.events.iter().filter(|e| e.decision != Decision::Allowed).take(20) {
+    for event in outcome
+        .events
+        .iter()
+        .filter(|e| e.decision != Decision::Allowed)
+        .take(20)
+    {
         eprintln!("  {}", one_line(event));
     }
     if denied > 20 {
         eprintln!("  ... and {} more", denied - 20);
     }
     if !outcome.layers.degraded.is_empty() {
-        eprintln!("airlock: DEGRADED run (--allow-degraded): missing {}", outcome.layers.degraded.join("; "));
+        eprintln!(
+            "airlock: DEGRADED run (--allow-degraded): missing {}",
+            outcome.layers.degraded.join("; ")
+        );
     }
     if let Some(err) = &outcome.events_file_error {
         eprintln!("airlock: warning: could not write every event to the events file: {err}");
     }
     let code = outcome.termination.exit_code();
-    Ok(Outcome::Status(u8::try_from(code.clamp(0, 255)).unwrap_or(255)))
+    Ok(Outcome::Status(
+        u8::try_from(code.clamp(0, 255)).unwrap_or(255),
+    ))
 }
 
 /// A short human rendering of an event.
@@ -101,7 +113,12 @@ pub fn one_line(e: &Event) -> String {
     let detail = ["address", "query", "path", "decoy", "limit", "pid"]
         .iter()
         .find_map(|k| e.detail.get(*k).map(|v| (k, v)))
-        .map(|(k, v)| format!(" {k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+        .map(|(k, v)| {
+            format!(
+                " {k}={}",
+                v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+            )
+        })
         .unwrap_or_default();
     let decision = match e.decision {
         Decision::Allowed => "allowed",
@@ -110,8 +127,15 @@ pub fn one_line(e: &Event) -> String {
     };
     format!(
         "{decision} {}/{}{detail}{}",
-        serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        serde_json::to_value(e.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
         e.action,
-        if e.pid > 0 { format!(" (pid {})", e.pid) } else { String::new() }
+        if e.pid > 0 {
+            format!(" (pid {})", e.pid)
+        } else {
+            String::new()
+        }
     )
 }

@@ -20,14 +20,20 @@ fn airlock(args: &[&str]) -> (i32, String, String) {
 fn sandbox_without_a_command_exits_2() {
     let (code, _, err) = airlock(&["sandbox"]);
     assert_eq!(code, 2);
-    assert!(err.contains("no command given") && err.contains("--"), "{err}");
+    assert!(
+        err.contains("no command given") && err.contains("--"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_profile_exits_2_and_lists_the_builtins() {
     let (code, _, err) = airlock(&["sandbox", "--profile", "nosuch", "--", "true"]);
     assert_eq!(code, 2);
-    assert!(err.contains("no profile named `nosuch`") && err.contains("`build`"), "{err}");
+    assert!(
+        err.contains("no profile named `nosuch`") && err.contains("`build`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -41,21 +47,36 @@ fn malformed_profile_points_at_the_line() {
     .unwrap();
     let (code, _, err) = airlock(&["sandbox", "--profile", path.to_str().unwrap(), "--", "true"]);
     assert_eq!(code, 2);
-    assert!(err.contains("bad.toml:") && err.contains("recurse"), "{err}");
+    assert!(
+        err.contains("bad.toml:") && err.contains("recurse"),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_write_dir_exits_2() {
-    let (code, _, err) = airlock(&["sandbox", "--write", "/nonexistent/airlock-out", "--", "true"]);
+    let (code, _, err) = airlock(&[
+        "sandbox",
+        "--write",
+        "/nonexistent/airlock-out",
+        "--",
+        "true",
+    ]);
     assert_eq!(code, 2);
-    assert!(err.contains("/nonexistent/airlock-out") && err.contains("does not exist"), "{err}");
+    assert!(
+        err.contains("/nonexistent/airlock-out") && err.contains("does not exist"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_command_exits_2() {
     let (code, _, err) = airlock(&["sandbox", "--", "airlock-no-such-program"]);
     assert_eq!(code, 2);
-    assert!(err.contains("cannot find `airlock-no-such-program`"), "{err}");
+    assert!(
+        err.contains("cannot find `airlock-no-such-program`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -73,7 +94,11 @@ fn doctor_reports_every_layer() {
     assert!(report["support"]["landlock_abi"].is_number() || code == 2);
     if let Ok(expected) = std::env::var("AIRLOCK_TEST_LANDLOCK_ABI") {
         // Kernel tests fail loudly when the machine is not the one they were written for.
-        assert_eq!(report["support"]["landlock_abi"].to_string(), expected, "unexpected Landlock ABI");
+        assert_eq!(
+            report["support"]["landlock_abi"].to_string(),
+            expected,
+            "unexpected Landlock ABI"
+        );
     }
 }
 

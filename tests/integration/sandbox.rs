@@ -29,7 +29,9 @@ fn udp_listener() -> (UdpSocket, String) {
 
 fn assert_nothing_received(socket: &UdpSocket) {
     let mut buf = [0u8; 512];
-    let err = socket.recv(&mut buf).expect_err("a datagram reached the test's listener");
+    let err = socket
+        .recv(&mut buf)
+        .expect_err("a datagram reached the test's listener");
     assert_eq!(err.kind(), ErrorKind::WouldBlock);
 }
 
@@ -59,8 +61,17 @@ airtest!(tcp_connect_to_loopback_is_refused_and_recorded, |s| {
     let (listener, port) = tcp_listener();
     let run = s.attack(&[], &["tcp", "127.0.0.1", &port]);
     run.refused();
-    assert!(listener.accept().is_err(), "a connection reached the test's listener");
-    let e = run.expect("net", "connect", "denied", "address", &format!("127.0.0.1:{port}"));
+    assert!(
+        listener.accept().is_err(),
+        "a connection reached the test's listener"
+    );
+    let e = run.expect(
+        "net",
+        "connect",
+        "denied",
+        "address",
+        &format!("127.0.0.1:{port}"),
+    );
     assert_eq!(e["detail"]["protocol"], "tcp");
     assert!(e["pid"].as_i64().unwrap() > 0);
 });
@@ -70,7 +81,13 @@ airtest!(udp_send_to_loopback_is_refused_and_recorded, |s| {
     let run = s.attack(&[], &["udp", "127.0.0.1", &port]);
     run.refused();
     assert_nothing_received(&socket);
-    run.expect("net", "send", "denied", "address", &format!("127.0.0.1:{port}"));
+    run.expect(
+        "net",
+        "send",
+        "denied",
+        "address",
+        &format!("127.0.0.1:{port}"),
+    );
 });
 
 airtest!(dns_query_name_is_recorded, |s| {
@@ -93,8 +110,17 @@ airtest!(unix_socket_of_the_test_is_unreachable, |s| {
         &["unix", path.to_str().unwrap()],
     );
     run.refused();
-    assert!(listener.accept().is_err(), "a connection reached the test's socket");
-    run.expect("net", "connect", "denied", "address", &format!("unix:{}", path.display()));
+    assert!(
+        listener.accept().is_err(),
+        "a connection reached the test's socket"
+    );
+    run.expect(
+        "net",
+        "connect",
+        "denied",
+        "address",
+        &format!("unix:{}", path.display()),
+    );
 });
 
 airtest!(abstract_socket_is_unreachable, |s| {
@@ -104,8 +130,17 @@ airtest!(abstract_socket_is_unreachable, |s| {
     listener.set_nonblocking(true).unwrap();
     let run = s.attack(&[], &["abstract", &name]);
     run.refused();
-    assert!(listener.accept().is_err(), "a connection reached the abstract socket");
-    run.expect("net", "connect", "denied", "address", &format!("unix-abstract:{name}"));
+    assert!(
+        listener.accept().is_err(),
+        "a connection reached the abstract socket"
+    );
+    run.expect(
+        "net",
+        "connect",
+        "denied",
+        "address",
+        &format!("unix-abstract:{name}"),
+    );
 });
 
 airtest!(raw_syscall_connect_bypassing_libc_is_caught, |s| {
@@ -113,22 +148,40 @@ airtest!(raw_syscall_connect_bypassing_libc_is_caught, |s| {
     let run = s.attack(&[], &["raw-connect", "127.0.0.1", &port]);
     run.refused();
     assert!(listener.accept().is_err());
-    run.expect("net", "connect", "denied", "address", &format!("127.0.0.1:{port}"));
+    run.expect(
+        "net",
+        "connect",
+        "denied",
+        "address",
+        &format!("127.0.0.1:{port}"),
+    );
 });
 
-airtest!(exec_of_a_program_written_into_a_writable_dir_is_refused, |s| {
-    let out = s.out();
-    let run = s.attack(&[], &["exec-written", out.to_str().unwrap()]);
-    run.refused();
-    assert!(out.join("payload").exists(), "the fixture wrote its payload");
-    run.expect("exec", "exec", "denied", "path", "out/payload");
-});
+airtest!(
+    exec_of_a_program_written_into_a_writable_dir_is_refused,
+    |s| {
+        let out = s.out();
+        let run = s.attack(&[], &["exec-written", out.to_str().unwrap()]);
+        run.refused();
+        assert!(
+            out.join("payload").exists(),
+            "the fixture wrote its payload"
+        );
+        run.expect("exec", "exec", "denied", "path", "out/payload");
+    }
+);
 
 airtest!(fileless_exec_through_memfd_is_refused, |s| {
     let run = s.attack(&[], &["fileless"]);
     run.refused();
     let e = run.expect("exec", "exec", "denied", "fileless", "true");
-    assert!(e["detail"]["target"].as_str().unwrap_or("").contains("memfd"), "{e}");
+    assert!(
+        e["detail"]["target"]
+            .as_str()
+            .unwrap_or("")
+            .contains("memfd"),
+        "{e}"
+    );
 });
 
 airtest!(io_uring_is_refused, |s| {
@@ -137,21 +190,36 @@ airtest!(io_uring_is_refused, |s| {
     run.expect("syscall", "io_uring_setup", "denied", "args", "0x4");
 });
 
-airtest!(ptrace_and_process_vm_of_an_outside_process_are_refused, |s| {
-    let bystander = Bystander::start();
-    let run = s.attack(&[], &["ptrace", &bystander.pid()]);
-    run.refused();
-    run.expect("syscall", "ptrace", "denied", "args", "0x");
-    run.expect("syscall", "process_vm_readv", "denied", "args", &format!("{:#x}", bystander.0.id()));
-});
+airtest!(
+    ptrace_and_process_vm_of_an_outside_process_are_refused,
+    |s| {
+        let bystander = Bystander::start();
+        let run = s.attack(&[], &["ptrace", &bystander.pid()]);
+        run.refused();
+        run.expect("syscall", "ptrace", "denied", "args", "0x");
+        run.expect(
+            "syscall",
+            "process_vm_readv",
+            "denied",
+            "args",
+            &format!("{:#x}", bystander.0.id()),
+        );
+    }
+);
 
 airtest!(signal_to_an_outside_process_is_refused, |s| {
     let mut bystander = Bystander::start();
     let run = s.attack(&[], &["kill", &bystander.pid()]);
     run.refused();
-    assert!(bystander.alive(), "the signal reached a process outside the sandbox");
+    assert!(
+        bystander.alive(),
+        "the signal reached a process outside the sandbox"
+    );
     let e = run.expect("syscall", "kill", "denied", "reason", "no such process");
-    assert_eq!(e["detail"]["pid"].as_i64(), Some(i64::from(bystander.0.id())));
+    assert_eq!(
+        e["detail"]["pid"].as_i64(),
+        Some(i64::from(bystander.0.id()))
+    );
 });
 
 airtest!(decoy_ssh_key_is_served_and_its_read_recorded, |s| {
@@ -165,8 +233,16 @@ airtest!(decoy_ssh_key_is_served_and_its_read_recorded, |s| {
         &[&fixture, "read", key.to_str().unwrap()],
         &[("HOME", home.to_str().unwrap())],
     );
-    assert!(!run.stdout.contains("REAL-PRIVATE-KEY"), "the real key leaked: {}", run.stdout);
-    assert!(run.stdout.contains("AIRLOCK"), "the decoy was not served: {}", run.stdout);
+    assert!(
+        !run.stdout.contains("REAL-PRIVATE-KEY"),
+        "the real key leaked: {}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("AIRLOCK"),
+        "the decoy was not served: {}",
+        run.stdout
+    );
     run.expect("leak", "decoy-read", "flagged", "decoy", "ssh-key");
 });
 
@@ -198,20 +274,23 @@ airtest!(writes_outside_the_write_dirs_are_refused, |s| {
     run.expect("fs", "create", "denied", "path", "victim/new.txt");
 });
 
-airtest!(writes_through_a_symlink_out_of_the_write_dir_are_refused, |s| {
-    let victim = s.path("victim");
-    let target = victim.join("target.txt");
-    fs::write(&target, "original").unwrap();
-    let link = s.out().join("link");
-    std::os::unix::fs::symlink(&target, &link).unwrap();
-    let run = s.attack(
-        &["--read", victim.to_str().unwrap()],
-        &["write", link.to_str().unwrap()],
-    );
-    run.refused();
-    assert_eq!(fs::read_to_string(&target).unwrap(), "original");
-    run.expect("fs", "write", "denied", "via_symlink", "victim/target.txt");
-});
+airtest!(
+    writes_through_a_symlink_out_of_the_write_dir_are_refused,
+    |s| {
+        let victim = s.path("victim");
+        let target = victim.join("target.txt");
+        fs::write(&target, "original").unwrap();
+        let link = s.out().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let run = s.attack(
+            &["--read", victim.to_str().unwrap()],
+            &["write", link.to_str().unwrap()],
+        );
+        run.refused();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "original");
+        run.expect("fs", "write", "denied", "via_symlink", "victim/target.txt");
+    }
+);
 
 airtest!(hard_links_out_of_the_write_dir_are_refused, |s| {
     let victim = s.path("victim");
@@ -220,7 +299,11 @@ airtest!(hard_links_out_of_the_write_dir_are_refused, |s| {
     let link = s.out().join("hl");
     let run = s.attack(
         &["--read", victim.to_str().unwrap()],
-        &["hard-link", target.to_str().unwrap(), link.to_str().unwrap()],
+        &[
+            "hard-link",
+            target.to_str().unwrap(),
+            link.to_str().unwrap(),
+        ],
     );
     run.refused();
     assert!(!link.exists(), "the hard link was made");
@@ -233,14 +316,24 @@ airtest!(nothing_outlives_the_run, |s| {
     let started = Instant::now();
     let run = s.attack(&[], &["outlive", late.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(started.elapsed() < Duration::from_secs(2), "the run waited for the detached child");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the run waited for the detached child"
+    );
     std::thread::sleep(Duration::from_millis(2500));
-    assert!(!late.exists(), "a detached child survived the run and wrote its file");
+    assert!(
+        !late.exists(),
+        "a detached child survived the run and wrote its file"
+    );
     run.expect("limit", "survivors", "denied", "processes", "1");
 });
 
 fn profile_with(s: &Scene, name: &str, replace: &[(&str, &str)]) -> String {
-    let base = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sandbox-profiles/build.toml")).unwrap();
+    let base = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sandbox-profiles/build.toml"
+    ))
+    .unwrap();
     let mut text = base;
     for (from, to) in replace {
         assert!(text.contains(from), "{from} not in the build profile");
@@ -255,7 +348,12 @@ airtest!(bounded_fork_bomb_is_contained, |s| {
     let profile = profile_with(&s, "small.toml", &[("processes = 1024", "processes = 48")]);
     let started = Instant::now();
     let run = s.attack(&["--profile", &profile], &["fork-bomb", "200"]);
-    assert!(run.stdout.contains("refused"), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("refused"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
     let refused: u32 = run
         .stdout
         .split("started, ")
@@ -263,7 +361,11 @@ airtest!(bounded_fork_bomb_is_contained, |s| {
         .and_then(|t| t.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap();
-    assert!(refused > 100, "only {refused} forks refused: {}", run.stdout);
+    assert!(
+        refused > 100,
+        "only {refused} forks refused: {}",
+        run.stdout
+    );
     assert!(started.elapsed() < Duration::from_secs(20));
     if is_root() {
         // As root the pids cgroup enforces the cap and counts refusals exactly.
@@ -272,9 +374,16 @@ airtest!(bounded_fork_bomb_is_contained, |s| {
 });
 
 airtest!(oversized_file_is_cut_off, |s| {
-    let profile = profile_with(&s, "small.toml", &[("file-size = \"2GiB\"", "file-size = \"1MiB\"")]);
+    let profile = profile_with(
+        &s,
+        "small.toml",
+        &[("file-size = \"2GiB\"", "file-size = \"1MiB\"")],
+    );
     let big = s.out().join("big.bin");
-    let run = s.attack(&["--profile", &profile], &["big-file", big.to_str().unwrap(), "4194304"]);
+    let run = s.attack(
+        &["--profile", &profile],
+        &["big-file", big.to_str().unwrap(), "4194304"],
+    );
     assert_eq!(run.code, 128 + libc::SIGXFSZ, "{}", run.stderr);
     assert!(fs::metadata(&big).unwrap().len() <= 1 << 20);
     run.expect("limit", "file-size", "denied", "limit", "1048576");
@@ -306,7 +415,11 @@ airtest!(cc_compiles_into_the_write_dir_and_is_logged, |s| {
         "expected cc, cc1, as and ld to be recorded: {:#?}",
         run.events
     );
-    assert!(!run.events.iter().any(|e| e["decision"] == "denied"), "{:#?}", run.events);
+    assert!(
+        !run.events.iter().any(|e| e["decision"] == "denied"),
+        "{:#?}",
+        run.events
+    );
 });
 
 airtest!(sh_runs_a_script_and_is_logged, |s| {
@@ -314,18 +427,34 @@ airtest!(sh_runs_a_script_and_is_logged, |s| {
     let marker = s.out().join("marker");
     fs::write(&script, format!("echo scripted > {}\n", marker.display())).unwrap();
     let victim = s.path("victim");
-    let run = s.sandbox(&["--read", victim.to_str().unwrap()], &["sh", script.to_str().unwrap()]);
+    let run = s.sandbox(
+        &["--read", victim.to_str().unwrap()],
+        &["sh", script.to_str().unwrap()],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(fs::read_to_string(&marker).unwrap(), "scripted\n");
     let e = run.expect("exec", "exec", "allowed", "path", "/sh");
-    assert!(e["detail"]["argv"][1].as_str().unwrap().ends_with("build.sh"));
+    assert!(e["detail"]["argv"][1]
+        .as_str()
+        .unwrap()
+        .ends_with("build.sh"));
 });
 
 airtest!(capabilities_are_gone_and_filters_in_force, |s| {
     let run = s.attack(&[], &["caps"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    for line in ["CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "CapAmb:\t0000000000000000", "NoNewPrivs:\t1", "Seccomp:\t2"] {
-        assert!(run.stdout.contains(line), "missing {line:?} in\n{}", run.stdout);
+    for line in [
+        "CapEff:\t0000000000000000",
+        "CapBnd:\t0000000000000000",
+        "CapAmb:\t0000000000000000",
+        "NoNewPrivs:\t1",
+        "Seccomp:\t2",
+    ] {
+        assert!(
+            run.stdout.contains(line),
+            "missing {line:?} in\n{}",
+            run.stdout
+        );
     }
 });
 

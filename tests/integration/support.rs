@@ -70,7 +70,10 @@ impl Scene {
             .prefix(&format!("airlock-{name}-"))
             .tempdir()
             .expect("tempdir");
-        let _ = std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755));
+        let _ = std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        );
         for sub in ["out", "victim"] {
             std::fs::create_dir(dir.path().join(sub)).unwrap();
         }
@@ -145,7 +148,14 @@ impl Run {
     /// Asserts that an event of `kind`/`action` with `decision` was recorded whose detail
     /// `key` contains `needle`, and returns it.
     #[track_caller]
-    pub fn expect(&self, kind: &str, action: &str, decision: &str, key: &str, needle: &str) -> &Value {
+    pub fn expect(
+        &self,
+        kind: &str,
+        action: &str,
+        decision: &str,
+        key: &str,
+        needle: &str,
+    ) -> &Value {
         self.events
             .iter()
             .find(|e| {

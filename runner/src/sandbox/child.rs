@@ -168,7 +168,9 @@ pub struct ChildPlan {
 }
 
 fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 /// Sends with `write(2)`, which the seccomp filter does not route to the supervisor (`send`
@@ -207,7 +209,11 @@ fn write_file(path: &std::ffi::CStr, data: &[u8]) -> Result<(), i32> {
     }
     // SAFETY: `data` valid for its length; fd is ours.
     let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
-    let result = if n == data.len() as isize { Ok(()) } else { Err(errno()) };
+    let result = if n == data.len() as isize {
+        Ok(())
+    } else {
+        Err(errno())
+    };
     // SAFETY: closing our own descriptor.
     unsafe { libc::close(fd) };
     result
@@ -255,7 +261,8 @@ impl ChildPlan {
         }
         // A raw clone, like fork(2) but without glibc's atfork handlers (which take locks).
         // SAFETY: no CLONE_VM: the child gets a copy-on-write copy of this stack.
-        let pid = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0) };
+        let pid =
+            unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0) };
         if pid < 0 {
             fail(control, Step::Fork, 0, errno());
         }
@@ -321,7 +328,12 @@ impl ChildPlan {
         };
         let listener = match self.seccomp.install() {
             Ok(fd) => fd,
-            Err(e) => fail(control, Step::Seccomp, 0, e.raw_os_error().unwrap_or(libc::EIO)),
+            Err(e) => fail(
+                control,
+                Step::Seccomp,
+                0,
+                e.raw_os_error().unwrap_or(libc::EIO),
+            ),
         };
         // The supervisor copies the listener out of this process with pidfd_getfd(2), then
         // acknowledges; only then may it be closed.
@@ -349,7 +361,13 @@ impl ChildPlan {
         argv_ptrs[self.argv.len().min(MAX_ARGS - 1)] = std::ptr::null();
         envp_ptrs[self.envp.len().min(MAX_ENV - 1)] = std::ptr::null();
         // SAFETY: NULL-terminated arrays of valid C strings, kept alive by `self`.
-        unsafe { libc::execve(self.program.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr()) };
+        unsafe {
+            libc::execve(
+                self.program.as_ptr(),
+                argv_ptrs.as_ptr(),
+                envp_ptrs.as_ptr(),
+            )
+        };
         fail(control, Step::Exec, 0, errno())
     }
 }
@@ -373,7 +391,16 @@ fn drop_capabilities() -> Result<(), i32> {
         }
     }
     // SAFETY: plain prctl.
-    if unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) } != 0 {
+    if unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    } != 0
+    {
         return Err(errno());
     }
     // SECBIT_NOROOT | SECBIT_NO_SETUID_FIXUP | SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE,
@@ -425,7 +452,12 @@ fn mark_inherited_fds_cloexec(keep: &[RawFd]) {
             if fd > start {
                 // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags.
                 unsafe {
-                    libc::syscall(libc::SYS_close_range, start, fd - 1, libc::CLOSE_RANGE_CLOEXEC)
+                    libc::syscall(
+                        libc::SYS_close_range,
+                        start,
+                        fd - 1,
+                        libc::CLOSE_RANGE_CLOEXEC,
+                    )
                 };
             }
             // SAFETY: clearing FD_CLOEXEC on a descriptor the caller asked to pass on.
@@ -434,7 +466,14 @@ fn mark_inherited_fds_cloexec(keep: &[RawFd]) {
         }
     }
     // SAFETY: as above.
-    unsafe { libc::syscall(libc::SYS_close_range, start, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            start,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
 }
 
 /// Counts the processes other than ourselves in our PID namespace, by listing `/proc` (which is

@@ -149,10 +149,7 @@ pub fn dns_query(payload: &[u8]) -> Option<String> {
             return None; // compression pointers and extended labels never start a query
         }
         let label = payload.get(at..at + len)?;
-        if !label
-            .iter()
-            .all(|b| b.is_ascii_graphic() && *b != b'.')
-        {
+        if !label.iter().all(|b| b.is_ascii_graphic() && *b != b'.') {
             return None;
         }
         if !name.is_empty() {
@@ -205,7 +202,11 @@ fn base64(data: &[u8]) -> String {
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
         let n = chunk.len();
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= n {
@@ -293,12 +294,21 @@ mod tests {
     fn encoded_decoys_are_found() {
         let secret = "AIRLOCKDECOY0123456789abcdef";
         let needles = encodings(secret);
-        assert!(contains_encoded(format!("token={secret}").as_bytes(), &needles));
+        assert!(contains_encoded(
+            format!("token={secret}").as_bytes(),
+            &needles
+        ));
         let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
-        assert!(contains_encoded(format!("q={hex}.evil.test").as_bytes(), &needles));
+        assert!(contains_encoded(
+            format!("q={hex}.evil.test").as_bytes(),
+            &needles
+        ));
         for prefix in ["", "x", "xy", "xyz"] {
             let b64 = base64(format!("{prefix}{secret}!").as_bytes());
-            assert!(contains_encoded(b64.as_bytes(), &needles), "{prefix:?} {b64}");
+            assert!(
+                contains_encoded(b64.as_bytes(), &needles),
+                "{prefix:?} {b64}"
+            );
         }
         assert!(!contains_encoded(b"nothing to see", &needles));
     }

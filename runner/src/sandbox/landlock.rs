@@ -148,7 +148,8 @@ impl PreparedRuleset {
                 source: io::Error::other(e.to_string()),
             })?;
             let is_dir = rule.path.is_dir();
-            created = created.add_rule(PathBeneath::new(fd, access_for(rule.grant, abi, is_dir)))?;
+            created =
+                created.add_rule(PathBeneath::new(fd, access_for(rule.grant, abi, is_dir)))?;
         }
         let raw: Option<OwnedFd> = created
             .try_clone()
@@ -172,7 +173,9 @@ impl PreparedRuleset {
         // SAFETY: valid C string; the descriptor is closed below.
         let fd = unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
         if fd < 0 {
-            return Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+            return Err(io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO));
         }
         // struct landlock_path_beneath_attr { __u64 allowed_access; __s32 parent_fd; } packed.
         #[repr(C, packed)]
@@ -199,7 +202,9 @@ impl PreparedRuleset {
         let result = if r == 0 {
             Ok(())
         } else {
-            Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+            Err(io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO))
         };
         // SAFETY: closing our own descriptor.
         unsafe { libc::close(fd) };

@@ -127,8 +127,12 @@ impl SandboxConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "how", rename_all = "kebab-case")]
 pub enum Termination {
-    Exited { code: i32 },
-    Signaled { signal: i32 },
+    Exited {
+        code: i32,
+    },
+    Signaled {
+        signal: i32,
+    },
     /// Killed by the sandbox at the timeout.
     TimedOut,
 }
@@ -182,7 +186,9 @@ impl RunOutcome {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SandboxError {
-    #[error("no command given: pass it after `--`, e.g. `cargo airlock sandbox -- sh -c 'echo hi'`")]
+    #[error(
+        "no command given: pass it after `--`, e.g. `cargo airlock sandbox -- sh -c 'echo hi'`"
+    )]
     NoCommand,
     #[error("cannot find `{program}` in the sandbox's PATH ({path}); give its absolute path")]
     CommandNotFound { program: String, path: String },
@@ -332,7 +338,10 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     }
     prepare(
         "opening the private /tmp",
-        fs::set_permissions(&private_tmp, std::os::unix::fs::PermissionsExt::from_mode(0o1777)),
+        fs::set_permissions(
+            &private_tmp,
+            std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+        ),
     )?;
     let decoys = if profile.decoys {
         Some(prepare("planting decoys", DecoySet::plant(&decoy_home))?)
@@ -350,7 +359,11 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
             }
             Err(_) if optional => Ok(()),
             Err(e) => Err(SandboxError::Prepare {
-                step: format!("granting {} from profile `{}`", path.display(), profile.name),
+                step: format!(
+                    "granting {} from profile `{}`",
+                    path.display(),
+                    profile.name
+                ),
                 source: e,
             }),
         }
@@ -398,7 +411,9 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         h.is_absolute()
             && h != Path::new("/")
             && h.is_dir()
-            && !rules.iter().any(|r| h.starts_with(&r.path) && r.grant != Grant::Read || &r.path == h)
+            && !rules
+                .iter()
+                .any(|r| h.starts_with(&r.path) && r.grant != Grant::Read || &r.path == h)
     });
     let home_inside = match (&real_home, home_overlay_ok, use_namespaces) {
         (Some(h), true, true) => fs::canonicalize(h).unwrap_or_else(|_| h.clone()),
@@ -438,13 +453,20 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
             source: io::Error::new(io::ErrorKind::InvalidInput, "too many variables"),
         });
     }
-    let path_var = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.clone());
+    let path_var = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone());
     let program_path = resolve_program(program, path_var.as_deref())?;
 
     // Landlock.
     let landlock = if use_landlock {
         let required = profile.compatibility == Compatibility::Required && !config.allow_degraded;
-        Some(PreparedRuleset::build(profile.landlock_abi, &rules, required)?)
+        Some(PreparedRuleset::build(
+            profile.landlock_abi,
+            &rules,
+            required,
+        )?)
     } else {
         None
     };
@@ -665,10 +687,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         ..
     } = plan;
     handler.context().init_pid.store(pid, Ordering::Relaxed);
-    let mut waiter = ChildWaiter {
-        pid,
-        reaped: None,
-    };
+    let mut waiter = ChildWaiter { pid, reaped: None };
     if let Some(cg) = &cgroup {
         if let Err(e) = cg.add(pid) {
             return Err(SandboxError::Prepare {
@@ -677,7 +696,11 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
             });
         }
     }
-    let go = Message::Ready { landlock: 0, listener: 0 }.encode();
+    let go = Message::Ready {
+        landlock: 0,
+        listener: 0,
+    }
+    .encode();
     // SAFETY: writing a buffer we own.
     unsafe { libc::write(parent_sock.as_raw_fd(), go.as_ptr().cast(), go.len()) };
 
@@ -700,11 +723,14 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
             break;
         }
         match recv_message(parent_sock.as_raw_fd(), wait) {
-            Ok(Received::Message(Message::Failed {
-                step,
-                detail,
-                errno,
-            }, _)) => {
+            Ok(Received::Message(
+                Message::Failed {
+                    step,
+                    detail,
+                    errno,
+                },
+                _,
+            )) => {
                 waiter.kill_and_reap();
                 let step = Step::from_u32(step).unwrap_or(Step::Exec);
                 let mut what = step.describe().to_owned();
@@ -728,12 +754,17 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
                     Err(source) => {
                         waiter.kill_and_reap();
                         return Err(SandboxError::Child {
-                            step: "copying the seccomp listener out of the sandbox (pidfd_getfd)".into(),
+                            step: "copying the seccomp listener out of the sandbox (pidfd_getfd)"
+                                .into(),
                             source,
                         });
                     }
                 };
-                let ack = Message::Ready { landlock: 0, listener: 0 }.encode();
+                let ack = Message::Ready {
+                    landlock: 0,
+                    listener: 0,
+                }
+                .encode();
                 // SAFETY: writing a buffer we own.
                 unsafe { libc::write(parent_sock.as_raw_fd(), ack.as_ptr().cast(), ack.len()) };
                 landlock_status = if use_landlock {
@@ -768,10 +799,8 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     if timed_out {
         waiter.kill_and_reap();
         log.record(
-            Event::new(Kind::Limit, "timeout", Decision::Denied).with(
-                "limit",
-                humanize(timeout.unwrap_or_default()),
-            ),
+            Event::new(Kind::Limit, "timeout", Decision::Denied)
+                .with("limit", humanize(timeout.unwrap_or_default())),
         );
     }
     let init_status = waiter.reap();
@@ -788,7 +817,10 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
             log.record(
                 Event::new(Kind::Limit, "survivors", Decision::Denied)
                     .with("processes", survivors)
-                    .with("reason", "still running when the command exited; killed with the sandbox"),
+                    .with(
+                        "reason",
+                        "still running when the command exited; killed with the sandbox",
+                    ),
             );
         }
     }
@@ -802,12 +834,23 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
             );
         }
     }
-    if termination == (Termination::Signaled { signal: libc::SIGXFSZ }) {
+    if termination
+        == (Termination::Signaled {
+            signal: libc::SIGXFSZ,
+        })
+    {
         log.record(
-            Event::new(Kind::Limit, "file-size", Decision::Denied).with("limit", profile.limits.file_size),
+            Event::new(Kind::Limit, "file-size", Decision::Denied)
+                .with("limit", profile.limits.file_size),
         );
     }
-    after_run_scans(&handler, &rules, profile.limits.file_size, &log, &private_tmp);
+    after_run_scans(
+        &handler,
+        &rules,
+        profile.limits.file_size,
+        &log,
+        &private_tmp,
+    );
 
     let (events, events_file_error) = log.snapshot();
     Ok(RunOutcome {
@@ -821,7 +864,9 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
             } else {
                 LayerStatus::NotEnforced
             },
-            limits: if cgroup.is_some() || unsafe { libc::geteuid() } != 0 {
+            // Unprivileged, RLIMIT_NPROC counts per user namespace and holds; as root only the
+            // pids cgroup does.
+            limits: if cgroup.is_some() || !probe::Support::get().root {
                 LayerStatus::Full
             } else {
                 LayerStatus::Partial
@@ -844,7 +889,13 @@ fn humanize(d: Duration) -> String {
 }
 
 /// Scans what the run wrote: decoy values (leaks) and files that reached the size limit.
-fn after_run_scans(handler: &Handler, rules: &[FsRule], file_size: u64, log: &EventLog, private_tmp: &Path) {
+fn after_run_scans(
+    handler: &Handler,
+    rules: &[FsRule],
+    file_size: u64,
+    log: &EventLog,
+    private_tmp: &Path,
+) {
     let write_dirs: Vec<&PathBuf> = rules
         .iter()
         .filter(|r| r.grant == Grant::Write && r.path.is_dir())
@@ -919,7 +970,9 @@ impl ChildWaiter {
         loop {
             // SAFETY: waiting for our own child.
             let r = unsafe { libc::waitpid(self.pid, &mut status, libc::__WALL) };
-            if r == self.pid || (r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR)) {
+            if r == self.pid
+                || (r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR))
+            {
                 break;
             }
         }
@@ -1049,7 +1102,10 @@ fn recv_message(sock: RawFd, timeout: Option<Duration>) -> io::Result<Received> 
     }
     match Message::decode(&buf[..n as usize]) {
         Some(m) => Ok(Received::Message(m, sender)),
-        None => Err(io::Error::new(io::ErrorKind::InvalidData, "bad control message")),
+        None => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "bad control message",
+        )),
     }
 }
 
@@ -1073,9 +1129,13 @@ impl DecoyWatch {
         for d in &set.decoys {
             let Some(rel) = &d.file else { continue };
             let path = home_host.join(rel);
-            let Ok(c) = CString::new(path.as_os_str().as_bytes()) else { continue };
+            let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
+                continue;
+            };
             // SAFETY: valid C string.
-            let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), libc::IN_OPEN | libc::IN_ACCESS) };
+            let wd = unsafe {
+                libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), libc::IN_OPEN | libc::IN_ACCESS)
+            };
             if wd >= 0 {
                 watches.insert(wd, (d.name.clone(), rel.clone()));
             }
@@ -1096,7 +1156,8 @@ impl DecoyWatch {
             let mut off = 0usize;
             while off + 16 <= n as usize {
                 let wd = i32::from_ne_bytes(buf[off..off + 4].try_into().unwrap_or([0; 4]));
-                let len = u32::from_ne_bytes(buf[off + 12..off + 16].try_into().unwrap_or([0; 4])) as usize;
+                let len = u32::from_ne_bytes(buf[off + 12..off + 16].try_into().unwrap_or([0; 4]))
+                    as usize;
                 if let Some(hit) = self.watches.get(&wd) {
                     if !out.contains(hit) {
                         out.push(hit.clone());

@@ -267,7 +267,9 @@ fn check(ret: libc::c_int) -> Result<(), i32> {
     if ret == 0 {
         Ok(())
     } else {
-        Err(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+        Err(io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO))
     }
 }
 
@@ -308,7 +310,10 @@ impl CompiledPlan {
                 // SAFETY: source is a valid C string.
                 let fd = unsafe { libc::open(source.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
                 if fd < 0 {
-                    return Err(fail(i, io::Error::last_os_error().raw_os_error().unwrap_or(0)));
+                    return Err(fail(
+                        i,
+                        io::Error::last_os_error().raw_os_error().unwrap_or(0),
+                    ));
                 }
                 fds[i] = fd;
             }
@@ -450,7 +455,8 @@ impl CompiledPlan {
             ),
             Some(Op::Mkdir { dirs }) => format!(
                 "creating {}",
-                dirs.last().map_or(String::new(), |d| d.to_string_lossy().into_owned())
+                dirs.last()
+                    .map_or(String::new(), |d| d.to_string_lossy().into_owned())
             ),
             Some(Op::MaskFile { target }) | Some(Op::MaskDir { target }) => {
                 format!("masking protected {}", target.to_string_lossy())
@@ -498,7 +504,11 @@ mod tests {
     fn vis(path: &str, self_bind: bool) -> Visible {
         Visible {
             path: path.into(),
-            attrs: if self_bind { attr::NOEXEC } else { attr::RDONLY },
+            attrs: if self_bind {
+                attr::NOEXEC
+            } else {
+                attr::RDONLY
+            },
             self_bind,
             contents: true,
         }
@@ -508,9 +518,7 @@ mod tests {
         plan.steps
             .iter()
             .map(|s| match s {
-                Step::Bind {
-                    target, create, ..
-                } => format!(
+                Step::Bind { target, create, .. } => format!(
                     "bind {}{}",
                     target.display(),
                     if create.is_some() { " +create" } else { "" }
@@ -526,7 +534,10 @@ mod tests {
     #[test]
     fn rebinds_what_overlays_hide_and_self_binds_writable_dirs() {
         let plan = MountPlan::new(
-            &[overlay("/tmp", "/tmp/run1/tmp"), overlay("/tmp/w/home", "/tmp/run1/home")],
+            &[
+                overlay("/tmp", "/tmp/run1/tmp"),
+                overlay("/tmp/w/home", "/tmp/run1/home"),
+            ],
             &[
                 vis("/usr", false),
                 vis("/tmp/w/out", true),
@@ -560,7 +571,12 @@ mod tests {
         );
         assert_eq!(
             targets(&plan),
-            vec!["bind /tmp", "mkdir /tmp/w", "bind /tmp/w/out +create", "proc /proc"]
+            vec![
+                "bind /tmp",
+                "mkdir /tmp/w",
+                "bind /tmp/w/out +create",
+                "proc /proc"
+            ]
         );
     }
 
@@ -569,7 +585,10 @@ mod tests {
         let plan = MountPlan::new(
             &[overlay("/home/u", "/tmp/run/home")],
             &[vis("/etc", false)],
-            &[PathBuf::from("/etc/hostname"), PathBuf::from("/home/u/.ssh")],
+            &[
+                PathBuf::from("/etc/hostname"),
+                PathBuf::from("/home/u/.ssh"),
+            ],
         );
         assert_eq!(
             targets(&plan),

@@ -72,7 +72,11 @@ pub fn filter_rules(profile: &Profile) -> Vec<Rule> {
     ));
     rules.push(Rule::always(libc::SYS_socketpair, Notify));
     // Signal 0 only probes for existence; within the PID namespace that reveals nothing.
-    for (nr, sig_arg) in [(libc::SYS_kill, 1u8), (libc::SYS_tkill, 1), (libc::SYS_tgkill, 2)] {
+    for (nr, sig_arg) in [
+        (libc::SYS_kill, 1u8),
+        (libc::SYS_tkill, 1),
+        (libc::SYS_tgkill, 2),
+    ] {
         rules.push(Rule::when(
             nr,
             ArgTest::MaskedEq {
@@ -215,11 +219,19 @@ impl Handler {
             n if n == libc::SYS_bind => self.bind(call),
             n if n == libc::SYS_sendto => {
                 let addr = self.sockaddr_at(call.pid, call.args[4], call.args[5]);
-                self.send(call, call.args[0] as RawFd, addr, call.args[1], call.args[2])
+                self.send(
+                    call,
+                    call.args[0] as RawFd,
+                    addr,
+                    call.args[1],
+                    call.args[2],
+                )
             }
             n if n == libc::SYS_sendmsg => self.sendmsg(call, call.args[1]),
             n if n == libc::SYS_sendmmsg => self.sendmsg(call, call.args[1]),
-            n if n == libc::SYS_execve => self.exec(call, libc::AT_FDCWD, call.args[0], call.args[1], 0),
+            n if n == libc::SYS_execve => {
+                self.exec(call, libc::AT_FDCWD, call.args[0], call.args[1], 0)
+            }
             n if n == libc::SYS_execveat => self.exec(
                 call,
                 call.args[0] as i32,
@@ -227,14 +239,18 @@ impl Handler {
                 call.args[2],
                 call.args[4] as i32,
             ),
-            n if n == libc::SYS_openat => self.open(call, call.args[0] as i32, call.args[1], call.args[2] as i32),
+            n if n == libc::SYS_openat => {
+                self.open(call, call.args[0] as i32, call.args[1], call.args[2] as i32)
+            }
             n if n == libc::SYS_openat2 => {
                 // struct open_how { u64 flags; u64 mode; u64 resolve; }
                 let flags = read_u64(call.pid, call.args[2]).unwrap_or(0) as i32;
                 self.open(call, call.args[0] as i32, call.args[1], flags)
             }
             #[cfg(target_arch = "x86_64")]
-            n if n == libc::SYS_open => self.open(call, libc::AT_FDCWD, call.args[0], call.args[1] as i32),
+            n if n == libc::SYS_open => {
+                self.open(call, libc::AT_FDCWD, call.args[0], call.args[1] as i32)
+            }
             #[cfg(target_arch = "x86_64")]
             n if n == libc::SYS_creat => self.open(
                 call,
@@ -243,7 +259,13 @@ impl Handler {
                 libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC,
             ),
             #[cfg(target_arch = "x86_64")]
-            n if n == libc::SYS_link => self.link(call, libc::AT_FDCWD, call.args[0], libc::AT_FDCWD, call.args[1]),
+            n if n == libc::SYS_link => self.link(
+                call,
+                libc::AT_FDCWD,
+                call.args[0],
+                libc::AT_FDCWD,
+                call.args[1],
+            ),
             n if n == libc::SYS_linkat => self.link(
                 call,
                 call.args[0] as i32,
@@ -430,7 +452,10 @@ impl Handler {
         let inet = addr.as_ref().is_some_and(SockAddr::is_inet)
             || domain == libc::AF_INET
             || domain == libc::AF_INET6;
-        let unix_named = matches!(addr, Some(SockAddr::UnixPath(_) | SockAddr::UnixAbstract(_)));
+        let unix_named = matches!(
+            addr,
+            Some(SockAddr::UnixPath(_) | SockAddr::UnixAbstract(_))
+        );
         if !inet && !unix_named {
             return Answer::Continue; // local IPC on a socketpair or an accepted connection
         }
@@ -480,7 +505,11 @@ impl Handler {
                 );
             }
         }
-        Answer::Deny(if inet { libc::ECONNREFUSED } else { libc::EACCES })
+        Answer::Deny(if inet {
+            libc::ECONNREFUSED
+        } else {
+            libc::EACCES
+        })
     }
 
     fn exec(&self, call: &Call, dirfd: i32, path_ptr: u64, argv_ptr: u64, flags: i32) -> Answer {
@@ -505,13 +534,13 @@ impl Handler {
             return Answer::Deny(libc::EACCES);
         }
         // Landlock's execute right decides; predict it so the event says what really happens.
-        let resolved = absolute(call.pid, dirfd, OsStr::new(&path_text))
-            .map(|p| resolve_inside(call.pid, &p));
+        let resolved =
+            absolute(call.pid, dirfd, OsStr::new(&path_text)).map(|p| resolve_inside(call.pid, &p));
         let program = Path::new(&path_text)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let network_tool = self.ctx.network_tools.iter().any(|t| *t == program);
+        let network_tool = self.ctx.network_tools.contains(&program);
         let exists = resolved
             .as_ref()
             .is_some_and(|p| self.exists_inside(call, p));
@@ -549,7 +578,8 @@ impl Handler {
         let Some(path) = absolute(call.pid, dirfd, OsStr::from_bytes(&raw)) else {
             return Answer::Continue;
         };
-        let write_intent = flags & (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) != 0;
+        let write_intent =
+            flags & (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) != 0;
 
         if let Some(view) = &self.ctx.decoys {
             if let Ok(rel) = path.strip_prefix(&view.home_inside) {
@@ -568,9 +598,13 @@ impl Handler {
             if self.exists_on_host(&path) {
                 self.record(
                     call,
-                    Event::new(Kind::Fs, if write_intent { "write" } else { "read" }, Decision::Denied)
-                        .with("path", path.to_string_lossy())
-                        .with("reason", "protected path"),
+                    Event::new(
+                        Kind::Fs,
+                        if write_intent { "write" } else { "read" },
+                        Decision::Denied,
+                    )
+                    .with("path", path.to_string_lossy())
+                    .with("reason", "protected path"),
                 );
             }
             return Answer::Deny(libc::EACCES);
@@ -584,7 +618,8 @@ impl Handler {
                 };
                 self.record(
                     call,
-                    Event::new(Kind::Fs, action, Decision::Denied).with("path", path.to_string_lossy()),
+                    Event::new(Kind::Fs, action, Decision::Denied)
+                        .with("path", path.to_string_lossy()),
                 );
                 return Answer::Deny(libc::EACCES);
             }
@@ -636,10 +671,14 @@ impl Handler {
         }
         self.record(
             call,
-            Event::new(Kind::Syscall, syscall_name(nr).unwrap_or("kill"), Decision::Denied)
-                .with("pid", target)
-                .with("signal", sig)
-                .with("reason", "no such process in the sandbox"),
+            Event::new(
+                Kind::Syscall,
+                syscall_name(nr).unwrap_or("kill"),
+                Decision::Denied,
+            )
+            .with("pid", target)
+            .with("signal", sig)
+            .with("reason", "no such process in the sandbox"),
         );
         Answer::Deny(libc::ESRCH)
     }
@@ -946,7 +985,9 @@ fn read_argv(pid: i32, addr: u64) -> Vec<String> {
         return args;
     }
     for i in 0..256u64 {
-        let Some(ptr) = read_u64(pid, addr + i * 8) else { break };
+        let Some(ptr) = read_u64(pid, addr + i * 8) else {
+            break;
+        };
         if ptr == 0 {
             break;
         }
@@ -977,7 +1018,10 @@ mod tests {
             b"hello sandbox".to_vec()
         );
         let args = [s.as_ptr(), std::ptr::null()];
-        assert_eq!(read_argv(pid, args.as_ptr() as u64), vec!["hello sandbox".to_string()]);
+        assert_eq!(
+            read_argv(pid, args.as_ptr() as u64),
+            vec!["hello sandbox".to_string()]
+        );
     }
 
     #[test]
