@@ -14,6 +14,7 @@ pub mod namespaces;
 pub mod probe;
 pub mod seccomp;
 pub mod supervisor;
+pub mod tripwire;
 
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr, OsString};
@@ -343,11 +344,23 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
             std::os::unix::fs::PermissionsExt::from_mode(0o1777),
         ),
     )?;
+    let tripwire_dir = rundir.path().join("tripwires");
+    prepare("creating the run directory", fs::create_dir(&tripwire_dir))?;
     let decoys = if profile.decoys {
         Some(prepare("planting decoys", DecoySet::plant(&decoy_home))?)
     } else {
         None
     };
+    let mut tripwires: Vec<tripwire::Tripwire> = decoys
+        .iter()
+        .flat_map(|set| &set.decoys)
+        .filter_map(|d| {
+            Some(tripwire::Tripwire {
+                host: decoy_home.join(d.file.as_ref()?),
+                meaning: tripwire::Meaning::Decoy(d.name.clone()),
+            })
+        })
+        .collect();
 
     // Grants: the profile's, the caller's, and the run's own directories.
     let mut rules: Vec<FsRule> = Vec::new();
@@ -420,6 +433,10 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         (_, _, true) => PathBuf::from("/run/airlock/home"),
         (_, _, false) => decoy_home.clone(),
     };
+    if let (Some(real), true, true) = (&real_home, home_overlay_ok, use_namespaces) {
+        let keep: Vec<PathBuf> = rules.iter().map(|r| r.path.clone()).chain([cwd_path(config)]).collect();
+        tripwires.extend(tripwire::mirror_home(real, &decoy_home, &home_inside, &keep));
+    }
     env.retain(|(k, _)| k != "HOME" && k != "TMPDIR");
     env.push(("HOME".into(), home_inside.clone().into_os_string()));
     env.push((
@@ -472,7 +489,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     };
 
     // Mounts: the inside view of every grant is its host path (rebinds keep paths).
-    let cwd = fs::canonicalize(&config.cwd).unwrap_or_else(|_| config.cwd.clone());
+    let cwd = cwd_path(config);
     let inside = |p: &Path| -> PathBuf {
         if p.starts_with(&private_tmp) {
             Path::new("/tmp").join(p.strip_prefix(&private_tmp).unwrap_or(Path::new("")))
@@ -530,13 +547,28 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
             self_bind: false,
             contents: false,
         });
-        let masks: Vec<PathBuf> = profile
+        let mut masks = Vec::new();
+        for (i, target) in profile
             .protect
             .iter()
             .filter_map(|a| fs::canonicalize(&a.path).ok())
             .filter(|p| rules.iter().any(|r| p.starts_with(&r.path) && p != &r.path))
             .filter(|p| !rules.iter().any(|r| r.path.starts_with(p)))
-            .collect();
+            .enumerate()
+        {
+            let wire = tripwire_dir.join(format!("mask-{i}"));
+            let made = if target.is_dir() {
+                fs::create_dir(&wire)
+            } else {
+                fs::write(&wire, b"")
+            };
+            prepare("planting a tripwire", made)?;
+            tripwires.push(tripwire::Tripwire {
+                host: wire.clone(),
+                meaning: tripwire::Meaning::Protected(target.clone()),
+            });
+            masks.push((target, wire));
+        }
         let plan = MountPlan::new(&overlays, &visible, &masks);
         Some(prepare("planning mounts", plan.compile())?)
     } else {
@@ -710,12 +742,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     let mut supervisor_thread = None;
     let mut exit: Option<(i32, u32)> = None;
     let mut timed_out = false;
-    let inotify = handler
-        .context()
-        .decoys
-        .as_ref()
-        .and_then(|v| DecoyWatch::new(&v.home_host, &v.set));
-    let mut inotify = inotify;
+    let mut watch = Some(prepare("watching tripwires", tripwire::Watch::new(&tripwires))?);
     loop {
         let wait = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if wait == Some(Duration::ZERO) {
@@ -773,7 +800,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
                     LayerStatus::NotEnforced
                 };
                 let h = Arc::clone(&handler);
-                let watch = inotify.take();
+                let watch = watch.take();
                 supervisor_thread = Some(
                     std::thread::Builder::new()
                         .name("airlock-supervisor".into())
@@ -878,6 +905,10 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         duration: started.elapsed(),
         events_file_error,
     })
+}
+
+fn cwd_path(config: &SandboxConfig) -> PathBuf {
+    fs::canonicalize(&config.cwd).unwrap_or_else(|_| config.cwd.clone())
 }
 
 fn humanize(d: Duration) -> String {
@@ -1109,75 +1140,37 @@ fn recv_message(sock: RawFd, timeout: Option<Duration>) -> io::Result<Received> 
     }
 }
 
-/// Watches the decoy files with inotify: a backstop for reads the open notifications could not
-/// attribute (e.g. through a hard link or an inherited descriptor).
-struct DecoyWatch {
-    fd: OwnedFd,
-    watches: HashMap<i32, (String, PathBuf)>,
-}
-
-impl DecoyWatch {
-    fn new(home_host: &Path, set: &DecoySet) -> Option<DecoyWatch> {
-        // SAFETY: plain inotify_init1.
-        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
-        if fd < 0 {
-            return None;
-        }
-        // SAFETY: the kernel just created it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let mut watches = HashMap::new();
-        for d in &set.decoys {
-            let Some(rel) = &d.file else { continue };
-            let path = home_host.join(rel);
-            let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
-                continue;
-            };
-            // SAFETY: valid C string.
-            let wd = unsafe {
-                libc::inotify_add_watch(fd.as_raw_fd(), c.as_ptr(), libc::IN_OPEN | libc::IN_ACCESS)
-            };
-            if wd >= 0 {
-                watches.insert(wd, (d.name.clone(), rel.clone()));
-            }
-        }
-        Some(DecoyWatch { fd, watches })
-    }
-
-    /// Drains pending events; returns the decoys touched.
-    fn drain(&self) -> Vec<(String, PathBuf)> {
-        let mut out = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            // SAFETY: `buf` is writable for its length.
-            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
-                break;
-            }
-            let mut off = 0usize;
-            while off + 16 <= n as usize {
-                let wd = i32::from_ne_bytes(buf[off..off + 4].try_into().unwrap_or([0; 4]));
-                let len = u32::from_ne_bytes(buf[off + 12..off + 16].try_into().unwrap_or([0; 4]))
-                    as usize;
-                if let Some(hit) = self.watches.get(&wd) {
-                    if !out.contains(hit) {
-                        out.push(hit.clone());
-                    }
-                }
-                off += 16 + len;
-            }
-        }
-        out
-    }
-}
-
 /// The supervisor loop: answers notifications until every filtered process is gone.
-fn supervise(listener: OwnedFd, handler: Arc<Handler>, watch: Option<DecoyWatch>) {
-    let home_inside = handler
-        .context()
-        .decoys
-        .as_ref()
-        .map(|v| v.home_inside.clone())
-        .unwrap_or_default();
+fn supervise(listener: OwnedFd, handler: Arc<Handler>, watch: Option<tripwire::Watch>) {
+    // Wake the supervisor synchronously (Linux 6.6+): a notification is a ping-pong between two
+    // tasks, and the synchronous hand-off saves a scheduler round per syscall.
+    // SAFETY: SET_FLAGS takes a u64 flag value; failure (older kernels) is harmless.
+    unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS,
+            1u64, // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+        )
+    };
+    let tripped = |w: &tripwire::Watch| {
+        for meaning in w.drain() {
+            match meaning {
+                tripwire::Meaning::Decoy(name) => {
+                    let location = handler
+                        .context()
+                        .decoys
+                        .as_ref()
+                        .and_then(|v| {
+                            let d = v.set.decoys.iter().find(|d| d.name == name)?;
+                            Some(v.home_inside.join(d.file.as_ref()?))
+                        })
+                        .unwrap_or_default();
+                    handler.note_decoy_read_unattributed(&name, &location);
+                }
+                tripwire::Meaning::Protected(path) => handler.note_protected_read(&path),
+            }
+        }
+    };
     loop {
         let mut fds = [
             libc::pollfd {
@@ -1186,7 +1179,7 @@ fn supervise(listener: OwnedFd, handler: Arc<Handler>, watch: Option<DecoyWatch>
                 revents: 0,
             },
             libc::pollfd {
-                fd: watch.as_ref().map_or(-1, |w| w.fd.as_raw_fd()),
+                fd: watch.as_ref().map_or(-1, tripwire::Watch::raw_fd),
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -1201,10 +1194,7 @@ fn supervise(listener: OwnedFd, handler: Arc<Handler>, watch: Option<DecoyWatch>
         }
         if fds[1].revents & libc::POLLIN != 0 {
             if let Some(w) = &watch {
-                // Give the open notification (which carries a pid) the chance to come first.
-                for (decoy, rel) in w.drain() {
-                    handler.note_decoy_read_unattributed(&decoy, &home_inside.join(rel));
-                }
+                tripped(w);
             }
         }
         if fds[0].revents & libc::POLLIN != 0 {
@@ -1216,9 +1206,7 @@ fn supervise(listener: OwnedFd, handler: Arc<Handler>, watch: Option<DecoyWatch>
         }
     }
     if let Some(w) = &watch {
-        for (decoy, rel) in w.drain() {
-            handler.note_decoy_read_unattributed(&decoy, &home_inside.join(rel));
-        }
+        tripped(w);
     }
 }
 

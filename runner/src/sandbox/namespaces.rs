@@ -13,7 +13,7 @@
 //! - *self-binds* remount each writable directory `noexec,nosuid,nodev`, so nothing the sandbox
 //!   writes can be executed or mapped executable;
 //! - *masks* cover protected paths that a broader read grant would expose (`/etc/shadow` under
-//!   `/etc`) with `/dev/null` or an empty read-only directory;
+//!   `/etc`) with a read-only tripwire (see `tripwire.rs`);
 //! - a fresh `/proc` for the new PID namespace.
 
 use std::ffi::CString;
@@ -63,10 +63,6 @@ pub enum Step {
     },
     /// Create an empty directory (inside an overlay) so that the path exists.
     Mkdir { target: PathBuf },
-    /// Cover a protected file with `/dev/null`.
-    MaskFile { target: PathBuf },
-    /// Cover a protected directory with an empty read-only tmpfs.
-    MaskDir { target: PathBuf },
     /// Mount a fresh procfs.
     Proc { target: PathBuf },
 }
@@ -90,8 +86,9 @@ fn depth(p: &Path) -> usize {
 
 impl MountPlan {
     /// Plans overlays, rebinds, self-binds and masks. All paths must be absolute and
-    /// normalized; `masks` lists protected paths that exist on the host.
-    pub fn new(overlays: &[Overlay], visible: &[Visible], masks: &[PathBuf]) -> MountPlan {
+    /// normalized; `masks` pairs protected paths that exist on the host with the tripwire
+    /// (same kind: file or directory) that covers each.
+    pub fn new(overlays: &[Overlay], visible: &[Visible], masks: &[(PathBuf, PathBuf)]) -> MountPlan {
         let mut steps = Vec::new();
         // Overlays first, shallowest first, so that a deeper overlay lands inside a shallower one.
         let mut overlays: Vec<&Overlay> = overlays.iter().collect();
@@ -154,14 +151,15 @@ impl MountPlan {
             });
             rebound.push(v.path.clone());
         }
-        for m in masks {
+        for (m, tripwire) in masks {
             if covering_overlay(m).is_some() && !rebound.iter().any(|r| m.starts_with(r)) {
                 continue; // hidden already
             }
-            steps.push(if m.is_dir() {
-                Step::MaskDir { target: m.clone() }
-            } else {
-                Step::MaskFile { target: m.clone() }
+            steps.push(Step::Bind {
+                source: tripwire.clone(),
+                target: m.clone(),
+                attrs: attr::RDONLY | attr::NOSUID | attr::NODEV | attr::NOEXEC,
+                create: None,
             });
         }
         steps.push(Step::Proc {
@@ -210,8 +208,6 @@ impl MountPlan {
                     }
                     ops.push(Op::Mkdir { dirs });
                 }
-                Step::MaskFile { target } => ops.push(Op::MaskFile { target: c(target)? }),
-                Step::MaskDir { target } => ops.push(Op::MaskDir { target: c(target)? }),
                 Step::Proc { target } => ops.push(Op::Proc { target: c(target)? }),
             }
         }
@@ -244,12 +240,6 @@ enum Op {
     },
     Mkdir {
         dirs: Vec<CString>,
-    },
-    MaskFile {
-        target: CString,
-    },
-    MaskDir {
-        target: CString,
     },
     Proc {
         target: CString,
@@ -393,30 +383,6 @@ impl CompiledPlan {
                     }
                     Ok(())
                 }
-                Op::MaskFile { target } => {
-                    // SAFETY: valid C strings.
-                    check(unsafe {
-                        libc::mount(
-                            c"/dev/null".as_ptr(),
-                            target.as_ptr(),
-                            std::ptr::null(),
-                            libc::MS_BIND,
-                            std::ptr::null(),
-                        )
-                    })
-                }
-                Op::MaskDir { target } => {
-                    // SAFETY: valid C strings.
-                    check(unsafe {
-                        libc::mount(
-                            c"airlock-mask".as_ptr(),
-                            target.as_ptr(),
-                            c"tmpfs".as_ptr(),
-                            libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                            c"size=4k,mode=0555".as_ptr().cast(),
-                        )
-                    })
-                }
                 Op::Proc { target } => {
                     // SAFETY: valid C strings.
                     check(unsafe {
@@ -458,9 +424,6 @@ impl CompiledPlan {
                 dirs.last()
                     .map_or(String::new(), |d| d.to_string_lossy().into_owned())
             ),
-            Some(Op::MaskFile { target }) | Some(Op::MaskDir { target }) => {
-                format!("masking protected {}", target.to_string_lossy())
-            }
             Some(Op::Proc { target }) => {
                 format!("mounting a fresh procfs on {}", target.to_string_lossy())
             }
@@ -524,8 +487,6 @@ mod tests {
                     if create.is_some() { " +create" } else { "" }
                 ),
                 Step::Mkdir { target } => format!("mkdir {}", target.display()),
-                Step::MaskFile { target } => format!("maskfile {}", target.display()),
-                Step::MaskDir { target } => format!("maskdir {}", target.display()),
                 Step::Proc { target } => format!("proc {}", target.display()),
             })
             .collect()
@@ -586,13 +547,13 @@ mod tests {
             &[overlay("/home/u", "/tmp/run/home")],
             &[vis("/etc", false)],
             &[
-                PathBuf::from("/etc/hostname"),
-                PathBuf::from("/home/u/.ssh"),
+                (PathBuf::from("/etc/hostname"), PathBuf::from("/tmp/run/t1")),
+                (PathBuf::from("/home/u/.ssh"), PathBuf::from("/tmp/run/t2")),
             ],
         );
         assert_eq!(
             targets(&plan),
-            vec!["bind /home/u", "maskfile /etc/hostname", "proc /proc"]
+            vec!["bind /home/u", "bind /etc/hostname", "proc /proc"]
         );
     }
 

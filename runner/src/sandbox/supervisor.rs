@@ -25,6 +25,9 @@ use crate::decoys::DecoySet;
 use crate::events::{Decision, Event, EventLog, Kind};
 use crate::profile::Profile;
 
+/// `open` flags that can change a file: `O_WRONLY | O_RDWR | O_CREAT | O_TRUNC`.
+const WRITE_INTENT: u32 = (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) as u32;
+
 const NS_FLAGS: u32 = (libc::CLONE_NEWUSER
     | libc::CLONE_NEWNS
     | libc::CLONE_NEWPID
@@ -71,6 +74,25 @@ pub fn filter_rules(profile: &Profile) -> Vec<Rule> {
         Allow,
     ));
     rules.push(Rule::always(libc::SYS_socketpair, Notify));
+    // Only opens that could write reach the supervisor; reads are Landlock's alone, and reads
+    // of secrets are seen through tripwires (see tripwire.rs) at no cost to ordinary opens.
+    rules.push(Rule::when(
+        libc::SYS_openat,
+        ArgTest::AnyBit {
+            arg: 2,
+            mask: WRITE_INTENT,
+        },
+        Notify,
+    ));
+    #[cfg(target_arch = "x86_64")]
+    rules.push(Rule::when(
+        libc::SYS_open,
+        ArgTest::AnyBit {
+            arg: 1,
+            mask: WRITE_INTENT,
+        },
+        Notify,
+    ));
     // Signal 0 only probes for existence; within the PID namespace that reveals nothing.
     for (nr, sig_arg) in [
         (libc::SYS_kill, 1u8),
@@ -99,14 +121,13 @@ pub fn filter_rules(profile: &Profile) -> Vec<Rule> {
         libc::SYS_sendmmsg,
         libc::SYS_execve,
         libc::SYS_execveat,
-        libc::SYS_openat,
         libc::SYS_openat2,
         libc::SYS_linkat,
     ] {
         rules.push(Rule::always(nr, Notify));
     }
     #[cfg(target_arch = "x86_64")]
-    for nr in [libc::SYS_open, libc::SYS_creat, libc::SYS_link] {
+    for nr in [libc::SYS_creat, libc::SYS_link] {
         rules.push(Rule::always(nr, Notify));
     }
     for denied in &profile.deny_syscalls {
@@ -696,6 +717,23 @@ impl Handler {
                 Event::new(Kind::Leak, "decoy-read", Decision::Flagged)
                     .with("decoy", decoy)
                     .with("location", path.to_string_lossy()),
+            );
+        }
+    }
+
+    /// Records the opening of a tripwire over a protected path (seen by inotify).
+    pub fn note_protected_read(&self, path: &Path) {
+        let key = format!("protected:{}", path.display());
+        let fresh = self
+            .decoy_reads
+            .lock()
+            .map(|mut seen| seen.insert((key, 0)))
+            .unwrap_or(true);
+        if fresh {
+            self.ctx.log.record(
+                Event::new(Kind::Fs, "read", Decision::Denied)
+                    .with("path", path.to_string_lossy())
+                    .with("reason", "protected path: the sandbox saw an empty stand-in"),
             );
         }
     }
