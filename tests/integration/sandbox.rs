@@ -259,7 +259,11 @@ airtest!(real_home_stand_in_is_unreadable, |s| {
     );
     // The sandbox sees an empty stand-in where the real file is: the read "works", the secret
     // stays out, and the attempt is recorded.
-    assert!(!run.stdout.contains("REAL-SECRET-VALUE"), "the real secret leaked: {}", run.stdout);
+    assert!(
+        !run.stdout.contains("REAL-SECRET-VALUE"),
+        "the real secret leaked: {}",
+        run.stdout
+    );
     run.expect("fs", "read", "denied", "path", "realhome/secret.txt");
 });
 

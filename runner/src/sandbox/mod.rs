@@ -434,8 +434,17 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         (_, _, false) => decoy_home.clone(),
     };
     if let (Some(real), true, true) = (&real_home, home_overlay_ok, use_namespaces) {
-        let keep: Vec<PathBuf> = rules.iter().map(|r| r.path.clone()).chain([cwd_path(config)]).collect();
-        tripwires.extend(tripwire::mirror_home(real, &decoy_home, &home_inside, &keep));
+        let keep: Vec<PathBuf> = rules
+            .iter()
+            .map(|r| r.path.clone())
+            .chain([cwd_path(config)])
+            .collect();
+        tripwires.extend(tripwire::mirror_home(
+            real,
+            &decoy_home,
+            &home_inside,
+            &keep,
+        ));
     }
     env.retain(|(k, _)| k != "HOME" && k != "TMPDIR");
     env.push(("HOME".into(), home_inside.clone().into_os_string()));
@@ -742,7 +751,10 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     let mut supervisor_thread = None;
     let mut exit: Option<(i32, u32)> = None;
     let mut timed_out = false;
-    let mut watch = Some(prepare("watching tripwires", tripwire::Watch::new(&tripwires))?);
+    let mut watch = Some(prepare(
+        "watching tripwires",
+        tripwire::Watch::new(&tripwires),
+    )?);
     loop {
         let wait = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if wait == Some(Duration::ZERO) {

@@ -88,7 +88,11 @@ impl MountPlan {
     /// Plans overlays, rebinds, self-binds and masks. All paths must be absolute and
     /// normalized; `masks` pairs protected paths that exist on the host with the tripwire
     /// (same kind: file or directory) that covers each.
-    pub fn new(overlays: &[Overlay], visible: &[Visible], masks: &[(PathBuf, PathBuf)]) -> MountPlan {
+    pub fn new(
+        overlays: &[Overlay],
+        visible: &[Visible],
+        masks: &[(PathBuf, PathBuf)],
+    ) -> MountPlan {
         let mut steps = Vec::new();
         // Overlays first, shallowest first, so that a deeper overlay lands inside a shallower one.
         let mut overlays: Vec<&Overlay> = overlays.iter().collect();

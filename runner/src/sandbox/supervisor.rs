@@ -185,6 +185,7 @@ pub struct Handler {
     decoy_reads: Mutex<HashSet<(String, i32)>>,
     /// UDP sockets whose connect we pretended to carry out: (tgid, fd) -> address.
     pretend_connected: Mutex<HashMap<(i32, RawFd), String>>,
+    pids: Mutex<HashMap<i32, i32>>,
 }
 
 /// A notification's target: host pid and syscall arguments.
@@ -201,6 +202,7 @@ impl Handler {
             ctx,
             decoy_reads: Mutex::new(HashSet::new()),
             pretend_connected: Mutex::new(HashMap::new()),
+            pids: Mutex::new(HashMap::new()),
         }
     }
 
@@ -210,7 +212,21 @@ impl Handler {
     }
 
     fn record(&self, call: &Call, event: Event) {
-        self.ctx.log.record(event.by(inner_pid(call.pid)));
+        let pid = self.inner_pid(call.pid);
+        self.ctx.log.record(event.by(pid));
+    }
+
+    /// The in-sandbox pid of host pid `host`, cached: a run's host pids are not reused while
+    /// it lasts, short of wrapping the host's whole pid space.
+    fn inner_pid(&self, host: i32) -> i32 {
+        if let Some(pid) = self.pids.lock().ok().and_then(|m| m.get(&host).copied()) {
+            return pid;
+        }
+        let pid = inner_pid(host);
+        if let Ok(mut m) = self.pids.lock() {
+            m.insert(host, pid);
+        }
+        pid
     }
 
     /// Decides one notification.
@@ -705,7 +721,7 @@ impl Handler {
     }
 
     fn note_decoy_read(&self, call: &Call, decoy: &str, path: &Path) {
-        let pid = inner_pid(call.pid);
+        let pid = self.inner_pid(call.pid);
         let fresh = self
             .decoy_reads
             .lock()
@@ -733,7 +749,10 @@ impl Handler {
             self.ctx.log.record(
                 Event::new(Kind::Fs, "read", Decision::Denied)
                     .with("path", path.to_string_lossy())
-                    .with("reason", "protected path: the sandbox saw an empty stand-in"),
+                    .with(
+                        "reason",
+                        "protected path: the sandbox saw an empty stand-in",
+                    ),
             );
         }
     }

@@ -36,13 +36,26 @@ pub struct Tripwire {
 
 /// Directories of a home whose entries are mirrored one level deep (by name, never content).
 pub const SECRET_DIRS: &[&str] = &[
-    ".ssh", ".aws", ".gnupg", ".kube", ".docker", ".cargo", ".config/gh", ".config/gcloud", ".azure",
+    ".ssh",
+    ".aws",
+    ".gnupg",
+    ".kube",
+    ".docker",
+    ".cargo",
+    ".config/gh",
+    ".config/gcloud",
+    ".azure",
 ];
 
 /// Plants empty stand-ins in `decoy_home` for what `real_home` holds: its top-level entries and
 /// the entries of [`SECRET_DIRS`], skipping paths a decoy already occupies and anything in
 /// `keep` (paths the sandbox is granted, which are bound in their real form).
-pub fn mirror_home(real_home: &Path, decoy_home: &Path, home_inside: &Path, keep: &[PathBuf]) -> Vec<Tripwire> {
+pub fn mirror_home(
+    real_home: &Path,
+    decoy_home: &Path,
+    home_inside: &Path,
+    keep: &[PathBuf],
+) -> Vec<Tripwire> {
     let mut out = Vec::new();
     let mut plant = |rel: &Path, is_dir: bool| {
         let host = decoy_home.join(rel);
@@ -53,7 +66,9 @@ pub fn mirror_home(real_home: &Path, decoy_home: &Path, home_inside: &Path, keep
         let made = if is_dir {
             fs::create_dir_all(&host)
         } else {
-            host.parent().map_or(Ok(()), fs::create_dir_all).and_then(|()| fs::write(&host, b""))
+            host.parent()
+                .map_or(Ok(()), fs::create_dir_all)
+                .and_then(|()| fs::write(&host, b""))
         };
         if made.is_ok() {
             out.push(Tripwire {
@@ -68,7 +83,12 @@ pub fn mirror_home(real_home: &Path, decoy_home: &Path, home_inside: &Path, keep
                 entries
                     .flatten()
                     .take(MAX_MIRRORED)
-                    .map(|e| (PathBuf::from(e.file_name()), e.file_type().is_ok_and(|t| t.is_dir())))
+                    .map(|e| {
+                        (
+                            PathBuf::from(e.file_name()),
+                            e.file_type().is_ok_and(|t| t.is_dir()),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -109,7 +129,8 @@ impl Watch {
                 continue;
             };
             // SAFETY: valid C string.
-            let wd = unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), libc::IN_OPEN) };
+            let wd =
+                unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), libc::IN_OPEN) };
             if wd < 0 {
                 return Err(io::Error::last_os_error());
             }
@@ -130,16 +151,24 @@ impl Watch {
         let mut buf = [0u64; 512];
         loop {
             // SAFETY: `buf` is writable for its length.
-            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), std::mem::size_of_val(&buf)) };
+            let n = unsafe {
+                libc::read(
+                    self.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    std::mem::size_of_val(&buf),
+                )
+            };
             if n <= 0 {
                 break;
             }
             // SAFETY: reinterpreting our own buffer as bytes.
-            let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
+            let bytes =
+                unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
             let mut off = 0usize;
             while off + 16 <= bytes.len() {
                 let wd = i32::from_ne_bytes(bytes[off..off + 4].try_into().unwrap_or([0; 4]));
-                let len = u32::from_ne_bytes(bytes[off + 12..off + 16].try_into().unwrap_or([0; 4])) as usize;
+                let len = u32::from_ne_bytes(bytes[off + 12..off + 16].try_into().unwrap_or([0; 4]))
+                    as usize;
                 if let Some(m) = self.by_wd.get(&wd) {
                     if !out.contains(m) {
                         out.push(m.clone());
@@ -170,7 +199,10 @@ mod tests {
         let wires = mirror_home(&real, &decoy, inside, &[PathBuf::from("/home/u/project")]);
         assert_eq!(fs::read(decoy.join("secret.txt")).unwrap(), b"");
         assert_eq!(fs::read(decoy.join(".ssh/id_ecdsa")).unwrap(), b"");
-        assert!(!decoy.join("project").exists(), "granted paths are left to their rebind");
+        assert!(
+            !decoy.join("project").exists(),
+            "granted paths are left to their rebind"
+        );
         let watch = Watch::new(&wires).unwrap();
         assert!(watch.drain().is_empty());
         let _ = fs::read(decoy.join("secret.txt"));
