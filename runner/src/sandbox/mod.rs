@@ -82,6 +82,10 @@ pub struct SandboxConfig {
     pub extra_read: Vec<PathBuf>,
     pub extra_write: Vec<PathBuf>,
     pub extra_exec: Vec<PathBuf>,
+    /// Write directories (among `extra_write`) whose files may be mapped executable, e.g. the
+    /// deps directory from which rustc `dlopen`s a proc macro it also writes outputs next to.
+    /// `execve` from them stays refused (Landlock grants no execute right there).
+    pub exec_map: Vec<PathBuf>,
     /// Caller environment to filter through the profile (usually `std::env::vars_os()`).
     pub env: Vec<(OsString, OsString)>,
     /// Variables set inside regardless of the profile's pass list (e.g. cargo's for a build
@@ -111,6 +115,7 @@ impl SandboxConfig {
             extra_read: Vec::new(),
             extra_write: Vec::new(),
             extra_exec: Vec::new(),
+            exec_map: Vec::new(),
             env: std::env::vars_os().collect(),
             env_set: Vec::new(),
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")),
@@ -536,6 +541,11 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
             });
         }
         let run_owned = |p: &Path| p.starts_with(rundir.path());
+        let exec_map: Vec<PathBuf> = config
+            .exec_map
+            .iter()
+            .filter_map(|p| fs::canonicalize(p).ok())
+            .collect();
         let mut visible: Vec<Visible> = rules
             .iter()
             .filter(|r| !run_owned(&r.path))
@@ -544,6 +554,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
                 attrs: match r.grant {
                     Grant::Read => attr::RDONLY | attr::NOSUID | attr::NODEV,
                     Grant::Exec => attr::RDONLY | attr::NODEV,
+                    Grant::Write if exec_map.contains(&r.path) => attr::NOSUID | attr::NODEV,
                     Grant::Write => attr::NOSUID | attr::NODEV | attr::NOEXEC,
                 },
                 self_bind: r.grant == Grant::Write && r.path.is_dir(),
