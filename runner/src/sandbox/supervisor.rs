@@ -578,9 +578,15 @@ impl Handler {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let network_tool = self.ctx.network_tools.contains(&program);
-        let exists = resolved
-            .as_ref()
-            .is_some_and(|p| self.exists_inside(call, p));
+        let exists = resolved.as_ref().is_some_and(|p| {
+            // Executable directories are bound at their own paths, so the host sees the same
+            // files there, without the walk through /proc/<pid>/root.
+            if self.ctx.exec_dirs.iter().any(|d| p.starts_with(d)) {
+                fs::symlink_metadata(p).is_ok()
+            } else {
+                self.exists_inside(call, p)
+            }
+        });
         if !exists {
             // execvp probing each PATH entry: the kernel answers ENOENT. Only a missing network
             // tool is worth a line (the attempt says what the payload wanted).
@@ -899,7 +905,12 @@ fn tgid(tid: i32) -> i32 {
 }
 
 fn status_field(pid: i32, field: &str) -> Option<i32> {
-    fs::read_to_string(format!("/proc/{pid}/status"))
+    use std::io::Read;
+    // One read into a stack buffer: /proc/<pid>/status is generated whole on open anyway.
+    let mut buf = [0u8; 4096];
+    let mut file = fs::File::open(format!("/proc/{pid}/status")).ok()?;
+    let n = file.read(&mut buf).ok()?;
+    std::str::from_utf8(&buf[..n])
         .ok()?
         .lines()
         .find_map(|l| l.strip_prefix(field))
