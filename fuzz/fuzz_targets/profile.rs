@@ -4,7 +4,9 @@ use libfuzzer_sys::fuzz_target;
 use runner::profile::{Placeholders, Profile};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let vars = Placeholders {
         home: "/home/fuzz".into(),
         cargo_home: "/home/fuzz/.cargo".into(),

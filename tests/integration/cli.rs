@@ -109,3 +109,42 @@ fn cargo_subcommand_form_is_accepted() {
     assert!(code == 0 || code == 2);
     assert!(out.contains("landlock"));
 }
+
+/// Runs `cargo-airlock ARGS` inside a user namespace whose own limit forbids creating further
+/// user namespaces: a real kernel without one of the sandbox's layers, made for this test only.
+fn airlock_without_user_namespaces(args: &str) -> (i32, String) {
+    let script = format!(
+        "echo 0 > /proc/sys/user/max_user_namespaces && exec {} {args}",
+        bin()
+    );
+    let out = Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c", &script])
+        .output()
+        .expect("unshare runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+#[test]
+fn a_missing_layer_refuses_to_run_and_names_the_fix() {
+    let (code, err) = airlock_without_user_namespaces("sandbox -- true");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("user namespaces") && err.contains("--allow-degraded"),
+        "{err}"
+    );
+    let (code, _) = airlock_without_user_namespaces("doctor");
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn allow_degraded_runs_and_says_so() {
+    let (code, err) = airlock_without_user_namespaces("sandbox --allow-degraded -- true");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("DEGRADED"), "{err}");
+    assert!(
+        !err.contains("survivors"),
+        "no false survivors without a PID namespace: {err}"
+    );
+}

@@ -469,3 +469,82 @@ airtest!(exit_status_passes_through, |s| {
     let run = s.sandbox(&[], &["sh", "-c", "kill -TERM $$"]);
     assert_eq!(run.code, 128 + libc::SIGTERM);
 });
+
+airtest!(decoy_values_written_out_are_leaks, |s| {
+    let stolen = s.out().join("stolen.txt");
+    let run = s.sandbox(
+        &[],
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "cat ~/.aws/credentials > {0}; echo \"$GITHUB_TOKEN\" >> {0}",
+                stolen.display()
+            ),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.expect("leak", "decoy-read", "flagged", "decoy", "aws-credentials");
+    run.expect(
+        "leak",
+        "decoy-output",
+        "flagged",
+        "decoy",
+        "aws-credentials",
+    );
+    let e = run.expect(
+        "leak",
+        "decoy-output",
+        "flagged",
+        "decoy",
+        "env:GITHUB_TOKEN",
+    );
+    assert!(e["detail"]["location"]
+        .as_str()
+        .unwrap()
+        .ends_with("out/stolen.txt"));
+});
+
+airtest!(decoy_values_in_network_payloads_are_leaks, |s| {
+    let (socket, port) = udp_listener();
+    let run = s.attack(
+        &[],
+        &["udp-env", "CARGO_REGISTRY_TOKEN", "127.0.0.1", &port],
+    );
+    run.refused();
+    assert_nothing_received(&socket);
+    let e = run.expect(
+        "leak",
+        "decoy-output",
+        "flagged",
+        "decoy",
+        "env:CARGO_REGISTRY_TOKEN",
+    );
+    assert_eq!(e["detail"]["location"], format!("network:127.0.0.1:{port}"));
+});
+
+airtest!(real_secrets_never_reach_the_sandbox, |s| {
+    let run = s.sandbox_env(
+        &[],
+        &[
+            "sh",
+            "-c",
+            "echo \"token=$GITHUB_TOKEN aws=$AWS_SECRET_ACCESS_KEY ci=$CI\"",
+        ],
+        &[
+            ("GITHUB_TOKEN", "ghp_REALREALREAL"),
+            ("AWS_SECRET_ACCESS_KEY", "REALAWSKEY"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        !run.stdout.contains("REALREALREAL") && !run.stdout.contains("REALAWSKEY"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("token=ghp_AIRLOCK") && run.stdout.contains("ci=true"),
+        "{}",
+        run.stdout
+    );
+});

@@ -154,6 +154,9 @@ pub struct ChildPlan {
     pub id_maps: Option<(CString, CString)>,
     pub mounts: Option<CompiledPlan>,
     pub set_hostname: bool,
+    /// Whether this process is PID 1 of its own namespace (then leftovers are counted, and
+    /// killed by the kernel when it exits).
+    pub pid_namespace: bool,
     pub rlimits: Rlimits,
     pub cwd: CString,
     pub landlock: Option<PreparedRuleset>,
@@ -285,7 +288,11 @@ impl ChildPlan {
             }
         };
         // Anyone still alive is killed when we exit; count them for the report.
-        let survivors = count_other_processes();
+        let survivors = if self.pid_namespace {
+            count_other_processes()
+        } else {
+            0
+        };
         send(control, Message::Exited { status, survivors });
         // SAFETY: leaving without unwinding.
         unsafe { libc::_exit(0) }

@@ -681,6 +681,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
             .flatten(),
         mounts,
         set_hostname: use_namespaces,
+        pid_namespace: use_namespaces,
         rlimits: Rlimits::from_profile(&profile.limits),
         cwd: cstring(cwd.as_os_str().as_bytes(), "the working directory")?,
         landlock,
