@@ -7,3 +7,7 @@ pub mod model;
 pub mod source;
 
 pub use error::GenError;
+pub mod deser;
+pub mod serde_attrs;
+pub mod types;
+pub mod ffi;
