@@ -1,13 +1,279 @@
 //! Discovery of `serde::Deserialize` types and safe wrappers over FFI in a package's sources, and
 //! emission of a cargo-fuzz project with one target per discovered item.
+//!
+//! The pipeline, one module per step: [`workspace`] selects packages with `cargo metadata`;
+//! [`source`] reads each crate's module tree under its [`cfg`]; [`model`] indexes items and
+//! computes public paths; [`deser`] and [`ffi`] discover items and plan targets; [`emit`] writes
+//! the project and `targets.json`; [`compile`] checks that the targets build.
+//!
+//! ```no_run
+//! let summary = harness_gen::generate(&harness_gen::GenOptions {
+//!     manifest_path: None,
+//!     packages: vec!["semver".into()],
+//!     out_dir: "fuzz".into(),
+//!     compile_check: true,
+//! })?;
+//! println!("{} targets built, see {}", summary.counts.built, summary.targets_json.display());
+//! # Ok::<(), harness_gen::GenError>(())
+//! ```
 
 pub mod cfg;
+pub mod compile;
+pub mod deser;
+pub mod emit;
 pub mod error;
+pub mod ffi;
 pub mod model;
+pub mod serde_attrs;
 pub mod source;
+pub mod types;
+pub mod workspace;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 pub use error::GenError;
-pub mod deser;
-pub mod serde_attrs;
-pub mod types;
-pub mod ffi;
+
+/// What `gen` should do.
+#[derive(Debug, Clone, Default)]
+pub struct GenOptions {
+    /// The workspace manifest; `None` looks from the current directory as cargo does.
+    pub manifest_path: Option<PathBuf>,
+    /// Packages to analyse (`name` or `name@version`, members or dependencies); empty means the
+    /// workspace's default members that have a library.
+    pub packages: Vec<String>,
+    /// Where the cargo-fuzz project is written.
+    pub out_dir: PathBuf,
+    /// Build the generated project and mark targets that do not compile as failed.
+    pub compile_check: bool,
+}
+
+/// The kind of a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// Feeds bytes to a `Deserialize` impl.
+    Deserialize,
+    /// Calls a safe wrapper over FFI.
+    Ffi,
+}
+
+/// Whether a target exists and builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetStatus {
+    /// Generated (and, with the compile check, compiled).
+    Built,
+    /// Discovered, but no target could be generated; `reason` says why.
+    Skipped,
+    /// Generated, but it does not compile; `reason` holds the compiler's first error.
+    Failed,
+}
+
+/// One record of `targets.json`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TargetRecord {
+    /// The target (binary) name; for skipped items, the name it would have had.
+    pub name: String,
+    /// The package the item belongs to.
+    pub package: String,
+    /// What the target fuzzes.
+    pub kind: TargetKind,
+    /// The item's public path (crate-internal path when it has none).
+    pub item: String,
+    /// Input formats: `json+toml` for Deserialize targets, `arbitrary` for FFI targets.
+    pub format: String,
+    /// Built, skipped or failed.
+    pub status: TargetStatus,
+    /// Why it was skipped or failed.
+    pub reason: Option<String>,
+}
+
+/// Totals over all records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// Targets generated (built + failed).
+    pub generated: usize,
+    /// Targets that are built (compiled, with the compile check).
+    pub built: usize,
+    /// Items with no target.
+    pub skipped: usize,
+    /// Targets that did not compile.
+    pub failed: usize,
+}
+
+impl Counts {
+    /// Counts the records.
+    pub fn of(records: &[TargetRecord]) -> Self {
+        let mut c = Counts::default();
+        for r in records {
+            match r.status {
+                TargetStatus::Built => c.built += 1,
+                TargetStatus::Skipped => c.skipped += 1,
+                TargetStatus::Failed => c.failed += 1,
+            }
+        }
+        c.generated = c.built + c.failed;
+        c
+    }
+}
+
+/// What `gen` did.
+#[derive(Debug, Clone)]
+pub struct GenSummary {
+    /// The project directory.
+    pub out_dir: PathBuf,
+    /// The path of `targets.json`.
+    pub targets_json: PathBuf,
+    /// Every record, as written to `targets.json`.
+    pub targets: Vec<TargetRecord>,
+    /// Totals.
+    pub counts: Counts,
+    /// Per package: name, version and source lines read.
+    pub packages: Vec<(String, String, usize)>,
+    /// Files skipped and workspace members passed over, as messages.
+    pub warnings: Vec<String>,
+    /// Time spent in `cargo metadata`.
+    pub metadata_time: Duration,
+    /// Time spent reading, analysing and writing the project (no compilation).
+    pub discovery_time: Duration,
+    /// Time spent in the compile check.
+    pub compile_time: Duration,
+}
+
+/// Progress of a run, for a caller that prints one line per step.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// Packages selected.
+    Selected(Vec<String>),
+    /// One package analysed: name, Deserialize types, FFI items.
+    Analysed(String, usize, usize),
+    /// Project written: number of targets generated.
+    Written(usize),
+    /// Compile check starting.
+    Compiling,
+}
+
+/// Runs discovery, emission and (optionally) the compile check.
+pub fn generate(opts: &GenOptions) -> Result<GenSummary, GenError> {
+    generate_with_progress(opts, &mut |_| {})
+}
+
+/// [`generate`], reporting each step to `progress`.
+pub fn generate_with_progress(
+    opts: &GenOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<GenSummary, GenError> {
+    let t0 = Instant::now();
+    let selection = workspace::select(opts.manifest_path.as_deref(), &opts.packages)?;
+    let metadata_time = t0.elapsed();
+    progress(&Progress::Selected(selection.packages.iter().map(|p| format!("{} {}", p.name, p.version)).collect()));
+    let t1 = Instant::now();
+    let mut warnings: Vec<String> = selection
+        .passed_over
+        .iter()
+        .map(|(n, why)| format!("package `{n}` passed over: {why}"))
+        .collect();
+    let mut emitted = Vec::new();
+    let mut crates = Vec::new();
+    let mut formats: Vec<emit::FormatDep> = Vec::new();
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    let multi = selection.packages.len() > 1;
+    let mut packages = Vec::new();
+    for p in &selection.packages {
+        let analysed = analyse(p)?;
+        packages.push((p.name.clone(), p.version.clone(), analysed.lines));
+        warnings.extend(analysed.warnings.iter().map(|w| format!("{}: {}", w.path.display(), w.message)));
+        progress(&Progress::Analysed(p.name.clone(), analysed.deser.len(), analysed.ffi.len()));
+        let crate_dir = p.manifest.parent().map(PathBuf::from).unwrap_or_default();
+        let mut unique = |stem: String| -> String {
+            let base = if multi { format!("{}_{stem}", p.code_name) } else { stem };
+            let mut name = base.clone();
+            let mut i = 2;
+            while !names.insert(name.clone()) {
+                name = format!("{base}_{i}");
+                i += 1;
+            }
+            name
+        };
+        for item in &analysed.deser {
+            let shown = item.public_path.clone().unwrap_or_else(|| item.internal_path.clone());
+            if item.instances.is_empty() {
+                let name = unique(format!("de_{}", emit::target_stem(&shown)));
+                emitted.push(emit::deser_target(name, &p.name, item, None, &p.formats, &crate_dir));
+            }
+            for inst in &item.instances {
+                let name = unique(format!("de_{}", emit::target_stem(&inst.ty)));
+                emitted.push(emit::deser_target(name, &p.name, item, Some(inst), &p.formats, &crate_dir));
+            }
+        }
+        for item in &analysed.ffi {
+            let name = unique(format!("ffi_{}", emit::target_stem(&item.item)));
+            emitted.push(emit::ffi_target(name, &p.name, item, &crate_dir));
+        }
+        crates.push(emit::CrateDep {
+            package: p.name.clone(),
+            code_name: p.code_name.clone(),
+            dir: crate_dir,
+            features: p.features.clone(),
+        });
+        for f in &p.formats {
+            if !formats.iter().any(|g| g.package == f.package) {
+                formats.push(f.clone());
+            }
+        }
+    }
+    emit::write_project(&opts.out_dir, &crates, &formats, &emitted)?;
+    let mut records: Vec<TargetRecord> = emitted.into_iter().map(|e| e.record).collect();
+    let targets_json = emit::write_manifest(&opts.out_dir, &records)?;
+    progress(&Progress::Written(Counts::of(&records).generated));
+    let discovery_time = t1.elapsed();
+    let t2 = Instant::now();
+    if opts.compile_check {
+        progress(&Progress::Compiling);
+        compile::check(&opts.out_dir, &mut records)?;
+        emit::write_manifest(&opts.out_dir, &records)?;
+    }
+    let compile_time = if opts.compile_check { t2.elapsed() } else { Duration::ZERO };
+    Ok(GenSummary {
+        out_dir: opts.out_dir.clone(),
+        targets_json,
+        counts: Counts::of(&records),
+        targets: records,
+        packages,
+        warnings,
+        metadata_time,
+        discovery_time,
+        compile_time,
+    })
+}
+
+/// The discoveries of one package.
+#[derive(Debug)]
+pub struct Analysis {
+    /// Deserialize types.
+    pub deser: Vec<deser::DeserItem>,
+    /// FFI wrappers.
+    pub ffi: Vec<ffi::FfiItem>,
+    /// Files skipped.
+    pub warnings: Vec<source::SourceWarning>,
+    /// Source lines read.
+    pub lines: usize,
+}
+
+/// Reads and analyses one selected package (no I/O besides reading its sources).
+pub fn analyse(p: &workspace::Selected) -> Result<Analysis, GenError> {
+    let cfg = cfg::CfgEnv::with_features(p.features.iter().cloned());
+    let tree = source::load(&p.root, &cfg)?;
+    let model = model::CrateModel::build(&p.code_name, tree);
+    let deser = deser::discover(&model);
+    let graph = ffi::call_graph(&model, &p.ffi_crates);
+    let ffi = ffi::plan(&model, &graph);
+    Ok(Analysis {
+        deser,
+        ffi,
+        warnings: model.tree.warnings.clone(),
+        lines: model.tree.lines,
+    })
+}
