@@ -69,9 +69,18 @@ impl CfgEnv {
             "target_family" => value == std::env::consts::FAMILY,
             "target_arch" => value == std::env::consts::ARCH,
             "target_pointer_width" => value == usize::BITS.to_string(),
-            "target_endian" => value == if cfg!(target_endian = "little") { "little" } else { "big" },
+            "target_endian" => {
+                value
+                    == if cfg!(target_endian = "little") {
+                        "little"
+                    } else {
+                        "big"
+                    }
+            }
             "target_env" => value == host_env(),
-            "target_vendor" => value == "unknown" || (value == "apple" && cfg!(target_vendor = "apple")),
+            "target_vendor" => {
+                value == "unknown" || (value == "apple" && cfg!(target_vendor = "apple"))
+            }
             "target_has_atomic" => matches!(value, "8" | "16" | "32" | "64" | "ptr"),
             "panic" => value == "unwind",
             _ => false,
@@ -80,12 +89,13 @@ impl CfgEnv {
 
     /// Whether every `#[cfg(..)]` among these (already `cfg_attr`-expanded) attributes holds.
     pub fn enabled(&self, attrs: &[Attribute]) -> bool {
-        attrs.iter().filter(|a| a.path().is_ident("cfg")).all(|a| {
-            match &a.meta {
+        attrs
+            .iter()
+            .filter(|a| a.path().is_ident("cfg"))
+            .all(|a| match &a.meta {
                 Meta::List(list) => list.parse_args::<Meta>().is_ok_and(|m| self.eval(&m)),
                 _ => false,
-            }
-        })
+            })
     }
 
     /// Replaces every `#[cfg_attr(pred, a, b)]` by `#[a] #[b]` when `pred` holds (recursively), and
@@ -180,7 +190,10 @@ mod tests {
         assert!(env.eval(&meta(r#"any(feature = "std", feature = "default")"#)));
         assert!(!env.eval(&meta("test")));
         assert!(env.eval(&meta("fuzzing")));
-        assert_eq!(env.eval(&meta(r#"target_os = "linux""#)), cfg!(target_os = "linux"));
+        assert_eq!(
+            env.eval(&meta(r#"target_os = "linux""#)),
+            cfg!(target_os = "linux")
+        );
         assert!(!env.eval(&meta("some_build_script_cfg")));
     }
 

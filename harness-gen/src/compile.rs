@@ -11,7 +11,11 @@ use crate::error::GenError;
 use crate::{TargetRecord, TargetStatus};
 
 /// Builds every `built` target in `out` and updates the records.
-pub fn check(out: &Path, records: &mut [TargetRecord]) -> Result<(), GenError> {
+pub fn check(
+    out: &Path,
+    target_dir: Option<&Path>,
+    records: &mut [TargetRecord],
+) -> Result<(), GenError> {
     let wanted: BTreeSet<String> = records
         .iter()
         .filter(|r| r.status == TargetStatus::Built)
@@ -31,14 +35,26 @@ pub fn check(out: &Path, records: &mut [TargetRecord]) -> Result<(), GenError> {
         .arg("--message-format=json")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if let Some(dir) = target_dir {
+        cmd.arg("--target-dir").arg(dir);
+    }
     let rendered = format!("{cmd:?}");
-    let output = cmd.output().map_err(|source| GenError::CompileCheck { command: rendered, source })?;
+    let output = cmd.output().map_err(|source| GenError::CompileCheck {
+        command: rendered,
+        source,
+    })?;
     let mut built: BTreeSet<String> = BTreeSet::new();
     let mut first_error: BTreeMap<String, String> = BTreeMap::new();
     let mut other_error: Option<String> = None;
     for line in output.stdout.split(|&b| b == b'\n') {
-        let Ok(msg) = serde_json::from_slice::<serde_json::Value>(line) else { continue };
-        let target_name = msg.pointer("/target/name").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let Ok(msg) = serde_json::from_slice::<serde_json::Value>(line) else {
+            continue;
+        };
+        let target_name = msg
+            .pointer("/target/name")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
         let is_bin = msg
             .pointer("/target/kind")
             .and_then(|v| v.as_array())
@@ -70,9 +86,16 @@ pub fn check(out: &Path, records: &mut [TargetRecord]) -> Result<(), GenError> {
     let stderr_tail = || {
         let s = String::from_utf8_lossy(&output.stderr);
         let lines: Vec<&str> = s.lines().filter(|l| l.contains("error")).take(3).collect();
-        if lines.is_empty() { "cargo build failed without a compiler message".to_string() } else { lines.join("\n") }
+        if lines.is_empty() {
+            "cargo build failed without a compiler message".to_string()
+        } else {
+            lines.join("\n")
+        }
     };
-    for r in records.iter_mut().filter(|r| r.status == TargetStatus::Built) {
+    for r in records
+        .iter_mut()
+        .filter(|r| r.status == TargetStatus::Built)
+    {
         if built.contains(&r.name) {
             continue;
         }
@@ -89,5 +112,10 @@ pub fn check(out: &Path, records: &mut [TargetRecord]) -> Result<(), GenError> {
 }
 
 fn first_lines(s: &str, n: usize) -> String {
-    s.lines().take(n).collect::<Vec<_>>().join("\n").trim_end().to_string()
+    s.lines()
+        .take(n)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_end()
+        .to_string()
 }

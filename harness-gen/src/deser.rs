@@ -100,8 +100,12 @@ pub fn discover(model: &CrateModel) -> Vec<DeserItem> {
     let mut manual_eq: HashSet<DefId> = HashSet::new();
     for &r in &model.impls {
         let imp = model.impl_item(r);
-        let Some((_, trait_path, _)) = &imp.trait_ else { continue };
-        let Some(target) = self_def(model, r.module, &imp.self_ty) else { continue };
+        let Some((_, trait_path, _)) = &imp.trait_ else {
+            continue;
+        };
+        let Some(target) = self_def(model, r.module, &imp.self_ty) else {
+            continue;
+        };
         if is_serde_trait(model, r.module, trait_path, "Deserialize") {
             manual_de.push((target, r));
         } else if is_serde_trait(model, r.module, trait_path, "Serialize") {
@@ -154,7 +158,10 @@ pub fn self_def(model: &CrateModel, m: ModId, ty: &Type) -> Option<DefId> {
     let Type::Path(tp) = ty else { return None };
     match model.resolve(m, &segs(&tp.path), Ns::Type)? {
         Res::Def(d)
-            if matches!(model.defs[d].kind, DefKind::Struct | DefKind::Enum | DefKind::Union) =>
+            if matches!(
+                model.defs[d].kind,
+                DefKind::Struct | DefKind::Enum | DefKind::Union
+            ) =>
         {
             Some(d)
         }
@@ -218,11 +225,20 @@ fn describe(
         ));
         return di;
     };
-    let type_params: Vec<String> = generics.type_params().map(|p| p.ident.to_string()).collect();
-    let const_params: Vec<String> =
-        generics.const_params().map(|p| p.ident.to_string()).collect();
+    let type_params: Vec<String> = generics
+        .type_params()
+        .map(|p| p.ident.to_string())
+        .collect();
+    let const_params: Vec<String> = generics
+        .const_params()
+        .map(|p| p.ident.to_string())
+        .collect();
     if type_params.is_empty() && const_params.is_empty() {
-        di.instances.push(Instance { ty: public, via: None, subst: Subst::new() });
+        di.instances.push(Instance {
+            ty: public,
+            via: None,
+            subst: Subst::new(),
+        });
     } else {
         let mut params = type_params.clone();
         params.extend(const_params);
@@ -235,7 +251,12 @@ fn describe(
             return di;
         }
     }
-    let mut walker = Walker { model, words: BTreeSet::new(), blockers: BTreeSet::new(), visited: HashSet::new() };
+    let mut walker = Walker {
+        model,
+        words: BTreeSet::new(),
+        blockers: BTreeSet::new(),
+        visited: HashSet::new(),
+    };
     walker.walk_def(d, 0);
     if let Some(r) = imp {
         collect_literals(model, r, &mut walker.words);
@@ -252,23 +273,34 @@ fn describe(
 
 /// Concrete instantiations of a generic type that the crate itself writes in a type alias or a
 /// field type. At most three, aliases first.
-fn instantiations(model: &CrateModel, target: DefId, public: &str, params: &[String]) -> Vec<Instance> {
+fn instantiations(
+    model: &CrateModel,
+    target: DefId,
+    public: &str,
+    params: &[String],
+) -> Vec<Instance> {
     let mut out: Vec<Instance> = Vec::new();
     let consider = |m: ModId, ty: &Type, via: String, out: &mut Vec<Instance>| {
         for path in types::inner_paths(ty) {
             let mut bare = path.clone();
-            let Some(last) = bare.segments.last_mut() else { continue };
+            let Some(last) = bare.segments.last_mut() else {
+                continue;
+            };
             let args = std::mem::replace(&mut last.arguments, syn::PathArguments::None);
             if model.resolve(m, &segs(&bare), Ns::Type) != Some(Res::Def(target)) {
                 continue;
             }
-            let syn::PathArguments::AngleBracketed(ab) = args else { continue };
+            let syn::PathArguments::AngleBracketed(ab) = args else {
+                continue;
+            };
             let rendered: Vec<Option<String>> = ab
                 .args
                 .iter()
                 .filter_map(|a| match a {
                     syn::GenericArgument::Type(t) => Some(render(model, m, t, &Subst::new())),
-                    syn::GenericArgument::Const(c) => Some(Some(quote::ToTokens::to_token_stream(c).to_string())),
+                    syn::GenericArgument::Const(c) => {
+                        Some(Some(quote::ToTokens::to_token_stream(c).to_string()))
+                    }
                     _ => None,
                 })
                 .collect();
@@ -281,14 +313,20 @@ fn instantiations(model: &CrateModel, target: DefId, public: &str, params: &[Str
                 continue;
             }
             let subst = params.iter().cloned().zip(rendered).collect();
-            out.push(Instance { ty, via: Some(via.clone()), subst });
+            out.push(Instance {
+                ty,
+                via: Some(via.clone()),
+                subst,
+            });
         }
     };
     for (d, def) in model.defs.iter().enumerate() {
         if def.kind == DefKind::TypeAlias {
             if let Item::Type(t) = model.item(d) {
                 if t.generics.params.is_empty() {
-                    let name = model.public_path(d).unwrap_or_else(|| model.internal_path(d));
+                    let name = model
+                        .public_path(d)
+                        .unwrap_or_else(|| model.internal_path(d));
                     consider(def.module, &t.ty, format!("type alias `{name}`"), &mut out);
                 }
             }
@@ -302,7 +340,9 @@ fn instantiations(model: &CrateModel, target: DefId, public: &str, params: &[Str
         if generics_of(item).is_some_and(|g| g.type_params().next().is_some()) {
             continue;
         }
-        let owner = model.public_path(d).unwrap_or_else(|| model.internal_path(d));
+        let owner = model
+            .public_path(d)
+            .unwrap_or_else(|| model.internal_path(d));
         for f in item_fields(item) {
             consider(def.module, &f.ty, format!("a field of `{owner}`"), &mut out);
         }
@@ -332,7 +372,9 @@ fn collect_literals(model: &CrateModel, r: ImplRef, words: &mut BTreeSet<String>
             }
         }
         fn visit_macro(&mut self, m: &'ast syn::Macro) {
-            if let Ok(args) = m.parse_body_with(Punctuated::<syn::Expr, Token![,]>::parse_terminated) {
+            if let Ok(args) =
+                m.parse_body_with(Punctuated::<syn::Expr, Token![,]>::parse_terminated)
+            {
                 for a in &args {
                     self.visit_expr(a);
                 }
@@ -381,11 +423,13 @@ impl Walker<'_> {
             }
         }
         if has(&kv, "untagged") {
-            self.blockers.insert("an untagged enum can read its own output as another variant".into());
+            self.blockers
+                .insert("an untagged enum can read its own output as another variant".into());
         }
         if has(&kv, "from") || has(&kv, "try_from") {
             if !has(&kv, "into") {
-                self.blockers.insert("`from`/`try_from` without `into` serializes another shape".into());
+                self.blockers
+                    .insert("`from`/`try_from` without `into` serializes another shape".into());
             }
             for key in ["from", "try_from"] {
                 if let Some(src) = de_str(&kv, key) {
@@ -419,30 +463,43 @@ impl Walker<'_> {
         }
     }
 
-    fn walk_fields(&mut self, m: ModId, fields: &Fields, rule: Option<crate::serde_attrs::RenameRule>, depth: usize) {
+    fn walk_fields(
+        &mut self,
+        m: ModId,
+        fields: &Fields,
+        rule: Option<crate::serde_attrs::RenameRule>,
+        depth: usize,
+    ) {
         for f in fields {
             let fkv = serde_kv(&f.attrs);
             if has(&fkv, "skip") || has(&fkv, "skip_deserializing") {
                 continue;
             }
             if has(&fkv, "skip_serializing") {
-                self.blockers.insert("a `skip_serializing` field is read but never written".into());
+                self.blockers
+                    .insert("a `skip_serializing` field is read but never written".into());
             }
             if has(&fkv, "flatten") {
-                self.blockers.insert("`flatten` can move unknown keys between fields".into());
+                self.blockers
+                    .insert("`flatten` can move unknown keys between fields".into());
             }
             if (has(&fkv, "deserialize_with") && !has(&fkv, "serialize_with"))
                 || has(&fkv, "serialize_with") && !has(&fkv, "deserialize_with")
             {
-                self.blockers.insert("a field has a one-sided `deserialize_with`/`serialize_with`".into());
+                self.blockers
+                    .insert("a field has a one-sided `deserialize_with`/`serialize_with`".into());
             }
             if types::mentions_float(&f.ty) {
-                self.blockers.insert("floating-point fields (NaN is not equal to itself, and JSON has no NaN)".into());
+                self.blockers.insert(
+                    "floating-point fields (NaN is not equal to itself, and JSON has no NaN)"
+                        .into(),
+                );
             }
             if let Some(id) = &f.ident {
                 let name = ident_name(id);
                 self.words.insert(
-                    de_str(&fkv, "rename").unwrap_or_else(|| rule.map_or(name.clone(), |r| r.field(&name))),
+                    de_str(&fkv, "rename")
+                        .unwrap_or_else(|| rule.map_or(name.clone(), |r| r.field(&name))),
                 );
                 self.words.extend(all_str(&fkv, "alias"));
             }
@@ -452,7 +509,9 @@ impl Walker<'_> {
 
     fn walk_type(&mut self, m: ModId, ty: &Type, depth: usize) {
         if types::mentions_float(ty) {
-            self.blockers.insert("floating-point fields (NaN is not equal to itself, and JSON has no NaN)".into());
+            self.blockers.insert(
+                "floating-point fields (NaN is not equal to itself, and JSON has no NaN)".into(),
+            );
         }
         for path in types::inner_paths(ty) {
             let mut bare = path.clone();
@@ -504,9 +563,17 @@ impl Seeder<'_> {
         match item {
             Item::Struct(s) => {
                 if has(&kv, "transparent") {
-                    return s.fields.iter().next().and_then(|f| self.seed_type(m, &f.ty, subst)).into_iter().collect();
+                    return s
+                        .fields
+                        .iter()
+                        .next()
+                        .and_then(|f| self.seed_type(m, &f.ty, subst))
+                        .into_iter()
+                        .collect();
                 }
-                self.seed_fields(m, &s.fields, rule, subst).into_iter().collect()
+                self.seed_fields(m, &s.fields, rule, subst)
+                    .into_iter()
+                    .collect()
             }
             Item::Enum(e) => {
                 let tag = de_str(&kv, "tag");
@@ -523,14 +590,21 @@ impl Seeder<'_> {
                         continue;
                     }
                     let raw = ident_name(&v.ident);
-                    let name = de_str(&vkv, "rename").unwrap_or_else(|| rule.map_or(raw.clone(), |r| r.variant(&raw)));
+                    let name = de_str(&vkv, "rename")
+                        .unwrap_or_else(|| rule.map_or(raw.clone(), |r| r.variant(&raw)));
                     let vrule = rename_all(&vkv, "rename_all").or(fields_rule);
-                    let Some(body) = self.seed_fields(m, &v.fields, vrule, subst) else { continue };
+                    let Some(body) = self.seed_fields(m, &v.fields, vrule, subst) else {
+                        continue;
+                    };
                     let is_unit = matches!(v.fields, Fields::Unit);
                     let seed = match (&tag, &content, untagged) {
                         (_, _, true) => body,
                         (Some(t), Some(c), _) => {
-                            if is_unit { json!({ t.as_str(): name }) } else { json!({ t.as_str(): name, c.as_str(): body }) }
+                            if is_unit {
+                                json!({ t.as_str(): name })
+                            } else {
+                                json!({ t.as_str(): name, c.as_str(): body })
+                            }
                         }
                         (Some(t), None, _) => match body {
                             Value::Object(mut map) => {
@@ -541,7 +615,11 @@ impl Seeder<'_> {
                             _ => continue,
                         },
                         (None, _, _) => {
-                            if is_unit { Value::String(name) } else { json!({ name: body }) }
+                            if is_unit {
+                                Value::String(name)
+                            } else {
+                                json!({ name: body })
+                            }
                         }
                     };
                     out.push(seed);
@@ -552,11 +630,24 @@ impl Seeder<'_> {
         }
     }
 
-    fn seed_fields(&mut self, m: ModId, fields: &Fields, rule: Option<crate::serde_attrs::RenameRule>, subst: &Subst) -> Option<Value> {
+    fn seed_fields(
+        &mut self,
+        m: ModId,
+        fields: &Fields,
+        rule: Option<crate::serde_attrs::RenameRule>,
+        subst: &Subst,
+    ) -> Option<Value> {
         match fields {
             Fields::Unit => Some(Value::Null),
-            Fields::Unnamed(u) if u.unnamed.len() == 1 => self.seed_type(m, &u.unnamed[0].ty, subst),
-            Fields::Unnamed(u) => u.unnamed.iter().map(|f| self.seed_type(m, &f.ty, subst)).collect::<Option<Vec<_>>>().map(Value::Array),
+            Fields::Unnamed(u) if u.unnamed.len() == 1 => {
+                self.seed_type(m, &u.unnamed[0].ty, subst)
+            }
+            Fields::Unnamed(u) => u
+                .unnamed
+                .iter()
+                .map(|f| self.seed_type(m, &f.ty, subst))
+                .collect::<Option<Vec<_>>>()
+                .map(Value::Array),
             Fields::Named(n) => {
                 let mut map = Map::new();
                 for f in &n.named {
@@ -566,10 +657,15 @@ impl Seeder<'_> {
                     }
                     let optional = has(&fkv, "default");
                     let custom = has(&fkv, "deserialize_with") || has(&fkv, "with");
-                    let value = if custom { None } else { self.seed_type(m, &f.ty, subst) };
+                    let value = if custom {
+                        None
+                    } else {
+                        self.seed_type(m, &f.ty, subst)
+                    };
                     let Some(id) = &f.ident else { continue };
                     let raw = ident_name(id);
-                    let key = de_str(&fkv, "rename").unwrap_or_else(|| rule.map_or(raw.clone(), |r| r.field(&raw)));
+                    let key = de_str(&fkv, "rename")
+                        .unwrap_or_else(|| rule.map_or(raw.clone(), |r| r.field(&raw)));
                     match value {
                         Some(Value::Object(inner)) if has(&fkv, "flatten") => map.extend(inner),
                         Some(v) => {
@@ -589,11 +685,19 @@ impl Seeder<'_> {
             Type::Reference(r) => return self.seed_type(m, &r.elem, subst),
             Type::Paren(p) => return self.seed_type(m, &p.elem, subst),
             Type::Tuple(t) => {
-                return t.elems.iter().map(|e| self.seed_type(m, e, subst)).collect::<Option<Vec<_>>>().map(Value::Array);
+                return t
+                    .elems
+                    .iter()
+                    .map(|e| self.seed_type(m, e, subst))
+                    .collect::<Option<Vec<_>>>()
+                    .map(Value::Array);
             }
             Type::Slice(_) => return Some(json!([])),
             Type::Array(a) => {
-                let n: usize = quote::ToTokens::to_token_stream(&a.len).to_string().parse().ok()?;
+                let n: usize = quote::ToTokens::to_token_stream(&a.len)
+                    .to_string()
+                    .parse()
+                    .ok()?;
                 let one = self.seed_type(m, &a.elem, subst)?;
                 return Some(Value::Array(vec![one; n.min(64)]));
             }
@@ -606,8 +710,9 @@ impl Seeder<'_> {
             return self.seed_type(m, &ty, &Subst::new());
         }
         Some(match name.as_str() {
-            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128" | "isize"
-            | "NonZeroU8" | "NonZeroU16" | "NonZeroU32" | "NonZeroU64" | "NonZeroUsize" => json!(1),
+            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64"
+            | "i128" | "isize" | "NonZeroU8" | "NonZeroU16" | "NonZeroU32" | "NonZeroU64"
+            | "NonZeroUsize" => json!(1),
             "f32" | "f64" => json!(0.5),
             "bool" => json!(false),
             "char" => json!("a"),
@@ -616,7 +721,8 @@ impl Seeder<'_> {
             "Vec" | "VecDeque" | "HashSet" | "BTreeSet" | "LinkedList" | "BinaryHeap" => json!([]),
             "HashMap" | "BTreeMap" | "IndexMap" => json!({}),
             "Option" => Value::Null,
-            "Box" | "Rc" | "Arc" | "Cell" | "RefCell" | "Mutex" | "RwLock" | "Wrapping" | "Reverse" => {
+            "Box" | "Rc" | "Arc" | "Cell" | "RefCell" | "Mutex" | "RwLock" | "Wrapping"
+            | "Reverse" => {
                 return args.first().and_then(|t| self.seed_type(m, t, subst));
             }
             "PhantomData" => Value::Null,
@@ -626,7 +732,9 @@ impl Seeder<'_> {
                 if let Some(last) = bare.segments.last_mut() {
                     last.arguments = syn::PathArguments::None;
                 }
-                let Some(Res::Def(d)) = self.model.resolve(m, &segs(&bare), Ns::Type) else { return None };
+                let Some(Res::Def(d)) = self.model.resolve(m, &segs(&bare), Ns::Type) else {
+                    return None;
+                };
                 if !matches!(self.model.defs[d].kind, DefKind::Struct | DefKind::Enum) {
                     return None;
                 }

@@ -21,13 +21,71 @@ use crate::types;
 
 /// Method names too common in `std` to link a call to a crate method by name alone.
 const COMMON_METHODS: &[&str] = &[
-    "len", "is_empty", "push", "pop", "get", "get_mut", "insert", "remove", "clear", "iter",
-    "iter_mut", "into_iter", "map", "and_then", "ok", "err", "unwrap", "expect", "clone", "into",
-    "from", "as_ref", "as_mut", "as_ptr", "as_mut_ptr", "to_string", "to_owned", "fmt", "eq", "cmp",
-    "partial_cmp", "hash", "next", "extend", "drop", "take", "replace", "contains", "with_capacity",
-    "new", "default", "write", "read", "flush", "as_slice", "as_str", "lock", "borrow", "borrow_mut",
-    "set_len", "reserve", "truncate", "resize", "copy_from_slice", "is_null", "is_some", "is_none",
-    "unwrap_or", "unwrap_or_else", "map_err", "collect", "as_bytes", "to_vec", "min", "max",
+    "len",
+    "is_empty",
+    "push",
+    "pop",
+    "get",
+    "get_mut",
+    "insert",
+    "remove",
+    "clear",
+    "iter",
+    "iter_mut",
+    "into_iter",
+    "map",
+    "and_then",
+    "ok",
+    "err",
+    "unwrap",
+    "expect",
+    "clone",
+    "into",
+    "from",
+    "as_ref",
+    "as_mut",
+    "as_ptr",
+    "as_mut_ptr",
+    "to_string",
+    "to_owned",
+    "fmt",
+    "eq",
+    "cmp",
+    "partial_cmp",
+    "hash",
+    "next",
+    "extend",
+    "drop",
+    "take",
+    "replace",
+    "contains",
+    "with_capacity",
+    "new",
+    "default",
+    "write",
+    "read",
+    "flush",
+    "as_slice",
+    "as_str",
+    "lock",
+    "borrow",
+    "borrow_mut",
+    "set_len",
+    "reserve",
+    "truncate",
+    "resize",
+    "copy_from_slice",
+    "is_null",
+    "is_some",
+    "is_none",
+    "unwrap_or",
+    "unwrap_or_else",
+    "map_err",
+    "collect",
+    "as_bytes",
+    "to_vec",
+    "min",
+    "max",
 ];
 
 /// One function or method of the crate.
@@ -175,15 +233,21 @@ pub fn call_graph(model: &CrateModel, ffi_crates: &BTreeSet<String>) -> CallGrap
         nodes[i].calls = c.calls;
         nodes[i].direct = c.direct;
     }
-    let mut reach: Vec<Option<Option<usize>>> =
-        nodes.iter().map(|n| n.direct.as_ref().map(|_| None)).collect();
+    let mut reach: Vec<Option<Option<usize>>> = nodes
+        .iter()
+        .map(|n| n.direct.as_ref().map(|_| None))
+        .collect();
     loop {
         let mut changed = false;
         for i in 0..nodes.len() {
             if reach[i].is_some() {
                 continue;
             }
-            if let Some(&c) = nodes[i].calls.iter().find(|&&c| c != i && reach[c].is_some()) {
+            if let Some(&c) = nodes[i]
+                .calls
+                .iter()
+                .find(|&&c| c != i && reach[c].is_some())
+            {
                 reach[i] = Some(Some(c));
                 changed = true;
             }
@@ -245,7 +309,10 @@ impl Collector<'_> {
             Some(Res::External(v)) => {
                 if v.len() >= 2 && self.ffi_crates.contains(&v[0]) {
                     self.foreign(s.join("::"));
-                } else if v.len() == 1 && self.glob_ffi && !types::PRELUDE_TYPES.contains(&v[0].as_str()) {
+                } else if v.len() == 1
+                    && self.glob_ffi
+                    && !types::PRELUDE_TYPES.contains(&v[0].as_str())
+                {
                     self.foreign(v[0].clone());
                 }
             }
@@ -280,13 +347,14 @@ impl<'ast> Visit<'ast> for Collector<'_> {
     }
 
     fn visit_macro(&mut self, mac: &'ast syn::Macro) {
-        if let Ok(args) = mac.parse_body_with(Punctuated::<syn::Expr, Token![,]>::parse_terminated) {
+        if let Ok(args) = mac.parse_body_with(Punctuated::<syn::Expr, Token![,]>::parse_terminated)
+        {
             for a in &args {
                 self.visit_expr(a);
             }
-        } else if let Ok(block) = mac.parse_body_with(|input: syn::parse::ParseStream<'_>| {
-            syn::Block::parse_within(input)
-        }) {
+        } else if let Ok(block) = mac
+            .parse_body_with(|input: syn::parse::ParseStream<'_>| syn::Block::parse_within(input))
+        {
             for stmt in &block {
                 self.visit_stmt(stmt);
             }
@@ -349,8 +417,13 @@ impl ArgKind {
     pub fn field_type(&self) -> Option<String> {
         Some(match self {
             ArgKind::Prim(p) => p.clone(),
-            ArgKind::Bytes | ArgKind::VecU8 | ArgKind::VecMut | ArgKind::CStr | ArgKind::CString
-            | ArgKind::Reader | ArgKind::AsRefBytes => "Vec<u8>".into(),
+            ArgKind::Bytes
+            | ArgKind::VecU8
+            | ArgKind::VecMut
+            | ArgKind::CStr
+            | ArgKind::CString
+            | ArgKind::Reader
+            | ArgKind::AsRefBytes => "Vec<u8>".into(),
             ArgKind::BytesMut => "u16".into(),
             ArgKind::Str | ArgKind::String | ArgKind::AsRefStr => "String".into(),
             ArgKind::OptBytes => "Option<Vec<u8>>".into(),
@@ -359,7 +432,11 @@ impl ArgKind {
             ArgKind::Tuple(parts) | ArgKind::Ctor(_, parts) => {
                 let p: Option<Vec<String>> = parts.iter().map(ArgKind::field_type).collect();
                 let p = p?;
-                if p.len() == 1 { format!("({},)", p[0]) } else { format!("({})", p.join(", ")) }
+                if p.len() == 1 {
+                    format!("({},)", p[0])
+                } else {
+                    format!("({})", p.join(", "))
+                }
             }
             ArgKind::UnitEnum(_) => "u8".into(),
             ArgKind::Writer => return None,
@@ -379,9 +456,10 @@ impl ArgKind {
             ArgKind::VecU8 | ArgKind::String | ArgKind::Opt(_) | ArgKind::Tuple(_) => (vec![], format!("{name}.clone()")),
             ArgKind::VecMut => (vec![format!("let mut {name} = {name}.clone();")], format!("&mut {name}")),
             ArgKind::CStr | ArgKind::CString => (
-                vec![format!(
-                    "// C strings cannot hold an interior NUL: such inputs are not interesting.\n        let Ok({name}) = std::ffi::CString::new({name}.clone()) else {{ {bail} }};"
-                )],
+                vec![
+                    "// C strings cannot hold an interior NUL: such inputs are not interesting.".to_string(),
+                    format!("let Ok({name}) = std::ffi::CString::new({name}.clone()) else {{ {bail} }};"),
+                ],
                 if *self == ArgKind::CStr { format!("&{name}") } else { name.to_string() },
             ),
             ArgKind::OptBytes | ArgKind::OptStr => (vec![], format!("{name}.as_deref()")),
@@ -418,7 +496,9 @@ pub fn param_bounds(generics: &[&syn::Generics]) -> HashMap<String, Vec<String>>
     let mut add = |name: String, bounds: &Punctuated<syn::TypeParamBound, Token![+]>| {
         for b in bounds {
             if let syn::TypeParamBound::Trait(t) = b {
-                out.entry(name.clone()).or_default().push(t.path.to_token_stream().to_string().replace(' ', ""));
+                out.entry(name.clone())
+                    .or_default()
+                    .push(t.path.to_token_stream().to_string().replace(' ', ""));
             }
         }
     };
@@ -450,7 +530,9 @@ pub fn kind_for_bounds(bounds: &[String]) -> Option<ArgKind> {
         return Some(ArgKind::Writer);
     }
     if names.iter().any(|n| n == "Read" || n == "BufRead")
-        && names.iter().all(|n| n == "Read" || n == "BufRead" || n == "Seek" || allowed(n))
+        && names
+            .iter()
+            .all(|n| n == "Read" || n == "BufRead" || n == "Seek" || allowed(n))
     {
         return Some(ArgKind::Reader);
     }
@@ -481,15 +563,27 @@ pub fn classify(
             let mutable = r.mutability.is_some();
             if let Type::Slice(s) = inner {
                 if s.elem.to_token_stream().to_string() == "u8" {
-                    return Ok(if mutable { ArgKind::BytesMut } else { ArgKind::Bytes });
+                    return Ok(if mutable {
+                        ArgKind::BytesMut
+                    } else {
+                        ArgKind::Bytes
+                    });
                 }
             }
             let name = types::last_segment(inner).map(|(id, args)| (id.to_string(), args));
             return match (name, mutable) {
                 (Some((n, _)), false) if n == "str" => Ok(ArgKind::Str),
                 (Some((n, _)), false) if n == "CStr" => Ok(ArgKind::CStr),
-                (Some((n, args)), true) if n == "Vec" && args.len() == 1 && args[0].to_token_stream().to_string() == "u8" => Ok(ArgKind::VecMut),
-                (Some((n, _)), _) if n == "Path" => Err("takes a filesystem path (fuzzing it would touch real files)".into()),
+                (Some((n, args)), true)
+                    if n == "Vec"
+                        && args.len() == 1
+                        && args[0].to_token_stream().to_string() == "u8" =>
+                {
+                    Ok(ArgKind::VecMut)
+                }
+                (Some((n, _)), _) if n == "Path" => {
+                    Err("takes a filesystem path (fuzzing it would touch real files)".into())
+                }
                 _ => Err(format!("no `arbitrary` construction for `{}`", text())),
             };
         }
@@ -497,7 +591,11 @@ pub fn classify(
             if t.elems.is_empty() {
                 return Ok(ArgKind::Tuple(vec![]));
             }
-            let parts: Result<Vec<ArgKind>, String> = t.elems.iter().map(|e| classify(model, m, e, bounds, depth + 1)).collect();
+            let parts: Result<Vec<ArgKind>, String> = t
+                .elems
+                .iter()
+                .map(|e| classify(model, m, e, bounds, depth + 1))
+                .collect();
             let parts = parts?;
             if parts.iter().all(by_value) {
                 return Ok(ArgKind::Tuple(parts));
@@ -505,11 +603,18 @@ pub fn classify(
             return Err(format!("tuple `{}` holds borrowed parts", text()));
         }
         Type::ImplTrait(it) => {
-            let b: Vec<String> = it.bounds.iter().filter_map(|b| match b {
-                syn::TypeParamBound::Trait(t) => Some(t.path.to_token_stream().to_string().replace(' ', "")),
-                _ => None,
-            }).collect();
-            return kind_for_bounds(&b).ok_or_else(|| format!("no `arbitrary` construction for `{}`", text()));
+            let b: Vec<String> = it
+                .bounds
+                .iter()
+                .filter_map(|b| match b {
+                    syn::TypeParamBound::Trait(t) => {
+                        Some(t.path.to_token_stream().to_string().replace(' ', ""))
+                    }
+                    _ => None,
+                })
+                .collect();
+            return kind_for_bounds(&b)
+                .ok_or_else(|| format!("no `arbitrary` construction for `{}`", text()));
         }
         Type::Ptr(_) => return Err("takes a raw pointer".into()),
         Type::Paren(p) => return classify(model, m, &p.elem, bounds, depth),
@@ -520,14 +625,26 @@ pub fn classify(
     };
     let name = ident.to_string();
     if let Some(b) = bounds.get(&name) {
-        return kind_for_bounds(b).ok_or_else(|| format!("generic `{name}: {}` has no instance we can build", b.join(" + ")));
+        return kind_for_bounds(b).ok_or_else(|| {
+            format!(
+                "generic `{name}: {}` has no instance we can build",
+                b.join(" + ")
+            )
+        });
     }
     match name.as_str() {
-        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128" | "isize"
-        | "f32" | "f64" | "bool" | "char" | "c_int" | "c_uint" | "c_long" | "c_ulong" | "c_char" | "c_uchar"
-        | "c_short" | "c_ushort" | "size_t" | "c_double" | "c_float" => {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128"
+        | "isize" | "f32" | "f64" | "bool" | "char" | "c_int" | "c_uint" | "c_long" | "c_ulong"
+        | "c_char" | "c_uchar" | "c_short" | "c_ushort" | "size_t" | "c_double" | "c_float" => {
             let rendered = if name.starts_with("c_") || name == "size_t" {
-                format!("std::os::raw::{}", if name == "size_t" { "c_ulong" } else { name.as_str() })
+                format!(
+                    "std::os::raw::{}",
+                    if name == "size_t" {
+                        "c_ulong"
+                    } else {
+                        name.as_str()
+                    }
+                )
             } else {
                 name.clone()
             };
@@ -535,7 +652,9 @@ pub fn classify(
         }
         "String" => return Ok(ArgKind::String),
         "CString" => return Ok(ArgKind::CString),
-        "Vec" if args.len() == 1 && args[0].to_token_stream().to_string() == "u8" => return Ok(ArgKind::VecU8),
+        "Vec" if args.len() == 1 && args[0].to_token_stream().to_string() == "u8" => {
+            return Ok(ArgKind::VecU8)
+        }
         "Option" if args.len() == 1 => {
             if let Type::Reference(r) = args[0] {
                 if r.mutability.is_none() {
@@ -548,25 +667,44 @@ pub fn classify(
                 return Err(format!("no `arbitrary` construction for `{}`", text()));
             }
             let inner = classify(model, m, args[0], bounds, depth + 1)?;
-            return if by_value(&inner) { Ok(ArgKind::Opt(Box::new(inner))) } else { Err(format!("no `arbitrary` construction for `{}`", text())) };
+            return if by_value(&inner) {
+                Ok(ArgKind::Opt(Box::new(inner)))
+            } else {
+                Err(format!("no `arbitrary` construction for `{}`", text()))
+            };
         }
         _ => {}
     }
     // A crate type: a unit-only enum, or a type with a public `new` taking primitives.
-    let Type::Path(tp) = ty else { return Err(format!("no `arbitrary` construction for `{}`", text())) };
+    let Type::Path(tp) = ty else {
+        return Err(format!("no `arbitrary` construction for `{}`", text()));
+    };
     if let Some(Res::Def(d)) = model.resolve(m, &segs(&tp.path), Ns::Type) {
         let Some(public) = model.public_path(d) else {
             return Err(format!("`{}` is not public", text()));
         };
         if let Item::Enum(e) = model.item(d) {
-            if !e.variants.is_empty() && e.variants.iter().all(|v| matches!(v.fields, syn::Fields::Unit)) && e.generics.params.is_empty() {
-                return Ok(ArgKind::UnitEnum(e.variants.iter().map(|v| format!("{public}::{}", v.ident)).collect()));
+            if !e.variants.is_empty()
+                && e.variants
+                    .iter()
+                    .all(|v| matches!(v.fields, syn::Fields::Unit))
+                && e.generics.params.is_empty()
+            {
+                return Ok(ArgKind::UnitEnum(
+                    e.variants
+                        .iter()
+                        .map(|v| format!("{public}::{}", v.ident))
+                        .collect(),
+                ));
             }
         }
         if let Some(args) = simple_new(model, d) {
             return Ok(ArgKind::Ctor(public, args));
         }
-        return Err(format!("`{}` has no public `new` taking primitives", text()));
+        return Err(format!(
+            "`{}` has no public `new` taking primitives",
+            text()
+        ));
     }
     Err(format!("no `arbitrary` construction for `{}`", text()))
 }
@@ -585,15 +723,24 @@ fn by_value(k: &ArgKind) -> bool {
 fn simple_new(model: &CrateModel, d: DefId) -> Option<Vec<ArgKind>> {
     for &r in &model.impls {
         let imp = model.impl_item(r);
-        if imp.trait_.is_some() || !imp.generics.params.is_empty() || self_def(model, r.module, &imp.self_ty) != Some(d) {
+        if imp.trait_.is_some()
+            || !imp.generics.params.is_empty()
+            || self_def(model, r.module, &imp.self_ty) != Some(d)
+        {
             continue;
         }
         for ii in &imp.items {
             let ImplItem::Fn(f) = ii else { continue };
-            if f.sig.ident != "new" || !matches!(f.vis, syn::Visibility::Public(_)) || f.sig.unsafety.is_some() || !f.sig.generics.params.is_empty() {
+            if f.sig.ident != "new"
+                || !matches!(f.vis, syn::Visibility::Public(_))
+                || f.sig.unsafety.is_some()
+                || !f.sig.generics.params.is_empty()
+            {
                 continue;
             }
-            let ReturnType::Type(_, ret) = &f.sig.output else { continue };
+            let ReturnType::Type(_, ret) = &f.sig.output else {
+                continue;
+            };
             let ret = ret.to_token_stream().to_string();
             if ret != "Self" && ret != model.defs[d].name {
                 continue;
@@ -697,10 +844,20 @@ pub struct FfiItem {
 
 fn arg_name(pat: &syn::Pat, i: usize, used: &mut BTreeSet<String>) -> String {
     let mut name = match pat {
-        syn::Pat::Ident(pi) => pi.ident.to_string().trim_start_matches("r#").trim_start_matches('_').to_string(),
+        syn::Pat::Ident(pi) => pi
+            .ident
+            .to_string()
+            .trim_start_matches("r#")
+            .trim_start_matches('_')
+            .to_string(),
         _ => String::new(),
     };
-    if name.is_empty() || matches!(name.as_str(), "input" | "value" | "v" | "op" | "ops" | "ctor" | "self" | "data" | "buf") {
+    if name.is_empty()
+        || matches!(
+            name.as_str(),
+            "input" | "value" | "v" | "op" | "ops" | "ctor" | "self"
+        )
+    {
         name = format!("arg{i}");
     }
     while !used.insert(name.clone()) {
@@ -710,7 +867,13 @@ fn arg_name(pat: &syn::Pat, i: usize, used: &mut BTreeSet<String>) -> String {
 }
 
 /// Plans the arguments of a signature (after the receiver).
-fn plan_args(model: &CrateModel, m: ModId, sig: &syn::Signature, bounds: &HashMap<String, Vec<String>>, used: &mut BTreeSet<String>) -> Result<(Receiver, Vec<Arg>), String> {
+fn plan_args(
+    model: &CrateModel,
+    m: ModId,
+    sig: &syn::Signature,
+    bounds: &HashMap<String, Vec<String>>,
+    used: &mut BTreeSet<String>,
+) -> Result<(Receiver, Vec<Arg>), String> {
     if sig.asyncness.is_some() {
         return Err("async fn (needs an executor)".into());
     }
@@ -723,15 +886,29 @@ fn plan_args(model: &CrateModel, m: ModId, sig: &syn::Signature, bounds: &HashMa
         match input {
             FnArg::Receiver(r) => {
                 if r.colon_token.is_some() {
-                    return Err(format!("receiver `{}` is not `self`, `&self` or `&mut self`", r.ty.to_token_stream()));
+                    return Err(format!(
+                        "receiver `{}` is not `self`, `&self` or `&mut self`",
+                        r.ty.to_token_stream()
+                    ));
                 }
-                receiver = if r.reference.is_some() { Receiver::Borrow } else { Receiver::Value };
+                receiver = if r.reference.is_some() {
+                    Receiver::Borrow
+                } else {
+                    Receiver::Value
+                };
             }
             FnArg::Typed(pt) => {
                 let kind = classify(model, m, &pt.ty, bounds, 0).map_err(|e| {
-                    format!("argument `{}: {}`: {e}", pt.pat.to_token_stream(), pt.ty.to_token_stream())
+                    format!(
+                        "argument `{}: {}`: {e}",
+                        pt.pat.to_token_stream(),
+                        pt.ty.to_token_stream()
+                    )
                 })?;
-                args.push(Arg { name: arg_name(&pt.pat, i, used), kind });
+                args.push(Arg {
+                    name: arg_name(&pt.pat, i, used),
+                    kind,
+                });
             }
         }
     }
@@ -739,14 +916,21 @@ fn plan_args(model: &CrateModel, m: ModId, sig: &syn::Signature, bounds: &HashMa
 }
 
 fn returns_of(sig: &syn::Signature, type_name: &str) -> Returns {
-    let ReturnType::Type(_, ty) = &sig.output else { return Returns::Other };
-    let is_self = |t: &Type| types::last_segment(t).is_some_and(|(id, _)| id == "Self" || id == type_name);
+    let ReturnType::Type(_, ty) = &sig.output else {
+        return Returns::Other;
+    };
+    let is_self =
+        |t: &Type| types::last_segment(t).is_some_and(|(id, _)| id == "Self" || id == type_name);
     if is_self(ty) {
         return Returns::SelfPlain;
     }
     match types::last_segment(ty) {
-        Some((id, args)) if id == "Result" && args.first().is_some_and(|a| is_self(a)) => Returns::SelfResult,
-        Some((id, args)) if id == "Option" && args.first().is_some_and(|a| is_self(a)) => Returns::SelfOption,
+        Some((id, args)) if id == "Result" && args.first().is_some_and(|a| is_self(a)) => {
+            Returns::SelfResult
+        }
+        Some((id, args)) if id == "Option" && args.first().is_some_and(|a| is_self(a)) => {
+            Returns::SelfOption
+        }
         _ => Returns::Other,
     }
 }
@@ -768,14 +952,33 @@ pub fn plan(model: &CrateModel, graph: &CallGraph) -> Vec<FfiItem> {
                 }
                 let why = graph.explain(n);
                 let Some(item) = model.public_path(d) else {
-                    out.push(FfiItem { item: model.internal_path(d), why, plan: Err("not reachable from the crate's public API".into()), file, line });
+                    out.push(FfiItem {
+                        item: model.internal_path(d),
+                        why,
+                        plan: Err("not reachable from the crate's public API".into()),
+                        file,
+                        line,
+                    });
                     continue;
                 };
                 let bounds = param_bounds(&[&node.sig.generics]);
-                let plan = plan_args(model, node.module, &node.sig, &bounds, &mut BTreeSet::new()).map(|(_, args)| FfiPlan::Free {
-                    call: Call { name: node.name.clone(), callee: item.clone(), args, receiver: Receiver::None, returns: Returns::Other },
+                let plan = plan_args(model, node.module, &node.sig, &bounds, &mut BTreeSet::new())
+                    .map(|(_, args)| FfiPlan::Free {
+                        call: Call {
+                            name: node.name.clone(),
+                            callee: item.clone(),
+                            args,
+                            receiver: Receiver::None,
+                            returns: Returns::Other,
+                        },
+                    });
+                out.push(FfiItem {
+                    item,
+                    why,
+                    plan,
+                    file,
+                    line,
                 });
-                out.push(FfiItem { item, why, plan, file, line });
             }
             (None, Some((_, Some(t)))) => {
                 if types_done.insert(t) {
@@ -813,7 +1016,13 @@ fn plan_type(model: &CrateModel, graph: &CallGraph, t: DefId) -> Vec<FfiItem> {
         .map(|&i| format!("`{}` {}", graph.nodes[i].name, graph.explain(i)))
         .unwrap_or_default();
     let Some(public) = model.public_path(t) else {
-        out.push(FfiItem { item: model.internal_path(t), why, plan: Err("not reachable from the crate's public API".into()), file, line });
+        out.push(FfiItem {
+            item: model.internal_path(t),
+            why,
+            plan: Err("not reachable from the crate's public API".into()),
+            file,
+            line,
+        });
         return out;
     };
     // Instantiate the type's parameters: writers become Vec<u8>, readers Cursor<Vec<u8>>.
@@ -843,8 +1052,16 @@ fn plan_type(model: &CrateModel, graph: &CallGraph, t: DefId) -> Vec<FfiItem> {
     if generics.const_params().next().is_some() {
         unbuildable = Some("a const parameter".into());
     }
-    let ty = if inst.is_empty() { public.clone() } else { format!("{public}<{}>", inst.join(", ")) };
-    let ty_expr = if inst.is_empty() { public.clone() } else { format!("{public}::<{}>", inst.join(", ")) };
+    let ty = if inst.is_empty() {
+        public.clone()
+    } else {
+        format!("{public}<{}>", inst.join(", "))
+    };
+    let ty_expr = if inst.is_empty() {
+        public.clone()
+    } else {
+        format!("{public}::<{}>", inst.join(", "))
+    };
     let type_name = def.name.clone();
     let mut ctors = Vec::new();
     let mut ops = Vec::new();
@@ -859,34 +1076,70 @@ fn plan_type(model: &CrateModel, graph: &CallGraph, t: DefId) -> Vec<FfiItem> {
         }
         // Only impls over the type's own parameters apply to the instance we build.
         if !impl_is_generic_over_params(&imp.self_ty) {
-            excluded.push(format!("`{}` (impl for a specific instantiation)", node.name));
+            excluded.push(format!(
+                "`{}` (impl for a specific instantiation)",
+                node.name
+            ));
             continue;
         }
         let mut bounds = param_bounds(&[&generics, &imp.generics, &node.sig.generics]);
         for (p, k) in generics.type_params().zip(inst.iter()) {
-            bounds.insert(p.ident.to_string(), vec![if k.starts_with("Vec") { "Write".into() } else { "Read".into() }]);
+            bounds.insert(
+                p.ident.to_string(),
+                vec![if k.starts_with("Vec") {
+                    "Write".into()
+                } else {
+                    "Read".into()
+                }],
+            );
         }
         let mut used = BTreeSet::new();
         let planned = plan_args(model, r.module, &node.sig, &bounds, &mut used);
         let returns = returns_of(&node.sig, &type_name);
         match planned {
             Ok((Receiver::None, args)) if returns != Returns::Other => {
-                ctors.push(Call { name: node.name.clone(), callee: format!("{ty_expr}::{}", node.name), args, receiver: Receiver::None, returns });
+                ctors.push(Call {
+                    name: node.name.clone(),
+                    callee: format!("{ty_expr}::{}", node.name),
+                    args,
+                    receiver: Receiver::None,
+                    returns,
+                });
             }
             Ok((Receiver::None, args)) => {
                 if graph.reaches(i) {
                     let item = format!("{public}::{}", node.name);
                     let plan = if inst.is_empty() {
-                        Ok(FfiPlan::Free { call: Call { name: node.name.clone(), callee: item.clone(), args, receiver: Receiver::None, returns: Returns::Other } })
+                        Ok(FfiPlan::Free {
+                            call: Call {
+                                name: node.name.clone(),
+                                callee: item.clone(),
+                                args,
+                                receiver: Receiver::None,
+                                returns: Returns::Other,
+                            },
+                        })
                     } else {
                         Err("associated function of a generic type".into())
                     };
-                    out.push(FfiItem { item, why: graph.explain(i), plan, file: file.clone(), line: node.sig.ident.span().start().line });
+                    out.push(FfiItem {
+                        item,
+                        why: graph.explain(i),
+                        plan,
+                        file: file.clone(),
+                        line: node.sig.ident.span().start().line,
+                    });
                 }
             }
             Ok((receiver, args)) => {
                 if ops.len() < 32 && used_names.insert(node.name.clone()) {
-                    ops.push(Call { name: node.name.clone(), callee: node.name.clone(), args, receiver, returns });
+                    ops.push(Call {
+                        name: node.name.clone(),
+                        callee: node.name.clone(),
+                        args,
+                        receiver,
+                        returns,
+                    });
                 }
             }
             Err(e) => {
@@ -906,23 +1159,63 @@ fn plan_type(model: &CrateModel, graph: &CallGraph, t: DefId) -> Vec<FfiItem> {
     // std::io traits implemented by the type become operations too.
     for &r in &model.impls {
         let imp = model.impl_item(r);
-        let Some((_, tp, _)) = &imp.trait_ else { continue };
-        if self_def(model, r.module, &imp.self_ty) != Some(t) || !impl_is_generic_over_params(&imp.self_ty) {
+        let Some((_, tp, _)) = &imp.trait_ else {
+            continue;
+        };
+        if self_def(model, r.module, &imp.self_ty) != Some(t)
+            || !impl_is_generic_over_params(&imp.self_ty)
+        {
             continue;
         }
         match tp.segments.last().map(|s| s.ident.to_string()).as_deref() {
-            Some("Write") if imp.items.iter().any(|i| matches!(i, ImplItem::Fn(f) if f.sig.ident == "write")) => {
-                ops.push(Call { name: "write_all".into(), callee: "std::io::Write::write_all".into(), args: vec![Arg { name: "data".into(), kind: ArgKind::Bytes }], receiver: Receiver::Borrow, returns: Returns::Other });
-                ops.push(Call { name: "flush".into(), callee: "std::io::Write::flush".into(), args: vec![], receiver: Receiver::Borrow, returns: Returns::Other });
+            Some("Write")
+                if imp
+                    .items
+                    .iter()
+                    .any(|i| matches!(i, ImplItem::Fn(f) if f.sig.ident == "write")) =>
+            {
+                ops.push(Call {
+                    name: "write_all".into(),
+                    callee: "std::io::Write::write_all".into(),
+                    args: vec![Arg {
+                        name: "data".into(),
+                        kind: ArgKind::Bytes,
+                    }],
+                    receiver: Receiver::Borrow,
+                    returns: Returns::Other,
+                });
+                ops.push(Call {
+                    name: "flush".into(),
+                    callee: "std::io::Write::flush".into(),
+                    args: vec![],
+                    receiver: Receiver::Borrow,
+                    returns: Returns::Other,
+                });
             }
-            Some("Read") if imp.items.iter().any(|i| matches!(i, ImplItem::Fn(f) if f.sig.ident == "read")) => {
-                ops.push(Call { name: "read".into(), callee: "std::io::Read::read".into(), args: vec![Arg { name: "buf".into(), kind: ArgKind::BytesMut }], receiver: Receiver::Borrow, returns: Returns::Other });
+            Some("Read")
+                if imp
+                    .items
+                    .iter()
+                    .any(|i| matches!(i, ImplItem::Fn(f) if f.sig.ident == "read")) =>
+            {
+                ops.push(Call {
+                    name: "read".into(),
+                    callee: "std::io::Read::read".into(),
+                    args: vec![Arg {
+                        name: "buf".into(),
+                        kind: ArgKind::BytesMut,
+                    }],
+                    receiver: Receiver::Borrow,
+                    returns: Returns::Other,
+                });
             }
             _ => {}
         }
     }
     let plan = if let Some(p) = unbuildable {
-        Err(format!("generic over `{p}`, which has no bound we can instantiate (io::Read / io::Write)"))
+        Err(format!(
+            "generic over `{p}`, which has no bound we can instantiate (io::Read / io::Write)"
+        ))
     } else if ctors.is_empty() {
         let mut reason = "no public constructor (an associated function returning `Self`, `Result<Self, _>` or `Option<Self>`) with arguments we can build".to_string();
         if !excluded.is_empty() {
@@ -932,13 +1225,25 @@ fn plan_type(model: &CrateModel, graph: &CallGraph, t: DefId) -> Vec<FfiItem> {
     } else {
         Ok(FfiPlan::Sequence { ty, ctors, ops })
     };
-    out.insert(0, FfiItem { item: public, why, plan, file, line });
+    out.insert(
+        0,
+        FfiItem {
+            item: public,
+            why,
+            plan,
+            file,
+            line,
+        },
+    );
     out
 }
 
 /// Whether an impl's self type passes only parameters (`Enc<W>`, `Dec<'a, R>`), not concrete
 /// types (`Dec<'static, BufReader<R>>`).
 fn impl_is_generic_over_params(ty: &Type) -> bool {
-    let Some((_, args)) = types::last_segment(ty) else { return true };
-    args.iter().all(|a| matches!(a, Type::Path(tp) if tp.path.get_ident().is_some()))
+    let Some((_, args)) = types::last_segment(ty) else {
+        return true;
+    };
+    args.iter()
+        .all(|a| matches!(a, Type::Path(tp) if tp.path.get_ident().is_some()))
 }

@@ -12,6 +12,7 @@
 //!     packages: vec!["semver".into()],
 //!     out_dir: "fuzz".into(),
 //!     compile_check: true,
+//!     target_dir: None,
 //! })?;
 //! println!("{} targets built, see {}", summary.counts.built, summary.targets_json.display());
 //! # Ok::<(), harness_gen::GenError>(())
@@ -47,6 +48,9 @@ pub struct GenOptions {
     pub out_dir: PathBuf,
     /// Build the generated project and mark targets that do not compile as failed.
     pub compile_check: bool,
+    /// Cargo target directory for the compile check; `None` uses cargo's default (`<out>/target`
+    /// unless `CARGO_TARGET_DIR` is set).
+    pub target_dir: Option<PathBuf>,
 }
 
 /// The kind of a target.
@@ -168,7 +172,13 @@ pub fn generate_with_progress(
     let t0 = Instant::now();
     let selection = workspace::select(opts.manifest_path.as_deref(), &opts.packages)?;
     let metadata_time = t0.elapsed();
-    progress(&Progress::Selected(selection.packages.iter().map(|p| format!("{} {}", p.name, p.version)).collect()));
+    progress(&Progress::Selected(
+        selection
+            .packages
+            .iter()
+            .map(|p| format!("{} {}", p.name, p.version))
+            .collect(),
+    ));
     let t1 = Instant::now();
     let mut warnings: Vec<String> = selection
         .passed_over
@@ -184,11 +194,24 @@ pub fn generate_with_progress(
     for p in &selection.packages {
         let analysed = analyse(p)?;
         packages.push((p.name.clone(), p.version.clone(), analysed.lines));
-        warnings.extend(analysed.warnings.iter().map(|w| format!("{}: {}", w.path.display(), w.message)));
-        progress(&Progress::Analysed(p.name.clone(), analysed.deser.len(), analysed.ffi.len()));
+        warnings.extend(
+            analysed
+                .warnings
+                .iter()
+                .map(|w| format!("{}: {}", w.path.display(), w.message)),
+        );
+        progress(&Progress::Analysed(
+            p.name.clone(),
+            analysed.deser.len(),
+            analysed.ffi.len(),
+        ));
         let crate_dir = p.manifest.parent().map(PathBuf::from).unwrap_or_default();
         let mut unique = |stem: String| -> String {
-            let base = if multi { format!("{}_{stem}", p.code_name) } else { stem };
+            let base = if multi {
+                format!("{}_{stem}", p.code_name)
+            } else {
+                stem
+            };
             let mut name = base.clone();
             let mut i = 2;
             while !names.insert(name.clone()) {
@@ -198,14 +221,26 @@ pub fn generate_with_progress(
             name
         };
         for item in &analysed.deser {
-            let shown = item.public_path.clone().unwrap_or_else(|| item.internal_path.clone());
+            let shown = item
+                .public_path
+                .clone()
+                .unwrap_or_else(|| item.internal_path.clone());
             if item.instances.is_empty() {
                 let name = unique(format!("de_{}", emit::target_stem(&shown)));
-                emitted.push(emit::deser_target(name, &p.name, item, None, &p.formats, &crate_dir));
+                emitted.push(emit::deser_target(
+                    name, &p.name, item, None, &p.formats, &crate_dir,
+                ));
             }
             for inst in &item.instances {
                 let name = unique(format!("de_{}", emit::target_stem(&inst.ty)));
-                emitted.push(emit::deser_target(name, &p.name, item, Some(inst), &p.formats, &crate_dir));
+                emitted.push(emit::deser_target(
+                    name,
+                    &p.name,
+                    item,
+                    Some(inst),
+                    &p.formats,
+                    &crate_dir,
+                ));
             }
         }
         for item in &analysed.ffi {
@@ -232,10 +267,14 @@ pub fn generate_with_progress(
     let t2 = Instant::now();
     if opts.compile_check {
         progress(&Progress::Compiling);
-        compile::check(&opts.out_dir, &mut records)?;
+        compile::check(&opts.out_dir, opts.target_dir.as_deref(), &mut records)?;
         emit::write_manifest(&opts.out_dir, &records)?;
     }
-    let compile_time = if opts.compile_check { t2.elapsed() } else { Duration::ZERO };
+    let compile_time = if opts.compile_check {
+        t2.elapsed()
+    } else {
+        Duration::ZERO
+    };
     Ok(GenSummary {
         out_dir: opts.out_dir.clone(),
         targets_json,

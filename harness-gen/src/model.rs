@@ -173,7 +173,10 @@ impl CrateModel {
                             }
                         }
                     }
-                    Item::Impl(_) => self.impls.push(ImplRef { module: mid, item: idx }),
+                    Item::Impl(_) => self.impls.push(ImplRef {
+                        module: mid,
+                        item: idx,
+                    }),
                     Item::Use(u) => {
                         let mut out = Vec::new();
                         flatten_use(&u.tree, Vec::new(), u.leading_colon.is_some(), &mut out);
@@ -487,7 +490,10 @@ mod tests {
     #[test]
     fn rename_out_of_private_module() {
         let m = model(&[
-            ("", "pub use inner::Thing as Renamed; pub mod open { pub struct Open; struct Hidden; }"),
+            (
+                "",
+                "pub use inner::Thing as Renamed; pub mod open { pub struct Open; struct Hidden; }",
+            ),
             ("inner", "pub struct Thing; pub struct NotExported;"),
         ]);
         assert_eq!(public_of(&m, "Thing").as_deref(), Some("demo::Renamed"));
@@ -519,7 +525,11 @@ mod tests {
         let x = m.tree.modules[0].children["x"];
         assert_eq!(
             m.resolve(x, &["Deserialize".into()], Ns::Type),
-            Some(Res::External(vec!["serde".into(), "de".into(), "Deserialize".into()]))
+            Some(Res::External(vec![
+                "serde".into(),
+                "de".into(),
+                "Deserialize".into()
+            ]))
         );
     }
 }

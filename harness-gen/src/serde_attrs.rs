@@ -23,22 +23,33 @@ pub fn serde_kv(attrs: &[Attribute]) -> Vec<(String, Val)> {
     let mut out = Vec::new();
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         let _ = attr.parse_nested_meta(|meta| {
-            let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+            let key = meta
+                .path
+                .get_ident()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             if meta.input.peek(syn::Token![=]) {
                 let expr: Expr = meta.value()?.parse()?;
                 match expr {
-                    Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) => {
-                        out.push((key, Val::Str(s.value())))
-                    }
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) => out.push((key, Val::Str(s.value()))),
                     _ => out.push((key, Val::Other)),
                 }
             } else if meta.input.peek(syn::token::Paren) {
                 let mut sides = Vec::new();
                 meta.parse_nested_meta(|inner| {
-                    let side = inner.path.get_ident().map(ToString::to_string).unwrap_or_default();
+                    let side = inner
+                        .path
+                        .get_ident()
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
                     if inner.input.peek(syn::Token![=]) {
                         let expr: Expr = inner.value()?.parse()?;
-                        if let Expr::Lit(syn::ExprLit { lit: Lit::Str(s), .. }) = expr {
+                        if let Expr::Lit(syn::ExprLit {
+                            lit: Lit::Str(s), ..
+                        }) = expr
+                        {
                             sides.push((side, s.value()));
                         }
                     }

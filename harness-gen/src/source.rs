@@ -94,7 +94,17 @@ pub fn load(root: &Path, cfg: &CfgEnv) -> Result<ModuleTree, GenError> {
         child_dir: dir.clone(),
         path_attr_dir: dir,
     };
-    add_module(&mut tree, cfg, "crate".into(), None, true, root, file.items, &dirs, 0);
+    add_module(
+        &mut tree,
+        cfg,
+        "crate".into(),
+        None,
+        true,
+        root,
+        file.items,
+        &dirs,
+        0,
+    );
     Ok(tree)
 }
 
@@ -151,7 +161,15 @@ fn add_module(
                 child_dir,
             };
             Some(add_module(
-                tree, cfg, child_name.clone(), Some(id), child_pub, file, content, &child_dirs, depth + 1,
+                tree,
+                cfg,
+                child_name.clone(),
+                Some(id),
+                child_pub,
+                file,
+                content,
+                &child_dirs,
+                depth + 1,
             ))
         } else {
             let found = match &path_attr {
@@ -159,7 +177,13 @@ fn add_module(
                     let path = dirs.path_attr_dir.join(p);
                     // A file named by `#[path]` owns its directory, like a `mod.rs`.
                     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                    Some((path, Dirs { child_dir: dir.clone(), path_attr_dir: dir }))
+                    Some((
+                        path,
+                        Dirs {
+                            child_dir: dir.clone(),
+                            path_attr_dir: dir,
+                        },
+                    ))
                 }
                 None => {
                     let flat = dirs.child_dir.join(format!("{child_name}.rs"));
@@ -174,7 +198,13 @@ fn add_module(
                         ))
                     } else if nested.is_file() {
                         let d = dirs.child_dir.join(&child_name);
-                        Some((nested, Dirs { child_dir: d.clone(), path_attr_dir: d }))
+                        Some((
+                            nested,
+                            Dirs {
+                                child_dir: d.clone(),
+                                path_attr_dir: d,
+                            },
+                        ))
                     } else {
                         tree.warnings.push(SourceWarning {
                             path: flat,
@@ -190,7 +220,15 @@ fn add_module(
             found.and_then(|(path, child_dirs)| {
                 let items = read_items(tree, &path)?;
                 Some(add_module(
-                    tree, cfg, child_name.clone(), Some(id), child_pub, &path, items, &child_dirs, depth + 1,
+                    tree,
+                    cfg,
+                    child_name.clone(),
+                    Some(id),
+                    child_pub,
+                    &path,
+                    items,
+                    &child_dirs,
+                    depth + 1,
                 ))
             })
         };

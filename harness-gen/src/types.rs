@@ -75,14 +75,28 @@ fn render_path(model: &CrateModel, m: ModId, path: &syn::Path) -> Option<String>
     }
     match model.resolve(m, &s, Ns::Type)? {
         Res::Def(d) => model.public_path(d),
-        Res::External(v) if matches!(v.first().map(String::as_str), Some("std" | "core" | "alloc")) => {
-            Some(if v[0] == "std" { v.join("::") } else { format!("std::{}", v[1..].join("::")) })
+        Res::External(v)
+            if matches!(
+                v.first().map(String::as_str),
+                Some("std" | "core" | "alloc")
+            ) =>
+        {
+            Some(if v[0] == "std" {
+                v.join("::")
+            } else {
+                format!("std::{}", v[1..].join("::"))
+            })
         }
         _ => None,
     }
 }
 
-fn render_args(model: &CrateModel, m: ModId, args: &PathArguments, subst: &Subst) -> Option<String> {
+fn render_args(
+    model: &CrateModel,
+    m: ModId,
+    args: &PathArguments,
+    subst: &Subst,
+) -> Option<String> {
     match args {
         PathArguments::None => Some(String::new()),
         PathArguments::AngleBracketed(ab) => {
@@ -95,7 +109,11 @@ fn render_args(model: &CrateModel, m: ModId, args: &PathArguments, subst: &Subst
                     _ => return None,
                 }
             }
-            Some(if out.is_empty() { String::new() } else { format!("<{}>", out.join(", ")) })
+            Some(if out.is_empty() {
+                String::new()
+            } else {
+                format!("<{}>", out.join(", "))
+            })
         }
         PathArguments::Parenthesized(_) => None,
     }

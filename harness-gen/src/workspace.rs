@@ -52,7 +52,9 @@ pub fn select(manifest: Option<&Path>, names: &[String]) -> Result<Selection, Ge
     let meta = cmd.exec().map_err(|e| GenError::Metadata {
         manifest: manifest.map(Path::to_path_buf),
         message: match e {
-            cargo_metadata::Error::CargoMetadata { stderr } => stderr.trim().trim_start_matches("error: ").to_string(),
+            cargo_metadata::Error::CargoMetadata { stderr } => {
+                stderr.trim().trim_start_matches("error: ").to_string()
+            }
             other => other.to_string(),
         },
     })?;
@@ -67,12 +69,19 @@ pub fn select(manifest: Option<&Path>, names: &[String]) -> Result<Selection, Ge
         for p in members {
             match selected(&meta, p) {
                 Ok(s) => out.packages.push(s),
-                Err(GenError::NoLibrary { name, .. }) => out.passed_over.push((name, "no library target".into())),
+                Err(GenError::NoLibrary { name, .. }) => {
+                    out.passed_over.push((name, "no library target".into()))
+                }
                 Err(e) => return Err(e),
             }
         }
         if out.packages.is_empty() {
-            let p = meta.workspace_default_packages().first().map(|p| (p.name.to_string(), p.manifest_path.clone().into_std_path_buf()));
+            let p = meta.workspace_default_packages().first().map(|p| {
+                (
+                    p.name.to_string(),
+                    p.manifest_path.clone().into_std_path_buf(),
+                )
+            });
             let (name, manifest) = p.unwrap_or_else(|| ("(none)".into(), ws_manifest.clone()));
             return Err(GenError::NoLibrary { name, manifest });
         }
@@ -85,12 +94,18 @@ pub fn select(manifest: Option<&Path>, names: &[String]) -> Result<Selection, Ge
             let mut matches: Vec<&Package> = meta
                 .packages
                 .iter()
-                .filter(|p| p.name.as_str() == name && version.is_none_or(|v| p.version.to_string().starts_with(v)))
+                .filter(|p| {
+                    p.name.as_str() == name
+                        && version.is_none_or(|v| p.version.to_string().starts_with(v))
+                })
                 .collect();
             // Prefer a workspace member, then the newest version.
             matches.sort_by_key(|p| (meta.workspace_members.contains(&p.id), p.version.clone()));
             let Some(p) = matches.last() else {
-                return Err(GenError::UnknownPackage { name: spec.clone(), manifest: ws_manifest });
+                return Err(GenError::UnknownPackage {
+                    name: spec.clone(),
+                    manifest: ws_manifest,
+                });
             };
             out.packages.push(selected(&meta, p)?);
         }
@@ -102,10 +117,25 @@ fn selected(meta: &Metadata, p: &Package) -> Result<Selected, GenError> {
     let lib = p
         .targets
         .iter()
-        .find(|t| t.kind.iter().any(|k| matches!(k.to_string().as_str(), "lib" | "rlib" | "dylib" | "staticlib" | "cdylib")))
-        .ok_or_else(|| GenError::NoLibrary { name: p.name.to_string(), manifest: p.manifest_path.clone().into_std_path_buf() })?;
-    let node = meta.resolve.as_ref().and_then(|r| r.nodes.iter().find(|n| n.id == p.id));
-    let features: Vec<String> = node.map(|n| n.features.iter().map(|f| f.to_string()).collect()).unwrap_or_default();
+        .find(|t| {
+            t.kind.iter().any(|k| {
+                matches!(
+                    k.to_string().as_str(),
+                    "lib" | "rlib" | "dylib" | "staticlib" | "cdylib"
+                )
+            })
+        })
+        .ok_or_else(|| GenError::NoLibrary {
+            name: p.name.to_string(),
+            manifest: p.manifest_path.clone().into_std_path_buf(),
+        })?;
+    let node = meta
+        .resolve
+        .as_ref()
+        .and_then(|r| r.nodes.iter().find(|n| n.id == p.id));
+    let features: Vec<String> = node
+        .map(|n| n.features.iter().map(|f| f.to_string()).collect())
+        .unwrap_or_default();
     let dep_pkg = |id: &PackageId| meta.packages.iter().find(|q| &q.id == id);
     let mut ffi_crates = BTreeSet::new();
     let mut enabled: Vec<(String, &Package)> = Vec::new();
@@ -116,21 +146,34 @@ fn selected(meta: &Metadata, p: &Package) -> Result<Selected, GenError> {
             if !normal {
                 continue;
             }
-            if q.links.is_some() || q.name.ends_with("-sys") || q.name.ends_with("_sys") || q.name.as_str() == "libc" {
+            if q.links.is_some()
+                || q.name.ends_with("-sys")
+                || q.name.ends_with("_sys")
+                || q.name.as_str() == "libc"
+            {
                 ffi_crates.insert(d.name.clone());
             }
             enabled.push((d.name.clone(), q));
         }
     }
     let mut formats = Vec::new();
-    for dep in p.dependencies.iter().filter(|d| d.kind == DependencyKind::Normal) {
+    for dep in p
+        .dependencies
+        .iter()
+        .filter(|d| d.kind == DependencyKind::Normal)
+    {
         if !KNOWN_FORMATS.contains(&dep.name.as_str()) || dep.rename.is_some() {
             continue;
         }
-        let Some((_, q)) = enabled.iter().find(|(_, q)| q.name.as_str() == dep.name) else { continue };
+        let Some((_, q)) = enabled.iter().find(|(_, q)| q.name.as_str() == dep.name) else {
+            continue;
+        };
         let mut feats: Vec<String> = dep.features.iter().map(|f| format!("{f:?}")).collect();
         // bincode 2 only speaks serde through its `serde` feature.
-        if dep.name == "bincode" && q.version.major >= 2 && !dep.features.iter().any(|f| f == "serde") {
+        if dep.name == "bincode"
+            && q.version.major >= 2
+            && !dep.features.iter().any(|f| f == "serde")
+        {
             feats.push("\"serde\"".into());
         }
         let dependency = format!(
@@ -143,7 +186,10 @@ fn selected(meta: &Metadata, p: &Package) -> Result<Selected, GenError> {
             continue;
         }
         formats.push(FormatDep {
-            format: dep.name.replace("serde_", "").replace("rmp-serde", "msgpack"),
+            format: dep
+                .name
+                .replace("serde_", "")
+                .replace("rmp-serde", "msgpack"),
             dependency,
             package: dep.name.clone(),
             major: q.version.major,
