@@ -130,7 +130,16 @@ pub fn discover(model: &CrateModel) -> Vec<DeserItem> {
         let flags = derived.get(&d).copied().unwrap_or_default();
         let serialize = flags.1 || manual_ser.contains(&d);
         let partial_eq = flags.2 || manual_eq.contains(&d);
-        out.push(describe(model, d, how, imp, serialize, partial_eq));
+        let all_impls: Vec<ImplRef> = manual_de
+            .iter()
+            .filter(|(t, _)| *t == d)
+            .map(|&(_, r)| r)
+            .collect();
+        let mut di = describe(model, d, how, imp, serialize, partial_eq, &all_impls);
+        if di.how == How::Derive && !all_impls.is_empty() {
+            di.how = How::Manual;
+        }
+        out.push(di);
     }
     out.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     out
@@ -185,6 +194,7 @@ fn describe(
     imp: Option<ImplRef>,
     serialize: bool,
     partial_eq: bool,
+    manual_impls: &[ImplRef],
 ) -> DeserItem {
     let def = &model.defs[d];
     let item = model.item(d);
@@ -242,7 +252,45 @@ fn describe(
     } else {
         let mut params = type_params.clone();
         params.extend(const_params);
-        di.instances = instantiations(model, d, &public, &params);
+        // Hand-written impls for concrete instances (`impl Deserialize for DateTime<Utc>`) name
+        // exactly the instances that are Deserialize.
+        for &r in manual_impls {
+            let imp = model.impl_item(r);
+            let impl_params: Vec<String> = imp
+                .generics
+                .type_params()
+                .map(|p| p.ident.to_string())
+                .collect();
+            let Some((_, args)) = types::last_segment(&imp.self_ty) else {
+                continue;
+            };
+            let mentions_param = args.iter().any(|a| {
+                types::inner_paths(a).iter().any(|p| {
+                    p.get_ident()
+                        .is_some_and(|id| impl_params.iter().any(|q| id == q))
+                })
+            });
+            if args.is_empty() || mentions_param {
+                continue;
+            }
+            let rendered: Option<Vec<String>> = args
+                .iter()
+                .map(|a| render(model, r.module, a, &Subst::new()))
+                .collect();
+            if let Some(rendered) = rendered {
+                let ty = format!("{public}<{}>", rendered.join(", "));
+                if !di.instances.iter().any(|i| i.ty == ty) {
+                    di.instances.push(Instance {
+                        ty,
+                        via: Some("its hand-written `Deserialize` impl".into()),
+                        subst: type_params.iter().cloned().zip(rendered).collect(),
+                    });
+                }
+            }
+        }
+        if di.instances.is_empty() {
+            di.instances = instantiations(model, d, &public, &params);
+        }
         if di.instances.is_empty() {
             di.skip = Some(format!(
                 "generic over {}; the crate instantiates it nowhere with concrete public types (no type alias or field names one)",

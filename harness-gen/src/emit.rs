@@ -65,13 +65,17 @@ pub struct Emitted {
     pub seeds: Vec<Vec<u8>>,
 }
 
-/// `demo::config::Server<u32>` → `config_server_u32`.
+/// `demo::config::Server<u32>` → `config_server_u32` (the crate's name dropped everywhere).
 pub fn target_stem(item: &str) -> String {
+    let krate = item.split("::").next().unwrap_or_default();
     let mut parts: Vec<&str> = item.split("::").collect();
     if parts.len() > 1 {
         parts.remove(0);
     }
-    let joined = parts.join("_");
+    let joined = parts
+        .join("_")
+        .replace(&format!("<{krate}_"), "<")
+        .replace(&format!(" {krate}_"), " ");
     let mut out = String::new();
     let mut prev_lower = false;
     for ch in joined.chars() {
@@ -147,7 +151,7 @@ pub fn deser_target(
     if let Some(via) = &inst.via {
         let _ = writeln!(
             src,
-            "//! The type is generic; this instance is the one {via} uses."
+            "//! The type is generic; this instance is the one {via} names."
         );
     }
     let _ = writeln!(src, "//!");

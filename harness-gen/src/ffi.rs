@@ -980,10 +980,8 @@ pub fn plan(model: &CrateModel, graph: &CallGraph) -> Vec<FfiItem> {
                     line,
                 });
             }
-            (None, Some((_, Some(t)))) => {
-                if types_done.insert(t) {
-                    out.extend(plan_type(model, graph, t));
-                }
+            (None, Some((_, Some(t)))) if types_done.insert(t) => {
+                out.extend(plan_type(model, graph, t));
             }
             _ => {}
         }

@@ -305,7 +305,7 @@ pub struct Analysis {
 pub fn analyse(p: &workspace::Selected) -> Result<Analysis, GenError> {
     let cfg = cfg::CfgEnv::with_features(p.features.iter().cloned());
     let tree = source::load(&p.root, &cfg)?;
-    let model = model::CrateModel::build(&p.code_name, tree);
+    let model = model::CrateModel::build(&p.code_name, tree, p.edition_2015);
     let deser = deser::discover(&model);
     let graph = ffi::call_graph(&model, &p.ffi_crates);
     let ffi = ffi::plan(&model, &graph);

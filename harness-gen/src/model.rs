@@ -125,8 +125,9 @@ pub struct CrateModel {
 }
 
 impl CrateModel {
-    /// Indexes the tree and computes public paths.
-    pub fn build(crate_name: &str, tree: ModuleTree) -> Self {
+    /// Indexes the tree and computes public paths. In a 2015-edition crate `use` paths start at
+    /// the crate root.
+    pub fn build(crate_name: &str, tree: ModuleTree, edition_2015: bool) -> Self {
         let mut model = CrateModel {
             crate_name: crate_name.to_string(),
             defs: Vec::new(),
@@ -137,12 +138,12 @@ impl CrateModel {
             uses_by_module: vec![Vec::new(); tree.modules.len()],
             tree,
         };
-        model.index();
+        model.index(edition_2015);
         model.compute_public_paths();
         model
     }
 
-    fn index(&mut self) {
+    fn index(&mut self, edition_2015: bool) {
         for (mid, module) in self.tree.modules.iter().enumerate() {
             for (idx, item) in module.items.iter().enumerate() {
                 let mut push = |name: String, kind: DefKind, vis: &Visibility, sub: usize| {
@@ -180,7 +181,14 @@ impl CrateModel {
                     Item::Use(u) => {
                         let mut out = Vec::new();
                         flatten_use(&u.tree, Vec::new(), u.leading_colon.is_some(), &mut out);
-                        for (path, alias) in out {
+                        for (mut path, alias) in out {
+                            if edition_2015 {
+                                match path.first().map(String::as_str) {
+                                    Some("::") => path[0] = "$root".into(),
+                                    Some("crate" | "self" | "super") => {}
+                                    _ => path.insert(0, "$root".into()),
+                                }
+                            }
                             self.uses_by_module[mid].push(self.uses.len());
                             self.uses.push(UseEntry {
                                 module: mid,
@@ -261,6 +269,15 @@ impl CrateModel {
                 (Res::Module(cur), &segs[i..])
             }
             "::" => return Some(Res::External(segs[1..].to_vec())),
+            // A 2015-edition `use` path: the crate root first, else an extern crate.
+            "$root" => {
+                let first = segs.get(1)?;
+                let first_ns = if segs.len() == 2 { ns } else { Ns::Type };
+                match self.lookup(0, first, first_ns, depth + 1) {
+                    Some(r) => (r, &segs[2..]),
+                    None => return Some(Res::External(segs[1..].to_vec())),
+                }
+            }
             "Self" => return None,
             first => {
                 let last_ns = if segs.len() == 1 { ns } else { Ns::Type };
@@ -479,7 +496,7 @@ mod tests {
         std::fs::write(&path, root).expect("write");
         let tree = crate::source::load(&path, &crate::cfg::CfgEnv::default()).expect("loads");
         let _: &Vec<Module> = &tree.modules;
-        CrateModel::build("demo", tree)
+        CrateModel::build("demo", tree, false)
     }
 
     fn public_of(m: &CrateModel, name: &str) -> Option<String> {

@@ -30,6 +30,8 @@ pub struct Selected {
     pub formats: Vec<FormatDep>,
     /// Code names of dependencies whose functions are foreign.
     pub ffi_crates: BTreeSet<String>,
+    /// Whether the crate uses the 2015 edition (`use` paths start at the crate root).
+    pub edition_2015: bool,
 }
 
 /// The result of selection: packages to analyse and the ones passed over.
@@ -146,11 +148,7 @@ fn selected(meta: &Metadata, p: &Package) -> Result<Selected, GenError> {
             if !normal {
                 continue;
             }
-            if q.links.is_some()
-                || q.name.ends_with("-sys")
-                || q.name.ends_with("_sys")
-                || q.name.as_str() == "libc"
-            {
+            if is_native(q) || binds_native(meta, q) {
                 ffi_crates.insert(d.name.clone());
             }
             enabled.push((d.name.clone(), q));
@@ -210,5 +208,40 @@ fn selected(meta: &Metadata, p: &Package) -> Result<Selected, GenError> {
         features,
         formats,
         ffi_crates,
+        edition_2015: p.edition.as_str() == "2015",
+    })
+}
+
+/// A crate whose functions are foreign: a `*-sys` crate, one with `links`, or `libc`.
+fn is_native(q: &Package) -> bool {
+    q.links.is_some()
+        || q.name.ends_with("-sys")
+        || q.name.ends_with("_sys")
+        || q.name.as_str() == "libc"
+}
+
+/// A thin safe binding of a native crate with the same stem (`zstd-safe` over `zstd-sys`): its
+/// functions are as good as foreign for the crate that calls them.
+fn binds_native(meta: &Metadata, q: &Package) -> bool {
+    let stem = |n: &str| {
+        let n = n.replace('_', "-");
+        ["-sys", "-safe", "-ffi"].iter().fold(n, |acc, suffix| {
+            acc.strip_suffix(suffix).map(str::to_string).unwrap_or(acc)
+        })
+    };
+    let Some(node) = meta
+        .resolve
+        .as_ref()
+        .and_then(|r| r.nodes.iter().find(|n| n.id == q.id))
+    else {
+        return false;
+    };
+    node.deps.iter().any(|d| {
+        meta.packages
+            .iter()
+            .find(|r| r.id == d.pkg)
+            .is_some_and(|r| {
+                is_native(r) && r.name.as_str() != "libc" && stem(&r.name) == stem(&q.name)
+            })
     })
 }
