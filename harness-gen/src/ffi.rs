@@ -381,6 +381,10 @@ pub enum ArgKind {
     VecU8,
     /// `&mut Vec<u8>`: a buffer starting with arbitrary contents.
     VecMut,
+    /// `&[T]` of a primitive `T`, from a `Vec<T>`.
+    Slice(String),
+    /// `Vec<T>` of a primitive `T`, by value.
+    VecOf(String),
     /// `&str` from a `String`.
     Str,
     /// `String` by value.
@@ -439,6 +443,7 @@ impl ArgKind {
                 }
             }
             ArgKind::UnitEnum(_) => "u8".into(),
+            ArgKind::Slice(t) | ArgKind::VecOf(t) => format!("Vec<{t}>"),
             ArgKind::Writer => return None,
         })
     }
@@ -448,7 +453,10 @@ impl ArgKind {
     pub fn build(&self, name: &str, bail: &str) -> (Vec<String>, String) {
         match self {
             ArgKind::Prim(_) => (vec![], format!("*{name}")),
-            ArgKind::Bytes | ArgKind::Str | ArgKind::AsRefBytes | ArgKind::AsRefStr => (vec![], name.to_string()),
+            ArgKind::Bytes | ArgKind::Str | ArgKind::AsRefBytes | ArgKind::AsRefStr | ArgKind::Slice(_) => {
+                (vec![], name.to_string())
+            }
+            ArgKind::VecOf(_) => (vec![], format!("{name}.clone()")),
             ArgKind::BytesMut => (
                 vec![format!("let mut {name} = vec![0u8; usize::from(*{name})];")],
                 format!("&mut {name}"),
@@ -526,21 +534,29 @@ pub fn kind_for_bounds(bounds: &[String]) -> Option<ArgKind> {
     let last = |b: &String| b.rsplit("::").next().unwrap_or(b).to_string();
     let names: Vec<String> = bounds.iter().map(last).collect();
     let allowed = |n: &str| matches!(n, "Send" | "Sync" | "Unpin" | "Sized" | "Debug" | "'static");
-    if names.iter().any(|n| n == "Write") && names.iter().all(|n| n == "Write" || allowed(n)) {
-        return Some(ArgKind::Writer);
-    }
-    if names.iter().any(|n| n == "Read" || n == "BufRead")
-        && names
+    let io = |n: &str| matches!(n, "Read" | "BufRead" | "Write" | "Seek");
+    if names.iter().any(|n| io(n)) && names.iter().all(|n| io(n) || allowed(n)) {
+        // `Vec<u8>` writes; `Cursor<Vec<u8>>` reads, writes, seeks and buffers.
+        let reads = names
             .iter()
-            .all(|n| n == "Read" || n == "BufRead" || n == "Seek" || allowed(n))
-    {
-        return Some(ArgKind::Reader);
+            .any(|n| n == "Read" || n == "BufRead" || n == "Seek");
+        return Some(if reads {
+            ArgKind::Reader
+        } else {
+            ArgKind::Writer
+        });
     }
     if bounds.iter().any(|b| b.ends_with("AsRef<[u8]>")) {
         return Some(ArgKind::AsRefBytes);
     }
+    if bounds.iter().any(|b| b.ends_with("Into<Vec<u8>>")) {
+        return Some(ArgKind::VecU8);
+    }
     if bounds.iter().any(|b| b.ends_with("AsRef<str>")) {
         return Some(ArgKind::AsRefStr);
+    }
+    if bounds.iter().any(|b| b.ends_with("Into<String>")) {
+        return Some(ArgKind::String);
     }
     None
 }
@@ -568,6 +584,11 @@ pub fn classify(
                     } else {
                         ArgKind::Bytes
                     });
+                }
+                if !mutable {
+                    if let Ok(ArgKind::Prim(p)) = classify(model, m, &s.elem, bounds, depth + 1) {
+                        return Ok(ArgKind::Slice(p));
+                    }
                 }
             }
             let name = types::last_segment(inner).map(|(id, args)| (id.to_string(), args));
@@ -655,6 +676,11 @@ pub fn classify(
         "Vec" if args.len() == 1 && args[0].to_token_stream().to_string() == "u8" => {
             return Ok(ArgKind::VecU8)
         }
+        "Vec" if args.len() == 1 => {
+            if let Ok(ArgKind::Prim(p)) = classify(model, m, args[0], bounds, depth + 1) {
+                return Ok(ArgKind::VecOf(p));
+            }
+        }
         "Option" if args.len() == 1 => {
             if let Type::Reference(r) = args[0] {
                 if r.mutability.is_none() {
@@ -711,7 +737,7 @@ pub fn classify(
 
 fn by_value(k: &ArgKind) -> bool {
     match k {
-        ArgKind::Prim(_) | ArgKind::VecU8 | ArgKind::String => true,
+        ArgKind::Prim(_) | ArgKind::VecU8 | ArgKind::String | ArgKind::VecOf(_) => true,
         ArgKind::Opt(i) => by_value(i),
         ArgKind::Tuple(p) => p.iter().all(by_value),
         _ => false,
@@ -1029,9 +1055,11 @@ fn plan_type(model: &CrateModel, graph: &CallGraph, t: DefId) -> Vec<FfiItem> {
         Item::Enum(e) => e.generics.clone(),
         _ => syn::Generics::default(),
     };
+    // Bounds from the type and its inherent impls; trait impls (`impl<W: Read + Write> Read for
+    // Enc<W>`) add requirements only for that trait.
     let mut all_generics = vec![generics.clone()];
     for &i in &methods {
-        if let Some((r, _)) = graph.nodes[i].imp {
+        if let (Some((r, _)), None) = (graph.nodes[i].imp, &graph.nodes[i].trait_name) {
             all_generics.push(model.impl_item(r).generics.clone());
         }
     }
@@ -1163,6 +1191,24 @@ fn plan_type(model: &CrateModel, graph: &CallGraph, t: DefId) -> Vec<FfiItem> {
         if self_def(model, r.module, &imp.self_ty) != Some(t)
             || !impl_is_generic_over_params(&imp.self_ty)
         {
+            continue;
+        }
+        // The impl's own bounds must hold for the instance (`impl<W: Read + Write> Read for
+        // Enc<W>` does not apply to `Enc<Vec<u8>>`).
+        let impl_bounds = param_bounds(&[&imp.generics]);
+        let holds = generics.type_params().zip(inst.iter()).all(|(p, chosen)| {
+            let Some(kind) = impl_bounds
+                .get(&p.ident.to_string())
+                .map(|b| kind_for_bounds(b))
+            else {
+                return true;
+            };
+            matches!(
+                (kind, chosen.starts_with("Vec")),
+                (Some(ArgKind::Writer), _) | (Some(ArgKind::Reader), false)
+            )
+        });
+        if !holds {
             continue;
         }
         match tp.segments.last().map(|s| s.ident.to_string()).as_deref() {
