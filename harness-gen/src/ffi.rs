@@ -93,6 +93,8 @@ const COMMON_METHODS: &[&str] = &[
 pub struct FnNode {
     /// The function's name.
     pub name: String,
+    /// How messages name it: `name`, or `Type::name` for a method.
+    pub label: String,
     /// The module it is written in.
     pub module: ModId,
     /// Its signature.
@@ -132,7 +134,7 @@ impl CallGraph {
         for _ in 0..6 {
             match self.reach[n] {
                 Some(Some(next)) => {
-                    via.push(format!("`{}`", self.nodes[next].name));
+                    via.push(format!("`{}`", self.nodes[next].label));
                     n = next;
                 }
                 Some(None) => break,
@@ -158,6 +160,7 @@ pub fn call_graph(model: &CrateModel, ffi_crates: &BTreeSet<String>) -> CallGrap
             if let Item::Fn(f) = model.item(d) {
                 nodes.push(FnNode {
                     name: def.name.clone(),
+                    label: def.name.clone(),
                     module: def.module,
                     sig: f.sig.clone(),
                     is_pub: def.is_pub,
@@ -182,6 +185,10 @@ pub fn call_graph(model: &CrateModel, ffi_crates: &BTreeSet<String>) -> CallGrap
             if let ImplItem::Fn(f) = ii {
                 nodes.push(FnNode {
                     name: f.sig.ident.to_string(),
+                    label: match types::last_segment(&imp.self_ty) {
+                        Some((id, _)) => format!("{id}::{}", f.sig.ident),
+                        None => f.sig.ident.to_string(),
+                    },
                     module: r.module,
                     sig: f.sig.clone(),
                     is_pub: matches!(f.vis, syn::Visibility::Public(_)) || trait_name.is_some(),
@@ -1037,7 +1044,7 @@ fn plan_type(model: &CrateModel, graph: &CallGraph, t: DefId) -> Vec<FfiItem> {
     let why = methods
         .iter()
         .find(|&&i| graph.reaches(i))
-        .map(|&i| format!("`{}` {}", graph.nodes[i].name, graph.explain(i)))
+        .map(|&i| format!("`{}` {}", graph.nodes[i].label, graph.explain(i)))
         .unwrap_or_default();
     let Some(public) = model.public_path(t) else {
         out.push(FfiItem {

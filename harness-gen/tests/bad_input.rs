@@ -1,0 +1,101 @@
+//! Bad input: no manifest, no library, an unknown package and an unparsable crate root are
+//! errors naming the input (the CLI turns them into exit code 2); an unparsable or missing module
+//! file is skipped with a warning while the rest of the crate is still analysed.
+
+use std::path::{Path, PathBuf};
+
+use harness_gen::{generate, GenError, GenOptions, TargetStatus};
+
+fn fixture(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/gen")
+        .join(case)
+        .join("Cargo.toml")
+}
+
+fn run(
+    manifest: PathBuf,
+    packages: &[&str],
+) -> (tempfile::TempDir, Result<harness_gen::GenSummary, GenError>) {
+    let out = tempfile::tempdir().expect("tempdir");
+    let r = generate(&GenOptions {
+        manifest_path: Some(manifest),
+        packages: packages.iter().map(|s| s.to_string()).collect(),
+        out_dir: out.path().join("fuzz"),
+        compile_check: false,
+        target_dir: None,
+    });
+    (out, r)
+}
+
+#[test]
+fn no_manifest() {
+    let (_d, r) = run(PathBuf::from("/nonexistent/airlock/Cargo.toml"), &[]);
+    let err = r.expect_err("no manifest is an error");
+    assert!(matches!(err, GenError::Metadata { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("/nonexistent/airlock/Cargo.toml"), "{msg}");
+}
+
+#[test]
+fn package_without_library() {
+    let (_d, r) = run(fixture("bad_no_lib"), &[]);
+    let err = r.expect_err("a binary-only package is an error");
+    assert!(
+        matches!(err, GenError::NoLibrary { ref name, .. } if name == "bad_no_lib"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("has no library target"), "{err}");
+}
+
+#[test]
+fn unknown_package() {
+    let (_d, r) = run(fixture("bad_module"), &["no-such-crate"]);
+    let err = r.expect_err("unknown -p is an error");
+    assert!(
+        matches!(err, GenError::UnknownPackage { ref name, .. } if name == "no-such-crate"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn unparsable_crate_root() {
+    let (_d, r) = run(fixture("bad_root"), &[]);
+    let err = r.expect_err("an unparsable root is an error");
+    let GenError::ParseSource { path, line, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(path.ends_with("bad_root/src/lib.rs"), "{path:?}");
+    assert!(*line >= 2, "line {line}");
+    assert!(err.to_string().contains("does not parse as Rust"), "{err}");
+}
+
+#[test]
+fn unparsable_and_missing_modules_are_skipped() {
+    let (_d, r) = run(fixture("bad_module"), &[]);
+    let summary = r.expect("the rest of the crate is analysed");
+    assert_eq!(summary.warnings.len(), 2, "{:#?}", summary.warnings);
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.contains("broken.rs") && w.contains("does not parse")),
+        "{:#?}",
+        summary.warnings
+    );
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.contains("missing") && w.contains("has no file")),
+        "{:#?}",
+        summary.warnings
+    );
+    let good: Vec<_> = summary
+        .targets
+        .iter()
+        .filter(|t| t.item == "bad_module::Good")
+        .collect();
+    assert_eq!(good.len(), 1);
+    assert_eq!(good[0].status, TargetStatus::Built);
+}
