@@ -147,9 +147,7 @@ pub fn discover(model: &CrateModel) -> Vec<DeserItem> {
 
 /// Whether `path`, written in module `m`, names serde's trait `name` (or its derive macro).
 fn is_serde_trait(model: &CrateModel, m: ModId, path: &syn::Path, name: &str) -> bool {
-    if path.segments.last().is_none_or(|s| s.ident != name) {
-        return false;
-    }
+    // Resolve first: `use serde::Deserialize as De; #[derive(De)]` names the trait too.
     match model.resolve(m, &segs(path), Ns::Type) {
         Some(Res::External(v)) => {
             v.last().is_some_and(|l| l == name)
@@ -157,7 +155,7 @@ fn is_serde_trait(model: &CrateModel, m: ModId, path: &syn::Path, name: &str) ->
                     || matches!(v[0].as_str(), "serde" | "serde_core" | "serde_derive"))
         }
         // A name imported by a glob from serde does not resolve; a crate's own trait does.
-        None => true,
+        None => path.segments.last().is_some_and(|s| s.ident == name),
         _ => false,
     }
 }
@@ -798,5 +796,107 @@ impl Seeder<'_> {
                 return self.seeds_of_def(d, &inner, 1).into_iter().next();
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analyse(src: &str) -> Vec<DeserItem> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("lib.rs");
+        std::fs::write(&path, src).expect("write");
+        let tree = crate::source::load(&path, &crate::cfg::CfgEnv::with_features(["serde"]))
+            .expect("loads");
+        discover(&CrateModel::build("demo", tree, false))
+    }
+
+    fn found(items: &[DeserItem]) -> Vec<(String, How)> {
+        let mut v: Vec<_> = items
+            .iter()
+            .map(|i| {
+                (
+                    i.public_path
+                        .clone()
+                        .unwrap_or_else(|| i.internal_path.clone()),
+                    i.how,
+                )
+            })
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    #[test]
+    fn derive_in_every_import_form() {
+        let items = analyse(
+            r#"
+            use serde::Deserialize as De;
+            use serde_derive::Deserialize as Derived;
+            #[derive(De)] pub struct A;
+            #[derive(serde::Deserialize)] pub struct B;
+            #[derive(::serde::Deserialize)] pub struct C;
+            #[derive(Derived)] pub struct D;
+            #[cfg_attr(feature = "serde", derive(serde::Deserialize))] pub struct E;
+            #[cfg_attr(feature = "other", derive(serde::Deserialize))] pub struct NotF;
+            mod own { pub trait Deserialize {} }
+            #[derive(Clone)] pub struct NotG;
+            "#,
+        );
+        let names: Vec<String> = found(&items).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            names,
+            ["demo::A", "demo::B", "demo::C", "demo::D", "demo::E"]
+        );
+    }
+
+    #[test]
+    fn manual_impls_in_every_path_form() {
+        let items = analyse(
+            r#"
+            use serde::de;
+            pub struct A; pub struct B; pub struct C; pub struct D; pub struct E; pub struct NotOwn;
+            impl<'de> serde::Deserialize<'de> for A { }
+            impl<'de> serde::de::Deserialize<'de> for B { }
+            impl<'de> ::serde::Deserialize<'de> for C { }
+            impl<'de> serde_core::Deserialize<'de> for D { }
+            impl<'de> de::Deserialize<'de> for E { }
+            mod own { pub trait Deserialize<'a> {} }
+            impl<'de> own::Deserialize<'de> for NotOwn { }
+            "#,
+        );
+        let got = found(&items);
+        assert_eq!(got.len(), 5, "{got:?}");
+        assert!(got.iter().all(|(_, h)| *h == How::Manual));
+    }
+
+    #[test]
+    fn round_trip_blockers_and_tags() {
+        let items = analyse(
+            r#"
+            #[derive(serde::Deserialize, serde::Serialize, PartialEq)]
+            #[serde(tag = "kind", rename_all = "kebab-case")]
+            pub enum Ev { StartedAt { at_ms: f64 }, Stopped }
+            "#,
+        );
+        let ev = &items[0];
+        assert!(ev.serialize && ev.partial_eq);
+        assert!(ev
+            .roundtrip_blockers
+            .iter()
+            .any(|b| b.contains("floating-point")));
+        assert!(
+            ev.words.contains("kind")
+                && ev.words.contains("started-at")
+                && ev.words.contains("at_ms")
+        );
+        assert_eq!(
+            ev.seeds,
+            vec![
+                serde_json::json!({"kind": "started-at", "at_ms": 0.5}),
+                serde_json::json!({"kind": "stopped"})
+            ]
+        );
     }
 }

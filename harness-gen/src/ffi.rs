@@ -1298,3 +1298,89 @@ fn impl_is_generic_over_params(ty: &Type) -> bool {
     args.iter()
         .all(|a| matches!(a, Type::Path(tp) if tp.path.get_ident().is_some()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analyse(src: &str, ffi_crates: &[&str]) -> Vec<FfiItem> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("lib.rs");
+        std::fs::write(&path, src).expect("write");
+        let tree = crate::source::load(&path, &crate::cfg::CfgEnv::default()).expect("loads");
+        let model = CrateModel::build("demo", tree, false);
+        let crates = ffi_crates.iter().map(|s| s.to_string()).collect();
+        plan(&model, &call_graph(&model, &crates))
+    }
+
+    #[test]
+    fn reaches_ffi_through_helpers_macros_and_sys_crates() {
+        let items = analyse(
+            r#"
+            extern "C" { fn c_fn(x: i32) -> i32; }
+            use mylib_sys as ffi;
+            fn helper(x: i32) -> i32 { unsafe { c_fn(x) } }
+            fn in_macro(x: i32) { assert!(helper(x) >= 0); }
+            pub fn direct(x: i32) -> i32 { unsafe { c_fn(x) } }
+            pub fn via_helper(x: i32) -> i32 { helper(x) }
+            pub fn via_macro(x: i32) { in_macro(x) }
+            pub fn via_sys(data: &[u8]) -> u32 { unsafe { ffi::crc(data.as_ptr(), data.len()) } }
+            pub fn pure(x: i32) -> i32 { x + 1 }
+            pub unsafe fn not_safe(x: i32) -> i32 { c_fn(x) }
+            mod private { pub fn hidden(x: i32) -> i32 { super::helper(x) } }
+            "#,
+            &["mylib_sys"],
+        );
+        let got: Vec<(&str, bool)> = items
+            .iter()
+            .map(|i| (i.item.as_str(), i.plan.is_ok()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("demo::direct", true),
+                ("demo::via_helper", true),
+                ("demo::via_macro", true),
+                ("demo::via_sys", true),
+                ("crate::private::hidden", false),
+            ]
+        );
+        assert_eq!(items[1].why, "calls `c_fn` via `helper`");
+    }
+
+    #[test]
+    fn argument_kinds() {
+        let items = analyse(
+            r#"
+            extern "C" { fn f(); }
+            pub fn all(a: &[u8], b: &mut [u8], c: &str, d: Option<&[u8]>, e: (u8, bool), g: &std::ffi::CStr, h: Vec<u8>, i: impl AsRef<[u8]>) { unsafe { f() } }
+            pub fn path(p: &std::path::Path) { unsafe { f() } }
+            "#,
+            &[],
+        );
+        let Ok(FfiPlan::Free { call }) = &items[0].plan else {
+            panic!("{:?}", items[0].plan)
+        };
+        let kinds: Vec<&ArgKind> = call.args.iter().map(|a| &a.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                &ArgKind::Bytes,
+                &ArgKind::BytesMut,
+                &ArgKind::Str,
+                &ArgKind::OptBytes,
+                &ArgKind::Tuple(vec![
+                    ArgKind::Prim("u8".into()),
+                    ArgKind::Prim("bool".into())
+                ]),
+                &ArgKind::CStr,
+                &ArgKind::VecU8,
+                &ArgKind::AsRefBytes,
+            ]
+        );
+        assert!(items[1]
+            .plan
+            .as_ref()
+            .is_err_and(|e| e.contains("filesystem path")));
+    }
+}

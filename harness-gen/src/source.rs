@@ -82,7 +82,7 @@ pub fn load(root: &Path, cfg: &CfgEnv) -> Result<ModuleTree, GenError> {
     let file = syn::parse_file(&text).map_err(|e| GenError::ParseSource {
         path: root.to_path_buf(),
         line: e.span().start().line,
-        message: e.to_string(),
+        message: explain_parse_error(&e),
     })?;
     let mut tree = ModuleTree {
         modules: Vec::new(),
@@ -260,13 +260,24 @@ fn read_items(tree: &mut ModuleTree, path: &Path) -> Option<Vec<Item>> {
             tree.warnings.push(SourceWarning {
                 path: path.to_path_buf(),
                 message: format!(
-                    "does not parse ({e} at line {}, column {}); module skipped",
+                    "does not parse ({} at line {}, column {}); module skipped",
+                    explain_parse_error(&e),
                     at.line,
                     at.column + 1
                 ),
             });
             None
         }
+    }
+}
+
+/// syn's message, made readable where it is the lexer's terse one.
+fn explain_parse_error(e: &syn::Error) -> String {
+    let msg = e.to_string();
+    if msg == "cannot parse string into token stream" {
+        "invalid tokens: an unclosed delimiter, string or comment".to_string()
+    } else {
+        msg
     }
 }
 

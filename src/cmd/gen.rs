@@ -70,13 +70,17 @@ pub fn run(args: GenArgs) -> anyhow::Result<Outcome> {
         eprintln!("gen: warning: {w}");
     }
     let c = summary.counts;
+    let check = if args.no_compile {
+        "compile check skipped".to_string()
+    } else {
+        format!("+ {:.1?} compile check", summary.compile_time)
+    };
     eprintln!(
-        "gen: {} built, {} failed, {} skipped in {:.2?} (+ {:.2?} compile check)",
+        "gen: {} built, {} failed, {} skipped in {:.1?} ({check})",
         c.built,
         c.failed,
         c.skipped,
         summary.discovery_time + summary.metadata_time,
-        summary.compile_time
     );
     eprintln!("gen: {}", summary.targets_json.display());
     Ok(Outcome::Clean)
