@@ -559,6 +559,14 @@ impl Walker<'_> {
                 "floating-point fields (NaN is not equal to itself, and JSON has no NaN)".into(),
             );
         }
+        // `Some(None)` and `Some(())` are written as `null`, which reads back as `None`.
+        let text = quote::ToTokens::to_token_stream(ty)
+            .to_string()
+            .replace(' ', "");
+        if text.contains("Option<Option<") || text.contains("Option<()>") {
+            self.blockers
+                .insert("`Option<Option<_>>` or `Option<()>` writes `Some(None)` as `null`".into());
+        }
         for path in types::inner_paths(ty) {
             let mut bare = path.clone();
             if let Some(last) = bare.segments.last_mut() {

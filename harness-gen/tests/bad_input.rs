@@ -99,3 +99,25 @@ fn unparsable_and_missing_modules_are_skipped() {
     assert_eq!(good.len(), 1);
     assert_eq!(good[0].status, TargetStatus::Built);
 }
+
+#[test]
+fn default_selection_passes_over_binaries() {
+    let (_d, r) = run(fixture("workspace"), &[]);
+    let summary = r.expect("the library member is analysed");
+    assert_eq!(summary.packages.len(), 1);
+    assert_eq!(summary.packages[0].0, "lib_member");
+    assert!(
+        summary
+            .warnings
+            .iter()
+            .any(|w| w.contains("bin_member") && w.contains("no library")),
+        "{:#?}",
+        summary.warnings
+    );
+    let source = std::fs::read_to_string(summary.out_dir.join("fuzz_targets/de_request.rs"))
+        .expect("target");
+    assert!(
+        source.contains("No round-trip equality check: `Option<Option<_>>`"),
+        "{source}"
+    );
+}

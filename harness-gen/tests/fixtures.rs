@@ -136,3 +136,38 @@ fn generated_projects_compile() {
         assert!(summary.counts.built > 0, "{case}: nothing built");
     }
 }
+
+/// One target that does not compile is marked `failed` with the compiler's first error, and
+/// the others still build.
+#[test]
+fn a_broken_target_fails_alone() {
+    let (out, summary) = gen("internally_tagged", false);
+    let mut records = summary.targets.clone();
+    let broken = out.path().join("fuzz_targets/de_body.rs");
+    let text = std::fs::read_to_string(&broken).expect("generated target");
+    std::fs::write(
+        &broken,
+        text.replace(
+            "fuzz_target!(|data: &[u8]| {",
+            "fuzz_target!(|data: &[u8]| {\n    let _: u8 = \"not a number\";",
+        ),
+    )
+    .expect("rewrite");
+    let target_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/gen-fixtures");
+    harness_gen::compile::check(out.path(), Some(&target_dir), &mut records).expect("check runs");
+    let body = records
+        .iter()
+        .find(|r| r.name == "de_body")
+        .expect("de_body");
+    assert_eq!(body.status, TargetStatus::Failed);
+    let reason = body.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("error[E0308]") && reason.contains("de_body.rs"),
+        "{reason}"
+    );
+    let message = records
+        .iter()
+        .find(|r| r.name == "de_message")
+        .expect("de_message");
+    assert_eq!(message.status, TargetStatus::Built, "{:?}", message.reason);
+}
