@@ -2,7 +2,7 @@
 //! emission of a cargo-fuzz project with one target per discovered item.
 //!
 //! The pipeline, one module per step: [`workspace`] selects packages with `cargo metadata`;
-//! [`source`] reads each crate's module tree under its [`cfg`]; [`model`] indexes items and
+//! [`source`] reads each crate's module tree under its [`cfg`](mod@cfg); [`model`] indexes items and
 //! computes public paths; [`deser`] and [`ffi`] discover items and plan targets; [`emit`] writes
 //! the project and `targets.json`; [`compile`] checks that the targets build.
 //!
