@@ -255,12 +255,12 @@ pub fn deser_target(
 
 /// Formats whose deserializers require `DeserializeOwned` (cannot borrow from the input).
 fn owned_only(f: &FormatDep) -> bool {
-    f.format == "ciborium" || (f.format == "bincode" && f.major >= 2)
+    f.package == "ciborium" || (f.package == "bincode" && f.major >= 2)
 }
 
 fn format_call(f: &FormatDep, ty: &str) -> String {
     let krate = f.package.replace('-', "_");
-    match (f.format.as_str(), f.major) {
+    match (f.package.as_str(), f.major) {
         ("toml", _) => format!(
             "    // TOML is text: only UTF-8 input can be TOML.\n    if let Ok(text) = std::str::from_utf8(data) {{\n        let _ = {krate}::from_str::<{ty}>(text);\n    }}\n"
         ),

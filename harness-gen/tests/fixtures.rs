@@ -111,6 +111,16 @@ fn generic_alias() {
 }
 
 #[test]
+fn formats() {
+    snapshot_case("formats");
+}
+
+#[test]
+fn formats_bincode2() {
+    snapshot_case("formats_bincode2");
+}
+
+#[test]
 fn ffi_free() {
     snapshot_case("ffi_free");
 }
@@ -124,7 +134,14 @@ fn ffi_type() {
 /// these fixtures stays `built` after the compile check.
 #[test]
 fn generated_projects_compile() {
-    for case in ["internally_tagged", "ffi_type", "ffi_free", "generic_alias"] {
+    for case in [
+        "internally_tagged",
+        "ffi_type",
+        "ffi_free",
+        "generic_alias",
+        "formats",
+        "formats_bincode2",
+    ] {
         let (_out, summary) = gen(case, true);
         let failed: Vec<_> = summary
             .targets
