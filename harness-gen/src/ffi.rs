@@ -392,6 +392,9 @@ pub enum ArgKind {
     Slice(String),
     /// `Vec<T>` of a primitive `T`, by value.
     VecOf(String),
+    /// An unsigned size, capacity or count (by its parameter's name), kept below 64 KiB so that
+    /// an allocation failure for an absurd request is not reported as a finding.
+    Size(String),
     /// `&str` from a `String`.
     Str,
     /// `String` by value.
@@ -435,7 +438,7 @@ impl ArgKind {
             | ArgKind::CString
             | ArgKind::Reader
             | ArgKind::AsRefBytes => "Vec<u8>".into(),
-            ArgKind::BytesMut => "u16".into(),
+            ArgKind::BytesMut | ArgKind::Size(_) => "u16".into(),
             ArgKind::Str | ArgKind::String | ArgKind::AsRefStr => "String".into(),
             ArgKind::OptBytes => "Option<Vec<u8>>".into(),
             ArgKind::OptStr => "Option<String>".into(),
@@ -464,6 +467,7 @@ impl ArgKind {
                 (vec![], name.to_string())
             }
             ArgKind::VecOf(_) => (vec![], format!("{name}.clone()")),
+            ArgKind::Size(t) => (vec![], format!("{t}::from(*{name})")),
             ArgKind::BytesMut => (
                 vec![format!("let mut {name} = vec![0u8; usize::from(*{name})];")],
                 format!("&mut {name}"),
@@ -566,6 +570,24 @@ pub fn kind_for_bounds(bounds: &[String]) -> Option<ArgKind> {
         return Some(ArgKind::String);
     }
     None
+}
+
+/// Unsigned types a size argument may have.
+const SIZE_TYPES: &[&str] = &[
+    "usize",
+    "u64",
+    "u32",
+    "std::os::raw::c_ulong",
+    "std::os::raw::c_uint",
+];
+
+/// Whether a parameter name says it is a size, capacity or count.
+fn is_size_like(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    ["cap", "size", "len", "count", "capacity", "bound"]
+        .iter()
+        .any(|w| n.contains(w))
+        || n == "n"
 }
 
 /// Classifies one argument type, or says why it cannot be built.
@@ -938,10 +960,14 @@ fn plan_args(
                         pt.ty.to_token_stream()
                     )
                 })?;
-                args.push(Arg {
-                    name: arg_name(&pt.pat, i, used),
-                    kind,
-                });
+                let name = arg_name(&pt.pat, i, used);
+                let kind = match kind {
+                    ArgKind::Prim(p) if is_size_like(&name) && SIZE_TYPES.contains(&p.as_str()) => {
+                        ArgKind::Size(p)
+                    }
+                    k => k,
+                };
+                args.push(Arg { name, kind });
             }
         }
     }
