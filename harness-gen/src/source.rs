@@ -427,3 +427,57 @@ fn item_attrs_mut(item: &mut Item) -> Option<&mut Vec<Attribute>> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follows_mod_files_path_attributes_and_inline_modules() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let files = [
+            ("lib.rs", "mod a; #[path = \"other/x.rs\"] mod x; mod inline { mod nested; #[path = \"p.rs\"] mod p; } #[cfg(feature = \"off\")] mod gone;"),
+            ("a.rs", "mod b;"),
+            ("a/b.rs", "pub struct InB;"),
+            ("other/x.rs", "mod y;"),
+            ("other/y.rs", "pub struct InY;"),
+            ("inline/nested.rs", "pub struct InNested;"),
+            ("inline/p.rs", "pub struct InP;"),
+        ];
+        for (path, text) in files {
+            let p = d.join(path);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, text).expect("write");
+        }
+        let tree = load(&d.join("lib.rs"), &CfgEnv::default()).expect("loads");
+        assert!(tree.warnings.is_empty(), "{:?}", tree.warnings);
+        let mut got: Vec<(String, String)> = (0..tree.modules.len())
+            .map(|m| {
+                let file = tree.modules[m]
+                    .file
+                    .strip_prefix(d)
+                    .expect("inside")
+                    .display()
+                    .to_string();
+                (tree.path_of(m).join("::"), file)
+            })
+            .collect();
+        got.sort();
+        let want = [
+            ("", "lib.rs"),
+            ("a", "a.rs"),
+            ("a::b", "a/b.rs"),
+            ("inline", "lib.rs"),
+            ("inline::nested", "inline/nested.rs"),
+            ("inline::p", "inline/p.rs"),
+            ("x", "other/x.rs"),
+            ("x::y", "other/y.rs"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(got, want);
+    }
+}
