@@ -118,12 +118,13 @@ pub fn discover(model: &CrateModel) -> Vec<DeserItem> {
     }
     let mut out = Vec::new();
     let mut seen = HashSet::new();
+    let mention_index = std::cell::OnceCell::new();
     let candidates = derived
         .iter()
         .filter(|(_, f)| f.0)
-        .map(|(&d, _)| (d, How::Derive, None))
-        .chain(manual_de.iter().map(|&(d, r)| (d, How::Manual, Some(r))));
-    for (d, how, imp) in candidates {
+        .map(|(&d, _)| (d, How::Derive))
+        .chain(manual_de.iter().map(|&(d, _)| (d, How::Manual)));
+    for (d, how) in candidates {
         if !seen.insert(d) {
             continue;
         }
@@ -135,11 +136,15 @@ pub fn discover(model: &CrateModel) -> Vec<DeserItem> {
             .filter(|(t, _)| *t == d)
             .map(|&(_, r)| r)
             .collect();
-        let mut di = describe(model, d, how, imp, serialize, partial_eq, &all_impls);
-        if di.how == How::Derive && !all_impls.is_empty() {
-            di.how = How::Manual;
-        }
-        out.push(di);
+        out.push(describe(
+            model,
+            d,
+            how,
+            serialize,
+            partial_eq,
+            &all_impls,
+            &mention_index,
+        ));
     }
     out.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     out
@@ -189,10 +194,10 @@ fn describe(
     model: &CrateModel,
     d: DefId,
     how: How,
-    imp: Option<ImplRef>,
     serialize: bool,
     partial_eq: bool,
     manual_impls: &[ImplRef],
+    mention_index: &std::cell::OnceCell<HashMap<DefId, Vec<Mention>>>,
 ) -> DeserItem {
     let def = &model.defs[d];
     let item = model.item(d);
@@ -287,7 +292,13 @@ fn describe(
             }
         }
         if di.instances.is_empty() {
-            di.instances = instantiations(model, d, &public, &params);
+            let index = mention_index.get_or_init(|| mentions(model));
+            di.instances = instantiations(
+                model,
+                index.get(&d).map_or(&[], Vec::as_slice),
+                &public,
+                &params,
+            );
         }
         if di.instances.is_empty() {
             di.skip = Some(format!(
@@ -304,7 +315,7 @@ fn describe(
         visited: HashSet::new(),
     };
     walker.walk_def(d, 0);
-    if let Some(r) = imp {
+    for &r in manual_impls {
         collect_literals(model, r, &mut walker.words);
     }
     di.words = walker.words;
@@ -312,58 +323,41 @@ fn describe(
     let subst = di.instances[0].subst.clone();
     let mut seeder = Seeder { model, depth: 0 };
     if how == How::Derive {
-        di.seeds = seeder.seeds_of_def(d, &subst, 6);
+        di.seeds = seeder.seeds_of_def(d, &subst, MAX_SEEDS);
     }
     di
 }
 
-/// Concrete instantiations of a generic type that the crate itself writes in a type alias or a
-/// field type. At most three, aliases first.
-fn instantiations(
-    model: &CrateModel,
-    target: DefId,
-    public: &str,
-    params: &[String],
-) -> Vec<Instance> {
-    let mut out: Vec<Instance> = Vec::new();
-    let consider = |m: ModId, ty: &Type, via: String, out: &mut Vec<Instance>| {
+/// Where the crate writes a generic type with arguments: in a type alias or a field type.
+struct Mention {
+    module: ModId,
+    args: syn::AngleBracketedGenericArguments,
+    via: String,
+}
+
+/// Every mention of a crate type with generic arguments, by type, aliases first. Built once per
+/// crate: only paths with `<..>` arguments are resolved.
+fn mentions(model: &CrateModel) -> HashMap<DefId, Vec<Mention>> {
+    let mut out: HashMap<DefId, Vec<Mention>> = HashMap::new();
+    let mut consider = |m: ModId, ty: &Type, via: &str| {
         for path in types::inner_paths(ty) {
+            let Some(last) = path.segments.last() else {
+                continue;
+            };
+            let syn::PathArguments::AngleBracketed(ab) = &last.arguments else {
+                continue;
+            };
             let mut bare = path.clone();
-            let Some(last) = bare.segments.last_mut() else {
-                continue;
-            };
-            let args = std::mem::replace(&mut last.arguments, syn::PathArguments::None);
-            if model.resolve(m, &segs(&bare), Ns::Type) != Some(Res::Def(target)) {
-                continue;
+            if let Some(l) = bare.segments.last_mut() {
+                l.arguments = syn::PathArguments::None;
             }
-            let syn::PathArguments::AngleBracketed(ab) = args else {
-                continue;
-            };
-            let rendered: Vec<Option<String>> = ab
-                .args
-                .iter()
-                .filter_map(|a| match a {
-                    syn::GenericArgument::Type(t) => Some(render(model, m, t, &Subst::new())),
-                    syn::GenericArgument::Const(c) => {
-                        Some(Some(quote::ToTokens::to_token_stream(c).to_string()))
-                    }
-                    _ => None,
-                })
-                .collect();
-            if rendered.len() != params.len() || rendered.iter().any(Option::is_none) {
-                continue;
+            if let Some(Res::Def(d)) = model.resolve(m, &segs(&bare), Ns::Type) {
+                out.entry(d).or_default().push(Mention {
+                    module: m,
+                    args: ab.clone(),
+                    via: via.to_string(),
+                });
             }
-            let rendered: Vec<String> = rendered.into_iter().flatten().collect();
-            let ty = format!("{public}<{}>", rendered.join(", "));
-            if out.iter().any(|i| i.ty == ty) {
-                continue;
-            }
-            let subst = params.iter().cloned().zip(rendered).collect();
-            out.push(Instance {
-                ty,
-                via: Some(via.clone()),
-                subst,
-            });
         }
     };
     for (d, def) in model.defs.iter().enumerate() {
@@ -373,13 +367,13 @@ fn instantiations(
                     let name = model
                         .public_path(d)
                         .unwrap_or_else(|| model.internal_path(d));
-                    consider(def.module, &t.ty, format!("type alias `{name}`"), &mut out);
+                    consider(def.module, &t.ty, &format!("type alias `{name}`"));
                 }
             }
         }
     }
     for (d, def) in model.defs.iter().enumerate() {
-        if d == target || !matches!(def.kind, DefKind::Struct | DefKind::Enum) {
+        if !matches!(def.kind, DefKind::Struct | DefKind::Enum) {
             continue;
         }
         let item = model.item(d);
@@ -390,10 +384,56 @@ fn instantiations(
             .public_path(d)
             .unwrap_or_else(|| model.internal_path(d));
         for f in item_fields(item) {
-            consider(def.module, &f.ty, format!("a field of `{owner}`"), &mut out);
+            consider(def.module, &f.ty, &format!("a field of `{owner}`"));
         }
     }
-    out.truncate(3);
+    out
+}
+
+/// Seeds per type at most (one per enum variant, in order): a small corpus is enough to start.
+const MAX_SEEDS: usize = 4;
+
+/// Concrete instantiations of a generic type that the crate itself writes in a type alias or a
+/// field type. At most three, aliases first.
+fn instantiations(
+    model: &CrateModel,
+    mentions: &[Mention],
+    public: &str,
+    params: &[String],
+) -> Vec<Instance> {
+    let mut out: Vec<Instance> = Vec::new();
+    for mention in mentions {
+        let m = mention.module;
+        let rendered: Vec<Option<String>> = mention
+            .args
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                syn::GenericArgument::Type(t) => Some(render(model, m, t, &Subst::new())),
+                syn::GenericArgument::Const(c) => {
+                    Some(Some(quote::ToTokens::to_token_stream(c).to_string()))
+                }
+                _ => None,
+            })
+            .collect();
+        if rendered.len() != params.len() || rendered.iter().any(Option::is_none) {
+            continue;
+        }
+        let rendered: Vec<String> = rendered.into_iter().flatten().collect();
+        let ty = format!("{public}<{}>", rendered.join(", "));
+        if out.iter().any(|i| i.ty == ty) {
+            continue;
+        }
+        let subst = params.iter().cloned().zip(rendered).collect();
+        out.push(Instance {
+            ty,
+            via: Some(mention.via.clone()),
+            subst,
+        });
+        if out.len() == 3 {
+            break;
+        }
+    }
     out
 }
 

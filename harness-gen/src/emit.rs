@@ -558,9 +558,6 @@ pub fn write_project(
     formats: &[FormatDep],
     targets: &[Emitted],
 ) -> Result<(), GenError> {
-    let w = |p: PathBuf, text: &str| -> Result<(), GenError> {
-        std::fs::write(&p, text).map_err(|source| GenError::Write { path: p, source })
-    };
     let mkdir = |p: &Path| -> Result<(), GenError> {
         std::fs::create_dir_all(p).map_err(|source| GenError::Write {
             path: p.to_path_buf(),
@@ -568,25 +565,8 @@ pub fn write_project(
         })
     };
     mkdir(out)?;
-    for sub in ["fuzz_targets", "dicts"] {
-        let dir = out.join(sub);
-        if dir.is_dir() {
-            let entries = std::fs::read_dir(&dir).map_err(|source| GenError::Write {
-                path: dir.clone(),
-                source,
-            })?;
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.extension().is_some_and(|x| x == "rs" || x == "dict") {
-                    std::fs::remove_file(&p).map_err(|source| GenError::Write {
-                        path: p.clone(),
-                        source,
-                    })?;
-                }
-            }
-        }
-        mkdir(&dir)?;
-    }
+    // Every file of the project, written at the end in one go.
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
     let out_abs = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
     let mut toml = String::new();
     let names: Vec<&str> = crates.iter().map(|c| c.package.as_str()).collect();
@@ -662,35 +642,97 @@ pub fn write_project(
         let _ = writeln!(toml, "doc = false");
         let _ = writeln!(toml, "bench = false");
     }
-    w(out.join("Cargo.toml"), &toml)?;
-    w(
+    files.push((out.join("Cargo.toml"), toml));
+    files.push((
         out.join(".gitignore"),
-        "target\ncorpus\nartifacts\ncoverage\n",
-    )?;
+        "target\ncorpus\nartifacts\ncoverage\n".into(),
+    ));
+    let mut dirs = vec![out.join("fuzz_targets"), out.join("dicts")];
     for t in targets {
         let Some(src) = &t.source else { continue };
         let n = &t.record.name;
-        w(out.join("fuzz_targets").join(format!("{n}.rs")), src)?;
+        files.push((
+            out.join("fuzz_targets").join(format!("{n}.rs")),
+            src.clone(),
+        ));
         if !t.dict.is_empty() {
             let mut d =
                 format!("# libFuzzer dictionary for `{n}`: names from the type's serde shape.\n");
             for (i, e) in t.dict.iter().enumerate() {
                 let _ = writeln!(d, "kw{}={}", i + 1, dict_entry(e));
             }
-            w(out.join("dicts").join(format!("{n}.dict")), &d)?;
+            files.push((out.join("dicts").join(format!("{n}.dict")), d));
         }
         if !t.seeds.is_empty() {
             let dir = out.join("corpus").join(n);
-            mkdir(&dir)?;
             for (i, s) in t.seeds.iter().enumerate() {
-                w(
+                files.push((
                     dir.join(format!("seed-{}.json", i + 1)),
-                    &String::from_utf8_lossy(s),
-                )?;
+                    String::from_utf8_lossy(s).into_owned(),
+                ));
+            }
+            dirs.push(dir);
+        }
+    }
+    for d in &dirs {
+        mkdir(d)?;
+    }
+    remove_stale(out, &files)?;
+    write_all(files)
+}
+
+/// Removes targets and dictionaries of a previous run that this run does not write. Corpus
+/// directories are left alone: they may hold a campaign's inputs.
+fn remove_stale(out: &Path, files: &[(PathBuf, String)]) -> Result<(), GenError> {
+    let keep: std::collections::HashSet<&Path> = files.iter().map(|(p, _)| p.as_path()).collect();
+    for sub in ["fuzz_targets", "dicts"] {
+        let dir = out.join(sub);
+        let entries = std::fs::read_dir(&dir).map_err(|source| GenError::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "rs" || x == "dict")
+                && !keep.contains(p.as_path())
+            {
+                std::fs::remove_file(&p).map_err(|source| GenError::Write {
+                    path: p.clone(),
+                    source,
+                })?;
             }
         }
     }
     Ok(())
+}
+
+/// Writes files whose content changed, on two threads: creating thousands of small files is the
+/// slowest part of emission on most filesystems.
+fn write_all(files: Vec<(PathBuf, String)>) -> Result<(), GenError> {
+    let write = |chunk: &[(PathBuf, String)]| -> Result<(), GenError> {
+        for (p, text) in chunk {
+            if std::fs::read(p).is_ok_and(|old| old == text.as_bytes()) {
+                continue;
+            }
+            std::fs::write(p, text).map_err(|source| GenError::Write {
+                path: p.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    };
+    let (a, b) = files.split_at(files.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| write(b));
+        let mine = write(a);
+        let theirs = other.join().unwrap_or_else(|_| {
+            Err(GenError::Write {
+                path: PathBuf::new(),
+                source: std::io::Error::other("writer thread panicked"),
+            })
+        });
+        mine.and(theirs)
+    })
 }
 
 /// Writes `targets.json`.
