@@ -11,7 +11,8 @@
 //! A plain cargo-fuzz project in `out_dir`: `Cargo.toml` (`[package.metadata] cargo-fuzz = true`,
 //! its own `[workspace]`, one `[[bin]]` per target, a path dependency on each analysed package
 //! with its resolved features, `libfuzzer-sys`, `arbitrary`, `serde_json` and the serde formats
-//! the package depends on, pinned to the versions it resolved), `fuzz_targets/<name>.rs`,
+//! the package depends on, pinned to the versions it resolved; `Cargo.lock` starts as a copy of
+//! the workspace's), `fuzz_targets/<name>.rs`,
 //! `dicts/<name>.dict`, `corpus/<name>/seed-N.json` and `targets.json`: one record per target
 //! and per discovered item without one (`name`, `package`, `kind`, `item`, `format`, `status`,
 //! `reason`). Deserialize targets are named `de_<path>`, FFI targets `ffi_<path>`; with several
@@ -288,6 +289,16 @@ pub fn generate_with_progress(
         }
     }
     emit::write_project(&opts.out_dir, &crates, &formats, &emitted)?;
+    // Start from the workspace's lock file so the crate builds with the dependency versions the
+    // workspace uses; cargo adds what the fuzz project needs on top.
+    let lock = selection.workspace_root.join("Cargo.lock");
+    let fuzz_lock = opts.out_dir.join("Cargo.lock");
+    if lock.is_file() && !fuzz_lock.exists() {
+        std::fs::copy(&lock, &fuzz_lock).map_err(|source| GenError::Write {
+            path: fuzz_lock.clone(),
+            source,
+        })?;
+    }
     let mut records: Vec<TargetRecord> = emitted.into_iter().map(|e| e.record).collect();
     let targets_json = emit::write_manifest(&opts.out_dir, &records)?;
     progress(&Progress::Written(Counts::of(&records).generated));
