@@ -329,19 +329,27 @@ pub fn ffi_target(name: String, package: &str, item: &FfiItem, crate_root: &Path
             let _ = writeln!(src);
             let _ = writeln!(src, "use libfuzzer_sys::fuzz_target;");
             let _ = writeln!(src);
-            let _ = writeln!(src, "/// The arguments of one call.");
-            let _ = writeln!(src, "#[derive(Debug, arbitrary::Arbitrary)]");
-            src.push_str(&struct_def("Input", &call.args, ""));
-            let _ = writeln!(src);
-            let _ = writeln!(src, "fuzz_target!(|input: Input| {{");
             let names: Vec<&str> = call
                 .args
                 .iter()
                 .filter(|a| a.kind.field_type().is_some())
                 .map(|a| a.name.as_str())
                 .collect();
-            let _ = writeln!(src, "    let Input {{ {} }} = &input;", names.join(", "));
             let (setup, args) = build_args(&call.args, "return;");
+            if names.is_empty() {
+                let _ = writeln!(src, "fuzz_target!(|_data: &[u8]| {{");
+                let _ = writeln!(
+                    src,
+                    "    // No argument comes from the input: each run makes the same call."
+                );
+            } else {
+                let _ = writeln!(src, "/// The arguments of one call.");
+                let _ = writeln!(src, "#[derive(Debug, arbitrary::Arbitrary)]");
+                src.push_str(&struct_def("Input", &call.args, ""));
+                let _ = writeln!(src);
+                let _ = writeln!(src, "fuzz_target!(|input: Input| {{");
+                let _ = writeln!(src, "    let Input {{ {} }} = &input;", names.join(", "));
+            }
             for s in setup {
                 let _ = writeln!(src, "    {s}");
             }
