@@ -121,3 +121,34 @@ fn default_selection_passes_over_binaries() {
         "{source}"
     );
 }
+
+/// `-p` may name several packages, dependencies included (sources from the registry cache);
+/// target names then carry the crate's name.
+#[test]
+fn several_packages_including_a_registry_dependency() {
+    let (_d, r) = run(fixture("workspace"), &["lib_member", "serde_json"]);
+    let summary = r.expect("both packages are analysed");
+    let names: Vec<&str> = summary.packages.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(names, ["lib_member", "serde_json"]);
+    assert!(
+        summary
+            .targets
+            .iter()
+            .any(|t| t.name == "lib_member_de_request"),
+        "{:#?}",
+        summary.targets
+    );
+    assert!(
+        summary
+            .targets
+            .iter()
+            .any(|t| t.package == "serde_json" && t.name.starts_with("serde_json_de_")),
+        "{:#?}",
+        summary.targets
+    );
+    let toml = std::fs::read_to_string(summary.out_dir.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(
+        toml.contains("lib_member = { path = ") && toml.contains("serde_json = { path = "),
+        "{toml}"
+    );
+}
