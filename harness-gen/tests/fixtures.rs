@@ -1,0 +1,190 @@
+//! Snapshot tests: `generate` on each fixture crate in `tests/fixtures/gen/`, every generated file
+//! snapshotted with insta; and one end-to-end compile check of generated projects.
+
+use std::path::{Path, PathBuf};
+
+use harness_gen::{generate, GenOptions, TargetStatus};
+
+fn fixture(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/gen")
+        .join(case)
+        .join("Cargo.toml")
+}
+
+/// Generates the project for `case` into a temporary directory and returns it with the summary.
+fn gen(case: &str, compile_check: bool) -> (tempfile::TempDir, harness_gen::GenSummary) {
+    let out = tempfile::tempdir().expect("tempdir");
+    let target_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/gen-fixtures");
+    let summary = generate(&GenOptions {
+        manifest_path: Some(fixture(case)),
+        packages: vec![],
+        out_dir: out.path().to_path_buf(),
+        compile_check,
+        target_dir: Some(target_dir),
+    })
+    .unwrap_or_else(|e| panic!("gen {case}: {e}"));
+    (out, summary)
+}
+
+/// All generated files (not target/), as `path` → text with the machine-specific crate path
+/// redacted.
+fn files(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("read_dir").flatten() {
+            let p = e.path();
+            let rel = p
+                .strip_prefix(root)
+                .expect("under root")
+                .display()
+                .to_string();
+            if rel == "target" || rel == "Cargo.lock" {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let text = std::fs::read_to_string(&p).expect("text file");
+                let text = text
+                    .lines()
+                    .map(|l| match l.find("{ path = \"") {
+                        Some(i) => {
+                            let rest = &l[i + 10..];
+                            let end = rest.find('"').map_or(0, |e| e);
+                            format!("{}{{ path = \"[crate]{}", &l[..i], &rest[end..])
+                        }
+                        None => l.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                out.push((rel, text));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn snapshot_case(case: &str) {
+    let (out, summary) = gen(case, false);
+    for (rel, text) in files(out.path()) {
+        let name = format!("{case}__{}", rel.replace(['/', '.'], "_"));
+        insta::assert_snapshot!(name, text);
+    }
+    assert!(
+        summary.warnings.is_empty(),
+        "{case}: {:?}",
+        summary.warnings
+    );
+}
+
+#[test]
+fn reexport_rename() {
+    snapshot_case("reexport_rename");
+}
+
+#[test]
+fn cfg_attr_feature() {
+    snapshot_case("cfg_attr_feature");
+}
+
+#[test]
+fn manual_visitor() {
+    snapshot_case("manual_visitor");
+}
+
+#[test]
+fn try_from_with() {
+    snapshot_case("try_from_with");
+}
+
+#[test]
+fn internally_tagged() {
+    snapshot_case("internally_tagged");
+}
+
+#[test]
+fn generic_alias() {
+    snapshot_case("generic_alias");
+}
+
+#[test]
+fn formats() {
+    snapshot_case("formats");
+}
+
+#[test]
+fn formats_bincode2() {
+    snapshot_case("formats_bincode2");
+}
+
+#[test]
+fn ffi_free() {
+    snapshot_case("ffi_free");
+}
+
+#[test]
+fn ffi_type() {
+    snapshot_case("ffi_type");
+}
+
+/// The generated projects really build with `cargo build` on stable: every `built` target of
+/// these fixtures stays `built` after the compile check.
+#[test]
+fn generated_projects_compile() {
+    for case in [
+        "internally_tagged",
+        "ffi_type",
+        "ffi_free",
+        "generic_alias",
+        "formats",
+        "formats_bincode2",
+    ] {
+        let (_out, summary) = gen(case, true);
+        let failed: Vec<_> = summary
+            .targets
+            .iter()
+            .filter(|t| t.status == TargetStatus::Failed)
+            .map(|t| format!("{}: {}", t.name, t.reason.as_deref().unwrap_or("")))
+            .collect();
+        assert!(failed.is_empty(), "{case}: {failed:#?}");
+        assert!(summary.counts.built > 0, "{case}: nothing built");
+    }
+}
+
+/// One target that does not compile is marked `failed` with the compiler's first error, and
+/// the others still build.
+#[test]
+fn a_broken_target_fails_alone() {
+    let (out, summary) = gen("internally_tagged", false);
+    let mut records = summary.targets.clone();
+    let broken = out.path().join("fuzz_targets/de_body.rs");
+    let text = std::fs::read_to_string(&broken).expect("generated target");
+    std::fs::write(
+        &broken,
+        text.replace(
+            "fuzz_target!(|data: &[u8]| {",
+            "fuzz_target!(|data: &[u8]| {\n    let _: u8 = \"not a number\";",
+        ),
+    )
+    .expect("rewrite");
+    let target_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/gen-fixtures");
+    harness_gen::compile::check(out.path(), Some(&target_dir), &mut records).expect("check runs");
+    let body = records
+        .iter()
+        .find(|r| r.name == "de_body")
+        .expect("de_body");
+    assert_eq!(body.status, TargetStatus::Failed);
+    let reason = body.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("error[E0308]") && reason.contains("de_body.rs"),
+        "{reason}"
+    );
+    let message = records
+        .iter()
+        .find(|r| r.name == "de_message")
+        .expect("de_message");
+    assert_eq!(message.status, TargetStatus::Built, "{:?}", message.reason);
+}
