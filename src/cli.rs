@@ -18,6 +18,8 @@ pub enum Command {
     Doctor(crate::cmd::doctor::DoctorArgs),
     /// Run any command in the sandbox and record what it attempts.
     Sandbox(crate::cmd::sandbox::SandboxArgs),
+    /// Discover Deserialize types and FFI wrappers and write a cargo-fuzz project.
+    Gen(crate::cmd::gen::GenArgs),
 }
 
 /// The process arguments, minus the `airlock` that cargo inserts when it runs us as

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Sandbox(args) => cmd::sandbox::run(args),
+        Command::Gen(args) => cmd::gen::run(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),
