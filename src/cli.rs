@@ -20,6 +20,10 @@ pub enum Command {
     Sandbox(crate::cmd::sandbox::SandboxArgs),
     /// Discover Deserialize types and FFI wrappers and write a cargo-fuzz project.
     Gen(crate::cmd::gen::GenArgs),
+    /// Build the generated targets with sanitizers and fuzz them in the sandbox.
+    Fuzz(crate::cmd::fuzz::FuzzArgs),
+    /// Rerun one finding's reproducer; exit 1 while it still crashes.
+    Repro(crate::cmd::repro::ReproArgs),
 }
 
 /// The process arguments, minus the `airlock` that cargo inserts when it runs us as

@@ -18,6 +18,8 @@ fn main() -> ExitCode {
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Sandbox(args) => cmd::sandbox::run(args),
         Command::Gen(args) => cmd::gen::run(args),
+        Command::Fuzz(args) => cmd::fuzz::run(args),
+        Command::Repro(args) => cmd::repro::run(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),

@@ -10,5 +10,6 @@
 
 pub mod decoys;
 pub mod events;
+pub mod fuzz;
 pub mod profile;
 pub mod sandbox;

@@ -168,6 +168,8 @@ pub struct ChildPlan {
     pub control: RawFd,
     /// Descriptors (besides 0, 1, 2) the command inherits, e.g. a jobserver's.
     pub keep_fds: Vec<RawFd>,
+    /// Descriptors to put in place of stdin, stdout and stderr.
+    pub stdio: [Option<RawFd>; 3],
 }
 
 fn errno() -> i32 {
@@ -308,6 +310,14 @@ impl ChildPlan {
             for sig in 1..32 {
                 if sig != libc::SIGKILL && sig != libc::SIGSTOP {
                     libc::signal(sig, libc::SIG_DFL);
+                }
+            }
+        }
+        for (target, source) in self.stdio.iter().enumerate() {
+            if let Some(fd) = source {
+                // SAFETY: duplicating a descriptor the supervisor keeps open for the run.
+                if unsafe { libc::dup2(*fd, target as i32) } < 0 {
+                    fail(control, Step::Exec, 0, errno());
                 }
             }
         }

@@ -103,6 +103,9 @@ pub struct SandboxConfig {
     pub events_file: Option<PathBuf>,
     /// Descriptors the command inherits besides stdio (e.g. a jobserver's pipe).
     pub keep_fds: Vec<RawFd>,
+    /// Replacements for the command's stdin, stdout and stderr (descriptors the caller owns
+    /// and keeps open for the run); `None` inherits the caller's.
+    pub stdio: [Option<RawFd>; 3],
 }
 
 impl SandboxConfig {
@@ -125,6 +128,7 @@ impl SandboxConfig {
             krate: String::new(),
             events_file: None,
             keep_fds: Vec::new(),
+            stdio: [None; 3],
         }
     }
 }
@@ -691,6 +695,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         envp,
         control: child_sock.as_raw_fd(),
         keep_fds: config.keep_fds.clone(),
+        stdio: config.stdio,
     };
     // SAFETY: geteuid cannot fail.
     let cgroup = if unsafe { libc::geteuid() } == 0 {

@@ -1,0 +1,601 @@
+//! Running a campaign: libFuzzer per target inside the sandbox, then triage of every artifact.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsString;
+use std::fs;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use super::instrument::FuzzBuild;
+use super::project::{in_shard, FuzzProject, TargetRecord};
+use super::triage::{self, Crash};
+use super::{CampaignOptions, Finding, FuzzError, FuzzSection, TargetResult};
+use crate::events::Phase;
+use crate::profile::{Placeholders, Profile};
+use crate::sandbox::{self, SandboxConfig};
+
+/// The profile fuzz targets run under.
+pub const FUZZ_PROFILE: &str = "fuzz";
+
+/// Extra time a libFuzzer run gets past its own `-max_total_time` before the sandbox kills it.
+const GRACE: Duration = Duration::from_secs(60);
+
+/// Most artifacts of one target reproduced per campaign.
+const MAX_TRIAGED: usize = 32;
+
+/// Most seconds spent minimizing one finding.
+const MINIMIZE_SECS: u64 = 20;
+
+fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> FuzzError + '_ {
+    move |source| FuzzError::Write {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Runs one command of a target binary in the sandbox with stdout and stderr in `log`.
+fn run_target(
+    binary: &Path,
+    args: Vec<OsString>,
+    read: Vec<PathBuf>,
+    write: Vec<PathBuf>,
+    log: &Path,
+    timeout: Duration,
+    allow_degraded: bool,
+    krate: &str,
+) -> Result<(sandbox::RunOutcome, String), FuzzError> {
+    let profile = Profile::load(FUZZ_PROFILE, &Placeholders::from_env())?;
+    let mut command = vec![binary.as_os_str().to_owned()];
+    command.extend(args);
+    let mut config = SandboxConfig::new(profile, command);
+    config.phase = Phase::Fuzz;
+    config.krate = krate.to_owned();
+    config.extra_exec = vec![binary.parent().unwrap_or(Path::new("/")).to_owned()];
+    config.extra_read = read;
+    config.extra_write = write.clone();
+    config.cwd = write.first().cloned().unwrap_or_else(|| PathBuf::from("/"));
+    config.timeout = Some(timeout);
+    config.allow_degraded = allow_degraded;
+    let mut env = vec![
+        (
+            "ASAN_OPTIONS",
+            "detect_leaks=1:symbolize=1:handle_abort=1:handle_segv=1:detect_odr_violation=0:allocator_may_return_null=0".to_owned(),
+        ),
+        ("RUST_BACKTRACE", "0".to_owned()),
+    ];
+    for candidate in ["/usr/bin/llvm-symbolizer", "/usr/local/bin/llvm-symbolizer"] {
+        if Path::new(candidate).is_file() {
+            env.push(("ASAN_SYMBOLIZER_PATH", candidate.to_owned()));
+            break;
+        }
+    }
+    config.env_set = env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+    let file = fs::File::create(log).map_err(write_err(log))?;
+    let null = fs::File::open("/dev/null").map_err(write_err(Path::new("/dev/null")))?;
+    config.stdio = [Some(null.as_raw_fd()), Some(file.as_raw_fd()), Some(file.as_raw_fd())];
+    let outcome = sandbox::run(&config)?;
+    drop(file);
+    let text = fs::read(log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    Ok((outcome, text))
+}
+
+/// libFuzzer's final figures, from its log.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub runs: u64,
+    pub execs_per_sec: u64,
+    pub coverage: u64,
+}
+
+fn number_after(line: &str, key: &str) -> Option<u64> {
+    let rest = &line[line.find(key)? + key.len()..];
+    rest.trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Parses the status lines of a libFuzzer log (fork mode `#N: cov: ...` and plain `#N\tNEW
+/// cov: ...`) and its final stats.
+pub fn parse_stats(log: &str) -> Stats {
+    let mut stats = Stats::default();
+    for line in log.lines() {
+        if line.starts_with('#') && line.contains("cov:") {
+            stats.runs = stats.runs.max(number_after(line, "#").unwrap_or(0));
+            stats.coverage = stats.coverage.max(number_after(line, "cov:").unwrap_or(0));
+            if let Some(e) = number_after(line, "exec/s:") {
+                stats.execs_per_sec = e;
+            }
+        } else if let Some(n) = number_after(line, "stat::number_of_executed_units:") {
+            stats.runs = stats.runs.max(n);
+        } else if let Some(e) = number_after(line, "stat::average_exec_per_sec:") {
+            if stats.execs_per_sec == 0 {
+                stats.execs_per_sec = e;
+            }
+        }
+    }
+    stats
+}
+
+fn artifacts_in(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                        ["crash-", "leak-", "timeout-", "oom-"].iter().any(|k| n.starts_with(k))
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+fn libfuzzer_limits(opts_timeout: Duration, rss_limit_mb: u64) -> Vec<OsString> {
+    vec![
+        format!("-timeout={}", opts_timeout.as_secs().max(1)).into(),
+        format!("-rss_limit_mb={rss_limit_mb}").into(),
+        format!("-malloc_limit_mb={rss_limit_mb}").into(),
+    ]
+}
+
+/// What a reproduction run showed.
+#[derive(Debug, Clone)]
+pub struct Reproduction {
+    /// The crash, or `None` when the input no longer crashes.
+    pub crash: Option<Crash>,
+    /// Everything the target printed.
+    pub output: String,
+}
+
+/// Runs `binary` on `input` once, sandboxed, and classifies what happened.
+#[allow(clippy::too_many_arguments)]
+pub fn rerun(
+    binary: &Path,
+    input: &Path,
+    log: &Path,
+    input_timeout: Duration,
+    rss_limit_mb: u64,
+    allow_degraded: bool,
+    krate: &str,
+) -> Result<Reproduction, FuzzError> {
+    let mut args = libfuzzer_limits(input_timeout, rss_limit_mb);
+    args.push(input.as_os_str().to_owned());
+    let scratch = log.parent().unwrap_or(Path::new("/tmp")).to_owned();
+    let (_, output) = run_target(
+        binary,
+        args,
+        vec![input.parent().unwrap_or(Path::new("/")).to_owned()],
+        vec![scratch],
+        log,
+        input_timeout * 3 + Duration::from_secs(30),
+        allow_degraded,
+        krate,
+    )?;
+    Ok(Reproduction {
+        crash: triage::classify(&output),
+        output,
+    })
+}
+
+/// Rebuilds `target` of the project in `dir` (a no-op when fresh) and reruns `input`.
+pub fn reproduce(
+    dir: &Path,
+    target: &str,
+    input: &Path,
+    scratch: &Path,
+    allow_degraded: bool,
+) -> Result<(Reproduction, String), FuzzError> {
+    let project = FuzzProject::open(dir)?;
+    let record = project
+        .targets
+        .iter()
+        .find(|t| t.name == target)
+        .ok_or_else(|| FuzzError::UnknownTarget(vec![target.to_owned()]))?;
+    let build = FuzzBuild::prepare()?;
+    let failed = build.build(&project, &[target])?;
+    if let Some((_, err)) = failed.first() {
+        return Err(FuzzError::BuildFailed(err.clone()));
+    }
+    fs::create_dir_all(scratch).map_err(write_err(scratch))?;
+    let (krate, crate_dir) = project.crate_of(record);
+    let binary = project.binary(&build.instrumentation.triple, target);
+    let log = scratch.join(format!("repro-{target}.log"));
+    let rep = rerun(
+        &binary,
+        input,
+        &log,
+        Duration::from_secs(10),
+        2048,
+        allow_degraded,
+        &krate,
+    )?;
+    let sig = rep
+        .crash
+        .as_ref()
+        .map(|c| triage::signature(c, &krate, crate_dir.as_deref().and_then(Path::to_str)))
+        .unwrap_or_default();
+    Ok((rep, sig))
+}
+
+fn seconds_since(start: SystemTime, path: &Path) -> Option<u64> {
+    let m = fs::metadata(path).ok()?.modified().ok()?;
+    m.duration_since(start).ok().map(|d| d.as_secs())
+}
+
+/// Runs the campaign described by `opts`.
+pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
+    let say = opts.progress;
+    let project = FuzzProject::open(&opts.dir)?;
+    let unknown: Vec<String> = opts
+        .targets
+        .iter()
+        .filter(|t| !project.targets.iter().any(|r| &r.name == *t))
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(FuzzError::UnknownTarget(unknown));
+    }
+    let selected: Vec<&TargetRecord> = project
+        .runnable()
+        .filter(|t| opts.targets.is_empty() || opts.targets.contains(&t.name))
+        .filter(|t| opts.shard.is_none_or(|(k, n)| in_shard(&t.name, k, n)))
+        .collect();
+    let build = FuzzBuild::prepare()?;
+    let names: Vec<&str> = selected.iter().map(|t| t.name.as_str()).collect();
+    say(&format!(
+        "fuzz: building {} targets ({}, ASan, coverage{})",
+        names.len(),
+        build.instrumentation.toolchain,
+        if build.instrumentation.c_instrumented { ", C instrumented with clang" } else { "; C code not instrumented: no clang" }
+    ));
+    let failed: BTreeMap<String, String> = if names.is_empty() {
+        BTreeMap::new()
+    } else {
+        build.build(&project, &names)?.into_iter().collect()
+    };
+    if !names.is_empty() && failed.len() == names.len() {
+        return Err(FuzzError::BuildFailed(failed.values().next().cloned().unwrap_or_default()));
+    }
+    let logs = opts.report_dir.join("logs");
+    let reproducers = opts.report_dir.join("reproducers");
+    fs::create_dir_all(&logs).map_err(write_err(&logs))?;
+    fs::create_dir_all(&reproducers).map_err(write_err(&reproducers))?;
+
+    let mut section = FuzzSection {
+        project: project.dir.clone(),
+        instrumentation: Some(build.instrumentation.clone()),
+        ..FuzzSection::default()
+    };
+    // Every record of targets.json appears in the report, fuzzed or not.
+    for record in &project.targets {
+        let chosen = selected.iter().any(|s| s.name == record.name);
+        if record.status != "built" || !chosen {
+            if record.status != "built" {
+                section.targets.push(TargetResult {
+                    name: record.name.clone(),
+                    kind: record.kind.clone(),
+                    item: record.item.clone(),
+                    format: record.format.clone(),
+                    status: record.status.clone(),
+                    reason: record.reason.clone(),
+                    runs: 0,
+                    execs_per_sec: 0,
+                    coverage: 0,
+                    seconds: 0,
+                });
+            }
+            continue;
+        }
+    }
+    let runnable: Vec<&&TargetRecord> = selected.iter().filter(|t| !failed.contains_key(&t.name)).collect();
+    let per_target = if runnable.is_empty() {
+        Duration::ZERO
+    } else {
+        (opts.time / runnable.len() as u32).max(Duration::from_secs(1))
+    };
+    let triple = build.instrumentation.triple.clone();
+    let mut started_at: BTreeMap<String, SystemTime> = BTreeMap::new();
+    for (i, record) in runnable.iter().enumerate() {
+        let name = &record.name;
+        let corpus = project.corpus(name);
+        let artifacts = project.artifacts(name);
+        fs::create_dir_all(&corpus).map_err(write_err(&corpus))?;
+        fs::create_dir_all(&artifacts).map_err(write_err(&artifacts))?;
+        say(&format!(
+            "fuzz: [{}/{}] {name} for {}s with {} job(s)",
+            i + 1,
+            runnable.len(),
+            per_target.as_secs(),
+            opts.jobs
+        ));
+        let mut args: Vec<OsString> = vec![
+            corpus.clone().into_os_string(),
+            format!("-artifact_prefix={}/", artifacts.display()).into(),
+            format!("-max_total_time={}", per_target.as_secs()).into(),
+            "-print_final_stats=1".into(),
+            // Fork mode keeps going after a crash, so one shallow bug cannot hide the others.
+            format!("-fork={}", opts.jobs.max(1)).into(),
+            "-ignore_crashes=1".into(),
+            "-ignore_timeouts=1".into(),
+            "-ignore_ooms=1".into(),
+        ];
+        args.extend(libfuzzer_limits(opts.input_timeout, opts.rss_limit_mb));
+        let mut read = Vec::new();
+        if let Some(dict) = project.dict(name) {
+            args.push(format!("-dict={}", dict.display()).into());
+            read.push(dict.parent().unwrap_or(Path::new("/")).to_owned());
+        }
+        let (krate, _) = project.crate_of(record);
+        let start = SystemTime::now();
+        started_at.insert(name.clone(), start);
+        let log = logs.join(format!("{name}.log"));
+        let (_, text) = run_target(
+            &project.binary(&triple, name),
+            args,
+            read,
+            vec![artifacts.clone(), corpus.clone()],
+            &log,
+            per_target + GRACE,
+            opts.allow_degraded,
+            &krate,
+        )?;
+        let stats = parse_stats(&text);
+        let elapsed = start.elapsed().map_or(0, |d| d.as_secs());
+        section.targets.push(TargetResult {
+            name: name.clone(),
+            kind: record.kind.clone(),
+            item: record.item.clone(),
+            format: record.format.clone(),
+            status: "built".into(),
+            reason: None,
+            runs: stats.runs,
+            execs_per_sec: stats.execs_per_sec,
+            coverage: stats.coverage,
+            seconds: elapsed,
+        });
+    }
+    for (name, err) in &failed {
+        if let Some(record) = project.targets.iter().find(|t| &t.name == name) {
+            section.targets.push(TargetResult {
+                name: name.clone(),
+                kind: record.kind.clone(),
+                item: record.item.clone(),
+                format: record.format.clone(),
+                status: "failed".into(),
+                reason: Some(err.clone()),
+                runs: 0,
+                execs_per_sec: 0,
+                coverage: 0,
+                seconds: 0,
+            });
+        }
+    }
+
+    // Triage: reproduce every artifact of the fuzzed targets, deduplicate by signature.
+    let mut seen: HashSet<String> = HashSet::new();
+    let report_json = opts.report_dir.join("report.json");
+    for record in &runnable {
+        let name = &record.name;
+        let (krate, crate_dir) = project.crate_of(record);
+        let crate_dir = crate_dir.as_deref().and_then(Path::to_str).map(str::to_owned);
+        let binary = project.binary(&triple, name);
+        let mut arts = artifacts_in(&project.artifacts(name));
+        // Fork mode saves every crashing input; past this many, the rest are almost always the
+        // same bugs again, and each costs a sandboxed run.
+        arts.truncate(MAX_TRIAGED);
+        if !arts.is_empty() {
+            say(&format!("fuzz: triage of {} artifact(s) of {name}", arts.len()));
+        }
+        for (n, artifact) in arts.iter().enumerate() {
+            let log = logs.join(format!("{name}-triage-{n}.log"));
+            let rep = rerun(&binary, artifact, &log, opts.input_timeout, opts.rss_limit_mb, opts.allow_degraded, &krate)?;
+            let Some(crash) = rep.crash else { continue };
+            let signature = triage::signature(&crash, &krate, crate_dir.as_deref());
+            if !seen.insert(signature.clone()) {
+                continue;
+            }
+            let id = triage::finding_id(&signature);
+            let kept = reproducers.join(&id);
+            fs::copy(artifact, &kept).map_err(write_err(&kept))?;
+            let minimized = minimize(
+                &binary, &kept, &reproducers, &logs, &id, &signature, &crash, opts, &krate, crate_dir.as_deref(),
+            )?;
+            let reproducer = minimized.clone().unwrap_or_else(|| kept.clone());
+            section.findings.push(Finding {
+                id: id.clone(),
+                target: name.clone(),
+                kind: crash.kind.clone(),
+                signature,
+                message: crash.message.clone(),
+                frames: crash.frames.clone(),
+                reproducer,
+                minimized: minimized.is_some(),
+                status: "new".into(),
+                repro: format!("cargo airlock repro {id} --report {}", report_json.display()),
+                found_after_secs: started_at.get(name).and_then(|s| seconds_since(*s, artifact)),
+            });
+        }
+    }
+    if let Some(base) = &opts.baseline {
+        apply_baseline(&mut section, base);
+    }
+    Ok(section)
+}
+
+/// Minimizes a crash within a bounded budget; keeps the result only if it still crashes with
+/// the same signature.
+#[allow(clippy::too_many_arguments)]
+fn minimize(
+    binary: &Path,
+    input: &Path,
+    reproducers: &Path,
+    logs: &Path,
+    id: &str,
+    signature: &str,
+    crash: &Crash,
+    opts: &CampaignOptions,
+    krate: &str,
+    crate_dir: Option<&str>,
+) -> Result<Option<PathBuf>, FuzzError> {
+    // libFuzzer minimizes crashes; timeouts, out-of-memory and leaks are kept as found.
+    if matches!(crash.kind.as_str(), "timeout" | "oom" | "leak") {
+        return Ok(None);
+    }
+    // libFuzzer writes each smaller crashing input it finds into the prefix directory.
+    let scratch = reproducers.join(format!("{id}.minimizing"));
+    fs::create_dir_all(&scratch).map_err(write_err(&scratch))?;
+    let mut args = libfuzzer_limits(opts.input_timeout, opts.rss_limit_mb);
+    args.extend([
+        OsString::from("-minimize_crash=1"),
+        format!("-max_total_time={MINIMIZE_SECS}").into(),
+        "-runs=100000".into(),
+        format!("-artifact_prefix={}/", scratch.display()).into(),
+        input.as_os_str().to_owned(),
+    ]);
+    let log = logs.join(format!("{id}-minimize.log"));
+    run_target(
+        binary,
+        args,
+        vec![reproducers.to_owned()],
+        vec![scratch.clone(), logs.to_owned()],
+        &log,
+        Duration::from_secs(MINIMIZE_SECS) + GRACE,
+        opts.allow_degraded,
+        krate,
+    )?;
+    let original = fs::metadata(input).map_or(0, |m| m.len());
+    let smallest = fs::read_dir(&scratch)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.metadata().ok()?.len(), e.path())))
+        .filter(|(len, _)| *len < original)
+        .min();
+    let out = reproducers.join(format!("{id}.min"));
+    let moved = match smallest {
+        Some((_, path)) => fs::rename(&path, &out).is_ok(),
+        None => false,
+    };
+    let _ = fs::remove_dir_all(&scratch);
+    if !moved {
+        return Ok(None);
+    }
+    let check = rerun(binary, &out, &logs.join(format!("{id}-check.log")), opts.input_timeout, opts.rss_limit_mb, opts.allow_degraded, krate)?;
+    let same = check
+        .crash
+        .is_some_and(|c| triage::signature(&c, krate, crate_dir) == signature);
+    if same {
+        Ok(Some(out))
+    } else {
+        let _ = fs::remove_file(&out);
+        Ok(None)
+    }
+}
+
+/// Marks findings `known` when the baseline had their signature, and adds the baseline's
+/// findings that did not come back as `fixed`.
+pub fn apply_baseline(section: &mut FuzzSection, baseline: &FuzzSection) {
+    let before: HashSet<&str> = baseline
+        .findings
+        .iter()
+        .filter(|f| f.status != "fixed")
+        .map(|f| f.signature.as_str())
+        .collect();
+    let now: HashSet<String> = section.findings.iter().map(|f| f.signature.clone()).collect();
+    for f in &mut section.findings {
+        f.status = if before.contains(f.signature.as_str()) { "known" } else { "new" }.into();
+    }
+    let fuzzed: HashSet<&str> = section
+        .targets
+        .iter()
+        .filter(|t| t.status == "built")
+        .map(|t| t.name.as_str())
+        .collect();
+    for old in &baseline.findings {
+        if old.status != "fixed" && !now.contains(&old.signature) && fuzzed.contains(old.target.as_str()) {
+            let mut fixed = old.clone();
+            fixed.status = "fixed".into();
+            section.findings.push(fixed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_from_fork_and_plain_logs() {
+        let fork = "#1024: cov: 120 ft: 300 corp: 45 exec/s: 2500 oom/timeout/crash: 0/0/3 time: 30s job: 12 dft_time: 0\n#4096: cov: 130 ft: 320 corp: 50 exec/s: 2600 oom/timeout/crash: 0/0/3 time: 60s job: 20 dft_time: 0\n";
+        assert_eq!(
+            parse_stats(fork),
+            Stats {
+                runs: 4096,
+                execs_per_sec: 2600,
+                coverage: 130
+            }
+        );
+        let plain = "#2\tINITED cov: 10 ft: 10 corp: 1/1b exec/s: 0 rss: 30Mb\n#512\tNEW    cov: 15 ft: 20 corp: 2/3b lim: 4 exec/s: 512 rss: 31Mb\nstat::number_of_executed_units: 9000\nstat::average_exec_per_sec:     3000\n";
+        let s = parse_stats(plain);
+        assert_eq!(s.runs, 9000);
+        assert_eq!(s.coverage, 15);
+        assert_eq!(s.execs_per_sec, 512);
+    }
+
+    fn finding(sig: &str, status: &str) -> Finding {
+        Finding {
+            id: triage::finding_id(sig),
+            target: "t".into(),
+            kind: "panic".into(),
+            signature: sig.into(),
+            message: String::new(),
+            frames: Vec::new(),
+            reproducer: PathBuf::new(),
+            minimized: false,
+            status: status.into(),
+            repro: String::new(),
+            found_after_secs: None,
+        }
+    }
+
+    #[test]
+    fn baseline_marks_new_known_fixed() {
+        let target = TargetResult {
+            name: "t".into(),
+            kind: "deserialize".into(),
+            item: "c::T".into(),
+            format: "json".into(),
+            status: "built".into(),
+            reason: None,
+            runs: 1,
+            execs_per_sec: 1,
+            coverage: 1,
+            seconds: 1,
+        };
+        let base = FuzzSection {
+            targets: vec![target.clone()],
+            findings: vec![finding("panic|a", "new"), finding("panic|b", "new")],
+            ..FuzzSection::default()
+        };
+        let mut now = FuzzSection {
+            targets: vec![target],
+            findings: vec![finding("panic|a", "new"), finding("panic|c", "new")],
+            ..FuzzSection::default()
+        };
+        apply_baseline(&mut now, &base);
+        let status: Vec<(&str, &str)> = now
+            .findings
+            .iter()
+            .map(|f| (f.signature.as_str(), f.status.as_str()))
+            .collect();
+        assert_eq!(status, vec![("panic|a", "known"), ("panic|c", "new"), ("panic|b", "fixed")]);
+        assert!(now.has_new());
+    }
+}

@@ -1,0 +1,125 @@
+//! `cargo airlock fuzz`: build the generated targets with sanitizers and coverage, run them in
+//! the sandbox within the time budget, triage the crashes, write the report.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use runner::fuzz::{self, CampaignOptions, FuzzSection};
+
+use crate::outcome::Outcome;
+
+/// Arguments of `cargo airlock fuzz`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  cargo airlock gen --out fuzz-airlock && cargo airlock fuzz --dir fuzz-airlock --time 10m\n  cargo airlock fuzz --dir fuzz-airlock --time 1h --shard 2/4 --baseline last/report.json")]
+pub struct FuzzArgs {
+    /// The project `cargo airlock gen` wrote.
+    #[arg(long, value_name = "DIR", default_value = "fuzz-airlock")]
+    pub dir: PathBuf,
+    /// Total fuzzing time, split across the targets (e.g. 90s, 10m, 1h).
+    #[arg(long, value_name = "D", default_value = "5m", value_parser = parse_duration)]
+    pub time: Duration,
+    /// Parallel libFuzzer workers per target (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Fuzz only this target (repeatable).
+    #[arg(long = "target", value_name = "T")]
+    pub targets: Vec<String>,
+    /// Where report.json, report.md, report.sarif and the reproducers go.
+    #[arg(long, value_name = "D", default_value = "target/airlock")]
+    pub report_dir: PathBuf,
+    /// An earlier report: findings are marked new, known or fixed; exit 1 only for new ones.
+    #[arg(long, value_name = "REPORT")]
+    pub baseline: Option<PathBuf>,
+    /// Run only shard K of N (targets are split deterministically by name), e.g. 2/4.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<(u32, u32)>,
+    /// Longest time one input may take (longer is a `timeout` finding).
+    #[arg(long, value_name = "D", default_value = "10s", value_parser = parse_duration)]
+    pub input_timeout: Duration,
+    /// Memory limit per input in MiB (more is an `oom` finding).
+    #[arg(long, value_name = "MB", default_value_t = 2048)]
+    pub rss_limit_mb: u64,
+    /// Run even if this kernel lacks a sandbox layer (the report says so).
+    #[arg(long)]
+    pub allow_degraded: bool,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    runner::profile::parse_duration(text)
+}
+
+fn parse_shard(text: &str) -> Result<(u32, u32), String> {
+    let (k, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` is not K/N (e.g. 1/4)"))?;
+    let k: u32 = k.parse().map_err(|_| format!("`{k}` is not a number"))?;
+    let n: u32 = n.parse().map_err(|_| format!("`{n}` is not a number"))?;
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("shard {k}/{n}: need 1 <= K <= N"));
+    }
+    Ok((k, n))
+}
+
+fn progress(line: &str) {
+    eprintln!("{line}");
+}
+
+/// Reads the `fuzz` section of a report.
+pub fn load_section(path: &Path) -> anyhow::Result<FuzzSection> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read report {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a JSON report", path.display()))?;
+    let fuzz = value.get("fuzz").cloned().unwrap_or(serde_json::Value::Null);
+    if fuzz.is_null() {
+        return Ok(FuzzSection::default());
+    }
+    serde_json::from_value(fuzz)
+        .with_context(|| format!("{} has no valid `fuzz` section (schema airlock.report/1)", path.display()))
+}
+
+/// Runs the campaign and writes the report.
+pub fn run(args: FuzzArgs) -> anyhow::Result<Outcome> {
+    let baseline = match &args.baseline {
+        Some(path) => Some(load_section(path)?),
+        None => None,
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    std::fs::create_dir_all(&args.report_dir)
+        .with_context(|| format!("cannot create {}", args.report_dir.display()))?;
+    let report_dir = std::fs::canonicalize(&args.report_dir)?;
+    let options = CampaignOptions {
+        dir: args.dir.clone(),
+        time: args.time,
+        jobs,
+        targets: args.targets,
+        shard: args.shard,
+        report_dir: report_dir.clone(),
+        baseline,
+        input_timeout: args.input_timeout,
+        rss_limit_mb: args.rss_limit_mb,
+        allow_degraded: args.allow_degraded,
+        progress,
+    };
+    let section = fuzz::run_campaign(&options).context("the fuzz campaign could not run")?;
+    let written = crate::cmd::fuzz_report::write(&report_dir, &section)?;
+    let new = section.findings.iter().filter(|f| f.status == "new").count();
+    eprintln!(
+        "fuzz: {} targets fuzzed, {} findings ({new} new); report: {}",
+        section.targets.iter().filter(|t| t.status == "built").count(),
+        section.findings.iter().filter(|f| f.status != "fixed").count(),
+        written.display()
+    );
+    for f in &section.findings {
+        eprintln!("  [{}] {} {} in {}: {}", f.status, f.id, f.kind, f.target, f.message);
+        eprintln!("      reproduce: {}", f.repro);
+    }
+    Ok(if section.has_new() {
+        Outcome::Findings
+    } else {
+        Outcome::Clean
+    })
+}
