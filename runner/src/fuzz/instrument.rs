@@ -27,6 +27,9 @@ pub fn rustflags() -> String {
         "-Cllvm-args=-sanitizer-coverage-pc-table",
         // Comparison operands feed libFuzzer's value profile and dictionary.
         "-Cllvm-args=-sanitizer-coverage-trace-compares",
+        // Stack depth becomes a coverage feature, so inputs that nest deeper are kept and
+        // unbounded recursion surfaces within minutes (cargo-fuzz does not enable this).
+        "-Cllvm-args=-sanitizer-coverage-stack-depth",
         "--cfg",
         "fuzzing",
         "-Zsanitizer=address",

@@ -126,7 +126,9 @@ pub fn classify(output: &str) -> Option<Crash> {
     frames.retain(|f| !is_runtime(&f.function));
 
     let (kind, message) = if let Some(msg) = panic {
-        let kind = if msg.contains("memory allocation") && msg.contains("failed") {
+        // An allocation sized by the input is one bug whichever way it fails: an OOM, or
+        // Rust's "capacity overflow" when the size does not even fit.
+        let kind = if (msg.contains("memory allocation") && msg.contains("failed")) || msg.starts_with("capacity overflow") {
             "oom"
         } else {
             "panic"
@@ -142,16 +144,16 @@ pub fn classify(output: &str) -> Option<Crash> {
             "abort".to_owned()
         } else if summary.starts_with("LeakSanitizer") {
             "leak".to_owned()
-        } else if summary.starts_with("libFuzzer: out-of-memory") || summary.contains("allocation-size-too-big") || summary.contains("requested allocation size") {
+        } else if summary.starts_with("libFuzzer: out-of-memory")
+            || summary.starts_with("AddressSanitizer: out of memory")
+            || summary.contains("allocation-size-too-big")
+            || summary.contains("requested allocation size")
+        {
             "oom".to_owned()
         } else if summary.starts_with("libFuzzer: timeout") {
             "timeout".to_owned()
         } else if summary.starts_with("libFuzzer: deadly signal") {
-            if output.contains("stack smashing detected") || output.contains("buffer overflow detected") || output.contains("double free") || output.contains("free(): ") {
-                "abort".to_owned()
-            } else {
-                "abort".to_owned()
-            }
+            "abort".to_owned()
         } else if let Some(rest) = summary.strip_prefix("AddressSanitizer: ") {
             let ty = rest.split_whitespace().next().unwrap_or("unknown");
             let ty = match ty {
@@ -279,6 +281,14 @@ note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
         let c = classify(smash).unwrap();
         assert_eq!(c.kind, "abort");
         assert!(c.message.contains("stack smashing"));
+    }
+
+    #[test]
+    fn allocation_failures_are_one_kind() {
+        let asan = "==9==ERROR: AddressSanitizer: out of memory: allocator is trying to allocate 0x57e8cb1346 bytes\n";
+        assert_eq!(classify(asan).unwrap().kind, "oom");
+        let cap = "thread '<unnamed>' panicked at /rustc/x/library/alloc/src/raw_vec/mod.rs:28:5:\ncapacity overflow\n==9== ERROR: libFuzzer: deadly signal\n";
+        assert_eq!(classify(cap).unwrap().kind, "oom");
     }
 
     #[test]

@@ -1,0 +1,152 @@
+//! End to end: `gen` on fixture crates with planted bugs, `fuzz` them for real (nightly, ASan,
+//! libFuzzer in the sandbox), check the findings, and `repro` one. Slower than the integration
+//! tests (a couple of minutes), so it is its own test target; `.ci/run` runs it through the
+//! README's test command. The full two-minutes-per-crate run is `bench/fuzz-planted`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_cargo-airlock")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz").join(name)
+}
+
+struct Campaign {
+    _dir: tempfile::TempDir,
+    report_dir: PathBuf,
+    code: i32,
+    stderr: String,
+    report: Value,
+}
+
+fn campaign(krate: &str, time: &str, extra: &[&str]) -> Campaign {
+    let dir = tempfile::Builder::new().prefix(&format!("airlock-fuzz-{krate}-")).tempdir().unwrap();
+    let project = dir.path().join("fuzz-airlock");
+    let gen = Command::new(bin())
+        .args(["gen", "--no-compile", "--manifest-path"])
+        .arg(fixture(krate).join("Cargo.toml"))
+        .arg("--out")
+        .arg(&project)
+        .output()
+        .unwrap();
+    assert!(gen.status.success(), "gen failed: {}", String::from_utf8_lossy(&gen.stderr));
+    let report_dir = dir.path().join("report");
+    let out = Command::new(bin())
+        .args(["fuzz", "--jobs", "2", "--time", time, "--dir"])
+        .arg(&project)
+        .arg("--report-dir")
+        .arg(&report_dir)
+        .args(extra)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = std::fs::read_to_string(report_dir.join("report.json"))
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or(Value::Null);
+    Campaign {
+        _dir: dir,
+        report_dir,
+        code: out.status.code().unwrap_or(-1),
+        stderr,
+        report,
+    }
+}
+
+fn findings(c: &Campaign) -> Vec<&Value> {
+    c.report["fuzz"]["findings"].as_array().map(|a| a.iter().collect()).unwrap_or_default()
+}
+
+fn has(c: &Campaign, target: &str, kind: &str) -> bool {
+    findings(c).iter().any(|f| f["target"] == target && f["kind"] == kind)
+}
+
+#[test]
+fn planted_bugs_are_found_reported_once_and_reproduced() {
+    let c = campaign("planted", "60s", &[]);
+    assert_eq!(c.code, 1, "findings exit 1\n{}", c.stderr);
+    for (target, kind) in [("de_version", "panic"), ("de_ratio", "panic"), ("de_blob", "oom")] {
+        assert!(has(&c, target, kind), "no {kind} in {target}:\n{}\n{:#}", c.stderr, c.report["fuzz"]["findings"]);
+    }
+    // Each bug once: signatures are unique.
+    let sigs: Vec<&str> = findings(&c).iter().map(|f| f["signature"].as_str().unwrap()).collect();
+    let mut unique = sigs.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(sigs.len(), unique.len(), "duplicate findings: {sigs:?}");
+    // Every built target reports its runs and speed.
+    for t in c.report["fuzz"]["targets"].as_array().unwrap() {
+        if t["status"] == "built" {
+            assert!(t["runs"].as_u64().unwrap() > 0 && t["execs_per_sec"].as_u64().unwrap() > 0, "{t}");
+        }
+    }
+    for format in ["report.md", "report.sarif"] {
+        assert!(c.report_dir.join(format).is_file());
+    }
+
+    // repro exits 1 while the crash reproduces, and prints it.
+    let panic = findings(&c).into_iter().find(|f| f["target"] == "de_version").unwrap();
+    let out = Command::new(bin())
+        .args(["repro", panic["id"].as_str().unwrap(), "--report"])
+        .arg(c.report_dir.join("report.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("minor version is numeric"), "{stdout}");
+
+    // A baseline with the same findings: nothing new, exit 0.
+    let again = Command::new(bin())
+        .args(["fuzz", "--jobs", "2", "--time", "6s", "--target", "de_version", "--dir"])
+        .arg(c.report["fuzz"]["project"].as_str().unwrap())
+        .arg("--report-dir")
+        .arg(c.report_dir.join("second"))
+        .arg("--baseline")
+        .arg(c.report_dir.join("report.json"))
+        .output()
+        .unwrap();
+    let second: Value = serde_json::from_str(
+        &std::fs::read_to_string(c.report_dir.join("second/report.json")).unwrap(),
+    )
+    .unwrap();
+    let statuses: Vec<&str> = second["fuzz"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["target"] == "de_version")
+        .map(|f| f["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["known"], "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(again.status.code(), Some(0));
+}
+
+#[test]
+fn clean_crate_yields_no_finding() {
+    let c = campaign("clean", "24s", &[]);
+    assert_eq!(c.code, 0, "{}\n{:#}", c.stderr, c.report["fuzz"]["findings"]);
+    assert!(findings(&c).is_empty());
+    assert!(c.report["fuzz"]["targets"].as_array().unwrap().iter().any(|t| t["status"] == "built"));
+}
+
+#[test]
+fn bad_input_exits_2() {
+    let out = Command::new(bin())
+        .args(["fuzz", "--dir", "/nonexistent/airlock-project"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cargo airlock gen"), "{err}");
+    let out = Command::new(bin()).args(["repro", "Fdeadbeef", "--report", "/nonexistent/report.json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("report.json");
+    std::fs::write(&bad, "not json").unwrap();
+    let out = Command::new(bin()).args(["repro", "Fdeadbeef", "--report"]).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a JSON report"));
+}
