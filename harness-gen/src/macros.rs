@@ -22,6 +22,23 @@ pub struct Rule {
     body: TokenStream,
 }
 
+impl Rule {
+    /// Whether this expander can apply the rule: no repetition in its matcher.
+    pub fn supported(&self) -> bool {
+        fn has_repetition(ts: &TokenStream) -> bool {
+            let toks: Vec<TokenTree> = ts.clone().into_iter().collect();
+            toks.iter().enumerate().any(|(i, t)| match t {
+                TokenTree::Punct(p) if p.as_char() == '$' => {
+                    matches!(toks.get(i + 1), Some(TokenTree::Group(_)))
+                }
+                TokenTree::Group(g) => has_repetition(&g.stream()),
+                _ => false,
+            })
+        }
+        !has_repetition(&self.matcher)
+    }
+}
+
 /// Reads the rules of a `macro_rules! name { .. }` item; `None` if it is not one or its rules do
 /// not parse.
 pub fn definition(item: &syn::ItemMacro) -> Option<(String, Vec<Rule>)> {

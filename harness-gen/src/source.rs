@@ -268,13 +268,17 @@ fn load_child(
 /// Modules the expansions declare are loaded like any other.
 fn expand_macros(tree: &mut ModuleTree, cfg: &CfgEnv) {
     const ROUNDS: usize = 4;
+    // Modules to look at: all at first, then only those an expansion added items to.
+    let mut todo: Vec<ModId> = (0..tree.modules.len()).collect();
     for _ in 0..ROUNDS {
         let mut defs: HashMap<String, Vec<crate::macros::Rule>> = HashMap::new();
         for module in &tree.modules {
             for item in &module.items {
                 if let Item::Macro(m) = item {
                     if let Some((name, rules)) = crate::macros::definition(m) {
-                        defs.entry(name).or_insert(rules);
+                        if rules.iter().any(crate::macros::Rule::supported) {
+                            defs.entry(name).or_insert(rules);
+                        }
                     }
                 }
             }
@@ -282,8 +286,8 @@ fn expand_macros(tree: &mut ModuleTree, cfg: &CfgEnv) {
         if defs.is_empty() {
             return;
         }
-        let mut changed = false;
-        for id in 0..tree.modules.len() {
+        let mut changed = Vec::new();
+        for id in todo {
             let wanted = tree.modules[id].items.iter().any(|i| {
                 matches!(i, Item::Macro(m) if m.ident.is_none() && m.mac.path.get_ident().is_some_and(|n| defs.contains_key(&n.to_string())))
             });
@@ -306,7 +310,9 @@ fn expand_macros(tree: &mut ModuleTree, cfg: &CfgEnv) {
                     kept.push(item);
                     continue;
                 };
-                changed = true;
+                if changed.last() != Some(&id) {
+                    changed.push(id);
+                }
                 let mut cleaner = CfgCleaner { cfg };
                 new_items.retain_mut(|i| {
                     cleaner.visit_item_mut(i);
@@ -330,9 +336,10 @@ fn expand_macros(tree: &mut ModuleTree, cfg: &CfgEnv) {
             }
             tree.modules[id].items = kept;
         }
-        if !changed {
+        if changed.is_empty() {
             return;
         }
+        todo = changed;
     }
 }
 
