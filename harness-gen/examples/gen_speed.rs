@@ -88,23 +88,11 @@ fn main() {
         summary = Some(s);
     }
     let s = summary.expect("at least one run");
-    let pkg_dir = {
-        let t = std::fs::read_to_string(&s.targets_json).expect("targets.json");
-        let _ = t;
-        let cargo = std::fs::read_to_string(s.out_dir.join("Cargo.toml")).expect("Cargo.toml");
-        let line = cargo
-            .lines()
-            .find(|l| l.contains("{ path = "))
-            .expect("path dependency");
-        let start = line.find("path = \"").expect("path") + 8;
-        let end = start + line[start..].find('"').expect("closing quote");
-        let p = PathBuf::from(&line[start..end]);
-        if p.is_absolute() {
-            p
-        } else {
-            s.out_dir.join(p)
-        }
-    };
+    let pkg_dir = selection.packages[0]
+        .manifest
+        .parent()
+        .expect("manifest has a directory")
+        .to_path_buf();
     let mut files = Vec::new();
     rs_files(&pkg_dir.join("src"), &mut files);
     let mut base_times = Vec::new();

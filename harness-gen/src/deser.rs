@@ -161,6 +161,12 @@ fn is_serde_trait(model: &CrateModel, m: ModId, path: &syn::Path, name: &str) ->
         }
         // A name imported by a glob from serde does not resolve; a crate's own trait does.
         None => path.segments.last().is_some_and(|s| s.ident == name),
+        // Inside serde itself, its own trait is the one.
+        Some(Res::Def(d)) => {
+            matches!(model.crate_name.as_str(), "serde" | "serde_core")
+                && model.defs[d].kind == DefKind::Trait
+                && model.defs[d].name == name
+        }
         _ => false,
     }
 }

@@ -50,6 +50,10 @@ pub struct CrateDep {
     pub dir: PathBuf,
     /// Features enabled in the analysed build (passed on with default features off).
     pub features: Vec<String>,
+    /// For a crates.io package, its exact version: the fuzz project then depends on it by
+    /// version, so that it is the same crate the serde formats depend on (a path dependency on
+    /// registry sources would be a second, distinct copy).
+    pub registry_version: Option<String>,
 }
 
 /// One generated (or skipped) target with its files.
@@ -607,11 +611,14 @@ pub fn write_project(
     for c in crates {
         let dir = relative(&out_abs, &c.dir);
         let feats: Vec<String> = c.features.iter().map(|f| format!("{f:?}")).collect();
+        let source = match &c.registry_version {
+            Some(v) => format!("version = \"={v}\""),
+            None => format!("path = {:?}", dir.display().to_string()),
+        };
         deps.insert(
             c.package.clone(),
             format!(
-                "{{ path = {:?}, default-features = false, features = [{}] }}",
-                dir.display().to_string(),
+                "{{ {source}, default-features = false, features = [{}] }}",
                 feats.join(", ")
             ),
         );

@@ -3,7 +3,7 @@
 //! `cfg_attr` already expanded. A module file that is missing or does not parse is skipped with a
 //! warning; the rest of the crate is still analysed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use syn::visit_mut::{self, VisitMut};
@@ -30,6 +30,10 @@ pub struct Module {
     pub items: Vec<Item>,
     /// Nested modules by name.
     pub children: BTreeMap<String, ModId>,
+    /// Where this module's `mod x;` declarations look for files (for macro expansions).
+    dirs: Dirs,
+    /// Nesting depth.
+    depth: usize,
 }
 
 /// Something in the sources that was skipped, with the reason.
@@ -66,6 +70,7 @@ impl ModuleTree {
 }
 
 /// Where `mod x;` and `#[path]` look for files, for the module being read.
+#[derive(Debug, Clone)]
 struct Dirs {
     /// Directory for `mod x;` (`x.rs` or `x/mod.rs`).
     child_dir: PathBuf,
@@ -105,6 +110,7 @@ pub fn load(root: &Path, cfg: &CfgEnv) -> Result<ModuleTree, GenError> {
         &dirs,
         0,
     );
+    expand_macros(&mut tree, cfg);
     Ok(tree)
 }
 
@@ -133,6 +139,8 @@ fn add_module(
         file: file.to_path_buf(),
         items: Vec::new(),
         children: BTreeMap::new(),
+        dirs: dirs.clone(),
+        depth,
     });
     let mut kept = Vec::with_capacity(items.len());
     for item in items {
@@ -140,8 +148,27 @@ fn add_module(
             kept.push(item);
             continue;
         };
+        if let Some((child_name, child)) = load_child(tree, cfg, id, m, file, dirs, depth) {
+            tree.modules[id].children.insert(child_name, child);
+        }
+    }
+    tree.modules[id].items = kept;
+    id
+}
+
+/// Loads the module a `mod` item declares (inline or from its file) as a child of `id`.
+fn load_child(
+    tree: &mut ModuleTree,
+    cfg: &CfgEnv,
+    id: ModId,
+    m: syn::ItemMod,
+    file: &Path,
+    dirs: &Dirs,
+    depth: usize,
+) -> Option<(String, ModId)> {
+    {
         if depth > 64 {
-            continue;
+            return None;
         }
         let child_name = m.ident.to_string();
         let child_pub = matches!(m.vis, syn::Visibility::Public(_));
@@ -232,12 +259,88 @@ fn add_module(
                 ))
             })
         };
-        if let Some(child) = child {
-            tree.modules[id].children.insert(child_name, child);
-        }
+        child.map(|c| (child_name, c))
     }
-    tree.modules[id].items = kept;
-    id
+}
+
+/// Expands item-level invocations of the crate's own `macro_rules!` macros in place (see
+/// [`crate::macros`]), a few rounds deep so that macros expanding to macro calls are followed.
+/// Modules the expansions declare are loaded like any other.
+fn expand_macros(tree: &mut ModuleTree, cfg: &CfgEnv) {
+    const ROUNDS: usize = 4;
+    // Modules to look at: all at first, then only those an expansion added items to.
+    let mut todo: Vec<ModId> = (0..tree.modules.len()).collect();
+    for _ in 0..ROUNDS {
+        let mut defs: HashMap<String, Vec<crate::macros::Rule>> = HashMap::new();
+        for module in &tree.modules {
+            for item in &module.items {
+                if let Item::Macro(m) = item {
+                    if let Some((name, rules)) = crate::macros::definition(m) {
+                        if rules.iter().any(crate::macros::Rule::supported) {
+                            defs.entry(name).or_insert(rules);
+                        }
+                    }
+                }
+            }
+        }
+        if defs.is_empty() {
+            return;
+        }
+        let mut changed = Vec::new();
+        for id in todo {
+            let wanted = tree.modules[id].items.iter().any(|i| {
+                matches!(i, Item::Macro(m) if m.ident.is_none() && m.mac.path.get_ident().is_some_and(|n| defs.contains_key(&n.to_string())))
+            });
+            if !wanted {
+                continue;
+            }
+            let items = std::mem::take(&mut tree.modules[id].items);
+            let mut kept = Vec::with_capacity(items.len());
+            for item in items {
+                let expanded = match &item {
+                    Item::Macro(m) if m.ident.is_none() => m
+                        .mac
+                        .path
+                        .get_ident()
+                        .and_then(|n| defs.get(&n.to_string()))
+                        .and_then(|rules| crate::macros::expand(rules, &m.mac.tokens)),
+                    _ => None,
+                };
+                let Some(mut new_items) = expanded else {
+                    kept.push(item);
+                    continue;
+                };
+                if changed.last() != Some(&id) {
+                    changed.push(id);
+                }
+                let mut cleaner = CfgCleaner { cfg };
+                new_items.retain_mut(|i| {
+                    cleaner.visit_item_mut(i);
+                    cfg.enabled(item_attrs(i))
+                });
+                for new in new_items {
+                    match new {
+                        Item::Mod(m) => {
+                            let file = tree.modules[id].file.clone();
+                            let dirs = tree.modules[id].dirs.clone();
+                            let depth = tree.modules[id].depth;
+                            if let Some((name, child)) =
+                                load_child(tree, cfg, id, m, &file, &dirs, depth)
+                            {
+                                tree.modules[id].children.insert(name, child);
+                            }
+                        }
+                        other => kept.push(other),
+                    }
+                }
+            }
+            tree.modules[id].items = kept;
+        }
+        if changed.is_empty() {
+            return;
+        }
+        todo = changed;
+    }
 }
 
 /// Reads and parses a module file, recording a warning instead of failing.

@@ -32,6 +32,8 @@ pub struct Selected {
     pub ffi_crates: BTreeSet<String>,
     /// Whether the crate uses the 2015 edition (`use` paths start at the crate root).
     pub edition_2015: bool,
+    /// Whether the package comes from crates.io (not a path or git dependency).
+    pub from_registry: bool,
 }
 
 /// The result of selection: packages to analyse and the ones passed over.
@@ -209,6 +211,10 @@ fn selected(meta: &Metadata, p: &Package) -> Result<Selected, GenError> {
         formats,
         ffi_crates,
         edition_2015: p.edition.as_str() == "2015",
+        from_registry: p
+            .source
+            .as_ref()
+            .is_some_and(|s| s.repr.starts_with("registry+") || s.repr.starts_with("sparse+")),
     })
 }
 

@@ -148,7 +148,7 @@ fn several_packages_including_a_registry_dependency() {
     );
     let toml = std::fs::read_to_string(summary.out_dir.join("Cargo.toml")).expect("Cargo.toml");
     assert!(
-        toml.contains("lib_member = { path = ") && toml.contains("serde_json = { path = "),
+        toml.contains("lib_member = { path = ") && toml.contains("serde_json = { version = \"="),
         "{toml}"
     );
 }

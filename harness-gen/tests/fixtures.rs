@@ -111,6 +111,11 @@ fn generic_alias() {
 }
 
 #[test]
+fn macro_generated() {
+    snapshot_case("macro_generated");
+}
+
+#[test]
 fn formats() {
     snapshot_case("formats");
 }
@@ -141,6 +146,7 @@ fn generated_projects_compile() {
         "generic_alias",
         "formats",
         "formats_bincode2",
+        "macro_generated",
     ] {
         let (_out, summary) = gen(case, true);
         let failed: Vec<_> = summary
