@@ -11,7 +11,9 @@ use crate::outcome::Outcome;
 
 /// Arguments of `cargo airlock fuzz`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  cargo airlock gen --out fuzz-airlock && cargo airlock fuzz --dir fuzz-airlock --time 10m\n  cargo airlock fuzz --dir fuzz-airlock --time 1h --shard 2/4 --baseline last/report.json")]
+#[command(
+    after_help = "Examples:\n  cargo airlock gen --out fuzz-airlock && cargo airlock fuzz --dir fuzz-airlock --time 10m\n  cargo airlock fuzz --dir fuzz-airlock --time 1h --shard 2/4 --baseline last/report.json"
+)]
 pub struct FuzzArgs {
     /// The project `cargo airlock gen` wrote.
     #[arg(long, value_name = "DIR", default_value = "fuzz-airlock")]
@@ -71,12 +73,19 @@ pub fn load_section(path: &Path) -> anyhow::Result<FuzzSection> {
         .with_context(|| format!("cannot read report {}", path.display()))?;
     let value: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a JSON report", path.display()))?;
-    let fuzz = value.get("fuzz").cloned().unwrap_or(serde_json::Value::Null);
+    let fuzz = value
+        .get("fuzz")
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
     if fuzz.is_null() {
         return Ok(FuzzSection::default());
     }
-    serde_json::from_value(fuzz)
-        .with_context(|| format!("{} has no valid `fuzz` section (schema airlock.report/1)", path.display()))
+    serde_json::from_value(fuzz).with_context(|| {
+        format!(
+            "{} has no valid `fuzz` section (schema airlock.report/1)",
+            path.display()
+        )
+    })
 }
 
 /// Runs the campaign and writes the report.
@@ -106,15 +115,30 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<Outcome> {
     };
     let section = fuzz::run_campaign(&options).context("the fuzz campaign could not run")?;
     let written = crate::cmd::fuzz_report::write(&report_dir, &section)?;
-    let new = section.findings.iter().filter(|f| f.status == "new").count();
+    let new = section
+        .findings
+        .iter()
+        .filter(|f| f.status == "new")
+        .count();
     eprintln!(
         "fuzz: {} targets fuzzed, {} findings ({new} new); report: {}",
-        section.targets.iter().filter(|t| t.status == "built").count(),
-        section.findings.iter().filter(|f| f.status != "fixed").count(),
+        section
+            .targets
+            .iter()
+            .filter(|t| t.status == "built")
+            .count(),
+        section
+            .findings
+            .iter()
+            .filter(|f| f.status != "fixed")
+            .count(),
         written.display()
     );
     for f in &section.findings {
-        eprintln!("  [{}] {} {} in {}: {}", f.status, f.id, f.kind, f.target, f.message);
+        eprintln!(
+            "  [{}] {} {} in {}: {}",
+            f.status, f.id, f.kind, f.target, f.message
+        );
         eprintln!("      reproduce: {}", f.repro);
     }
     Ok(if section.has_new() {

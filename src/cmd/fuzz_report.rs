@@ -35,7 +35,10 @@ pub fn write(dir: &Path, section: &FuzzSection) -> anyhow::Result<PathBuf> {
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
     };
     write("report.json", serde_json::to_string_pretty(&report)?)?;
-    write("report.md", format!("# cargo-airlock report\n\n{}", render::markdown(section)))?;
+    write(
+        "report.md",
+        format!("# cargo-airlock report\n\n{}", render::markdown(section)),
+    )?;
     let (results, rules) = render::sarif(section);
     let sarif = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",

@@ -10,7 +10,9 @@ use crate::outcome::Outcome;
 
 /// Arguments of `cargo airlock repro`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  cargo airlock repro F1a2b3c4d --report target/airlock/report.json\n  cargo airlock repro fuzz-airlock/artifacts/de_version/crash-0123abcd")]
+#[command(
+    after_help = "Examples:\n  cargo airlock repro F1a2b3c4d --report target/airlock/report.json\n  cargo airlock repro fuzz-airlock/artifacts/de_version/crash-0123abcd"
+)]
 pub struct ReproArgs {
     /// A finding id from the report, or the path of an artifact under `<project>/artifacts/<target>/`.
     pub id_or_artifact: String,
@@ -54,16 +56,27 @@ pub fn run(args: ReproArgs) -> anyhow::Result<Outcome> {
             Some(finding.signature.clone()),
         )
     };
-    eprintln!("repro: {target} on {} (rebuilding if needed)", input.display());
+    eprintln!(
+        "repro: {target} on {} (rebuilding if needed)",
+        input.display()
+    );
     let scratch = std::env::temp_dir().join(format!("airlock-repro-{}", std::process::id()));
-    let (rep, signature) = fuzz::reproduce(&project, &target, &input, &scratch, args.allow_degraded)
-        .context("cannot reproduce")?;
+    let (rep, signature) =
+        fuzz::reproduce(&project, &target, &input, &scratch, args.allow_degraded)
+            .context("cannot reproduce")?;
     let _ = std::fs::remove_dir_all(&scratch);
     match rep.crash {
         Some(crash) => {
             println!("{} {}: {}", target, crash.kind, crash.message);
             for (i, f) in crash.frames.iter().enumerate().take(16) {
-                println!("  #{i} {}{}", f.function, f.location.as_ref().map(|l| format!(" at {l}")).unwrap_or_default());
+                println!(
+                    "  #{i} {}{}",
+                    f.function,
+                    f.location
+                        .as_ref()
+                        .map(|l| format!(" at {l}"))
+                        .unwrap_or_default()
+                );
             }
             println!("signature: {signature}");
             if let Some(expected) = expected {

@@ -13,7 +13,9 @@ fn bin() -> &'static str {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/fuzz")
+        .join(name)
 }
 
 struct Campaign {
@@ -25,7 +27,10 @@ struct Campaign {
 }
 
 fn campaign(krate: &str, time: &str, extra: &[&str]) -> Campaign {
-    let dir = tempfile::Builder::new().prefix(&format!("airlock-fuzz-{krate}-")).tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("airlock-fuzz-{krate}-"))
+        .tempdir()
+        .unwrap();
     let project = dir.path().join("fuzz-airlock");
     let gen = Command::new(bin())
         .args(["gen", "--no-compile", "--manifest-path"])
@@ -34,7 +39,11 @@ fn campaign(krate: &str, time: &str, extra: &[&str]) -> Campaign {
         .arg(&project)
         .output()
         .unwrap();
-    assert!(gen.status.success(), "gen failed: {}", String::from_utf8_lossy(&gen.stderr));
+    assert!(
+        gen.status.success(),
+        "gen failed: {}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
     let report_dir = dir.path().join("report");
     let out = Command::new(bin())
         .args(["fuzz", "--jobs", "2", "--time", time, "--dir"])
@@ -58,22 +67,39 @@ fn campaign(krate: &str, time: &str, extra: &[&str]) -> Campaign {
 }
 
 fn findings(c: &Campaign) -> Vec<&Value> {
-    c.report["fuzz"]["findings"].as_array().map(|a| a.iter().collect()).unwrap_or_default()
+    c.report["fuzz"]["findings"]
+        .as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
 }
 
 fn has(c: &Campaign, target: &str, kind: &str) -> bool {
-    findings(c).iter().any(|f| f["target"] == target && f["kind"] == kind)
+    findings(c)
+        .iter()
+        .any(|f| f["target"] == target && f["kind"] == kind)
 }
 
 #[test]
 fn planted_bugs_are_found_reported_once_and_reproduced() {
     let c = campaign("planted", "60s", &[]);
     assert_eq!(c.code, 1, "findings exit 1\n{}", c.stderr);
-    for (target, kind) in [("de_version", "panic"), ("de_ratio", "panic"), ("de_blob", "oom")] {
-        assert!(has(&c, target, kind), "no {kind} in {target}:\n{}\n{:#}", c.stderr, c.report["fuzz"]["findings"]);
+    for (target, kind) in [
+        ("de_version", "panic"),
+        ("de_ratio", "panic"),
+        ("de_blob", "oom"),
+    ] {
+        assert!(
+            has(&c, target, kind),
+            "no {kind} in {target}:\n{}\n{:#}",
+            c.stderr,
+            c.report["fuzz"]["findings"]
+        );
     }
     // Each bug once: signatures are unique.
-    let sigs: Vec<&str> = findings(&c).iter().map(|f| f["signature"].as_str().unwrap()).collect();
+    let sigs: Vec<&str> = findings(&c)
+        .iter()
+        .map(|f| f["signature"].as_str().unwrap())
+        .collect();
     let mut unique = sigs.clone();
     unique.sort();
     unique.dedup();
@@ -81,7 +107,10 @@ fn planted_bugs_are_found_reported_once_and_reproduced() {
     // Every built target reports its runs and speed.
     for t in c.report["fuzz"]["targets"].as_array().unwrap() {
         if t["status"] == "built" {
-            assert!(t["runs"].as_u64().unwrap() > 0 && t["execs_per_sec"].as_u64().unwrap() > 0, "{t}");
+            assert!(
+                t["runs"].as_u64().unwrap() > 0 && t["execs_per_sec"].as_u64().unwrap() > 0,
+                "{t}"
+            );
         }
     }
     for format in ["report.md", "report.sarif"] {
@@ -89,19 +118,36 @@ fn planted_bugs_are_found_reported_once_and_reproduced() {
     }
 
     // repro exits 1 while the crash reproduces, and prints it.
-    let panic = findings(&c).into_iter().find(|f| f["target"] == "de_version").unwrap();
+    let panic = findings(&c)
+        .into_iter()
+        .find(|f| f["target"] == "de_version")
+        .unwrap();
     let out = Command::new(bin())
         .args(["repro", panic["id"].as_str().unwrap(), "--report"])
         .arg(c.report_dir.join("report.json"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("minor version is numeric"), "{stdout}");
 
     // A baseline with the same findings: nothing new, exit 0.
     let again = Command::new(bin())
-        .args(["fuzz", "--jobs", "2", "--time", "6s", "--target", "de_version", "--dir"])
+        .args([
+            "fuzz",
+            "--jobs",
+            "2",
+            "--time",
+            "6s",
+            "--target",
+            "de_version",
+            "--dir",
+        ])
         .arg(c.report["fuzz"]["project"].as_str().unwrap())
         .arg("--report-dir")
         .arg(c.report_dir.join("second"))
@@ -120,16 +166,29 @@ fn planted_bugs_are_found_reported_once_and_reproduced() {
         .filter(|f| f["target"] == "de_version")
         .map(|f| f["status"].as_str().unwrap())
         .collect();
-    assert_eq!(statuses, vec!["known"], "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(
+        statuses,
+        vec!["known"],
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     assert_eq!(again.status.code(), Some(0));
 }
 
 #[test]
 fn clean_crate_yields_no_finding() {
     let c = campaign("clean", "24s", &[]);
-    assert_eq!(c.code, 0, "{}\n{:#}", c.stderr, c.report["fuzz"]["findings"]);
+    assert_eq!(
+        c.code, 0,
+        "{}\n{:#}",
+        c.stderr, c.report["fuzz"]["findings"]
+    );
     assert!(findings(&c).is_empty());
-    assert!(c.report["fuzz"]["targets"].as_array().unwrap().iter().any(|t| t["status"] == "built"));
+    assert!(c.report["fuzz"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["status"] == "built"));
 }
 
 #[test]
@@ -141,12 +200,19 @@ fn bad_input_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cargo airlock gen"), "{err}");
-    let out = Command::new(bin()).args(["repro", "Fdeadbeef", "--report", "/nonexistent/report.json"]).output().unwrap();
+    let out = Command::new(bin())
+        .args(["repro", "Fdeadbeef", "--report", "/nonexistent/report.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("report.json");
     std::fs::write(&bad, "not json").unwrap();
-    let out = Command::new(bin()).args(["repro", "Fdeadbeef", "--report"]).arg(&bad).output().unwrap();
+    let out = Command::new(bin())
+        .args(["repro", "Fdeadbeef", "--report"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a JSON report"));
 }

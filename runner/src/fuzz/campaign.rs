@@ -34,17 +34,61 @@ fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> FuzzError + '_ {
     }
 }
 
-/// Runs one command of a target binary in the sandbox with stdout and stderr in `log`.
+/// One instrumented target binary and how its runs are sandboxed.
+pub struct TargetRun<'a> {
+    pub binary: &'a Path,
+    /// The crate under test (events are attributed to it).
+    pub krate: &'a str,
+    pub allow_degraded: bool,
+}
+
+impl TargetRun<'_> {
+    /// Runs the binary with `args` in the sandbox, stdout and stderr into `log`.
+    fn run(
+        &self,
+        args: Vec<OsString>,
+        read: Vec<PathBuf>,
+        write: Vec<PathBuf>,
+        log: &Path,
+        timeout: Duration,
+    ) -> Result<(sandbox::RunOutcome, String), FuzzError> {
+        run_target(self, args, read, write, log, timeout)
+    }
+
+    /// Runs the binary on `input` once and classifies what happened.
+    pub fn rerun(
+        &self,
+        input: &Path,
+        log: &Path,
+        input_timeout: Duration,
+        rss_limit_mb: u64,
+    ) -> Result<Reproduction, FuzzError> {
+        let mut args = libfuzzer_limits(input_timeout, rss_limit_mb);
+        args.push(input.as_os_str().to_owned());
+        let scratch = log.parent().unwrap_or(Path::new("/tmp")).to_owned();
+        let (_, output) = self.run(
+            args,
+            vec![input.parent().unwrap_or(Path::new("/")).to_owned()],
+            vec![scratch],
+            log,
+            input_timeout * 3 + Duration::from_secs(30),
+        )?;
+        Ok(Reproduction {
+            crash: triage::classify(&output),
+            output,
+        })
+    }
+}
+
 fn run_target(
-    binary: &Path,
+    target: &TargetRun<'_>,
     args: Vec<OsString>,
     read: Vec<PathBuf>,
     write: Vec<PathBuf>,
     log: &Path,
     timeout: Duration,
-    allow_degraded: bool,
-    krate: &str,
 ) -> Result<(sandbox::RunOutcome, String), FuzzError> {
+    let (binary, krate, allow_degraded) = (target.binary, target.krate, target.allow_degraded);
     let profile = Profile::load(FUZZ_PROFILE, &Placeholders::from_env())?;
     let mut command = vec![binary.as_os_str().to_owned()];
     command.extend(args);
@@ -73,10 +117,16 @@ fn run_target(
     config.env_set = env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
     let file = fs::File::create(log).map_err(write_err(log))?;
     let null = fs::File::open("/dev/null").map_err(write_err(Path::new("/dev/null")))?;
-    config.stdio = [Some(null.as_raw_fd()), Some(file.as_raw_fd()), Some(file.as_raw_fd())];
+    config.stdio = [
+        Some(null.as_raw_fd()),
+        Some(file.as_raw_fd()),
+        Some(file.as_raw_fd()),
+    ];
     let outcome = sandbox::run(&config)?;
     drop(file);
-    let text = fs::read(log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let text = fs::read(log)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     Ok((outcome, text))
 }
 
@@ -127,7 +177,9 @@ fn artifacts_in(dir: &Path) -> Vec<PathBuf> {
                 .map(|e| e.path())
                 .filter(|p| {
                     p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                        ["crash-", "leak-", "timeout-", "oom-"].iter().any(|k| n.starts_with(k))
+                        ["crash-", "leak-", "timeout-", "oom-"]
+                            .iter()
+                            .any(|k| n.starts_with(k))
                     })
                 })
                 .collect()
@@ -154,36 +206,6 @@ pub struct Reproduction {
     pub output: String,
 }
 
-/// Runs `binary` on `input` once, sandboxed, and classifies what happened.
-#[allow(clippy::too_many_arguments)]
-pub fn rerun(
-    binary: &Path,
-    input: &Path,
-    log: &Path,
-    input_timeout: Duration,
-    rss_limit_mb: u64,
-    allow_degraded: bool,
-    krate: &str,
-) -> Result<Reproduction, FuzzError> {
-    let mut args = libfuzzer_limits(input_timeout, rss_limit_mb);
-    args.push(input.as_os_str().to_owned());
-    let scratch = log.parent().unwrap_or(Path::new("/tmp")).to_owned();
-    let (_, output) = run_target(
-        binary,
-        args,
-        vec![input.parent().unwrap_or(Path::new("/")).to_owned()],
-        vec![scratch],
-        log,
-        input_timeout * 3 + Duration::from_secs(30),
-        allow_degraded,
-        krate,
-    )?;
-    Ok(Reproduction {
-        crash: triage::classify(&output),
-        output,
-    })
-}
-
 /// Rebuilds `target` of the project in `dir` (a no-op when fresh) and reruns `input`.
 pub fn reproduce(
     dir: &Path,
@@ -207,15 +229,12 @@ pub fn reproduce(
     let (krate, crate_dir) = project.crate_of(record);
     let binary = project.binary(&build.instrumentation.triple, target);
     let log = scratch.join(format!("repro-{target}.log"));
-    let rep = rerun(
-        &binary,
-        input,
-        &log,
-        Duration::from_secs(10),
-        2048,
+    let runner = TargetRun {
+        binary: &binary,
+        krate: &krate,
         allow_degraded,
-        &krate,
-    )?;
+    };
+    let rep = runner.rerun(input, &log, Duration::from_secs(10), 2048)?;
     let sig = rep
         .crash
         .as_ref()
@@ -253,7 +272,11 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
         "fuzz: building {} targets ({}, ASan, coverage{})",
         names.len(),
         build.instrumentation.toolchain,
-        if build.instrumentation.c_instrumented { ", C instrumented with clang" } else { "; C code not instrumented: no clang" }
+        if build.instrumentation.c_instrumented {
+            ", C instrumented with clang"
+        } else {
+            "; C code not instrumented: no clang"
+        }
     ));
     let failed: BTreeMap<String, String> = if names.is_empty() {
         BTreeMap::new()
@@ -261,7 +284,9 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
         build.build(&project, &names)?.into_iter().collect()
     };
     if !names.is_empty() && failed.len() == names.len() {
-        return Err(FuzzError::BuildFailed(failed.values().next().cloned().unwrap_or_default()));
+        return Err(FuzzError::BuildFailed(
+            failed.values().next().cloned().unwrap_or_default(),
+        ));
     }
     let logs = opts.report_dir.join("logs");
     let reproducers = opts.report_dir.join("reproducers");
@@ -294,7 +319,10 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
             continue;
         }
     }
-    let runnable: Vec<&&TargetRecord> = selected.iter().filter(|t| !failed.contains_key(&t.name)).collect();
+    let runnable: Vec<&&TargetRecord> = selected
+        .iter()
+        .filter(|t| !failed.contains_key(&t.name))
+        .collect();
     let per_target = if runnable.is_empty() {
         Duration::ZERO
     } else {
@@ -336,15 +364,18 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
         let start = SystemTime::now();
         started_at.insert(name.clone(), start);
         let log = logs.join(format!("{name}.log"));
-        let (_, text) = run_target(
-            &project.binary(&triple, name),
+        let binary = project.binary(&triple, name);
+        let runner = TargetRun {
+            binary: &binary,
+            krate: &krate,
+            allow_degraded: opts.allow_degraded,
+        };
+        let (_, text) = runner.run(
             args,
             read,
             vec![artifacts.clone(), corpus.clone()],
             &log,
             per_target + GRACE,
-            opts.allow_degraded,
-            &krate,
         )?;
         let stats = parse_stats(&text);
         let elapsed = start.elapsed().map_or(0, |d| d.as_secs());
@@ -384,18 +415,29 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
     for record in &runnable {
         let name = &record.name;
         let (krate, crate_dir) = project.crate_of(record);
-        let crate_dir = crate_dir.as_deref().and_then(Path::to_str).map(str::to_owned);
+        let crate_dir = crate_dir
+            .as_deref()
+            .and_then(Path::to_str)
+            .map(str::to_owned);
         let binary = project.binary(&triple, name);
+        let runner = TargetRun {
+            binary: &binary,
+            krate: &krate,
+            allow_degraded: opts.allow_degraded,
+        };
         let mut arts = artifacts_in(&project.artifacts(name));
         // Fork mode saves every crashing input; past this many, the rest are almost always the
         // same bugs again, and each costs a sandboxed run.
         arts.truncate(MAX_TRIAGED);
         if !arts.is_empty() {
-            say(&format!("fuzz: triage of {} artifact(s) of {name}", arts.len()));
+            say(&format!(
+                "fuzz: triage of {} artifact(s) of {name}",
+                arts.len()
+            ));
         }
         for (n, artifact) in arts.iter().enumerate() {
             let log = logs.join(format!("{name}-triage-{n}.log"));
-            let rep = rerun(&binary, artifact, &log, opts.input_timeout, opts.rss_limit_mb, opts.allow_degraded, &krate)?;
+            let rep = runner.rerun(artifact, &log, opts.input_timeout, opts.rss_limit_mb)?;
             let Some(crash) = rep.crash else { continue };
             let signature = triage::signature(&crash, &krate, crate_dir.as_deref());
             if !seen.insert(signature.clone()) {
@@ -405,7 +447,14 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
             let kept = reproducers.join(&id);
             fs::copy(artifact, &kept).map_err(write_err(&kept))?;
             let minimized = minimize(
-                &binary, &kept, &reproducers, &logs, &id, &signature, &crash, opts, &krate, crate_dir.as_deref(),
+                &runner,
+                &kept,
+                &reproducers,
+                &logs,
+                &id,
+                &crash,
+                opts,
+                crate_dir.as_deref(),
             )?;
             let reproducer = minimized.clone().unwrap_or_else(|| kept.clone());
             section.findings.push(Finding {
@@ -418,8 +467,13 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
                 reproducer,
                 minimized: minimized.is_some(),
                 status: "new".into(),
-                repro: format!("cargo airlock repro {id} --report {}", report_json.display()),
-                found_after_secs: started_at.get(name).and_then(|s| seconds_since(*s, artifact)),
+                repro: format!(
+                    "cargo airlock repro {id} --report {}",
+                    report_json.display()
+                ),
+                found_after_secs: started_at
+                    .get(name)
+                    .and_then(|s| seconds_since(*s, artifact)),
             });
         }
     }
@@ -433,17 +487,17 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
 /// the same signature.
 #[allow(clippy::too_many_arguments)]
 fn minimize(
-    binary: &Path,
+    runner: &TargetRun<'_>,
     input: &Path,
     reproducers: &Path,
     logs: &Path,
     id: &str,
-    signature: &str,
     crash: &Crash,
     opts: &CampaignOptions,
-    krate: &str,
     crate_dir: Option<&str>,
 ) -> Result<Option<PathBuf>, FuzzError> {
+    let krate = runner.krate;
+    let signature = triage::signature(crash, krate, crate_dir);
     // libFuzzer minimizes crashes; timeouts, out-of-memory and leaks are kept as found.
     if matches!(crash.kind.as_str(), "timeout" | "oom" | "leak") {
         return Ok(None);
@@ -460,15 +514,12 @@ fn minimize(
         input.as_os_str().to_owned(),
     ]);
     let log = logs.join(format!("{id}-minimize.log"));
-    run_target(
-        binary,
+    runner.run(
         args,
         vec![reproducers.to_owned()],
         vec![scratch.clone(), logs.to_owned()],
         &log,
         Duration::from_secs(MINIMIZE_SECS) + GRACE,
-        opts.allow_degraded,
-        krate,
     )?;
     let original = fs::metadata(input).map_or(0, |m| m.len());
     let smallest = fs::read_dir(&scratch)
@@ -487,7 +538,12 @@ fn minimize(
     if !moved {
         return Ok(None);
     }
-    let check = rerun(binary, &out, &logs.join(format!("{id}-check.log")), opts.input_timeout, opts.rss_limit_mb, opts.allow_degraded, krate)?;
+    let check = runner.rerun(
+        &out,
+        &logs.join(format!("{id}-check.log")),
+        opts.input_timeout,
+        opts.rss_limit_mb,
+    )?;
     let same = check
         .crash
         .is_some_and(|c| triage::signature(&c, krate, crate_dir) == signature);
@@ -508,9 +564,18 @@ pub fn apply_baseline(section: &mut FuzzSection, baseline: &FuzzSection) {
         .filter(|f| f.status != "fixed")
         .map(|f| f.signature.as_str())
         .collect();
-    let now: HashSet<String> = section.findings.iter().map(|f| f.signature.clone()).collect();
+    let now: HashSet<String> = section
+        .findings
+        .iter()
+        .map(|f| f.signature.clone())
+        .collect();
     for f in &mut section.findings {
-        f.status = if before.contains(f.signature.as_str()) { "known" } else { "new" }.into();
+        f.status = if before.contains(f.signature.as_str()) {
+            "known"
+        } else {
+            "new"
+        }
+        .into();
     }
     let fuzzed: HashSet<&str> = section
         .targets
@@ -519,7 +584,10 @@ pub fn apply_baseline(section: &mut FuzzSection, baseline: &FuzzSection) {
         .map(|t| t.name.as_str())
         .collect();
     for old in &baseline.findings {
-        if old.status != "fixed" && !now.contains(&old.signature) && fuzzed.contains(old.target.as_str()) {
+        if old.status != "fixed"
+            && !now.contains(&old.signature)
+            && fuzzed.contains(old.target.as_str())
+        {
             let mut fixed = old.clone();
             fixed.status = "fixed".into();
             section.findings.push(fixed);
@@ -595,7 +663,14 @@ mod tests {
             .iter()
             .map(|f| (f.signature.as_str(), f.status.as_str()))
             .collect();
-        assert_eq!(status, vec![("panic|a", "known"), ("panic|c", "new"), ("panic|b", "fixed")]);
+        assert_eq!(
+            status,
+            vec![
+                ("panic|a", "known"),
+                ("panic|c", "new"),
+                ("panic|b", "fixed")
+            ]
+        );
         assert!(now.has_new());
     }
 }

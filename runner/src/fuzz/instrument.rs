@@ -43,7 +43,9 @@ pub fn rustflags() -> String {
 
 /// The nightly toolchain's version, or an error naming the fix.
 pub fn nightly_version() -> Result<String, FuzzError> {
-    let out = Command::new("cargo").args(["+nightly", "--version"]).output();
+    let out = Command::new("cargo")
+        .args(["+nightly", "--version"])
+        .output();
     match out {
         Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).trim().to_owned()),
         _ => Err(FuzzError::NoNightly),
@@ -127,14 +129,21 @@ impl FuzzBuild {
 
     /// Builds `targets`; on failure, builds them one by one so each failing target is named.
     /// Returns the targets that failed, with cargo's first error line.
-    pub fn build(&self, project: &FuzzProject, targets: &[&str]) -> Result<Vec<(String, String)>, FuzzError> {
+    pub fn build(
+        &self,
+        project: &FuzzProject,
+        targets: &[&str],
+    ) -> Result<Vec<(String, String)>, FuzzError> {
         let run = |names: &[&str]| -> Result<(bool, String), FuzzError> {
             let mut cmd = self.command(project, names);
             let out = cmd.output().map_err(|source| FuzzError::Spawn {
                 what: format!("{cmd:?}"),
                 source,
             })?;
-            Ok((out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned()))
+            Ok((
+                out.status.success(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ))
         };
         let (ok, _) = run(targets)?;
         if ok {

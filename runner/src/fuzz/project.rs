@@ -46,20 +46,29 @@ impl FuzzProject {
             dir: dir.to_owned(),
             source,
         })?;
-        let targets: Vec<TargetRecord> = serde_json::from_str(&json).map_err(|e| FuzzError::BadTargets {
-            path: list.clone(),
-            message: e.to_string(),
-        })?;
-        let manifest_value: toml::Value = toml::from_str(&text).map_err(|e| FuzzError::BadTargets {
-            path: manifest.clone(),
-            message: e.to_string(),
-        })?;
+        let targets: Vec<TargetRecord> =
+            serde_json::from_str(&json).map_err(|e| FuzzError::BadTargets {
+                path: list.clone(),
+                message: e.to_string(),
+            })?;
+        let manifest_value: toml::Value =
+            toml::from_str(&text).map_err(|e| FuzzError::BadTargets {
+                path: manifest.clone(),
+                message: e.to_string(),
+            })?;
         let mut crates = BTreeMap::new();
-        if let Some(deps) = manifest_value.get("dependencies").and_then(|d| d.as_table()) {
+        if let Some(deps) = manifest_value
+            .get("dependencies")
+            .and_then(|d| d.as_table())
+        {
             for (name, spec) in deps {
                 if let Some(path) = spec.get("path").and_then(|p| p.as_str()) {
                     let p = Path::new(path);
-                    let abs = if p.is_absolute() { p.to_owned() } else { dir.join(p) };
+                    let abs = if p.is_absolute() {
+                        p.to_owned()
+                    } else {
+                        dir.join(p)
+                    };
                     crates.insert(name.clone(), fs::canonicalize(&abs).unwrap_or(abs));
                 }
             }

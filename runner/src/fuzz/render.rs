@@ -14,7 +14,11 @@ pub fn markdown(section: &FuzzSection) -> String {
             i.toolchain,
             i.triple,
             i.sanitizer,
-            if i.c_instrumented { "instrumented (clang)" } else { "not instrumented (no clang)" }
+            if i.c_instrumented {
+                "instrumented (clang)"
+            } else {
+                "not instrumented (no clang)"
+            }
         ));
     }
     out.push_str("| target | kind | item | status | runs | execs/s | coverage |\n|---|---|---|---|---:|---:|---:|\n");
@@ -51,7 +55,11 @@ pub fn markdown(section: &FuzzSection) -> String {
             out.push_str(&format!(
                 "    - `{}`{}\n",
                 frame.function,
-                frame.location.as_ref().map(|l| format!(" at {l}")).unwrap_or_default()
+                frame
+                    .location
+                    .as_ref()
+                    .map(|l| format!(" at {l}"))
+                    .unwrap_or_default()
             ));
         }
     }
@@ -106,7 +114,11 @@ pub fn sarif(section: &FuzzSection) -> (Vec<Value>, Vec<Value>) {
 
 /// A single self-contained HTML page for the section.
 pub fn html(section: &FuzzSection) -> String {
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
     let mut rows = String::new();
     for t in &section.targets {
         rows.push_str(&format!(
@@ -120,7 +132,13 @@ pub fn html(section: &FuzzSection) -> String {
             .frames
             .iter()
             .take(12)
-            .map(|fr| format!("<li><code>{}</code> {}</li>", esc(&fr.function), esc(fr.location.as_deref().unwrap_or(""))))
+            .map(|fr| {
+                format!(
+                    "<li><code>{}</code> {}</li>",
+                    esc(&fr.function),
+                    esc(fr.location.as_deref().unwrap_or(""))
+                )
+            })
             .collect();
         findings.push_str(&format!(
             "<section class=\"finding {}\"><h3>{} <span>{}</span> in <code>{}</code> ({})</h3><p>{}</p><p>signature <code>{}</code></p><ol>{}</ol><pre>{}</pre></section>",

@@ -28,24 +28,72 @@ pub struct Crash {
 /// Frames from these prefixes are the fuzzing machinery, the standard library or serde, never
 /// the crate under test.
 const RUNTIME_PREFIXES: &[&str] = &[
-    "std::", "core::", "alloc::", "<alloc::", "<core::", "<std::", "rust_begin_unwind", "rust_panic",
-    "__rust", "__sanitizer", "__asan", "__interceptor", "__lsan", "fuzzer::", "LLVMFuzzer",
-    "libfuzzer_sys::", "rust_fuzzer_test_input", "serde::", "<serde::", "serde_json::", "<serde_json::",
-    "<&mut serde_json::", "__libc", "abort", "raise", "gsignal", "_start", "main", "malloc", "calloc",
-    "realloc", "free", "operator new", "panic_abort::", "__GI_", "__pthread", "pthread_kill",
-    "__restore_rt", "__fortify_fail", "__stack_chk_fail", "__chk_fail", "<libfuzzer_sys::",
-    "backtrace::", "<backtrace::", "__cxa", "_Unwind", "__memcpy", "__memmove", "memcpy", "memmove",
-    "<serde::de::", "rust_oom",
+    "std::",
+    "core::",
+    "alloc::",
+    "<alloc::",
+    "<core::",
+    "<std::",
+    "rust_begin_unwind",
+    "rust_panic",
+    "__rust",
+    "__sanitizer",
+    "__asan",
+    "__interceptor",
+    "__lsan",
+    "fuzzer::",
+    "LLVMFuzzer",
+    "libfuzzer_sys::",
+    "rust_fuzzer_test_input",
+    "serde::",
+    "<serde::",
+    "serde_json::",
+    "<serde_json::",
+    "<&mut serde_json::",
+    "__libc",
+    "abort",
+    "raise",
+    "gsignal",
+    "_start",
+    "main",
+    "malloc",
+    "calloc",
+    "realloc",
+    "free",
+    "operator new",
+    "panic_abort::",
+    "__GI_",
+    "__pthread",
+    "pthread_kill",
+    "__restore_rt",
+    "__fortify_fail",
+    "__stack_chk_fail",
+    "__chk_fail",
+    "<libfuzzer_sys::",
+    "backtrace::",
+    "<backtrace::",
+    "__cxa",
+    "_Unwind",
+    "__memcpy",
+    "__memmove",
+    "memcpy",
+    "memmove",
+    "<serde::de::",
+    "rust_oom",
 ];
 
 fn is_runtime(function: &str) -> bool {
-    RUNTIME_PREFIXES.iter().any(|p| function.starts_with(p)) || function.contains("{{closure}}") && function.starts_with("fuzz_")
+    RUNTIME_PREFIXES.iter().any(|p| function.starts_with(p))
+        || function.contains("{{closure}}") && function.starts_with("fuzz_")
 }
 
 /// Removes a trailing `::h0123456789abcdef` Rust hash.
 fn strip_hash(function: &str) -> String {
     match function.rfind("::h") {
-        Some(i) if function.len() - i == 19 && function[i + 3..].bytes().all(|b| b.is_ascii_hexdigit()) => {
+        Some(i)
+            if function.len() - i == 19
+                && function[i + 3..].bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
             function[..i].to_owned()
         }
         _ => function.to_owned(),
@@ -60,7 +108,9 @@ fn sanitizer_frames(output: &str) -> Vec<Frame> {
         if !t.starts_with('#') {
             continue;
         }
-        let Some((_, rest)) = t.split_once(" in ") else { continue };
+        let Some((_, rest)) = t.split_once(" in ") else {
+            continue;
+        };
         // "func /path:1:2" or "func (/lib/x.so+0x12)"
         let (function, location) = match rest.rfind(' ') {
             Some(i) if rest[i + 1..].contains(':') && !rest[i + 1..].starts_with('(') => {
@@ -107,7 +157,12 @@ fn panic_message(output: &str) -> Option<String> {
     // Rust >= 1.73: "panicked at src/lib.rs:1:2:\nmessage"
     if first.trim_end().ends_with(':') {
         let msg = lines.next().unwrap_or("").trim();
-        return Some(format!("{msg} ({})", first.trim_start_matches("panicked at ").trim_end_matches(':')));
+        return Some(format!(
+            "{msg} ({})",
+            first
+                .trim_start_matches("panicked at ")
+                .trim_end_matches(':')
+        ));
     }
     Some(first.trim_start_matches("panicked at ").to_owned())
 }
@@ -115,9 +170,11 @@ fn panic_message(output: &str) -> Option<String> {
 /// Classifies a crash from the combined output of a reproduction run. `None` when the output
 /// shows no crash at all (the input no longer reproduces).
 pub fn classify(output: &str) -> Option<Crash> {
-    let sanitizer_line = output
-        .lines()
-        .find(|l| l.contains("ERROR: AddressSanitizer:") || l.contains("ERROR: LeakSanitizer:") || l.contains("ERROR: libFuzzer:"));
+    let sanitizer_line = output.lines().find(|l| {
+        l.contains("ERROR: AddressSanitizer:")
+            || l.contains("ERROR: LeakSanitizer:")
+            || l.contains("ERROR: libFuzzer:")
+    });
     let panic = panic_message(output);
     let mut frames = sanitizer_frames(output);
     if frames.is_empty() {
@@ -128,14 +185,21 @@ pub fn classify(output: &str) -> Option<Crash> {
     let (kind, message) = if let Some(msg) = panic {
         // An allocation sized by the input is one bug whichever way it fails: an OOM, or
         // Rust's "capacity overflow" when the size does not even fit.
-        let kind = if (msg.contains("memory allocation") && msg.contains("failed")) || msg.starts_with("capacity overflow") {
+        let kind = if (msg.contains("memory allocation") && msg.contains("failed"))
+            || msg.starts_with("capacity overflow")
+        {
             "oom"
         } else {
             "panic"
         };
         (kind.to_owned(), msg)
     } else if let Some(line) = sanitizer_line {
-        let summary = line.split("ERROR: ").nth(1).unwrap_or(line).trim().to_owned();
+        let summary = line
+            .split("ERROR: ")
+            .nth(1)
+            .unwrap_or(line)
+            .trim()
+            .to_owned();
         let kind = if summary.starts_with("AddressSanitizer: stack-overflow") {
             "stack-overflow".to_owned()
         } else if summary.starts_with("AddressSanitizer: SEGV") {
@@ -166,7 +230,12 @@ pub fn classify(output: &str) -> Option<Crash> {
         };
         let message = output
             .lines()
-            .find(|l| l.contains("stack smashing detected") || l.contains("buffer overflow detected") || l.starts_with("free(): ") || l.contains("double free"))
+            .find(|l| {
+                l.contains("stack smashing detected")
+                    || l.contains("buffer overflow detected")
+                    || l.starts_with("free(): ")
+                    || l.contains("double free")
+            })
             .map(|l| l.trim().to_owned())
             .unwrap_or(summary);
         (kind, message)
@@ -175,12 +244,20 @@ pub fn classify(output: &str) -> Option<Crash> {
     } else {
         return None;
     };
-    Some(Crash { kind, message, frames })
+    Some(Crash {
+        kind,
+        message,
+        frames,
+    })
 }
 
 /// The frames that belong to the crate under test: function paths in `crate_name`, or source
 /// locations beneath `crate_dir`.
-pub fn crate_frames<'a>(frames: &'a [Frame], crate_name: &str, crate_dir: Option<&str>) -> Vec<&'a Frame> {
+pub fn crate_frames<'a>(
+    frames: &'a [Frame],
+    crate_name: &str,
+    crate_dir: Option<&str>,
+) -> Vec<&'a Frame> {
     let ident = crate_name.replace('-', "_");
     let needle = format!("{ident}::");
     frames
@@ -189,7 +266,8 @@ pub fn crate_frames<'a>(frames: &'a [Frame], crate_name: &str, crate_dir: Option
             f.function.starts_with(&needle)
                 || f.function.contains(&format!("<{needle}"))
                 || f.function.contains(&format!(" {needle}"))
-                || crate_dir.is_some_and(|d| f.location.as_deref().is_some_and(|l| l.starts_with(d)))
+                || crate_dir
+                    .is_some_and(|d| f.location.as_deref().is_some_and(|l| l.starts_with(d)))
         })
         .collect()
 }
@@ -202,9 +280,17 @@ pub const SIGNATURE_FRAMES: usize = 3;
 pub fn signature(crash: &Crash, crate_name: &str, crate_dir: Option<&str>) -> String {
     let own = crate_frames(&crash.frames, crate_name, crate_dir);
     let picked: Vec<&str> = if own.is_empty() {
-        crash.frames.iter().take(SIGNATURE_FRAMES).map(|f| f.function.as_str()).collect()
+        crash
+            .frames
+            .iter()
+            .take(SIGNATURE_FRAMES)
+            .map(|f| f.function.as_str())
+            .collect()
     } else {
-        own.iter().take(SIGNATURE_FRAMES).map(|f| f.function.as_str()).collect()
+        own.iter()
+            .take(SIGNATURE_FRAMES)
+            .map(|f| f.function.as_str())
+            .collect()
     };
     format!("{}|{}", crash.kind, picked.join("|"))
 }
@@ -241,10 +327,17 @@ note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
     fn rust_panic_through_libfuzzer() {
         let crash = classify(PANIC).unwrap();
         assert_eq!(crash.kind, "panic");
-        assert!(crash.message.starts_with("minor version is numeric"), "{}", crash.message);
+        assert!(
+            crash.message.starts_with("minor version is numeric"),
+            "{}",
+            crash.message
+        );
         assert!(crash.message.contains("src/lib.rs:29:46"));
         let sig = signature(&crash, "planted", None);
-        assert_eq!(sig, "panic|<planted::Version as serde::de::Deserialize>::deserialize::V::visit_str");
+        assert_eq!(
+            sig,
+            "panic|<planted::Version as serde::de::Deserialize>::deserialize::V::visit_str"
+        );
         assert_eq!(finding_id(&sig), finding_id(&sig.clone()));
         assert!(finding_id(&sig).starts_with('F'));
     }
@@ -254,7 +347,10 @@ note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
         let segv = "==7==ERROR: AddressSanitizer: SEGV on unknown address 0x000000000008 (pc 0x1 bp 0x2 sp 0x3 T0)\n    #0 0x55 in table_lookup /work/cffi/c/table.c:20:19\n    #1 0x56 in cffi::lookup::habcdefabcdefabcd /work/cffi/src/lib.rs:25:14\n";
         let c = classify(segv).unwrap();
         assert_eq!(c.kind, "segv");
-        assert_eq!(signature(&c, "cffi", Some("/work/cffi")), "segv|table_lookup|cffi::lookup");
+        assert_eq!(
+            signature(&c, "cffi", Some("/work/cffi")),
+            "segv|table_lookup|cffi::lookup"
+        );
         let df = "==7==ERROR: AddressSanitizer: attempting double-free on 0x602000000010 in thread T0:\n    #0 0x1 in free\n    #1 0x2 in session_free /work/cffi/c/table.c:60:5\n";
         assert_eq!(classify(df).unwrap().kind, "asan:double-free");
         let hbo = "==7==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x1\n";
@@ -293,7 +389,10 @@ note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
 
     #[test]
     fn clean_output_is_no_crash() {
-        assert!(classify("INFO: Running with entropic power schedule\nExecuted crash-1 in 0 ms\n").is_none());
+        assert!(
+            classify("INFO: Running with entropic power schedule\nExecuted crash-1 in 0 ms\n")
+                .is_none()
+        );
     }
 
     #[test]
