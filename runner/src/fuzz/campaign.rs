@@ -409,8 +409,12 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
             &log,
             per_target + GRACE,
         )?;
-        let stats = parse_stats(&text);
+        let mut stats = parse_stats(&text);
         let elapsed = start.elapsed().map_or(0, |d| d.as_secs());
+        if stats.execs_per_sec == 0 {
+            // Fork mode reports 0 while its jobs keep crashing; the average is still known.
+            stats.execs_per_sec = stats.runs / elapsed.max(1);
+        }
         section.targets.push(TargetResult {
             name: name.clone(),
             kind: record.kind.clone(),
