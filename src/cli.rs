@@ -18,6 +18,11 @@ pub enum Command {
     Doctor(crate::cmd::doctor::DoctorArgs),
     /// Run any command in the sandbox and record what it attempts.
     Sandbox(crate::cmd::sandbox::SandboxArgs),
+    /// Build the workspace with every build script and proc-macro expansion sandboxed; report
+    /// crate by crate.
+    Build(crate::cmd::build::BuildArgs),
+    /// Render a saved report.json as md, sarif, html or json.
+    Report(crate::cmd::report::ReportArgs),
 }
 
 /// The process arguments, minus the `airlock` that cargo inserts when it runs us as

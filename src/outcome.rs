@@ -7,6 +7,8 @@ use std::process::ExitCode;
 pub enum Outcome {
     /// Nothing suspicious, no crash: exit 0.
     Clean,
+    /// Something suspicious, or a crash: exit 1.
+    Findings,
     /// The tool could not do its job (bad input, build failure, sandbox unavailable): exit 2.
     Error,
     /// Pass a child's status through unchanged (`sandbox` exits with the command's status).
@@ -18,6 +20,7 @@ impl Outcome {
     pub fn exit_code(self) -> ExitCode {
         match self {
             Outcome::Clean => ExitCode::from(0),
+            Outcome::Findings => ExitCode::from(1),
             Outcome::Error => ExitCode::from(2),
             Outcome::Status(code) => ExitCode::from(code),
         }

@@ -647,6 +647,13 @@ impl Handler {
             return Answer::Deny(libc::EACCES);
         }
         if write_intent {
+            // Reopening an inherited pipe (cargo's jobserver) through /dev/fd grants nothing new.
+            let raw_text = String::from_utf8_lossy(&raw);
+            if is_fd_path(&raw_text)
+                && fd_target_from_path(call.pid, &raw_text).is_some_and(|t| t.starts_with("pipe:"))
+            {
+                return Answer::Continue;
+            }
             if !self.writable(&path) {
                 let action = if flags & libc::O_CREAT != 0 && !self.exists_inside(call, &path) {
                     "create"
