@@ -129,9 +129,15 @@ pub fn run(argv: Vec<OsString>) -> Result<i32, BuildError> {
     let session = match Session::from_env() {
         Ok(s) => s,
         // Not inside a vetting build (or the session is gone): behave like plain rustc.
-        Err(_) => return Err(exec(rustc, args)),
+        Err(_) => return Err(exec(rustc, args, &[])),
     };
     let package = current_package(&session);
+    // Loader and tool variables a build script set with `rustc-env` are flagged, and not given
+    // to rustc.
+    let blocked = package
+        .as_ref()
+        .map(|p| blocked_env(&session, p))
+        .unwrap_or_default();
 
     if parsed.crate_types.iter().any(|t| t == "proc-macro") {
         if let (Some(name), Some(p)) = (&parsed.crate_name, &package) {
@@ -145,10 +151,21 @@ pub fn run(argv: Vec<OsString>) -> Result<i32, BuildError> {
         .filter_map(|f| session.macro_package(&f.to_string_lossy()).cloned())
         .collect();
     let code = if !macros.is_empty() {
-        sandboxed(&session, rustc, args, &parsed, package.as_ref(), &macros)?
+        sandboxed(
+            &session,
+            rustc,
+            args,
+            &parsed,
+            package.as_ref(),
+            &macros,
+            &blocked,
+        )?
     } else if parsed.is_build_script() {
-        Command::new(rustc)
-            .args(args)
+        let mut cmd = Command::new(rustc);
+        for name in &blocked {
+            cmd.env_remove(name);
+        }
+        cmd.args(args)
             .status()
             .map_err(|e| BuildError::Wrapper {
                 reason: format!("running {}: {e}", Path::new(rustc).display()),
@@ -156,7 +173,7 @@ pub fn run(argv: Vec<OsString>) -> Result<i32, BuildError> {
             .code()
             .unwrap_or(101)
     } else {
-        return Err(exec(rustc, args));
+        return Err(exec(rustc, args, &blocked));
     };
     if code == 0 && parsed.is_build_script() {
         if let Some(out_dir) = &parsed.out_dir {
@@ -167,11 +184,27 @@ pub fn run(argv: Vec<OsString>) -> Result<i32, BuildError> {
 }
 
 /// Replaces this process with rustc; returns only on failure.
-fn exec(rustc: &OsStr, args: &[OsString]) -> BuildError {
-    let err = Command::new(rustc).args(args).exec();
+fn exec(rustc: &OsStr, args: &[OsString], blocked: &[String]) -> BuildError {
+    let mut cmd = Command::new(rustc);
+    for name in blocked {
+        cmd.env_remove(name);
+    }
+    let err = cmd.args(args).exec();
     BuildError::Wrapper {
         reason: format!("executing {}: {err}", Path::new(rustc).display()),
     }
+}
+
+/// The variables `package`'s build script set with a flagged `rustc-env` directive.
+fn blocked_env(session: &Session, package: &Package) -> Vec<String> {
+    session
+        .records()
+        .iter()
+        .filter(|r| r.phase == Phase::BuildScript && r.package_ids.contains(&package.id))
+        .flat_map(|r| &r.directives)
+        .filter(|d| d.key == "rustc-env" && d.flagged.is_some())
+        .filter_map(|d| d.value.split_once('=').map(|(k, _)| k.to_owned()))
+        .collect()
 }
 
 /// The package cargo is compiling (from the variables cargo sets for rustc).
@@ -226,6 +259,7 @@ fn sandboxed(
     parsed: &RustcArgs,
     package: Option<&Package>,
     macros: &[Package],
+    blocked: &[String],
 ) -> Result<i32, BuildError> {
     let out_dir = parsed.out_dir.clone().ok_or_else(|| BuildError::Wrapper {
         reason: "a rustc invocation that loads proc macros has no --out-dir".into(),
@@ -295,7 +329,8 @@ fn sandboxed(
     config.env_set = std::env::vars_os()
         .filter(|(k, _)| {
             let k = k.to_string_lossy();
-            cargo_variable(&k) || script_env.iter().any(|s| *s == k)
+            (cargo_variable(&k) || script_env.iter().any(|s| *s == k))
+                && !blocked.iter().any(|b| *b == k)
         })
         .filter(|(k, _)| !STRIPPED.iter().any(|s| k == *s))
         .collect();
