@@ -67,10 +67,8 @@ pub fn jobserver_fds(makeflags: &str) -> Vec<RawFd> {
             for fd in [r, w] {
                 if let Ok(fd) = fd.parse::<RawFd>() {
                     // SAFETY: F_GETFD only inspects our descriptor table.
-                    if fd > 2
-                        && unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0
-                        && !fds.contains(&fd)
-                    {
+                    let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
+                    if fd > 2 && open && !fds.contains(&fd) {
                         fds.push(fd);
                     }
                 }

@@ -286,17 +286,15 @@ pub fn build(
                 };
                 let id = msg["package_id"].as_str().unwrap_or_default().to_owned();
                 match msg["reason"].as_str() {
-                    Some("compiler-artifact") => {
-                        if built.insert(id.clone()) {
-                            let label = graph
-                                .by_id(&id)
-                                .map_or_else(|| id.clone(), graph::Package::label);
-                            progress(Progress::CrateBuilt {
-                                label,
-                                done: built.len(),
-                                total,
-                            });
-                        }
+                    Some("compiler-artifact") if built.insert(id.clone()) => {
+                        let label = graph
+                            .by_id(&id)
+                            .map_or_else(|| id.clone(), graph::Package::label);
+                        progress(Progress::CrateBuilt {
+                            label,
+                            done: built.len(),
+                            total,
+                        });
                     }
                     Some("compiler-message") if msg["message"]["level"] == "error" => {
                         let text = msg["message"]["rendered"]
