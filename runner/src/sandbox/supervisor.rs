@@ -73,6 +73,16 @@ pub fn filter_rules(profile: &Profile) -> Vec<Rule> {
         },
         Allow,
     ));
+    // Sequenced-packet pairs are connected as well (Rust's std spawns processes with one).
+    rules.push(Rule::when(
+        libc::SYS_socketpair,
+        ArgTest::MaskedEq {
+            arg: 1,
+            mask: 0xf,
+            value: libc::SOCK_SEQPACKET as u32,
+        },
+        Allow,
+    ));
     rules.push(Rule::always(libc::SYS_socketpair, Notify));
     // Only opens that could write reach the supervisor; reads are Landlock's alone, and reads
     // of secrets are seen through tripwires (see tripwire.rs) at no cost to ordinary opens.
