@@ -100,10 +100,20 @@ impl RustcArgs {
         out
     }
 
-    /// Whether this invocation links a build script.
+    /// Whether this invocation links a build script: cargo names the crate after the script's
+    /// file (`build_script_build` for `build.rs`, `build_script_main` for `build/main.rs`) and
+    /// puts it in a directory of `<target>/<profile>/build/`.
     pub fn is_build_script(&self) -> bool {
-        self.crate_name.as_deref() == Some("build_script_build")
+        self.crate_name
+            .as_deref()
+            .is_some_and(|n| n.starts_with("build_script_"))
             && self.crate_types.iter().any(|t| t == "bin")
+            && self
+                .out_dir
+                .as_deref()
+                .and_then(Path::parent)
+                .and_then(Path::file_name)
+                .is_some_and(|n| n == "build")
     }
 }
 
@@ -177,7 +187,8 @@ pub fn run(argv: Vec<OsString>) -> Result<i32, BuildError> {
     };
     if code == 0 && parsed.is_build_script() {
         if let Some(out_dir) = &parsed.out_dir {
-            install_launcher(&session, out_dir, &parsed.extra_filename)?;
+            let name = parsed.crate_name.as_deref().unwrap_or("build_script_build");
+            install_launcher(&session, out_dir, name, &parsed.extra_filename)?;
         }
     }
     Ok(code)
@@ -224,8 +235,13 @@ fn shell_quote(p: &Path) -> String {
 }
 
 /// Moves the linked build script aside and writes the launcher in its place.
-fn install_launcher(session: &Session, out_dir: &Path, extra: &str) -> Result<(), BuildError> {
-    let linked = out_dir.join(format!("build_script_build{extra}"));
+fn install_launcher(
+    session: &Session,
+    out_dir: &Path,
+    crate_name: &str,
+    extra: &str,
+) -> Result<(), BuildError> {
+    let linked = out_dir.join(format!("{crate_name}{extra}"));
     if !linked.is_file() {
         return Ok(());
     }
@@ -519,6 +535,32 @@ mod tests {
         ]));
         assert!(!b.is_build_script());
         assert_eq!(b.extra_filename, "-9");
+    }
+
+    #[test]
+    fn build_scripts_at_other_paths_are_recognized() {
+        let main = RustcArgs::parse(&args(&[
+            "--crate-name",
+            "build_script_main",
+            "build/main.rs",
+            "--crate-type",
+            "bin",
+            "--out-dir",
+            "/t/debug/build/openssl-sys-1",
+        ]));
+        assert!(main.is_build_script());
+        let bin = RustcArgs::parse(&args(&[
+            "--crate-name",
+            "build_script_tool",
+            "--crate-type",
+            "bin",
+            "--out-dir",
+            "/t/debug/deps",
+        ]));
+        assert!(
+            !bin.is_build_script(),
+            "a bin named build_script_* is not a build script"
+        );
     }
 
     #[test]
