@@ -24,6 +24,11 @@ pub enum Command {
     Fuzz(crate::cmd::fuzz::FuzzArgs),
     /// Rerun one finding's reproducer; exit 1 while it still crashes.
     Repro(crate::cmd::repro::ReproArgs),
+    /// Build the workspace with every build script and proc-macro expansion sandboxed; report
+    /// crate by crate.
+    Build(crate::cmd::build::BuildArgs),
+    /// Render a saved report.json as md, sarif, html or json.
+    Report(crate::cmd::report::ReportArgs),
 }
 
 /// The process arguments, minus the `airlock` that cargo inserts when it runs us as

@@ -13,6 +13,9 @@ use crate::cli::{Cli, Command};
 use crate::outcome::Outcome;
 
 fn main() -> ExitCode {
+    if let Some(code) = hidden_role() {
+        return code;
+    }
     let cli = Cli::parse_from(cli::normalized_args());
     let result = match cli.command {
         Command::Doctor(args) => cmd::doctor::run(args),
@@ -20,6 +23,8 @@ fn main() -> ExitCode {
         Command::Gen(args) => cmd::gen::run(args),
         Command::Fuzz(args) => cmd::fuzz::run(args),
         Command::Repro(args) => cmd::repro::run(args),
+        Command::Build(args) => cmd::build::run(args),
+        Command::Report(args) => cmd::report::run(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),
@@ -28,4 +33,31 @@ fn main() -> ExitCode {
             Outcome::Error.exit_code()
         }
     }
+}
+
+/// The roles `cargo airlock build` gives this binary inside cargo: the build-script launcher
+/// (`cargo-airlock __build-script REAL ARGS..`) and the rustc wrapper (`RUSTC_WRAPPER`, inside
+/// a vetting session: `cargo-airlock RUSTC ARGS..`). None for an ordinary command line.
+fn hidden_role() -> Option<ExitCode> {
+    let mut args = std::env::args_os();
+    let _self = args.next();
+    let first = args.next();
+    let code = if first.as_deref() == Some(std::ffi::OsStr::new("__build-script")) {
+        let real = std::path::PathBuf::from(args.next().unwrap_or_default());
+        let rest: Vec<_> = args.collect();
+        runner::build::launcher::run(&real, &rest)
+    } else if std::env::var_os(runner::build::session::SESSION_VAR).is_some() && first.is_some() {
+        let mut argv: Vec<_> = first.into_iter().collect();
+        argv.extend(args);
+        runner::build::intercept::run(argv)
+    } else {
+        return None;
+    };
+    Some(match code {
+        Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(101)),
+        Err(err) => {
+            eprintln!("cargo-airlock: error: {err}");
+            ExitCode::from(101)
+        }
+    })
 }

@@ -8,8 +8,10 @@
 //! whole sandbox is tested end to end by the `cargo-airlock` integration tests, which run
 //! fixtures that really attempt each class of escape against this machine's kernel.
 
+pub mod build;
 pub mod decoys;
 pub mod events;
 pub mod fuzz;
 pub mod profile;
+pub mod report;
 pub mod sandbox;

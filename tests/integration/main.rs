@@ -4,5 +4,6 @@
 #[macro_use]
 mod support;
 
+mod build;
 mod cli;
 mod sandbox;

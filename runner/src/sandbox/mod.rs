@@ -179,6 +179,9 @@ pub struct RunOutcome {
     pub duration: Duration,
     /// Set if events could not be streamed to `events_file` (they are all in `events`).
     pub events_file_error: Option<String>,
+    /// The run's decoys, so a caller can look for their values in output the sandbox did not
+    /// see (e.g. a build script's stdout, which the caller captures). None without decoys.
+    pub decoys: Option<DecoySet>,
 }
 
 impl RunOutcome {
@@ -933,6 +936,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         },
         duration: started.elapsed(),
         events_file_error,
+        decoys: handler.context().decoys.as_ref().map(|v| v.set.clone()),
     })
 }
 

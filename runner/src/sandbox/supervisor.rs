@@ -73,6 +73,16 @@ pub fn filter_rules(profile: &Profile) -> Vec<Rule> {
         },
         Allow,
     ));
+    // Sequenced-packet pairs are connected as well (Rust's std spawns processes with one).
+    rules.push(Rule::when(
+        libc::SYS_socketpair,
+        ArgTest::MaskedEq {
+            arg: 1,
+            mask: 0xf,
+            value: libc::SOCK_SEQPACKET as u32,
+        },
+        Allow,
+    ));
     rules.push(Rule::always(libc::SYS_socketpair, Notify));
     // Only opens that could write reach the supervisor; reads are Landlock's alone, and reads
     // of secrets are seen through tripwires (see tripwire.rs) at no cost to ordinary opens.
@@ -653,6 +663,13 @@ impl Handler {
             return Answer::Deny(libc::EACCES);
         }
         if write_intent {
+            // Reopening an inherited pipe (cargo's jobserver) through /dev/fd grants nothing new.
+            let raw_text = String::from_utf8_lossy(&raw);
+            if is_fd_path(&raw_text)
+                && fd_target_from_path(call.pid, &raw_text).is_some_and(|t| t.starts_with("pipe:"))
+            {
+                return Answer::Continue;
+            }
             if !self.writable(&path) {
                 let action = if flags & libc::O_CREAT != 0 && !self.exists_inside(call, &path) {
                     "create"

@@ -1,0 +1,247 @@
+//! The build-script launcher: what cargo really runs when it thinks it runs a build script. The
+//! wrapper put a two-line shell script in place of the linked `build-script-build`; it calls
+//! `cargo-airlock __build-script REAL ARGS..`, which lands here. The real script runs under the
+//! sandbox with the crate's grants (read its sources, the build's target directory and the
+//! `DEP_*` directories; write its `OUT_DIR`; execute only its own binary and the profile's
+//! tools), cargo's jobserver passed through. Its stdout goes to cargo unchanged and is parsed
+//! for directives; the run is recorded in the session.
+
+use std::ffi::OsString;
+use std::os::fd::RawFd;
+use std::path::{Path, PathBuf};
+
+use super::directives::{self, Directive};
+use super::session::{RunRecord, Session};
+use super::tee::Tee;
+use super::{load_profile, BuildError};
+use crate::events::{Decision, Event, Kind, Phase};
+use crate::sandbox::{self, SandboxConfig};
+
+/// Variables that never reach a sandboxed run from the launcher's environment: our own hooks
+/// (a build script probing `RUSTC_WRAPPER` would call back into cargo-airlock).
+pub const STRIPPED: &[&str] = &[
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    super::session::SESSION_VAR,
+];
+
+/// Whether a cargo-set variable should reach the sandboxed process as it is.
+pub fn cargo_variable(name: &str) -> bool {
+    let secret = ["TOKEN", "CREDENTIAL", "PASSWORD", "SECRET"]
+        .iter()
+        .any(|s| name.contains(s))
+        || name.starts_with("CARGO_REGISTRY")
+        || name.starts_with("CARGO_REGISTRIES")
+        || name.starts_with("CARGO_HTTP");
+    !secret
+        && (name.starts_with("CARGO_")
+            || name.starts_with("DEP_")
+            || [
+                "OUT_DIR",
+                "TARGET",
+                "HOST",
+                "NUM_JOBS",
+                "OPT_LEVEL",
+                "DEBUG",
+                "PROFILE",
+                "RUSTC",
+                "RUSTDOC",
+                "RUSTC_LINKER",
+            ]
+            .contains(&name))
+}
+
+/// The jobserver descriptors named by `CARGO_MAKEFLAGS` (`--jobserver-auth=R,W` or the older
+/// `--jobserver-fds=R,W`), if they are open here. A `fifo:PATH` jobserver needs no descriptors
+/// but is not reachable inside the sandbox; the script then falls back to `NUM_JOBS`.
+pub fn jobserver_fds(makeflags: &str) -> Vec<RawFd> {
+    let mut fds = Vec::new();
+    for word in makeflags.split_whitespace() {
+        let Some(v) = word
+            .strip_prefix("--jobserver-auth=")
+            .or_else(|| word.strip_prefix("--jobserver-fds="))
+        else {
+            continue;
+        };
+        if let Some((r, w)) = v.split_once(',') {
+            for fd in [r, w] {
+                if let Ok(fd) = fd.parse::<RawFd>() {
+                    // SAFETY: F_GETFD only inspects our descriptor table.
+                    let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
+                    if fd > 2 && open && !fds.contains(&fd) {
+                        fds.push(fd);
+                    }
+                }
+            }
+        }
+    }
+    fds
+}
+
+fn var(name: &str) -> Option<OsString> {
+    std::env::var_os(name).filter(|v| !v.is_empty())
+}
+
+/// Runs the real build script `real` with `args` in the sandbox; returns the exit code for
+/// cargo.
+pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
+    let session = Session::from_env()?;
+    let missing = |name: &'static str| BuildError::Launcher {
+        script: real.to_owned(),
+        reason: format!("cargo did not set {name}"),
+    };
+    let name = var("CARGO_PKG_NAME").ok_or_else(|| missing("CARGO_PKG_NAME"))?;
+    let version = var("CARGO_PKG_VERSION").ok_or_else(|| missing("CARGO_PKG_VERSION"))?;
+    let manifest_dir =
+        PathBuf::from(var("CARGO_MANIFEST_DIR").ok_or_else(|| missing("CARGO_MANIFEST_DIR"))?);
+    let out_dir = PathBuf::from(var("OUT_DIR").ok_or_else(|| missing("OUT_DIR"))?);
+    let (name, version) = (
+        name.to_string_lossy().into_owned(),
+        version.to_string_lossy().into_owned(),
+    );
+    let package = session
+        .info
+        .graph
+        .find(&name, &version, &manifest_dir)
+        .cloned();
+    let label = format!("{name} {version}");
+    let exception = session.exception(&name).cloned().unwrap_or_default();
+    let _mark = session.running(&label);
+
+    let profile_name = exception
+        .profile
+        .clone()
+        .unwrap_or_else(|| session.info.profile.clone());
+    let profile = load_profile(&profile_name)?;
+    let mut command = vec![real.as_os_str().to_owned()];
+    command.extend(args.iter().cloned());
+    let mut config = SandboxConfig::new(profile, command);
+    config
+        .env
+        .retain(|(k, _)| !STRIPPED.iter().any(|s| k == *s));
+    config.env_set = std::env::vars_os()
+        .filter(|(k, _)| cargo_variable(&k.to_string_lossy()))
+        .filter(|(k, _)| !STRIPPED.iter().any(|s| k == *s))
+        .collect();
+    config.cwd = manifest_dir.clone();
+    config.phase = Phase::BuildScript;
+    config.krate = label.clone();
+    config.allow_degraded = session.info.allow_degraded;
+    config.extra_read.push(manifest_dir.clone());
+    config.extra_read.push(session.info.build_target.clone());
+    for (k, v) in std::env::vars_os() {
+        let path = Path::new(&v);
+        if k.to_string_lossy().starts_with("DEP_")
+            && path.is_absolute()
+            && path.is_dir()
+            && !config.extra_read.iter().any(|r| path.starts_with(r))
+        {
+            config.extra_read.push(path.to_owned());
+        }
+    }
+    config.extra_read.extend(exception.read.iter().cloned());
+    config.extra_write.push(out_dir.clone());
+    config.extra_write.extend(exception.write.iter().cloned());
+    if let Some(dir) = real.parent() {
+        config.extra_exec.push(dir.to_owned());
+    }
+    config.extra_exec.extend(exception.exec.iter().cloned());
+    if let Some(flags) = std::env::var_os("CARGO_MAKEFLAGS") {
+        config.keep_fds = jobserver_fds(&flags.to_string_lossy());
+    }
+
+    let tee = Tee::start(1, None).map_err(|source| BuildError::Launcher {
+        script: real.to_owned(),
+        reason: format!("capturing the script's output: {source}"),
+    })?;
+    let result = sandbox::run(&config);
+    let stdout = tee.finish();
+
+    let mut record = RunRecord {
+        package_ids: package.iter().map(|p| p.id.clone()).collect(),
+        krate: label.clone(),
+        phase: Phase::BuildScript,
+        consumer: None,
+        exit_code: None,
+        duration_ms: 0,
+        events: Vec::new(),
+        directives: Vec::new(),
+        layers: None,
+        error: None,
+        exceptions: exception.granted(),
+    };
+    let code = match result {
+        Ok(outcome) => {
+            let directives = directives::parse(&stdout, &directives::Context { out_dir });
+            let mut events = outcome.events.clone();
+            events.extend(directive_events(&directives, &label));
+            if let Some(decoys) = &outcome.decoys {
+                for decoy in decoys.found_in(&stdout) {
+                    let mut e = Event::new(Kind::Leak, "decoy-output", Decision::Flagged)
+                        .with("decoy", decoy.name.as_str())
+                        .with("location", "build-script stdout (directives)");
+                    e.krate.clone_from(&label);
+                    e.phase = Phase::BuildScript;
+                    events.push(e);
+                }
+            }
+            let code = outcome.termination.exit_code();
+            record.exit_code = Some(code);
+            record.duration_ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
+            record.events = events;
+            record.directives = directives;
+            record.layers = serde_json::to_value(&outcome.layers).ok();
+            code
+        }
+        Err(err) => {
+            eprintln!(
+                "cargo-airlock: the build script of {label} could not run in the sandbox: {err}"
+            );
+            record.error = Some(err.to_string());
+            101
+        }
+    };
+    session.write_record(&record)?;
+    Ok(code)
+}
+
+/// The `directive` events of the flagged directives, attributed to `label`.
+pub fn directive_events(directives: &[Directive], label: &str) -> Vec<Event> {
+    directives
+        .iter()
+        .filter_map(Directive::event)
+        .map(|mut e| {
+            e.krate = label.to_owned();
+            e.phase = Phase::BuildScript;
+            e
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobserver_fds_are_parsed_and_checked() {
+        // 0-2 are never taken, and a closed descriptor is skipped.
+        assert!(jobserver_fds("-j --jobserver-fds=1,2 --jobserver-auth=1,2").is_empty());
+        assert!(jobserver_fds("-j --jobserver-auth=fifo:/tmp/x").is_empty());
+        let f = std::fs::File::open("/dev/null").unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+        assert_eq!(
+            jobserver_fds(&format!("-j --jobserver-auth={fd},9999")),
+            [fd]
+        );
+    }
+
+    #[test]
+    fn secrets_are_not_cargo_variables() {
+        assert!(cargo_variable("CARGO_PKG_NAME"));
+        assert!(cargo_variable("DEP_Z_INCLUDE"));
+        assert!(cargo_variable("OUT_DIR"));
+        assert!(!cargo_variable("CARGO_REGISTRY_TOKEN"));
+        assert!(!cargo_variable("CARGO_REGISTRIES_X_TOKEN"));
+        assert!(!cargo_variable("HOME"));
+    }
+}

@@ -1,0 +1,247 @@
+//! A vetting session: the directory that the `build` command, the rustc wrapper and the
+//! build-script launchers share. The command writes `session.json` (graph, profile, exceptions)
+//! before cargo starts; every sandboxed run writes one [`RunRecord`] under `runs/`; launchers
+//! mark what runs now under `running/`; the wrapper notes which proc-macro file is which crate
+//! under `macros/`. Everything is plain files, so processes cargo starts in parallel need no
+//! coordination beyond unique names.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use super::config::Config;
+use super::directives::Directive;
+use super::graph::{Graph, Package};
+use super::BuildError;
+use crate::events::{Event, Phase};
+
+/// The variable naming the session directory for the wrapper and the launchers.
+pub const SESSION_VAR: &str = "AIRLOCK_SESSION";
+
+/// What the command tells the processes it starts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub graph: Graph,
+    /// A built-in profile name or a profile path.
+    pub profile: String,
+    pub allow_degraded: bool,
+    /// The target directory of the vetting build.
+    pub build_target: PathBuf,
+    /// The `cargo-airlock` binary (launchers call it).
+    pub airlock_bin: PathBuf,
+    /// `airlock.toml` exceptions by crate name.
+    pub exceptions: std::collections::BTreeMap<String, super::config::CrateException>,
+}
+
+/// One sandboxed run, as its launcher or wrapper recorded it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The packages the run is attributed to (cargo's ids): the crate whose build script ran,
+    /// or every proc-macro crate the rustc invocation loaded. Empty if unknown.
+    pub package_ids: Vec<String>,
+    /// `name version`.
+    pub krate: String,
+    pub phase: Phase,
+    /// For proc-macro runs: the crate whose compilation loaded the macro.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<String>,
+    /// Exit code (128 + signal when killed); None when the run could not start.
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    pub events: Vec<Event>,
+    #[serde(default)]
+    pub directives: Vec<Directive>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<serde_json::Value>,
+    /// Why the run could not happen, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The exceptions that were granted to the run.
+    #[serde(default)]
+    pub exceptions: Vec<super::config::Granted>,
+}
+
+/// An open session directory.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub dir: PathBuf,
+    pub info: SessionInfo,
+}
+
+fn io_err(step: &str, path: &Path) -> impl FnOnce(io::Error) -> BuildError {
+    let step = step.to_owned();
+    let path = path.to_owned();
+    move |source| BuildError::Session { step, path, source }
+}
+
+impl Session {
+    /// Creates (emptied) the session directory and writes `session.json`.
+    pub fn create(dir: &Path, info: SessionInfo) -> Result<Session, BuildError> {
+        if dir.exists() {
+            fs::remove_dir_all(dir).map_err(io_err("clearing the session", dir))?;
+        }
+        for sub in ["runs", "running", "macros"] {
+            let d = dir.join(sub);
+            fs::create_dir_all(&d).map_err(io_err("creating the session", &d))?;
+        }
+        let path = dir.join("session.json");
+        let text = serde_json::to_vec_pretty(&info).map_err(|e| BuildError::Session {
+            step: "encoding the session".into(),
+            path: path.clone(),
+            source: io::Error::other(e),
+        })?;
+        fs::write(&path, text).map_err(io_err("writing", &path))?;
+        Ok(Session {
+            dir: fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned()),
+            info,
+        })
+    }
+
+    /// Opens the session named by [`SESSION_VAR`].
+    pub fn from_env() -> Result<Session, BuildError> {
+        let dir = std::env::var_os(SESSION_VAR)
+            .map(PathBuf::from)
+            .ok_or(BuildError::NoSession)?;
+        let path = dir.join("session.json");
+        let text = fs::read(&path).map_err(io_err("reading", &path))?;
+        let info = serde_json::from_slice(&text).map_err(|e| BuildError::Session {
+            step: "decoding the session".into(),
+            path,
+            source: io::Error::other(e),
+        })?;
+        Ok(Session { dir, info })
+    }
+
+    /// The exceptions config for a crate.
+    pub fn exception(&self, name: &str) -> Option<&super::config::CrateException> {
+        self.info.exceptions.get(name)
+    }
+
+    /// Writes a run record (atomically: a reader never sees half of it).
+    pub fn write_record(&self, record: &RunRecord) -> Result<PathBuf, BuildError> {
+        let name = format!(
+            "{}-{}-{}.json",
+            match record.phase {
+                Phase::BuildScript => "build-script",
+                Phase::ProcMacro => "proc-macro",
+                Phase::Fuzz => "fuzz",
+                Phase::Sandbox => "sandbox",
+            },
+            sanitize(&record.krate),
+            unique()
+        );
+        let path = self.dir.join("runs").join(name);
+        let tmp = path.with_extension("tmp");
+        let text = serde_json::to_vec(record).map_err(|e| BuildError::Session {
+            step: "encoding a run record".into(),
+            path: path.clone(),
+            source: io::Error::other(e),
+        })?;
+        fs::write(&tmp, text).map_err(io_err("writing a run record", &tmp))?;
+        fs::rename(&tmp, &path).map_err(io_err("writing a run record", &path))?;
+        Ok(path)
+    }
+
+    /// Every run record written so far (unreadable ones are skipped).
+    pub fn records(&self) -> Vec<RunRecord> {
+        let mut out = Vec::new();
+        let Ok(entries) = fs::read_dir(self.dir.join("runs")) else {
+            return out;
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            if let Some(r) = fs::read(&p)
+                .ok()
+                .and_then(|t| serde_json::from_slice(&t).ok())
+            {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    /// Marks a run as in progress; the mark goes away when the guard drops.
+    pub fn running(&self, label: &str) -> RunningMark {
+        let path = self
+            .dir
+            .join("running")
+            .join(format!("{}-{}", sanitize(label), unique()));
+        let _ = fs::write(&path, label);
+        RunningMark { path }
+    }
+
+    /// The labels of the runs in progress.
+    pub fn running_now(&self) -> Vec<String> {
+        let mut out: Vec<String> = fs::read_dir(self.dir.join("running"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| fs::read_to_string(e.path()).ok())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Records that proc-macro file `file_name` (e.g. `libfoo-HASH.so`) is `package`.
+    pub fn note_macro(&self, file_name: &str, package: &Package) {
+        let _ = fs::write(self.dir.join("macros").join(file_name), &package.id);
+    }
+
+    /// The package of proc-macro file `file_name`, if the wrapper saw it compiled.
+    pub fn macro_package(&self, file_name: &str) -> Option<&Package> {
+        let id = fs::read_to_string(self.dir.join("macros").join(file_name)).ok()?;
+        self.info.graph.by_id(id.trim())
+    }
+
+    /// The `airlock.toml` the session was made from, as exceptions.
+    pub fn exceptions_from(
+        config: &Config,
+    ) -> std::collections::BTreeMap<String, super::config::CrateException> {
+        config.crates.clone()
+    }
+}
+
+/// Removes its marker file when dropped.
+pub struct RunningMark {
+    path: PathBuf,
+}
+
+impl Drop for RunningMark {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// A name unique among the processes of this machine.
+fn unique() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn sanitize(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,84 @@
+//! `report.html`: one self-contained file (inline style, no scripts) a person can open.
+
+use std::fmt::Write;
+
+use super::{decision_str, event_detail, kind_str, phase_str, Report, Verdict};
+
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Renders the report as a standalone HTML page.
+pub fn render(r: &Report) -> String {
+    let s = &r.summary;
+    let mut out = String::from(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>cargo-airlock report</title><style>\
+body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse;width:100%}\
+td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em}\
+.suspicious{background:#fdd}.failed{background:#ffd}.clean{background:#efe}code{font-size:.9em}\
+</style></head><body>\n",
+    );
+    let _ = writeln!(
+        out,
+        "<h1>cargo-airlock {} report</h1><p><b>{} crates: {} clean, {} suspicious, {} failed.</b> {} build scripts and {} proc-macro expansions ran sandboxed; the build {}.</p>",
+        esc(&r.command), s.crates, s.clean, s.suspicious, s.failed, s.build_scripts_run, s.proc_macro_runs,
+        if s.build_succeeded { "succeeded" } else { "failed" }
+    );
+    for e in &r.errors {
+        let _ = writeln!(out, "<p class=\"failed\"><b>Error:</b> {}</p>", esc(e));
+    }
+    for c in r.crates.iter().filter(|c| c.verdict != Verdict::Clean) {
+        let _ = writeln!(
+            out,
+            "<h2 class=\"{v}\">{} {} — {v}</h2><p>{} <code>{}</code></p><ul>",
+            esc(&c.name),
+            esc(&c.version),
+            esc(&c.source),
+            esc(&c.location),
+            v = c.verdict.as_str()
+        );
+        for reason in &c.reasons {
+            let _ = writeln!(out, "<li>{}</li>", esc(reason));
+        }
+        out.push_str("</ul><table><tr><th>phase</th><th>decision</th><th>kind/action</th><th>detail</th></tr>\n");
+        for e in c.notable_events() {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td><code>{}</code></td></tr>",
+                phase_str(e),
+                decision_str(e.decision),
+                kind_str(e),
+                esc(&e.action),
+                esc(&event_detail(e))
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    out.push_str("<h2>All crates</h2><table><tr><th>crate</th><th>source</th><th>verdict</th><th>events</th></tr>\n");
+    for c in &r.crates {
+        let _ = writeln!(
+            out,
+            "<tr class=\"{v}\"><td>{} {}</td><td>{}</td><td>{v}</td><td>{}</td></tr>",
+            esc(&c.name),
+            esc(&c.version),
+            esc(&c.source),
+            c.events.len(),
+            v = c.verdict.as_str()
+        );
+    }
+    let env = &r.environment;
+    let _ = writeln!(
+        out,
+        "</table><h2>Environment</h2><p>kernel {}, Landlock ABI {}, profile <code>{}</code>{}; cargo-airlock {}, {}</p></body></html>",
+        esc(&env.kernel),
+        env.landlock_abi.map_or_else(|| "none".to_owned(), |a| a.to_string()),
+        esc(&env.profile),
+        if env.degraded { ", degraded" } else { "" },
+        esc(&env.tool_version),
+        esc(&env.toolchain)
+    );
+    out
+}

@@ -1,0 +1,60 @@
+//! `report.sarif`: SARIF 2.1.0 for code-scanning dashboards. One result per denied or flagged
+//! event (directives and leaks included); the rule id is `airlock/KIND/ACTION`, the location the
+//! crate's manifest.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::{decision_str, event_detail, kind_str, phase_str, Report};
+
+/// Renders the report as SARIF 2.1.0.
+pub fn render(r: &Report) -> String {
+    let mut rules: BTreeMap<String, Value> = BTreeMap::new();
+    let mut results = Vec::new();
+    for c in &r.crates {
+        let uri = if c.source == "path" {
+            format!("{}/Cargo.toml", c.location)
+        } else {
+            format!("{}-{}/Cargo.toml", c.name, c.version)
+        };
+        for e in c.notable_events() {
+            let kind = kind_str(e);
+            let id = format!("airlock/{kind}/{}", e.action);
+            rules.entry(id.clone()).or_insert_with(|| {
+                json!({
+                    "id": id,
+                    "name": format!("{kind}-{}", e.action),
+                    "shortDescription": {"text": format!("A sandboxed {kind} attempt: {}", e.action)},
+                    "defaultConfiguration": {"level": "error"}
+                })
+            });
+            results.push(json!({
+                "ruleId": id,
+                "level": "error",
+                "message": {"text": format!(
+                    "{} ({}): {} {kind}/{} {}",
+                    c.label(), phase_str(e), decision_str(e.decision), e.action, event_detail(e)
+                )},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}],
+                "properties": {"crate": c.label(), "verdict": c.verdict.as_str(), "event": e}
+            }));
+        }
+    }
+    let sarif = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "cargo-airlock",
+                "version": r.environment.tool_version,
+                "informationUri": "https://example.invalid/cargo-airlock",
+                "rules": rules.into_values().collect::<Vec<_>>()
+            }},
+            "results": results
+        }]
+    });
+    let mut text = serde_json::to_string_pretty(&sarif).unwrap_or_default();
+    text.push('\n');
+    text
+}

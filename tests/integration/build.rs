@@ -1,0 +1,488 @@
+//! `cargo airlock build` on the malicious fixture workspace (`tests/fixtures/build`): every
+//! attacking crate is judged suspicious with the right events, nothing it attempted happened,
+//! and the innocent crates of the same build are unaffected. Also bad input: exit 2, a clear
+//! message, and a report saying what went wrong.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{bin, Scene};
+
+/// Copies the fixture workspace into the scene (as `ws/`).
+fn fixture(scene: &Scene) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build");
+    let dst = scene.path("ws");
+    copy_dir(&src, &dst);
+    dst
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap().flatten() {
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            if e.file_name() != "target" {
+                copy_dir(&e.path(), &to);
+            }
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
+
+struct Build {
+    code: i32,
+    stderr: String,
+    report: Value,
+    report_dir: PathBuf,
+}
+
+/// Whether cargo runs for this user (the unprivileged CI pass cannot reach root's toolchain).
+fn cargo_available() -> bool {
+    let ok = Command::new("cargo")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("cargo is not runnable by this user: the build tests need a toolchain");
+    }
+    ok
+}
+
+fn airlock_build(manifest: &Path, extra: &[&str]) -> Build {
+    let report_dir = manifest.parent().unwrap().join("target/airlock");
+    let out = Command::new(bin())
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(manifest)
+        .args(extra)
+        .env("CI", "true")
+        .output()
+        .expect("cargo-airlock runs");
+    let report = std::fs::read_to_string(report_dir.join("report.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    Build {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        report,
+        report_dir,
+    }
+}
+
+impl Build {
+    fn krate(&self, name: &str) -> &Value {
+        self.report["crates"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+            .unwrap_or_else(|| panic!("no crate {name} in the report; stderr:\n{}", self.stderr))
+    }
+
+    /// Asserts `name` is suspicious with an event of kind/action/decision whose detail `key`
+    /// contains `needle` (any detail when `key` is empty).
+    #[track_caller]
+    fn expect(
+        &self,
+        name: &str,
+        kind: &str,
+        action: &str,
+        decision: &str,
+        key: &str,
+        needle: &str,
+    ) {
+        let c = self.krate(name);
+        assert_eq!(c["verdict"], "suspicious", "{name}: {c:#}");
+        let found = c["events"].as_array().unwrap().iter().any(|e| {
+            e["kind"] == kind
+                && e["action"] == action
+                && e["decision"] == decision
+                && (key.is_empty()
+                    || e["detail"][key].as_str().map_or_else(
+                        || e["detail"][key].to_string().contains(needle),
+                        |s| s.contains(needle),
+                    ))
+        });
+        assert!(
+            found,
+            "{name}: no {kind}/{action} {decision} with {key}~{needle:?}: {:#}",
+            c["events"]
+        );
+        assert!(
+            c["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["crate"].as_str().unwrap_or("").contains(name)),
+            "{name}: an event is attributed elsewhere"
+        );
+    }
+}
+
+fn registry_src() -> Option<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+    std::fs::read_dir(home.join("registry/src"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .next()
+}
+
+fn sysroot() -> PathBuf {
+    let out = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .unwrap();
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+airtest!(malicious_crates_are_suspicious_and_contained, |s| {
+    if !cargo_available() {
+        return;
+    }
+    let ws = fixture(&s);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let target = listener.local_addr().unwrap().to_string();
+    for c in ["evil-net", "evil-exec", "evil-detached", "macro-user"] {
+        std::fs::write(ws.join(c).join("target.txt"), &target).unwrap();
+    }
+    let registry = registry_src();
+    if let Some(r) = &registry {
+        std::fs::write(
+            ws.join("evil-registry/target.txt"),
+            r.to_string_lossy().as_bytes(),
+        )
+        .unwrap();
+    }
+    std::fs::create_dir_all(ws.join(".git/hooks")).unwrap();
+
+    let b = airlock_build(&ws.join("Cargo.toml"), &["--", "--offline"]);
+    assert_eq!(b.code, 1, "stderr:\n{}", b.stderr);
+    assert_eq!(b.report["schema"], "airlock.report/1");
+    assert_eq!(b.report["summary"]["build_succeeded"], true);
+
+    // Each attack, recorded and attributed.
+    b.expect("evil-net", "net", "connect", "denied", "address", &target);
+    b.expect("evil-net", "net", "dns", "denied", "", "");
+    b.expect(
+        "evil-exec",
+        "exec",
+        "exec",
+        "allowed",
+        "network_tool",
+        "true",
+    );
+    b.expect(
+        "evil-secrets",
+        "leak",
+        "decoy-read",
+        "flagged",
+        "decoy",
+        "ssh-key",
+    );
+    b.expect(
+        "evil-secrets",
+        "leak",
+        "decoy-output",
+        "flagged",
+        "location",
+        "loot.txt",
+    );
+    b.expect(
+        "evil-ci",
+        "leak",
+        "decoy-output",
+        "flagged",
+        "location",
+        "directives",
+    );
+    b.expect(
+        "evil-link",
+        "directive",
+        "rustc-link-search",
+        "flagged",
+        "line",
+        "/opt/airlock-evil",
+    );
+    b.expect(
+        "evil-link",
+        "directive",
+        "rustc-link-arg",
+        "flagged",
+        "reason",
+        "redirects symbols",
+    );
+    b.expect(
+        "evil-link",
+        "directive",
+        "rustc-env",
+        "flagged",
+        "line",
+        "LD_PRELOAD",
+    );
+    b.expect(
+        "evil-indent",
+        "directive",
+        "rustc-link-arg",
+        "flagged",
+        "reason",
+        "rpath",
+    );
+    b.expect("evil-detached", "limit", "survivors", "denied", "", "");
+    b.expect(
+        "evil-detached",
+        "exec",
+        "exec",
+        "allowed",
+        "network_tool",
+        "true",
+    );
+    if registry.is_some() {
+        b.expect(
+            "evil-registry",
+            "fs",
+            "create",
+            "denied",
+            "path",
+            "airlock-pwned-registry",
+        );
+    }
+    b.expect(
+        "evil-sibling",
+        "fs",
+        "write",
+        "denied",
+        "path",
+        "generated.rs",
+    );
+    b.expect(
+        "evil-toolchain",
+        "fs",
+        "create",
+        "denied",
+        "path",
+        "airlock-pwned-toolchain",
+    );
+    b.expect(
+        "evil-githook",
+        "fs",
+        "create",
+        "denied",
+        "path",
+        ".git/hooks/pre-commit",
+    );
+    b.expect(
+        "evil-macro",
+        "leak",
+        "decoy-read",
+        "flagged",
+        "decoy",
+        "ssh-key",
+    );
+    b.expect("evil-macro", "net", "connect", "denied", "address", &target);
+    let m = b.krate("evil-macro");
+    assert!(
+        m["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["phase"] == "proc-macro"),
+        "{m:#}"
+    );
+
+    // The bystanders: clean, their build script ran in the sandbox, their output intact.
+    for name in ["innocent", "macro-user"] {
+        let c = b.krate(name);
+        assert_eq!(c["verdict"], "clean", "{name}: {c:#}");
+    }
+    let innocent = b.krate("innocent");
+    assert_eq!(innocent["build_script"]["status"], "ran");
+    assert!(innocent["directives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["key"] == "rustc-cfg"));
+    let build_dir = ws.join("target/airlock/build-target/debug/build");
+    let out = std::fs::read_dir(&build_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("out"))
+        .find(|p| p.join("generated.rs").exists())
+        .expect("innocent's OUT_DIR");
+    assert_eq!(
+        std::fs::read_to_string(out.join("generated.rs")).unwrap(),
+        "pub const ANSWER: u32 = 42;\n"
+    );
+    assert!(!out.join("pwned.txt").exists());
+
+    // Nothing happened.
+    assert!(
+        listener.accept().is_err(),
+        "a connection reached the test's listener"
+    );
+    assert!(!ws.join(".git/hooks/pre-commit").exists());
+    let planted = sysroot().join("lib/rustlib/airlock-pwned-toolchain");
+    let in_toolchain = planted.exists();
+    let _ = std::fs::remove_file(&planted);
+    assert!(!in_toolchain, "the toolchain was written");
+    if let Some(r) = &registry {
+        let planted = r.join("airlock-pwned-registry.rs");
+        let present = planted.exists();
+        let _ = std::fs::remove_file(&planted);
+        assert!(!present, "the registry was written");
+    }
+
+    // Reports in every format, and the CI-style one line per step.
+    for f in ["report.json", "report.md", "report.sarif"] {
+        assert!(b.report_dir.join(f).is_file(), "{f} missing");
+    }
+    let md = std::fs::read_to_string(b.report_dir.join("report.md")).unwrap();
+    assert!(md.contains("evil-net 0.1.0 — suspicious"), "{md}");
+    assert!(
+        b.stderr
+            .contains("build script of innocent 0.1.0 ran clean"),
+        "{}",
+        b.stderr
+    );
+    let html = Command::new(bin())
+        .args(["report", "--format", "html"])
+        .arg(b.report_dir.join("report.json"))
+        .output()
+        .unwrap();
+    assert!(html.status.success());
+    assert!(String::from_utf8_lossy(&html.stdout).contains("<html>"));
+});
+
+airtest!(a_clean_workspace_exits_0, |s| {
+    if !cargo_available() {
+        return;
+    }
+    let ws = s.path("clean");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/innocent"),
+        &ws,
+    );
+    let b = airlock_build(&ws.join("Cargo.toml"), &["--", "--offline"]);
+    assert_eq!(b.code, 0, "stderr:\n{}", b.stderr);
+    assert_eq!(b.krate("innocent")["verdict"], "clean");
+    assert_eq!(b.report["summary"]["build_scripts_run"], 1);
+});
+
+airtest!(missing_manifest_exits_2_with_a_clear_message, |s| {
+    if !cargo_available() {
+        return;
+    }
+    let b = airlock_build(&s.path("nowhere/Cargo.toml"), &[]);
+    assert_eq!(b.code, 2, "{}", b.stderr);
+    assert!(
+        b.stderr.contains("does not exist") && b.stderr.contains("--manifest-path"),
+        "{}",
+        b.stderr
+    );
+    assert!(!b.stderr.contains("panicked"));
+});
+
+airtest!(malformed_manifest_exits_2_and_still_writes_a_report, |s| {
+    if !cargo_available() {
+        return;
+    }
+    let ws = s.path("bad");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(ws.join("Cargo.toml"), "[package\nname = ").unwrap();
+    let b = airlock_build(&ws.join("Cargo.toml"), &[]);
+    assert_eq!(b.code, 2, "{}", b.stderr);
+    assert!(b.stderr.contains("Cargo.toml"), "{}", b.stderr);
+    assert!(
+        b.report["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("cargo metadata"),
+        "{:#}",
+        b.report
+    );
+});
+
+airtest!(
+    a_build_that_fails_on_its_own_exits_2_and_reports_the_crate,
+    |s| {
+        if !cargo_available() {
+            return;
+        }
+        let ws = s.path("broken");
+        copy_dir(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/innocent"),
+            &ws,
+        );
+        std::fs::write(
+            ws.join("build.rs"),
+            "fn main() { eprintln!(\"no libfoo here\"); std::process::exit(3); }\n",
+        )
+        .unwrap();
+        let b = airlock_build(&ws.join("Cargo.toml"), &["--", "--offline"]);
+        assert_eq!(b.code, 2, "{}", b.stderr);
+        assert!(b.stderr.contains("cargo build` failed"), "{}", b.stderr);
+        let c = b.krate("innocent");
+        assert_eq!(c["verdict"], "failed");
+        assert_eq!(c["build_script"]["exit_code"], 3);
+    }
+);
+
+airtest!(bad_airlock_toml_exits_2_naming_the_file, |s| {
+    if !cargo_available() {
+        return;
+    }
+    let ws = s.path("cfg");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/innocent"),
+        &ws,
+    );
+    std::fs::write(
+        ws.join("airlock.toml"),
+        "[crate.innocent]\nwrite_everything = true\n",
+    )
+    .unwrap();
+    let b = airlock_build(&ws.join("Cargo.toml"), &["--", "--offline"]);
+    assert_eq!(b.code, 2, "{}", b.stderr);
+    assert!(
+        b.stderr.contains("airlock.toml") && b.stderr.contains("write_everything"),
+        "{}",
+        b.stderr
+    );
+});
+
+airtest!(exceptions_are_granted_and_listed, |s| {
+    if !cargo_available() {
+        return;
+    }
+    let ws = s.path("exc");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/evil-net"),
+        &ws,
+    );
+    std::fs::write(ws.join("airlock.toml"), "[crate.evil-net]\nnet = true\nread = [\"/usr/share\"]\nreason = \"talks to a test server\"\n").unwrap();
+    let b = airlock_build(&ws.join("Cargo.toml"), &["--", "--offline"]);
+    assert_eq!(b.code, 0, "{}", b.stderr);
+    let c = b.krate("evil-net");
+    assert_eq!(c["verdict"], "clean", "{c:#}");
+    let kinds: Vec<&str> = c["exceptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["read", "net"]);
+    assert!(
+        c["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "net"),
+        "still recorded"
+    );
+});
