@@ -84,12 +84,6 @@ fn real_graph_builds_sandboxed_exactly_as_plain() {
             "{name}: no allowed exec of {tool}: {seen:?}"
         );
     }
-    assert!(
-        execs(by_name("tikv-jemalloc-sys"))
-            .iter()
-            .any(|p| p == "sh" || p == "dash" || p == "bash"),
-        "configure ran under sh"
-    );
     assert!(report["summary"]["proc_macro_runs"].as_u64().unwrap() > 0);
 
     let program = ws.join("target/airlock/build-target/debug/real-graph");
