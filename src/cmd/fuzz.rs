@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use runner::fuzz::{self, CampaignOptions, FuzzSection};
+use runner::report::{Environment, Format, Report};
+use runner::sandbox::probe::Support;
 
 use crate::outcome::Outcome;
 
@@ -67,25 +69,28 @@ fn progress(line: &str) {
     eprintln!("{line}");
 }
 
-/// Reads the `fuzz` section of a report.
+/// Reads the `fuzz` section of a report (empty when the report has none).
 pub fn load_section(path: &Path) -> anyhow::Result<FuzzSection> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read report {}", path.display()))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a JSON report", path.display()))?;
-    let fuzz = value
-        .get("fuzz")
-        .cloned()
-        .unwrap_or(serde_json::Value::Null);
-    if fuzz.is_null() {
-        return Ok(FuzzSection::default());
+    let report = Report::read(path)?;
+    Ok(report.fuzz.unwrap_or_default())
+}
+
+/// The `environment` of a fuzz report.
+fn environment(section: &FuzzSection, allow_degraded: bool) -> Environment {
+    let support = Support::get();
+    Environment {
+        kernel: support.kernel.clone(),
+        landlock_abi: support.landlock_abi,
+        layers: None,
+        degraded: allow_degraded && !support.missing_for_fuzz().is_empty(),
+        profile: runner::fuzz::campaign::FUZZ_PROFILE.to_owned(),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        toolchain: section
+            .instrumentation
+            .as_ref()
+            .map(|i| i.toolchain.clone())
+            .unwrap_or_default(),
     }
-    serde_json::from_value(fuzz).with_context(|| {
-        format!(
-            "{} has no valid `fuzz` section (schema airlock.report/1)",
-            path.display()
-        )
-    })
 }
 
 /// Runs the campaign and writes the report.
@@ -114,7 +119,13 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<Outcome> {
         progress,
     };
     let section = fuzz::run_campaign(&options).context("the fuzz campaign could not run")?;
-    let written = crate::cmd::fuzz_report::write(&report_dir, &section)?;
+    let report = Report::for_fuzz(section.clone(), environment(&section, args.allow_degraded));
+    report
+        .write_all(&report_dir)
+        .context("cannot write the report")?;
+    std::fs::write(report_dir.join("report.html"), report.render(Format::Html))
+        .with_context(|| format!("cannot write {}", report_dir.join("report.html").display()))?;
+    let written = report_dir.join("report.json");
     let new = section
         .findings
         .iter()

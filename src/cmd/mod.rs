@@ -3,8 +3,7 @@
 pub mod build;
 pub mod doctor;
 pub mod fuzz;
-pub mod fuzz_report;
 pub mod gen;
-pub mod repro;
 pub mod report;
+pub mod repro;
 pub mod sandbox;

@@ -214,5 +214,5 @@ fn bad_input_exits_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a JSON report"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not an airlock report"));
 }

@@ -69,10 +69,14 @@ td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em}\
             v = c.verdict.as_str()
         );
     }
+    out.push_str("</table>\n");
+    if let Some(fuzz) = &r.fuzz {
+        out.push_str(&crate::fuzz::render::html(fuzz));
+    }
     let env = &r.environment;
     let _ = writeln!(
         out,
-        "</table><h2>Environment</h2><p>kernel {}, Landlock ABI {}, profile <code>{}</code>{}; cargo-airlock {}, {}</p></body></html>",
+        "<h2>Environment</h2><p>kernel {}, Landlock ABI {}, profile <code>{}</code>{}; cargo-airlock {}, {}</p></body></html>",
         esc(&env.kernel),
         env.landlock_abi.map_or_else(|| "none".to_owned(), |a| a.to_string()),
         esc(&env.profile),

@@ -108,5 +108,9 @@ pub fn render(r: &Report) -> String {
         env.tool_version,
         env.toolchain
     );
+    if let Some(fuzz) = &r.fuzz {
+        out.push('\n');
+        out.push_str(&crate::fuzz::render::markdown(fuzz));
+    }
     out
 }

@@ -157,54 +157,9 @@ pub struct Provenance {
     pub yanked: bool,
 }
 
-/// `fuzz` (from `fuzz` and `vet`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct FuzzReport {
-    pub targets: Vec<FuzzTarget>,
-    pub findings: Vec<FuzzFinding>,
-}
-
-/// `fuzz.targets[]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FuzzTarget {
-    pub name: String,
-    /// `deserialize` or `ffi`.
-    pub kind: String,
-    /// The public path of the type or function.
-    pub item: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
-    /// `built`, `skipped` or `failed`.
-    pub status: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(default)]
-    pub runs: u64,
-    #[serde(default)]
-    pub execs_per_sec: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub coverage: Option<u64>,
-}
-
-/// `fuzz.findings[]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FuzzFinding {
-    pub id: String,
-    pub target: String,
-    /// `panic`, `stack-overflow`, `oom`, `timeout`, `leak`, `abort`, `segv`, `asan:<type>`.
-    pub kind: String,
-    pub signature: String,
-    pub message: String,
-    #[serde(default)]
-    pub frames: Vec<String>,
-    pub reproducer: String,
-    #[serde(default)]
-    pub minimized: bool,
-    /// `new`, `known` or `fixed`.
-    pub status: String,
-    /// The command that reproduces it.
-    pub repro: String,
-}
+/// `fuzz` (from `fuzz` and `vet`): the campaign's own section type, so the report carries
+/// exactly what the campaign measured.
+pub type FuzzReport = crate::fuzz::FuzzSection;
 
 /// `environment`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -296,6 +251,21 @@ impl Report {
             written.push(path);
         }
         Ok(written)
+    }
+
+    /// A report of a fuzz campaign alone (no crates were built).
+    pub fn for_fuzz(section: FuzzReport, environment: Environment) -> Report {
+        Report {
+            schema: SCHEMA.to_owned(),
+            command: "fuzz".to_owned(),
+            workspace: None,
+            summary: Summary::default(),
+            crates: Vec::new(),
+            provenance: Vec::new(),
+            fuzz: Some(section),
+            environment,
+            errors: Vec::new(),
+        }
     }
 
     /// Reads a `report.json`.

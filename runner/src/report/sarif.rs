@@ -41,6 +41,15 @@ pub fn render(r: &Report) -> String {
             }));
         }
     }
+    if let Some(fuzz) = &r.fuzz {
+        let (fuzz_results, fuzz_rules) = crate::fuzz::render::sarif(fuzz);
+        for rule in fuzz_rules {
+            if let Some(id) = rule["id"].as_str() {
+                rules.entry(id.to_owned()).or_insert(rule);
+            }
+        }
+        results.extend(fuzz_results);
+    }
     let sarif = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",

@@ -39,6 +39,14 @@ impl Support {
         }
     }
 
+    /// The layers the built-in `fuzz` profile needs that this kernel lacks.
+    pub fn missing_for_fuzz(&self) -> Vec<String> {
+        match Profile::load("fuzz", &crate::profile::Placeholders::from_env()) {
+            Ok(profile) => self.missing_for(&profile),
+            Err(e) => vec![e.to_string()],
+        }
+    }
+
     /// The layers `profile` needs that this kernel lacks, each with its fix.
     pub fn missing_for(&self, profile: &Profile) -> Vec<String> {
         let mut missing = Vec::new();
