@@ -327,6 +327,11 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
             "-ignore_ooms=1".into(),
         ];
         args.extend(libfuzzer_limits(opts.input_timeout, opts.rss_limit_mb));
+        // Options the generator chose for this target (format and parse targets need longer
+        // inputs to nest deeply enough for unbounded recursion to show).
+        if let Some(max_len) = record.libfuzzer.and_then(|o| o.max_len) {
+            args.push(format!("-max_len={max_len}").into());
+        }
         let mut read = Vec::new();
         if let Some(dict) = project.dict(name) {
             args.push(format!("-dict={}", dict.display()).into());
