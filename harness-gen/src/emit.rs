@@ -470,40 +470,94 @@ pub fn ffi_target(name: String, package: &str, item: &FfiItem, crate_root: &Path
     }
 }
 
-/// Stack size of the thread each format or parse target runs its input on. libFuzzer's inputs
-/// stay short (a few KiB), and on the main thread's 8 MiB stack a recursive-descent parser
-/// without a depth limit needs far deeper nesting than that to overflow; on 2 MiB, nesting of a
-/// few thousand levels (or fewer when frames are large, as they are under ASan) already does,
-/// while parsers with a depth limit (64 to 1024 levels in real crates) stay well within it.
+/// Stack size of the thread on which format and parse targets run each input a second time.
+/// On the main thread's 8 MiB stack a recursive-descent parser without a depth limit needs far
+/// deeper nesting than short inputs reach; on 2 MiB, a few thousand levels (fewer with the large
+/// frames of ASan builds) already overflow, while parsers with a depth limit (64 to 1024 levels
+/// in real crates) stay within it.
 pub const ENTRY_STACK_BYTES: usize = 2 << 20;
 
 /// `-max_len` for format and parse targets: room for nesting deep enough to overflow
 /// [`ENTRY_STACK_BYTES`] with frames of 128 bytes or more.
 pub const ENTRY_MAX_LEN: usize = 16 * 1024;
 
-/// The part every format and parse target shares: the header attributes, the reduced-stack
-/// runner and the `fuzz_target!` that calls `one`.
+/// libFuzzer options of format and parse targets: long inputs, available from the start.
+pub const ENTRY_LIBFUZZER: LibFuzzerOptions = LibFuzzerOptions {
+    max_len: Some(ENTRY_MAX_LEN),
+    len_control: Some(0),
+};
+
+/// The part every format and parse target shares: each input runs on the main thread, where
+/// libFuzzer's stack-depth coverage (thread-local) rewards deeper nesting, and then again on a
+/// persistent worker thread with a reduced stack, where unbounded recursion overflows.
 fn entry_prelude(src: &mut String) {
-    let _ = writeln!(src, "#![no_main]");
-    let _ = writeln!(src);
-    let _ = writeln!(src, "use libfuzzer_sys::fuzz_target;");
-    let _ = writeln!(src);
-    let _ = writeln!(src, "/// Stack of the thread each input runs on: small enough that unbounded recursion overflows");
-    let _ = writeln!(src, "/// it at the nesting depth a short input reaches, large enough for any sane depth limit.");
+    src.push_str(
+        r#"#![no_main]
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Mutex, OnceLock};
+
+use libfuzzer_sys::fuzz_target;
+
+"#,
+    );
+    let _ = writeln!(src, "/// Stack of the worker thread: small enough that unbounded recursion overflows it at the");
+    let _ = writeln!(src, "/// nesting depth a short input reaches, large enough for any sane depth limit.");
     let _ = writeln!(src, "const STACK_BYTES: usize = {ENTRY_STACK_BYTES};");
-    let _ = writeln!(src);
-    let _ = writeln!(src, "fuzz_target!(|data: &[u8]| {{");
-    let _ = writeln!(src, "    std::thread::scope(|scope| {{");
-    let _ = writeln!(src, "        // A panic on this thread aborts the process (libfuzzer-sys's panic hook): a finding.");
-    let _ = writeln!(src, "        let worker = std::thread::Builder::new()");
-    let _ = writeln!(src, "            .stack_size(STACK_BYTES)");
-    let _ = writeln!(src, "            .spawn_scoped(scope, || one(data));");
-    let _ = writeln!(src, "        if let Ok(handle) = worker {{");
-    let _ = writeln!(src, "            let _ = handle.join();");
-    let _ = writeln!(src, "        }}");
-    let _ = writeln!(src, "    }});");
-    let _ = writeln!(src, "}});");
-    let _ = writeln!(src);
+    src.push_str(
+        r#"
+/// A thread with a `STACK_BYTES` stack that runs each input a second time.
+struct Worker {
+    inputs: SyncSender<Vec<u8>>,
+    done: Mutex<Receiver<()>>,
+}
+
+static WORKER: OnceLock<Option<Worker>> = OnceLock::new();
+
+/// The worker, started on first use (`None` if the thread cannot be created).
+fn worker() -> Option<&'static Worker> {
+    WORKER
+        .get_or_init(|| {
+            let (inputs, todo) = sync_channel::<Vec<u8>>(0);
+            let (finished, done) = sync_channel::<()>(0);
+            std::thread::Builder::new()
+                .name("small-stack".into())
+                .stack_size(STACK_BYTES)
+                .spawn(move || {
+                    for input in todo {
+                        one(&input);
+                        // Freed before answering, so libFuzzer sees no allocation outlive the run.
+                        drop(input);
+                        if finished.send(()).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .ok()?;
+            Some(Worker {
+                inputs,
+                done: Mutex::new(done),
+            })
+        })
+        .as_ref()
+}
+
+fuzz_target!(|data: &[u8]| {
+    // On this thread libFuzzer measures how deep the stack went, which leads it to deeper nesting.
+    one(data);
+    // On the small stack, unbounded recursion overflows; a panic there aborts the process
+    // (libfuzzer-sys's panic hook), and a hang there is a libFuzzer timeout.
+    if let Some(w) = worker() {
+        if w.inputs.send(data.to_vec()).is_ok() {
+            if let Ok(done) = w.done.lock() {
+                let _ = done.recv();
+            }
+        }
+    }
+});
+
+"#,
+    );
 }
 
 /// Binds `text` when the input must be UTF-8.
@@ -651,7 +705,7 @@ pub fn format_target(
     let mut seeds = mined.seeds_for(&names, input.is_text());
     seeds.extend(mined.nested.iter().cloned());
     record.status = TargetStatus::Built;
-    record.libfuzzer = Some(LibFuzzerOptions { max_len: Some(ENTRY_MAX_LEN) });
+    record.libfuzzer = Some(ENTRY_LIBFUZZER);
     Emitted {
         record,
         source: Some(src),
@@ -718,7 +772,7 @@ pub fn parse_target(name: String, package: &str, item: &ParseItem, mined: &Mined
     let mut seeds = mined.seeds_for(&names, input.is_text());
     seeds.extend(mined.nested.iter().cloned());
     record.status = TargetStatus::Built;
-    record.libfuzzer = Some(LibFuzzerOptions { max_len: Some(ENTRY_MAX_LEN) });
+    record.libfuzzer = Some(ENTRY_LIBFUZZER);
     Emitted {
         record,
         source: Some(src),

@@ -109,6 +109,10 @@ pub struct LibFuzzerOptions {
     /// deep enough to overflow their reduced stack fits in an input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_len: Option<usize>,
+    /// `-len_control`: `0` lets mutations use the whole `max_len` at once instead of growing
+    /// inputs slowly, which deep nesting needs to be reached within minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub len_control: Option<u32>,
 }
 
 /// Whether a target exists and builds.

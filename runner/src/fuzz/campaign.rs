@@ -329,8 +329,13 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
         args.extend(libfuzzer_limits(opts.input_timeout, opts.rss_limit_mb));
         // Options the generator chose for this target (format and parse targets need longer
         // inputs to nest deeply enough for unbounded recursion to show).
-        if let Some(max_len) = record.libfuzzer.and_then(|o| o.max_len) {
-            args.push(format!("-max_len={max_len}").into());
+        if let Some(o) = record.libfuzzer {
+            if let Some(max_len) = o.max_len {
+                args.push(format!("-max_len={max_len}").into());
+            }
+            if let Some(len_control) = o.len_control {
+                args.push(format!("-len_control={len_control}").into());
+            }
         }
         let mut read = Vec::new();
         if let Some(dict) = project.dict(name) {

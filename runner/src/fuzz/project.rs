@@ -33,6 +33,9 @@ pub struct LibFuzzerOptions {
     /// `-max_len`: the longest input libFuzzer tries.
     #[serde(default)]
     pub max_len: Option<usize>,
+    /// `-len_control`: how slowly input lengths grow (`0`: use `max_len` at once).
+    #[serde(default)]
+    pub len_control: Option<u32>,
 }
 
 /// The project.
