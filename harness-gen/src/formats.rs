@@ -21,7 +21,7 @@ use syn::{FnArg, ReturnType, Type};
 use crate::deser::{self_def, DeserItem};
 use crate::ffi::{classify, param_bounds, CallGraph};
 use crate::model::{segs, CrateModel, DefId, Ns, Res};
-use crate::parsers::{is_deserialize_bound, Input};
+use crate::parsers::{is_deserialize_bound, show_ty, Input};
 
 /// How an entry point returns the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +69,8 @@ pub struct FormatCrate {
     pub entries: Vec<Entry>,
     /// The crate's own dynamic value type (`toml::Value`), when it has one.
     pub value_type: Option<String>,
+    /// Whether that value type is also `Serialize` (the round trip then uses it).
+    pub value_serializes: bool,
     /// A serializer to text (`toml::to_string`).
     pub to_text: Option<String>,
     /// A serializer to bytes (`rmp_serde::to_vec`).
@@ -79,13 +81,15 @@ pub struct FormatCrate {
 
 /// Whether `path`, written in module `m`, names serde's `Deserializer` trait.
 fn is_serde_deserializer(model: &CrateModel, m: usize, path: &syn::Path) -> bool {
-    if path.segments.last().is_none_or(|s| s.ident != "Deserializer") {
+    if path
+        .segments
+        .last()
+        .is_none_or(|s| s.ident != "Deserializer")
+    {
         return false;
     }
     match model.resolve(m, &segs(path), Ns::Type) {
-        Some(Res::External(v)) => {
-            v.len() == 1 || matches!(v[0].as_str(), "serde" | "serde_core")
-        }
+        Some(Res::External(v)) => v.len() == 1 || matches!(v[0].as_str(), "serde" | "serde_core"),
         // Imported by a glob (`use serde::de::*`): the name alone.
         None => true,
         _ => false,
@@ -119,7 +123,9 @@ pub fn discover(model: &CrateModel, graph: &CallGraph, deser: &[DeserItem]) -> O
     let mut de_types: HashMap<DefId, bool> = HashMap::new();
     for &r in &model.impls {
         let imp = model.impl_item(r);
-        let Some((_, trait_path, _)) = &imp.trait_ else { continue };
+        let Some((_, trait_path, _)) = &imp.trait_ else {
+            continue;
+        };
         if !is_serde_deserializer(model, r.module, trait_path) {
             continue;
         }
@@ -140,7 +146,11 @@ pub fn discover(model: &CrateModel, graph: &CallGraph, deser: &[DeserItem]) -> O
     de_list.sort();
     fc.deserializers = de_list
         .iter()
-        .map(|(&d, _)| model.public_path(d).unwrap_or_else(|| model.internal_path(d)))
+        .map(|(&d, _)| {
+            model
+                .public_path(d)
+                .unwrap_or_else(|| model.internal_path(d))
+        })
         .collect();
     for (n, node) in graph.nodes.iter().enumerate() {
         if !node.is_pub || node.sig.unsafety.is_some() || node.trait_name.is_some() {
@@ -162,7 +172,9 @@ pub fn discover(model: &CrateModel, graph: &CallGraph, deser: &[DeserItem]) -> O
                 .collect();
             if let Some(t) = de_params.first() {
                 fc.covered.insert(n);
-                let Some(path) = model.public_path(d) else { continue };
+                let Some(path) = model.public_path(d) else {
+                    continue;
+                };
                 let is_t = |ty: &Type| ty.to_token_stream().to_string() == **t;
                 let plan = match returns_of(&node.sig, &is_t) {
                     None => Err("does not return the deserialized value".to_string()),
@@ -179,39 +191,58 @@ pub fn discover(model: &CrateModel, graph: &CallGraph, deser: &[DeserItem]) -> O
                 continue;
             }
             // A serializer: `fn to_string<T: Serialize>(value: &T) -> Result<String>`.
-            let ser = bounds.iter().any(|(_, b)| {
-                b.iter().any(|x| x.rsplit("::").next() == Some("Serialize"))
-            });
+            let ser = bounds
+                .iter()
+                .any(|(_, b)| b.iter().any(|x| x.rsplit("::").next() == Some("Serialize")));
             if ser && node.sig.inputs.len() == 1 {
-                let Some(path) = model.public_path(d) else { continue };
+                let Some(path) = model.public_path(d) else {
+                    continue;
+                };
                 let text = |ty: &Type| ty.to_token_stream().to_string() == "String";
-                let bytes = |ty: &Type| ty.to_token_stream().to_string().replace(' ', "") == "Vec<u8>";
-                let shorter = |old: &Option<String>| old.as_ref().is_none_or(|o| path.len() < o.len());
-                if returns_of(&node.sig, &text).is_some_and(|r| r != Ret::Option) && shorter(&fc.to_text) {
+                let bytes =
+                    |ty: &Type| ty.to_token_stream().to_string().replace(' ', "") == "Vec<u8>";
+                let shorter =
+                    |old: &Option<String>| old.as_ref().is_none_or(|o| path.len() < o.len());
+                if returns_of(&node.sig, &text).is_some_and(|r| r != Ret::Option)
+                    && shorter(&fc.to_text)
+                {
                     fc.to_text = Some(path.clone());
-                } else if returns_of(&node.sig, &bytes).is_some_and(|r| r != Ret::Option) && shorter(&fc.to_bytes) {
+                } else if returns_of(&node.sig, &bytes).is_some_and(|r| r != Ret::Option)
+                    && shorter(&fc.to_bytes)
+                {
                     fc.to_bytes = Some(path.clone());
                 }
             }
             continue;
         }
         // A constructor of a Deserializer type taking the input.
-        let Some((r, Some(t))) = node.imp else { continue };
-        let Some(&by_ref) = de_types.get(&t) else { continue };
+        let Some((r, Some(t))) = node.imp else {
+            continue;
+        };
+        let Some(&by_ref) = de_types.get(&t) else {
+            continue;
+        };
         if node.sig.receiver().is_some() {
             continue;
         }
         let name = &model.defs[t].name;
         let is_self = |ty: &Type| {
-            crate::types::last_segment(ty).is_some_and(|(id, _)| id == "Self" || id == name.as_str())
+            crate::types::last_segment(ty)
+                .is_some_and(|(id, _)| id == "Self" || id == name.as_str())
         };
-        let Some(ret) = returns_of(&node.sig, &is_self) else { continue };
+        let Some(ret) = returns_of(&node.sig, &is_self) else {
+            continue;
+        };
         fc.covered.insert(n);
-        let Some(tp) = model.public_path(t) else { continue };
+        let Some(tp) = model.public_path(t) else {
+            continue;
+        };
         let item = format!("{tp}::{}", node.name);
         let plan = if model.impl_item(r).generics.type_params().next().is_some()
-            && !matches!(single_input(model, node.module, &node.sig, &bounds), Ok(Input::Reader))
-        {
+            && !matches!(
+                single_input(model, node.module, &node.sig, &bounds),
+                Ok(Input::Reader)
+            ) {
             Err("a constructor of a generic deserializer that does not take a reader".to_string())
         } else {
             single_input(model, node.module, &node.sig, &bounds)
@@ -225,13 +256,19 @@ pub fn discover(model: &CrateModel, graph: &CallGraph, deser: &[DeserItem]) -> O
             line,
         });
     }
-    fc.entries.sort_by(|a, b| (&a.file, a.line, &a.item).cmp(&(&b.file, b.line, &b.item)));
-    fc.value_type = deser
+    fc.entries
+        .sort_by(|a, b| (&a.file, a.line, &a.item).cmp(&(&b.file, b.line, &b.item)));
+    let value = deser
         .iter()
         .filter(|d| d.skip.is_none() && d.instances.len() == 1)
-        .filter(|d| d.public_path.as_deref().is_some_and(|p| p.ends_with("::Value")))
-        .filter_map(|d| d.public_path.clone())
-        .min_by_key(String::len);
+        .filter(|d| {
+            d.public_path
+                .as_deref()
+                .is_some_and(|p| p.ends_with("::Value"))
+        })
+        .min_by_key(|d| d.public_path.as_ref().map_or(0, String::len));
+    fc.value_type = value.and_then(|d| d.public_path.clone());
+    fc.value_serializes = value.is_some_and(|d| d.serialize);
     Some(fc)
 }
 
@@ -251,11 +288,12 @@ fn single_input(
         })
         .collect();
     let [pt] = typed.as_slice() else {
-        let shown: Vec<String> = typed
-            .iter()
-            .map(|pt| pt.ty.to_token_stream().to_string().replace(' ', ""))
-            .collect();
-        return Err(format!("takes {} arguments ({}), not just the input", typed.len(), shown.join(", ")));
+        let shown: Vec<String> = typed.iter().map(|pt| show_ty(&pt.ty)).collect();
+        return Err(format!(
+            "takes {} arguments ({}), not just the input",
+            typed.len(),
+            shown.join(", ")
+        ));
     };
     classify(model, m, &pt.ty, bounds, 0)
         .ok()
@@ -264,7 +302,7 @@ fn single_input(
         .ok_or_else(|| {
             format!(
                 "its argument `{}` is not text, bytes or a reader",
-                pt.ty.to_token_stream().to_string().replace(' ', "")
+                show_ty(&pt.ty)
             )
         })
 }

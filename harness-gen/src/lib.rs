@@ -305,12 +305,25 @@ pub fn generate_with_progress(
         if let Some(fc) = &analysed.format {
             for entry in &fc.entries {
                 let name = unique(format!("fmt_{}", emit::target_stem(&entry.item)));
-                emitted.push(emit::format_target(name, &p.name, fc, entry, &analysed.mined, &crate_dir));
+                emitted.push(emit::format_target(
+                    name,
+                    &p.name,
+                    fc,
+                    entry,
+                    &analysed.mined,
+                    &crate_dir,
+                ));
             }
         }
         for item in &analysed.parsers {
             let name = unique(format!("parse_{}", item.stem));
-            emitted.push(emit::parse_target(name, &p.name, item, &analysed.mined, &crate_dir));
+            emitted.push(emit::parse_target(
+                name,
+                &p.name,
+                item,
+                &analysed.mined,
+                &crate_dir,
+            ));
         }
         crates.push(emit::CrateDep {
             package: p.name.clone(),
@@ -392,7 +405,10 @@ pub fn analyse(p: &workspace::Selected) -> Result<Analysis, GenError> {
     let graph = ffi::call_graph(&model, &p.ffi_crates);
     let ffi = ffi::plan(&model, &graph);
     let format = formats::discover(&model, &graph, &deser);
-    let covered = format.as_ref().map(|f| f.covered.clone()).unwrap_or_default();
+    let covered = format
+        .as_ref()
+        .map(|f| f.covered.clone())
+        .unwrap_or_default();
     let parsers = parsers::discover(&model, &graph, &covered);
     let mut names: BTreeSet<String> = parsers.iter().map(|p| p.fn_name.clone()).collect();
     if let Some(f) = &format {
@@ -401,7 +417,14 @@ pub fn analyse(p: &workspace::Selected) -> Result<Analysis, GenError> {
     let mined = if names.is_empty() {
         mining::Mined::default()
     } else {
-        let sources: Vec<PathBuf> = model.tree.modules.iter().map(|m| m.file.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        let sources: Vec<PathBuf> = model
+            .tree
+            .modules
+            .iter()
+            .map(|m| m.file.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let dir = p.manifest.parent().map(PathBuf::from).unwrap_or_default();
         mining::mine(&dir, &sources, &names)
     };

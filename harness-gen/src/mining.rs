@@ -3,8 +3,8 @@
 //!
 //! - **seeds**: the literal arguments of calls to an entry point (`from_str(r#"..."#)`,
 //!   `parse(b"...")`, `parse(&[0x01, 0x02])`, `"1.2".parse()`) and the literals bound by `let` in
-//!   the same function, found in `tests/`, `examples/` and `benches/` and in the code blocks of
-//!   doc comments of the crate's sources;
+//!   the same function, found in `tests/`, `examples/` and `benches/`, in the crate's sources
+//!   (unit tests) and in the code blocks of their doc comments;
 //! - **tokens**: what the crate's lexer compares input against: byte and char literals that are
 //!   punctuation (`b'['`, `'&'`), short string literals without spaces (`"true"`, `"!!binary"`),
 //!   and byte-sized integer literals in match patterns (`0x80..=0x9f`, the major-type bytes of
@@ -45,7 +45,10 @@ impl Mined {
         let mut out: Vec<Vec<u8>> = Vec::new();
         for n in names {
             for s in self.seeds.get(*n).into_iter().flatten() {
-                if (!text || std::str::from_utf8(s).is_ok()) && !out.contains(s) && out.len() < MAX_SEEDS {
+                if (!text || std::str::from_utf8(s).is_ok())
+                    && !out.contains(s)
+                    && out.len() < MAX_SEEDS
+                {
                     out.push(s.clone());
                 }
             }
@@ -81,6 +84,8 @@ pub fn mine(crate_dir: &Path, sources: &[PathBuf], names: &BTreeSet<String>) -> 
         }
         if let Ok(parsed) = syn::parse_file(&text) {
             lexer.visit_file(&parsed);
+            // Unit tests inside the sources call the entry points too.
+            calls.visit_file(&parsed);
         }
     }
     mined.tokens = lexer.tokens.into_iter().take(MAX_TOKENS).collect();
@@ -103,7 +108,9 @@ fn read_small(p: &Path) -> Option<String> {
 }
 
 fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
@@ -138,14 +145,26 @@ fn doc_code_blocks(text: &str) -> Vec<String> {
                 None => {
                     let info = info.trim();
                     let rust = info.is_empty()
-                        || info.split(',').all(|w| matches!(w.trim(), "rust" | "no_run" | "should_panic" | "ignore" | "edition2018" | "edition2021"));
+                        || info.split(',').all(|w| {
+                            matches!(
+                                w.trim(),
+                                "rust"
+                                    | "no_run"
+                                    | "should_panic"
+                                    | "ignore"
+                                    | "edition2018"
+                                    | "edition2021"
+                            )
+                        });
                     current = Some((String::new(), rust));
                 }
             }
             continue;
         }
         if let Some((b, _)) = current.as_mut() {
-            let code = doc.strip_prefix("# ").unwrap_or(if doc == "#" { "" } else { doc });
+            let code = doc
+                .strip_prefix("# ")
+                .unwrap_or(if doc == "#" { "" } else { doc });
             b.push_str(code);
             b.push('\n');
         }
@@ -164,15 +183,26 @@ fn literal_bytes(e: &syn::Expr) -> Option<Vec<u8>> {
         },
         syn::Expr::Reference(r) => literal_bytes(&r.expr),
         syn::Expr::Paren(p) => literal_bytes(&p.expr),
-        syn::Expr::MethodCall(m) if matches!(m.method.to_string().as_str(), "as_bytes" | "to_string" | "to_owned" | "as_ref" | "into") => {
+        syn::Expr::MethodCall(m)
+            if matches!(
+                m.method.to_string().as_str(),
+                "as_bytes" | "to_string" | "to_owned" | "as_ref" | "into"
+            ) =>
+        {
             literal_bytes(&m.receiver)
         }
         syn::Expr::Array(a) => a
             .elems
             .iter()
             .map(|x| match x {
-                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => i.base10_parse::<u8>().ok(),
-                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Byte(b), .. }) => Some(b.value()),
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Int(i),
+                    ..
+                }) => i.base10_parse::<u8>().ok(),
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Byte(b),
+                    ..
+                }) => Some(b.value()),
                 _ => None,
             })
             .collect(),
@@ -248,7 +278,9 @@ impl Calls<'_> {
             }
             fn visit_macro(&mut self, mac: &'ast syn::Macro) {
                 // `assert!(from_str("..").is_ok())` and friends: look inside.
-                if let Ok(args) = mac.parse_body_with(syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated) {
+                if let Ok(args) = mac.parse_body_with(
+                    syn::punctuated::Punctuated::<syn::Expr, syn::Token![,]>::parse_terminated,
+                ) {
                     for a in &args {
                         self.visit_expr(a);
                     }
@@ -307,7 +339,10 @@ impl<'ast> Visit<'ast> for Lexer {
             }
             syn::Lit::Str(s) => {
                 let v = s.value();
-                if (1..=16).contains(&v.len()) && !v.contains(char::is_whitespace) && !v.contains('{') {
+                if (1..=16).contains(&v.len())
+                    && !v.contains(char::is_whitespace)
+                    && !v.contains('{')
+                {
                     self.tokens.insert(v.into_bytes());
                 }
             }
@@ -324,10 +359,17 @@ impl<'ast> Visit<'ast> for Lexer {
         // Byte-valued integer patterns: `0x80 => ..`, `0xa0..=0xbf => ..`.
         let mut ints = Vec::new();
         match p {
-            syn::Pat::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => ints.push(i),
+            syn::Pat::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(i),
+                ..
+            }) => ints.push(i),
             syn::Pat::Range(r) => {
                 for e in [&r.start, &r.end].into_iter().flatten() {
-                    if let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) = &**e {
+                    if let syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Int(i),
+                        ..
+                    }) = &**e
+                    {
                         ints.push(i);
                     }
                 }
@@ -359,7 +401,7 @@ mod tests {
         let m = mine(dir.path(), &[lib], &names);
         assert_eq!(m.seeds["from_str"], vec![b"[1 2]".to_vec()]);
         assert_eq!(m.seeds["parse"], vec![vec![1, 2, 3]]);
-        assert!(m.tokens.contains(&b"[".to_vec()));
+        assert!(m.tokens.contains(b"[".as_slice()));
         assert!(m.tokens.contains(&vec![0x9f]));
     }
 }

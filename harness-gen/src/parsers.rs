@@ -102,6 +102,21 @@ pub struct ParseItem {
     pub line: usize,
 }
 
+/// A type as source text, compactly (`&'de str`, `Vec<u8>`), for reasons in `targets.json`.
+pub fn show_ty(ty: &Type) -> String {
+    ty.to_token_stream()
+        .to_string()
+        .replace("& ", "&")
+        .replace(" <", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace(" :: ", "::")
+        .replace(" [", "[")
+        .replace("[ ", "[")
+        .replace(" ]", "]")
+}
+
 /// Whether a type parameter's bounds make it a `Deserialize` result (a format entry point).
 pub fn is_deserialize_bound(bounds: &[String]) -> bool {
     bounds.iter().any(|b| {
@@ -120,14 +135,18 @@ fn fallible(sig: &syn::Signature) -> Result<(), String> {
         Some((id, _)) if id.to_string().ends_with("Result") || id == "Option" => Ok(()),
         _ => Err(format!(
             "returns `{}`, not a `Result` or `Option`: not a parser",
-            ty.to_token_stream().to_string().replace(' ', "")
+            show_ty(ty)
         )),
     }
 }
 
 /// Finds the parse entry points. `exclude` are functions the format family already covers
 /// (by node index in `graph`).
-pub fn discover(model: &CrateModel, graph: &CallGraph, exclude: &BTreeSet<usize>) -> Vec<ParseItem> {
+pub fn discover(
+    model: &CrateModel,
+    graph: &CallGraph,
+    exclude: &BTreeSet<usize>,
+) -> Vec<ParseItem> {
     let mut out = Vec::new();
     let mut parsed_types: BTreeSet<DefId> = BTreeSet::new();
     let mut getters: Vec<(DefId, usize)> = Vec::new();
@@ -155,9 +174,13 @@ pub fn discover(model: &CrateModel, graph: &CallGraph, exclude: &BTreeSet<usize>
             match a {
                 FnArg::Receiver(_) => receiver = true,
                 FnArg::Typed(pt) => {
-                    match classify(model, node.module, &pt.ty, &bounds, 0).ok().as_ref().and_then(Input::of) {
+                    match classify(model, node.module, &pt.ty, &bounds, 0)
+                        .ok()
+                        .as_ref()
+                        .and_then(Input::of)
+                    {
                         Some(i) => inputs.push(i),
-                        None => others.push(pt.ty.to_token_stream().to_string().replace(' ', "")),
+                        None => others.push(show_ty(&pt.ty)),
                     }
                 }
             }
@@ -178,12 +201,16 @@ pub fn discover(model: &CrateModel, graph: &CallGraph, exclude: &BTreeSet<usize>
                 None => continue,
             },
             (None, Some((r, Some(t)))) => {
-                let Some(tp) = model.public_path(t) else { continue };
-                if !model.impl_item(r).generics.params.is_empty() {
+                let Some(tp) = model.public_path(t) else {
+                    continue;
+                };
+                if model.impl_item(r).generics.type_params().next().is_some() {
                     out.push(ParseItem {
                         item: format!("{tp}::{}", node.name),
                         stem: crate::emit::target_stem(&format!("{tp}::{}", node.name)),
-                        plan: Err("an associated function of a generic impl (no instance chosen)".into()),
+                        plan: Err(
+                            "an associated function of a generic impl (no instance chosen)".into(),
+                        ),
                         fn_name: node.name.clone(),
                         file,
                         line,
@@ -223,14 +250,22 @@ pub fn discover(model: &CrateModel, graph: &CallGraph, exclude: &BTreeSet<usize>
     }
     for &r in &model.impls {
         let imp = model.impl_item(r);
-        let Some((_, trait_path, _)) = &imp.trait_ else { continue };
-        let Some(last) = trait_path.segments.last() else { continue };
+        let Some((_, trait_path, _)) = &imp.trait_ else {
+            continue;
+        };
+        let Some(last) = trait_path.segments.last() else {
+            continue;
+        };
         let trait_name = last.ident.to_string();
         if trait_name != "FromStr" && trait_name != "TryFrom" {
             continue;
         }
-        let Some(t) = self_def(model, r.module, &imp.self_ty) else { continue };
-        let Some(tp) = model.public_path(t) else { continue };
+        let Some(t) = self_def(model, r.module, &imp.self_ty) else {
+            continue;
+        };
+        let Some(tp) = model.public_path(t) else {
+            continue;
+        };
         let file = model.tree.modules[r.module].file.clone();
         let line = last.ident.span().start().line;
         let generic = imp.generics.type_params().next().is_some();
@@ -253,21 +288,34 @@ pub fn discover(model: &CrateModel, graph: &CallGraph, exclude: &BTreeSet<usize>
             });
             continue;
         }
-        let syn::PathArguments::AngleBracketed(ab) = &last.arguments else { continue };
-        let Some(syn::GenericArgument::Type(arg)) = ab.args.first() else { continue };
+        let syn::PathArguments::AngleBracketed(ab) = &last.arguments else {
+            continue;
+        };
+        let Some(syn::GenericArgument::Type(arg)) = ab.args.first() else {
+            continue;
+        };
         let input = match arg {
             Type::Reference(rf) if rf.mutability.is_none() => match &*rf.elem {
-                Type::Slice(s) if s.elem.to_token_stream().to_string() == "u8" => Some((Input::Bytes, "&[u8]")),
+                Type::Slice(s) if s.elem.to_token_stream().to_string() == "u8" => {
+                    Some((Input::Bytes, "&[u8]"))
+                }
                 e if e.to_token_stream().to_string() == "str" => Some((Input::Str, "&str")),
                 _ => None,
             },
-            other => match other.to_token_stream().to_string().replace(' ', "").as_str() {
+            other => match other
+                .to_token_stream()
+                .to_string()
+                .replace(' ', "")
+                .as_str()
+            {
                 "Vec<u8>" => Some((Input::VecU8, "Vec<u8>")),
                 "String" => Some((Input::String, "String")),
                 _ => None,
             },
         };
-        let Some((input, written)) = input else { continue };
+        let Some((input, written)) = input else {
+            continue;
+        };
         let plan = if generic {
             Err("`TryFrom` for a generic type (no instance chosen)".into())
         } else {
@@ -278,7 +326,11 @@ pub fn discover(model: &CrateModel, graph: &CallGraph, exclude: &BTreeSet<usize>
         }
         out.push(ParseItem {
             item: format!("{tp} as TryFrom<{written}>"),
-            stem: format!("{}_try_from_{}", crate::emit::target_stem(&tp), input.word()),
+            stem: format!(
+                "{}_try_from_{}",
+                crate::emit::target_stem(&tp),
+                input.word()
+            ),
             plan,
             fn_name: "try_from".into(),
             file,
@@ -290,7 +342,9 @@ pub fn discover(model: &CrateModel, graph: &CallGraph, exclude: &BTreeSet<usize>
             continue;
         }
         let node = &graph.nodes[n];
-        let Some(tp) = model.public_path(t) else { continue };
+        let Some(tp) = model.public_path(t) else {
+            continue;
+        };
         let item = format!("{tp}::{}", node.name);
         out.push(ParseItem {
             stem: crate::emit::target_stem(&item),
