@@ -11,7 +11,10 @@ use heck::ToUpperCamelCase;
 use crate::deser::{DeserItem, How, Instance};
 use crate::error::GenError;
 use crate::ffi::{Call, FfiItem, FfiPlan, Receiver, Returns};
-use crate::{TargetKind, TargetRecord, TargetStatus};
+use crate::formats::{Entry, EntryCall, FormatCrate, Ret};
+use crate::mining::Mined;
+use crate::parsers::{Input, ParseCall, ParseItem};
+use crate::{LibFuzzerOptions, TargetKind, TargetRecord, TargetStatus};
 
 /// A serde format the crate under test depends on, and how to feed bytes through it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,8 +66,8 @@ pub struct Emitted {
     pub record: TargetRecord,
     /// The target's source, when built.
     pub source: Option<String>,
-    /// Dictionary entries.
-    pub dict: Vec<String>,
+    /// Dictionary entries (raw bytes: binary formats have non-UTF-8 tokens).
+    pub dict: Vec<Vec<u8>>,
     /// Seed inputs.
     pub seeds: Vec<Vec<u8>>,
 }
@@ -129,6 +132,7 @@ pub fn deser_target(
                 format,
                 status: TargetStatus::Skipped,
                 reason: item.skip.clone(),
+                libfuzzer: None,
             },
             source: None,
             dict: Vec::new(),
@@ -250,9 +254,10 @@ pub fn deser_target(
             format,
             status: TargetStatus::Built,
             reason: None,
+            libfuzzer: None,
         },
         source: Some(src),
-        dict,
+        dict: dict.into_iter().map(String::into_bytes).collect(),
         seeds,
     }
 }
@@ -295,6 +300,7 @@ pub fn ffi_target(name: String, package: &str, item: &FfiItem, crate_root: &Path
         format: "arbitrary".into(),
         status,
         reason,
+        libfuzzer: None,
     };
     let plan = match &item.plan {
         Ok(p) => p,
@@ -464,6 +470,412 @@ pub fn ffi_target(name: String, package: &str, item: &FfiItem, crate_root: &Path
     }
 }
 
+/// Stack size of the thread on which format and parse targets run each input a second time.
+/// On the main thread's 8 MiB stack a recursive-descent parser without a depth limit needs far
+/// deeper nesting than short inputs reach; on 2 MiB, a few thousand levels (fewer with the large
+/// frames of ASan builds) already overflow, while parsers with a depth limit (64 to 1024 levels
+/// in real crates) stay within it.
+pub const ENTRY_STACK_BYTES: usize = 2 << 20;
+
+/// `-max_len` for format and parse targets: room for nesting deep enough to overflow
+/// [`ENTRY_STACK_BYTES`] with frames of 128 bytes or more.
+pub const ENTRY_MAX_LEN: usize = 16 * 1024;
+
+/// libFuzzer options of format and parse targets: long inputs, available from the start.
+pub const ENTRY_LIBFUZZER: LibFuzzerOptions = LibFuzzerOptions {
+    max_len: Some(ENTRY_MAX_LEN),
+    len_control: Some(0),
+};
+
+/// The part every format and parse target shares: each input runs on the main thread, where
+/// libFuzzer's stack-depth coverage (thread-local) rewards deeper nesting, and then again on a
+/// persistent worker thread with a reduced stack, where unbounded recursion overflows.
+fn entry_prelude(src: &mut String) {
+    src.push_str(
+        r#"#![no_main]
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Mutex, OnceLock};
+
+use libfuzzer_sys::fuzz_target;
+
+"#,
+    );
+    let _ = writeln!(
+        src,
+        "/// Stack of the worker thread: small enough that unbounded recursion overflows it at the"
+    );
+    let _ = writeln!(
+        src,
+        "/// nesting depth a short input reaches, large enough for any sane depth limit."
+    );
+    let _ = writeln!(src, "const STACK_BYTES: usize = {ENTRY_STACK_BYTES};");
+    src.push_str(
+        r#"
+/// A thread with a `STACK_BYTES` stack that runs each input a second time.
+struct Worker {
+    inputs: SyncSender<Vec<u8>>,
+    done: Mutex<Receiver<()>>,
+}
+
+static WORKER: OnceLock<Option<Worker>> = OnceLock::new();
+
+/// The worker, started on first use (`None` if the thread cannot be created).
+fn worker() -> Option<&'static Worker> {
+    WORKER
+        .get_or_init(|| {
+            let (inputs, todo) = sync_channel::<Vec<u8>>(0);
+            let (finished, done) = sync_channel::<()>(0);
+            std::thread::Builder::new()
+                .name("small-stack".into())
+                .stack_size(STACK_BYTES)
+                .spawn(move || {
+                    for input in todo {
+                        one(&input);
+                        // Freed before answering, so libFuzzer sees no allocation outlive the run.
+                        drop(input);
+                        if finished.send(()).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .ok()?;
+            Some(Worker {
+                inputs,
+                done: Mutex::new(done),
+            })
+        })
+        .as_ref()
+}
+
+fuzz_target!(|data: &[u8]| {
+    // On this thread libFuzzer measures how deep the stack went, which leads it to deeper nesting.
+    one(data);
+    // On the small stack, unbounded recursion overflows; a panic there aborts the process
+    // (libfuzzer-sys's panic hook), and a hang there is a libFuzzer timeout.
+    if let Some(w) = worker() {
+        if w.inputs.send(data.to_vec()).is_ok() {
+            if let Ok(done) = w.done.lock() {
+                let _ = done.recv();
+            }
+        }
+    }
+});
+
+"#,
+    );
+}
+
+/// Binds `text` when the input must be UTF-8.
+fn bind_text(src: &mut String) {
+    let _ = writeln!(
+        src,
+        "    // The entry point takes text: only UTF-8 input can reach it."
+    );
+    let _ = writeln!(src, "    let Ok(text) = std::str::from_utf8(data) else {{");
+    let _ = writeln!(src, "        return;");
+    let _ = writeln!(src, "    }};");
+}
+
+/// The argument expression that feeds a serializer's output `out` back to an entry point
+/// taking `input`; `None` when the kinds do not fit (bytes into a text entry point).
+fn feed_back(input: Input, out_is_text: bool) -> Option<&'static str> {
+    Some(match (input, out_is_text) {
+        (Input::Str, true) => "&out",
+        (Input::String, true) => "out.clone()",
+        (Input::Str | Input::String, false) => return None,
+        (Input::Bytes, true) => "out.as_bytes()",
+        (Input::Bytes, false) => "&out[..]",
+        (Input::VecU8, true) => "out.clone().into_bytes()",
+        (Input::VecU8, false) => "out.clone()",
+        (Input::Reader, true) => "std::io::Cursor::new(out.as_bytes())",
+        (Input::Reader, false) => "std::io::Cursor::new(&out[..])",
+    })
+}
+
+/// Builds the target for one entry point of a format crate (or the skipped record).
+pub fn format_target(
+    name: String,
+    package: &str,
+    fc: &FormatCrate,
+    entry: &Entry,
+    mined: &Mined,
+    crate_root: &Path,
+) -> Emitted {
+    let mut record = TargetRecord {
+        name: name.clone(),
+        package: package.into(),
+        kind: TargetKind::Format,
+        item: entry.item.clone(),
+        format: package.into(),
+        status: TargetStatus::Skipped,
+        reason: None,
+        libfuzzer: None,
+    };
+    let (call, input) = match &entry.plan {
+        Ok(p) => p.clone(),
+        Err(reason) => {
+            record.reason = Some(reason.clone());
+            return Emitted {
+                record,
+                source: None,
+                dict: vec![],
+                seeds: vec![],
+            };
+        }
+    };
+    let rel = entry
+        .file
+        .strip_prefix(crate_root)
+        .unwrap_or(&entry.file)
+        .display()
+        .to_string();
+    let mut values = vec!["serde_json::Value".to_string()];
+    values.extend(fc.value_type.clone());
+    let serializer = match (&call, input.is_text()) {
+        (EntryCall::Fn(..), true) => fc.to_text.as_ref().map(|s| (s, true)),
+        (EntryCall::Fn(..), false) => fc
+            .to_bytes
+            .as_ref()
+            .map(|s| (s, false))
+            .or_else(|| fc.to_text.as_ref().map(|s| (s, true))),
+        (EntryCall::Ctor(..), _) => None,
+    };
+    // The round trip goes through the crate's own value type when it can be written, else JSON's.
+    let round_ty = if fc.value_serializes {
+        values.last().cloned().unwrap_or_default()
+    } else {
+        values[0].clone()
+    };
+    let mut src = String::new();
+    let _ = writeln!(
+        src,
+        "//! Fuzz target `{name}`: feeds the input through `{}` ({rel}:{}), an entry point",
+        entry.item, entry.line
+    );
+    let _ = writeln!(
+        src,
+        "//! of the format crate `{package}` (it implements `serde::Deserializer` for {}),",
+        fc.deserializers
+            .iter()
+            .map(|d| format!("`{d}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        src,
+        "//! into {}.",
+        values
+            .iter()
+            .map(|v| format!("`{v}`"))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    );
+    if let Some((ser, _)) = serializer {
+        let _ = writeln!(src, "//! The crate also serializes (`{ser}`): what it writes from a `{round_ty}` it must read back,");
+        let _ = writeln!(src, "//! and writing that again must give the same output.");
+    }
+    let _ = writeln!(src, "//!");
+    let _ = writeln!(src, "//! Rejecting malformed input with an error is correct; a panic, a stack overflow (the input");
+    let _ = writeln!(
+        src,
+        "//! runs on a reduced stack so that unbounded recursion shows), an allocation the input"
+    );
+    let _ = writeln!(
+        src,
+        "//! size does not justify, a hang or a round-trip failure is a finding."
+    );
+    let _ = writeln!(src, "//! Generated by `cargo airlock gen`.");
+    let _ = writeln!(src);
+    entry_prelude(&mut src);
+    let _ = writeln!(src, "fn one(data: &[u8]) {{");
+    if input.is_text() {
+        bind_text(&mut src);
+    }
+    let arg = input.expr();
+    for v in &values {
+        let _ = writeln!(src, "    // Into `{v}`.");
+        match &call {
+            EntryCall::Fn(path, ret) => {
+                let annotated = match ret {
+                    Ret::Result => format!("Result<{v}, _>"),
+                    Ret::Option => format!("Option<{v}>"),
+                    Ret::Plain => v.clone(),
+                };
+                let round = *v == round_ty && serializer.is_some();
+                if !round {
+                    let _ = writeln!(src, "    let _: {annotated} = {path}({arg});");
+                    continue;
+                }
+                let Some((ser, out_text)) = serializer else {
+                    continue;
+                };
+                let Some(back) = feed_back(input, out_text) else {
+                    let _ = writeln!(src, "    let _: {annotated} = {path}({arg});");
+                    continue;
+                };
+                let _ = writeln!(src, "    let parsed: {annotated} = {path}({arg});");
+                let bind = match ret {
+                    Ret::Result => "if let Ok(value) = parsed {",
+                    Ret::Option => "if let Some(value) = parsed {",
+                    Ret::Plain => "{\n        let value = parsed;",
+                };
+                let _ = writeln!(src, "    {bind}");
+                let _ = writeln!(src, "        // Values the crate cannot write are not a finding; what it writes it must read.");
+                let _ = writeln!(src, "        if let Ok(out) = {ser}(&value) {{");
+                let again = match ret {
+                    Ret::Result => format!("let again: {v} = match {path}({back}) {{\n                Ok(v) => v,\n                Err(_) => panic!(\"own output {{out:?}} does not parse back\"),\n            }};"),
+                    Ret::Option => format!("let again: {v} = match {path}({back}) {{\n                Some(v) => v,\n                None => panic!(\"own output {{out:?}} does not parse back\"),\n            }};"),
+                    Ret::Plain => format!("let again: {v} = {path}({back});"),
+                };
+                let _ = writeln!(src, "            {again}");
+                let _ = writeln!(src, "            // Compared as written, not with `==`: NaN and map order make value equality unreliable.");
+                let _ = writeln!(src, "            match {ser}(&again) {{");
+                let _ = writeln!(src, "                Ok(out2) => assert!(out == out2, \"round trip is not stable: {{out:?}} became {{out2:?}}\"),");
+                let _ = writeln!(src, "                Err(_) => panic!(\"a value read back from {{out:?}} cannot be written again\"),");
+                let _ = writeln!(src, "            }}");
+                let _ = writeln!(src, "        }}");
+                let _ = writeln!(src, "    }}");
+            }
+            EntryCall::Ctor(path, ret, by_ref) => {
+                let (m, pass) = if *by_ref {
+                    ("mut ", "&mut de")
+                } else {
+                    ("", "de")
+                };
+                let _ = writeln!(src, "    {{");
+                match ret {
+                    Ret::Plain => {
+                        let _ = writeln!(src, "        let {m}de = {path}({arg});");
+                    }
+                    Ret::Result => {
+                        let _ = writeln!(src, "        let Ok({m}de) = {path}({arg}) else {{\n            return;\n        }};");
+                    }
+                    Ret::Option => {
+                        let _ = writeln!(src, "        let Some({m}de) = {path}({arg}) else {{\n            return;\n        }};");
+                    }
+                }
+                let _ = writeln!(
+                    src,
+                    "        let _ = <{v} as serde::Deserialize>::deserialize({pass});"
+                );
+                let _ = writeln!(src, "    }}");
+            }
+        }
+    }
+    let _ = writeln!(src, "}}");
+    let mut names: Vec<&str> = fc.entries.iter().map(|e| e.fn_name.as_str()).collect();
+    names.sort();
+    names.dedup();
+    let mut seeds = mined.seeds_for(&names, input.is_text());
+    seeds.extend(mined.nested.iter().cloned());
+    record.status = TargetStatus::Built;
+    record.libfuzzer = Some(ENTRY_LIBFUZZER);
+    Emitted {
+        record,
+        source: Some(src),
+        dict: mined.tokens.iter().cloned().collect(),
+        seeds,
+    }
+}
+
+/// Builds the target for one parse entry point (or the skipped record).
+pub fn parse_target(
+    name: String,
+    package: &str,
+    item: &ParseItem,
+    mined: &Mined,
+    crate_root: &Path,
+) -> Emitted {
+    let mut record = TargetRecord {
+        name: name.clone(),
+        package: package.into(),
+        kind: TargetKind::Parse,
+        item: item.item.clone(),
+        format: "bytes".into(),
+        status: TargetStatus::Skipped,
+        reason: None,
+        libfuzzer: None,
+    };
+    let (call, input) = match &item.plan {
+        Ok(p) => p.clone(),
+        Err(reason) => {
+            record.reason = Some(reason.clone());
+            return Emitted {
+                record,
+                source: None,
+                dict: vec![],
+                seeds: vec![],
+            };
+        }
+    };
+    record.format = input.word().into();
+    let rel = item
+        .file
+        .strip_prefix(crate_root)
+        .unwrap_or(&item.file)
+        .display()
+        .to_string();
+    let arg = input.expr();
+    let (what, call_expr) = match &call {
+        ParseCall::Fn(path) => (format!("`{path}`"), format!("{path}({arg})")),
+        ParseCall::FromStr(ty) => (
+            format!("the `FromStr` impl of `{ty}`"),
+            format!("{arg}.parse::<{ty}>()"),
+        ),
+        ParseCall::TryFrom(ty, a) => (
+            format!("the `TryFrom<{a}>` impl of `{ty}`"),
+            format!("<{ty} as std::convert::TryFrom<{a}>>::try_from({arg})"),
+        ),
+    };
+    let mut src = String::new();
+    let _ = writeln!(
+        src,
+        "//! Fuzz target `{name}`: feeds the input to {what} ({rel}:{}),",
+        item.line
+    );
+    let _ = writeln!(
+        src,
+        "//! a hand-written parse entry point, as {}.",
+        match input {
+            Input::Bytes => "bytes",
+            Input::VecU8 => "an owned `Vec<u8>`",
+            Input::Str => "`&str` (UTF-8 inputs only)",
+            Input::String => "an owned `String` (UTF-8 inputs only)",
+            Input::Reader => "a reader over the bytes",
+        }
+    );
+    let _ = writeln!(src, "//!");
+    let _ = writeln!(
+        src,
+        "//! Returning an error is correct; a panic, a stack overflow (the input runs on a reduced"
+    );
+    let _ = writeln!(src, "//! stack so that unbounded recursion shows), a runaway allocation or a hang is a finding.");
+    let _ = writeln!(src, "//! Generated by `cargo airlock gen`.");
+    let _ = writeln!(src);
+    entry_prelude(&mut src);
+    let _ = writeln!(src, "fn one(data: &[u8]) {{");
+    if input.is_text() {
+        bind_text(&mut src);
+    }
+    let _ = writeln!(src, "    let _ = {call_expr};");
+    let _ = writeln!(src, "}}");
+    let names: Vec<&str> = match &call {
+        ParseCall::FromStr(_) => vec!["parse", "from_str"],
+        _ => vec![item.fn_name.as_str()],
+    };
+    let mut seeds = mined.seeds_for(&names, input.is_text());
+    seeds.extend(mined.nested.iter().cloned());
+    record.status = TargetStatus::Built;
+    record.libfuzzer = Some(ENTRY_LIBFUZZER);
+    Emitted {
+        record,
+        source: Some(src),
+        dict: mined.tokens.iter().cloned().collect(),
+        seeds,
+    }
+}
+
 fn wrap_self(returns: Returns, call: &str) -> String {
     match returns {
         Returns::SelfPlain | Returns::Other => format!("Some({call})"),
@@ -548,9 +960,9 @@ fn pattern(enum_name: &str, c: &Call) -> String {
 }
 
 /// Quotes one libFuzzer dictionary entry.
-fn dict_entry(s: &str) -> String {
+fn dict_entry(s: &[u8]) -> String {
     let mut out = String::from("\"");
-    for b in s.bytes() {
+    for &b in s {
         match b {
             b'"' => out.push_str("\\\""),
             b'\\' => out.push_str("\\\\"),
@@ -578,7 +990,7 @@ pub fn write_project(
     };
     mkdir(out)?;
     // Every file of the project, written at the end in one go.
-    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     let out_abs = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
     let mut toml = String::new();
     let names: Vec<&str> = crates.iter().map(|c| c.package.as_str()).collect();
@@ -630,6 +1042,11 @@ pub fn write_project(
     ] {
         deps.entry(k.into()).or_insert_with(|| v.into());
     }
+    // Deserializer constructors are driven through the `serde::Deserialize` trait.
+    if targets.iter().any(|t| t.record.kind == TargetKind::Format) {
+        let (k, v) = ("serde", "\"1\"");
+        deps.entry(k.into()).or_insert_with(|| v.into());
+    }
     for f in formats {
         deps.entry(f.package.clone())
             .or_insert_with(|| f.dependency.clone());
@@ -657,10 +1074,10 @@ pub fn write_project(
         let _ = writeln!(toml, "doc = false");
         let _ = writeln!(toml, "bench = false");
     }
-    files.push((out.join("Cargo.toml"), toml));
+    files.push((out.join("Cargo.toml"), toml.into_bytes()));
     files.push((
         out.join(".gitignore"),
-        "target\ncorpus\nartifacts\ncoverage\n".into(),
+        b"target\ncorpus\nartifacts\ncoverage\n".to_vec(),
     ));
     let mut dirs = vec![out.join("fuzz_targets"), out.join("dicts")];
     for t in targets {
@@ -668,23 +1085,29 @@ pub fn write_project(
         let n = &t.record.name;
         files.push((
             out.join("fuzz_targets").join(format!("{n}.rs")),
-            src.clone(),
+            src.clone().into_bytes(),
         ));
         if !t.dict.is_empty() {
-            let mut d =
-                format!("# libFuzzer dictionary for `{n}`: names from the type's serde shape.\n");
+            let what = match t.record.kind {
+                TargetKind::Deserialize => "names from the type's serde shape",
+                _ => "tokens from the crate's lexer and literals",
+            };
+            let mut d = format!("# libFuzzer dictionary for `{n}`: {what}.\n");
             for (i, e) in t.dict.iter().enumerate() {
                 let _ = writeln!(d, "kw{}={}", i + 1, dict_entry(e));
             }
-            files.push((out.join("dicts").join(format!("{n}.dict")), d));
+            files.push((out.join("dicts").join(format!("{n}.dict")), d.into_bytes()));
         }
         if !t.seeds.is_empty() {
             let dir = out.join("corpus").join(n);
+            // Deserialize seeds are JSON; format and parse seeds are the format's own bytes.
+            let ext = if t.record.kind == TargetKind::Deserialize {
+                ".json"
+            } else {
+                ""
+            };
             for (i, s) in t.seeds.iter().enumerate() {
-                files.push((
-                    dir.join(format!("seed-{}.json", i + 1)),
-                    String::from_utf8_lossy(s).into_owned(),
-                ));
+                files.push((dir.join(format!("seed-{}{ext}", i + 1)), s.clone()));
             }
             dirs.push(dir);
         }
@@ -698,7 +1121,7 @@ pub fn write_project(
 
 /// Removes targets and dictionaries of a previous run that this run does not write. Corpus
 /// directories are left alone: they may hold a campaign's inputs.
-fn remove_stale(out: &Path, files: &[(PathBuf, String)]) -> Result<(), GenError> {
+fn remove_stale(out: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<(), GenError> {
     let keep: std::collections::HashSet<&Path> = files.iter().map(|(p, _)| p.as_path()).collect();
     for sub in ["fuzz_targets", "dicts"] {
         let dir = out.join(sub);
@@ -723,10 +1146,10 @@ fn remove_stale(out: &Path, files: &[(PathBuf, String)]) -> Result<(), GenError>
 
 /// Writes files whose content changed, on two threads: creating thousands of small files is the
 /// slowest part of emission on most filesystems.
-fn write_all(files: Vec<(PathBuf, String)>) -> Result<(), GenError> {
-    let write = |chunk: &[(PathBuf, String)]| -> Result<(), GenError> {
+fn write_all(files: Vec<(PathBuf, Vec<u8>)>) -> Result<(), GenError> {
+    let write = |chunk: &[(PathBuf, Vec<u8>)]| -> Result<(), GenError> {
         for (p, text) in chunk {
-            if std::fs::read(p).is_ok_and(|old| old == text.as_bytes()) {
+            if std::fs::read(p).is_ok_and(|old| &old == text) {
                 continue;
             }
             std::fs::write(p, text).map_err(|source| GenError::Write {
@@ -807,7 +1230,7 @@ mod tests {
 
     #[test]
     fn dict_quoting() {
-        assert_eq!(dict_entry("\"a\\b\n"), r#""\"a\\b\x0A""#);
+        assert_eq!(dict_entry(b"\"a\\b\n"), r#""\"a\\b\x0A""#);
     }
 
     #[test]

@@ -55,8 +55,11 @@ pub mod deser;
 pub mod emit;
 pub mod error;
 pub mod ffi;
+pub mod formats;
 pub mod macros;
+pub mod mining;
 pub mod model;
+pub mod parsers;
 pub mod serde_attrs;
 pub mod source;
 pub mod types;
@@ -93,6 +96,23 @@ pub enum TargetKind {
     Deserialize,
     /// Calls a safe wrapper over FFI.
     Ffi,
+    /// Feeds bytes through an entry point of a format crate (one with its own `Deserializer`).
+    Format,
+    /// Feeds bytes to a hand-written parse entry point (`parse`, `FromStr`, `TryFrom<&[u8]>`).
+    Parse,
+}
+
+/// libFuzzer options a target needs beyond the campaign's defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LibFuzzerOptions {
+    /// `-max_len`: the longest input to try. Format and parse targets raise it so that nesting
+    /// deep enough to overflow their reduced stack fits in an input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_len: Option<usize>,
+    /// `-len_control`: `0` lets mutations use the whole `max_len` at once instead of growing
+    /// inputs slowly, which deep nesting needs to be reached within minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub len_control: Option<u32>,
 }
 
 /// Whether a target exists and builds.
@@ -124,6 +144,9 @@ pub struct TargetRecord {
     pub status: TargetStatus,
     /// Why it was skipped or failed.
     pub reason: Option<String>,
+    /// libFuzzer options for this target (absent when the defaults do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub libfuzzer: Option<LibFuzzerOptions>,
 }
 
 /// Totals over all records.
@@ -279,6 +302,29 @@ pub fn generate_with_progress(
             let name = unique(format!("ffi_{}", emit::target_stem(&item.item)));
             emitted.push(emit::ffi_target(name, &p.name, item, &crate_dir));
         }
+        if let Some(fc) = &analysed.format {
+            for entry in &fc.entries {
+                let name = unique(format!("fmt_{}", emit::target_stem(&entry.item)));
+                emitted.push(emit::format_target(
+                    name,
+                    &p.name,
+                    fc,
+                    entry,
+                    &analysed.mined,
+                    &crate_dir,
+                ));
+            }
+        }
+        for item in &analysed.parsers {
+            let name = unique(format!("parse_{}", item.stem));
+            emitted.push(emit::parse_target(
+                name,
+                &p.name,
+                item,
+                &analysed.mined,
+                &crate_dir,
+            ));
+        }
         crates.push(emit::CrateDep {
             package: p.name.clone(),
             code_name: p.code_name.clone(),
@@ -338,6 +384,12 @@ pub struct Analysis {
     pub deser: Vec<deser::DeserItem>,
     /// FFI wrappers.
     pub ffi: Vec<ffi::FfiItem>,
+    /// Entry points of a format crate, when the crate implements `serde::Deserializer`.
+    pub format: Option<formats::FormatCrate>,
+    /// Hand-written parse entry points.
+    pub parsers: Vec<parsers::ParseItem>,
+    /// Seeds and dictionary tokens for format and parse targets.
+    pub mined: mining::Mined,
     /// Files skipped.
     pub warnings: Vec<source::SourceWarning>,
     /// Source lines read.
@@ -352,9 +404,36 @@ pub fn analyse(p: &workspace::Selected) -> Result<Analysis, GenError> {
     let deser = deser::discover(&model);
     let graph = ffi::call_graph(&model, &p.ffi_crates);
     let ffi = ffi::plan(&model, &graph);
+    let format = formats::discover(&model, &graph, &deser);
+    let covered = format
+        .as_ref()
+        .map(|f| f.covered.clone())
+        .unwrap_or_default();
+    let parsers = parsers::discover(&model, &graph, &covered);
+    let mut names: BTreeSet<String> = parsers.iter().map(|p| p.fn_name.clone()).collect();
+    if let Some(f) = &format {
+        names.extend(f.entries.iter().map(|e| e.fn_name.clone()));
+    }
+    let mined = if names.is_empty() {
+        mining::Mined::default()
+    } else {
+        let sources: Vec<PathBuf> = model
+            .tree
+            .modules
+            .iter()
+            .map(|m| m.file.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let dir = p.manifest.parent().map(PathBuf::from).unwrap_or_default();
+        mining::mine(&dir, &sources, &names)
+    };
     Ok(Analysis {
         deser,
         ffi,
+        format,
+        parsers,
+        mined,
         warnings: model.tree.warnings.clone(),
         lines: model.tree.lines,
     })

@@ -46,7 +46,8 @@ fn files(root: &Path) -> Vec<(String, String)> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let text = std::fs::read_to_string(&p).expect("text file");
+                // Seeds of binary formats are not UTF-8: snapshot them lossily.
+                let text = String::from_utf8_lossy(&std::fs::read(&p).expect("read")).into_owned();
                 let text = text
                     .lines()
                     .map(|l| match l.find("{ path = \"") {
@@ -126,6 +127,11 @@ fn formats_bincode2() {
 }
 
 #[test]
+fn format_crate() {
+    snapshot_case("format_crate");
+}
+
+#[test]
 fn ffi_free() {
     snapshot_case("ffi_free");
 }
@@ -147,6 +153,7 @@ fn generated_projects_compile() {
         "formats",
         "formats_bincode2",
         "macro_generated",
+        "format_crate",
     ] {
         let (_out, summary) = gen(case, true);
         let failed: Vec<_> = summary

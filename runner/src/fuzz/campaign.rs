@@ -387,6 +387,16 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
             "-ignore_ooms=1".into(),
         ];
         args.extend(libfuzzer_limits(opts.input_timeout, opts.rss_limit_mb));
+        // Options the generator chose for this target (format and parse targets need longer
+        // inputs to nest deeply enough for unbounded recursion to show).
+        if let Some(o) = record.libfuzzer {
+            if let Some(max_len) = o.max_len {
+                args.push(format!("-max_len={max_len}").into());
+            }
+            if let Some(len_control) = o.len_control {
+                args.push(format!("-len_control={len_control}").into());
+            }
+        }
         let mut read = Vec::new();
         if let Some(dict) = project.dict(name) {
             args.push(format!("-dict={}", dict.display()).into());

@@ -22,6 +22,20 @@ pub struct TargetRecord {
     pub status: String,
     #[serde(default)]
     pub reason: Option<String>,
+    /// Per-target libFuzzer options the generator chose (absent: the campaign's defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub libfuzzer: Option<LibFuzzerOptions>,
+}
+
+/// libFuzzer options of one target in `targets.json`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LibFuzzerOptions {
+    /// `-max_len`: the longest input libFuzzer tries.
+    #[serde(default)]
+    pub max_len: Option<usize>,
+    /// `-len_control`: how slowly input lengths grow (`0`: use `max_len` at once).
+    #[serde(default)]
+    pub len_control: Option<u32>,
 }
 
 /// The project.

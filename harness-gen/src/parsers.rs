@@ -1,0 +1,360 @@
+//! Discovery of **parse entry points**: public safe functions and associated functions that take
+//! untrusted input (`&str`, `&[u8]`, `String`, `Vec<u8>`, a reader) as their only argument and
+//! return a `Result` or `Option`; `FromStr` impls; and `TryFrom<&[u8]>`/`TryFrom<&str>` impls
+//! (and their owned `Vec<u8>`/`String` forms). Functions that are format entry points (generic
+//! over a `Deserialize` result, see [`formats`](crate::formats)) or that reach FFI (the FFI
+//! family fuzzes those) are left out.
+//!
+//! Candidates that cannot get a target are kept with the reason: an input argument next to
+//! other arguments, a method that needs a receiver, a result that is neither `Result` nor
+//! `Option`, a generic impl, no public path. Pure getters (`&self` and nothing else) of a type
+//! that has a parse target are listed as skipped too, so the report says why they were not
+//! fuzzed.
+
+use std::collections::{BTreeSet, HashMap};
+
+use quote::ToTokens;
+use syn::{FnArg, ReturnType, Type};
+
+use crate::deser::self_def;
+use crate::ffi::{classify, param_bounds, ArgKind, CallGraph};
+use crate::model::{CrateModel, DefId};
+
+/// How a target hands the fuzzer's bytes to the function under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// `&[u8]` (or `impl AsRef<[u8]>`): the bytes themselves.
+    Bytes,
+    /// `Vec<u8>`: an owned copy.
+    VecU8,
+    /// `&str` (or `impl AsRef<str>`): the bytes when they are UTF-8.
+    Str,
+    /// `String`: an owned copy of the UTF-8 text.
+    String,
+    /// A generic `Read`/`BufRead`: a `Cursor` over the bytes.
+    Reader,
+}
+
+impl Input {
+    /// The input kind of an argument kind, if it is one.
+    pub fn of(kind: &ArgKind) -> Option<Input> {
+        Some(match kind {
+            ArgKind::Bytes | ArgKind::AsRefBytes => Input::Bytes,
+            ArgKind::VecU8 => Input::VecU8,
+            ArgKind::Str | ArgKind::AsRefStr => Input::Str,
+            ArgKind::String => Input::String,
+            ArgKind::Reader => Input::Reader,
+            _ => return None,
+        })
+    }
+
+    /// Whether the input must be UTF-8 text.
+    pub fn is_text(self) -> bool {
+        matches!(self, Input::Str | Input::String)
+    }
+
+    /// The argument expression; text inputs read a `text: &str` bound by the target first.
+    pub fn expr(self) -> &'static str {
+        match self {
+            Input::Bytes => "data",
+            Input::VecU8 => "data.to_vec()",
+            Input::Str => "text",
+            Input::String => "text.to_owned()",
+            Input::Reader => "std::io::Cursor::new(data)",
+        }
+    }
+
+    /// A word for target names and docs.
+    pub fn word(self) -> &'static str {
+        match self {
+            Input::Bytes | Input::VecU8 => "bytes",
+            Input::Str | Input::String => "str",
+            Input::Reader => "reader",
+        }
+    }
+}
+
+/// What a parse target calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseCall {
+    /// A free or associated function: its public path.
+    Fn(String),
+    /// `text.parse::<T>()`: the type's public path.
+    FromStr(String),
+    /// `<T as TryFrom<A>>::try_from(x)`: the type's public path and `A` as written.
+    TryFrom(String, String),
+}
+
+/// A discovered parse entry point.
+#[derive(Debug, Clone)]
+pub struct ParseItem {
+    /// The public path shown in `targets.json` (`demo::parse`, `demo::Version as FromStr`).
+    pub item: String,
+    /// Target name stem (`parse`, `version_from_str`).
+    pub stem: String,
+    /// The call and how the input is passed, or why there is no target.
+    pub plan: Result<(ParseCall, Input), String>,
+    /// The function's name, for finding example inputs (`parse`, `from_str`, `try_from`).
+    pub fn_name: String,
+    /// Source file.
+    pub file: std::path::PathBuf,
+    /// Line.
+    pub line: usize,
+}
+
+/// A type as source text, compactly (`&'de str`, `Vec<u8>`), for reasons in `targets.json`.
+pub fn show_ty(ty: &Type) -> String {
+    ty.to_token_stream()
+        .to_string()
+        .replace("& ", "&")
+        .replace(" <", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace(" :: ", "::")
+        .replace(" [", "[")
+        .replace("[ ", "[")
+        .replace(" ]", "]")
+}
+
+/// Whether a type parameter's bounds make it a `Deserialize` result (a format entry point).
+pub fn is_deserialize_bound(bounds: &[String]) -> bool {
+    bounds.iter().any(|b| {
+        let base = b.split('<').next().unwrap_or(b);
+        let last = base.rsplit("::").next().unwrap_or(base);
+        matches!(last, "Deserialize" | "DeserializeOwned")
+    })
+}
+
+/// Whether a return type is a `Result` (any alias ending in `Result`) or an `Option`.
+fn fallible(sig: &syn::Signature) -> Result<(), String> {
+    let ReturnType::Type(_, ty) = &sig.output else {
+        return Err("returns nothing: not a parser".into());
+    };
+    match crate::types::last_segment(ty) {
+        Some((id, _)) if id.to_string().ends_with("Result") || id == "Option" => Ok(()),
+        _ => Err(format!(
+            "returns `{}`, not a `Result` or `Option`: not a parser",
+            show_ty(ty)
+        )),
+    }
+}
+
+/// Finds the parse entry points. `exclude` are functions the format family already covers
+/// (by node index in `graph`).
+pub fn discover(
+    model: &CrateModel,
+    graph: &CallGraph,
+    exclude: &BTreeSet<usize>,
+) -> Vec<ParseItem> {
+    let mut out = Vec::new();
+    let mut parsed_types: BTreeSet<DefId> = BTreeSet::new();
+    let mut getters: Vec<(DefId, usize)> = Vec::new();
+    for (n, node) in graph.nodes.iter().enumerate() {
+        if exclude.contains(&n)
+            || node.trait_name.is_some()
+            || !node.is_pub
+            || node.sig.unsafety.is_some()
+            || graph.reaches(n)
+        {
+            continue;
+        }
+        let generics: Vec<&syn::Generics> = match node.imp {
+            Some((r, _)) => vec![&node.sig.generics, &model.impl_item(r).generics],
+            None => vec![&node.sig.generics],
+        };
+        let bounds: HashMap<String, Vec<String>> = param_bounds(&generics);
+        if bounds.values().any(|b| is_deserialize_bound(b)) {
+            continue;
+        }
+        let mut receiver = false;
+        let mut inputs = Vec::new();
+        let mut others = Vec::new();
+        for a in &node.sig.inputs {
+            match a {
+                FnArg::Receiver(_) => receiver = true,
+                FnArg::Typed(pt) => {
+                    match classify(model, node.module, &pt.ty, &bounds, 0)
+                        .ok()
+                        .as_ref()
+                        .and_then(Input::of)
+                    {
+                        Some(i) => inputs.push(i),
+                        None => others.push(show_ty(&pt.ty)),
+                    }
+                }
+            }
+        }
+        let line = node.sig.ident.span().start().line;
+        let file = model.tree.modules[node.module].file.clone();
+        if inputs.is_empty() {
+            if receiver && others.is_empty() {
+                if let Some((_, Some(t))) = node.imp {
+                    getters.push((t, n));
+                }
+            }
+            continue;
+        }
+        let (item, stem) = match (node.free, node.imp) {
+            (Some(d), _) => match model.public_path(d) {
+                Some(p) => (p.clone(), crate::emit::target_stem(&p)),
+                None => continue,
+            },
+            (None, Some((r, Some(t)))) => {
+                let Some(tp) = model.public_path(t) else {
+                    continue;
+                };
+                if model.impl_item(r).generics.type_params().next().is_some() {
+                    out.push(ParseItem {
+                        item: format!("{tp}::{}", node.name),
+                        stem: crate::emit::target_stem(&format!("{tp}::{}", node.name)),
+                        plan: Err(
+                            "an associated function of a generic impl (no instance chosen)".into(),
+                        ),
+                        fn_name: node.name.clone(),
+                        file,
+                        line,
+                    });
+                    continue;
+                }
+                let p = format!("{tp}::{}", node.name);
+                (p.clone(), crate::emit::target_stem(&p))
+            }
+            _ => continue,
+        };
+        let plan = if receiver {
+            Err("a method: needs a value to call it on (fuzz the constructor instead)".into())
+        } else if !others.is_empty() || inputs.len() > 1 {
+            Err(format!(
+                "takes other arguments besides the input ({})",
+                others.join(", ")
+            ))
+        } else if node.sig.asyncness.is_some() {
+            Err("async fn (needs an executor)".into())
+        } else {
+            fallible(&node.sig).map(|()| (ParseCall::Fn(item.clone()), inputs[0]))
+        };
+        if plan.is_ok() {
+            if let Some((_, Some(t))) = node.imp {
+                parsed_types.insert(t);
+            }
+        }
+        out.push(ParseItem {
+            item,
+            stem,
+            plan,
+            fn_name: node.name.clone(),
+            file,
+            line,
+        });
+    }
+    for &r in &model.impls {
+        let imp = model.impl_item(r);
+        let Some((_, trait_path, _)) = &imp.trait_ else {
+            continue;
+        };
+        let Some(last) = trait_path.segments.last() else {
+            continue;
+        };
+        let trait_name = last.ident.to_string();
+        if trait_name != "FromStr" && trait_name != "TryFrom" {
+            continue;
+        }
+        let Some(t) = self_def(model, r.module, &imp.self_ty) else {
+            continue;
+        };
+        let Some(tp) = model.public_path(t) else {
+            continue;
+        };
+        let file = model.tree.modules[r.module].file.clone();
+        let line = last.ident.span().start().line;
+        let generic = imp.generics.type_params().next().is_some();
+        if trait_name == "FromStr" {
+            let plan = if generic {
+                Err("`FromStr` for a generic type (no instance chosen)".into())
+            } else {
+                Ok((ParseCall::FromStr(tp.clone()), Input::Str))
+            };
+            if plan.is_ok() {
+                parsed_types.insert(t);
+            }
+            out.push(ParseItem {
+                item: format!("{tp} as FromStr"),
+                stem: format!("{}_from_str", crate::emit::target_stem(&tp)),
+                plan,
+                fn_name: "parse".into(),
+                file,
+                line,
+            });
+            continue;
+        }
+        let syn::PathArguments::AngleBracketed(ab) = &last.arguments else {
+            continue;
+        };
+        let Some(syn::GenericArgument::Type(arg)) = ab.args.first() else {
+            continue;
+        };
+        let input = match arg {
+            Type::Reference(rf) if rf.mutability.is_none() => match &*rf.elem {
+                Type::Slice(s) if s.elem.to_token_stream().to_string() == "u8" => {
+                    Some((Input::Bytes, "&[u8]"))
+                }
+                e if e.to_token_stream().to_string() == "str" => Some((Input::Str, "&str")),
+                _ => None,
+            },
+            other => match other
+                .to_token_stream()
+                .to_string()
+                .replace(' ', "")
+                .as_str()
+            {
+                "Vec<u8>" => Some((Input::VecU8, "Vec<u8>")),
+                "String" => Some((Input::String, "String")),
+                _ => None,
+            },
+        };
+        let Some((input, written)) = input else {
+            continue;
+        };
+        let plan = if generic {
+            Err("`TryFrom` for a generic type (no instance chosen)".into())
+        } else {
+            Ok((ParseCall::TryFrom(tp.clone(), written.into()), input))
+        };
+        if plan.is_ok() {
+            parsed_types.insert(t);
+        }
+        out.push(ParseItem {
+            item: format!("{tp} as TryFrom<{written}>"),
+            stem: format!(
+                "{}_try_from_{}",
+                crate::emit::target_stem(&tp),
+                input.word()
+            ),
+            plan,
+            fn_name: "try_from".into(),
+            file,
+            line,
+        });
+    }
+    for (t, n) in getters {
+        if !parsed_types.contains(&t) {
+            continue;
+        }
+        let node = &graph.nodes[n];
+        let Some(tp) = model.public_path(t) else {
+            continue;
+        };
+        let item = format!("{tp}::{}", node.name);
+        out.push(ParseItem {
+            stem: crate::emit::target_stem(&item),
+            item,
+            plan: Err("a pure getter (takes only `&self`): no input to fuzz".into()),
+            fn_name: node.name.clone(),
+            file: model.tree.modules[node.module].file.clone(),
+            line: node.sig.ident.span().start().line,
+        });
+    }
+    out.sort_by(|a, b| (&a.file, a.line, &a.item).cmp(&(&b.file, b.line, &b.item)));
+    out
+}
