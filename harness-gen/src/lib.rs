@@ -3,8 +3,10 @@
 //!
 //! The pipeline, one module per step: [`workspace`] selects packages with `cargo metadata`;
 //! [`source`] reads each crate's module tree under its [`cfg`](mod@cfg); [`model`] indexes items and
-//! computes public paths; [`deser`] and [`ffi`] discover items and plan targets; [`emit`] writes
-//! the project and `targets.json`; [`compile`] checks that the targets build.
+//! computes public paths; [`deser`], [`ffi`], [`formats`] (crates with their own serde
+//! `Deserializer`) and [`parsers`] (hand-written parse entry points) discover items and plan
+//! targets; [`mining`] finds example inputs and dictionary tokens for the last two; [`emit`]
+//! writes the project and `targets.json`; [`compile`] checks that the targets build.
 //!
 //! # The generated project
 //!
@@ -15,8 +17,15 @@
 //! the workspace's), `fuzz_targets/<name>.rs`,
 //! `dicts/<name>.dict`, `corpus/<name>/seed-N.json` and `targets.json`: one record per target
 //! and per discovered item without one (`name`, `package`, `kind`, `item`, `format`, `status`,
-//! `reason`). Deserialize targets are named `de_<path>`, FFI targets `ffi_<path>`; with several
-//! packages the names are prefixed with the crate's name.
+//! `reason`, and `libfuzzer` options where a target needs them). Deserialize targets are named
+//! `de_<path>`, FFI targets `ffi_<path>`, format entry points `fmt_<path>`, parse entry points
+//! `parse_<path>`; with several packages the names are prefixed with the crate's name.
+//!
+//! Format and parse targets run each input twice: on the main thread, where libFuzzer's
+//! stack-depth coverage leads it towards deeper nesting, and on a worker thread with a 2 MiB
+//! stack, where unbounded recursion overflows at a depth that 16 KiB inputs reach (their
+//! `targets.json` record asks for `-max_len=16384 -len_control=0`). Their seeds and dictionaries
+//! come from the crate's own tests, examples, doc blocks and lexer literals ([`mining`]).
 //!
 //! `status` is `built` when the target was generated (and compiled, when the compile check ran),
 //! `failed` when it did not compile (`reason` holds the first compiler error) and `skipped` when

@@ -112,7 +112,6 @@ pub fn show_ty(ty: &Type) -> String {
         .replace(" >", ">")
         .replace(" ,", ",")
         .replace(" :: ", "::")
-        .replace(" [", "[")
         .replace("[ ", "[")
         .replace(" ]", "]")
 }
@@ -357,4 +356,22 @@ pub fn discover(
     }
     out.sort_by(|a, b| (&a.file, a.line, &a.item).cmp(&(&b.file, b.line, &b.item)));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_show_compactly_and_bounds_are_recognised() {
+        let ty: Type = syn::parse_str("&'de [u8]").expect("type");
+        assert_eq!(show_ty(&ty), "&'de [u8]");
+        let ty: Type = syn::parse_str("Option < Vec < u8 > >").expect("type");
+        assert_eq!(show_ty(&ty), "Option<Vec<u8>>");
+        assert!(is_deserialize_bound(
+            &["serde::de::Deserialize<'de>".into()]
+        ));
+        assert!(is_deserialize_bound(&["DeserializeOwned".into()]));
+        assert!(!is_deserialize_bound(&["Serialize".into(), "Read".into()]));
+    }
 }

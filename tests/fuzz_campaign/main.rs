@@ -216,3 +216,26 @@ fn bad_input_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not an airlock report"));
 }
+
+/// Issue 6: a format crate (its own serde `Deserializer`) whose parser recurses without a depth
+/// limit. Its generated format target runs each input again on a reduced stack, with long inputs
+/// from the start, so the unbounded recursion shows as a stack overflow within the minute. The
+/// other format and parse fixtures (pre-allocation, `FromStr` panic, parse loop, clean format)
+/// run for two minutes each in `bench/fuzz-formats`.
+#[test]
+fn format_crate_unbounded_recursion_is_a_stack_overflow() {
+    let c = campaign("nestfmt", "45s", &["--target", "fmt_from_slice"]);
+    assert_eq!(c.code, 1, "findings exit 1\n{}", c.stderr);
+    assert!(
+        has(&c, "fmt_from_slice", "stack-overflow"),
+        "no stack overflow in fmt_from_slice:\n{}\n{:#}",
+        c.stderr,
+        c.report["fuzz"]["findings"]
+    );
+    let target = c.report["fuzz"]["targets"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["name"] == "fmt_from_slice"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(target["kind"], "format", "{target:#}");
+}
