@@ -228,10 +228,6 @@ impl ChildPlan {
     /// Runs in the cloned child (PID 1 of the new PID namespace). Never returns.
     pub fn run_init(mut self) -> ! {
         let control = self.control;
-        // Wait until the supervisor has placed us in our cgroup.
-        if !wait_for_supervisor(control) {
-            fail(control, Step::WaitForGo, 0, errno());
-        }
         if let Some((uid_map, gid_map)) = &self.id_maps {
             let steps: [(&std::ffi::CStr, &[u8]); 3] = [
                 (c"/proc/self/setgroups", b"deny"),
@@ -263,6 +259,12 @@ impl ChildPlan {
         if unsafe { libc::chdir(self.cwd.as_ptr()) } != 0 {
             // SAFETY: as above.
             unsafe { libc::chdir(c"/".as_ptr()) };
+        }
+        // The supervisor moves us into our pids cgroup while we set up the namespaces (the
+        // move waits for an RCU grace period on cgroup v1, ~10 ms, so it runs in parallel);
+        // nothing may fork before it is done.
+        if !wait_for_supervisor(control) {
+            fail(control, Step::WaitForGo, 0, errno());
         }
         // A raw clone, like fork(2) but without glibc's atfork handlers (which take locks).
         // SAFETY: no CLONE_VM: the child gets a copy-on-write copy of this stack.

@@ -7,6 +7,7 @@
 //! timeout), then scan what it wrote.
 
 pub mod child;
+mod closer;
 pub mod decode;
 pub mod landlock;
 pub mod limits;
@@ -717,6 +718,10 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         0
     };
 
+    let mut watch = Some(prepare(
+        "watching tripwires",
+        tripwire::Watch::new(&tripwires),
+    )?);
     let started = Instant::now();
     // A raw clone: fork semantics (copy-on-write stack) plus new namespaces; see child.rs for
     // why nothing in the child allocates.
@@ -771,10 +776,6 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     let mut supervisor_thread = None;
     let mut exit: Option<(i32, u32)> = None;
     let mut timed_out = false;
-    let mut watch = Some(prepare(
-        "watching tripwires",
-        tripwire::Watch::new(&tripwires),
-    )?);
     loop {
         let wait = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if wait == Some(Duration::ZERO) {

@@ -17,7 +17,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use super::decode::{self, SockAddr};
 use super::seccomp::{syscall_name, syscall_number, Action, ArgTest, Rule};
@@ -196,6 +196,8 @@ pub struct Handler {
     /// UDP sockets whose connect we pretended to carry out: (tgid, fd) -> address.
     pretend_connected: Mutex<HashMap<(i32, RawFd), String>>,
     pids: Mutex<HashMap<i32, i32>>,
+    /// The sandbox's PID namespace (opened on first use), for translating host pids.
+    pid_namespace: OnceLock<Option<OwnedFd>>,
 }
 
 /// A notification's target: host pid and syscall arguments.
@@ -213,6 +215,7 @@ impl Handler {
             decoy_reads: Mutex::new(HashSet::new()),
             pretend_connected: Mutex::new(HashMap::new()),
             pids: Mutex::new(HashMap::new()),
+            pid_namespace: OnceLock::new(),
         }
     }
 
@@ -232,11 +235,30 @@ impl Handler {
         if let Some(pid) = self.pids.lock().ok().and_then(|m| m.get(&host).copied()) {
             return pid;
         }
-        let pid = inner_pid(host);
+        let pid = self.translate_pid(host).unwrap_or_else(|| inner_pid(host));
         if let Ok(mut m) = self.pids.lock() {
             m.insert(host, pid);
         }
         pid
+    }
+
+    /// `host` as the sandbox's PID namespace numbers it, by one `NS_GET_PID_IN_PIDNS` ioctl
+    /// (Linux 6.0+) on the namespace's descriptor: a fraction of the cost of reading
+    /// `/proc/<pid>/status`, on the path every exec notification takes.
+    fn translate_pid(&self, host: i32) -> Option<i32> {
+        let ns = self.pid_namespace.get_or_init(|| {
+            let init = self.ctx.init_pid.load(Ordering::Relaxed);
+            (init > 0)
+                .then(|| fs::File::open(format!("/proc/{init}/ns/pid")).ok())
+                .flatten()
+                .map(OwnedFd::from)
+        });
+        // _IOR(NSIO = 0xb7, 0x8, int) from <linux/nsfs.h>; libc does not define it.
+        const NS_GET_PID_IN_PIDNS: libc::c_ulong = 0x8004_b708;
+        let fd = ns.as_ref()?.as_raw_fd();
+        // SAFETY: the ioctl takes the pid by value and returns the translation.
+        let pid = unsafe { libc::ioctl(fd, NS_GET_PID_IN_PIDNS, host as libc::c_ulong) };
+        (pid > 0).then_some(pid)
     }
 
     /// Decides one notification.
@@ -1065,20 +1087,30 @@ pub fn read_cstring(pid: i32, addr: u64) -> Option<Vec<u8>> {
 
 /// Reads an argv-style array of string pointers (at most 256 entries recorded).
 fn read_argv(pid: i32, addr: u64) -> Vec<String> {
+    const MAX: usize = 256;
+    /// Pointers fetched per `process_vm_readv` (most argv arrays need one read).
+    const BATCH: usize = 32;
     let mut args = Vec::new();
     if addr == 0 {
         return args;
     }
-    for i in 0..256u64 {
-        let Some(ptr) = read_u64(pid, addr + i * 8) else {
+    'batches: while args.len() < MAX {
+        let mut raw = [0u8; BATCH * 8];
+        let Ok(n) = read_mem(pid, addr + args.len() as u64 * 8, &mut raw) else {
             break;
         };
-        if ptr == 0 {
+        if n < 8 {
             break;
         }
-        match read_cstring(pid, ptr) {
-            Some(s) => args.push(String::from_utf8_lossy(&s).into_owned()),
-            None => break,
+        for chunk in raw[..n - n % 8].chunks_exact(8) {
+            let ptr = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8]));
+            if ptr == 0 || args.len() == MAX {
+                break 'batches;
+            }
+            match read_cstring(pid, ptr) {
+                Some(s) => args.push(String::from_utf8_lossy(&s).into_owned()),
+                None => break 'batches,
+            }
         }
     }
     args
@@ -1107,6 +1139,18 @@ mod tests {
             read_argv(pid, args.as_ptr() as u64),
             vec!["hello sandbox".to_string()]
         );
+        // Longer than one batch of pointers, and capped at 256 entries.
+        let words: Vec<std::ffi::CString> = (0..300)
+            .map(|i| std::ffi::CString::new(format!("arg{i}")).unwrap())
+            .collect();
+        let mut ptrs: Vec<*const libc::c_char> = words.iter().map(|w| w.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        let read = read_argv(pid, ptrs[250..].as_ptr() as u64);
+        assert_eq!(read.len(), 50);
+        assert_eq!(read[0], "arg250");
+        let read = read_argv(pid, ptrs.as_ptr() as u64);
+        assert_eq!(read.len(), 256);
+        assert_eq!(read[40], "arg40");
     }
 
     #[test]

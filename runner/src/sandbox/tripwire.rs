@@ -109,8 +109,19 @@ pub const MAX_MIRRORED: usize = 512;
 
 /// An inotify instance watching a set of tripwires.
 pub struct Watch {
-    fd: OwnedFd,
+    /// Always `Some` until dropped.
+    fd: Option<OwnedFd>,
     by_wd: HashMap<i32, Meaning>,
+}
+
+impl Drop for Watch {
+    /// Releasing an inotify instance with watches waits for an SRCU grace period; the closer
+    /// process pays it instead of the run.
+    fn drop(&mut self) {
+        if let Some(fd) = self.fd.take() {
+            super::closer::close_later(fd);
+        }
+    }
 }
 
 impl Watch {
@@ -136,12 +147,15 @@ impl Watch {
             }
             by_wd.insert(wd, t.meaning.clone());
         }
-        Ok(Watch { fd, by_wd })
+        Ok(Watch {
+            fd: Some(fd),
+            by_wd,
+        })
     }
 
     /// The descriptor to poll.
     pub fn raw_fd(&self) -> i32 {
-        self.fd.as_raw_fd()
+        self.fd.as_ref().map_or(-1, AsRawFd::as_raw_fd)
     }
 
     /// Drains pending events: what was opened, once each per call.
@@ -153,7 +167,7 @@ impl Watch {
             // SAFETY: `buf` is writable for its length.
             let n = unsafe {
                 libc::read(
-                    self.fd.as_raw_fd(),
+                    self.raw_fd(),
                     buf.as_mut_ptr().cast(),
                     std::mem::size_of_val(&buf),
                 )
