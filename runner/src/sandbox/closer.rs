@@ -92,7 +92,9 @@ fn serve(sock: RawFd) -> ! {
     }
 }
 
-fn send_fd(sock: RawFd, fd: RawFd) -> std::io::Result<()> {
+/// Runs `f` on a message header with a one-byte payload and room for one `SCM_RIGHTS`
+/// descriptor, both in buffers that live for the call.
+fn with_message<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
@@ -100,58 +102,62 @@ fn send_fd(sock: RawFd, fd: RawFd) -> std::io::Result<()> {
     };
     // Aligned room for one SCM_RIGHTS header and one descriptor.
     let mut control = [0u64; 4];
-    // SAFETY: zeroed msghdr filled in below; CMSG_* on a buffer large enough for one fd.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
-        if libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) < 0 {
-            return Err(std::io::Error::last_os_error());
+    // SAFETY: an all-zero msghdr is valid; the pointers set below outlive `f`.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    f(&mut msg)
+}
+
+fn send_fd(sock: RawFd, fd: RawFd) -> std::io::Result<()> {
+    with_message(|msg| {
+        // SAFETY: CMSG_* on the header's control buffer, which holds one descriptor.
+        unsafe {
+            msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
+            let cmsg = libc::CMSG_FIRSTHDR(msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
+            if libc::sendmsg(sock, msg, libc::MSG_NOSIGNAL) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Receives one descriptor; `None` at end of file or on error.
 fn recv_fd(sock: RawFd) -> Option<RawFd> {
     loop {
-        let mut byte = [0u8; 1];
-        let mut iov = libc::iovec {
-            iov_base: byte.as_mut_ptr().cast(),
-            iov_len: 1,
-        };
-        let mut control = [0u64; 4];
-        // SAFETY: as in `send_fd`, reading into buffers we own.
-        unsafe {
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = std::mem::size_of_val(&control);
-            let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
-            if n < 0 && *libc::__errno_location() == libc::EINTR {
-                continue;
+        let received = with_message(|msg| {
+            // SAFETY: recvmsg into the header's own buffers; CMSG_* within its control buffer.
+            unsafe {
+                let n = libc::recvmsg(sock, msg, libc::MSG_CMSG_CLOEXEC);
+                if n < 0 && *libc::__errno_location() == libc::EINTR {
+                    return Some(None);
+                }
+                if n <= 0 {
+                    return None;
+                }
+                let cmsg = libc::CMSG_FIRSTHDR(msg);
+                if cmsg.is_null()
+                    || (*cmsg).cmsg_level != libc::SOL_SOCKET
+                    || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+                {
+                    return Some(None);
+                }
+                Some(Some(std::ptr::read_unaligned(
+                    libc::CMSG_DATA(cmsg).cast::<RawFd>(),
+                )))
             }
-            if n <= 0 {
-                return None;
-            }
-            let cmsg = libc::CMSG_FIRSTHDR(&msg);
-            if cmsg.is_null()
-                || (*cmsg).cmsg_level != libc::SOL_SOCKET
-                || (*cmsg).cmsg_type != libc::SCM_RIGHTS
-            {
-                continue;
-            }
-            return Some(std::ptr::read_unaligned(
-                libc::CMSG_DATA(cmsg).cast::<RawFd>(),
-            ));
+        });
+        match received {
+            None => return None,
+            Some(Some(fd)) => return Some(fd),
+            Some(None) => continue, // interrupted, or a message without a descriptor
         }
     }
 }
