@@ -30,6 +30,22 @@ pub enum Grant {
     Write,
     /// Read, plus execute.
     Exec,
+    /// Write, plus execute: the one place where the two meet, and never a default. Only an
+    /// `airlock.toml` `exec-out-dir` exception asks for it (autoconf runs the `./conftest` it
+    /// links in `OUT_DIR`).
+    WriteExec,
+}
+
+impl Grant {
+    /// Whether the grant lets the sandbox change files beneath its path.
+    pub fn writable(self) -> bool {
+        matches!(self, Grant::Write | Grant::WriteExec)
+    }
+
+    /// Whether the grant lets the sandbox execute files beneath its path.
+    pub fn executable(self) -> bool {
+        matches!(self, Grant::Exec | Grant::WriteExec)
+    }
 }
 
 /// One filesystem rule.
@@ -94,6 +110,7 @@ fn access_for(grant: Grant, abi: ABI, is_dir: bool) -> BitFlags<AccessFs> {
         Grant::Read => read,
         Grant::Write => write,
         Grant::Exec => read | AccessFs::Execute,
+        Grant::WriteExec => write | AccessFs::Execute,
     };
     let mut access = wanted & AccessFs::from_all(abi);
     if !is_dir {
