@@ -191,9 +191,12 @@ mod tests {
         );
         assert_eq!(g[0].reason.as_deref(), Some("configure runs ./conftest"));
         // The spelling is the kebab-case one; a snake-case key is an unknown key, not a grant.
-        let err = Config::parse("[crate.x]\nexec_out_dir = true\n", Path::new("airlock.toml"))
-            .unwrap_err()
-            .to_string();
+        let err = Config::parse(
+            "[crate.x]\nexec_out_dir = true\n",
+            Path::new("airlock.toml"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("exec_out_dir"), "{err}");
     }
 }

@@ -247,3 +247,19 @@ impl PreparedRuleset {
 pub fn is_beneath(path: &Path, dir: &Path) -> bool {
     path.starts_with(dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_write_exec_grants_both_write_and_execute() {
+        let v7 = abi(7);
+        let both = access_for(Grant::WriteExec, v7, true);
+        assert!(both.contains(AccessFs::Execute) && both.contains(AccessFs::WriteFile));
+        assert!(!access_for(Grant::Write, v7, true).contains(AccessFs::Execute));
+        assert!(!access_for(Grant::Exec, v7, true).contains(AccessFs::WriteFile));
+        assert!(Grant::WriteExec.writable() && Grant::WriteExec.executable());
+        assert!(!Grant::Write.executable() && !Grant::Exec.writable());
+    }
+}

@@ -651,6 +651,11 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         .filter(|r| r.grant.executable())
         .map(|r| inside(&r.path))
         .collect();
+    let write_exec_inside: Vec<PathBuf> = rules
+        .iter()
+        .filter(|r| r.grant == Grant::WriteExec)
+        .map(|r| inside(&r.path))
+        .collect();
     let mut protect: Vec<PathBuf> = profile.protect.iter().map(|a| normalize(&a.path)).collect();
     if let Some(h) = &real_home {
         if home_inside != *h {
@@ -675,6 +680,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         grants: grants_inside,
         write_regions,
         exec_dirs: exec_inside,
+        write_exec_dirs: write_exec_inside,
         network_tools: profile.network_tools.clone(),
         denied,
         init_pid: AtomicI32::new(0),

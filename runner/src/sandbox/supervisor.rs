@@ -172,6 +172,9 @@ pub struct Context {
     pub write_regions: Vec<(PathBuf, bool)>,
     /// Paths beneath which execution is granted (inside view).
     pub exec_dirs: Vec<PathBuf>,
+    /// Those of `exec_dirs` that are writable too (an explicit write-and-execute grant): an
+    /// exec from one is marked `writable_dir` in its event.
+    pub write_exec_dirs: Vec<PathBuf>,
     pub network_tools: Vec<String>,
     pub denied: HashMap<i64, String>,
     /// Host PID of the sandbox's init, for looking into its namespaces.
@@ -619,6 +622,14 @@ impl Handler {
         }
         if network_tool {
             event = event.with("network_tool", true);
+        }
+        if let Some(p) = resolved
+            .as_ref()
+            .filter(|p| self.ctx.write_exec_dirs.iter().any(|d| p.starts_with(d)))
+        {
+            event = event
+                .with("resolved", p.to_string_lossy())
+                .with("writable_dir", true);
         }
         self.record(call, event);
         Answer::Continue
