@@ -1298,3 +1298,30 @@ fn answer_one(listener: RawFd, handler: &Handler) {
     // SAFETY: resp is the struct SEND expects; ENOENT (target gone) is harmless.
     unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Placeholders;
+
+    /// Landlock rights add up down the tree, so a write directory inside a write-and-execute
+    /// one would be executable too: the run is refused before anything starts.
+    #[test]
+    fn a_write_dir_inside_a_write_exec_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        let profile = Profile::load("build", &Placeholders::from_env()).unwrap();
+        let mut config = SandboxConfig::new(profile, vec!["/bin/true".into()]);
+        config.extra_write_exec = vec![dir.path().to_owned()];
+        config.extra_write = vec![sub.clone()];
+        config.allow_degraded = true; // the check does not depend on this kernel's layers
+        match run(&config) {
+            Err(SandboxError::BadPath { path, reason, .. }) => {
+                assert_eq!(path, fs::canonicalize(&sub).unwrap());
+                assert!(reason.contains("inside executable directory"), "{reason}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+}
