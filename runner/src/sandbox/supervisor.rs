@@ -657,6 +657,12 @@ impl Handler {
                 }
             }
         }
+        if path == Path::new(NO_TERMINAL) && write_intent {
+            // Every bash opens its controlling terminal at startup (`check_dev_tty`) and goes on
+            // without one. The sandbox offers none: answer as the kernel does for a process
+            // without a controlling terminal, and keep bash's startup out of the findings.
+            return Answer::Deny(libc::ENXIO);
+        }
         if self.is_protected(&path) {
             // Invisible or masked anyway; recorded when there is something real to protect.
             if self.exists_on_host(&path) {
@@ -856,6 +862,9 @@ impl Handler {
         (!self.writable(&target)).then_some(target)
     }
 }
+
+/// The controlling terminal, whose opening is refused without an event (see `Handler::open`).
+const NO_TERMINAL: &str = "/dev/tty";
 
 /// Unix sockets that libc itself tries, refused without an event.
 const QUIET_UNIX_SOCKETS: &[&str] = &["/var/run/nscd/socket", "/run/nscd/socket"];
