@@ -1,11 +1,15 @@
 //! The slow acceptance test of `cargo airlock build` (run by `.ci/run`, not by a plain
 //! `cargo test`): the real graph in `tests/fixtures/real-graph` — build scripts that drive cc,
-//! ar, pkg-config and rustc probes — builds under the default profile
-//! exactly as a plain build does: exit 0, every build script ran in the sandbox with its
-//! compilers recorded as allowed `exec` events, no crate suspicious, and the program runs.
+//! ar, pkg-config, rustc probes and an autoconf `sh configure` + make (tikv-jemalloc-sys, whose
+//! `./conftest` runs from its OUT_DIR under the fixture's one `airlock.toml` exception) —
+//! builds under the default profile exactly as a plain build does: exit 0, every build script
+//! ran in the sandbox with its compilers recorded as allowed `exec` events, the exception
+//! listed as granted to that crate alone, no crate suspicious, and the program (with jemalloc
+//! as its global allocator) runs.
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -24,6 +28,7 @@ fn execs(krate: &Value) -> Vec<String> {
 fn real_graph_builds_sandboxed_exactly_as_plain() {
     let ws = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real-graph");
     let reports = tempfile::tempdir().unwrap();
+    let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_cargo-airlock"))
         .arg("build")
         .arg("--manifest-path")
@@ -34,6 +39,7 @@ fn real_graph_builds_sandboxed_exactly_as_plain() {
         .env("CI", "true")
         .output()
         .unwrap();
+    eprintln!("sandboxed build: {:.1} s", started.elapsed().as_secs_f64());
     let stderr = String::from_utf8_lossy(&out.stderr);
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(reports.path().join("report.json")).unwrap())
@@ -74,6 +80,8 @@ fn real_graph_builds_sandboxed_exactly_as_plain() {
         ("libsqlite3-sys", "cc"),
         ("openssl-sys", "pkg-config"),
         ("proc-macro2", "rustc"),
+        ("tikv-jemalloc-sys", "sh"),
+        ("tikv-jemalloc-sys", "make"),
     ] {
         let c = by_name(name);
         assert_eq!(c["build_script"]["status"], "ran", "{name}");
@@ -86,8 +94,50 @@ fn real_graph_builds_sandboxed_exactly_as_plain() {
     }
     assert!(report["summary"]["proc_macro_runs"].as_u64().unwrap() > 0);
 
+    // The autoconf crate: configure's ./conftest programs (and the header-generating scripts
+    // that make runs from the build directory) ran from its OUT_DIR, each one an allowed exec
+    // event marked as coming from a writable directory, under its exception only.
+    let writable_execs = |c: &Value| -> Vec<String> {
+        c["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "exec" && e["detail"]["writable_dir"] == true)
+            .map(|e| format!("{} {}", e["decision"], e["detail"]["resolved"]))
+            .collect()
+    };
+    let jemalloc = by_name("tikv-jemalloc-sys");
+    let from_out_dir = writable_execs(jemalloc);
+    assert!(
+        from_out_dir.iter().all(|e| e.starts_with("\"allowed\"")
+            && e.contains("/tikv-jemalloc-sys-")
+            && e.contains("/out/build/")),
+        "{from_out_dir:#?}"
+    );
+    assert!(
+        from_out_dir
+            .iter()
+            .filter(|e| e.ends_with("/out/build/conftest\""))
+            .count()
+            >= 5,
+        "{from_out_dir:#?}"
+    );
+    assert_eq!(
+        jemalloc["exceptions"],
+        serde_json::json!([{
+            "kind": "exec-out-dir",
+            "value": "OUT_DIR",
+            "reason": "autoconf's configure runs the ./conftest programs it links in OUT_DIR"
+        }])
+    );
+    for c in crates.iter().filter(|c| c["name"] != "tikv-jemalloc-sys") {
+        assert_eq!(c["exceptions"], serde_json::json!([]), "{}", c["name"]);
+        assert!(writable_execs(c).is_empty(), "{}", c["name"]);
+    }
+
     let program = ws.join("target/airlock/build-target/debug/real-graph");
     let run = Command::new(&program).output().unwrap();
+    eprintln!("whole test: {:.1} s", started.elapsed().as_secs_f64());
     assert!(
         run.status.success(),
         "{}",

@@ -184,6 +184,34 @@ airtest!(fileless_exec_through_memfd_is_refused, |s| {
     );
 });
 
+airtest!(
+    the_terminal_is_absent_and_bash_starts_without_a_finding,
+    |s| {
+        // bash opens /dev/tty at every start; the sandbox answers as for a process without a
+        // controlling terminal (ENXIO), so an autoconf build's many shells are not findings.
+        let run = s.sandbox(
+            &[],
+            &[
+                "bash",
+                "-c",
+                "if echo hi > /dev/tty; then echo reached; else echo refused; fi",
+            ],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout.trim(), "refused");
+        assert!(
+            run.stderr.contains("No such device or address"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.events.iter().all(|e| e["decision"] == "allowed"),
+            "{:#?}",
+            run.events
+        );
+    }
+);
+
 airtest!(io_uring_is_refused, |s| {
     let run = s.attack(&[], &["io-uring"]);
     run.refused();

@@ -5,6 +5,10 @@
 //! [crate.openssl-sys]
 //! read = ["/opt/openssl"]
 //! reason = "links the OpenSSL we build ourselves"
+//!
+//! [crate.tikv-jemalloc-sys]
+//! exec-out-dir = true
+//! reason = "autoconf's configure runs the ./conftest programs it links"
 //! ```
 
 use std::collections::BTreeMap;
@@ -16,6 +20,9 @@ use super::BuildError;
 
 /// The file's name, at the workspace root.
 pub const FILE_NAME: &str = "airlock.toml";
+
+/// The key (and granted-exception kind) that lets a build script execute from its `OUT_DIR`.
+pub const EXEC_OUT_DIR: &str = "exec-out-dir";
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -30,12 +37,22 @@ pub struct Config {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CrateException {
+    /// Extra directories to read (absolute).
     #[serde(default)]
     pub read: Vec<PathBuf>,
+    /// Extra directories to write (absolute); nothing in them can be executed.
     #[serde(default)]
     pub write: Vec<PathBuf>,
+    /// Extra paths to execute from (absolute); the sandbox cannot write them.
     #[serde(default)]
     pub exec: Vec<PathBuf>,
+    /// The build script may execute programs it wrote into its own `OUT_DIR` (autoconf's
+    /// `./conftest`). Landlock grants the execute right on that one directory only, for the
+    /// build script's runs only (proc-macro runs have no `OUT_DIR`); every exec is still
+    /// logged, and every other writable directory, memory (`memfd`) and descriptors stay
+    /// non-executable.
+    #[serde(default, rename = "exec-out-dir")]
+    pub exec_out_dir: bool,
     /// Network attempts are expected. The engine keeps the network closed whatever this says;
     /// the exception only keeps `net` events from making the crate suspicious.
     #[serde(default)]
@@ -51,9 +68,9 @@ pub struct CrateException {
 /// One granted exception, as the report lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Granted {
-    /// `read`, `write`, `exec`, `net` or `profile`.
+    /// `read`, `write`, `exec`, `exec-out-dir`, `net` or `profile`.
     pub kind: String,
-    /// The path or profile (empty for `net`).
+    /// The path or profile (`OUT_DIR` for `exec-out-dir`, empty for `net`).
     pub value: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -75,6 +92,9 @@ impl CrateException {
                 .map(|p| g("write", p.display().to_string())),
         );
         out.extend(self.exec.iter().map(|p| g("exec", p.display().to_string())));
+        if self.exec_out_dir {
+            out.push(g(EXEC_OUT_DIR, "OUT_DIR".to_owned()));
+        }
         if self.net {
             out.push(g("net", String::new()));
         }
@@ -153,5 +173,30 @@ mod tests {
             "{err}"
         );
         assert!(Config::parse("[crate.x]\nread = [\"rel\"]\n", Path::new("a.toml")).is_err());
+    }
+
+    #[test]
+    fn exec_out_dir_is_off_unless_asked_and_listed_when_granted() {
+        let c = Config::parse(
+            "[crate.jm-sys]\nexec-out-dir = true\nreason = \"configure runs ./conftest\"\n[crate.other]\nread = [\"/opt\"]\n",
+            Path::new("airlock.toml"),
+        )
+        .unwrap();
+        assert!(!c.for_crate("other").unwrap().exec_out_dir);
+        let g = c.for_crate("jm-sys").unwrap().granted();
+        assert_eq!(g.len(), 1);
+        assert_eq!(
+            (g[0].kind.as_str(), g[0].value.as_str()),
+            (EXEC_OUT_DIR, "OUT_DIR")
+        );
+        assert_eq!(g[0].reason.as_deref(), Some("configure runs ./conftest"));
+        // The spelling is the kebab-case one; a snake-case key is an unknown key, not a grant.
+        let err = Config::parse(
+            "[crate.x]\nexec_out_dir = true\n",
+            Path::new("airlock.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("exec_out_dir"), "{err}");
     }
 }

@@ -421,7 +421,13 @@ fn sandboxed(
         directives: Vec::new(),
         layers: None,
         error: None,
-        exceptions: exception.granted(),
+        hint: None,
+        // `exec-out-dir` concerns the build script only: rustc has no OUT_DIR to run from.
+        exceptions: exception
+            .granted()
+            .into_iter()
+            .filter(|g| g.kind != super::config::EXEC_OUT_DIR)
+            .collect(),
     };
     let code = match result {
         Ok(outcome) => {

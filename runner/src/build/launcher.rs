@@ -3,13 +3,16 @@
 //! `cargo-airlock __build-script REAL ARGS..`, which lands here. The real script runs under the
 //! sandbox with the crate's grants (read its sources, the build's target directory and the
 //! `DEP_*` directories; write its `OUT_DIR`; execute only its own binary and the profile's
-//! tools), cargo's jobserver passed through. Its stdout goes to cargo unchanged and is parsed
-//! for directives; the run is recorded in the session.
+//! tools, plus its `OUT_DIR` under an `exec-out-dir` exception), cargo's jobserver passed
+//! through. Its stdout goes to cargo unchanged and is parsed for directives; the run is
+//! recorded in the session. A script that fails after the sandbox refused to run a program
+//! from its `OUT_DIR` gets a hint naming the `airlock.toml` lines that would allow it.
 
 use std::ffi::OsString;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
+use super::config::EXEC_OUT_DIR;
 use super::directives::{self, Directive};
 use super::session::{RunRecord, Session};
 use super::tee::Tee;
@@ -140,7 +143,11 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
         }
     }
     config.extra_read.extend(exception.read.iter().cloned());
-    config.extra_write.push(out_dir.clone());
+    if exception.exec_out_dir {
+        config.extra_write_exec.push(out_dir.clone());
+    } else {
+        config.extra_write.push(out_dir.clone());
+    }
     config.extra_write.extend(exception.write.iter().cloned());
     if let Some(dir) = real.parent() {
         config.extra_exec.push(dir.to_owned());
@@ -168,10 +175,18 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
         directives: Vec::new(),
         layers: None,
         error: None,
+        hint: None,
         exceptions: exception.granted(),
     };
     let code = match result {
         Ok(outcome) => {
+            let code = outcome.termination.exit_code();
+            if code != 0 && !exception.exec_out_dir {
+                record.hint = out_dir_exec_hint(&name, &outcome.events, &out_dir);
+                if let Some(hint) = &record.hint {
+                    eprintln!("cargo-airlock: {hint}");
+                }
+            }
             let directives = directives::parse(&stdout, &directives::Context { out_dir });
             let mut events = outcome.events.clone();
             events.extend(directive_events(&directives, &label));
@@ -185,7 +200,6 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
                     events.push(e);
                 }
             }
-            let code = outcome.termination.exit_code();
             record.exit_code = Some(code);
             record.duration_ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
             record.events = events;
@@ -203,6 +217,29 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
     };
     session.write_record(&record)?;
     Ok(code)
+}
+
+/// For a build script that failed: if the sandbox refused to execute a program from the
+/// script's `OUT_DIR` (autoconf's `./conftest`), says so and names the `airlock.toml` lines
+/// that would allow it. Fileless executions never qualify: no exception allows them.
+pub fn out_dir_exec_hint(name: &str, events: &[Event], out_dir: &Path) -> Option<String> {
+    let out_dir = std::fs::canonicalize(out_dir).unwrap_or_else(|_| out_dir.to_owned());
+    let refused = events.iter().find_map(|e| {
+        if e.kind != Kind::Exec
+            || e.decision != Decision::Denied
+            || e.detail.get("fileless").is_some_and(|v| v == true)
+        {
+            return None;
+        }
+        let path = e.detail.get("resolved")?.as_str()?;
+        Path::new(path).starts_with(&out_dir).then_some(path)
+    })?;
+    Some(format!(
+        "the build script of {name} failed after the sandbox refused to execute {refused}, a \
+         program it wrote into its OUT_DIR (by default nothing writable is executable). If \
+         {name} must run what it builds (autoconf's ./conftest), allow it in airlock.toml at \
+         the workspace root: `[crate.{name}]` with `{EXEC_OUT_DIR} = true`"
+    ))
 }
 
 /// The `directive` events of the flagged directives, attributed to `label`.
@@ -233,6 +270,32 @@ mod tests {
             jobserver_fds(&format!("-j --jobserver-auth={fd},9999")),
             [fd]
         );
+    }
+
+    #[test]
+    fn a_refused_exec_from_out_dir_gets_a_hint_and_nothing_else_does() {
+        let out = tempfile::tempdir().unwrap();
+        let out_dir = std::fs::canonicalize(out.path()).unwrap();
+        let denied = |resolved: &Path| {
+            Event::new(Kind::Exec, "exec", Decision::Denied)
+                .with("path", "./conftest")
+                .with("resolved", resolved.to_string_lossy())
+        };
+        let conftest = out_dir.join("build/conftest");
+        let hint = out_dir_exec_hint("jm-sys", &[denied(&conftest)], &out_dir).unwrap();
+        assert!(
+            hint.contains("[crate.jm-sys]")
+                && hint.contains("exec-out-dir = true")
+                && hint.contains(&*conftest.to_string_lossy()),
+            "{hint}"
+        );
+        // Elsewhere, fileless, or allowed: no hint.
+        assert!(out_dir_exec_hint("x", &[denied(Path::new("/tmp/conftest"))], &out_dir).is_none());
+        let fileless = denied(&conftest).with("fileless", true);
+        assert!(out_dir_exec_hint("x", &[fileless], &out_dir).is_none());
+        let mut allowed = denied(&conftest);
+        allowed.decision = Decision::Allowed;
+        assert!(out_dir_exec_hint("x", &[allowed], &out_dir).is_none());
     }
 
     #[test]

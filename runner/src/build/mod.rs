@@ -576,6 +576,11 @@ fn assemble(
             Verdict::Clean
         };
         reasons.extend(failures);
+        for hint in scripts.iter().filter_map(|r| r.hint.as_ref()) {
+            if !reasons.contains(hint) {
+                reasons.push(hint.clone());
+            }
+        }
         crates.push(CrateReport {
             name: p.name.clone(),
             version: p.version.clone(),

@@ -59,6 +59,10 @@ pub struct RunRecord {
     /// Why the run could not happen, if it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the user could do about a failure (e.g. the `airlock.toml` lines that would allow
+    /// a refused exec from `OUT_DIR`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
     /// The exceptions that were granted to the run.
     #[serde(default)]
     pub exceptions: Vec<super::config::Granted>,

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{decision_str, event_detail, kind_str, phase_str, Report, Verdict};
+use super::{decision_str, event_detail, exception_text, kind_str, phase_str, Report, Verdict};
 
 fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -56,6 +56,20 @@ td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em}\
             );
         }
         out.push_str("</table>\n");
+    }
+    if r.crates.iter().any(|c| !c.exceptions.is_empty()) {
+        out.push_str("<h2>Granted exceptions (airlock.toml)</h2><ul>\n");
+        for c in &r.crates {
+            for g in &c.exceptions {
+                let _ = writeln!(
+                    out,
+                    "<li>{}: {}</li>",
+                    esc(&c.label()),
+                    esc(&exception_text(g))
+                );
+            }
+        }
+        out.push_str("</ul>\n");
     }
     out.push_str("<h2>All crates</h2><table><tr><th>crate</th><th>source</th><th>verdict</th><th>events</th></tr>\n");
     for c in &r.crates {

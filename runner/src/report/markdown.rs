@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{decision_str, event_detail, kind_str, phase_str, Report, Verdict};
+use super::{decision_str, event_detail, exception_text, kind_str, phase_str, Report, Verdict};
 
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
@@ -71,9 +71,15 @@ pub fn render(r: &Report) -> String {
             }
             out.push('\n');
         }
-        for g in &c.exceptions {
-            let _ = writeln!(out, "- granted exception: {} {}", g.kind, g.value);
+    }
+    if r.crates.iter().any(|c| !c.exceptions.is_empty()) {
+        let _ = writeln!(out, "## Granted exceptions (airlock.toml)\n");
+        for c in &r.crates {
+            for g in &c.exceptions {
+                let _ = writeln!(out, "- {}: {}", c.label(), exception_text(g));
+            }
         }
+        out.push('\n');
     }
     let _ = writeln!(out, "## All crates\n");
     let _ = writeln!(

@@ -305,6 +305,19 @@ pub fn event_detail(e: &Event) -> String {
     parts.join(" ")
 }
 
+/// One granted `airlock.toml` exception in words: `exec-out-dir OUT_DIR (why)`.
+pub fn exception_text(g: &Granted) -> String {
+    let mut text = g.kind.clone();
+    if !g.value.is_empty() {
+        text.push(' ');
+        text.push_str(&g.value);
+    }
+    if let Some(reason) = &g.reason {
+        text.push_str(&format!(" ({reason})"));
+    }
+    text
+}
+
 /// The words of a kind (serde's kebab-case name).
 pub fn kind_str(e: &Event) -> String {
     serde_json::to_value(e.kind)
@@ -420,6 +433,33 @@ pub(crate) mod tests {
         r.write_all(dir.path()).unwrap();
         let back = Report::read(&dir.path().join("report.json")).unwrap();
         assert_eq!(back.crates.len(), 2);
+    }
+
+    #[test]
+    fn every_format_lists_granted_exceptions_even_of_clean_crates() {
+        let mut r = sample();
+        r.crates[1].exceptions.push(Granted {
+            kind: "exec-out-dir".into(),
+            value: "OUT_DIR".into(),
+            reason: Some("configure runs ./conftest".into()),
+        });
+        let line = "exec-out-dir OUT_DIR (configure runs ./conftest)";
+        let md = r.render(Format::Markdown);
+        assert!(md.contains(&format!("- fine 0.1.0: {line}")), "{md}");
+        assert!(r.render(Format::Html).contains(line));
+        let sarif: serde_json::Value = serde_json::from_str(&r.render(Format::Sarif)).unwrap();
+        let results = sarif["runs"][0]["results"].as_array().unwrap();
+        let note = results
+            .iter()
+            .find(|x| x["ruleId"] == "airlock/exception/exec-out-dir")
+            .expect("a result for the exception");
+        assert_eq!(note["level"], "note");
+        assert!(note["message"]["text"].as_str().unwrap().contains(line));
+        // Without exceptions, no section and no extra result.
+        let plain = sample();
+        assert!(!plain
+            .render(Format::Markdown)
+            .contains("Granted exceptions"));
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! `report.sarif`: SARIF 2.1.0 for code-scanning dashboards. One result per denied or flagged
 //! event (directives and leaks included); the rule id is `airlock/KIND/ACTION`, the location the
-//! crate's manifest.
+//! crate's manifest. Each granted `airlock.toml` exception is a `note`-level result
+//! (`airlock/exception/KIND`), so that a loosened sandbox stays visible where findings are read.
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{decision_str, event_detail, kind_str, phase_str, Report};
+use super::{decision_str, event_detail, exception_text, kind_str, phase_str, Report};
 
 /// Renders the report as SARIF 2.1.0.
 pub fn render(r: &Report) -> String {
@@ -38,6 +39,26 @@ pub fn render(r: &Report) -> String {
                 )},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}],
                 "properties": {"crate": c.label(), "verdict": c.verdict.as_str(), "event": e}
+            }));
+        }
+        for g in &c.exceptions {
+            let id = format!("airlock/exception/{}", g.kind);
+            rules.entry(id.clone()).or_insert_with(|| {
+                json!({
+                    "id": id,
+                    "name": format!("exception-{}", g.kind),
+                    "shortDescription": {"text": format!("An airlock.toml exception: {}", g.kind)},
+                    "defaultConfiguration": {"level": "note"}
+                })
+            });
+            results.push(json!({
+                "ruleId": id,
+                "level": "note",
+                "message": {"text": format!(
+                    "{}: airlock.toml grants {}", c.label(), exception_text(g)
+                )},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}],
+                "properties": {"crate": c.label(), "verdict": c.verdict.as_str(), "exception": g}
             }));
         }
     }

@@ -30,6 +30,22 @@ pub enum Grant {
     Write,
     /// Read, plus execute.
     Exec,
+    /// Write, plus execute: the one place where the two meet, and never a default. Only an
+    /// `airlock.toml` `exec-out-dir` exception asks for it (autoconf runs the `./conftest` it
+    /// links in `OUT_DIR`).
+    WriteExec,
+}
+
+impl Grant {
+    /// Whether the grant lets the sandbox change files beneath its path.
+    pub fn writable(self) -> bool {
+        matches!(self, Grant::Write | Grant::WriteExec)
+    }
+
+    /// Whether the grant lets the sandbox execute files beneath its path.
+    pub fn executable(self) -> bool {
+        matches!(self, Grant::Exec | Grant::WriteExec)
+    }
 }
 
 /// One filesystem rule.
@@ -94,6 +110,7 @@ fn access_for(grant: Grant, abi: ABI, is_dir: bool) -> BitFlags<AccessFs> {
         Grant::Read => read,
         Grant::Write => write,
         Grant::Exec => read | AccessFs::Execute,
+        Grant::WriteExec => write | AccessFs::Execute,
     };
     let mut access = wanted & AccessFs::from_all(abi);
     if !is_dir {
@@ -229,4 +246,20 @@ impl PreparedRuleset {
 /// Whether `path` lies beneath `dir` (lexically, both absolute and normalized).
 pub fn is_beneath(path: &Path, dir: &Path) -> bool {
     path.starts_with(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_write_exec_grants_both_write_and_execute() {
+        let v7 = abi(7);
+        let both = access_for(Grant::WriteExec, v7, true);
+        assert!(both.contains(AccessFs::Execute) && both.contains(AccessFs::WriteFile));
+        assert!(!access_for(Grant::Write, v7, true).contains(AccessFs::Execute));
+        assert!(!access_for(Grant::Exec, v7, true).contains(AccessFs::WriteFile));
+        assert!(Grant::WriteExec.writable() && Grant::WriteExec.executable());
+        assert!(!Grant::Write.executable() && !Grant::Exec.writable());
+    }
 }

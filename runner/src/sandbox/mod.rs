@@ -83,6 +83,13 @@ pub struct SandboxConfig {
     pub extra_read: Vec<PathBuf>,
     pub extra_write: Vec<PathBuf>,
     pub extra_exec: Vec<PathBuf>,
+    /// Directories the command may write *and* execute programs from: only for an
+    /// `airlock.toml` `exec-out-dir` exception (a build script whose autoconf `configure` runs
+    /// the `./conftest` it links in `OUT_DIR`), never a default. Landlock grants the execute
+    /// right there and the mount keeps exec; the supervisor still logs every exec. Every other
+    /// writable directory stays non-executable, and no other write directory may lie beneath
+    /// one of these.
+    pub extra_write_exec: Vec<PathBuf>,
     /// Write directories (among `extra_write`) whose files may be mapped executable, e.g. the
     /// deps directory from which rustc `dlopen`s a proc macro it also writes outputs next to.
     /// `execve` from them stays refused (Landlock grants no execute right there).
@@ -119,6 +126,7 @@ impl SandboxConfig {
             extra_read: Vec::new(),
             extra_write: Vec::new(),
             extra_exec: Vec::new(),
+            extra_write_exec: Vec::new(),
             exec_map: Vec::new(),
             env: std::env::vars_os().collect(),
             env_set: Vec::new(),
@@ -314,17 +322,24 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     for p in &config.extra_read {
         extra_read.push(existing("read", p)?);
     }
-    let mut extra_write = Vec::new();
-    for p in &config.extra_write {
-        let c = existing("write", p)?;
+    let write_dir = |flag: &'static str, p: &Path| -> Result<PathBuf, SandboxError> {
+        let c = existing(flag, p)?;
         if !c.is_dir() {
             return Err(SandboxError::BadPath {
-                flag: "write",
-                path: p.clone(),
+                flag,
+                path: p.to_owned(),
                 reason: "is not a directory".into(),
             });
         }
-        extra_write.push(c);
+        Ok(c)
+    };
+    let mut extra_write = Vec::new();
+    for p in &config.extra_write {
+        extra_write.push(write_dir("write", p)?);
+    }
+    let mut extra_write_exec = Vec::new();
+    for p in &config.extra_write_exec {
+        extra_write_exec.push(write_dir("write", p)?);
     }
     let mut extra_exec = Vec::new();
     for p in &config.extra_exec {
@@ -421,13 +436,18 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     for p in &extra_write {
         add(p, Grant::Write, false)?;
     }
+    for p in &extra_write_exec {
+        add(p, Grant::WriteExec, false)?;
+    }
     add(&private_tmp, Grant::Write, false)?;
     add(&shm_dir, Grant::Write, false)?;
     add(&decoy_home, Grant::Read, false)?;
+    // Landlock rights add up down the tree: a write directory beneath an executable one would
+    // be executable too. Only an explicit write-and-execute grant may be both.
     for w in rules.iter().filter(|r| r.grant == Grant::Write) {
         if let Some(x) = rules
             .iter()
-            .find(|r| r.grant == Grant::Exec && w.path.starts_with(&r.path))
+            .find(|r| r.grant.executable() && w.path.starts_with(&r.path))
         {
             return Err(SandboxError::BadPath {
                 flag: "write",
@@ -573,8 +593,9 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
                     Grant::Exec => attr::RDONLY | attr::NODEV,
                     Grant::Write if exec_map.contains(&r.path) => attr::NOSUID | attr::NODEV,
                     Grant::Write => attr::NOSUID | attr::NODEV | attr::NOEXEC,
+                    Grant::WriteExec => attr::NOSUID | attr::NODEV,
                 },
-                self_bind: r.grant == Grant::Write && r.path.is_dir(),
+                self_bind: r.grant.writable() && r.path.is_dir(),
                 contents: true,
             })
             .collect();
@@ -633,11 +654,16 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     let write_regions: Vec<(PathBuf, bool)> = rules
         .iter()
         .filter(|r| r.path != decoy_home)
-        .map(|r| (inside(&r.path), r.grant == Grant::Write))
+        .map(|r| (inside(&r.path), r.grant.writable()))
         .collect();
     let exec_inside: Vec<PathBuf> = rules
         .iter()
-        .filter(|r| r.grant == Grant::Exec)
+        .filter(|r| r.grant.executable())
+        .map(|r| inside(&r.path))
+        .collect();
+    let write_exec_inside: Vec<PathBuf> = rules
+        .iter()
+        .filter(|r| r.grant == Grant::WriteExec)
         .map(|r| inside(&r.path))
         .collect();
     let mut protect: Vec<PathBuf> = profile.protect.iter().map(|a| normalize(&a.path)).collect();
@@ -664,6 +690,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         grants: grants_inside,
         write_regions,
         exec_dirs: exec_inside,
+        write_exec_dirs: write_exec_inside,
         network_tools: profile.network_tools.clone(),
         denied,
         init_pid: AtomicI32::new(0),
@@ -972,7 +999,7 @@ fn after_run_scans(
 ) {
     let write_dirs: Vec<&PathBuf> = rules
         .iter()
-        .filter(|r| r.grant == Grant::Write && r.path.is_dir())
+        .filter(|r| r.grant.writable() && r.path.is_dir())
         .map(|r| &r.path)
         .filter(|p| !p.starts_with("/dev"))
         .collect();
@@ -1311,4 +1338,31 @@ fn answer_one(listener: RawFd, handler: &Handler) {
     }
     // SAFETY: resp is the struct SEND expects; ENOENT (target gone) is harmless.
     unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Placeholders;
+
+    /// Landlock rights add up down the tree, so a write directory inside a write-and-execute
+    /// one would be executable too: the run is refused before anything starts.
+    #[test]
+    fn a_write_dir_inside_a_write_exec_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        let profile = Profile::load("build", &Placeholders::from_env()).unwrap();
+        let mut config = SandboxConfig::new(profile, vec!["/bin/true".into()]);
+        config.extra_write_exec = vec![dir.path().to_owned()];
+        config.extra_write = vec![sub.clone()];
+        config.allow_degraded = true; // the check does not depend on this kernel's layers
+        match run(&config) {
+            Err(SandboxError::BadPath { path, reason, .. }) => {
+                assert_eq!(path, fs::canonicalize(&sub).unwrap());
+                assert!(reason.contains("inside executable directory"), "{reason}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
 }

@@ -172,6 +172,9 @@ pub struct Context {
     pub write_regions: Vec<(PathBuf, bool)>,
     /// Paths beneath which execution is granted (inside view).
     pub exec_dirs: Vec<PathBuf>,
+    /// Those of `exec_dirs` that are writable too (an explicit write-and-execute grant): an
+    /// exec from one is marked `writable_dir` in its event.
+    pub write_exec_dirs: Vec<PathBuf>,
     pub network_tools: Vec<String>,
     pub denied: HashMap<i64, String>,
     /// Host PID of the sandbox's init, for looking into its namespaces.
@@ -642,6 +645,14 @@ impl Handler {
         if network_tool {
             event = event.with("network_tool", true);
         }
+        if let Some(p) = resolved
+            .as_ref()
+            .filter(|p| self.ctx.write_exec_dirs.iter().any(|d| p.starts_with(d)))
+        {
+            event = event
+                .with("resolved", p.to_string_lossy())
+                .with("writable_dir", true);
+        }
         self.record(call, event);
         Answer::Continue
     }
@@ -667,6 +678,12 @@ impl Handler {
                     };
                 }
             }
+        }
+        if path == Path::new(NO_TERMINAL) && write_intent {
+            // Every bash opens its controlling terminal at startup (`check_dev_tty`) and goes on
+            // without one. The sandbox offers none: answer as the kernel does for a process
+            // without a controlling terminal, and keep bash's startup out of the findings.
+            return Answer::Deny(libc::ENXIO);
         }
         if self.is_protected(&path) {
             // Invisible or masked anyway; recorded when there is something real to protect.
@@ -867,6 +884,9 @@ impl Handler {
         (!self.writable(&target)).then_some(target)
     }
 }
+
+/// The controlling terminal, whose opening is refused without an event (see `Handler::open`).
+const NO_TERMINAL: &str = "/dev/tty";
 
 /// Unix sockets that libc itself tries, refused without an event.
 const QUIET_UNIX_SOCKETS: &[&str] = &["/var/run/nscd/socket", "/run/nscd/socket"];
