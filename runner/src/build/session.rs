@@ -309,3 +309,72 @@ fn sanitize(label: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(build_target: &Path, profile: &str) -> SessionInfo {
+        SessionInfo {
+            graph: Graph {
+                workspace_root: build_target.to_owned(),
+                target_directory: build_target.to_owned(),
+                packages: Vec::new(),
+            },
+            profile: profile.into(),
+            allow_degraded: false,
+            build_target: build_target.to_owned(),
+            airlock_bin: PathBuf::from("/usr/bin/cargo-airlock"),
+            exceptions: Default::default(),
+            script_env: Vec::new(),
+        }
+    }
+
+    fn record(exit_code: i32) -> RunRecord {
+        RunRecord {
+            package_ids: vec!["p 0.1.0".into()],
+            krate: "p 0.1.0".into(),
+            phase: Phase::BuildScript,
+            consumer: None,
+            exit_code: Some(exit_code),
+            duration_ms: 1,
+            events: Vec::new(),
+            directives: Vec::new(),
+            layers: None,
+            error: None,
+            exceptions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_rerun_replaces_its_units_record() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Session::create(&tmp.path().join("s"), info(tmp.path(), "build")).unwrap();
+        s.write_record(&record(1), "/t/build/p-1/out").unwrap();
+        s.write_record(&record(0), "/t/build/p-1/out").unwrap();
+        s.write_record(&record(0), "/t/build/p-2/out").unwrap();
+        let codes: Vec<Option<i32>> = s.records().iter().map(|r| r.exit_code).collect();
+        assert_eq!(codes, [Some(0), Some(0)]);
+    }
+
+    #[test]
+    fn resume_keeps_records_only_under_the_same_grants() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("s");
+        assert!(Session::resume(&dir, info(tmp.path(), "build"))
+            .unwrap()
+            .is_none());
+        let s = Session::create(&dir, info(tmp.path(), "build")).unwrap();
+        s.write_record(&record(0), "unit").unwrap();
+        let again = Session::resume(&dir, info(tmp.path(), "build"))
+            .unwrap()
+            .expect("same grants: resumed");
+        assert_eq!(again.records().len(), 1);
+        assert!(Session::resume(&dir, info(tmp.path(), "strict"))
+            .unwrap()
+            .is_none());
+        let mut other_bin = info(tmp.path(), "build");
+        other_bin.airlock_bin = PathBuf::from("/elsewhere/cargo-airlock");
+        assert!(Session::resume(&dir, other_bin).unwrap().is_none());
+    }
+}
