@@ -66,6 +66,12 @@ pub fn clusterfuzzlite(opts: &ExportOptions) -> Result<Exported, FuzzError> {
         ),
     })?;
     let rel = inside(&project.dir, &out, "the fuzz project")?;
+    if rel.to_string_lossy().contains(['"', '$', '`', '\\', '\n']) {
+        return Err(FuzzError::Export {
+            path: project.dir.clone(),
+            reason: "the project's path holds a character build.sh cannot quote (\", $, `, \\ or a newline); move it".into(),
+        });
+    }
     for (name, dir) in &project.crates {
         inside(dir, &out, &format!("the crate under test `{name}`"))?;
     }
