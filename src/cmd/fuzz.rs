@@ -1,22 +1,32 @@
-//! `cargo airlock fuzz`: build the generated targets with sanitizers and coverage, run them in
-//! the sandbox within the time budget, triage the crashes, write the report.
+//! `cargo airlock fuzz`: build the generated targets with sanitizers and coverage (their build
+//! scripts and proc macros sandboxed as in `build`), run them in the sandbox within the time
+//! budget, triage the crashes, write the report; exit 1 for a new finding or a suspicious
+//! crate.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 use runner::fuzz::{self, CampaignOptions, FuzzSection};
-use runner::report::{Environment, Format, Report};
+use runner::report::{Environment, Format, Report, Verdict};
 use runner::sandbox::probe::Support;
 
 use crate::outcome::Outcome;
 
+/// `--input-timeout` unless told otherwise.
+pub const DEFAULT_INPUT_TIMEOUT: &str = "10s";
+/// `--rss-limit-mb` unless told otherwise.
+pub const DEFAULT_RSS_LIMIT_MB: u64 = 2048;
+
 /// Arguments of `cargo airlock fuzz`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  cargo airlock gen --out fuzz-airlock && cargo airlock fuzz --dir fuzz-airlock --time 10m\n  cargo airlock fuzz --dir fuzz-airlock --time 1h --shard 2/4 --baseline last/report.json"
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  cargo airlock gen --out fuzz-airlock && cargo airlock fuzz --dir fuzz-airlock --time 10m\n  cargo airlock fuzz --dir fuzz-airlock --time 1h --shard 2/4 --baseline last/report.json\n  cargo airlock fuzz export clusterfuzzlite --dir fuzz-airlock\n\nExit status: 0 nothing new, 1 a new finding or a suspicious build script, 2 the campaign could not run."
 )]
 pub struct FuzzArgs {
+    #[command(subcommand)]
+    pub action: Option<FuzzAction>,
     /// The project `cargo airlock gen` wrote.
     #[arg(long, value_name = "DIR", default_value = "fuzz-airlock")]
     pub dir: PathBuf,
@@ -39,21 +49,30 @@ pub struct FuzzArgs {
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<(u32, u32)>,
     /// Longest time one input may take (longer is a `timeout` finding).
-    #[arg(long, value_name = "D", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "D", default_value = DEFAULT_INPUT_TIMEOUT, value_parser = parse_duration)]
     pub input_timeout: Duration,
     /// Memory limit per input in MiB (more is an `oom` finding).
-    #[arg(long, value_name = "MB", default_value_t = 2048)]
+    #[arg(long, value_name = "MB", default_value_t = DEFAULT_RSS_LIMIT_MB)]
     pub rss_limit_mb: u64,
     /// Run even if this kernel lacks a sandbox layer (the report says so).
     #[arg(long)]
     pub allow_degraded: bool,
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
+/// What `fuzz` does instead of a campaign.
+#[derive(Debug, clap::Subcommand)]
+pub enum FuzzAction {
+    /// Write what ClusterFuzzLite / OSS-Fuzz need to build and run the same targets.
+    Export(crate::cmd::export::ExportArgs),
+}
+
+/// Parses a duration flag (`90s`, `10m`, `1h`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     runner::profile::parse_duration(text)
 }
 
-fn parse_shard(text: &str) -> Result<(u32, u32), String> {
+/// Parses `--shard K/N`.
+pub fn parse_shard(text: &str) -> Result<(u32, u32), String> {
     let (k, n) = text
         .split_once('/')
         .ok_or_else(|| format!("`{text}` is not K/N (e.g. 1/4)"))?;
@@ -65,8 +84,16 @@ fn parse_shard(text: &str) -> Result<(u32, u32), String> {
     Ok((k, n))
 }
 
-fn progress(line: &str) {
+/// Prints one progress line.
+pub fn progress(line: &str) {
     eprintln!("{line}");
+}
+
+/// This binary: the instrumented build runs build scripts and proc-macro expansions through it.
+pub fn airlock_bin() -> anyhow::Result<PathBuf> {
+    std::env::current_exe()
+        .and_then(std::fs::canonicalize)
+        .context("cannot find the cargo-airlock binary itself (needed as the rustc wrapper)")
 }
 
 /// Reads the `fuzz` section of a report (empty when the report has none).
@@ -93,8 +120,11 @@ fn environment(section: &FuzzSection, allow_degraded: bool) -> Environment {
     }
 }
 
-/// Runs the campaign and writes the report.
+/// Runs the campaign and writes the report (or what `args.action` says).
 pub fn run(args: FuzzArgs) -> anyhow::Result<Outcome> {
+    if let Some(FuzzAction::Export(export)) = args.action {
+        return crate::cmd::export::run(export);
+    }
     let baseline = match &args.baseline {
         Some(path) => Some(load_section(path)?),
         None => None,
@@ -116,10 +146,15 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<Outcome> {
         input_timeout: args.input_timeout,
         rss_limit_mb: args.rss_limit_mb,
         allow_degraded: args.allow_degraded,
+        airlock_bin: airlock_bin()?,
         progress,
     };
-    let section = fuzz::run_campaign(&options).context("the fuzz campaign could not run")?;
-    let report = Report::for_fuzz(section.clone(), environment(&section, args.allow_degraded));
+    let campaign = fuzz::run_campaign(&options).context("the fuzz campaign could not run")?;
+    let section = campaign.section;
+    let mut report = Report::for_fuzz(section.clone(), environment(&section, args.allow_degraded));
+    let suspicious = campaign.verdicts.suspicious();
+    campaign.verdicts.fill(&mut report);
+    report.errors.extend(campaign.failure.clone());
     report
         .write_all(&report_dir)
         .context("cannot write the report")?;
@@ -152,8 +187,26 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<Outcome> {
         );
         eprintln!("      reproduce: {}", f.repro);
     }
-    Ok(if section.has_new() {
+    let s = &report.summary;
+    eprintln!(
+        "fuzz: {} build scripts and {} proc-macro expansions of the instrumented build ran in the sandbox; {} crates clean, {} suspicious, {} failed",
+        s.build_scripts_run, s.proc_macro_runs, s.clean, s.suspicious, s.failed
+    );
+    for c in report.crates.iter().filter(|c| c.verdict != Verdict::Clean) {
+        eprintln!(
+            "  {} {}: {}",
+            c.label(),
+            c.verdict.as_str().to_uppercase(),
+            c.reasons.join("; ")
+        );
+    }
+    if let Some(failure) = &campaign.failure {
+        eprintln!("cargo-airlock: error: {failure}");
+    }
+    Ok(if section.has_new() || suspicious > 0 {
         Outcome::Findings
+    } else if campaign.failure.is_some() {
+        Outcome::Error
     } else {
         Outcome::Clean
     })

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod doctor;
+pub mod export;
 pub mod fuzz;
 pub mod gen;
 pub mod report;

@@ -61,9 +61,19 @@ pub fn run(args: ReproArgs) -> anyhow::Result<Outcome> {
         input.display()
     );
     let scratch = std::env::temp_dir().join(format!("airlock-repro-{}", std::process::id()));
-    let (rep, signature) =
-        fuzz::reproduce(&project, &target, &input, &scratch, args.allow_degraded)
-            .context("cannot reproduce")?;
+    let vetting = fuzz::Vetting {
+        airlock_bin: crate::cmd::fuzz::airlock_bin()?,
+        allow_degraded: args.allow_degraded,
+    };
+    let (rep, signature) = fuzz::reproduce(
+        &project,
+        &target,
+        &input,
+        &scratch,
+        vetting,
+        crate::cmd::fuzz::progress,
+    )
+    .context("cannot reproduce")?;
     let _ = std::fs::remove_dir_all(&scratch);
     match rep.crash {
         Some(crash) => {

@@ -148,3 +148,90 @@ fn allow_degraded_runs_and_says_so() {
         "no false survivors without a PID namespace: {err}"
     );
 }
+
+/// `fuzz export clusterfuzzlite` on bad input exits 2 and names the fix; it never overwrites a
+/// file it did not write, and it replaces its own. (The export's build.sh is built and run in
+/// `tests/fuzz_build`.)
+#[test]
+fn fuzz_export_refuses_bad_input_and_foreign_files() {
+    let (code, _, err) = airlock(&[
+        "fuzz",
+        "export",
+        "clusterfuzzlite",
+        "--dir",
+        "/nonexistent/fuzz-airlock",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cargo airlock gen"), "{err}");
+    let (code, _, err) = airlock(&["fuzz", "--time", "1s", "export", "clusterfuzzlite"]);
+    assert_eq!(code, 2, "campaign flags and export do not mix: {err}");
+
+    let repo = tempfile::tempdir().unwrap();
+    let project = repo.path().join("fuzz-airlock");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("Cargo.toml"),
+        "[package]\nname = \"x-fuzz\"\nversion = \"0.0.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("targets.json"),
+        r#"[{"name":"de_x","package":"x","kind":"deserialize","item":"x::X","format":"json","status":"built","reason":null,"libfuzzer":{"max_len":4096}}]"#,
+    )
+    .unwrap();
+    let dir = project.to_str().unwrap();
+    let (code, _, err) = airlock(&[
+        "fuzz",
+        "export",
+        "clusterfuzzlite",
+        "--dir",
+        dir,
+        "--target",
+        "nope",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("nope") && err.contains("targets.json"),
+        "{err}"
+    );
+    let (code, _, err) = airlock(&[
+        "fuzz",
+        "export",
+        "clusterfuzzlite",
+        "--dir",
+        dir,
+        "--shard",
+        "3/2",
+    ]);
+    assert_eq!(code, 2, "{err}");
+
+    let mine = repo.path().join(".clusterfuzzlite/build.sh");
+    std::fs::create_dir_all(mine.parent().unwrap()).unwrap();
+    std::fs::write(&mine, "#!/bin/sh\n# hand-written\n").unwrap();
+    let (code, _, err) = airlock(&["fuzz", "export", "clusterfuzzlite", "--dir", dir]);
+    assert_eq!(code, 2);
+    assert!(err.contains("was not written by"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&mine).unwrap(),
+        "#!/bin/sh\n# hand-written\n"
+    );
+    assert!(
+        !repo.path().join(".clusterfuzzlite/Dockerfile").exists(),
+        "nothing half exported"
+    );
+
+    std::fs::remove_file(&mine).unwrap();
+    for _ in 0..2 {
+        let (code, _, err) = airlock(&["fuzz", "export", "clusterfuzzlite", "--dir", dir]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let script = std::fs::read_to_string(&mine).unwrap();
+    assert!(
+        script.contains("TARGETS=('de_x')") && script.contains("max_len = 4096"),
+        "{script}"
+    );
+    assert!(
+        !repo.path().join(".github").exists(),
+        "the workflow only with --workflow"
+    );
+}

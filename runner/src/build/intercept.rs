@@ -448,7 +448,7 @@ fn sandboxed(
         eprintln!("cargo-airlock: {e}");
         record.error.get_or_insert(e.to_string());
     }
-    session.write_record(&record)?;
+    session.write_record(&record, &private.to_string_lossy())?;
     Ok(code)
 }
 

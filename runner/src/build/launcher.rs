@@ -126,6 +126,13 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
         .filter(|(k, _)| cargo_variable(&k.to_string_lossy()))
         .filter(|(k, _)| !STRIPPED.iter().any(|s| k == *s))
         .collect();
+    config.env_set.extend(
+        session
+            .info
+            .script_env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+    );
     config.cwd = manifest_dir.clone();
     config.phase = Phase::BuildScript;
     config.krate = label.clone();
@@ -163,6 +170,7 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
     })?;
     let result = sandbox::run(&config);
     let stdout = tee.finish();
+    let unit = out_dir.to_string_lossy().into_owned();
 
     let mut record = RunRecord {
         package_ids: package.iter().map(|p| p.id.clone()).collect(),
@@ -215,7 +223,7 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
             101
         }
     };
-    session.write_record(&record)?;
+    session.write_record(&record, &unit)?;
     Ok(code)
 }
 

@@ -1,6 +1,8 @@
-//! A vetting session: the directory that the `build` command, the rustc wrapper and the
-//! build-script launchers share. The command writes `session.json` (graph, profile, exceptions)
-//! before cargo starts; every sandboxed run writes one [`RunRecord`] under `runs/`; launchers
+//! A vetting session: the directory that the command driving cargo (`build`, or the
+//! instrumented build of `fuzz`), the rustc wrapper and the build-script launchers share. The
+//! command writes `session.json` (graph, profile, exceptions) before cargo starts; every
+//! sandboxed run writes one [`RunRecord`] under `runs/`, one per compilation unit (a rerun of
+//! the unit replaces it); launchers
 //! mark what runs now under `running/`; the wrapper notes which proc-macro file is which crate
 //! under `macros/`. Everything is plain files, so processes cargo starts in parallel need no
 //! coordination beyond unique names.
@@ -34,6 +36,23 @@ pub struct SessionInfo {
     pub airlock_bin: PathBuf,
     /// `airlock.toml` exceptions by crate name.
     pub exceptions: std::collections::BTreeMap<String, super::config::CrateException>,
+    /// Variables set for every build script on top of cargo's (the fuzz build's `CC` and
+    /// `CFLAGS`, so that C code a script compiles is instrumented too).
+    #[serde(default)]
+    pub script_env: Vec<(String, String)>,
+}
+
+impl SessionInfo {
+    /// Whether runs recorded under `earlier` were sandboxed exactly as runs under `self` would
+    /// be, so that their records still stand for the outputs cargo reuses.
+    fn same_grants(&self, earlier: &SessionInfo) -> bool {
+        self.profile == earlier.profile
+            && self.allow_degraded == earlier.allow_degraded
+            && self.build_target == earlier.build_target
+            && self.airlock_bin == earlier.airlock_bin
+            && self.exceptions == earlier.exceptions
+            && self.script_env == earlier.script_env
+    }
 }
 
 /// One sandboxed run, as its launcher or wrapper recorded it.
@@ -91,17 +110,40 @@ impl Session {
             let d = dir.join(sub);
             fs::create_dir_all(&d).map_err(io_err("creating the session", &d))?;
         }
-        let path = dir.join("session.json");
-        let text = serde_json::to_vec_pretty(&info).map_err(|e| BuildError::Session {
-            step: "encoding the session".into(),
-            path: path.clone(),
-            source: io::Error::other(e),
-        })?;
-        fs::write(&path, text).map_err(io_err("writing", &path))?;
+        write_info(&dir.join("session.json"), &info)?;
         Ok(Session {
             dir: fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned()),
             info,
         })
+    }
+
+    /// Opens the session in `dir` again for another cargo run into the same target directory,
+    /// keeping the records (and proc-macro notes) of earlier runs: cargo reuses the outputs of
+    /// the build scripts it finds fresh, and their records are what says how they ran. Returns
+    /// None when there is no earlier session there or it sandboxed runs differently (another
+    /// profile, binary, exceptions, ...); the caller must then clear the target directory and
+    /// [`Session::create`] a new one, so that every script really runs again.
+    pub fn resume(dir: &Path, info: SessionInfo) -> Result<Option<Session>, BuildError> {
+        let path = dir.join("session.json");
+        let Some(earlier) = fs::read(&path)
+            .ok()
+            .and_then(|t| serde_json::from_slice::<SessionInfo>(&t).ok())
+        else {
+            return Ok(None);
+        };
+        if !info.same_grants(&earlier) || !dir.join("runs").is_dir() {
+            return Ok(None);
+        }
+        let running = dir.join("running");
+        let _ = fs::remove_dir_all(&running);
+        fs::create_dir_all(&running).map_err(io_err("creating the session", &running))?;
+        fs::create_dir_all(dir.join("macros"))
+            .map_err(io_err("creating the session", &dir.join("macros")))?;
+        write_info(&path, &info)?;
+        Ok(Some(Session {
+            dir: fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned()),
+            info,
+        }))
     }
 
     /// Opens the session named by [`SESSION_VAR`].
@@ -124,8 +166,10 @@ impl Session {
         self.info.exceptions.get(name)
     }
 
-    /// Writes a run record (atomically: a reader never sees half of it).
-    pub fn write_record(&self, record: &RunRecord) -> Result<PathBuf, BuildError> {
+    /// Writes the run record of compilation unit `unit` (the build script's `OUT_DIR`, or the
+    /// rustc invocation's output file stem), replacing the unit's earlier record, atomically:
+    /// a reader never sees half of it.
+    pub fn write_record(&self, record: &RunRecord, unit: &str) -> Result<PathBuf, BuildError> {
         let name = format!(
             "{}-{}-{}.json",
             match record.phase {
@@ -135,10 +179,10 @@ impl Session {
                 Phase::Sandbox => "sandbox",
             },
             sanitize(&record.krate),
-            unique()
+            fnv1a(unit.as_bytes())
         );
         let path = self.dir.join("runs").join(name);
-        let tmp = path.with_extension("tmp");
+        let tmp = path.with_extension(format!("{}.tmp", unique()));
         let text = serde_json::to_vec(record).map_err(|e| BuildError::Session {
             step: "encoding a run record".into(),
             path: path.clone(),
@@ -224,6 +268,26 @@ impl Drop for RunningMark {
     }
 }
 
+/// Writes `session.json`.
+fn write_info(path: &Path, info: &SessionInfo) -> Result<(), BuildError> {
+    let text = serde_json::to_vec_pretty(info).map_err(|e| BuildError::Session {
+        step: "encoding the session".into(),
+        path: path.to_owned(),
+        source: io::Error::other(e),
+    })?;
+    fs::write(path, text).map_err(io_err("writing", path))
+}
+
+/// The 64-bit FNV-1a hash of `bytes`, in hex: a stable file name for a unit.
+fn fnv1a(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
 /// A name unique among the processes of this machine.
 fn unique() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -248,4 +312,74 @@ fn sanitize(label: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(build_target: &Path, profile: &str) -> SessionInfo {
+        SessionInfo {
+            graph: Graph {
+                workspace_root: build_target.to_owned(),
+                target_directory: build_target.to_owned(),
+                packages: Vec::new(),
+            },
+            profile: profile.into(),
+            allow_degraded: false,
+            build_target: build_target.to_owned(),
+            airlock_bin: PathBuf::from("/usr/bin/cargo-airlock"),
+            exceptions: Default::default(),
+            script_env: Vec::new(),
+        }
+    }
+
+    fn record(exit_code: i32) -> RunRecord {
+        RunRecord {
+            package_ids: vec!["p 0.1.0".into()],
+            krate: "p 0.1.0".into(),
+            phase: Phase::BuildScript,
+            consumer: None,
+            exit_code: Some(exit_code),
+            duration_ms: 1,
+            events: Vec::new(),
+            directives: Vec::new(),
+            layers: None,
+            error: None,
+            hint: None,
+            exceptions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_rerun_replaces_its_units_record() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = Session::create(&tmp.path().join("s"), info(tmp.path(), "build")).unwrap();
+        s.write_record(&record(1), "/t/build/p-1/out").unwrap();
+        s.write_record(&record(0), "/t/build/p-1/out").unwrap();
+        s.write_record(&record(0), "/t/build/p-2/out").unwrap();
+        let codes: Vec<Option<i32>> = s.records().iter().map(|r| r.exit_code).collect();
+        assert_eq!(codes, [Some(0), Some(0)]);
+    }
+
+    #[test]
+    fn resume_keeps_records_only_under_the_same_grants() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("s");
+        assert!(Session::resume(&dir, info(tmp.path(), "build"))
+            .unwrap()
+            .is_none());
+        let s = Session::create(&dir, info(tmp.path(), "build")).unwrap();
+        s.write_record(&record(0), "unit").unwrap();
+        let again = Session::resume(&dir, info(tmp.path(), "build"))
+            .unwrap()
+            .expect("same grants: resumed");
+        assert_eq!(again.records().len(), 1);
+        assert!(Session::resume(&dir, info(tmp.path(), "strict"))
+            .unwrap()
+            .is_none());
+        let mut other_bin = info(tmp.path(), "build");
+        other_bin.airlock_bin = PathBuf::from("/elsewhere/cargo-airlock");
+        assert!(Session::resume(&dir, other_bin).unwrap().is_none());
+    }
 }

@@ -7,10 +7,11 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::instrument::FuzzBuild;
-use super::project::{in_shard, FuzzProject, TargetRecord};
+use super::instrument::{FuzzBuild, Vetting};
+use super::project::{FuzzProject, LibFuzzerOptions, TargetRecord};
 use super::triage::{self, Crash};
 use super::{CampaignOptions, Finding, FuzzError, FuzzSection, TargetResult};
+use crate::build::verdict::Verdicts;
 use crate::events::Phase;
 use crate::profile::{Placeholders, Profile};
 use crate::sandbox::{self, SandboxConfig};
@@ -221,12 +222,42 @@ fn artifacts_in(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-fn libfuzzer_limits(opts_timeout: Duration, rss_limit_mb: u64) -> Vec<OsString> {
-    vec![
-        format!("-timeout={}", opts_timeout.as_secs().max(1)).into(),
-        format!("-rss_limit_mb={rss_limit_mb}").into(),
-        format!("-malloc_limit_mb={rss_limit_mb}").into(),
-    ]
+/// The libFuzzer options of a target's runs, as `(name, value)`: the limits every run gets,
+/// then the options the generator chose for the target (format and parse targets need longer
+/// inputs to nest deeply enough for unbounded recursion to show). The ClusterFuzzLite export
+/// writes the same options into `<target>.options`.
+pub fn libfuzzer_options(
+    input_timeout: Duration,
+    rss_limit_mb: u64,
+    chosen: Option<LibFuzzerOptions>,
+) -> Vec<(&'static str, String)> {
+    let mut options = vec![
+        ("timeout", input_timeout.as_secs().max(1).to_string()),
+        ("rss_limit_mb", rss_limit_mb.to_string()),
+        ("malloc_limit_mb", rss_limit_mb.to_string()),
+    ];
+    if let Some(chosen) = chosen {
+        if let Some(max_len) = chosen.max_len {
+            options.push(("max_len", max_len.to_string()));
+        }
+        if let Some(len_control) = chosen.len_control {
+            options.push(("len_control", len_control.to_string()));
+        }
+    }
+    options
+}
+
+/// `options` as libFuzzer arguments (`-name=value`).
+fn as_args(options: Vec<(&'static str, String)>) -> Vec<OsString> {
+    options
+        .into_iter()
+        .map(|(k, v)| format!("-{k}={v}").into())
+        .collect()
+}
+
+/// The limits of a run that is not a target's campaign (reproduction, minimization).
+fn libfuzzer_limits(input_timeout: Duration, rss_limit_mb: u64) -> Vec<OsString> {
+    as_args(libfuzzer_options(input_timeout, rss_limit_mb, None))
 }
 
 /// What a reproduction run showed.
@@ -238,13 +269,15 @@ pub struct Reproduction {
     pub output: String,
 }
 
-/// Rebuilds `target` of the project in `dir` (a no-op when fresh) and reruns `input`.
+/// Rebuilds `target` of the project in `dir` (a no-op when fresh; build scripts sandboxed as
+/// `vetting` says) and reruns `input`; `say` hears of sandboxed runs that need a look.
 pub fn reproduce(
     dir: &Path,
     target: &str,
     input: &Path,
     scratch: &Path,
-    allow_degraded: bool,
+    vetting: Vetting,
+    say: fn(&str),
 ) -> Result<(Reproduction, String), FuzzError> {
     let project = FuzzProject::open(dir)?;
     let record = project
@@ -252,12 +285,12 @@ pub fn reproduce(
         .iter()
         .find(|t| t.name == target)
         .ok_or_else(|| FuzzError::UnknownTarget(vec![target.to_owned()]))?;
-    let build = FuzzBuild::prepare()?;
-    let failed = build.build(&project, &[target])?;
-    if let Some((_, err)) = failed.first() {
+    let allow_degraded = vetting.allow_degraded;
+    let build = FuzzBuild::prepare(vetting)?;
+    let built = build.build(&project, &[target], scratch, say)?;
+    if let Some((_, err)) = built.failed.first() {
         return Err(FuzzError::BuildFailed(err.clone()));
     }
-    fs::create_dir_all(scratch).map_err(write_err(scratch))?;
     let (krate, crate_dir) = project.crate_of(record);
     let binary = project.binary(&build.instrumentation.triple, target);
     let log = scratch.join(format!("repro-{target}.log"));
@@ -280,26 +313,30 @@ fn seconds_since(start: SystemTime, path: &Path) -> Option<u64> {
     m.duration_since(start).ok().map(|d| d.as_secs())
 }
 
+/// What a campaign found.
+#[derive(Debug)]
+pub struct Campaign {
+    pub section: FuzzSection,
+    /// What the build scripts and proc-macro expansions of the instrumented build did.
+    pub verdicts: Verdicts,
+    /// Why the instrumented build failed for every target, if it did (nothing was fuzzed).
+    pub failure: Option<String>,
+}
+
 /// Runs the campaign described by `opts`.
-pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
+pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
     let say = opts.progress;
     let project = FuzzProject::open(&opts.dir)?;
-    let unknown: Vec<String> = opts
-        .targets
-        .iter()
-        .filter(|t| !project.targets.iter().any(|r| &r.name == *t))
-        .cloned()
-        .collect();
-    if !unknown.is_empty() {
-        return Err(FuzzError::UnknownTarget(unknown));
-    }
-    let selected: Vec<&TargetRecord> = project
-        .runnable()
-        .filter(|t| opts.targets.is_empty() || opts.targets.contains(&t.name))
-        .filter(|t| opts.shard.is_none_or(|(k, n)| in_shard(&t.name, k, n)))
-        .collect();
-    let build = FuzzBuild::prepare()?;
+    let selected = project.select(&opts.targets, opts.shard)?;
+    let build = FuzzBuild::prepare(Vetting {
+        airlock_bin: opts.airlock_bin.clone(),
+        allow_degraded: opts.allow_degraded,
+    })?;
     let names: Vec<&str> = selected.iter().map(|t| t.name.as_str()).collect();
+    let logs = opts.report_dir.join("logs");
+    let reproducers = opts.report_dir.join("reproducers");
+    fs::create_dir_all(&logs).map_err(write_err(&logs))?;
+    fs::create_dir_all(&reproducers).map_err(write_err(&reproducers))?;
     say(&format!(
         "fuzz: building {} targets ({}, ASan, coverage{})",
         names.len(),
@@ -310,20 +347,25 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
             "; C code not instrumented: no clang"
         }
     ));
-    let failed: BTreeMap<String, String> = if names.is_empty() {
-        BTreeMap::new()
+    let (failed, verdicts, build_failure): (BTreeMap<String, String>, _, _) = if names.is_empty() {
+        (BTreeMap::new(), Verdicts::default(), None)
     } else {
-        build.build(&project, &names)?.into_iter().collect()
+        let built = build.build(&project, &names, &logs, say)?;
+        (
+            built.failed.into_iter().collect(),
+            built.verdicts,
+            built.failure,
+        )
     };
-    if !names.is_empty() && failed.len() == names.len() {
-        return Err(FuzzError::BuildFailed(
-            failed.values().next().cloned().unwrap_or_default(),
-        ));
-    }
-    let logs = opts.report_dir.join("logs");
-    let reproducers = opts.report_dir.join("reproducers");
-    fs::create_dir_all(&logs).map_err(write_err(&logs))?;
-    fs::create_dir_all(&reproducers).map_err(write_err(&reproducers))?;
+    // Nothing to fuzz: the report still says what the build scripts did and why it failed.
+    let failure = (!names.is_empty() && failed.len() == names.len()).then(|| {
+        build_failure.unwrap_or_else(|| {
+            format!(
+                "the instrumented build failed for every target; first error: {}",
+                failed.values().next().cloned().unwrap_or_default()
+            )
+        })
+    });
 
     let mut section = FuzzSection {
         project: project.dir.clone(),
@@ -386,17 +428,11 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
             "-ignore_timeouts=1".into(),
             "-ignore_ooms=1".into(),
         ];
-        args.extend(libfuzzer_limits(opts.input_timeout, opts.rss_limit_mb));
-        // Options the generator chose for this target (format and parse targets need longer
-        // inputs to nest deeply enough for unbounded recursion to show).
-        if let Some(o) = record.libfuzzer {
-            if let Some(max_len) = o.max_len {
-                args.push(format!("-max_len={max_len}").into());
-            }
-            if let Some(len_control) = o.len_control {
-                args.push(format!("-len_control={len_control}").into());
-            }
-        }
+        args.extend(as_args(libfuzzer_options(
+            opts.input_timeout,
+            opts.rss_limit_mb,
+            record.libfuzzer,
+        )));
         let mut read = Vec::new();
         if let Some(dict) = project.dict(name) {
             args.push(format!("-dict={}", dict.display()).into());
@@ -523,7 +559,11 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
     if let Some(base) = &opts.baseline {
         apply_baseline(&mut section, base);
     }
-    Ok(section)
+    Ok(Campaign {
+        section,
+        verdicts,
+        failure,
+    })
 }
 
 /// Minimizes a crash within a bounded budget; keeps the result only if it still crashes with

@@ -1,11 +1,25 @@
 //! Instrumented builds of fuzz targets: the one place that runs cargo for fuzzing, with
-//! cargo-fuzz's flags, so `cargo fuzz run` and `cargo airlock fuzz` build the same thing.
+//! cargo-fuzz's flags, so `cargo fuzz run` and `cargo airlock fuzz` build the same thing (and
+//! the one list of those flags, which the ClusterFuzzLite export writes into its `build.sh`).
+//!
+//! The build goes through the interception of `cargo airlock build` ([`crate::build::cargo`]):
+//! every build script of the project's graph (the crate under test and its dependencies) runs
+//! in the sandbox with the `build` profile, every proc-macro expansion too, and their records
+//! become per-crate verdicts for the fuzz report.
 
-use std::path::PathBuf;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::project::FuzzProject;
 use super::FuzzError;
+use crate::build::config::{self, Config};
+use crate::build::graph::Graph;
+use crate::build::session::{Session, SessionInfo};
+use crate::build::verdict::{self, Verdicts};
+use crate::build::{cargo, load_profile, Progress};
+use crate::events::Phase;
+use crate::profile::DEFAULT_PROFILE;
 
 /// How the targets are instrumented, for the report.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -70,16 +84,37 @@ fn clang() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// How the instrumented build sandboxes the build scripts and proc macros of the project's
+/// graph: as `cargo airlock build` does, with the `build` profile.
+#[derive(Debug, Clone)]
+pub struct Vetting {
+    /// The cargo-airlock binary (the rustc wrapper and the launchers run it).
+    pub airlock_bin: PathBuf,
+    pub allow_degraded: bool,
+}
+
 /// A prepared build.
 pub struct FuzzBuild {
     pub instrumentation: Instrumentation,
-    /// Extra environment (e.g. a `RUSTC_WRAPPER` that sandboxes build scripts).
-    pub env: Vec<(String, String)>,
+    vetting: Vetting,
+}
+
+/// What an instrumented build produced.
+#[derive(Debug)]
+pub struct BuildOutcome {
+    /// The targets that failed to build, with cargo's first error line.
+    pub failed: Vec<(String, String)>,
+    /// What the sandboxed build scripts and proc-macro expansions of the graph did, crate by
+    /// crate (the scripts cargo found fresh ran in the sandbox in an earlier build into the
+    /// same target directory; their records are kept with it).
+    pub verdicts: Verdicts,
+    /// Why cargo failed, when it failed.
+    pub failure: Option<String>,
 }
 
 impl FuzzBuild {
     /// Checks the toolchain and decides the instrumentation.
-    pub fn prepare() -> Result<FuzzBuild, FuzzError> {
+    pub fn prepare(vetting: Vetting) -> Result<FuzzBuild, FuzzError> {
         let toolchain = nightly_version()?;
         let triple = host_triple()?;
         Ok(FuzzBuild {
@@ -89,19 +124,35 @@ impl FuzzBuild {
                 sanitizer: "address".into(),
                 c_instrumented: clang().is_some(),
             },
-            env: Vec::new(),
+            vetting,
         })
     }
 
+    /// `CC` and `CFLAGS` that instrument C code (when clang is here).
+    fn c_env() -> Vec<(String, String)> {
+        clang()
+            .map(|clang| {
+                vec![
+                    ("CC".to_owned(), clang.to_string_lossy().into_owned()),
+                    (
+                        "CFLAGS".to_owned(),
+                        "-fsanitize=address,fuzzer-no-link -g".to_owned(),
+                    ),
+                ]
+            })
+            .unwrap_or_default()
+    }
+
     /// The cargo command that builds `targets` (all when empty) of `project`.
-    pub fn command(&self, project: &FuzzProject, targets: &[&str]) -> Command {
+    fn command(&self, project: &FuzzProject, targets: &[&str]) -> Command {
         let mut cmd = Command::new("cargo");
         cmd.arg("+nightly")
             .arg("build")
             .arg("--release")
             .arg("--manifest-path")
             .arg(project.manifest())
-            // An explicit --target keeps build scripts and proc macros uninstrumented.
+            // An explicit --target keeps build scripts and proc macros uninstrumented: cargo
+            // applies RUSTFLAGS only to units built for the target.
             .arg("--target")
             .arg(&self.instrumentation.triple)
             .arg("--target-dir")
@@ -113,54 +164,119 @@ impl FuzzBuild {
             cmd.arg("--bin").arg(t);
         }
         cmd.env("RUSTFLAGS", rustflags())
-            // Limited debuginfo: full function paths in frames (line tables alone give bare
-            // names), without the cost of variable info.
-            .env("CARGO_PROFILE_RELEASE_DEBUG", "limited")
+            .env("CARGO_PROFILE_RELEASE_DEBUG", PROFILE_RELEASE_DEBUG)
             .env("CARGO_TERM_COLOR", "never");
-        if let Some(clang) = clang() {
-            cmd.env("CC", &clang)
-                .env("CFLAGS", "-fsanitize=address,fuzzer-no-link -g");
-        }
-        for (k, v) in &self.env {
+        for (k, v) in Self::c_env() {
             cmd.env(k, v);
         }
         cmd
     }
 
-    /// Builds `targets`; on failure, builds them one by one so each failing target is named.
-    /// Returns the targets that failed, with cargo's first error line.
+    /// Opens the vetting session of the project's target directory: the earlier one when its
+    /// runs were sandboxed the same way (its records stand for the outputs cargo reuses), or a
+    /// new one over a cleared target directory, so that every build script really runs.
+    fn session(&self, project: &FuzzProject, graph: Graph) -> Result<(Session, Config), FuzzError> {
+        let config = airlock_config(project)?;
+        let target_dir = project.target_dir();
+        let mkdir = |dir: &Path| {
+            fs::create_dir_all(dir).map_err(|source| FuzzError::Write {
+                path: dir.to_owned(),
+                source,
+            })
+        };
+        mkdir(&target_dir)?;
+        let info = SessionInfo {
+            graph,
+            profile: DEFAULT_PROFILE.to_owned(),
+            allow_degraded: self.vetting.allow_degraded,
+            build_target: fs::canonicalize(&target_dir).unwrap_or_else(|_| target_dir.clone()),
+            airlock_bin: self.vetting.airlock_bin.clone(),
+            exceptions: Session::exceptions_from(&config),
+            script_env: Self::c_env(),
+        };
+        let dir = target_dir.join(SESSION_DIR);
+        if let Some(session) = Session::resume(&dir, info.clone())? {
+            return Ok((session, config));
+        }
+        fs::remove_dir_all(&target_dir).map_err(|source| FuzzError::Write {
+            path: target_dir.clone(),
+            source,
+        })?;
+        mkdir(&target_dir)?;
+        Ok((Session::create(&dir, info)?, config))
+    }
+
+    /// Builds `targets` with every build script and proc-macro expansion of the project's
+    /// graph sandboxed; on failure, builds them one by one so each failing target is named.
+    /// Cargo's messages go to `log_dir`; `say` hears of sandboxed runs that need a look.
     pub fn build(
         &self,
         project: &FuzzProject,
         targets: &[&str],
-    ) -> Result<Vec<(String, String)>, FuzzError> {
-        let run = |names: &[&str]| -> Result<(bool, String), FuzzError> {
-            let mut cmd = self.command(project, names);
-            let out = cmd.output().map_err(|source| FuzzError::Spawn {
-                what: format!("{cmd:?}"),
-                source,
-            })?;
-            Ok((
-                out.status.success(),
-                String::from_utf8_lossy(&out.stderr).into_owned(),
-            ))
+        log_dir: &Path,
+        say: fn(&str),
+    ) -> Result<BuildOutcome, FuzzError> {
+        fs::create_dir_all(log_dir).map_err(|source| FuzzError::Write {
+            path: log_dir.to_owned(),
+            source,
+        })?;
+        let graph = Graph::load(Path::new("cargo"), &project.manifest())?;
+        let (session, config) = self.session(project, graph)?;
+        load_profile(&session.info.profile)?;
+        let progress = move |p: Progress| {
+            if let Progress::RunFinished {
+                label,
+                phase,
+                notable: true,
+            } = p
+            {
+                let what = if phase == Phase::ProcMacro {
+                    "proc-macro expansion"
+                } else {
+                    "build script"
+                };
+                say(&format!("fuzz: the {what} of {label} needs a look"));
+            }
         };
-        let (ok, _) = run(targets)?;
-        if ok {
-            return Ok(Vec::new());
-        }
+        let log = log_dir.join("cargo-build.log");
+        let run = cargo::run(self.command(project, targets), &session, &log, &progress)?;
         let mut failed = Vec::new();
-        for t in targets {
-            let (ok, stderr) = run(&[t])?;
-            if !ok {
-                let first = stderr
-                    .lines()
-                    .find(|l| l.starts_with("error"))
-                    .unwrap_or("the build failed")
-                    .to_owned();
-                failed.push(((*t).to_owned(), first));
+        if !run.succeeded {
+            for (i, t) in targets.iter().enumerate() {
+                let one = log_dir.join(format!("cargo-build-{i}.log"));
+                let alone = cargo::run(self.command(project, &[t]), &session, &one, &progress)?;
+                if !alone.succeeded {
+                    let first = alone
+                        .errors(1)
+                        .pop()
+                        .unwrap_or_else(|| "the build failed".to_owned());
+                    failed.push(((*t).to_owned(), first));
+                }
             }
         }
-        Ok(failed)
+        Ok(BuildOutcome {
+            failed,
+            verdicts: verdict::judge(&session.info.graph, &config, &session.records(), &run),
+            failure: run.failure("cargo +nightly build"),
+        })
     }
+}
+
+/// The instrumented build's vetting session, inside its target directory (cleared with it).
+const SESSION_DIR: &str = "airlock-session";
+
+/// `CARGO_PROFILE_RELEASE_DEBUG` of instrumented builds: limited debuginfo gives full function
+/// paths in frames (line tables alone give bare names) without the cost of variable info.
+pub const PROFILE_RELEASE_DEBUG: &str = "limited";
+
+/// The `airlock.toml` that grants exceptions to the project's build: the project's own, else
+/// the one in the directory holding the project (`gen` writes `fuzz-airlock/` next to the
+/// crate's manifest, so that is the crate's workspace root).
+fn airlock_config(project: &FuzzProject) -> Result<Config, FuzzError> {
+    let own = project.dir.join(config::FILE_NAME);
+    let dir = match project.dir.parent() {
+        Some(parent) if !own.is_file() => parent,
+        _ => &project.dir,
+    };
+    Ok(Config::load(dir)?)
 }

@@ -2,9 +2,14 @@
 //! run each under libFuzzer inside the sandbox (`fuzz` profile) within a time budget, then
 //! reproduce, classify, deduplicate and minimize every crash, and compare with a baseline.
 //!
-//! [`run_campaign`] is the `fuzz` command; [`reproduce`] is `repro`.
+//! The instrumented build runs every build script and proc-macro expansion of the project's
+//! graph in the sandbox, as `build` does ([`instrument`]).
+//!
+//! [`run_campaign`] is the `fuzz` command; [`reproduce`] is `repro`; [`export`] writes what
+//! ClusterFuzzLite / OSS-Fuzz need to build and run the same targets.
 
 pub mod campaign;
+pub mod export;
 pub mod instrument;
 pub mod project;
 pub mod render;
@@ -15,8 +20,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use campaign::{reproduce, run_campaign, Reproduction};
-pub use instrument::Instrumentation;
+pub use campaign::{reproduce, run_campaign, Campaign, Reproduction};
+pub use instrument::{Instrumentation, Vetting};
 pub use project::FuzzProject;
 pub use triage::Frame;
 
@@ -54,6 +59,10 @@ pub enum FuzzError {
     Sandbox(#[from] crate::sandbox::SandboxError),
     #[error(transparent)]
     Profile(#[from] crate::profile::ProfileError),
+    #[error("{}: {reason}", path.display())]
+    Export { path: PathBuf, reason: String },
+    #[error("sandboxing the build scripts of the instrumented build: {0}")]
+    Vetting(#[from] crate::build::BuildError),
     #[error("no finding `{0}` in the report; `report.json` lists the ids under fuzz.findings")]
     UnknownFinding(String),
 }
@@ -80,6 +89,9 @@ pub struct CampaignOptions {
     /// Memory limit per input (libFuzzer `-rss_limit_mb` / `-malloc_limit_mb`).
     pub rss_limit_mb: u64,
     pub allow_degraded: bool,
+    /// The cargo-airlock binary: the instrumented build runs its build scripts and proc-macro
+    /// expansions in the sandbox through it, as `cargo airlock build` does.
+    pub airlock_bin: PathBuf,
     /// Called with one line per step (progress).
     pub progress: fn(&str),
 }

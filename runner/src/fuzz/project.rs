@@ -99,6 +99,29 @@ impl FuzzProject {
         self.targets.iter().filter(|t| t.status == "built")
     }
 
+    /// The runnable targets among `names` (all when empty) in shard `shard` (`(k, n)`), or the
+    /// names that match no target.
+    pub fn select(
+        &self,
+        names: &[String],
+        shard: Option<(u32, u32)>,
+    ) -> Result<Vec<&TargetRecord>, FuzzError> {
+        let unknown: Vec<String> = names
+            .iter()
+            .filter(|t| !self.targets.iter().any(|r| &r.name == *t))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            return Err(FuzzError::UnknownTarget(unknown));
+        }
+        Ok(self
+            .runnable()
+            .filter(|t| names.is_empty() || names.contains(&t.name))
+            .filter(|t| shard.is_none_or(|(k, n)| in_shard(&t.name, k, n)))
+            .collect())
+    }
+
+    /// The project's `Cargo.toml`.
     pub fn manifest(&self) -> PathBuf {
         self.dir.join("Cargo.toml")
     }

@@ -1,0 +1,215 @@
+//! One cargo run under interception: cargo-airlock is the rustc wrapper of a [`Session`], so
+//! that every build script cargo links is replaced by a launcher and every rustc invocation
+//! that loads a proc macro runs in the sandbox. Cargo's JSON messages are followed for progress
+//! and attribution, and its own messages are kept in a log. `cargo airlock build` and the
+//! instrumented build of `cargo airlock fuzz` both run cargo through [`run`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use super::graph;
+use super::session::{self, RunRecord, Session};
+use super::{BuildError, Progress};
+use crate::events::Decision;
+
+/// What cargo said about one run.
+#[derive(Debug)]
+pub struct CargoRun {
+    pub status: ExitStatus,
+    /// Cargo exited 0 and its `build-finished` message (if any) said so.
+    pub succeeded: bool,
+    /// Package ids cargo compiled or found fresh.
+    pub built: BTreeSet<String>,
+    /// Compiler errors by package id.
+    pub compile_errors: BTreeMap<String, Vec<String>>,
+    /// Cargo's own messages (its stderr).
+    pub log: PathBuf,
+}
+
+impl CargoRun {
+    /// The first `n` error lines of cargo's log (compiler errors, scripts that could not run
+    /// in the sandbox).
+    pub fn errors(&self, n: usize) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("error") || l.contains("could not run in the sandbox"))
+            .take(n)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Why cargo failed, with its first errors and where the rest is; None if it succeeded.
+    pub fn failure(&self, what: &str) -> Option<String> {
+        if self.succeeded {
+            return None;
+        }
+        let errors = self.errors(8);
+        Some(format!(
+            "`{what}` failed (exit {}){}; its messages are in {}",
+            self.status
+                .code()
+                .map_or_else(|| "by signal".to_owned(), |c| c.to_string()),
+            if errors.is_empty() {
+                String::new()
+            } else {
+                format!(":\n  {}", errors.join("\n  "))
+            },
+            self.log.display()
+        ))
+    }
+}
+
+/// Runs `cmd` (a `cargo build` whose target directory is the session's) with cargo-airlock as
+/// its rustc wrapper, cargo's messages into `log`. An existing `RUSTC_WRAPPER` or
+/// `RUSTC_WORKSPACE_WRAPPER` is not used.
+pub fn run(
+    mut cmd: Command,
+    session: &Session,
+    log: &Path,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<CargoRun, BuildError> {
+    // Artifacts on stdout (for progress and attribution), diagnostics rendered on stderr.
+    cmd.arg("--message-format=json-render-diagnostics")
+        .env("RUSTC_WRAPPER", &session.info.airlock_bin)
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env(session::SESSION_VAR, &session.dir)
+        .env("CARGO_TERM_PROGRESS_WHEN", "never")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let shown = format!("{cmd:?}");
+    let mut child = cmd.spawn().map_err(|source| BuildError::Cargo {
+        command: shown.clone(),
+        source,
+    })?;
+    let graph = &session.info.graph;
+    let total = graph.packages.len();
+    progress(Progress::Started { total });
+
+    let stderr = child.stderr.take();
+    let stdout = child.stdout.take();
+    let done = AtomicBool::new(false);
+    let mut built: BTreeSet<String> = BTreeSet::new();
+    let mut compile_errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut build_finished_ok = None;
+    let known = record_files(session);
+    std::thread::scope(|scope| {
+        let log_path = log.to_owned();
+        scope.spawn(move || {
+            let Some(stderr) = stderr else { return };
+            let mut log = std::fs::File::create(&log_path).ok();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(f) = log.as_mut() {
+                    let _ = writeln!(f, "{line}");
+                }
+            }
+        });
+        let done_ref = &done;
+        scope.spawn(move || {
+            let mut seen = known;
+            let mut last_running = Vec::new();
+            while !done_ref.load(Ordering::Relaxed) {
+                let running = session.running_now();
+                if running != last_running {
+                    progress(Progress::Running(running.clone()));
+                    last_running = running;
+                }
+                report_new_runs(session, &mut seen, progress);
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            report_new_runs(session, &mut seen, progress);
+        });
+        if let Some(stdout) = stdout {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                let id = msg["package_id"].as_str().unwrap_or_default().to_owned();
+                match msg["reason"].as_str() {
+                    Some("compiler-artifact") if built.insert(id.clone()) => {
+                        let label = graph
+                            .by_id(&id)
+                            .map_or_else(|| id.clone(), graph::Package::label);
+                        progress(Progress::CrateBuilt {
+                            label,
+                            done: built.len(),
+                            total,
+                        });
+                    }
+                    Some("compiler-message") if msg["message"]["level"] == "error" => {
+                        let text = msg["message"]["rendered"]
+                            .as_str()
+                            .or_else(|| msg["message"]["message"].as_str())
+                            .unwrap_or_default();
+                        compile_errors
+                            .entry(id)
+                            .or_default()
+                            .push(text.trim_end().to_owned());
+                    }
+                    Some("build-finished") => build_finished_ok = msg["success"].as_bool(),
+                    _ => {}
+                }
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+    let status = child.wait().map_err(|source| BuildError::Cargo {
+        command: shown,
+        source,
+    })?;
+    Ok(CargoRun {
+        status,
+        succeeded: status.success() && build_finished_ok != Some(false),
+        built,
+        compile_errors,
+        log: log.to_owned(),
+    })
+}
+
+/// A record file as of one write (a rerun of its unit rewrites it).
+type RecordFile = (PathBuf, Option<SystemTime>);
+
+/// The record files already in the session (a resumed session's earlier runs).
+fn record_files(session: &Session) -> BTreeSet<RecordFile> {
+    std::fs::read_dir(session.dir.join("runs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| (e.path(), e.metadata().and_then(|m| m.modified()).ok()))
+        .collect()
+}
+
+/// Announces the runs recorded since the last call.
+fn report_new_runs(
+    session: &Session,
+    seen: &mut BTreeSet<RecordFile>,
+    progress: &(dyn Fn(Progress) + Sync),
+) {
+    let Ok(entries) = std::fs::read_dir(session.dir.join("runs")) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let file = (p.clone(), e.metadata().and_then(|m| m.modified()).ok());
+        if p.extension().is_some_and(|x| x == "json") && seen.insert(file) {
+            if let Some(r) = std::fs::read(&p)
+                .ok()
+                .and_then(|t| serde_json::from_slice::<RunRecord>(&t).ok())
+            {
+                let notable = r.error.is_some()
+                    || r.exit_code != Some(0)
+                    || r.events.iter().any(|e| e.decision != Decision::Allowed);
+                progress(Progress::RunFinished {
+                    label: r.krate,
+                    phase: r.phase,
+                    notable,
+                });
+            }
+        }
+    }
+}
