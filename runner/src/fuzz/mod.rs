@@ -8,6 +8,7 @@ pub mod campaign;
 pub mod instrument;
 pub mod project;
 pub mod render;
+pub mod schedule;
 pub mod triage;
 
 use std::path::PathBuf;

@@ -251,7 +251,8 @@ pub fn classify(output: &str) -> Option<Crash> {
     })
 }
 
-/// The frames that belong to the crate under test: function paths in `crate_name`, or source
+/// The frames that belong to the crate under test: function paths in `crate_name` (generic
+/// arguments aside: `serde_json::from_slice::<krate::T>` is serde_json's code), or source
 /// locations beneath `crate_dir`.
 pub fn crate_frames<'a>(
     frames: &'a [Frame],
@@ -263,9 +264,10 @@ pub fn crate_frames<'a>(
     frames
         .iter()
         .filter(|f| {
-            f.function.starts_with(&needle)
-                || f.function.contains(&format!("<{needle}"))
-                || f.function.contains(&format!(" {needle}"))
+            let function = without_generics(&f.function);
+            function.starts_with(&needle)
+                || function.contains(&format!("<{needle}"))
+                || function.contains(&format!(" {needle}"))
                 || crate_dir
                     .is_some_and(|d| f.location.as_deref().is_some_and(|l| l.starts_with(d)))
         })
@@ -275,23 +277,76 @@ pub fn crate_frames<'a>(
 /// How many frames the signature keeps.
 pub const SIGNATURE_FRAMES: usize = 3;
 
-/// The deduplication key: the kind plus the top frames in the crate (or, failing those, the
-/// top non-runtime frames).
+/// How many of the innermost frames a stack overflow's signature looks at: enough to hold
+/// every function of a recursion cycle, few enough to leave out the path into it.
+pub const RECURSION_WINDOW: usize = 24;
+
+/// A function name without its generic arguments: `<&mut x::De<R> as serde::Deserializer>
+/// ::deserialize_any::<V>` becomes `<&mut x::De as serde::Deserializer>::deserialize_any`. The
+/// same code instantiated for another reader or visitor is the same bug.
+pub fn without_generics(function: &str) -> String {
+    let mut out = String::with_capacity(function.len());
+    let mut depth = 0usize;
+    let mut prev = ' ';
+    for (i, c) in function.char_indices() {
+        match c {
+            // A `<` right after a name (or `::`) opens generic arguments; anywhere else (the
+            // start, after `<`, `&`, `(` or a space) it opens a qualified path, which stays, as
+            // does the `<impl Trait for T>` that names an impl block (`krate::_::<impl ..>`).
+            '<' if depth > 0
+                || ((prev.is_alphanumeric() || prev == '_' || prev == ':')
+                    && !function[i + 1..].starts_with("impl ")) =>
+            {
+                depth += 1;
+            }
+            '>' if depth > 0 && prev != '-' => depth -= 1,
+            _ if depth > 0 => {}
+            _ => out.push(c),
+        }
+        prev = c;
+    }
+    while out.ends_with("::") {
+        out.truncate(out.len() - 2);
+    }
+    out
+}
+
+/// The deduplication key: the kind plus frames in the crate under test (or, failing those, the
+/// non-runtime frames), without generic arguments. Which frames depends on the kind:
+///
+/// - `oom`: the innermost one, where the allocation sized by the input is made; the paths that
+///   lead there (top level, inside a list, another entry point) are the same bug;
+/// - `stack-overflow`: the distinct functions among the innermost [`RECURSION_WINDOW`], sorted:
+///   the recursion cycle, whichever of its functions the stack ran out in;
+/// - anything else: the innermost [`SIGNATURE_FRAMES`], repeats of one function (recursion)
+///   counted once.
 pub fn signature(crash: &Crash, crate_name: &str, crate_dir: Option<&str>) -> String {
     let own = crate_frames(&crash.frames, crate_name, crate_dir);
-    let picked: Vec<&str> = if own.is_empty() {
+    let frames: Vec<String> = if own.is_empty() {
         crash
             .frames
             .iter()
-            .take(SIGNATURE_FRAMES)
-            .map(|f| f.function.as_str())
+            .map(|f| without_generics(&f.function))
             .collect()
     } else {
-        own.iter()
-            .take(SIGNATURE_FRAMES)
-            .map(|f| f.function.as_str())
-            .collect()
+        own.iter().map(|f| without_generics(&f.function)).collect()
     };
+    let mut picked: Vec<String> = match crash.kind.as_str() {
+        "oom" => frames.into_iter().take(1).collect(),
+        "stack-overflow" => {
+            let mut cycle: Vec<String> = frames.into_iter().take(RECURSION_WINDOW).collect();
+            cycle.sort();
+            cycle.dedup();
+            cycle
+        }
+        _ => {
+            let mut top = frames;
+            top.dedup();
+            top.truncate(SIGNATURE_FRAMES);
+            top
+        }
+    };
+    picked.retain(|f| !f.is_empty());
     format!("{}|{}", crash.kind, picked.join("|"))
 }
 
@@ -393,6 +448,130 @@ note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
             classify("INFO: Running with entropic power schedule\nExecuted crash-1 in 0 ms\n")
                 .is_none()
         );
+    }
+
+    /// A libFuzzer malloc-limit report: frames of the allocation, innermost first.
+    fn oom_report(size: u64, frames: &[&str]) -> String {
+        let mut out = format!("==9== ERROR: libFuzzer: out-of-memory (malloc({size}))\n");
+        out.push_str("    #0 0x1 in __sanitizer_print_stack_trace /rustc/asan_stack.cpp:87:3\n");
+        out.push_str(
+            "    #1 0x2 in fuzzer::Fuzzer::HandleMalloc(unsigned long) /x/FuzzerLoop.cpp:131:18\n",
+        );
+        out.push_str("    #2 0x3 in Calloc /x/asan_malloc_linux.cpp:75:3\n");
+        out.push_str("    #3 0x4 in <u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem::<alloc::alloc::Global> /rustc/library/alloc/src/vec/spec_from_elem.rs:52:31\n");
+        for (i, f) in frames.iter().enumerate() {
+            out.push_str(&format!(
+                "    #{} 0x{:x} in {f} /w/tlvfmt/src/lib.rs:{}:5\n",
+                i + 4,
+                i + 5,
+                80 + i
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn one_allocation_site_is_one_oom_whatever_the_size_path_or_instance() {
+        let any = |r: &str| {
+            format!("<&mut tlvfmt::Deserializer<{r}> as serde_core::de::Deserializer>::deserialize_any::<<serde_json::value::Value as serde_core::de::Deserialize>::deserialize::ValueVisitor>")
+        };
+        let slice = any("&[u8]");
+        let cursor = any("core::io::cursor::Cursor<&[u8]>");
+        let next = "<tlvfmt::Items<&[u8]> as serde_core::de::SeqAccess>::next_element_seed::<core::marker::PhantomData<serde_json::value::Value>>";
+        let reports = [
+            // At the top level, through from_slice.
+            oom_report(2147483655, &[&slice, "tlvfmt::from_reader::<&[u8], serde_json::value::Value>", "tlvfmt::from_slice::<serde_json::value::Value>"]),
+            // Inside a list.
+            oom_report(2885746688, &[&slice, next, &slice, "tlvfmt::from_reader::<&[u8], serde_json::value::Value>"]),
+            // Another reader type, through another entry point.
+            oom_report(4294967288, &[&cursor, "tlvfmt::from_reader::<core::io::cursor::Cursor<&[u8]>, serde_json::value::Value>"]),
+        ];
+        let sigs: Vec<String> = reports
+            .iter()
+            .map(|r| signature(&classify(r).unwrap(), "tlvfmt", None))
+            .collect();
+        assert_eq!(
+            sigs[0],
+            "oom|<&mut tlvfmt::Deserializer as serde_core::de::Deserializer>::deserialize_any"
+        );
+        assert!(sigs.iter().all(|s| *s == sigs[0]), "{sigs:#?}");
+        // A different allocation site stays a different finding.
+        let other = oom_report(1 << 32, &["tlvfmt::read_table", "tlvfmt::from_slice::<u8>"]);
+        assert_ne!(
+            signature(&classify(&other).unwrap(), "tlvfmt", None),
+            sigs[0]
+        );
+    }
+
+    #[test]
+    fn a_recursion_cycle_is_one_stack_overflow_wherever_it_ran_out() {
+        let frame = |n: usize, f: &str| {
+            format!("    #{n} 0x{n:x} in {f} /w/nest/src/lib.rs:{}:1\n", 10 + n)
+        };
+        let any = "<&mut nestfmt::De<&[u8]> as serde::Deserializer>::deserialize_any::<V>";
+        let seq = "<nestfmt::Seq<&[u8]> as serde::de::SeqAccess>::next_element_seed::<S>";
+        let cycle = [
+            any,
+            "<V as serde::de::Visitor>::visit_seq::<nestfmt::Seq<&[u8]>>",
+            seq,
+        ];
+        let report = |offset: usize| {
+            let mut out = "==7==ERROR: AddressSanitizer: stack-overflow on address 0x7ffd (pc 0x1 bp 0x2 sp 0x3 T1)\n".to_string();
+            for n in 0..60 {
+                out.push_str(&frame(n, cycle[(n + offset) % cycle.len()]));
+            }
+            out
+        };
+        let a = signature(&classify(&report(0)).unwrap(), "nestfmt", None);
+        let b = signature(&classify(&report(2)).unwrap(), "nestfmt", None);
+        assert_eq!(a, b);
+        assert_eq!(
+            a,
+            "stack-overflow|<&mut nestfmt::De as serde::Deserializer>::deserialize_any|<nestfmt::Seq as serde::de::SeqAccess>::next_element_seed"
+        );
+    }
+
+    #[test]
+    fn generic_arguments_are_dropped_qualified_paths_kept() {
+        assert_eq!(
+            without_generics("<<planted::Version as serde_core::de::Deserialize>::deserialize::V as serde_core::de::Visitor>::visit_str::<serde_json::error::Error>"),
+            "<<planted::Version as serde_core::de::Deserialize>::deserialize::V as serde_core::de::Visitor>::visit_str"
+        );
+        assert_eq!(
+            without_generics("x::apply::<fn(u8) -> u8, Vec<u8>>"),
+            "x::apply"
+        );
+        assert_eq!(
+            without_generics("<&mut [u8] as x::T<u8>>::f"),
+            "<&mut [u8] as x::T>::f"
+        );
+        assert_eq!(
+            without_generics("planted::parse_group"),
+            "planted::parse_group"
+        );
+        assert_eq!(
+            without_generics("<planted::_::<impl serde::Deserialize<'de> for planted::Ratio>::deserialize::__Visitor as serde::de::Visitor>::visit_map::<A>"),
+            "<planted::_::<impl serde::Deserialize for planted::Ratio>::deserialize::__Visitor as serde::de::Visitor>::visit_map"
+        );
+    }
+
+    #[test]
+    fn recursion_in_a_panic_counts_each_function_once() {
+        let at = |depth: usize| {
+            let mut out = "thread '<unnamed>' panicked at src/lib.rs:5:9:\nboom\n==1== ERROR: libFuzzer: deadly signal\n".to_string();
+            for n in 0..depth {
+                out.push_str(&format!(
+                    "    #{n} 0x1 in deep::walk::h0123456789abcdef /w/src/lib.rs:5:9\n"
+                ));
+            }
+            out.push_str(&format!(
+                "    #{depth} 0x1 in deep::parse /w/src/lib.rs:9:5\n"
+            ));
+            out
+        };
+        let one = signature(&classify(&at(1)).unwrap(), "deep", None);
+        assert_eq!(one, "panic|deep::walk|deep::parse");
+        assert_eq!(signature(&classify(&at(5)).unwrap(), "deep", None), one);
     }
 
     #[test]
