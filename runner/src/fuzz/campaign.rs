@@ -166,12 +166,14 @@ fn run_target(
 /// libFuzzer's final figures, from its log.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Inputs run.
     pub runs: u64,
-    pub execs_per_sec: u64,
+    /// Edges covered.
     pub coverage: u64,
 }
 
-fn number_after(line: &str, key: &str) -> Option<u64> {
+/// The number right after `key` in a libFuzzer status line.
+pub(super) fn number_after(line: &str, key: &str) -> Option<u64> {
     let rest = &line[line.find(key)? + key.len()..];
     rest.trim_start()
         .split(|c: char| !c.is_ascii_digit())
@@ -188,15 +190,8 @@ pub fn parse_stats(log: &str) -> Stats {
         if line.starts_with('#') && line.contains("cov:") {
             stats.runs = stats.runs.max(number_after(line, "#").unwrap_or(0));
             stats.coverage = stats.coverage.max(number_after(line, "cov:").unwrap_or(0));
-            if let Some(e) = number_after(line, "exec/s:") {
-                stats.execs_per_sec = e;
-            }
         } else if let Some(n) = number_after(line, "stat::number_of_executed_units:") {
             stats.runs = stats.runs.max(n);
-        } else if let Some(e) = number_after(line, "stat::average_exec_per_sec:") {
-            if stats.execs_per_sec == 0 {
-                stats.execs_per_sec = e;
-            }
         }
     }
     stats
@@ -355,15 +350,10 @@ fn fuzz_slice(
         time + GRACE,
     )?;
     let length = start.elapsed().unwrap_or_default();
-    let mut stats = parse_stats(&text);
-    if stats.execs_per_sec == 0 {
-        // Fork mode reports 0 while its jobs keep crashing; the average is still known.
-        stats.execs_per_sec = stats.runs / length.as_secs().max(1);
-    }
     Ok(Slice {
         start,
         length,
-        stats,
+        stats: parse_stats(&text),
         growing: schedule::still_growing(&text),
         // Saved (or saved again: names are content hashes) during this run.
         crashed: artifacts_in(&artifacts).iter().any(|a| {
@@ -499,6 +489,8 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
         let slice = fuzz_slice(&project, record, *time, &triple, &logs, opts, "-more")?;
         slices.entry(record.name.clone()).or_default().push(slice);
     }
+    // Figures over all of a target's runs (execs/s as an average: fork mode reports 0 while
+    // its jobs keep crashing).
     for record in &runnable {
         let runs = slices.get(&record.name).map_or(&[][..], Vec::as_slice);
         let total_runs: u64 = runs.iter().map(|s| s.stats.runs).sum();
@@ -746,7 +738,6 @@ mod tests {
             parse_stats(fork),
             Stats {
                 runs: 4096,
-                execs_per_sec: 2600,
                 coverage: 130
             }
         );
@@ -754,7 +745,6 @@ mod tests {
         let s = parse_stats(plain);
         assert_eq!(s.runs, 9000);
         assert_eq!(s.coverage, 15);
-        assert_eq!(s.execs_per_sec, 512);
     }
 
     fn finding(sig: &str, status: &str) -> Finding {

@@ -2,8 +2,9 @@
 //!
 //! An even split wastes most of the budget: a target whose bug showed in its first seconds, or
 //! whose coverage stopped growing, gets as long as one that is still reaching deeper. So the
-//! time is spent in two rounds. The first gives every target an equal share of half the budget.
-//! The second shares the other half between the targets that are still worth running:
+//! time is spent in two rounds. The first gives every target an equal share of half the budget
+//! (a lone target gets all of it). The second shares the other half between the targets that
+//! are still worth running:
 //!
 //! 1. those still gaining coverage at the end of their first share and without a new crash;
 //! 2. failing any, those without a new crash;
@@ -14,15 +15,19 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::campaign::number_after;
+
 /// Shortest share worth a libFuzzer start (fork mode spends about a second starting up).
 pub const MIN_SHARE: Duration = Duration::from_secs(2);
 
-/// The share of each of `n` targets in the first round.
+/// The share of each of `n` targets in the first round (a lone target gets all the time in
+/// one run: there is nothing to choose between).
 pub fn first_round_share(time: Duration, n: usize) -> Duration {
-    if n == 0 {
-        return Duration::ZERO;
+    match n {
+        0 => Duration::ZERO,
+        1 => time.max(MIN_SHARE),
+        n => (time / 2 / u32::try_from(n).unwrap_or(u32::MAX)).max(MIN_SHARE),
     }
-    (time / 2 / u32::try_from(n).unwrap_or(u32::MAX)).max(MIN_SHARE)
 }
 
 /// What one target's first share showed.
@@ -64,15 +69,6 @@ pub fn second_round(remaining: Duration, outcomes: &[Outcome]) -> Vec<(usize, Du
     let chosen = &chosen[..chosen.len().min(fit)];
     let share = remaining / u32::try_from(chosen.len()).unwrap_or(u32::MAX);
     chosen.iter().map(|&i| (i, share)).collect()
-}
-
-fn number_after(line: &str, key: &str) -> Option<u64> {
-    let rest = &line[line.find(key)? + key.len()..];
-    rest.trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// Whether the features libFuzzer counts (edges, counters, comparisons, stack depth) grew in
@@ -127,6 +123,10 @@ mod tests {
             Duration::from_secs(10)
         );
         assert_eq!(first_round_share(Duration::from_secs(3), 6), MIN_SHARE);
+        assert_eq!(
+            first_round_share(Duration::from_secs(45), 1),
+            Duration::from_secs(45)
+        );
         assert_eq!(first_round_share(Duration::from_secs(3), 0), Duration::ZERO);
     }
 
