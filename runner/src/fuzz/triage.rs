@@ -297,6 +297,10 @@ pub fn without_generics(function: &str) -> String {
                 || ((prev.is_alphanumeric() || prev == '_' || prev == ':')
                     && !function[i + 1..].starts_with("impl ")) =>
             {
+                if depth == 0 && out.ends_with("::") {
+                    // A turbofish: `f::<T>::{closure#0}` becomes `f::{closure#0}`.
+                    out.truncate(out.len() - 2);
+                }
                 depth += 1;
             }
             '>' if depth > 0 && prev != '-' => depth -= 1,
@@ -304,9 +308,6 @@ pub fn without_generics(function: &str) -> String {
             _ => out.push(c),
         }
         prev = c;
-    }
-    while out.ends_with("::") {
-        out.truncate(out.len() - 2);
     }
     out
 }
@@ -548,6 +549,10 @@ note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
         assert_eq!(
             without_generics("planted::parse_group"),
             "planted::parse_group"
+        );
+        assert_eq!(
+            without_generics("<planted::Budget as serde_core::de::Deserialize>::deserialize::<&mut serde_json::de::Deserializer<serde_json::read::SliceRead>>::{closure#0}"),
+            "<planted::Budget as serde_core::de::Deserialize>::deserialize::{closure#0}"
         );
         assert_eq!(
             without_generics("<planted::_::<impl serde::Deserialize<'de> for planted::Ratio>::deserialize::__Visitor as serde::de::Visitor>::visit_map::<A>"),
