@@ -461,20 +461,17 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
         slices.entry(record.name.clone()).or_default().push(slice);
     }
     let spent = share * u32::try_from(runnable.len()).unwrap_or(u32::MAX);
-    let second = schedule::second_round(opts.time.saturating_sub(spent), &outcomes);
+    let plan = schedule::second_round(opts.time.saturating_sub(spent), &outcomes);
+    let second = plan.shares;
     if !second.is_empty() {
         let names: Vec<&str> = second
             .iter()
             .map(|(i, _)| runnable[*i].name.as_str())
             .collect();
         say(&format!(
-            "fuzz: the rest of the time to {} (still gaining coverage{})",
+            "fuzz: the rest of the time to {} ({})",
             names.join(", "),
-            if outcomes.iter().any(|o| o.crashed) {
-                ", or no crash yet"
-            } else {
-                ""
-            }
+            plan.why
         ));
     }
     for (n, (i, time)) in second.iter().enumerate() {

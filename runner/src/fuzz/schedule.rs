@@ -39,36 +39,60 @@ pub struct Outcome {
     pub crashed: bool,
 }
 
-/// The second round: `remaining` time split between the targets (indices into `outcomes`)
-/// chosen by the rules of this module's doc, in their order. Empty when there is no time
-/// left worth a share.
-pub fn second_round(remaining: Duration, outcomes: &[Outcome]) -> Vec<(usize, Duration)> {
-    if outcomes.is_empty() || remaining < MIN_SHARE {
-        return Vec::new();
-    }
-    let rules: [&dyn Fn(&Outcome) -> bool; 4] = [
-        &|o| o.growing && !o.crashed,
-        &|o| !o.crashed,
-        &|o| o.growing,
-        &|_| true,
+/// The second round's plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondRound {
+    /// Targets (indices into the outcomes) and their shares, in order.
+    pub shares: Vec<(usize, Duration)>,
+    /// Which rule chose them, for the progress line.
+    pub why: &'static str,
+}
+
+/// The second round: `remaining` time split between the targets chosen by the rules of this
+/// module's doc, in their order. No shares when there is no time left worth one.
+pub fn second_round(remaining: Duration, outcomes: &[Outcome]) -> SecondRound {
+    let rules: [(&dyn Fn(&Outcome) -> bool, &str); 4] = [
+        (
+            &|o| o.growing && !o.crashed,
+            "still gaining coverage, no crash yet",
+        ),
+        (&|o| !o.crashed, "no crash yet"),
+        (
+            &|o| o.growing,
+            "every target crashed; still gaining coverage",
+        ),
+        (
+            &|_| true,
+            "every target crashed or stopped gaining coverage",
+        ),
     ];
-    let chosen: Vec<usize> = rules
+    if outcomes.is_empty() || remaining < MIN_SHARE {
+        return SecondRound {
+            shares: Vec::new(),
+            why: "no time left",
+        };
+    }
+    let (chosen, why) = rules
         .iter()
-        .map(|rule| {
-            outcomes
+        .map(|(rule, why)| {
+            let chosen: Vec<usize> = outcomes
                 .iter()
                 .enumerate()
                 .filter(|(_, o)| rule(o))
                 .map(|(i, _)| i)
-                .collect::<Vec<_>>()
+                .collect();
+            (chosen, *why)
         })
-        .find(|c| !c.is_empty())
+        .find(|(c, _)| !c.is_empty())
         .unwrap_or_default();
     // Fewer, longer shares rather than shares too short to start up in.
     let fit = (remaining.as_secs() / MIN_SHARE.as_secs()).max(1) as usize;
     let chosen = &chosen[..chosen.len().min(fit)];
     let share = remaining / u32::try_from(chosen.len()).unwrap_or(u32::MAX);
-    chosen.iter().map(|&i| (i, share)).collect()
+    SecondRound {
+        shares: chosen.iter().map(|&i| (i, share)).collect(),
+        why,
+    }
 }
 
 /// Whether the features libFuzzer counts (edges, counters, comparisons, stack depth) grew in
@@ -139,25 +163,31 @@ mod tests {
             o(false, false),
             o(true, false),
         ];
+        let plan = second_round(sixty, &outcomes);
         assert_eq!(
-            second_round(sixty, &outcomes),
+            plan.shares,
             vec![(1, Duration::from_secs(30)), (3, Duration::from_secs(30))]
         );
+        assert_eq!(plan.why, "still gaining coverage, no crash yet");
         // Nothing growing: the targets without a crash.
         let outcomes = [o(false, true), o(false, false)];
-        assert_eq!(second_round(sixty, &outcomes), vec![(1, sixty)]);
+        assert_eq!(second_round(sixty, &outcomes).shares, vec![(1, sixty)]);
         // Everything crashed: the growing ones, else all.
         let outcomes = [o(false, true), o(true, true)];
-        assert_eq!(second_round(sixty, &outcomes), vec![(1, sixty)]);
+        let plan = second_round(sixty, &outcomes);
+        assert_eq!(plan.shares, vec![(1, sixty)]);
+        assert!(plan.why.starts_with("every target crashed"));
         let outcomes = [o(false, true), o(false, true)];
-        assert_eq!(second_round(sixty, &outcomes).len(), 2);
+        assert_eq!(second_round(sixty, &outcomes).shares.len(), 2);
     }
 
     #[test]
     fn second_round_never_cuts_shares_below_a_start() {
-        assert!(second_round(Duration::from_secs(1), &[o(true, false)]).is_empty());
+        assert!(second_round(Duration::from_secs(1), &[o(true, false)])
+            .shares
+            .is_empty());
         let many = [o(true, false); 10];
-        let r = second_round(Duration::from_secs(5), &many);
+        let r = second_round(Duration::from_secs(5), &many).shares;
         assert_eq!(r.len(), 2);
         assert!(r.iter().all(|(_, d)| *d >= MIN_SHARE));
     }
