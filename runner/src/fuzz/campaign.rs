@@ -606,8 +606,13 @@ fn minimize(
 ) -> Result<Option<PathBuf>, FuzzError> {
     let krate = runner.krate;
     let signature = triage::signature(crash, krate, crate_dir);
-    // libFuzzer minimizes crashes; timeouts, out-of-memory and leaks are kept as found.
-    if matches!(crash.kind.as_str(), "timeout" | "oom" | "leak") {
+    // libFuzzer minimizes crashes; timeouts, out-of-memory and leaks are kept as found, and so
+    // are stack overflows: their input is the nesting, and each attempt would be a process
+    // death with a report of thousands of frames to symbolize.
+    if matches!(
+        crash.kind.as_str(),
+        "timeout" | "oom" | "leak" | "stack-overflow"
+    ) {
         return Ok(None);
     }
     // libFuzzer writes each smaller crashing input it finds into the prefix directory.

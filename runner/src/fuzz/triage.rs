@@ -277,10 +277,6 @@ pub fn crate_frames<'a>(
 /// How many frames the signature keeps.
 pub const SIGNATURE_FRAMES: usize = 3;
 
-/// How many of the innermost frames a stack overflow's signature looks at: enough to hold
-/// every function of a recursion cycle, few enough to leave out the path into it.
-pub const RECURSION_WINDOW: usize = 24;
-
 /// A function name without its generic arguments: `<&mut x::De<R> as serde::Deserializer>
 /// ::deserialize_any::<V>` becomes `<&mut x::De as serde::Deserializer>::deserialize_any`. The
 /// same code instantiated for another reader or visitor is the same bug.
@@ -317,8 +313,9 @@ pub fn without_generics(function: &str) -> String {
 ///
 /// - `oom`: the innermost one, where the allocation sized by the input is made; the paths that
 ///   lead there (top level, inside a list, another entry point) are the same bug;
-/// - `stack-overflow`: the distinct functions among the innermost [`RECURSION_WINDOW`], sorted:
-///   the recursion cycle, whichever of its functions the stack ran out in;
+/// - `stack-overflow`: the function the recursion goes through most often: one that every
+///   level of it calls (of several, the first by name), whichever function the stack ran out
+///   in and whatever mix of branches (lists, maps, groups) the input nested;
 /// - anything else: the innermost [`SIGNATURE_FRAMES`], repeats of one function (recursion)
 ///   counted once.
 pub fn signature(crash: &Crash, crate_name: &str, crate_dir: Option<&str>) -> String {
@@ -334,12 +331,7 @@ pub fn signature(crash: &Crash, crate_name: &str, crate_dir: Option<&str>) -> St
     };
     let mut picked: Vec<String> = match crash.kind.as_str() {
         "oom" => frames.into_iter().take(1).collect(),
-        "stack-overflow" => {
-            let mut cycle: Vec<String> = frames.into_iter().take(RECURSION_WINDOW).collect();
-            cycle.sort();
-            cycle.dedup();
-            cycle
-        }
+        "stack-overflow" => recursion_hub(frames).into_iter().collect(),
         _ => {
             let mut top = frames;
             top.dedup();
@@ -349,6 +341,21 @@ pub fn signature(crash: &Crash, crate_name: &str, crate_dir: Option<&str>) -> St
     };
     picked.retain(|f| !f.is_empty());
     format!("{}|{}", crash.kind, picked.join("|"))
+}
+
+/// The function a recursion passes through most often. Every function of every level appears
+/// once per level, give or take the innermost level the stack ran out in: so all within one of
+/// the highest count are candidates, and the first by name is the one.
+fn recursion_hub(frames: Vec<String>) -> Option<String> {
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for f in frames {
+        *counts.entry(f).or_default() += 1;
+    }
+    let most = counts.values().copied().max()?;
+    counts
+        .into_iter()
+        .find(|(_, n)| n + 1 >= most)
+        .map(|(f, _)| f)
 }
 
 /// A short stable id for a signature (FNV-1a, 32 bits, hex).
@@ -505,30 +512,54 @@ note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
     }
 
     #[test]
-    fn a_recursion_cycle_is_one_stack_overflow_wherever_it_ran_out() {
-        let frame = |n: usize, f: &str| {
-            format!("    #{n} 0x{n:x} in {f} /w/nest/src/lib.rs:{}:1\n", 10 + n)
-        };
+    fn a_recursion_is_one_stack_overflow_wherever_it_ran_out_and_whatever_it_nested() {
         let any = "<&mut nestfmt::De<&[u8]> as serde::Deserializer>::deserialize_any::<V>";
-        let seq = "<nestfmt::Seq<&[u8]> as serde::de::SeqAccess>::next_element_seed::<S>";
-        let cycle = [
-            any,
-            "<V as serde::de::Visitor>::visit_seq::<nestfmt::Seq<&[u8]>>",
-            seq,
+        let value =
+            "<nestfmt::Value as serde::Deserialize>::deserialize::<&mut nestfmt::De<&[u8]>>";
+        let seq = [
+            "<nestfmt::Items<&[u8]> as serde::de::SeqAccess>::next_element_seed::<S>",
+            "<<nestfmt::Value as serde::Deserialize>::deserialize::V as serde::de::Visitor>::visit_seq::<nestfmt::Items<&[u8]>>",
         ];
-        let report = |offset: usize| {
-            let mut out = "==7==ERROR: AddressSanitizer: stack-overflow on address 0x7ffd (pc 0x1 bp 0x2 sp 0x3 T1)\n".to_string();
-            for n in 0..60 {
-                out.push_str(&frame(n, cycle[(n + offset) % cycle.len()]));
+        let map = [
+            "<nestfmt::Items<&[u8]> as serde::de::MapAccess>::next_key_seed::<S>",
+            "<<nestfmt::Value as serde::Deserialize>::deserialize::V as serde::de::Visitor>::visit_map::<nestfmt::Items<&[u8]>>",
+        ];
+        // Levels innermost first: `lists[i]` says whether level i is a list or a map; the stack
+        // runs out `skip` frames into the innermost level (a leaf `visit_str` first, maybe).
+        let report = |lists: &[bool], leaf: bool, skip: usize| {
+            let mut frames: Vec<&str> = Vec::new();
+            if leaf {
+                frames.push("<<nestfmt::Value as serde::Deserialize>::deserialize::V as serde::de::Visitor>::visit_str::<E>");
             }
-            out
+            for &list in lists {
+                frames.push(any);
+                frames.push(value);
+                frames.push("<core::marker::PhantomData<nestfmt::Value> as serde::de::DeserializeSeed>::deserialize::<D>");
+                frames.extend(if list { seq } else { map });
+            }
+            frames.push("nestfmt::from_str::<nestfmt::Value>");
+            let mut out = "==7==ERROR: AddressSanitizer: stack-overflow on address 0x7ffd (pc 0x1 bp 0x2 sp 0x3 T2)\n".to_string();
+            for (n, f) in frames.iter().skip(skip).enumerate() {
+                out.push_str(&format!(
+                    "    #{n} 0x{n:x} in {f} /w/nest/src/lib.rs:{}:1\n",
+                    10 + n
+                ));
+            }
+            signature(&classify(&out).unwrap(), "nestfmt", None)
         };
-        let a = signature(&classify(&report(0)).unwrap(), "nestfmt", None);
-        let b = signature(&classify(&report(2)).unwrap(), "nestfmt", None);
-        assert_eq!(a, b);
-        assert_eq!(
-            a,
-            "stack-overflow|<&mut nestfmt::De as serde::Deserializer>::deserialize_any|<nestfmt::Seq as serde::de::SeqAccess>::next_element_seed"
+        let lists = [true; 300];
+        let mixed: Vec<bool> = (0..300).map(|i| i % 3 == 0).collect();
+        let expected = "stack-overflow|<&mut nestfmt::De as serde::Deserializer>::deserialize_any";
+        assert_eq!(report(&lists, false, 0), expected);
+        assert_eq!(report(&lists, true, 0), expected);
+        assert_eq!(report(&lists, false, 3), expected);
+        assert_eq!(report(&mixed, true, 0), expected);
+        assert_eq!(report(&mixed, false, 4), expected);
+        // Another recursion is another finding.
+        let other = "==7==ERROR: AddressSanitizer: stack-overflow on address 0x7ffd (pc 0x1 bp 0x2 sp 0x3 T2)\n    #0 0x1 in nestfmt::skip_comment /w/nest/src/lib.rs:5:1\n    #1 0x1 in nestfmt::skip_comment /w/nest/src/lib.rs:5:1\n";
+        assert_ne!(
+            signature(&classify(other).unwrap(), "nestfmt", None),
+            expected
         );
     }
 
