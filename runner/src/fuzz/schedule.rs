@@ -48,31 +48,33 @@ pub struct SecondRound {
     pub why: &'static str,
 }
 
+/// A rule choosing targets for the second round, and how the progress line names it.
+type Rule = (fn(&Outcome) -> bool, &'static str);
+
+/// The rules of this module's doc, in order: the first that chooses any target wins.
+const RULES: [Rule; 4] = [
+    (
+        |o| o.growing && !o.crashed,
+        "still gaining coverage, no crash yet",
+    ),
+    (|o| !o.crashed, "no crash yet"),
+    (
+        |o| o.growing,
+        "every target crashed; still gaining coverage",
+    ),
+    (|_| true, "every target crashed or stopped gaining coverage"),
+];
+
 /// The second round: `remaining` time split between the targets chosen by the rules of this
 /// module's doc, in their order. No shares when there is no time left worth one.
 pub fn second_round(remaining: Duration, outcomes: &[Outcome]) -> SecondRound {
-    let rules: [(&dyn Fn(&Outcome) -> bool, &str); 4] = [
-        (
-            &|o| o.growing && !o.crashed,
-            "still gaining coverage, no crash yet",
-        ),
-        (&|o| !o.crashed, "no crash yet"),
-        (
-            &|o| o.growing,
-            "every target crashed; still gaining coverage",
-        ),
-        (
-            &|_| true,
-            "every target crashed or stopped gaining coverage",
-        ),
-    ];
     if outcomes.is_empty() || remaining < MIN_SHARE {
         return SecondRound {
             shares: Vec::new(),
             why: "no time left",
         };
     }
-    let (chosen, why) = rules
+    let (chosen, why) = RULES
         .iter()
         .map(|(rule, why)| {
             let chosen: Vec<usize> = outcomes
