@@ -551,6 +551,19 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<FuzzSection, FuzzError> {
             let Some(crash) = rep.crash else { continue };
             let signature = triage::signature(&crash, &krate, crate_dir.as_deref());
             if !seen.insert(signature.clone()) {
+                // The same bug again: artifacts are triaged smallest first, not earliest first,
+                // so the time to finding is the earliest of its target's artifacts.
+                let after = found_after(slices.get(name), artifact);
+                if let Some(f) = section
+                    .findings
+                    .iter_mut()
+                    .find(|f| f.signature == signature && f.target == *name)
+                {
+                    f.found_after_secs = match (f.found_after_secs, after) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
                 continue;
             }
             let id = triage::finding_id(&signature);

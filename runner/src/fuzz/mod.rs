@@ -121,7 +121,7 @@ pub struct Finding {
     /// The command that reproduces it.
     pub repro: String,
     /// Seconds of fuzzing its target had had (over all of the target's runs in the campaign)
-    /// when libFuzzer saved it (when known).
+    /// when libFuzzer saved the earliest of the triaged artifacts that show it (when known).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found_after_secs: Option<u64>,
 }
