@@ -111,9 +111,12 @@ fn sanitizer_frames(output: &str) -> Vec<Frame> {
         let Some((_, rest)) = t.split_once(" in ") else {
             continue;
         };
-        // "func /path:1:2" or "func (/lib/x.so+0x12)"
+        // "func /path:1:2", "func /path" (no line for this address) or "func (/lib/x.so+0x12)"
         let (function, location) = match rest.rfind(' ') {
-            Some(i) if rest[i + 1..].contains(':') && !rest[i + 1..].starts_with('(') => {
+            Some(i)
+                if (rest[i + 1..].contains(':') || rest[i + 1..].starts_with('/'))
+                    && !rest[i + 1..].starts_with('(') =>
+            {
                 (&rest[..i], Some(rest[i + 1..].to_owned()))
             }
             _ => (rest.split(" (").next().unwrap_or(rest), None),
@@ -316,6 +319,8 @@ pub fn without_generics(function: &str) -> String {
 /// - `stack-overflow`: the function the recursion goes through most often: one that every
 ///   level of it calls (of several, the first by name), whichever function the stack ran out
 ///   in and whatever mix of branches (lists, maps, groups) the input nested;
+/// - `timeout`: the outermost one, where the input entered the crate: the alarm stops a hang
+///   wherever in its loop the thread happens to be, so the inner frames vary;
 /// - anything else: the innermost [`SIGNATURE_FRAMES`], repeats of one function (recursion)
 ///   counted once.
 pub fn signature(crash: &Crash, crate_name: &str, crate_dir: Option<&str>) -> String {
@@ -332,6 +337,7 @@ pub fn signature(crash: &Crash, crate_name: &str, crate_dir: Option<&str>) -> St
     let mut picked: Vec<String> = match crash.kind.as_str() {
         "oom" => frames.into_iter().take(1).collect(),
         "stack-overflow" => recursion_hub(frames).into_iter().collect(),
+        "timeout" => frames.into_iter().last().into_iter().collect(),
         _ => {
             let mut top = frames;
             top.dedup();
@@ -608,6 +614,43 @@ note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
         let one = signature(&classify(&at(1)).unwrap(), "deep", None);
         assert_eq!(one, "panic|deep::walk|deep::parse");
         assert_eq!(signature(&classify(&at(5)).unwrap(), "deep", None), one);
+    }
+
+    #[test]
+    fn a_frame_without_a_line_is_the_same_function() {
+        let with_line = "==9== ERROR: libFuzzer: timeout after 11 seconds\n    #1 0x55 in handparse::parse /w/handparse/src/lib.rs:77:20\n    #2 0x56 in parse_parse::one /tmp/p/fuzz_targets/parse_parse.rs:70:13\n";
+        let without = "==9== ERROR: libFuzzer: timeout after 11 seconds\n    #1 0x55 in handparse::parse /w/handparse/src/lib.rs\n    #2 0x56 in parse_parse::one /tmp/p/fuzz_targets/parse_parse.rs:70:13\n";
+        let a = classify(with_line).unwrap();
+        let b = classify(without).unwrap();
+        assert_eq!(b.frames[0].function, "handparse::parse");
+        assert_eq!(
+            b.frames[0].location.as_deref(),
+            Some("/w/handparse/src/lib.rs")
+        );
+        assert_eq!(
+            signature(&a, "handparse", None),
+            signature(&b, "handparse", None)
+        );
+    }
+
+    #[test]
+    fn a_hang_is_one_timeout_wherever_the_alarm_caught_it() {
+        let at = |inner: &[&str]| {
+            let mut out = "ALARM: working on the last Unit for 11 seconds\n==9== ERROR: libFuzzer: timeout after 11 seconds\n".to_string();
+            for (n, f) in inner
+                .iter()
+                .chain(["hp::parse", "parse_parse::one"].iter())
+                .enumerate()
+            {
+                out.push_str(&format!(
+                    "    #{n} 0x1 in {f} /w/hp/src/lib.rs:{}:1\n",
+                    10 + n
+                ));
+            }
+            signature(&classify(&out).unwrap(), "hp", None)
+        };
+        assert_eq!(at(&[]), "timeout|hp::parse");
+        assert_eq!(at(&["hp::peek", "hp::skip_ws"]), "timeout|hp::parse");
     }
 
     #[test]
