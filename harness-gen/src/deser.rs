@@ -12,6 +12,7 @@ use syn::punctuated::Punctuated;
 use syn::visit::Visit;
 use syn::{Fields, Item, Token, Type};
 
+use crate::bounds;
 use crate::model::{segs, CrateModel, DefId, DefKind, ImplRef, Ns, Res};
 use crate::serde_attrs::{all_str, de_str, has, ident_name, rename_all, serde_kv};
 use crate::source::ModId;
@@ -66,6 +67,9 @@ pub struct DeserItem {
     pub borrowed: bool,
     /// Dictionary words: field, variant, tag names, renames, aliases, literals of manual impls.
     pub words: BTreeSet<String>,
+    /// Dictionary words for the integer types the fields use: their bounds and the values just
+    /// past them, as decimal text ([`crate::bounds`]).
+    pub numbers: BTreeSet<String>,
     /// Valid JSON inputs built from the type's shape.
     pub seeds: Vec<Value>,
 }
@@ -228,6 +232,7 @@ fn describe(
         roundtrip_blockers: BTreeSet::new(),
         borrowed: generics.lifetimes().next().is_some(),
         words: BTreeSet::new(),
+        numbers: BTreeSet::new(),
         seeds: Vec::new(),
     };
     let kv = serde_kv(crate::source::item_attrs(item));
@@ -317,6 +322,7 @@ fn describe(
     let mut walker = Walker {
         model,
         words: BTreeSet::new(),
+        numbers: BTreeSet::new(),
         blockers: BTreeSet::new(),
         visited: HashSet::new(),
     };
@@ -325,11 +331,24 @@ fn describe(
         collect_literals(model, r, &mut walker.words);
     }
     di.words = walker.words;
+    di.numbers = walker.numbers;
     di.roundtrip_blockers = walker.blockers;
     let subst = di.instances[0].subst.clone();
-    let mut seeder = Seeder { model, depth: 0 };
     if how == How::Derive {
-        di.seeds = seeder.seeds_of_def(d, &subst, MAX_SEEDS);
+        // Every integer at 1, then (where the type has integers) all at their minimum and all
+        // at their maximum: boundary values are where arithmetic on them goes wrong.
+        for fill in [Fill::One, Fill::Min, Fill::Max] {
+            let mut seeder = Seeder {
+                model,
+                depth: 0,
+                fill,
+            };
+            for seed in seeder.seeds_of_def(d, &subst, MAX_SEEDS) {
+                if !di.seeds.contains(&seed) {
+                    di.seeds.push(seed);
+                }
+            }
+        }
     }
     di
 }
@@ -496,6 +515,7 @@ fn collect_literals(model: &CrateModel, r: ImplRef, words: &mut BTreeSet<String>
 struct Walker<'a> {
     model: &'a CrateModel,
     words: BTreeSet<String>,
+    numbers: BTreeSet<String>,
     blockers: BTreeSet<String>,
     visited: HashSet<DefId>,
 }
@@ -614,6 +634,14 @@ impl Walker<'_> {
                 .insert("`Option<Option<_>>` or `Option<()>` writes `Some(None)` as `null`".into());
         }
         for path in types::inner_paths(ty) {
+            if let Some(range) = path
+                .segments
+                .last()
+                .and_then(|s| bounds::int_range(&s.ident.to_string()))
+            {
+                self.numbers.extend(range.words());
+                continue;
+            }
             let mut bare = path.clone();
             if let Some(last) = bare.segments.last_mut() {
                 last.arguments = syn::PathArguments::None;
@@ -627,10 +655,22 @@ impl Walker<'_> {
     }
 }
 
+/// What value a seed gives every integer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    /// `1`: valid for every integer type, `NonZero*` included.
+    One,
+    /// The type's minimum.
+    Min,
+    /// The type's maximum.
+    Max,
+}
+
 /// Builds valid JSON values from a type's shape, honouring renames, tags and `default`.
 struct Seeder<'a> {
     model: &'a CrateModel,
     depth: usize,
+    fill: Fill,
 }
 
 impl Seeder<'_> {
@@ -809,10 +849,14 @@ impl Seeder<'_> {
             let ty: Type = syn::parse_str(concrete).ok()?;
             return self.seed_type(m, &ty, &Subst::new());
         }
+        if let Some(range) = bounds::int_range(&name) {
+            return Some(match self.fill {
+                Fill::One => json!(1),
+                Fill::Min => range.min_json(),
+                Fill::Max => range.max_json(),
+            });
+        }
         Some(match name.as_str() {
-            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64"
-            | "i128" | "isize" | "NonZeroU8" | "NonZeroU16" | "NonZeroU32" | "NonZeroU64"
-            | "NonZeroUsize" => json!(1),
             "f32" | "f64" => json!(0.5),
             "bool" => json!(false),
             "char" => json!("a"),

@@ -21,11 +21,15 @@
 //! `de_<path>`, FFI targets `ffi_<path>`, format entry points `fmt_<path>`, parse entry points
 //! `parse_<path>`; with several packages the names are prefixed with the crate's name.
 //!
-//! Format and parse targets run each input twice: on the main thread, where libFuzzer's
-//! stack-depth coverage leads it towards deeper nesting, and on a worker thread with a 2 MiB
-//! stack, where unbounded recursion overflows at a depth that 16 KiB inputs reach (their
-//! `targets.json` record asks for `-max_len=16384 -len_control=0`). Their seeds and dictionaries
-//! come from the crate's own tests, examples, doc blocks and lexer literals ([`mining`]).
+//! Deserialize, format and parse targets run each input twice: on the main thread, where
+//! libFuzzer's stack-depth coverage leads it towards deeper nesting, and on a worker thread with
+//! a 2 MiB stack, where unbounded recursion overflows at a depth that their inputs reach (the
+//! `targets.json` record asks for `-max_len=16384 -len_control=0` for format and parse targets,
+//! `-max_len=4096 -len_control=0` for Deserialize targets). Format and parse targets get seeds
+//! and dictionaries from the crate's own tests, examples, doc blocks and lexer literals
+//! ([`mining`]); Deserialize targets get their field and variant names, the bounds of their
+//! integer fields as words and seeds ([`bounds`]), and, for hand-written impls, the lexer's
+//! tokens and nesting seeds.
 //!
 //! `status` is `built` when the target was generated (and compiled, when the compile check ran),
 //! `failed` when it did not compile (`reason` holds the first compiler error) and `skipped` when
@@ -41,7 +45,7 @@
 //!   called `compress`, except names `std` uses everywhere. This over-approximates FFI reach.
 //! - Seeds are built statically from each type's serde shape (renames, tags, `default`), not by
 //!   tracing it at run time; types with hand-written impls get a dictionary from the string
-//!   literals of the impl and its `Visitor`, and no seeds.
+//!   literals of the impl and its `Visitor`, and only the crate's nesting seeds.
 //! - Generic Deserialize types are instantiated only with arguments the crate itself writes (a
 //!   type alias, a field, a hand-written impl for a concrete instance); generic FFI types only
 //!   when every parameter is an `io::Read`/`io::Write` one.
@@ -58,6 +62,7 @@
 //! # Ok::<(), harness_gen::GenError>(())
 //! ```
 
+pub mod bounds;
 pub mod cfg;
 pub mod compile;
 pub mod deser;
@@ -292,7 +297,13 @@ pub fn generate_with_progress(
             if item.instances.is_empty() {
                 let name = unique(format!("de_{}", emit::target_stem(&shown)));
                 emitted.push(emit::deser_target(
-                    name, &p.name, item, None, &p.formats, &crate_dir,
+                    name,
+                    &p.name,
+                    item,
+                    None,
+                    &p.formats,
+                    &analysed.mined,
+                    &crate_dir,
                 ));
             }
             for inst in &item.instances {
@@ -303,6 +314,7 @@ pub fn generate_with_progress(
                     item,
                     Some(inst),
                     &p.formats,
+                    &analysed.mined,
                     &crate_dir,
                 ));
             }
@@ -397,7 +409,8 @@ pub struct Analysis {
     pub format: Option<formats::FormatCrate>,
     /// Hand-written parse entry points.
     pub parsers: Vec<parsers::ParseItem>,
-    /// Seeds and dictionary tokens for format and parse targets.
+    /// Seeds and dictionary tokens for format and parse targets and hand-written Deserialize
+    /// impls.
     pub mined: mining::Mined,
     /// Files skipped.
     pub warnings: Vec<source::SourceWarning>,
@@ -423,7 +436,10 @@ pub fn analyse(p: &workspace::Selected) -> Result<Analysis, GenError> {
     if let Some(f) = &format {
         names.extend(f.entries.iter().map(|e| e.fn_name.clone()));
     }
-    let mined = if names.is_empty() {
+    // Hand-written Deserialize impls often parse text with the crate's own lexer: they get its
+    // tokens and nesting seeds too.
+    let manual = deser.iter().any(|d| d.how == deser::How::Manual);
+    let mined = if names.is_empty() && !manual {
         mining::Mined::default()
     } else {
         let sources: Vec<PathBuf> = model

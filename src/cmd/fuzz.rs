@@ -30,7 +30,8 @@ pub struct FuzzArgs {
     /// The project `cargo airlock gen` wrote.
     #[arg(long, value_name = "DIR", default_value = "fuzz-airlock")]
     pub dir: PathBuf,
-    /// Total fuzzing time, split across the targets (e.g. 90s, 10m, 1h).
+    /// Total fuzzing time, shared by the targets (e.g. 90s, 10m, 1h): half evenly, the other
+    /// half among those still gaining coverage without a crash.
     #[arg(long, value_name = "D", default_value = "5m", value_parser = parse_duration)]
     pub time: Duration,
     /// Parallel libFuzzer workers per target (default: the number of cores).

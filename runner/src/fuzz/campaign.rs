@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use super::instrument::{FuzzBuild, Vetting};
 use super::project::{FuzzProject, LibFuzzerOptions, TargetRecord};
+use super::schedule;
 use super::triage::{self, Crash};
 use super::{CampaignOptions, Finding, FuzzError, FuzzSection, TargetResult};
 use crate::build::verdict::Verdicts;
@@ -166,12 +167,14 @@ fn run_target(
 /// libFuzzer's final figures, from its log.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Inputs run.
     pub runs: u64,
-    pub execs_per_sec: u64,
+    /// Edges covered.
     pub coverage: u64,
 }
 
-fn number_after(line: &str, key: &str) -> Option<u64> {
+/// The number right after `key` in a libFuzzer status line.
+pub(super) fn number_after(line: &str, key: &str) -> Option<u64> {
     let rest = &line[line.find(key)? + key.len()..];
     rest.trim_start()
         .split(|c: char| !c.is_ascii_digit())
@@ -188,15 +191,8 @@ pub fn parse_stats(log: &str) -> Stats {
         if line.starts_with('#') && line.contains("cov:") {
             stats.runs = stats.runs.max(number_after(line, "#").unwrap_or(0));
             stats.coverage = stats.coverage.max(number_after(line, "cov:").unwrap_or(0));
-            if let Some(e) = number_after(line, "exec/s:") {
-                stats.execs_per_sec = e;
-            }
         } else if let Some(n) = number_after(line, "stat::number_of_executed_units:") {
             stats.runs = stats.runs.max(n);
-        } else if let Some(e) = number_after(line, "stat::average_exec_per_sec:") {
-            if stats.execs_per_sec == 0 {
-                stats.execs_per_sec = e;
-            }
         }
     }
     stats
@@ -308,9 +304,91 @@ pub fn reproduce(
     Ok((rep, sig))
 }
 
-fn seconds_since(start: SystemTime, path: &Path) -> Option<u64> {
-    let m = fs::metadata(path).ok()?.modified().ok()?;
-    m.duration_since(start).ok().map(|d| d.as_secs())
+/// Seconds of fuzzing its target had had when `artifact` was saved.
+fn found_after(slices: Option<&Vec<Slice>>, artifact: &Path) -> Option<u64> {
+    let saved = fs::metadata(artifact).ok()?.modified().ok()?;
+    let spans: Vec<(SystemTime, Duration)> = slices?.iter().map(|s| (s.start, s.length)).collect();
+    schedule::fuzzing_secs_before(&spans, saved)
+}
+
+/// One libFuzzer run of one target.
+struct Slice {
+    start: SystemTime,
+    /// How long it ran (a little more than its share: start-up and the last job's end).
+    length: Duration,
+    stats: Stats,
+    /// Its features were still growing at the end.
+    growing: bool,
+    /// It saved an artifact.
+    crashed: bool,
+}
+
+/// Fuzzes `record` for `time` in fork mode, in the sandbox; its log goes to
+/// `logs/<target><suffix>.log`.
+fn fuzz_slice(
+    project: &FuzzProject,
+    record: &TargetRecord,
+    time: Duration,
+    triple: &str,
+    logs: &Path,
+    opts: &CampaignOptions,
+    suffix: &str,
+) -> Result<Slice, FuzzError> {
+    let name = &record.name;
+    let corpus = project.corpus(name);
+    let artifacts = project.artifacts(name);
+    fs::create_dir_all(&corpus).map_err(write_err(&corpus))?;
+    fs::create_dir_all(&artifacts).map_err(write_err(&artifacts))?;
+    let mut args: Vec<OsString> = vec![
+        corpus.clone().into_os_string(),
+        format!("-artifact_prefix={}/", artifacts.display()).into(),
+        format!("-max_total_time={}", time.as_secs().max(1)).into(),
+        "-print_final_stats=1".into(),
+        // Fork mode keeps going after a crash, so one shallow bug cannot hide the others.
+        format!("-fork={}", opts.jobs.max(1)).into(),
+        "-ignore_crashes=1".into(),
+        "-ignore_timeouts=1".into(),
+        "-ignore_ooms=1".into(),
+    ];
+    args.extend(as_args(libfuzzer_options(
+        opts.input_timeout,
+        opts.rss_limit_mb,
+        record.libfuzzer,
+    )));
+    let mut read = Vec::new();
+    if let Some(dict) = project.dict(name) {
+        args.push(format!("-dict={}", dict.display()).into());
+        read.push(dict.parent().unwrap_or(Path::new("/")).to_owned());
+    }
+    let (krate, _) = project.crate_of(record);
+    let binary = project.binary(triple, name);
+    let runner = TargetRun {
+        binary: &binary,
+        krate: &krate,
+        allow_degraded: opts.allow_degraded,
+    };
+    let start = SystemTime::now();
+    let log = logs.join(format!("{name}{suffix}.log"));
+    let (_, text) = runner.run(
+        args,
+        read,
+        vec![artifacts.clone(), corpus],
+        &log,
+        time + GRACE,
+    )?;
+    let length = start.elapsed().unwrap_or_default();
+    Ok(Slice {
+        start,
+        length,
+        stats: parse_stats(&text),
+        growing: schedule::still_growing(&text),
+        // Saved (or saved again: names are content hashes) during this run.
+        crashed: artifacts_in(&artifacts).iter().any(|a| {
+            fs::metadata(a)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t >= start)
+        }),
+    })
 }
 
 /// What a campaign found.
@@ -397,81 +475,70 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
         .iter()
         .filter(|t| !failed.contains_key(&t.name))
         .collect();
-    let per_target = if runnable.is_empty() {
-        Duration::ZERO
-    } else {
-        (opts.time / runnable.len() as u32).max(Duration::from_secs(1))
-    };
     let triple = build.instrumentation.triple.clone();
-    let mut started_at: BTreeMap<String, SystemTime> = BTreeMap::new();
+    // Each libFuzzer run of each target, for its figures and for the time to a finding.
+    let mut slices: BTreeMap<String, Vec<Slice>> = BTreeMap::new();
+    let share = schedule::first_round_share(opts.time, runnable.len());
+    let mut outcomes = Vec::new();
     for (i, record) in runnable.iter().enumerate() {
-        let name = &record.name;
-        let corpus = project.corpus(name);
-        let artifacts = project.artifacts(name);
-        fs::create_dir_all(&corpus).map_err(write_err(&corpus))?;
-        fs::create_dir_all(&artifacts).map_err(write_err(&artifacts))?;
         say(&format!(
-            "fuzz: [{}/{}] {name} for {}s with {} job(s)",
+            "fuzz: [{}/{}] {} for {}s with {} job(s)",
             i + 1,
             runnable.len(),
-            per_target.as_secs(),
+            record.name,
+            share.as_secs(),
             opts.jobs
         ));
-        let mut args: Vec<OsString> = vec![
-            corpus.clone().into_os_string(),
-            format!("-artifact_prefix={}/", artifacts.display()).into(),
-            format!("-max_total_time={}", per_target.as_secs()).into(),
-            "-print_final_stats=1".into(),
-            // Fork mode keeps going after a crash, so one shallow bug cannot hide the others.
-            format!("-fork={}", opts.jobs.max(1)).into(),
-            "-ignore_crashes=1".into(),
-            "-ignore_timeouts=1".into(),
-            "-ignore_ooms=1".into(),
-        ];
-        args.extend(as_args(libfuzzer_options(
-            opts.input_timeout,
-            opts.rss_limit_mb,
-            record.libfuzzer,
-        )));
-        let mut read = Vec::new();
-        if let Some(dict) = project.dict(name) {
-            args.push(format!("-dict={}", dict.display()).into());
-            read.push(dict.parent().unwrap_or(Path::new("/")).to_owned());
-        }
-        let (krate, _) = project.crate_of(record);
-        let start = SystemTime::now();
-        started_at.insert(name.clone(), start);
-        let log = logs.join(format!("{name}.log"));
-        let binary = project.binary(&triple, name);
-        let runner = TargetRun {
-            binary: &binary,
-            krate: &krate,
-            allow_degraded: opts.allow_degraded,
-        };
-        let (_, text) = runner.run(
-            args,
-            read,
-            vec![artifacts.clone(), corpus.clone()],
-            &log,
-            per_target + GRACE,
-        )?;
-        let mut stats = parse_stats(&text);
-        let elapsed = start.elapsed().map_or(0, |d| d.as_secs());
-        if stats.execs_per_sec == 0 {
-            // Fork mode reports 0 while its jobs keep crashing; the average is still known.
-            stats.execs_per_sec = stats.runs / elapsed.max(1);
-        }
+        let slice = fuzz_slice(&project, record, share, &triple, &logs, opts, "")?;
+        outcomes.push(schedule::Outcome {
+            growing: slice.growing,
+            crashed: slice.crashed,
+        });
+        slices.entry(record.name.clone()).or_default().push(slice);
+    }
+    let spent = share * u32::try_from(runnable.len()).unwrap_or(u32::MAX);
+    let plan = schedule::second_round(opts.time.saturating_sub(spent), &outcomes);
+    let second = plan.shares;
+    if !second.is_empty() {
+        let names: Vec<&str> = second
+            .iter()
+            .map(|(i, _)| runnable[*i].name.as_str())
+            .collect();
+        say(&format!(
+            "fuzz: the rest of the time to {} ({})",
+            names.join(", "),
+            plan.why
+        ));
+    }
+    for (n, (i, time)) in second.iter().enumerate() {
+        let record = runnable[*i];
+        say(&format!(
+            "fuzz: [{}/{}] {} for {}s more",
+            n + 1,
+            second.len(),
+            record.name,
+            time.as_secs()
+        ));
+        let slice = fuzz_slice(&project, record, *time, &triple, &logs, opts, "-more")?;
+        slices.entry(record.name.clone()).or_default().push(slice);
+    }
+    // Figures over all of a target's runs (execs/s as an average: fork mode reports 0 while
+    // its jobs keep crashing).
+    for record in &runnable {
+        let runs = slices.get(&record.name).map_or(&[][..], Vec::as_slice);
+        let total_runs: u64 = runs.iter().map(|s| s.stats.runs).sum();
+        let seconds: u64 = runs.iter().map(|s| s.length.as_secs()).sum();
         section.targets.push(TargetResult {
-            name: name.clone(),
+            name: record.name.clone(),
             kind: record.kind.clone(),
             item: record.item.clone(),
             format: record.format.clone(),
             status: "built".into(),
             reason: None,
-            runs: stats.runs,
-            execs_per_sec: stats.execs_per_sec,
-            coverage: stats.coverage,
-            seconds: elapsed,
+            runs: total_runs,
+            execs_per_sec: total_runs / seconds.max(1),
+            coverage: runs.iter().map(|s| s.stats.coverage).max().unwrap_or(0),
+            seconds,
         });
     }
     for (name, err) in &failed {
@@ -520,6 +587,19 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
             let Some(crash) = rep.crash else { continue };
             let signature = triage::signature(&crash, &krate, crate_dir.as_deref());
             if !seen.insert(signature.clone()) {
+                // The same bug again: artifacts are triaged smallest first, not earliest first,
+                // so the time to finding is the earliest of its target's artifacts.
+                let after = found_after(slices.get(name), artifact);
+                if let Some(f) = section
+                    .findings
+                    .iter_mut()
+                    .find(|f| f.signature == signature && f.target == *name)
+                {
+                    f.found_after_secs = match (f.found_after_secs, after) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
                 continue;
             }
             let id = triage::finding_id(&signature);
@@ -550,9 +630,7 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
                     "cargo airlock repro {id} --report {}",
                     report_json.display()
                 ),
-                found_after_secs: started_at
-                    .get(name)
-                    .and_then(|s| seconds_since(*s, artifact)),
+                found_after_secs: found_after(slices.get(name), artifact),
             });
         }
     }
@@ -581,8 +659,13 @@ fn minimize(
 ) -> Result<Option<PathBuf>, FuzzError> {
     let krate = runner.krate;
     let signature = triage::signature(crash, krate, crate_dir);
-    // libFuzzer minimizes crashes; timeouts, out-of-memory and leaks are kept as found.
-    if matches!(crash.kind.as_str(), "timeout" | "oom" | "leak") {
+    // libFuzzer minimizes crashes; timeouts, out-of-memory and leaks are kept as found, and so
+    // are stack overflows: their input is the nesting, and each attempt would be a process
+    // death with a report of thousands of frames to symbolize.
+    if matches!(
+        crash.kind.as_str(),
+        "timeout" | "oom" | "leak" | "stack-overflow"
+    ) {
         return Ok(None);
     }
     // libFuzzer writes each smaller crashing input it finds into the prefix directory.
@@ -710,7 +793,6 @@ mod tests {
             parse_stats(fork),
             Stats {
                 runs: 4096,
-                execs_per_sec: 2600,
                 coverage: 130
             }
         );
@@ -718,7 +800,6 @@ mod tests {
         let s = parse_stats(plain);
         assert_eq!(s.runs, 9000);
         assert_eq!(s.coverage, 15);
-        assert_eq!(s.execs_per_sec, 512);
     }
 
     fn finding(sig: &str, status: &str) -> Finding {

@@ -13,6 +13,7 @@ pub mod export;
 pub mod instrument;
 pub mod project;
 pub mod render;
+pub mod schedule;
 pub mod triage;
 
 use std::path::PathBuf;
@@ -131,7 +132,8 @@ pub struct Finding {
     pub status: String,
     /// The command that reproduces it.
     pub repro: String,
-    /// Seconds into the target's campaign when libFuzzer saved it (when known).
+    /// Seconds of fuzzing its target had had (over all of the target's runs in the campaign)
+    /// when libFuzzer saved the earliest of the triaged artifacts that show it (when known).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found_after_secs: Option<u64>,
 }

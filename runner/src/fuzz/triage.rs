@@ -111,9 +111,12 @@ fn sanitizer_frames(output: &str) -> Vec<Frame> {
         let Some((_, rest)) = t.split_once(" in ") else {
             continue;
         };
-        // "func /path:1:2" or "func (/lib/x.so+0x12)"
+        // "func /path:1:2", "func /path" (no line for this address) or "func (/lib/x.so+0x12)"
         let (function, location) = match rest.rfind(' ') {
-            Some(i) if rest[i + 1..].contains(':') && !rest[i + 1..].starts_with('(') => {
+            Some(i)
+                if (rest[i + 1..].contains(':') || rest[i + 1..].starts_with('/'))
+                    && !rest[i + 1..].starts_with('(') =>
+            {
                 (&rest[..i], Some(rest[i + 1..].to_owned()))
             }
             _ => (rest.split(" (").next().unwrap_or(rest), None),
@@ -251,7 +254,8 @@ pub fn classify(output: &str) -> Option<Crash> {
     })
 }
 
-/// The frames that belong to the crate under test: function paths in `crate_name`, or source
+/// The frames that belong to the crate under test: function paths in `crate_name` (generic
+/// arguments aside: `serde_json::from_slice::<krate::T>` is serde_json's code), or source
 /// locations beneath `crate_dir`.
 pub fn crate_frames<'a>(
     frames: &'a [Frame],
@@ -263,9 +267,10 @@ pub fn crate_frames<'a>(
     frames
         .iter()
         .filter(|f| {
-            f.function.starts_with(&needle)
-                || f.function.contains(&format!("<{needle}"))
-                || f.function.contains(&format!(" {needle}"))
+            let function = without_generics(&f.function);
+            function.starts_with(&needle)
+                || function.contains(&format!("<{needle}"))
+                || function.contains(&format!(" {needle}"))
                 || crate_dir
                     .is_some_and(|d| f.location.as_deref().is_some_and(|l| l.starts_with(d)))
         })
@@ -275,24 +280,88 @@ pub fn crate_frames<'a>(
 /// How many frames the signature keeps.
 pub const SIGNATURE_FRAMES: usize = 3;
 
-/// The deduplication key: the kind plus the top frames in the crate (or, failing those, the
-/// top non-runtime frames).
+/// A function name without its generic arguments: `<&mut x::De<R> as serde::Deserializer>
+/// ::deserialize_any::<V>` becomes `<&mut x::De as serde::Deserializer>::deserialize_any`. The
+/// same code instantiated for another reader or visitor is the same bug.
+pub fn without_generics(function: &str) -> String {
+    let mut out = String::with_capacity(function.len());
+    let mut depth = 0usize;
+    let mut prev = ' ';
+    for (i, c) in function.char_indices() {
+        match c {
+            // A `<` right after a name (or `::`) opens generic arguments; anywhere else (the
+            // start, after `<`, `&`, `(` or a space) it opens a qualified path, which stays, as
+            // does the `<impl Trait for T>` that names an impl block (`krate::_::<impl ..>`).
+            '<' if depth > 0
+                || ((prev.is_alphanumeric() || prev == '_' || prev == ':')
+                    && !function[i + 1..].starts_with("impl ")) =>
+            {
+                if depth == 0 && out.ends_with("::") {
+                    // A turbofish: `f::<T>::{closure#0}` becomes `f::{closure#0}`.
+                    out.truncate(out.len() - 2);
+                }
+                depth += 1;
+            }
+            '>' if depth > 0 && prev != '-' => depth -= 1,
+            _ if depth > 0 => {}
+            _ => out.push(c),
+        }
+        prev = c;
+    }
+    out
+}
+
+/// The deduplication key: the kind plus frames in the crate under test (or, failing those, the
+/// non-runtime frames), without generic arguments. Which frames depends on the kind:
+///
+/// - `oom`: the innermost one, where the allocation sized by the input is made; the paths that
+///   lead there (top level, inside a list, another entry point) are the same bug;
+/// - `stack-overflow`: the function the recursion goes through most often: one that every
+///   level of it calls (of several, the first by name), whichever function the stack ran out
+///   in and whatever mix of branches (lists, maps, groups) the input nested;
+/// - `timeout`: the outermost one, where the input entered the crate: the alarm stops a hang
+///   wherever in its loop the thread happens to be, so the inner frames vary;
+/// - anything else: the innermost [`SIGNATURE_FRAMES`], repeats of one function (recursion)
+///   counted once.
 pub fn signature(crash: &Crash, crate_name: &str, crate_dir: Option<&str>) -> String {
     let own = crate_frames(&crash.frames, crate_name, crate_dir);
-    let picked: Vec<&str> = if own.is_empty() {
+    let frames: Vec<String> = if own.is_empty() {
         crash
             .frames
             .iter()
-            .take(SIGNATURE_FRAMES)
-            .map(|f| f.function.as_str())
+            .map(|f| without_generics(&f.function))
             .collect()
     } else {
-        own.iter()
-            .take(SIGNATURE_FRAMES)
-            .map(|f| f.function.as_str())
-            .collect()
+        own.iter().map(|f| without_generics(&f.function)).collect()
     };
+    let mut picked: Vec<String> = match crash.kind.as_str() {
+        "oom" => frames.into_iter().take(1).collect(),
+        "stack-overflow" => recursion_hub(frames).into_iter().collect(),
+        "timeout" => frames.into_iter().last().into_iter().collect(),
+        _ => {
+            let mut top = frames;
+            top.dedup();
+            top.truncate(SIGNATURE_FRAMES);
+            top
+        }
+    };
+    picked.retain(|f| !f.is_empty());
     format!("{}|{}", crash.kind, picked.join("|"))
+}
+
+/// The function a recursion passes through most often. Every function of every level appears
+/// once per level, give or take the innermost level the stack ran out in: so all within one of
+/// the highest count are candidates, and the first by name is the one.
+fn recursion_hub(frames: Vec<String>) -> Option<String> {
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for f in frames {
+        *counts.entry(f).or_default() += 1;
+    }
+    let most = counts.values().copied().max()?;
+    counts
+        .into_iter()
+        .find(|(_, n)| n + 1 >= most)
+        .map(|(f, _)| f)
 }
 
 /// A short stable id for a signature (FNV-1a, 32 bits, hex).
@@ -393,6 +462,195 @@ note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
             classify("INFO: Running with entropic power schedule\nExecuted crash-1 in 0 ms\n")
                 .is_none()
         );
+    }
+
+    /// A libFuzzer malloc-limit report: frames of the allocation, innermost first.
+    fn oom_report(size: u64, frames: &[&str]) -> String {
+        let mut out = format!("==9== ERROR: libFuzzer: out-of-memory (malloc({size}))\n");
+        out.push_str("    #0 0x1 in __sanitizer_print_stack_trace /rustc/asan_stack.cpp:87:3\n");
+        out.push_str(
+            "    #1 0x2 in fuzzer::Fuzzer::HandleMalloc(unsigned long) /x/FuzzerLoop.cpp:131:18\n",
+        );
+        out.push_str("    #2 0x3 in Calloc /x/asan_malloc_linux.cpp:75:3\n");
+        out.push_str("    #3 0x4 in <u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem::<alloc::alloc::Global> /rustc/library/alloc/src/vec/spec_from_elem.rs:52:31\n");
+        for (i, f) in frames.iter().enumerate() {
+            out.push_str(&format!(
+                "    #{} 0x{:x} in {f} /w/tlvfmt/src/lib.rs:{}:5\n",
+                i + 4,
+                i + 5,
+                80 + i
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn one_allocation_site_is_one_oom_whatever_the_size_path_or_instance() {
+        let any = |r: &str| {
+            format!("<&mut tlvfmt::Deserializer<{r}> as serde_core::de::Deserializer>::deserialize_any::<<serde_json::value::Value as serde_core::de::Deserialize>::deserialize::ValueVisitor>")
+        };
+        let slice = any("&[u8]");
+        let cursor = any("core::io::cursor::Cursor<&[u8]>");
+        let next = "<tlvfmt::Items<&[u8]> as serde_core::de::SeqAccess>::next_element_seed::<core::marker::PhantomData<serde_json::value::Value>>";
+        let reports = [
+            // At the top level, through from_slice.
+            oom_report(2147483655, &[&slice, "tlvfmt::from_reader::<&[u8], serde_json::value::Value>", "tlvfmt::from_slice::<serde_json::value::Value>"]),
+            // Inside a list.
+            oom_report(2885746688, &[&slice, next, &slice, "tlvfmt::from_reader::<&[u8], serde_json::value::Value>"]),
+            // Another reader type, through another entry point.
+            oom_report(4294967288, &[&cursor, "tlvfmt::from_reader::<core::io::cursor::Cursor<&[u8]>, serde_json::value::Value>"]),
+        ];
+        let sigs: Vec<String> = reports
+            .iter()
+            .map(|r| signature(&classify(r).unwrap(), "tlvfmt", None))
+            .collect();
+        assert_eq!(
+            sigs[0],
+            "oom|<&mut tlvfmt::Deserializer as serde_core::de::Deserializer>::deserialize_any"
+        );
+        assert!(sigs.iter().all(|s| *s == sigs[0]), "{sigs:#?}");
+        // A different allocation site stays a different finding.
+        let other = oom_report(1 << 32, &["tlvfmt::read_table", "tlvfmt::from_slice::<u8>"]);
+        assert_ne!(
+            signature(&classify(&other).unwrap(), "tlvfmt", None),
+            sigs[0]
+        );
+    }
+
+    #[test]
+    fn a_recursion_is_one_stack_overflow_wherever_it_ran_out_and_whatever_it_nested() {
+        let any = "<&mut nestfmt::De<&[u8]> as serde::Deserializer>::deserialize_any::<V>";
+        let value =
+            "<nestfmt::Value as serde::Deserialize>::deserialize::<&mut nestfmt::De<&[u8]>>";
+        let seq = [
+            "<nestfmt::Items<&[u8]> as serde::de::SeqAccess>::next_element_seed::<S>",
+            "<<nestfmt::Value as serde::Deserialize>::deserialize::V as serde::de::Visitor>::visit_seq::<nestfmt::Items<&[u8]>>",
+        ];
+        let map = [
+            "<nestfmt::Items<&[u8]> as serde::de::MapAccess>::next_key_seed::<S>",
+            "<<nestfmt::Value as serde::Deserialize>::deserialize::V as serde::de::Visitor>::visit_map::<nestfmt::Items<&[u8]>>",
+        ];
+        // Levels innermost first: `lists[i]` says whether level i is a list or a map; the stack
+        // runs out `skip` frames into the innermost level (a leaf `visit_str` first, maybe).
+        let report = |lists: &[bool], leaf: bool, skip: usize| {
+            let mut frames: Vec<&str> = Vec::new();
+            if leaf {
+                frames.push("<<nestfmt::Value as serde::Deserialize>::deserialize::V as serde::de::Visitor>::visit_str::<E>");
+            }
+            for &list in lists {
+                frames.push(any);
+                frames.push(value);
+                frames.push("<core::marker::PhantomData<nestfmt::Value> as serde::de::DeserializeSeed>::deserialize::<D>");
+                frames.extend(if list { seq } else { map });
+            }
+            frames.push("nestfmt::from_str::<nestfmt::Value>");
+            let mut out = "==7==ERROR: AddressSanitizer: stack-overflow on address 0x7ffd (pc 0x1 bp 0x2 sp 0x3 T2)\n".to_string();
+            for (n, f) in frames.iter().skip(skip).enumerate() {
+                out.push_str(&format!(
+                    "    #{n} 0x{n:x} in {f} /w/nest/src/lib.rs:{}:1\n",
+                    10 + n
+                ));
+            }
+            signature(&classify(&out).unwrap(), "nestfmt", None)
+        };
+        let lists = [true; 300];
+        let mixed: Vec<bool> = (0..300).map(|i| i % 3 == 0).collect();
+        let expected = "stack-overflow|<&mut nestfmt::De as serde::Deserializer>::deserialize_any";
+        assert_eq!(report(&lists, false, 0), expected);
+        assert_eq!(report(&lists, true, 0), expected);
+        assert_eq!(report(&lists, false, 3), expected);
+        assert_eq!(report(&mixed, true, 0), expected);
+        assert_eq!(report(&mixed, false, 4), expected);
+        // Another recursion is another finding.
+        let other = "==7==ERROR: AddressSanitizer: stack-overflow on address 0x7ffd (pc 0x1 bp 0x2 sp 0x3 T2)\n    #0 0x1 in nestfmt::skip_comment /w/nest/src/lib.rs:5:1\n    #1 0x1 in nestfmt::skip_comment /w/nest/src/lib.rs:5:1\n";
+        assert_ne!(
+            signature(&classify(other).unwrap(), "nestfmt", None),
+            expected
+        );
+    }
+
+    #[test]
+    fn generic_arguments_are_dropped_qualified_paths_kept() {
+        assert_eq!(
+            without_generics("<<planted::Version as serde_core::de::Deserialize>::deserialize::V as serde_core::de::Visitor>::visit_str::<serde_json::error::Error>"),
+            "<<planted::Version as serde_core::de::Deserialize>::deserialize::V as serde_core::de::Visitor>::visit_str"
+        );
+        assert_eq!(
+            without_generics("x::apply::<fn(u8) -> u8, Vec<u8>>"),
+            "x::apply"
+        );
+        assert_eq!(
+            without_generics("<&mut [u8] as x::T<u8>>::f"),
+            "<&mut [u8] as x::T>::f"
+        );
+        assert_eq!(
+            without_generics("planted::parse_group"),
+            "planted::parse_group"
+        );
+        assert_eq!(
+            without_generics("<planted::Budget as serde_core::de::Deserialize>::deserialize::<&mut serde_json::de::Deserializer<serde_json::read::SliceRead>>::{closure#0}"),
+            "<planted::Budget as serde_core::de::Deserialize>::deserialize::{closure#0}"
+        );
+        assert_eq!(
+            without_generics("<planted::_::<impl serde::Deserialize<'de> for planted::Ratio>::deserialize::__Visitor as serde::de::Visitor>::visit_map::<A>"),
+            "<planted::_::<impl serde::Deserialize for planted::Ratio>::deserialize::__Visitor as serde::de::Visitor>::visit_map"
+        );
+    }
+
+    #[test]
+    fn recursion_in_a_panic_counts_each_function_once() {
+        let at = |depth: usize| {
+            let mut out = "thread '<unnamed>' panicked at src/lib.rs:5:9:\nboom\n==1== ERROR: libFuzzer: deadly signal\n".to_string();
+            for n in 0..depth {
+                out.push_str(&format!(
+                    "    #{n} 0x1 in deep::walk::h0123456789abcdef /w/src/lib.rs:5:9\n"
+                ));
+            }
+            out.push_str(&format!(
+                "    #{depth} 0x1 in deep::parse /w/src/lib.rs:9:5\n"
+            ));
+            out
+        };
+        let one = signature(&classify(&at(1)).unwrap(), "deep", None);
+        assert_eq!(one, "panic|deep::walk|deep::parse");
+        assert_eq!(signature(&classify(&at(5)).unwrap(), "deep", None), one);
+    }
+
+    #[test]
+    fn a_frame_without_a_line_is_the_same_function() {
+        let with_line = "==9== ERROR: libFuzzer: timeout after 11 seconds\n    #1 0x55 in handparse::parse /w/handparse/src/lib.rs:77:20\n    #2 0x56 in parse_parse::one /tmp/p/fuzz_targets/parse_parse.rs:70:13\n";
+        let without = "==9== ERROR: libFuzzer: timeout after 11 seconds\n    #1 0x55 in handparse::parse /w/handparse/src/lib.rs\n    #2 0x56 in parse_parse::one /tmp/p/fuzz_targets/parse_parse.rs:70:13\n";
+        let a = classify(with_line).unwrap();
+        let b = classify(without).unwrap();
+        assert_eq!(b.frames[0].function, "handparse::parse");
+        assert_eq!(
+            b.frames[0].location.as_deref(),
+            Some("/w/handparse/src/lib.rs")
+        );
+        assert_eq!(
+            signature(&a, "handparse", None),
+            signature(&b, "handparse", None)
+        );
+    }
+
+    #[test]
+    fn a_hang_is_one_timeout_wherever_the_alarm_caught_it() {
+        let at = |inner: &[&str]| {
+            let mut out = "ALARM: working on the last Unit for 11 seconds\n==9== ERROR: libFuzzer: timeout after 11 seconds\n".to_string();
+            for (n, f) in inner
+                .iter()
+                .chain(["hp::parse", "parse_parse::one"].iter())
+                .enumerate()
+            {
+                out.push_str(&format!(
+                    "    #{n} 0x1 in {f} /w/hp/src/lib.rs:{}:1\n",
+                    10 + n
+                ));
+            }
+            signature(&classify(&out).unwrap(), "hp", None)
+        };
+        assert_eq!(at(&[]), "timeout|hp::parse");
+        assert_eq!(at(&["hp::peek", "hp::skip_ws"]), "timeout|hp::parse");
     }
 
     #[test]
