@@ -694,6 +694,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         network_tools: profile.network_tools.clone(),
         denied,
         init_pid: AtomicI32::new(0),
+        landlock_exec: std::sync::atomic::AtomicBool::new(false),
     }));
 
     // The child's plan.
@@ -868,6 +869,11 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
                 } else {
                     LayerStatus::NotEnforced
                 };
+                // Execute rights exist since Landlock's first ABI: any enforcement covers them.
+                handler.context().landlock_exec.store(
+                    landlock_status != LayerStatus::NotEnforced,
+                    Ordering::Relaxed,
+                );
                 let h = Arc::clone(&handler);
                 let watch = watch.take();
                 supervisor_thread = Some(
@@ -1300,12 +1306,14 @@ fn supervise(listener: OwnedFd, handler: Arc<Handler>, watch: Option<tripwire::W
         }
         if fds[0].revents & libc::POLLIN != 0 {
             answer_one(listener.as_raw_fd(), &handler);
+            handler.finish_pending();
             continue;
         }
         if fds[0].revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
             break;
         }
     }
+    handler.finish_pending();
     if let Some(w) = &watch {
         tripped(w);
     }

@@ -10,13 +10,13 @@
 //! filter routes here has a branch below.
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::OsStr;
+use std::ffi::{CString, OsStr};
 use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use super::decode::{self, SockAddr};
@@ -179,6 +179,9 @@ pub struct Context {
     pub denied: HashMap<i64, String>,
     /// Host PID of the sandbox's init, for looking into its namespaces.
     pub init_pid: AtomicI32,
+    /// Whether Landlock enforces the execute rights (set once the command reports it): then
+    /// an exec is answered before its event is worked out.
+    pub landlock_exec: AtomicBool,
 }
 
 /// The decoy home as the sandbox sees it.
@@ -201,6 +204,66 @@ pub struct Handler {
     pids: Mutex<HashMap<i32, i32>>,
     /// The sandbox's PID namespace (opened on first use), for translating host pids.
     pid_namespace: OnceLock<Option<OwnedFd>>,
+    /// Exec attempts already answered, whose events are still to be worked out.
+    pending_execs: Mutex<Vec<ExecAttempt>>,
+}
+
+/// An exec the supervisor has decoded: everything its event needs once the process has gone on.
+struct ExecAttempt {
+    /// The process, as the sandbox numbers it.
+    pid: i32,
+    /// The absolute path asked for, as the process sees it.
+    path: Option<PathBuf>,
+    root: RootView,
+    /// The event so far (path, argv).
+    event: Event,
+    /// The file name asked for (network tools are recognized by it).
+    program: String,
+}
+
+/// A process's root directory, for resolving paths as the process sees them: a descriptor of
+/// `/proc/<pid>/root` (which stays valid after the process exits), else that path.
+struct RootView {
+    /// Keeps the root open while `prefix` names it.
+    _fd: Option<OwnedFd>,
+    prefix: PathBuf,
+}
+
+impl RootView {
+    fn of(pid: i32) -> RootView {
+        let path = format!("/proc/{pid}/root");
+        let fd = CString::new(path.as_str()).ok().and_then(|c| {
+            // SAFETY: valid C string; the descriptor is owned below.
+            let fd = unsafe {
+                libc::open(
+                    c.as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                )
+            };
+            // SAFETY: the kernel just returned it.
+            (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+        });
+        match fd {
+            Some(fd) => RootView {
+                prefix: PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+                _fd: Some(fd),
+            },
+            None => RootView {
+                _fd: None,
+                prefix: PathBuf::from(path),
+            },
+        }
+    }
+
+    /// `path` with its symlinks resolved inside (see [`resolve_inside`]).
+    fn resolve(&self, path: &Path) -> PathBuf {
+        resolve_inside(&self.prefix, path)
+    }
+
+    /// Whether `path` exists inside.
+    fn exists(&self, path: &Path) -> bool {
+        fs::symlink_metadata(join_inside(&self.prefix, path)).is_ok()
+    }
 }
 
 /// A notification's target: host pid and syscall arguments.
@@ -219,6 +282,7 @@ impl Handler {
             pretend_connected: Mutex::new(HashMap::new()),
             pids: Mutex::new(HashMap::new()),
             pid_namespace: OnceLock::new(),
+            pending_execs: Mutex::new(Vec::new()),
         }
     }
 
@@ -228,7 +292,11 @@ impl Handler {
     }
 
     fn record(&self, call: &Call, event: Event) {
-        let pid = self.inner_pid(call.pid);
+        self.record_by(self.inner_pid(call.pid), event);
+    }
+
+    /// Records `event` of the process the sandbox numbers `pid`.
+    fn record_by(&self, pid: i32, event: Event) {
         self.ctx.log.record(event.by(pid));
     }
 
@@ -605,28 +673,64 @@ impl Handler {
             self.record(call, event);
             return Answer::Deny(libc::EACCES);
         }
-        // Landlock's execute right decides; predict it so the event says what really happens.
-        let resolved =
-            absolute(call.pid, dirfd, OsStr::new(&path_text)).map(|p| resolve_inside(call.pid, &p));
-        let program = Path::new(&path_text)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let attempt = ExecAttempt {
+            pid: self.inner_pid(call.pid),
+            path: absolute(call.pid, dirfd, OsStr::new(&path_text)),
+            root: RootView::of(call.pid),
+            event,
+            program: Path::new(&path_text)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        if self.ctx.landlock_exec.load(Ordering::Relaxed) {
+            // Landlock's execute right decides in the kernel, so the process may go on at once;
+            // the event (which predicts Landlock's answer) is worked out after the answer is
+            // sent, through a descriptor of the process's root that outlives the process.
+            if let Ok(mut pending) = self.pending_execs.lock() {
+                pending.push(attempt);
+                return Answer::Continue;
+            }
+        }
+        self.judge_exec(attempt)
+    }
+
+    /// Records the exec attempts answered since the last call (see [`Handler::exec`]).
+    pub fn finish_pending(&self) {
+        let pending = match self.pending_execs.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(_) => return,
+        };
+        for attempt in pending {
+            self.judge_exec(attempt);
+        }
+    }
+
+    /// Predicts Landlock's answer to an exec, records it, and answers the same way.
+    fn judge_exec(&self, attempt: ExecAttempt) -> Answer {
+        let ExecAttempt {
+            pid,
+            path,
+            root,
+            mut event,
+            program,
+        } = attempt;
+        let resolved = path.map(|p| root.resolve(&p));
         let network_tool = self.ctx.network_tools.contains(&program);
         let exists = resolved.as_ref().is_some_and(|p| {
             // Executable directories are bound at their own paths, so the host sees the same
-            // files there, without the walk through /proc/<pid>/root.
+            // files there, without the walk through the process's root.
             if self.ctx.exec_dirs.iter().any(|d| p.starts_with(d)) {
                 fs::symlink_metadata(p).is_ok()
             } else {
-                self.exists_inside(call, p)
+                root.exists(p)
             }
         });
         if !exists {
             // execvp probing each PATH entry: the kernel answers ENOENT. Only a missing network
             // tool is worth a line (the attempt says what the payload wanted).
             if network_tool {
-                self.record(call, event.with("network_tool", true).with("found", false));
+                self.record_by(pid, event.with("network_tool", true).with("found", false));
             }
             return Answer::Continue;
         }
@@ -639,7 +743,7 @@ impl Handler {
                 event = event.with("resolved", p.to_string_lossy());
             }
             event = event.with("reason", "not beneath an executable directory");
-            self.record(call, event);
+            self.record_by(pid, event);
             return Answer::Deny(libc::EACCES);
         }
         if network_tool {
@@ -653,7 +757,7 @@ impl Handler {
                 .with("resolved", p.to_string_lossy())
                 .with("writable_dir", true);
         }
-        self.record(call, event);
+        self.record_by(pid, event);
         Answer::Continue
     }
 
@@ -891,10 +995,10 @@ const NO_TERMINAL: &str = "/dev/tty";
 /// Unix sockets that libc itself tries, refused without an event.
 const QUIET_UNIX_SOCKETS: &[&str] = &["/var/run/nscd/socket", "/run/nscd/socket"];
 
-/// Resolves symlinks in `path` as process `pid` sees it (through `/proc/<pid>/root`, with
-/// absolute link targets restarted at that root). Unresolvable tails are kept as they are.
-fn resolve_inside(pid: i32, path: &Path) -> PathBuf {
-    let root = PathBuf::from(format!("/proc/{pid}/root"));
+/// Resolves symlinks in `path` as a process whose root directory is reachable at `root` sees
+/// it (`/proc/<pid>/root` or a descriptor of it), with absolute link targets restarted at that
+/// root. Unresolvable tails are kept as they are.
+fn resolve_inside(root: &Path, path: &Path) -> PathBuf {
     let mut resolved = PathBuf::from("/");
     let mut pending: Vec<std::ffi::OsString> = path
         .components()
@@ -912,7 +1016,7 @@ fn resolve_inside(pid: i32, path: &Path) -> PathBuf {
             continue;
         }
         let candidate = resolved.join(&part);
-        match fs::read_link(join_inside(&root, &candidate)) {
+        match fs::read_link(join_inside(root, &candidate)) {
             Ok(target) if hops < 40 => {
                 hops += 1;
                 if target.is_absolute() {
