@@ -491,9 +491,8 @@ pub fn ffi_target(name: String, package: &str, item: &FfiItem, crate_root: &Path
     }
 }
 
-/// Stack size of the thread on which Deserialize, format and parse targets run each input a
-/// second time.
-/// On the main thread's 8 MiB stack a recursive-descent parser without a depth limit needs far
+/// Main-thread stack (RLIMIT_STACK) of Deserialize, format and parse targets under the `fuzz`
+/// profile (sandbox-profiles/fuzz.toml must say the same). On the main thread's 8 MiB stack a recursive-descent parser without a depth limit needs far
 /// deeper nesting than short inputs reach; on 2 MiB, a few thousand levels (fewer with the large
 /// frames of ASan builds) already overflow, while parsers with a depth limit (64 to 1024 levels
 /// in real crates) stay within it.
@@ -523,16 +522,14 @@ pub const DESER_LIBFUZZER: LibFuzzerOptions = LibFuzzerOptions {
     len_control: Some(0),
 };
 
-/// The part every Deserialize, format and parse target shares: each input runs on the main
-/// thread, where libFuzzer's stack-depth coverage (thread-local) rewards deeper nesting, and
-/// then again on a persistent worker thread with a reduced stack, where unbounded recursion
-/// overflows.
+/// The part every Deserialize, format and parse target shares: each input runs once, on the
+/// main thread, whose stack cargo-airlock's `fuzz` profile caps at [`ENTRY_STACK_BYTES`]
+/// (`RLIMIT_STACK`), so that unbounded recursion overflows at the nesting a short input reaches
+/// while libFuzzer's stack-depth coverage (measured on this thread) rewards deeper nesting.
+/// A second run on a small-stack worker thread would do the same at a quarter of the speed.
 fn entry_prelude(src: &mut String) {
     src.push_str(
         r#"#![no_main]
-
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Mutex, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
 
@@ -540,67 +537,19 @@ use libfuzzer_sys::fuzz_target;
     );
     let _ = writeln!(
         src,
-        "/// Stack of the worker thread: small enough that unbounded recursion overflows it at the"
+        "// `cargo airlock fuzz` runs this target with a {} MiB main-thread stack (RLIMIT_STACK), so",
+        ENTRY_STACK_BYTES >> 20
     );
     let _ = writeln!(
         src,
-        "/// nesting depth a short input reaches, large enough for any sane depth limit."
+        "// that unbounded recursion overflows at the nesting a short input reaches; with plain"
     );
-    let _ = writeln!(src, "const STACK_BYTES: usize = {ENTRY_STACK_BYTES};");
-    src.push_str(
-        r#"
-/// A thread with a `STACK_BYTES` stack that runs each input a second time.
-struct Worker {
-    inputs: SyncSender<Vec<u8>>,
-    done: Mutex<Receiver<()>>,
-}
-
-static WORKER: OnceLock<Option<Worker>> = OnceLock::new();
-
-/// The worker, started on first use (`None` if the thread cannot be created).
-fn worker() -> Option<&'static Worker> {
-    WORKER
-        .get_or_init(|| {
-            let (inputs, todo) = sync_channel::<Vec<u8>>(0);
-            let (finished, done) = sync_channel::<()>(0);
-            std::thread::Builder::new()
-                .name("small-stack".into())
-                .stack_size(STACK_BYTES)
-                .spawn(move || {
-                    for input in todo {
-                        one(&input);
-                        // Freed before answering, so libFuzzer sees no allocation outlive the run.
-                        drop(input);
-                        if finished.send(()).is_err() {
-                            break;
-                        }
-                    }
-                })
-                .ok()?;
-            Some(Worker {
-                inputs,
-                done: Mutex::new(done),
-            })
-        })
-        .as_ref()
-}
-
-fuzz_target!(|data: &[u8]| {
-    // On this thread libFuzzer measures how deep the stack went, which leads it to deeper nesting.
-    one(data);
-    // On the small stack, unbounded recursion overflows; a panic there aborts the process
-    // (libfuzzer-sys's panic hook), and a hang there is a libFuzzer timeout.
-    if let Some(w) = worker() {
-        if w.inputs.send(data.to_vec()).is_ok() {
-            if let Ok(done) = w.done.lock() {
-                let _ = done.recv();
-            }
-        }
-    }
-});
-
-"#,
+    let _ = writeln!(
+        src,
+        "// `cargo fuzz run`, set `ulimit -s {}` first for the same effect.",
+        ENTRY_STACK_BYTES >> 10
     );
+    src.push_str("fuzz_target!(|data: &[u8]| one(data));");
 }
 
 /// Binds `text` when the input must be UTF-8.

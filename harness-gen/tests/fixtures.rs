@@ -178,8 +178,8 @@ fn a_broken_target_fails_alone() {
     std::fs::write(
         &broken,
         text.replace(
-            "fuzz_target!(|data: &[u8]| {",
-            "fuzz_target!(|data: &[u8]| {\n    let _: u8 = \"not a number\";",
+            "fn one(data: &[u8]) {",
+            "fn one(data: &[u8]) {\n    let _: u8 = \"not a number\";",
         ),
     )
     .expect("rewrite");

@@ -66,6 +66,8 @@ pub struct Limits {
     pub file_size: u64,
     /// Address space per process, in bytes.
     pub memory: Option<u64>,
+    /// Main-thread stack per process (RLIMIT_STACK), in bytes; unset keeps the caller's.
+    pub stack: Option<u64>,
 }
 
 /// Which environment variables reach the sandboxed process.
@@ -212,6 +214,7 @@ struct RawLimits {
     #[serde(rename = "file-size")]
     file_size: Option<Spanned<String>>,
     memory: Option<Spanned<String>>,
+    stack: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -461,6 +464,7 @@ impl RawProfile {
         };
         let file_size = size(self.limits.file_size, Some(DEFAULT_FILE_SIZE)).unwrap_or(u64::MAX);
         let memory = size(self.limits.memory, None);
+        let stack = size(self.limits.stack, None);
 
         if !problems.is_empty() {
             problems.sort_by_key(|p| (p.line, p.column));
@@ -486,6 +490,7 @@ impl RawProfile {
                 processes: self.limits.processes.unwrap_or(DEFAULT_PROCESSES),
                 file_size,
                 memory,
+                stack,
             },
             decoys: self.decoys.enabled,
         })

@@ -29,6 +29,9 @@ impl Rlimits {
         if let Some(memory) = limits.memory {
             pairs.push((libc::RLIMIT_AS, memory));
         }
+        if let Some(stack) = limits.stack {
+            pairs.push((libc::RLIMIT_STACK, stack));
+        }
         Rlimits { pairs }
     }
 
@@ -161,10 +164,12 @@ mod tests {
             processes: 64,
             file_size: 1 << 20,
             memory: Some(1 << 30),
+            stack: Some(2 << 20),
         };
         let r = Rlimits::from_profile(&limits);
         assert!(r.pairs.contains(&(libc::RLIMIT_NPROC, 64)));
         assert!(r.pairs.contains(&(libc::RLIMIT_AS, 1 << 30)));
+        assert!(r.pairs.contains(&(libc::RLIMIT_STACK, 2 << 20)));
         assert!(r.pairs.contains(&(libc::RLIMIT_CORE, 0)));
     }
 }
