@@ -52,6 +52,18 @@ fn cargo_available() -> bool {
     ok
 }
 
+/// A copy of the build fixture `fixture` in the scene's directory `dir`, to edit freely.
+fn fixture_copy(s: &Scene, fixture: &str, dir: &str) -> PathBuf {
+    let ws = s.path(dir);
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/build")
+            .join(fixture),
+        &ws,
+    );
+    ws
+}
+
 fn airlock_build(manifest: &Path, extra: &[&str]) -> Build {
     let report_dir = manifest.parent().unwrap().join("target/airlock");
     let out = Command::new(bin())
@@ -363,11 +375,7 @@ airtest!(a_clean_workspace_exits_0, |s| {
     if !cargo_available() {
         return;
     }
-    let ws = s.path("clean");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/innocent"),
-        &ws,
-    );
+    let ws = fixture_copy(&s, "innocent", "clean");
     let b = airlock_build(&ws.join("Cargo.toml"), &["--", "--offline"]);
     assert_eq!(b.code, 0, "stderr:\n{}", b.stderr);
     assert_eq!(b.krate("innocent")["verdict"], "clean");
@@ -414,11 +422,7 @@ airtest!(
         if !cargo_available() {
             return;
         }
-        let ws = s.path("broken");
-        copy_dir(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/innocent"),
-            &ws,
-        );
+        let ws = fixture_copy(&s, "innocent", "broken");
         std::fs::write(
             ws.join("build.rs"),
             "fn main() { eprintln!(\"no libfoo here\"); std::process::exit(3); }\n",
@@ -437,11 +441,7 @@ airtest!(bad_airlock_toml_exits_2_naming_the_file, |s| {
     if !cargo_available() {
         return;
     }
-    let ws = s.path("cfg");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/innocent"),
-        &ws,
-    );
+    let ws = fixture_copy(&s, "innocent", "cfg");
     std::fs::write(
         ws.join("airlock.toml"),
         "[crate.innocent]\nwrite_everything = true\n",
@@ -460,11 +460,7 @@ airtest!(exceptions_are_granted_and_listed, |s| {
     if !cargo_available() {
         return;
     }
-    let ws = s.path("exc");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/evil-net"),
-        &ws,
-    );
+    let ws = fixture_copy(&s, "evil-net", "exc");
     std::fs::write(ws.join("airlock.toml"), "[crate.evil-net]\nnet = true\nread = [\"/usr/share\"]\nreason = \"talks to a test server\"\n").unwrap();
     let b = airlock_build(&ws.join("Cargo.toml"), &["--", "--offline"]);
     assert_eq!(b.code, 0, "{}", b.stderr);
@@ -511,11 +507,7 @@ airtest!(exec_from_out_dir_is_refused_by_default_with_a_hint, |s| {
     if !cargo_available() {
         return;
     }
-    let ws = s.path("conftest");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/conftest-exec"),
-        &ws,
-    );
+    let ws = fixture_copy(&s, "conftest-exec", "conftest");
     let b = airlock_build(&ws.join("Cargo.toml"), &["--", "--offline"]);
     assert_eq!(b.code, 1, "stderr:\n{}", b.stderr);
     assert_eq!(b.report["summary"]["build_succeeded"], false);
@@ -555,11 +547,7 @@ airtest!(exec_out_dir_exception_opens_out_dir_only, |s| {
     if !cargo_available() {
         return;
     }
-    let ws = s.path("conftest");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/conftest-exec"),
-        &ws,
-    );
+    let ws = fixture_copy(&s, "conftest-exec", "conftest");
     std::fs::write(
         ws.join("airlock.toml"),
         "[crate.conftest-exec]\nexec-out-dir = true\nreason = \"configure runs ./conftest\"\n",

@@ -411,23 +411,18 @@ fn sandboxed(
     let _ = fs::remove_dir_all(&private);
 
     let mut record = RunRecord {
-        package_ids: macros.iter().map(|m| m.id.clone()).collect(),
-        krate: label.clone(),
-        phase: Phase::ProcMacro,
         consumer,
-        exit_code: None,
-        duration_ms: 0,
-        events: Vec::new(),
-        directives: Vec::new(),
-        layers: None,
-        error: None,
-        hint: None,
-        // `exec-out-dir` concerns the build script only: rustc has no OUT_DIR to run from.
-        exceptions: exception
-            .granted()
-            .into_iter()
-            .filter(|g| g.kind != super::config::EXEC_OUT_DIR)
-            .collect(),
+        ..RunRecord::new(
+            macros.iter().map(|m| m.id.clone()).collect(),
+            label.clone(),
+            Phase::ProcMacro,
+            // `exec-out-dir` concerns the build script only: rustc has no OUT_DIR to run from.
+            exception
+                .granted()
+                .into_iter()
+                .filter(|g| g.kind != super::config::EXEC_OUT_DIR)
+                .collect(),
+        )
     };
     let code = match result {
         Ok(outcome) => {

@@ -172,20 +172,12 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
     let stdout = tee.finish();
     let unit = out_dir.to_string_lossy().into_owned();
 
-    let mut record = RunRecord {
-        package_ids: package.iter().map(|p| p.id.clone()).collect(),
-        krate: label.clone(),
-        phase: Phase::BuildScript,
-        consumer: None,
-        exit_code: None,
-        duration_ms: 0,
-        events: Vec::new(),
-        directives: Vec::new(),
-        layers: None,
-        error: None,
-        hint: None,
-        exceptions: exception.granted(),
-    };
+    let mut record = RunRecord::new(
+        package.iter().map(|p| p.id.clone()).collect(),
+        label.clone(),
+        Phase::BuildScript,
+        exception.granted(),
+    );
     let code = match result {
         Ok(outcome) => {
             let code = outcome.termination.exit_code();

@@ -87,6 +87,32 @@ pub struct RunRecord {
     pub exceptions: Vec<super::config::Granted>,
 }
 
+impl RunRecord {
+    /// A record of a run that has not produced anything yet: no exit code, events, directives,
+    /// layers, error or hint.
+    pub fn new(
+        package_ids: Vec<String>,
+        krate: String,
+        phase: Phase,
+        exceptions: Vec<super::config::Granted>,
+    ) -> RunRecord {
+        RunRecord {
+            package_ids,
+            krate,
+            phase,
+            consumer: None,
+            exit_code: None,
+            duration_ms: 0,
+            events: Vec::new(),
+            directives: Vec::new(),
+            layers: None,
+            error: None,
+            hint: None,
+            exceptions,
+        }
+    }
+}
+
 /// An open session directory.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -336,18 +362,14 @@ mod tests {
 
     fn record(exit_code: i32) -> RunRecord {
         RunRecord {
-            package_ids: vec!["p 0.1.0".into()],
-            krate: "p 0.1.0".into(),
-            phase: Phase::BuildScript,
-            consumer: None,
             exit_code: Some(exit_code),
             duration_ms: 1,
-            events: Vec::new(),
-            directives: Vec::new(),
-            layers: None,
-            error: None,
-            hint: None,
-            exceptions: Vec::new(),
+            ..RunRecord::new(
+                vec!["p 0.1.0".into()],
+                "p 0.1.0".into(),
+                Phase::BuildScript,
+                Vec::new(),
+            )
         }
     }
 

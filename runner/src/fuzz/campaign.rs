@@ -86,7 +86,46 @@ impl TargetRun<'_> {
         log: &Path,
         timeout: Duration,
     ) -> Result<(sandbox::RunOutcome, String), FuzzError> {
-        run_target(self, args, read, write, log, timeout)
+        let (binary, krate, allow_degraded) = (self.binary, self.krate, self.allow_degraded);
+        let profile = Profile::load(FUZZ_PROFILE, &Placeholders::from_env())?;
+        let mut command = vec![binary.as_os_str().to_owned()];
+        command.extend(args);
+        let mut config = SandboxConfig::new(profile, command);
+        config.phase = Phase::Fuzz;
+        config.krate = krate.to_owned();
+        config.extra_exec = vec![binary.parent().unwrap_or(Path::new("/")).to_owned()];
+        config.extra_read = read;
+        config.extra_write = write.clone();
+        config.cwd = write.first().cloned().unwrap_or_else(|| PathBuf::from("/"));
+        config.timeout = Some(timeout);
+        config.allow_degraded = allow_degraded;
+        let mut env = vec![
+            (
+                "ASAN_OPTIONS",
+                "detect_leaks=1:symbolize=1:handle_abort=1:handle_segv=1:detect_odr_violation=0:allocator_may_return_null=0".to_owned(),
+            ),
+            ("RUST_BACKTRACE", "0".to_owned()),
+        ];
+        for candidate in ["/usr/bin/llvm-symbolizer", "/usr/local/bin/llvm-symbolizer"] {
+            if Path::new(candidate).is_file() {
+                env.push(("ASAN_SYMBOLIZER_PATH", candidate.to_owned()));
+                break;
+            }
+        }
+        config.env_set = env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let file = fs::File::create(log).map_err(write_err(log))?;
+        let null = fs::File::open("/dev/null").map_err(write_err(Path::new("/dev/null")))?;
+        config.stdio = [
+            Some(null.as_raw_fd()),
+            Some(file.as_raw_fd()),
+            Some(file.as_raw_fd()),
+        ];
+        let outcome = sandbox::run(&config)?;
+        drop(file);
+        let text = fs::read(log)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        Ok((outcome, text))
     }
 
     /// Runs the binary on `input` once and classifies what happened.
@@ -112,56 +151,6 @@ impl TargetRun<'_> {
             output,
         })
     }
-}
-
-fn run_target(
-    target: &TargetRun<'_>,
-    args: Vec<OsString>,
-    read: Vec<PathBuf>,
-    write: Vec<PathBuf>,
-    log: &Path,
-    timeout: Duration,
-) -> Result<(sandbox::RunOutcome, String), FuzzError> {
-    let (binary, krate, allow_degraded) = (target.binary, target.krate, target.allow_degraded);
-    let profile = Profile::load(FUZZ_PROFILE, &Placeholders::from_env())?;
-    let mut command = vec![binary.as_os_str().to_owned()];
-    command.extend(args);
-    let mut config = SandboxConfig::new(profile, command);
-    config.phase = Phase::Fuzz;
-    config.krate = krate.to_owned();
-    config.extra_exec = vec![binary.parent().unwrap_or(Path::new("/")).to_owned()];
-    config.extra_read = read;
-    config.extra_write = write.clone();
-    config.cwd = write.first().cloned().unwrap_or_else(|| PathBuf::from("/"));
-    config.timeout = Some(timeout);
-    config.allow_degraded = allow_degraded;
-    let mut env = vec![
-        (
-            "ASAN_OPTIONS",
-            "detect_leaks=1:symbolize=1:handle_abort=1:handle_segv=1:detect_odr_violation=0:allocator_may_return_null=0".to_owned(),
-        ),
-        ("RUST_BACKTRACE", "0".to_owned()),
-    ];
-    for candidate in ["/usr/bin/llvm-symbolizer", "/usr/local/bin/llvm-symbolizer"] {
-        if Path::new(candidate).is_file() {
-            env.push(("ASAN_SYMBOLIZER_PATH", candidate.to_owned()));
-            break;
-        }
-    }
-    config.env_set = env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-    let file = fs::File::create(log).map_err(write_err(log))?;
-    let null = fs::File::open("/dev/null").map_err(write_err(Path::new("/dev/null")))?;
-    config.stdio = [
-        Some(null.as_raw_fd()),
-        Some(file.as_raw_fd()),
-        Some(file.as_raw_fd()),
-    ];
-    let outcome = sandbox::run(&config)?;
-    drop(file);
-    let text = fs::read(log)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    Ok((outcome, text))
 }
 
 /// libFuzzer's final figures, from its log.

@@ -23,43 +23,45 @@ pub fn render(r: &Report) -> String {
             let kind = kind_str(e);
             let id = format!("airlock/{kind}/{}", e.action);
             rules.entry(id.clone()).or_insert_with(|| {
-                json!({
-                    "id": id,
-                    "name": format!("{kind}-{}", e.action),
-                    "shortDescription": {"text": format!("A sandboxed {kind} attempt: {}", e.action)},
-                    "defaultConfiguration": {"level": "error"}
-                })
+                rule(
+                    &id,
+                    &format!("{kind}-{}", e.action),
+                    &format!("A sandboxed {kind} attempt: {}", e.action),
+                    "error",
+                )
             });
-            results.push(json!({
-                "ruleId": id,
-                "level": "error",
-                "message": {"text": format!(
+            results.push(result(
+                &id,
+                "error",
+                &format!(
                     "{} ({}): {} {kind}/{} {}",
-                    c.label(), phase_str(e), decision_str(e.decision), e.action, event_detail(e)
-                )},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}],
-                "properties": {"crate": c.label(), "verdict": c.verdict.as_str(), "event": e}
-            }));
+                    c.label(),
+                    phase_str(e),
+                    decision_str(e.decision),
+                    e.action,
+                    event_detail(e)
+                ),
+                &uri,
+                json!({"crate": c.label(), "verdict": c.verdict.as_str(), "event": e}),
+            ));
         }
         for g in &c.exceptions {
             let id = format!("airlock/exception/{}", g.kind);
             rules.entry(id.clone()).or_insert_with(|| {
-                json!({
-                    "id": id,
-                    "name": format!("exception-{}", g.kind),
-                    "shortDescription": {"text": format!("An airlock.toml exception: {}", g.kind)},
-                    "defaultConfiguration": {"level": "note"}
-                })
+                rule(
+                    &id,
+                    &format!("exception-{}", g.kind),
+                    &format!("An airlock.toml exception: {}", g.kind),
+                    "note",
+                )
             });
-            results.push(json!({
-                "ruleId": id,
-                "level": "note",
-                "message": {"text": format!(
-                    "{}: airlock.toml grants {}", c.label(), exception_text(g)
-                )},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}],
-                "properties": {"crate": c.label(), "verdict": c.verdict.as_str(), "exception": g}
-            }));
+            results.push(result(
+                &id,
+                "note",
+                &format!("{}: airlock.toml grants {}", c.label(), exception_text(g)),
+                &uri,
+                json!({"crate": c.label(), "verdict": c.verdict.as_str(), "exception": g}),
+            ));
         }
     }
     if let Some(fuzz) = &r.fuzz {
@@ -87,4 +89,31 @@ pub fn render(r: &Report) -> String {
     let mut text = serde_json::to_string_pretty(&sarif).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// A SARIF rule: its id, name, one-line description and default level.
+fn rule(id: &str, name: &str, description: &str, level: &str) -> serde_json::Value {
+    json!({
+        "id": id,
+        "name": name,
+        "shortDescription": {"text": description},
+        "defaultConfiguration": {"level": level}
+    })
+}
+
+/// A SARIF result of rule `id`, located at the crate's manifest `uri`.
+fn result(
+    id: &str,
+    level: &str,
+    message: &str,
+    uri: &str,
+    properties: serde_json::Value,
+) -> serde_json::Value {
+    json!({
+        "ruleId": id,
+        "level": level,
+        "message": {"text": message},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}],
+        "properties": properties
+    })
 }

@@ -230,6 +230,16 @@ struct RootView {
 }
 
 impl RootView {
+    /// Through `/proc/<pid>/root` itself: for answers given while the process waits.
+    fn by_path(pid: i32) -> RootView {
+        RootView {
+            _fd: None,
+            prefix: PathBuf::from(format!("/proc/{pid}/root")),
+        }
+    }
+
+    /// Through a descriptor of `/proc/<pid>/root`, valid after the process has gone on or
+    /// exited; the path where it cannot be opened.
     fn of(pid: i32) -> RootView {
         let path = format!("/proc/{pid}/root");
         let fd = CString::new(path.as_str()).ok().and_then(|c| {
@@ -248,10 +258,7 @@ impl RootView {
                 prefix: PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
                 _fd: Some(fd),
             },
-            None => RootView {
-                _fd: None,
-                prefix: PathBuf::from(path),
-            },
+            None => RootView::by_path(pid),
         }
     }
 
@@ -970,8 +977,7 @@ impl Handler {
     }
 
     fn exists_inside(&self, call: &Call, path: &Path) -> bool {
-        let root = PathBuf::from(format!("/proc/{}/root", call.pid));
-        fs::symlink_metadata(join_inside(&root, path)).is_ok()
+        RootView::by_path(call.pid).exists(path)
     }
 
     fn pid_exists_inside(&self, pid: i32) -> bool {
@@ -982,8 +988,7 @@ impl Handler {
     /// If `path` (inside a write dir) is a symlink whose target lies outside every write dir,
     /// that target.
     fn symlink_escape(&self, call: &Call, path: &Path) -> Option<PathBuf> {
-        let root = PathBuf::from(format!("/proc/{}/root", call.pid));
-        let link = fs::read_link(join_inside(&root, path)).ok()?;
+        let link = fs::read_link(join_inside(&RootView::by_path(call.pid).prefix, path)).ok()?;
         let target = normalize(&path.parent().unwrap_or(Path::new("/")).join(link));
         (!self.writable(&target)).then_some(target)
     }
