@@ -6,6 +6,7 @@
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use aho_corasick::AhoCorasick;
 
@@ -31,8 +32,9 @@ pub struct DecoySet {
     /// Variables to set inside the sandbox (name, value).
     pub env: Vec<(String, String)>,
     /// One automaton over every encoding of every decoy (pattern -> decoy index), so a scan is
-    /// one pass over the bytes whatever the number of decoys.
-    matcher: Option<(AhoCorasick, Vec<usize>)>,
+    /// one pass over the bytes whatever the number of decoys. Built on the first scan: building
+    /// it takes about a millisecond, which a run that writes and sends nothing never pays.
+    matcher: OnceLock<Option<(AhoCorasick, Vec<usize>)>>,
 }
 
 /// Environment variables given decoy values: the usual token names payloads harvest.
@@ -116,24 +118,27 @@ impl DecoySet {
             set.decoys
                 .push(Decoy::new(&format!("env:{var}"), value, None));
         }
-        set.build_matcher();
         Ok(set)
     }
 
-    fn build_matcher(&mut self) {
-        let mut patterns = Vec::new();
-        let mut owners = Vec::new();
-        for (i, d) in self.decoys.iter().enumerate() {
-            for n in &d.needles {
-                patterns.push(n.clone());
-                owners.push(i);
-            }
-        }
-        self.matcher = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(&patterns)
-            .ok()
-            .map(|ac| (ac, owners));
+    fn matcher(&self) -> Option<&(AhoCorasick, Vec<usize>)> {
+        self.matcher
+            .get_or_init(|| {
+                let mut patterns = Vec::new();
+                let mut owners = Vec::new();
+                for (i, d) in self.decoys.iter().enumerate() {
+                    for n in &d.needles {
+                        patterns.push(n.clone());
+                        owners.push(i);
+                    }
+                }
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(&patterns)
+                    .ok()
+                    .map(|ac| (ac, owners))
+            })
+            .as_ref()
     }
 
     /// The decoy planted in `rel` (relative to the decoy home), if any.
@@ -144,7 +149,7 @@ impl DecoySet {
     /// The decoys whose values appear (in any encoding) in `bytes`.
     pub fn found_in(&self, bytes: &[u8]) -> Vec<&Decoy> {
         let mut hit = vec![false; self.decoys.len()];
-        match &self.matcher {
+        match self.matcher() {
             Some((ac, owners)) => {
                 for m in ac.find_overlapping_iter(bytes) {
                     hit[owners[m.pattern().as_usize()]] = true;

@@ -164,12 +164,40 @@ airtest!(
         let run = s.attack(&[], &["exec-written", out.to_str().unwrap()]);
         run.refused();
         assert!(
-            out.join("payload").exists(),
-            "the fixture wrote its payload"
+            !out.join("payload").exists(),
+            "the fixture removed its payload"
         );
-        run.expect("exec", "exec", "denied", "path", "out/payload");
+        // Each attempt is recorded with the file it named (so the file existed), although the
+        // file may be gone before the supervisor writes the events down.
+        let e = run.expect("exec", "exec", "denied", "path", "out/payload");
+        assert!(
+            e["detail"]["resolved"]
+                .as_str()
+                .is_some_and(|r| r.ends_with("out/payload")),
+            "{e}"
+        );
+        let e = run.expect("exec", "exec", "denied", "path", "/proc/self/cwd/payload");
+        assert!(
+            e["detail"]["resolved"]
+                .as_str()
+                .is_some_and(|r| r.ends_with("out/payload")),
+            "{e}"
+        );
     }
 );
+
+airtest!(a_new_user_namespace_is_refused_whatever_the_profile, |s| {
+    // A profile that forgot `unshare` in its deny list: the filter refuses new namespaces
+    // all the same.
+    let profile = profile_with(
+        &s,
+        "no-unshare.toml",
+        &[("name = \"unshare\"", "name = \"acct\"")],
+    );
+    let run = s.attack(&["--profile", &profile], &["unshare"]);
+    run.refused();
+    run.expect("syscall", "unshare", "denied", "reason", "new namespaces");
+});
 
 airtest!(fileless_exec_through_memfd_is_refused, |s| {
     let run = s.attack(&[], &["fileless"]);

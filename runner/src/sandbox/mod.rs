@@ -13,6 +13,7 @@ pub mod landlock;
 pub mod limits;
 pub mod namespaces;
 pub mod probe;
+pub mod procmem;
 pub mod seccomp;
 pub mod supervisor;
 pub mod tripwire;

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use super::decode::{self, SockAddr};
+use super::procmem::{read_cstring, read_exec, read_mem, read_u64};
 use super::seccomp::{syscall_name, syscall_number, Action, ArgTest, Rule};
 use crate::decoys::DecoySet;
 use crate::events::{Decision, Event, EventLog, Kind};
@@ -44,14 +45,19 @@ pub fn filter_rules(profile: &Profile) -> Vec<Rule> {
     // glibc tries clone3 first and falls back to clone on ENOSYS; clone3's flags live in memory,
     // where BPF cannot see them, so it is refused and clone's flags are checked instead.
     rules.push(Rule::always(libc::SYS_clone3, Errno(libc::ENOSYS)));
-    rules.push(Rule::when(
-        libc::SYS_clone,
-        ArgTest::AnyBit {
-            arg: 0,
-            mask: NS_FLAGS,
-        },
-        Notify,
-    ));
+    // New namespaces are refused whatever the profile says: in a new user namespace a process
+    // would hold every capability again (and could, say, chroot away from the sandbox's root,
+    // which the supervisor relies on sharing with every process of the run).
+    for nr in [libc::SYS_clone, libc::SYS_unshare] {
+        rules.push(Rule::when(
+            nr,
+            ArgTest::AnyBit {
+                arg: 0,
+                mask: NS_FLAGS,
+            },
+            Notify,
+        ));
+    }
     for request in [libc::TIOCSTI, libc::TIOCLINUX] {
         rules.push(Rule::when(
             libc::SYS_ioctl,
@@ -204,6 +210,8 @@ pub struct Handler {
     pids: Mutex<HashMap<i32, i32>>,
     /// The sandbox's PID namespace (opened on first use), for translating host pids.
     pid_namespace: OnceLock<Option<OwnedFd>>,
+    /// The sandbox's root directory (opened on first use), shared by every process of the run.
+    sandbox_root: OnceLock<Option<OwnedFd>>,
     /// Exec attempts already answered, whose events are still to be worked out.
     pending_execs: Mutex<Vec<ExecAttempt>>,
 }
@@ -212,65 +220,29 @@ pub struct Handler {
 struct ExecAttempt {
     /// The process, as the sandbox numbers it.
     pid: i32,
-    /// The absolute path asked for, as the process sees it.
-    path: Option<PathBuf>,
-    root: RootView,
-    /// The event so far (path, argv).
-    event: Event,
-    /// The file name asked for (network tools are recognized by it).
-    program: String,
+    /// The process, as the host numbers it.
+    host_pid: i32,
+    /// The path asked for, as given, and the arguments.
+    path: String,
+    argv: Vec<String>,
+    file: ExecFile,
 }
 
-/// A process's root directory, for resolving paths as the process sees them: a descriptor of
-/// `/proc/<pid>/root` (which stays valid after the process exits), else that path.
-struct RootView {
-    /// Keeps the root open while `prefix` names it.
-    _fd: Option<OwnedFd>,
-    prefix: PathBuf,
+/// The file an exec names.
+enum ExecFile {
+    /// Opened (`O_PATH`) while the process waited: for paths the sandbox could change (in a
+    /// writable directory, or through `/proc`), so that removing or replacing the file after
+    /// the answer changes nothing. `None`: no such file.
+    Opened(Option<OwnedFd>),
+    /// To be opened once the process has gone on: a path the sandbox cannot change (`None`: a
+    /// path that could not be made absolute).
+    Deferred(Option<PathBuf>),
 }
 
-impl RootView {
-    /// Through `/proc/<pid>/root` itself: for answers given while the process waits.
-    fn by_path(pid: i32) -> RootView {
-        RootView {
-            _fd: None,
-            prefix: PathBuf::from(format!("/proc/{pid}/root")),
-        }
-    }
-
-    /// Through a descriptor of `/proc/<pid>/root`, valid after the process has gone on or
-    /// exited; the path where it cannot be opened.
-    fn of(pid: i32) -> RootView {
-        let path = format!("/proc/{pid}/root");
-        let fd = CString::new(path.as_str()).ok().and_then(|c| {
-            // SAFETY: valid C string; the descriptor is owned below.
-            let fd = unsafe {
-                libc::open(
-                    c.as_ptr(),
-                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                )
-            };
-            // SAFETY: the kernel just returned it.
-            (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
-        });
-        match fd {
-            Some(fd) => RootView {
-                prefix: PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
-                _fd: Some(fd),
-            },
-            None => RootView::by_path(pid),
-        }
-    }
-
-    /// `path` with its symlinks resolved inside (see [`resolve_inside`]).
-    fn resolve(&self, path: &Path) -> PathBuf {
-        resolve_inside(&self.prefix, path)
-    }
-
-    /// Whether `path` exists inside.
-    fn exists(&self, path: &Path) -> bool {
-        fs::symlink_metadata(join_inside(&self.prefix, path)).is_ok()
-    }
+/// `/proc/<pid>/root`: the root directory of process `pid`, through which the supervisor looks
+/// at paths as that process sees them (while the process exists).
+fn proc_root(pid: i32) -> PathBuf {
+    PathBuf::from(format!("/proc/{pid}/root"))
 }
 
 /// A notification's target: host pid and syscall arguments.
@@ -289,6 +261,7 @@ impl Handler {
             pretend_connected: Mutex::new(HashMap::new()),
             pids: Mutex::new(HashMap::new()),
             pid_namespace: OnceLock::new(),
+            sandbox_root: OnceLock::new(),
             pending_execs: Mutex::new(Vec::new()),
         }
     }
@@ -428,10 +401,15 @@ impl Handler {
             {
                 self.signal(call)
             }
-            n if n == libc::SYS_clone => {
+            n if n == libc::SYS_clone || n == libc::SYS_unshare => {
+                let name = if n == libc::SYS_clone {
+                    "clone"
+                } else {
+                    "unshare"
+                };
                 self.record(
                     call,
-                    Event::new(Kind::Syscall, "clone", Decision::Denied)
+                    Event::new(Kind::Syscall, name, Decision::Denied)
                         .with("flags", format!("{:#x}", call.args[0]))
                         .with("reason", "new namespaces"),
                 );
@@ -660,46 +638,85 @@ impl Handler {
     }
 
     fn exec(&self, call: &Call, dirfd: i32, path_ptr: u64, argv_ptr: u64, flags: i32) -> Answer {
-        let path = read_cstring(call.pid, path_ptr).unwrap_or_default();
-        let argv = read_argv(call.pid, argv_ptr);
+        let (path, argv) = read_exec(call.pid, path_ptr, argv_ptr);
+        let path = path.unwrap_or_default();
         let path_text = String::from_utf8_lossy(&path).into_owned();
         let fileless = flags & libc::AT_EMPTY_PATH != 0 && path.is_empty()
             || is_fd_path(&path_text)
             || dirfd != libc::AT_FDCWD && path.is_empty();
-        let mut event = Event::new(Kind::Exec, "exec", Decision::Allowed)
-            .with("path", path_text.as_str())
-            .with("argv", argv.clone());
         if fileless {
             let target = if dirfd >= 0 {
                 fd_target(call.pid, dirfd).unwrap_or_default()
             } else {
                 fd_target_from_path(call.pid, &path_text).unwrap_or_default()
             };
-            event.decision = Decision::Denied;
-            event = event.with("fileless", true).with("target", target);
+            let event = Event::new(Kind::Exec, "exec", Decision::Denied)
+                .with("path", path_text.as_str())
+                .with("argv", argv)
+                .with("fileless", true)
+                .with("target", target);
             self.record(call, event);
             return Answer::Deny(libc::EACCES);
         }
+        let pid = self.inner_pid(call.pid);
+        let absolute = absolute(call.pid, dirfd, OsStr::new(&path_text));
+        let file = match absolute {
+            Some(p) if p.starts_with("/proc") => {
+                ExecFile::Opened(self.open_inside(call.pid, &proc_self(&p, pid)))
+            }
+            Some(p) if self.writable(&p) => ExecFile::Opened(self.open_inside(call.pid, &p)),
+            other => ExecFile::Deferred(other),
+        };
         let attempt = ExecAttempt {
-            pid: self.inner_pid(call.pid),
-            path: absolute(call.pid, dirfd, OsStr::new(&path_text)),
-            root: RootView::of(call.pid),
-            event,
-            program: Path::new(&path_text)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            pid,
+            host_pid: call.pid,
+            path: path_text,
+            argv,
+            file,
         };
         if self.ctx.landlock_exec.load(Ordering::Relaxed) {
             // Landlock's execute right decides in the kernel, so the process may go on at once;
             // the event (which predicts Landlock's answer) is worked out after the answer is
-            // sent, through a descriptor of the process's root that outlives the process.
+            // sent (see ExecFile for why that cannot be fooled by changing the file).
             if let Ok(mut pending) = self.pending_execs.lock() {
                 pending.push(attempt);
                 return Answer::Continue;
             }
         }
         self.judge_exec(attempt)
+    }
+
+    /// The sandbox's root directory: `/proc/<init>/root`, opened once. Every process of a run
+    /// has this root: none can change it (`chroot` needs a capability no sandboxed process has,
+    /// and new user namespaces, where one could gain it, are refused by the filter whatever the
+    /// profile says; `pivot_root` needs another, and Landlock forbids it besides).
+    fn sandbox_root(&self) -> Option<RawFd> {
+        self.sandbox_root
+            .get_or_init(|| {
+                let init = self.ctx.init_pid.load(Ordering::Relaxed);
+                (init > 0)
+                    .then(|| open_path(&proc_root(init), libc::O_DIRECTORY))
+                    .flatten()
+            })
+            .as_ref()
+            .map(AsRawFd::as_raw_fd)
+    }
+
+    /// Opens (`O_PATH`) the file that absolute `path` names inside the sandbox, its symlinks
+    /// resolved there (absolute ones against the sandbox's root): one `openat2` with
+    /// `RESOLVE_IN_ROOT`. Where that cannot go (Linux < 5.6; the magic links of `/proc`, which
+    /// `RESOLVE_IN_ROOT` refuses), a walk through `/proc/<pid>/root`. `None` if there is no
+    /// such file.
+    fn open_inside(&self, pid: i32, path: &Path) -> Option<OwnedFd> {
+        if let Some(root) = self.sandbox_root().filter(|_| !path.starts_with("/proc")) {
+            match openat2_in_root(root, path) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
+                result => return result.ok(),
+            }
+        }
+        let root = proc_root(pid);
+        let resolved = resolve_inside(&root, path);
+        open_path(&join_inside(&root, &resolved), libc::O_NOFOLLOW)
     }
 
     /// Records the exec attempts answered since the last call (see [`Handler::exec`]).
@@ -717,51 +734,50 @@ impl Handler {
     fn judge_exec(&self, attempt: ExecAttempt) -> Answer {
         let ExecAttempt {
             pid,
+            host_pid,
             path,
-            root,
-            mut event,
-            program,
+            argv,
+            file,
         } = attempt;
-        let resolved = path.map(|p| root.resolve(&p));
+        let file = match file {
+            ExecFile::Opened(file) => file,
+            ExecFile::Deferred(p) => p.and_then(|p| self.open_inside(host_pid, &p)),
+        };
+        let program = Path::new(&path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let network_tool = self.ctx.network_tools.contains(&program);
-        let exists = resolved.as_ref().is_some_and(|p| {
-            // Executable directories are bound at their own paths, so the host sees the same
-            // files there, without the walk through the process's root.
-            if self.ctx.exec_dirs.iter().any(|d| p.starts_with(d)) {
-                fs::symlink_metadata(p).is_ok()
-            } else {
-                root.exists(p)
-            }
-        });
-        if !exists {
+        let mut event = Event::new(Kind::Exec, "exec", Decision::Allowed)
+            .with("path", path.as_str())
+            .with("argv", argv);
+        let Some(resolved) = file.as_ref().and_then(path_of) else {
             // execvp probing each PATH entry: the kernel answers ENOENT. Only a missing network
             // tool is worth a line (the attempt says what the payload wanted).
             if network_tool {
                 self.record_by(pid, event.with("network_tool", true).with("found", false));
             }
             return Answer::Continue;
-        }
-        let executable = resolved
-            .as_ref()
-            .is_some_and(|p| self.ctx.exec_dirs.iter().any(|d| p.starts_with(d)));
-        if !executable {
+        };
+        if !self.ctx.exec_dirs.iter().any(|d| resolved.starts_with(d)) {
             event.decision = Decision::Denied;
-            if let Some(p) = &resolved {
-                event = event.with("resolved", p.to_string_lossy());
-            }
-            event = event.with("reason", "not beneath an executable directory");
+            event = event
+                .with("resolved", resolved.to_string_lossy())
+                .with("reason", "not beneath an executable directory");
             self.record_by(pid, event);
             return Answer::Deny(libc::EACCES);
         }
         if network_tool {
             event = event.with("network_tool", true);
         }
-        if let Some(p) = resolved
-            .as_ref()
-            .filter(|p| self.ctx.write_exec_dirs.iter().any(|d| p.starts_with(d)))
+        if self
+            .ctx
+            .write_exec_dirs
+            .iter()
+            .any(|d| resolved.starts_with(d))
         {
             event = event
-                .with("resolved", p.to_string_lossy())
+                .with("resolved", resolved.to_string_lossy())
                 .with("writable_dir", true);
         }
         self.record_by(pid, event);
@@ -977,7 +993,7 @@ impl Handler {
     }
 
     fn exists_inside(&self, call: &Call, path: &Path) -> bool {
-        RootView::by_path(call.pid).exists(path)
+        fs::symlink_metadata(join_inside(&proc_root(call.pid), path)).is_ok()
     }
 
     fn pid_exists_inside(&self, pid: i32) -> bool {
@@ -988,7 +1004,7 @@ impl Handler {
     /// If `path` (inside a write dir) is a symlink whose target lies outside every write dir,
     /// that target.
     fn symlink_escape(&self, call: &Call, path: &Path) -> Option<PathBuf> {
-        let link = fs::read_link(join_inside(&RootView::by_path(call.pid).prefix, path)).ok()?;
+        let link = fs::read_link(join_inside(&proc_root(call.pid), path)).ok()?;
         let target = normalize(&path.parent().unwrap_or(Path::new("/")).join(link));
         (!self.writable(&target)).then_some(target)
     }
@@ -1043,6 +1059,75 @@ fn resolve_inside(root: &Path, path: &Path) -> PathBuf {
 
 fn join_inside(root: &Path, path: &Path) -> PathBuf {
     root.join(path.strip_prefix("/").unwrap_or(path))
+}
+
+/// `path` with a leading `/proc/self` or `/proc/thread-self` naming process `pid` instead (the
+/// supervisor looking through the sandbox's `/proc` is not the process asking).
+fn proc_self(path: &Path, pid: i32) -> PathBuf {
+    for alias in ["/proc/self", "/proc/thread-self"] {
+        if let Ok(rest) = path.strip_prefix(alias) {
+            return Path::new("/proc").join(pid.to_string()).join(rest);
+        }
+    }
+    path.to_owned()
+}
+
+/// Opens `path` with `O_PATH | O_CLOEXEC | extra`.
+fn open_path(path: &Path, extra: i32) -> Option<OwnedFd> {
+    let c = CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: valid C string; the descriptor is owned below.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC | extra) };
+    // SAFETY: the kernel just returned it.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `openat2(root, path, O_PATH, RESOLVE_IN_ROOT)`: `path` resolved as if `root` were `/`.
+fn openat2_in_root(root: RawFd, path: &Path) -> io::Result<OwnedFd> {
+    /// `struct open_how` from <linux/openat2.h>.
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    const RESOLVE_IN_ROOT: u64 = 0x10;
+    let relative = path.strip_prefix("/").unwrap_or(path);
+    let relative = if relative.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        relative
+    };
+    let c = CString::new(relative.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_IN_ROOT,
+    };
+    // SAFETY: `how` is the struct openat2 expects, of the size passed; the path is a C string.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            root,
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// The path of an open file as its own mount namespace names it (what the sandbox sees), even
+/// once it has been removed.
+fn path_of(file: &OwnedFd) -> Option<PathBuf> {
+    let link = fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
+    let bytes = link.as_os_str().as_bytes();
+    let bytes = bytes.strip_suffix(b" (deleted)").unwrap_or(bytes);
+    Some(PathBuf::from(OsStr::from_bytes(bytes)))
 }
 
 fn format_args_hex(args: &[u64]) -> Vec<String> {
@@ -1154,97 +1239,6 @@ fn socket_kind(pid: i32, fd: RawFd) -> Option<(i32, i32)> {
     Some((get(libc::SO_DOMAIN)?, get(libc::SO_TYPE)?))
 }
 
-/// Reads `buf.len()` bytes (or fewer, up to a fault) at `addr` in process `pid`, a page at a
-/// time so that a string ending just before an unmapped page still reads.
-pub fn read_mem(pid: i32, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
-    const PAGE: u64 = 4096;
-    let mut done = 0usize;
-    while done < buf.len() {
-        let at = addr + done as u64;
-        let chunk = ((PAGE - at % PAGE) as usize).min(buf.len() - done);
-        let local = libc::iovec {
-            iov_base: buf[done..].as_mut_ptr().cast(),
-            iov_len: chunk,
-        };
-        let remote = libc::iovec {
-            iov_base: at as *mut libc::c_void,
-            iov_len: chunk,
-        };
-        // SAFETY: `local` describes writable memory we own; `remote` is only read by the kernel.
-        let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-        if n <= 0 {
-            if done == 0 {
-                return Err(io::Error::last_os_error());
-            }
-            break;
-        }
-        done += n as usize;
-    }
-    Ok(done)
-}
-
-fn read_u64(pid: i32, addr: u64) -> Option<u64> {
-    let mut b = [0u8; 8];
-    (read_mem(pid, addr, &mut b).ok()? == 8).then(|| u64::from_ne_bytes(b))
-}
-
-/// Longest string read from a process (paths, arguments).
-const MAX_STRING: usize = 4096;
-
-/// Reads a NUL-terminated string at `addr` in process `pid`.
-pub fn read_cstring(pid: i32, addr: u64) -> Option<Vec<u8>> {
-    if addr == 0 {
-        return None;
-    }
-    let mut out = Vec::new();
-    let mut at = addr;
-    while out.len() < MAX_STRING {
-        let mut chunk = [0u8; 256];
-        let n = read_mem(pid, at, &mut chunk).ok()?;
-        if n == 0 {
-            return None;
-        }
-        if let Some(end) = chunk[..n].iter().position(|&b| b == 0) {
-            out.extend_from_slice(&chunk[..end]);
-            return Some(out);
-        }
-        out.extend_from_slice(&chunk[..n]);
-        at += n as u64;
-    }
-    Some(out)
-}
-
-/// Reads an argv-style array of string pointers (at most 256 entries recorded).
-fn read_argv(pid: i32, addr: u64) -> Vec<String> {
-    const MAX: usize = 256;
-    /// Pointers fetched per `process_vm_readv` (most argv arrays need one read).
-    const BATCH: usize = 32;
-    let mut args = Vec::new();
-    if addr == 0 {
-        return args;
-    }
-    'batches: while args.len() < MAX {
-        let mut raw = [0u8; BATCH * 8];
-        let Ok(n) = read_mem(pid, addr + args.len() as u64 * 8, &mut raw) else {
-            break;
-        };
-        if n < 8 {
-            break;
-        }
-        for chunk in raw[..n - n % 8].chunks_exact(8) {
-            let ptr = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8]));
-            if ptr == 0 || args.len() == MAX {
-                break 'batches;
-            }
-            match read_cstring(pid, ptr) {
-                Some(s) => args.push(String::from_utf8_lossy(&s).into_owned()),
-                None => break 'batches,
-            }
-        }
-    }
-    args
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1253,33 +1247,6 @@ mod tests {
     fn normalize_resolves_dots() {
         assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
         assert_eq!(normalize(Path::new("/../x")), PathBuf::from("/x"));
-    }
-
-    #[test]
-    fn reads_own_memory() {
-        let s = std::ffi::CString::new("hello sandbox").unwrap();
-        let pid = std::process::id() as i32;
-        assert_eq!(
-            read_cstring(pid, s.as_ptr() as u64).unwrap(),
-            b"hello sandbox".to_vec()
-        );
-        let args = [s.as_ptr(), std::ptr::null()];
-        assert_eq!(
-            read_argv(pid, args.as_ptr() as u64),
-            vec!["hello sandbox".to_string()]
-        );
-        // Longer than one batch of pointers, and capped at 256 entries.
-        let words: Vec<std::ffi::CString> = (0..300)
-            .map(|i| std::ffi::CString::new(format!("arg{i}")).unwrap())
-            .collect();
-        let mut ptrs: Vec<*const libc::c_char> = words.iter().map(|w| w.as_ptr()).collect();
-        ptrs.push(std::ptr::null());
-        let read = read_argv(pid, ptrs[250..].as_ptr() as u64);
-        assert_eq!(read.len(), 50);
-        assert_eq!(read[0], "arg250");
-        let read = read_argv(pid, ptrs.as_ptr() as u64);
-        assert_eq!(read.len(), 256);
-        assert_eq!(read[40], "arg40");
     }
 
     #[test]
