@@ -8,6 +8,7 @@
 
 use std::fs;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use crate::profile::Limits;
@@ -89,6 +90,17 @@ impl PidsCgroup {
             let _ = fs::remove_dir(&dir);
         }
         None
+    }
+
+    /// The cgroup's `tasks` file opened for writing, where there is one (cgroup v1): a thread
+    /// that writes `0` there moves itself, without the global lock a move of another process
+    /// takes (see [`crate::sandbox::child::ChildPlan::join_cgroup`]).
+    pub fn open_tasks(&self) -> Option<OwnedFd> {
+        fs::OpenOptions::new()
+            .write(true)
+            .open(self.dir.join("tasks"))
+            .ok()
+            .map(OwnedFd::from)
     }
 
     /// Moves process `pid` (and so its future children) into the cgroup.

@@ -716,7 +716,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     let (parent_sock, child_sock) = prepare("creating the control socket", control_pair())?;
     // SAFETY: geteuid/getegid cannot fail.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let plan = ChildPlan {
+    let mut plan = ChildPlan {
         id_maps: use_namespaces
             .then(|| {
                 Some((
@@ -729,6 +729,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         set_hostname: use_namespaces,
         pid_namespace: use_namespaces,
         rlimits: Rlimits::from_profile(&profile.limits),
+        join_cgroup: None,
         cwd: cstring(cwd.as_os_str().as_bytes(), "the working directory")?,
         landlock,
         seccomp: program_bpf,
@@ -745,6 +746,8 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     } else {
         None
     };
+    let cgroup_tasks = cgroup.as_ref().and_then(PidsCgroup::open_tasks);
+    plan.join_cgroup = cgroup_tasks.as_ref().map(AsRawFd::as_raw_fd);
     let ns_flags = if use_namespaces {
         libc::CLONE_NEWUSER
             | libc::CLONE_NEWNS
@@ -788,11 +791,13 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     drop(child_sock);
     let ChildPlan {
         mounts: compiled_mounts,
+        join_cgroup,
         ..
     } = plan;
     handler.context().init_pid.store(pid, Ordering::Relaxed);
     let mut waiter = ChildWaiter { pid, reaped: None };
-    if let Some(cg) = &cgroup {
+    drop(cgroup_tasks);
+    if let Some(cg) = cgroup.as_ref().filter(|_| join_cgroup.is_none()) {
         if let Err(e) = cg.add(pid) {
             return Err(SandboxError::Prepare {
                 step: format!("moving the sandbox into {}", cg.path().display()),
