@@ -85,6 +85,14 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
                 "RLIMIT_NPROC (per user namespace)"
             }
         );
+        println!(
+            "  memory limit        {}",
+            if support.root {
+                "memory cgroup (all of a run's processes together)"
+            } else {
+                "RLIMIT_AS (per process)"
+            }
+        );
         match &nightly {
             Some(v) => println!("  nightly toolchain   {v}  ok (needed only by `fuzz`)"),
             None => println!(

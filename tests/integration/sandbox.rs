@@ -405,6 +405,29 @@ fn profile_with(s: &Scene, name: &str, replace: &[(&str, &str)]) -> String {
     path.to_str().unwrap().to_owned()
 }
 
+airtest!(memory_beyond_the_limit_is_refused, |s| {
+    let profile = profile_with(
+        &s,
+        "lean.toml",
+        &[("memory = \"unlimited\"", "memory = \"64MiB\"")],
+    );
+    let run = s.attack(&["--profile", &profile], &["memory", "512"]);
+    assert!(
+        !run.stdout.contains("succeeded"),
+        "512 MiB were allocated under a 64 MiB limit: {}",
+        run.stdout
+    );
+    if is_root() {
+        // As root a memory cgroup caps the run: the hog is killed and the kill counted.
+        assert_eq!(run.code, 137, "{}\n{}", run.stdout, run.stderr);
+        let e = run.expect("limit", "memory", "denied", "limit", "67108864");
+        assert!(e["detail"]["oom_kills"].as_u64().unwrap_or(0) >= 1, "{e}");
+    } else {
+        // Unprivileged, RLIMIT_AS fails the allocation inside the process.
+        run.refused();
+    }
+});
+
 airtest!(bounded_fork_bomb_is_contained, |s| {
     let profile = profile_with(&s, "small.toml", &[("processes = 1024", "processes = 48")]);
     let started = Instant::now();

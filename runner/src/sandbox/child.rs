@@ -71,7 +71,7 @@ impl Step {
     pub fn describe(self) -> &'static str {
         match self {
             Step::WaitForGo => "waiting for the supervisor",
-            Step::Cgroup => "joining the run's pids cgroup",
+            Step::Cgroup => "joining the run's cgroups",
             Step::IdMaps => "writing the user namespace's uid/gid maps",
             Step::Mount => "building the mount namespace",
             Step::Hostname => "setting the sandbox hostname",
@@ -161,10 +161,10 @@ pub struct ChildPlan {
     /// killed by the kernel when it exits).
     pub pid_namespace: bool,
     pub rlimits: Rlimits,
-    /// An open `tasks` file of the run's pids cgroup (cgroup v1), through which init moves
-    /// itself before anything else: a thread moving itself takes no global lock, where moving
-    /// another process waits for an RCU grace period (about 10 ms) on every run.
-    pub join_cgroup: Option<RawFd>,
+    /// Open `tasks` files of the run's cgroups (cgroup v1), through which init moves itself
+    /// before anything else: a thread moving itself takes no global lock, where moving another
+    /// process waits for an RCU grace period (about 10 ms) on every run.
+    pub join_cgroups: Vec<RawFd>,
     pub cwd: CString,
     pub landlock: Option<PreparedRuleset>,
     pub seccomp: Program,
@@ -235,11 +235,11 @@ impl ChildPlan {
     /// Runs in the cloned child (PID 1 of the new PID namespace). Never returns.
     pub fn run_init(mut self) -> ! {
         let control = self.control;
-        if let Some(tasks) = self.join_cgroup {
+        for (i, &tasks) in self.join_cgroups.iter().enumerate() {
             // "0": the writing thread itself (init is single-threaded, so the whole process).
             // SAFETY: writing one byte from a static buffer to our own descriptor.
             if unsafe { libc::write(tasks, b"0".as_ptr().cast(), 1) } != 1 {
-                fail(control, Step::Cgroup, 0, errno());
+                fail(control, Step::Cgroup, i as u32, errno());
             }
             // SAFETY: closing our own descriptor; nothing after this may use it.
             unsafe { libc::close(tasks) };
@@ -276,9 +276,9 @@ impl ChildPlan {
             // SAFETY: as above.
             unsafe { libc::chdir(c"/".as_ptr()) };
         }
-        // Where init could not join the pids cgroup itself (cgroup v2), the supervisor moves it
-        // while it sets up the namespaces (the move waits for an RCU grace period); nothing
-        // may fork before it is done.
+        // Where init could not join a cgroup itself (cgroup v2), the supervisor moves it while
+        // it sets up the namespaces (the move waits for an RCU grace period); nothing may fork
+        // before it is done.
         if !wait_for_supervisor(control) {
             fail(control, Step::WaitForGo, 0, errno());
         }

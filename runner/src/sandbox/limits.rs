@@ -1,10 +1,13 @@
 //! The limits layer: per-process resource limits (`setrlimit`) applied in the sandbox child,
-//! and, where the caller may create one (root), a pids cgroup that caps the whole run's process
-//! count and counts refused forks.
+//! and, where the caller may create them (root), cgroups that cap the whole run: a pids cgroup
+//! (process count, refused forks counted) and a memory cgroup (memory of all the run's
+//! processes together, OOM kills counted).
 //!
 //! `RLIMIT_NPROC` alone is not enough as root: the kernel exempts the root user from it, and in
 //! our user namespace the sandbox's root is the host's root. The pids cgroup has no such
-//! exemption, and its `pids.events` tells us exactly how many forks it refused.
+//! exemption, and its `pids.events` tells us exactly how many forks it refused. Likewise a
+//! memory cgroup's OOM kills are counted, where `RLIMIT_AS` only fails an allocation inside the
+//! process, unseen.
 
 use std::fs;
 use std::io;
@@ -21,13 +24,14 @@ pub struct Rlimits {
 
 impl Rlimits {
     /// The limits of `limits`, plus no core dumps (a dump would hold whatever the process read).
-    pub fn from_profile(limits: &Limits) -> Rlimits {
+    /// `memory_by_cgroup`: a memory cgroup caps memory instead of `RLIMIT_AS`.
+    pub fn from_profile(limits: &Limits, memory_by_cgroup: bool) -> Rlimits {
         let mut pairs = vec![
             (libc::RLIMIT_NPROC, limits.processes),
             (libc::RLIMIT_FSIZE, limits.file_size),
             (libc::RLIMIT_CORE, 0),
         ];
-        if let Some(memory) = limits.memory {
+        if let Some(memory) = limits.memory.filter(|_| !memory_by_cgroup) {
             pairs.push((libc::RLIMIT_AS, memory));
         }
         if let Some(stack) = limits.stack {
@@ -64,77 +68,235 @@ impl Rlimits {
     }
 }
 
-/// A pids cgroup holding one run.
+/// The cgroups holding one run (as root): a pids cgroup capping its process count and, when the
+/// profile caps memory, a memory cgroup capping the memory of all its processes together. Both
+/// count their hits exactly (`pids.events`; the memory controller's OOM kills).
 #[derive(Debug)]
-pub struct PidsCgroup {
-    dir: PathBuf,
+pub struct RunCgroup {
+    dirs: Vec<ControllerDir>,
+    memory_limit: Option<u64>,
 }
 
-impl PidsCgroup {
-    /// Creates a pids cgroup capped at `max` processes, beneath the caller's own pids cgroup,
-    /// in the v2 hierarchy if it has the pids controller, else in v1's `pids` hierarchy.
-    /// `None` where neither is writable (unprivileged callers, containers).
-    pub fn create(max: u64) -> Option<PidsCgroup> {
+/// One cgroup directory and the controllers it caps the run with.
+#[derive(Debug)]
+struct ControllerDir {
+    dir: PathBuf,
+    /// In a cgroup v1 hierarchy (one controller per hierarchy, a `tasks` file).
+    v1: bool,
+    controllers: Vec<&'static str>,
+}
+
+impl RunCgroup {
+    /// Creates the run's cgroups beneath the caller's own, in the v2 hierarchy where it has the
+    /// controller, else in the controller's v1 hierarchy. `None` where no pids cgroup can be
+    /// made (unprivileged callers, containers); the memory cgroup is left out where it cannot be
+    /// made (then `RLIMIT_AS` caps memory per process).
+    pub fn create(processes: u64, memory: Option<u64>) -> Option<RunCgroup> {
         let own = fs::read_to_string("/proc/self/cgroup").ok()?;
-        let candidates = cgroup_dirs(&own);
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        for base in candidates {
-            let dir = base.join(format!("airlock-{}-{n}", std::process::id()));
-            if fs::create_dir(&dir).is_err() {
-                continue;
+        let name = format!("airlock-{}-{n}", std::process::id());
+        let mut run = RunCgroup {
+            dirs: Vec::new(),
+            memory_limit: None,
+        };
+        let pids = [("pids.max", processes.to_string())];
+        run.dirs.push(make_dir(&own, "pids", &name, &pids, &pids)?);
+        if let Some(limit) = memory {
+            let v1 = [
+                ("memory.limit_in_bytes", limit.to_string()),
+                ("memory.memsw.limit_in_bytes", limit.to_string()),
+            ];
+            let v2 = [
+                ("memory.max", limit.to_string()),
+                ("memory.swap.max", "0".to_owned()),
+            ];
+            let memory_v2 = candidates(&own, "memory");
+            let shared = run.dirs.iter_mut().find(|d| {
+                !d.v1
+                    && memory_v2
+                        .iter()
+                        .any(|(c, v1)| !v1 && d.dir.parent() == Some(c.as_path()))
+            });
+            let capped = match shared {
+                // One v2 hierarchy holds both controllers: one directory (a process is in one
+                // cgroup per hierarchy).
+                Some(d) => {
+                    let ok = write_settings(&d.dir, &v2);
+                    if ok {
+                        d.controllers.push("memory");
+                    }
+                    ok
+                }
+                None => match make_dir(&own, "memory", &name, &v1, &v2) {
+                    Some(d) => {
+                        run.dirs.push(d);
+                        true
+                    }
+                    None => false,
+                },
+            };
+            if capped {
+                run.memory_limit = Some(limit);
             }
-            if fs::write(dir.join("pids.max"), max.to_string()).is_ok() {
-                return Some(PidsCgroup { dir });
-            }
-            let _ = fs::remove_dir(&dir);
         }
-        None
+        Some(run)
     }
 
-    /// The cgroup's `tasks` file opened for writing, where there is one (cgroup v1): a thread
-    /// that writes `0` there moves itself, without the global lock a move of another process
-    /// takes (see [`crate::sandbox::child::ChildPlan::join_cgroup`]).
-    pub fn open_tasks(&self) -> Option<OwnedFd> {
-        fs::OpenOptions::new()
-            .write(true)
-            .open(self.dir.join("tasks"))
-            .ok()
-            .map(OwnedFd::from)
+    /// Whether a memory cgroup caps the run's memory (then `RLIMIT_AS` is not set: a process
+    /// reserves far more address space than it uses, so the rlimit would fail allocations
+    /// before the cgroup could count a hit).
+    pub fn caps_memory(&self) -> bool {
+        self.memory_limit.is_some()
     }
 
-    /// Moves process `pid` (and so its future children) into the cgroup.
-    pub fn add(&self, pid: i32) -> io::Result<()> {
-        fs::write(self.dir.join("cgroup.procs"), pid.to_string())
+    /// The v1 directories' `tasks` files, opened for writing: a thread that writes `0` there
+    /// moves itself, without the global lock a move of another process takes (see
+    /// [`crate::sandbox::child::ChildPlan::join_cgroups`]).
+    pub fn open_tasks(&self) -> io::Result<Vec<OwnedFd>> {
+        self.dirs
+            .iter()
+            .filter(|d| d.v1)
+            .map(|d| {
+                fs::OpenOptions::new()
+                    .write(true)
+                    .open(d.dir.join("tasks"))
+                    .map(OwnedFd::from)
+            })
+            .collect()
     }
 
-    /// How many forks the cgroup refused.
+    /// Moves process `pid` (and so its future children) into the v2 directories, which it
+    /// cannot join by itself.
+    pub fn add_to_v2(&self, pid: i32) -> io::Result<()> {
+        for d in self.dirs.iter().filter(|d| !d.v1) {
+            fs::write(d.dir.join("cgroup.procs"), pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// How many forks the pids cgroup refused.
     pub fn refused_forks(&self) -> u64 {
-        fs::read_to_string(self.dir.join("pids.events"))
-            .ok()
+        self.counter("pids", "pids.events", "max ")
+    }
+
+    /// How many processes the memory controller killed because the run reached its limit.
+    pub fn oom_kills(&self) -> u64 {
+        let file = if self.dir_of("memory").is_some_and(|d| d.v1) {
+            "memory.oom_control"
+        } else {
+            "memory.events"
+        };
+        self.counter("memory", file, "oom_kill ")
+    }
+
+    /// The memory limit the cgroup enforces, if any.
+    pub fn memory_limit(&self) -> Option<u64> {
+        self.memory_limit
+    }
+
+    /// Where the pids cgroup lives.
+    pub fn path(&self) -> &Path {
+        &self.dirs[0].dir
+    }
+
+    fn dir_of(&self, controller: &str) -> Option<&ControllerDir> {
+        self.dirs
+            .iter()
+            .find(|d| d.controllers.contains(&controller))
+    }
+
+    fn counter(&self, controller: &str, file: &str, key: &str) -> u64 {
+        self.dir_of(controller)
+            .and_then(|d| fs::read_to_string(d.dir.join(file)).ok())
             .and_then(|text| {
                 text.lines()
-                    .find_map(|l| l.strip_prefix("max "))
+                    .find_map(|l| l.strip_prefix(key))
                     .and_then(|n| n.trim().parse().ok())
             })
             .unwrap_or(0)
     }
-
-    /// Where the cgroup lives.
-    pub fn path(&self) -> &Path {
-        &self.dir
-    }
 }
 
-impl Drop for PidsCgroup {
+impl Drop for RunCgroup {
     fn drop(&mut self) {
         // The run's processes are gone by now; an empty cgroup can be removed.
-        let _ = fs::remove_dir(&self.dir);
+        for d in &self.dirs {
+            let _ = fs::remove_dir(&d.dir);
+        }
     }
 }
 
-/// Candidate parent directories for a pids cgroup, from `/proc/self/cgroup`.
-fn cgroup_dirs(own: &str) -> Vec<PathBuf> {
+/// Creates `name` beneath the first candidate for `controller` where its settings (for v1 or
+/// v2) take.
+fn make_dir(
+    own: &str,
+    controller: &'static str,
+    name: &str,
+    settings_v1: &[(&str, String)],
+    settings_v2: &[(&str, String)],
+) -> Option<ControllerDir> {
+    for (base, v1) in candidates(own, controller) {
+        sweep_stale(&base);
+        let dir = base.join(name);
+        if fs::create_dir(&dir).is_err() {
+            continue;
+        }
+        if write_settings(&dir, if v1 { settings_v1 } else { settings_v2 }) {
+            return Some(ControllerDir {
+                dir,
+                v1,
+                controllers: vec![controller],
+            });
+        }
+        let _ = fs::remove_dir(&dir);
+    }
+    None
+}
+
+/// Removes the empty cgroups that runs of processes no longer alive left beneath `base` (a
+/// supervisor killed outright cannot remove its own), once per process and directory.
+fn sweep_stale(base: &Path) {
+    static SWEPT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let Ok(mut swept) = SWEPT.lock() else {
+        return;
+    };
+    if swept.iter().any(|b| b == base) {
+        return;
+    }
+    swept.push(base.to_owned());
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let owner = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("airlock-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = owner {
+            if !Path::new("/proc").join(pid.to_string()).exists() {
+                // Fails harmlessly while the cgroup still holds processes.
+                let _ = fs::remove_dir(entry.path());
+            }
+        }
+    }
+}
+
+/// Writes each setting: the first must take; a later one may be missing (`memsw` files without
+/// swap accounting, `swap.max` without swap) but must take where it exists.
+fn write_settings(dir: &Path, settings: &[(&str, String)]) -> bool {
+    settings.iter().enumerate().all(|(i, (file, value))| {
+        let path = dir.join(file);
+        (i > 0 && !path.exists()) || fs::write(&path, value).is_ok()
+    })
+}
+
+/// Candidate parent directories for a cgroup of `controller`, from `/proc/self/cgroup`: the
+/// caller's own cgroup in the v2 hierarchy if that has the controller, and in the
+/// controller's v1 hierarchy. Each with whether it is v1.
+fn candidates(own: &str, controller: &str) -> Vec<(PathBuf, bool)> {
     let mut out = Vec::new();
     for line in own.lines() {
         let mut parts = line.splitn(3, ':');
@@ -145,15 +307,17 @@ fn cgroup_dirs(own: &str) -> Vec<PathBuf> {
         let rel = path.trim_start_matches('/');
         if controllers.is_empty() {
             for root in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
-                let base = Path::new(root).join(rel);
-                let has_pids = fs::read_to_string(Path::new(root).join("cgroup.controllers"))
-                    .is_ok_and(|c| c.split_whitespace().any(|w| w == "pids"));
-                if has_pids {
-                    out.push(base);
+                let has = fs::read_to_string(Path::new(root).join("cgroup.controllers"))
+                    .is_ok_and(|c| c.split_whitespace().any(|w| w == controller));
+                if has {
+                    out.push((Path::new(root).join(rel), false));
                 }
             }
-        } else if controllers.split(',').any(|c| c == "pids") {
-            out.push(Path::new("/sys/fs/cgroup/pids").join(rel));
+        } else if controllers.split(',').any(|c| c == controller) {
+            out.push((
+                Path::new("/sys/fs/cgroup").join(controllers).join(rel),
+                true,
+            ));
         }
     }
     out
@@ -165,8 +329,19 @@ mod tests {
 
     #[test]
     fn cgroup_candidates_from_proc_self_cgroup() {
-        let dirs = cgroup_dirs("8:pids:/user.slice\n4:memory:/x\n");
-        assert_eq!(dirs, vec![PathBuf::from("/sys/fs/cgroup/pids/user.slice")]);
+        let own = "8:pids:/user.slice\n4:memory:/x\n3:cpu,cpuacct:/y\n";
+        assert_eq!(
+            candidates(own, "pids"),
+            vec![(PathBuf::from("/sys/fs/cgroup/pids/user.slice"), true)]
+        );
+        assert_eq!(
+            candidates(own, "memory"),
+            vec![(PathBuf::from("/sys/fs/cgroup/memory/x"), true)]
+        );
+        assert_eq!(
+            candidates(own, "cpuacct"),
+            vec![(PathBuf::from("/sys/fs/cgroup/cpu,cpuacct/y"), true)]
+        );
     }
 
     #[test]
@@ -178,10 +353,12 @@ mod tests {
             memory: Some(1 << 30),
             stack: Some(2 << 20),
         };
-        let r = Rlimits::from_profile(&limits);
+        let r = Rlimits::from_profile(&limits, false);
         assert!(r.pairs.contains(&(libc::RLIMIT_NPROC, 64)));
         assert!(r.pairs.contains(&(libc::RLIMIT_AS, 1 << 30)));
         assert!(r.pairs.contains(&(libc::RLIMIT_STACK, 2 << 20)));
         assert!(r.pairs.contains(&(libc::RLIMIT_CORE, 0)));
+        let r = Rlimits::from_profile(&limits, true);
+        assert!(!r.pairs.iter().any(|(res, _)| *res == libc::RLIMIT_AS));
     }
 }

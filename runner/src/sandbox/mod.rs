@@ -36,7 +36,7 @@ use crate::events::{Decision, Event, EventLog, Kind, Phase};
 use crate::profile::{Compatibility, Profile};
 use child::{ChildPlan, Message, Step, MAX_ARGS, MAX_ENV};
 use landlock::{FsRule, Grant, PreparedRuleset};
-use limits::{PidsCgroup, Rlimits};
+use limits::{Rlimits, RunCgroup};
 use namespaces::{attr, MountPlan, Overlay, Visible};
 use supervisor::{normalize, Answer, Call, Context, DecoyView, Handler};
 
@@ -71,6 +71,9 @@ pub struct Layers {
     pub landlock_abi: u8,
     /// Whether a pids cgroup capped the process count (as root).
     pub pids_cgroup: bool,
+    /// Whether a memory cgroup capped the run's memory (as root, with a memory limit); else
+    /// `RLIMIT_AS` capped each process's address space.
+    pub memory_cgroup: bool,
     /// Layers missing because `--allow-degraded` was given.
     pub degraded: Vec<String>,
 }
@@ -716,6 +719,12 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     let (parent_sock, child_sock) = prepare("creating the control socket", control_pair())?;
     // SAFETY: geteuid/getegid cannot fail.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    // SAFETY: geteuid cannot fail.
+    let cgroup = if unsafe { libc::geteuid() } == 0 {
+        RunCgroup::create(profile.limits.processes, profile.limits.memory)
+    } else {
+        None
+    };
     let mut plan = ChildPlan {
         id_maps: use_namespaces
             .then(|| {
@@ -728,8 +737,11 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         mounts,
         set_hostname: use_namespaces,
         pid_namespace: use_namespaces,
-        rlimits: Rlimits::from_profile(&profile.limits),
-        join_cgroup: None,
+        rlimits: Rlimits::from_profile(
+            &profile.limits,
+            cgroup.as_ref().is_some_and(RunCgroup::caps_memory),
+        ),
+        join_cgroups: Vec::new(),
         cwd: cstring(cwd.as_os_str().as_bytes(), "the working directory")?,
         landlock,
         seccomp: program_bpf,
@@ -740,14 +752,14 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         keep_fds: config.keep_fds.clone(),
         stdio: config.stdio,
     };
-    // SAFETY: geteuid cannot fail.
-    let cgroup = if unsafe { libc::geteuid() } == 0 {
-        PidsCgroup::create(profile.limits.processes)
-    } else {
-        None
+    let cgroup_tasks = match &cgroup {
+        Some(cg) => prepare(
+            &format!("opening the tasks files of {}", cg.path().display()),
+            cg.open_tasks(),
+        )?,
+        None => Vec::new(),
     };
-    let cgroup_tasks = cgroup.as_ref().and_then(PidsCgroup::open_tasks);
-    plan.join_cgroup = cgroup_tasks.as_ref().map(AsRawFd::as_raw_fd);
+    plan.join_cgroups = cgroup_tasks.iter().map(AsRawFd::as_raw_fd).collect();
     let ns_flags = if use_namespaces {
         libc::CLONE_NEWUSER
             | libc::CLONE_NEWNS
@@ -791,14 +803,13 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     drop(child_sock);
     let ChildPlan {
         mounts: compiled_mounts,
-        join_cgroup,
         ..
     } = plan;
     handler.context().init_pid.store(pid, Ordering::Relaxed);
     let mut waiter = ChildWaiter { pid, reaped: None };
     drop(cgroup_tasks);
-    if let Some(cg) = cgroup.as_ref().filter(|_| join_cgroup.is_none()) {
-        if let Err(e) = cg.add(pid) {
+    if let Some(cg) = &cgroup {
+        if let Err(e) = cg.add_to_v2(pid) {
             return Err(SandboxError::Prepare {
                 step: format!("moving the sandbox into {}", cg.path().display()),
                 source: e,
@@ -941,6 +952,18 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
                     .with("refused_forks", refused),
             );
         }
+        let killed = cg.oom_kills();
+        if let Some(limit) = cg.memory_limit().filter(|_| killed > 0) {
+            log.record(
+                Event::new(Kind::Limit, "memory", Decision::Denied)
+                    .with("limit", limit)
+                    .with("oom_kills", killed)
+                    .with(
+                        "reason",
+                        "the run's processes together needed more memory than the profile allows",
+                    ),
+            );
+        }
     }
     if termination
         == (Termination::Signaled {
@@ -981,6 +1004,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
             },
             landlock_abi: profile.landlock_abi,
             pids_cgroup: cgroup.is_some(),
+            memory_cgroup: cgroup.as_ref().is_some_and(RunCgroup::caps_memory),
             degraded,
         },
         duration: started.elapsed(),
