@@ -234,8 +234,10 @@ enum ExecFile {
     /// writable directory, or through `/proc`), so that removing or replacing the file after
     /// the answer changes nothing. `None`: no such file.
     Opened(Option<OwnedFd>),
-    /// To be opened once the process has gone on: a path the sandbox cannot change (`None`: a
-    /// path that could not be made absolute).
+    /// To be opened once the process has gone on: a path outside every writable directory,
+    /// which the sandbox cannot change (unless the host itself keeps a symlink there into a
+    /// writable directory: then the file could be swapped in the meantime, and Landlock still
+    /// decides the exec). `None`: a path that could not be made absolute.
     Deferred(Option<PathBuf>),
 }
 
