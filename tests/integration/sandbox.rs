@@ -446,9 +446,16 @@ airtest!(bounded_fork_bomb_is_contained, |s| {
         run.stdout
     );
     assert!(started.elapsed() < Duration::from_secs(20));
+    let e = run.expect("limit", "processes", "denied", "limit", "48");
     if is_root() {
         // As root the pids cgroup enforces the cap and counts refusals exactly.
-        run.expect("limit", "processes", "denied", "limit", "48");
+        assert!(
+            e["detail"]["refused_forks"].as_u64().unwrap_or(0) > 100,
+            "{e}"
+        );
+    } else {
+        // Unprivileged, RLIMIT_NPROC enforces it; the supervisor saw the run at the limit.
+        assert_eq!(e["detail"]["reached"].as_u64(), Some(48), "{e}");
     }
 });
 

@@ -68,6 +68,60 @@ impl Rlimits {
     }
 }
 
+/// How often [`ProcessWatch`] counts a run's processes.
+pub const PROCESS_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Counts the processes (threads, as `RLIMIT_NPROC` does) of a run without a pids cgroup,
+/// through its own `/proc` (seen from outside as `/proc/<init>/root/proc`), to tell when the
+/// run reaches its process limit. Only the first time is reported.
+#[derive(Debug)]
+pub struct ProcessWatch {
+    proc_dir: PathBuf,
+    limit: u64,
+    reported: bool,
+}
+
+impl ProcessWatch {
+    /// Watches the run whose init has host pid `init`, against `limit`.
+    pub fn new(init: i32, limit: u64) -> ProcessWatch {
+        ProcessWatch {
+            proc_dir: PathBuf::from(format!("/proc/{init}/root/proc")),
+            limit,
+            reported: false,
+        }
+    }
+
+    /// The run's thread count, the first time it is at the limit. Threads are counted only
+    /// when the processes alone make half the limit (a directory read per process).
+    pub fn reached(&mut self) -> Option<u64> {
+        if self.reported {
+            return None;
+        }
+        let pids: Vec<PathBuf> = fs::read_dir(&self.proc_dir)
+            .ok()?
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            })
+            .map(|e| e.path())
+            .collect();
+        let processes = pids.len() as u64;
+        if processes * 2 < self.limit {
+            return None;
+        }
+        let threads: u64 = pids
+            .iter()
+            .map(|p| fs::read_dir(p.join("task")).map_or(1, |d| d.count() as u64))
+            .sum();
+        (threads >= self.limit).then(|| {
+            self.reported = true;
+            threads
+        })
+    }
+}
+
 /// The cgroups holding one run (as root): a pids cgroup capping its process count and, when the
 /// profile caps memory, a memory cgroup capping the memory of all its processes together. Both
 /// count their hits exactly (`pids.events`; the memory controller's OOM kills).

@@ -36,7 +36,7 @@ use crate::events::{Decision, Event, EventLog, Kind, Phase};
 use crate::profile::{Compatibility, Profile};
 use child::{ChildPlan, Message, Step, MAX_ARGS, MAX_ENV};
 use landlock::{FsRule, Grant, PreparedRuleset};
-use limits::{Rlimits, RunCgroup};
+use limits::{ProcessWatch, Rlimits, RunCgroup, PROCESS_POLL};
 use namespaces::{attr, MountPlan, Overlay, Visible};
 use supervisor::{normalize, Answer, Call, Context, DecoyView, Handler};
 
@@ -830,13 +830,36 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     let mut supervisor_thread = None;
     let mut exit: Option<(i32, u32)> = None;
     let mut timed_out = false;
+    // Without a pids cgroup (unprivileged), RLIMIT_NPROC caps the run and nobody counts what it
+    // refuses: the run's processes are counted every PROCESS_POLL instead.
+    let mut process_watch = (cgroup.is_none() && use_namespaces)
+        .then(|| ProcessWatch::new(pid, profile.limits.processes));
     loop {
         let wait = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if wait == Some(Duration::ZERO) {
             timed_out = true;
             break;
         }
-        match recv_message(parent_sock.as_raw_fd(), wait) {
+        let watching = process_watch.is_some() && supervisor_thread.is_some();
+        let poll = if watching {
+            Some(wait.map_or(PROCESS_POLL, |w| w.min(PROCESS_POLL)))
+        } else {
+            wait
+        };
+        match recv_message(parent_sock.as_raw_fd(), poll) {
+            Ok(Received::TimedOut) if watching && poll != wait => {
+                if let Some(count) = process_watch.as_mut().and_then(ProcessWatch::reached) {
+                    log.record(
+                        Event::new(Kind::Limit, "processes", Decision::Denied)
+                            .with("limit", profile.limits.processes)
+                            .with("reached", count)
+                            .with(
+                                "reason",
+                                "the run's processes reached RLIMIT_NPROC, so its forks fail from here (seen by counting them: the kernel counts no refusals of an rlimit)",
+                            ),
+                    );
+                }
+            }
             Ok(Received::Message(
                 Message::Failed {
                     step,
