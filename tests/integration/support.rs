@@ -25,17 +25,28 @@ pub fn bin() -> &'static str {
 }
 
 /// The attack fixture (`tests/fixtures/sandbox/attacks.c`), compiled once per test run into a
-/// directory the sandbox may execute from.
+/// directory the sandbox may execute from, removed when the test process exits.
 pub fn attacks() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
     static BIN: OnceLock<PathBuf> = OnceLock::new();
+    /// Runs at `exit(3)`, after the harness's last test (statics are never dropped).
+    extern "C" fn remove_fixture_dir() {
+        if let Some(dir) = DIR.get() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
     BIN.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("airlock-fixture-")
-            .tempdir()
-            .expect("tempdir")
-            .keep();
+        let dir = DIR.get_or_init(|| {
+            tempfile::Builder::new()
+                .prefix("airlock-fixture-")
+                .tempdir()
+                .expect("tempdir")
+                .keep()
+        });
+        // SAFETY: registers a function without arguments that only removes a directory.
+        unsafe { libc::atexit(remove_fixture_dir) };
         // Readable by an unprivileged test user too.
-        let _ = std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755));
+        let _ = std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755));
         let out = dir.join("attacks");
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sandbox/attacks.c");
         let status = Command::new("cc")
