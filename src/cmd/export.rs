@@ -3,12 +3,11 @@
 //! bad input.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use runner::fuzz::export::{self, ExportOptions};
 
-use crate::cmd::fuzz::{parse_duration, parse_shard, DEFAULT_INPUT_TIMEOUT, DEFAULT_RSS_LIMIT_MB};
+use crate::cmd::fuzz::{parse_shard, InputLimits};
 use crate::outcome::Outcome;
 
 /// The infrastructure to export for.
@@ -40,12 +39,9 @@ pub struct ExportArgs {
     /// Export only shard K of N (the same split as `fuzz --shard`), e.g. 2/4.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<(u32, u32)>,
-    /// Longest time one input may take (libFuzzer's -timeout in each <target>.options).
-    #[arg(long, value_name = "D", default_value = DEFAULT_INPUT_TIMEOUT, value_parser = parse_duration)]
-    pub input_timeout: Duration,
-    /// Memory limit per input in MiB (-rss_limit_mb and -malloc_limit_mb).
-    #[arg(long, value_name = "MB", default_value_t = DEFAULT_RSS_LIMIT_MB)]
-    pub rss_limit_mb: u64,
+    // Written into each `<target>.options`.
+    #[command(flatten)]
+    pub limits: InputLimits,
     /// Also write ClusterFuzzLite's pull-request workflow, .github/workflows/cflite_pr.yml.
     #[arg(long)]
     pub workflow: bool,
@@ -72,8 +68,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
         out,
         targets: args.targets,
         shard: args.shard,
-        input_timeout: args.input_timeout,
-        rss_limit_mb: args.rss_limit_mb,
+        input_timeout: args.limits.input_timeout,
+        rss_limit_mb: args.limits.rss_limit_mb,
         workflow: args.workflow,
     })
     .context("cannot export for ClusterFuzzLite")?;

@@ -18,6 +18,19 @@ pub const DEFAULT_INPUT_TIMEOUT: &str = "10s";
 /// `--rss-limit-mb` unless told otherwise.
 pub const DEFAULT_RSS_LIMIT_MB: u64 = 2048;
 
+/// The per-input limits of a campaign, shared by `fuzz` and `fuzz export` (an export runs its
+/// targets under the same libFuzzer options as the campaign).
+#[derive(Debug, clap::Args)]
+pub struct InputLimits {
+    /// Longest time one input may take (libFuzzer's -timeout; longer is a `timeout` finding).
+    #[arg(long, value_name = "D", default_value = DEFAULT_INPUT_TIMEOUT, value_parser = parse_duration)]
+    pub input_timeout: Duration,
+    /// Memory limit per input in MiB (-rss_limit_mb and -malloc_limit_mb; more is an `oom`
+    /// finding).
+    #[arg(long, value_name = "MB", default_value_t = DEFAULT_RSS_LIMIT_MB)]
+    pub rss_limit_mb: u64,
+}
+
 /// Arguments of `cargo airlock fuzz`.
 #[derive(Debug, clap::Args)]
 #[command(
@@ -49,12 +62,8 @@ pub struct FuzzArgs {
     /// Run only shard K of N (targets are split deterministically by name), e.g. 2/4.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<(u32, u32)>,
-    /// Longest time one input may take (longer is a `timeout` finding).
-    #[arg(long, value_name = "D", default_value = DEFAULT_INPUT_TIMEOUT, value_parser = parse_duration)]
-    pub input_timeout: Duration,
-    /// Memory limit per input in MiB (more is an `oom` finding).
-    #[arg(long, value_name = "MB", default_value_t = DEFAULT_RSS_LIMIT_MB)]
-    pub rss_limit_mb: u64,
+    #[command(flatten)]
+    pub limits: InputLimits,
     /// Run even if this kernel lacks a sandbox layer (the report says so).
     #[arg(long)]
     pub allow_degraded: bool,
@@ -144,8 +153,8 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<Outcome> {
         shard: args.shard,
         report_dir: report_dir.clone(),
         baseline,
-        input_timeout: args.input_timeout,
-        rss_limit_mb: args.rss_limit_mb,
+        input_timeout: args.limits.input_timeout,
+        rss_limit_mb: args.limits.rss_limit_mb,
         allow_degraded: args.allow_degraded,
         airlock_bin: airlock_bin()?,
         progress,

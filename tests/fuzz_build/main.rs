@@ -9,29 +9,14 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_cargo-airlock")
-}
+#[path = "../common/mod.rs"]
+mod common;
+use common::{bin, copy_tree, gen_project};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/fuzz")
         .join(name)
-}
-
-/// Copies a fixture crate (no `target/`) to `dst`.
-fn copy_crate(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap().flatten() {
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            if e.file_name() != "target" {
-                copy_crate(&e.path(), &to);
-            }
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-        }
-    }
 }
 
 /// Issue 5: the instrumented build of `fuzz` runs every build script of the project's graph
@@ -51,7 +36,7 @@ fn issue5_fuzz_build_scripts_are_sandboxed_and_the_export_builds_the_same_target
     let src = tmp.path().join("src");
     let repo = src.join("repo");
     let krate = repo.join("evil-build");
-    copy_crate(&fixture("evil-build"), &krate);
+    copy_tree(&fixture("evil-build"), &krate);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let address = listener.local_addr().unwrap().to_string();
@@ -62,18 +47,7 @@ fn issue5_fuzz_build_scripts_are_sandboxed_and_the_export_builds_the_same_target
     )
     .unwrap();
     let project = repo.join("fuzz-airlock");
-    let gen = Command::new(bin())
-        .args(["gen", "--no-compile", "--manifest-path"])
-        .arg(krate.join("Cargo.toml"))
-        .arg("--out")
-        .arg(&project)
-        .output()
-        .unwrap();
-    assert!(
-        gen.status.success(),
-        "{}",
-        String::from_utf8_lossy(&gen.stderr)
-    );
+    gen_project(&krate.join("Cargo.toml"), &project);
 
     let report_dir = tmp.path().join("report");
     let out = Command::new(bin())

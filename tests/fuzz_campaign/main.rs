@@ -8,9 +8,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_cargo-airlock")
-}
+#[path = "../common/mod.rs"]
+mod common;
+use common::{bin, gen_project};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -32,18 +32,7 @@ fn campaign(krate: &str, time: &str, extra: &[&str]) -> Campaign {
         .tempdir()
         .unwrap();
     let project = dir.path().join("fuzz-airlock");
-    let gen = Command::new(bin())
-        .args(["gen", "--no-compile", "--manifest-path"])
-        .arg(fixture(krate).join("Cargo.toml"))
-        .arg("--out")
-        .arg(&project)
-        .output()
-        .unwrap();
-    assert!(
-        gen.status.success(),
-        "gen failed: {}",
-        String::from_utf8_lossy(&gen.stderr)
-    );
+    gen_project(&fixture(krate).join("Cargo.toml"), &project);
     let report_dir = dir.path().join("report");
     let out = Command::new(bin())
         .args(["fuzz", "--jobs", "2", "--time", time, "--dir"])

@@ -9,28 +9,15 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::common::copy_tree;
 use crate::support::{bin, Scene};
 
 /// Copies the fixture workspace into the scene (as `ws/`).
 fn fixture(scene: &Scene) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build");
     let dst = scene.path("ws");
-    copy_dir(&src, &dst);
+    copy_tree(&src, &dst);
     dst
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap();
-    for e in std::fs::read_dir(src).unwrap().flatten() {
-        let to = dst.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            if e.file_name() != "target" {
-                copy_dir(&e.path(), &to);
-            }
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-        }
-    }
 }
 
 struct Build {
@@ -55,7 +42,7 @@ fn cargo_available() -> bool {
 /// A copy of the build fixture `fixture` in the scene's directory `dir`, to edit freely.
 fn fixture_copy(s: &Scene, fixture: &str, dir: &str) -> PathBuf {
     let ws = s.path(dir);
-    copy_dir(
+    copy_tree(
         &Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/build")
             .join(fixture),

@@ -19,10 +19,7 @@ macro_rules! airtest {
     };
 }
 
-/// The binary under test.
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_cargo-airlock")
-}
+pub use crate::common::bin;
 
 /// The attack fixture (`tests/fixtures/sandbox/attacks.c`), compiled once per test run into a
 /// directory the sandbox may execute from, removed when the test process exits.

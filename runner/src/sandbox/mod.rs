@@ -719,8 +719,7 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     let (parent_sock, child_sock) = prepare("creating the control socket", control_pair())?;
     // SAFETY: geteuid/getegid cannot fail.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    // SAFETY: geteuid cannot fail.
-    let cgroup = if unsafe { libc::geteuid() } == 0 {
+    let cgroup = if uid == 0 {
         RunCgroup::create(profile.limits.processes, profile.limits.memory)
     } else {
         None
@@ -1181,7 +1180,6 @@ fn control_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(pair)
 }
 
-/// Copies descriptor `fd` out of process `pid` (which waits for us to do so).
 /// Where a run keeps its own small files: a tmpfs (`$XDG_RUNTIME_DIR`, then `/dev/shm`) where
 /// one is writable, else the temporary directory.
 ///
@@ -1213,6 +1211,7 @@ fn scratch_base() -> PathBuf {
     std::env::temp_dir()
 }
 
+/// Copies descriptor `fd` out of process `pid` (which waits for us to do so).
 fn take_fd(pid: libc::pid_t, fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: pidfd_open on a pid we were just told about; owned below.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };

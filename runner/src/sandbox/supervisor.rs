@@ -688,8 +688,9 @@ impl Handler {
         self.judge_exec(attempt)
     }
 
-    /// The sandbox's root directory: `/proc/<init>/root`, opened once. Every process of a run
-    /// has this root: none can change it (`chroot` needs a capability no sandboxed process has,
+    /// The sandbox's root directory: `/proc/<init>/root`, opened once, through which the
+    /// supervisor looks at paths as the sandbox sees them (without a `/proc/<pid>` lookup on
+    /// every write-intent open). Every process of a run has this root: none can change it (`chroot` needs a capability no sandboxed process has,
     /// and new user namespaces, where one could gain it, are refused by the filter whatever the
     /// profile says; `pivot_root` needs another, and Landlock forbids it besides).
     fn sandbox_root(&self) -> Option<RawFd> {
@@ -995,7 +996,19 @@ impl Handler {
     }
 
     fn exists_inside(&self, call: &Call, path: &Path) -> bool {
-        fs::symlink_metadata(join_inside(&proc_root(call.pid), path)).is_ok()
+        match self.sandbox_root() {
+            Some(root) => {
+                let Some(c) = relative_cstring(path) else {
+                    return false;
+                };
+                // SAFETY: `st` is a zeroed struct we own; the path is a C string.
+                unsafe {
+                    let mut st: libc::stat = std::mem::zeroed();
+                    libc::fstatat(root, c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) == 0
+                }
+            }
+            None => fs::symlink_metadata(join_inside(&proc_root(call.pid), path)).is_ok(),
+        }
     }
 
     fn pid_exists_inside(&self, pid: i32) -> bool {
@@ -1006,7 +1019,18 @@ impl Handler {
     /// If `path` (inside a write dir) is a symlink whose target lies outside every write dir,
     /// that target.
     fn symlink_escape(&self, call: &Call, path: &Path) -> Option<PathBuf> {
-        let link = fs::read_link(join_inside(&proc_root(call.pid), path)).ok()?;
+        let link = match self.sandbox_root() {
+            Some(root) => {
+                let c = relative_cstring(path)?;
+                let mut buf = [0u8; libc::PATH_MAX as usize];
+                // SAFETY: `buf` is writable for its length; the path is a C string.
+                let n = unsafe {
+                    libc::readlinkat(root, c.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+                };
+                PathBuf::from(OsStr::from_bytes(&buf[..usize::try_from(n).ok()?]))
+            }
+            None => fs::read_link(join_inside(&proc_root(call.pid), path)).ok()?,
+        };
         let target = normalize(&path.parent().unwrap_or(Path::new("/")).join(link));
         (!self.writable(&target)).then_some(target)
     }
@@ -1083,6 +1107,14 @@ fn open_path(path: &Path, extra: i32) -> Option<OwnedFd> {
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Absolute `path` relative to the root (`.` for `/`), for the `*at` calls on the sandbox's
+/// root directory.
+fn relative_cstring(path: &Path) -> Option<CString> {
+    let relative = path.strip_prefix("/").unwrap_or(path);
+    let bytes = relative.as_os_str().as_bytes();
+    CString::new(if bytes.is_empty() { b"." } else { bytes }).ok()
+}
+
 /// `openat2(root, path, O_PATH, RESOLVE_IN_ROOT)`: `path` resolved as if `root` were `/`.
 fn openat2_in_root(root: RawFd, path: &Path) -> io::Result<OwnedFd> {
     /// `struct open_how` from <linux/openat2.h>.
@@ -1093,14 +1125,7 @@ fn openat2_in_root(root: RawFd, path: &Path) -> io::Result<OwnedFd> {
         resolve: u64,
     }
     const RESOLVE_IN_ROOT: u64 = 0x10;
-    let relative = path.strip_prefix("/").unwrap_or(path);
-    let relative = if relative.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        relative
-    };
-    let c = CString::new(relative.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let c = relative_cstring(path).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
     let how = OpenHow {
         flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
         mode: 0,

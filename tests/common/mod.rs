@@ -1,0 +1,43 @@
+//! Helpers shared by the test targets (`integration`, `fuzz_campaign`, `fuzz_build`), each of
+//! which includes this file with `#[path]`; not every target uses every helper.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_cargo-airlock")
+}
+
+/// Copies a fixture tree to `dst`, leaving out `target/` directories.
+pub fn copy_tree(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap().flatten() {
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            if e.file_name() != "target" {
+                copy_tree(&e.path(), &to);
+            }
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
+
+/// `cargo airlock gen --no-compile` for the crate of `manifest` into `out`; panics with gen's
+/// stderr if it fails.
+pub fn gen_project(manifest: &Path, out: &Path) {
+    let gen = Command::new(bin())
+        .args(["gen", "--no-compile", "--manifest-path"])
+        .arg(manifest)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        gen.status.success(),
+        "gen failed: {}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+}
