@@ -12,6 +12,7 @@ pub mod build;
 pub mod decoys;
 pub mod events;
 pub mod fuzz;
+mod kernel;
 pub mod profile;
 pub mod report;
 pub mod sandbox;

@@ -383,12 +383,12 @@ impl RawProfile {
         };
 
         let abi = *self.profile.landlock_abi.get_ref();
-        if !(1..=crate::sandbox::landlock::NEWEST_KNOWN_ABI).contains(&abi) {
+        if !(1..=crate::kernel::NEWEST_KNOWN_ABI).contains(&abi) {
             problem(
                 self.profile.landlock_abi.span().start,
                 format!(
                     "landlock-abi {abi} is not one this build knows (1..={})",
-                    crate::sandbox::landlock::NEWEST_KNOWN_ABI
+                    crate::kernel::NEWEST_KNOWN_ABI
                 ),
             );
         }
@@ -420,7 +420,7 @@ impl RawProfile {
 
         let mut deny_syscalls = Vec::new();
         for s in self.deny_syscall {
-            if crate::sandbox::seccomp::syscall_number(s.name.get_ref()).is_none() {
+            if crate::kernel::syscall_number(s.name.get_ref()).is_none() {
                 problem(
                     s.name.span().start,
                     format!(

@@ -18,9 +18,6 @@ use landlock::{
 
 use super::LayerStatus;
 
-/// The newest ABI this build's profiles may pin (the one it was tested against).
-pub const NEWEST_KNOWN_ABI: u8 = 7;
-
 /// What kind of access a rule grants beneath its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grant {

@@ -18,9 +18,16 @@
 //! Every `Notify` rule leaves the decision to the supervisor, which may only answer
 //! `continue` where another kernel rule (Landlock, the empty network namespace, the mount
 //! namespace) bounds what the syscall can do: seccomp notification alone is not a boundary.
+//!
+//! This module only compiles and installs rules; which syscalls are routed where, and why, is
+//! the policy table in `supervisor/policy.rs`, from which the supervisor's dispatch derives too.
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
+
+/// Syscall names and numbers live with the other kernel facts; re-exported for the sandbox's
+/// existing callers.
+pub(crate) use crate::kernel::syscall_number;
 
 /// What the filter does with a matching syscall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,232 +243,49 @@ impl Program {
     }
 }
 
-macro_rules! syscall_table {
-    ($($name:ident),* $(,)?) => {
-        /// Syscall names this build knows, with their numbers on this architecture.
-        pub const SYSCALLS: &[(&str, i64)] = &[
-            $((stringify!($name), libc::$name as i64),)*
-        ];
-    };
-}
-
-#[cfg(target_arch = "x86_64")]
-syscall_table!(
-    SYS_read,
-    SYS_write,
-    SYS_open,
-    SYS_openat,
-    SYS_openat2,
-    SYS_creat,
-    SYS_close,
-    SYS_socket,
-    SYS_socketpair,
-    SYS_connect,
-    SYS_bind,
-    SYS_sendto,
-    SYS_sendmsg,
-    SYS_sendmmsg,
-    SYS_listen,
-    SYS_execve,
-    SYS_execveat,
-    SYS_link,
-    SYS_linkat,
-    SYS_symlink,
-    SYS_symlinkat,
-    SYS_rename,
-    SYS_renameat,
-    SYS_renameat2,
-    SYS_kill,
-    SYS_tkill,
-    SYS_tgkill,
-    SYS_rt_sigqueueinfo,
-    SYS_rt_tgsigqueueinfo,
-    SYS_pidfd_send_signal,
-    SYS_pidfd_open,
-    SYS_pidfd_getfd,
-    SYS_ptrace,
-    SYS_process_vm_readv,
-    SYS_process_vm_writev,
-    SYS_io_uring_setup,
-    SYS_io_uring_enter,
-    SYS_io_uring_register,
-    SYS_bpf,
-    SYS_perf_event_open,
-    SYS_mount,
-    SYS_umount2,
-    SYS_pivot_root,
-    SYS_move_mount,
-    SYS_open_tree,
-    SYS_fsopen,
-    SYS_fsmount,
-    SYS_fsconfig,
-    SYS_fspick,
-    SYS_mount_setattr,
-    SYS_keyctl,
-    SYS_add_key,
-    SYS_request_key,
-    SYS_kexec_load,
-    SYS_kexec_file_load,
-    SYS_userfaultfd,
-    SYS_init_module,
-    SYS_finit_module,
-    SYS_delete_module,
-    SYS_swapon,
-    SYS_swapoff,
-    SYS_reboot,
-    SYS_setns,
-    SYS_unshare,
-    SYS_open_by_handle_at,
-    SYS_name_to_handle_at,
-    SYS_iopl,
-    SYS_ioperm,
-    SYS_quotactl,
-    SYS_acct,
-    SYS_settimeofday,
-    SYS_clock_settime,
-    SYS_clock_adjtime,
-    SYS_adjtimex,
-    SYS_syslog,
-    SYS_vhangup,
-    SYS_chroot,
-    SYS_memfd_create,
-    SYS_memfd_secret,
-    SYS_ioctl,
-    SYS_clone,
-    SYS_clone3,
-    SYS_fork,
-    SYS_vfork,
-    SYS_lookup_dcookie,
-    SYS_process_madvise,
-    SYS_kcmp,
-    SYS_fanotify_init,
-    SYS_landlock_create_ruleset,
-    SYS_seccomp,
-    SYS_personality,
-    SYS_sethostname,
-    SYS_setdomainname,
-    SYS_mknod,
-    SYS_mknodat,
-    SYS_uselib,
-    SYS_ustat,
-    SYS_sysfs,
-    SYS_nfsservctl,
-    SYS_vmsplice,
-    SYS_mbind,
-    SYS_migrate_pages,
-    SYS_move_pages,
-    SYS_set_mempolicy,
-);
-
-#[cfg(target_arch = "aarch64")]
-syscall_table!(
-    SYS_read,
-    SYS_write,
-    SYS_openat,
-    SYS_openat2,
-    SYS_close,
-    SYS_socket,
-    SYS_socketpair,
-    SYS_connect,
-    SYS_bind,
-    SYS_sendto,
-    SYS_sendmsg,
-    SYS_sendmmsg,
-    SYS_listen,
-    SYS_execve,
-    SYS_execveat,
-    SYS_linkat,
-    SYS_symlinkat,
-    SYS_renameat,
-    SYS_renameat2,
-    SYS_kill,
-    SYS_tkill,
-    SYS_tgkill,
-    SYS_rt_sigqueueinfo,
-    SYS_rt_tgsigqueueinfo,
-    SYS_pidfd_send_signal,
-    SYS_pidfd_open,
-    SYS_pidfd_getfd,
-    SYS_ptrace,
-    SYS_process_vm_readv,
-    SYS_process_vm_writev,
-    SYS_io_uring_setup,
-    SYS_io_uring_enter,
-    SYS_io_uring_register,
-    SYS_bpf,
-    SYS_perf_event_open,
-    SYS_mount,
-    SYS_umount2,
-    SYS_pivot_root,
-    SYS_move_mount,
-    SYS_open_tree,
-    SYS_fsopen,
-    SYS_fsmount,
-    SYS_fsconfig,
-    SYS_fspick,
-    SYS_mount_setattr,
-    SYS_keyctl,
-    SYS_add_key,
-    SYS_request_key,
-    SYS_kexec_load,
-    SYS_kexec_file_load,
-    SYS_userfaultfd,
-    SYS_init_module,
-    SYS_finit_module,
-    SYS_delete_module,
-    SYS_swapon,
-    SYS_swapoff,
-    SYS_reboot,
-    SYS_setns,
-    SYS_unshare,
-    SYS_open_by_handle_at,
-    SYS_name_to_handle_at,
-    SYS_quotactl,
-    SYS_acct,
-    SYS_settimeofday,
-    SYS_clock_settime,
-    SYS_clock_adjtime,
-    SYS_adjtimex,
-    SYS_syslog,
-    SYS_vhangup,
-    SYS_chroot,
-    SYS_memfd_create,
-    SYS_memfd_secret,
-    SYS_ioctl,
-    SYS_clone,
-    SYS_clone3,
-    SYS_lookup_dcookie,
-    SYS_process_madvise,
-    SYS_kcmp,
-    SYS_fanotify_init,
-    SYS_landlock_create_ruleset,
-    SYS_seccomp,
-    SYS_personality,
-    SYS_sethostname,
-    SYS_setdomainname,
-    SYS_mknodat,
-    SYS_vmsplice,
-    SYS_mbind,
-    SYS_migrate_pages,
-    SYS_move_pages,
-    SYS_set_mempolicy,
-);
-
-/// The number of syscall `name` (with or without a `SYS_` prefix) on this architecture.
-pub fn syscall_number(name: &str) -> Option<i64> {
-    let bare = name.strip_prefix("SYS_").unwrap_or(name);
-    SYSCALLS
-        .iter()
-        .find(|(n, _)| &n[4..] == bare)
-        .map(|(_, nr)| *nr)
-}
-
-/// The name of syscall `nr` on this architecture, without the `SYS_` prefix.
-pub fn syscall_name(nr: i64) -> Option<&'static str> {
-    SYSCALLS
-        .iter()
-        .find(|(_, n)| *n == nr)
-        .map(|(name, _)| &name[4..])
+/// Runs the program on a call, the way the kernel would on this architecture: what it
+/// returns, or `None` for killing the process. For tests that check a compiled policy against
+/// its table; it interprets only the instructions [`Program::compile`] emits.
+#[cfg(test)]
+impl Program {
+    pub(crate) fn evaluate(&self, nr: i64, args: &[u64; 6]) -> Option<Action> {
+        // struct seccomp_data { int nr; u32 arch; u64 instruction_pointer; u64 args[6]; }
+        let mut data = [0u8; 64];
+        data[0..4].copy_from_slice(&(nr as u32).to_ne_bytes());
+        data[4..8].copy_from_slice(&AUDIT_ARCH.to_ne_bytes());
+        for (i, a) in args.iter().enumerate() {
+            data[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_ne_bytes());
+        }
+        let word = |off: u32| {
+            let off = off as usize;
+            u32::from_ne_bytes(data[off..off + 4].try_into().unwrap())
+        };
+        let (mut acc, mut pc) = (0u32, 0usize);
+        loop {
+            let insn = self.insns[pc];
+            pc += 1;
+            let skip = |taken: bool| usize::from(if taken { insn.jt } else { insn.jf });
+            match insn.code {
+                BPF_LD_W_ABS => acc = word(insn.k),
+                BPF_AND_K => acc &= insn.k,
+                BPF_JEQ_K => pc += skip(acc == insn.k),
+                BPF_JGE_K => pc += skip(acc >= insn.k),
+                BPF_JSET_K => pc += skip(acc & insn.k != 0),
+                BPF_RET_K => {
+                    return match insn.k {
+                        RET_KILL_PROCESS => None,
+                        RET_ALLOW => Some(Action::Allow),
+                        RET_USER_NOTIF => Some(Action::Notify),
+                        k if k & 0xffff_0000 == RET_ERRNO => {
+                            Some(Action::Errno((k & 0xffff) as i32))
+                        }
+                        k => panic!("unexpected return {k:#x}"),
+                    };
+                }
+                code => panic!("instruction {code:#x} is not one compile emits"),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -552,15 +376,6 @@ mod tests {
             i32::from(stream) * 10 + i32::from(dgram)
         });
         assert_eq!(code, 11);
-    }
-
-    #[test]
-    fn names_and_numbers_round_trip() {
-        let nr = syscall_number("ptrace").unwrap();
-        assert_eq!(nr, libc::SYS_ptrace);
-        assert_eq!(syscall_name(nr), Some("ptrace"));
-        assert_eq!(syscall_number("SYS_bpf"), Some(libc::SYS_bpf));
-        assert_eq!(syscall_number("not_a_syscall"), None);
     }
 
     #[test]

@@ -1,0 +1,174 @@
+//! Executions: `execve` and `execveat`. Every exec is recorded with its argv and the file it
+//! resolves to; one from outside the executable directories, or of a file without a name
+//! (a descriptor, `memfd`), is refused.
+//!
+//! This is the hot path of a build (a compiler driver execs dozens of times), so where
+//! Landlock's execute right decides in the kernel the process goes on at once and its event is
+//! worked out afterwards ([`Handler::finish_pending`]).
+
+use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use super::inside::{absolute, fd_target, fd_target_from_path, is_fd_path, path_of, proc_self};
+use super::{Answer, Call, Handler};
+use crate::events::{Decision, Event, Kind};
+use crate::sandbox::procmem::read_exec;
+
+/// An exec the supervisor has decoded: everything its event needs once the process has gone on.
+pub(super) struct ExecAttempt {
+    /// The process, as the sandbox numbers it.
+    pid: i32,
+    /// The process, as the host numbers it.
+    host_pid: i32,
+    /// The path asked for, as given, and the arguments.
+    path: String,
+    argv: Vec<String>,
+    file: ExecFile,
+}
+
+/// The file an exec names.
+enum ExecFile {
+    /// Opened (`O_PATH`) while the process waited: for paths the sandbox could change (in a
+    /// writable directory, or through `/proc`), so that removing or replacing the file after
+    /// the answer changes nothing. `None`: no such file.
+    Opened(Option<OwnedFd>),
+    /// To be opened once the process has gone on: a path outside every writable directory,
+    /// which the sandbox cannot change (unless the host itself keeps a symlink there into a
+    /// writable directory: then the file could be swapped in the meantime, and Landlock still
+    /// decides the exec). `None`: a path that could not be made absolute.
+    Deferred(Option<PathBuf>),
+}
+
+impl Handler {
+    /// `execve(path, argv, envp)`.
+    pub(super) fn execve(&self, call: &Call) -> Answer {
+        self.exec(call, libc::AT_FDCWD, call.args[0], call.args[1], 0)
+    }
+
+    /// `execveat(dirfd, path, argv, envp, flags)`.
+    pub(super) fn execveat(&self, call: &Call) -> Answer {
+        self.exec(
+            call,
+            call.args[0] as i32,
+            call.args[1],
+            call.args[2],
+            call.args[4] as i32,
+        )
+    }
+
+    fn exec(&self, call: &Call, dirfd: i32, path_ptr: u64, argv_ptr: u64, flags: i32) -> Answer {
+        let (path, argv) = read_exec(call.pid, path_ptr, argv_ptr);
+        let path = path.unwrap_or_default();
+        let path_text = String::from_utf8_lossy(&path).into_owned();
+        let fileless = flags & libc::AT_EMPTY_PATH != 0 && path.is_empty()
+            || is_fd_path(&path_text)
+            || dirfd != libc::AT_FDCWD && path.is_empty();
+        if fileless {
+            let target = if dirfd >= 0 {
+                fd_target(call.pid, dirfd).unwrap_or_default()
+            } else {
+                fd_target_from_path(call.pid, &path_text).unwrap_or_default()
+            };
+            let event = Event::new(Kind::Exec, "exec", Decision::Denied)
+                .with("path", path_text.as_str())
+                .with("argv", argv)
+                .with("fileless", true)
+                .with("target", target);
+            self.record(call, event);
+            return Answer::Deny(libc::EACCES);
+        }
+        let pid = self.inner_pid(call.pid);
+        let absolute = absolute(call.pid, dirfd, OsStr::new(&path_text));
+        let file = match absolute {
+            Some(p) if p.starts_with("/proc") => {
+                ExecFile::Opened(self.open_inside(call.pid, &proc_self(&p, pid)))
+            }
+            Some(p) if self.writable(&p) => ExecFile::Opened(self.open_inside(call.pid, &p)),
+            other => ExecFile::Deferred(other),
+        };
+        let attempt = ExecAttempt {
+            pid,
+            host_pid: call.pid,
+            path: path_text,
+            argv,
+            file,
+        };
+        if self.ctx.landlock_exec.load(Ordering::Relaxed) {
+            // Landlock's execute right decides in the kernel, so the process may go on at once;
+            // the event (which predicts Landlock's answer) is worked out after the answer is
+            // sent (see ExecFile for why that cannot be fooled by changing the file).
+            if let Ok(mut pending) = self.pending_execs.lock() {
+                pending.push(attempt);
+                return Answer::Continue;
+            }
+        }
+        self.judge_exec(attempt)
+    }
+
+    /// Records the exec attempts answered since the last call (see [`Handler::execve`]).
+    pub fn finish_pending(&self) {
+        let pending = match self.pending_execs.lock() {
+            Ok(mut p) => std::mem::take(&mut *p),
+            Err(_) => return,
+        };
+        for attempt in pending {
+            self.judge_exec(attempt);
+        }
+    }
+
+    /// Predicts Landlock's answer to an exec, records it, and answers the same way.
+    fn judge_exec(&self, attempt: ExecAttempt) -> Answer {
+        let ExecAttempt {
+            pid,
+            host_pid,
+            path,
+            argv,
+            file,
+        } = attempt;
+        let file = match file {
+            ExecFile::Opened(file) => file,
+            ExecFile::Deferred(p) => p.and_then(|p| self.open_inside(host_pid, &p)),
+        };
+        let program = Path::new(&path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let network_tool = self.ctx.network_tools.contains(&program);
+        let mut event = Event::new(Kind::Exec, "exec", Decision::Allowed)
+            .with("path", path.as_str())
+            .with("argv", argv);
+        let Some(resolved) = file.as_ref().and_then(path_of) else {
+            // execvp probing each PATH entry: the kernel answers ENOENT. Only a missing network
+            // tool is worth a line (the attempt says what the payload wanted).
+            if network_tool {
+                self.record_by(pid, event.with("network_tool", true).with("found", false));
+            }
+            return Answer::Continue;
+        };
+        if !self.ctx.exec_dirs.iter().any(|d| resolved.starts_with(d)) {
+            event.decision = Decision::Denied;
+            event = event
+                .with("resolved", resolved.to_string_lossy())
+                .with("reason", "not beneath an executable directory");
+            self.record_by(pid, event);
+            return Answer::Deny(libc::EACCES);
+        }
+        if network_tool {
+            event = event.with("network_tool", true);
+        }
+        if self
+            .ctx
+            .write_exec_dirs
+            .iter()
+            .any(|d| resolved.starts_with(d))
+        {
+            event = event
+                .with("resolved", resolved.to_string_lossy())
+                .with("writable_dir", true);
+        }
+        self.record_by(pid, event);
+        Answer::Continue
+    }
+}

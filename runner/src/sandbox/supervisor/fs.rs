@@ -1,0 +1,270 @@
+//! The filesystem: opens that could write (`openat`, `openat2`, `open`, `creat`), hard links
+//! (`linkat`, `link`), and the reads of decoys and protected paths. Landlock decides every
+//! path in the kernel; these handlers refuse early what it would refuse anyway, record it, and
+//! add what it cannot see (decoys, protected paths, symlinks out of writable directories).
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use super::inside::{absolute, fd_target_from_path, is_fd_path, normalize};
+use super::{Answer, Call, Handler};
+use crate::events::{Decision, Event, Kind};
+use crate::sandbox::procmem::{read_cstring, read_u64};
+
+/// `open` flags that can change a file: `O_WRONLY | O_RDWR | O_CREAT | O_TRUNC`.
+pub(super) const WRITE_INTENT: u32 =
+    (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) as u32;
+
+/// The controlling terminal, whose opening is refused without an event (see `Handler::open`).
+const NO_TERMINAL: &str = "/dev/tty";
+
+impl Handler {
+    /// `openat(dirfd, path, flags, mode)` with write intent.
+    pub(super) fn openat(&self, call: &Call) -> Answer {
+        self.open(call, call.args[0] as i32, call.args[1], call.args[2] as i32)
+    }
+
+    /// `openat2(dirfd, path, how, size)`.
+    pub(super) fn openat2(&self, call: &Call) -> Answer {
+        // struct open_how { u64 flags; u64 mode; u64 resolve; }
+        let flags = read_u64(call.pid, call.args[2]).unwrap_or(0) as i32;
+        self.open(call, call.args[0] as i32, call.args[1], flags)
+    }
+
+    /// `open(path, flags, mode)` with write intent.
+    #[cfg(target_arch = "x86_64")]
+    pub(super) fn open_legacy(&self, call: &Call) -> Answer {
+        self.open(call, libc::AT_FDCWD, call.args[0], call.args[1] as i32)
+    }
+
+    /// `creat(path, mode)`: an open to create, write and truncate.
+    #[cfg(target_arch = "x86_64")]
+    pub(super) fn creat(&self, call: &Call) -> Answer {
+        self.open(
+            call,
+            libc::AT_FDCWD,
+            call.args[0],
+            libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC,
+        )
+    }
+
+    /// `link(old, new)`.
+    #[cfg(target_arch = "x86_64")]
+    pub(super) fn link_legacy(&self, call: &Call) -> Answer {
+        self.link(
+            call,
+            libc::AT_FDCWD,
+            call.args[0],
+            libc::AT_FDCWD,
+            call.args[1],
+        )
+    }
+
+    /// `linkat(olddirfd, old, newdirfd, new, flags)`.
+    pub(super) fn linkat(&self, call: &Call) -> Answer {
+        self.link(
+            call,
+            call.args[0] as i32,
+            call.args[1],
+            call.args[2] as i32,
+            call.args[3],
+        )
+    }
+
+    fn open(&self, call: &Call, dirfd: i32, path_ptr: u64, flags: i32) -> Answer {
+        let Some(raw) = read_cstring(call.pid, path_ptr) else {
+            return Answer::Continue; // the kernel will answer EFAULT itself
+        };
+        let Some(path) = absolute(call.pid, dirfd, OsStr::from_bytes(&raw)) else {
+            return Answer::Continue;
+        };
+        let write_intent = flags & WRITE_INTENT as i32 != 0;
+
+        if let Some(view) = &self.ctx.decoys {
+            if let Ok(rel) = path.strip_prefix(&view.home_inside) {
+                if let Some(decoy) = view.set.by_file(rel) {
+                    self.note_decoy_read(call, &decoy.name, &path);
+                    return if write_intent {
+                        Answer::Deny(libc::EACCES)
+                    } else {
+                        Answer::Continue
+                    };
+                }
+            }
+        }
+        if path == Path::new(NO_TERMINAL) && write_intent {
+            // Every bash opens its controlling terminal at startup (`check_dev_tty`) and goes on
+            // without one. The sandbox offers none: answer as the kernel does for a process
+            // without a controlling terminal, and keep bash's startup out of the findings.
+            return Answer::Deny(libc::ENXIO);
+        }
+        if self.is_protected(&path) {
+            // Invisible or masked anyway; recorded when there is something real to protect.
+            if exists_on_host(&path) {
+                self.record(
+                    call,
+                    Event::new(
+                        Kind::Fs,
+                        if write_intent { "write" } else { "read" },
+                        Decision::Denied,
+                    )
+                    .with("path", path.to_string_lossy())
+                    .with("reason", "protected path"),
+                );
+            }
+            return Answer::Deny(libc::EACCES);
+        }
+        if write_intent {
+            // Reopening an inherited pipe (cargo's jobserver) through /dev/fd grants nothing new.
+            let raw_text = String::from_utf8_lossy(&raw);
+            if is_fd_path(&raw_text)
+                && fd_target_from_path(call.pid, &raw_text).is_some_and(|t| t.starts_with("pipe:"))
+            {
+                return Answer::Continue;
+            }
+            if !self.writable(&path) {
+                let action = if flags & libc::O_CREAT != 0 && !self.exists_inside(call, &path) {
+                    "create"
+                } else {
+                    "write"
+                };
+                self.record(
+                    call,
+                    Event::new(Kind::Fs, action, Decision::Denied)
+                        .with("path", path.to_string_lossy()),
+                );
+                return Answer::Deny(libc::EACCES);
+            }
+            if flags & libc::O_NOFOLLOW == 0 {
+                if let Some(target) = self.symlink_escape(call, &path) {
+                    self.record(
+                        call,
+                        Event::new(Kind::Fs, "write", Decision::Denied)
+                            .with("path", path.to_string_lossy())
+                            .with("via_symlink", target.to_string_lossy()),
+                    );
+                    return Answer::Deny(libc::EACCES);
+                }
+            }
+        }
+        // Landlock decides the rest.
+        Answer::Continue
+    }
+
+    fn link(&self, call: &Call, olddir: i32, old_ptr: u64, newdir: i32, new_ptr: u64) -> Answer {
+        let old = read_cstring(call.pid, old_ptr)
+            .and_then(|raw| absolute(call.pid, olddir, OsStr::from_bytes(&raw)));
+        let new = read_cstring(call.pid, new_ptr)
+            .and_then(|raw| absolute(call.pid, newdir, OsStr::from_bytes(&raw)));
+        let (Some(old), Some(new)) = (old, new) else {
+            return Answer::Continue;
+        };
+        if self.writable(&old) && self.writable(&new) {
+            return Answer::Continue; // Landlock's refer right governs links within write dirs
+        }
+        self.record(
+            call,
+            Event::new(Kind::Fs, "link", Decision::Denied)
+                .with("path", new.to_string_lossy())
+                .with("target", old.to_string_lossy()),
+        );
+        Answer::Deny(libc::EXDEV)
+    }
+
+    fn note_decoy_read(&self, call: &Call, decoy: &str, path: &Path) {
+        let pid = self.inner_pid(call.pid);
+        let fresh = self
+            .reads_seen
+            .lock()
+            .map(|mut seen| seen.insert((decoy.to_owned(), pid)))
+            .unwrap_or(true);
+        if fresh {
+            self.record(
+                call,
+                Event::new(Kind::Leak, "decoy-read", Decision::Flagged)
+                    .with("decoy", decoy)
+                    .with("location", path.to_string_lossy()),
+            );
+        }
+    }
+
+    /// Records the opening of a tripwire over a protected path (seen by inotify).
+    pub fn note_protected_read(&self, path: &Path) {
+        let key = format!("protected:{}", path.display());
+        let fresh = self
+            .reads_seen
+            .lock()
+            .map(|mut seen| seen.insert((key, 0)))
+            .unwrap_or(true);
+        if fresh {
+            self.ctx.log.record(
+                Event::new(Kind::Fs, "read", Decision::Denied)
+                    .with("path", path.to_string_lossy())
+                    .with(
+                        "reason",
+                        "protected path: the sandbox saw an empty stand-in",
+                    ),
+            );
+        }
+    }
+
+    /// Records a decoy read that inotify saw and no open notification explained.
+    pub fn note_decoy_read_unattributed(&self, decoy: &str, location: &Path) {
+        let seen = self
+            .reads_seen
+            .lock()
+            .map(|seen| seen.iter().any(|(d, _)| d == decoy))
+            .unwrap_or(false);
+        if !seen {
+            if let Ok(mut s) = self.reads_seen.lock() {
+                s.insert((decoy.to_owned(), 0));
+            }
+            self.ctx.log.record(
+                Event::new(Kind::Leak, "decoy-read", Decision::Flagged)
+                    .with("decoy", decoy)
+                    .with("location", location.to_string_lossy()),
+            );
+        }
+    }
+
+    /// Whether the deepest grant containing `path` (inside view) is writable.
+    pub(super) fn writable(&self, path: &Path) -> bool {
+        self.ctx
+            .write_regions
+            .iter()
+            .filter(|(region, _)| path.starts_with(region))
+            .max_by_key(|(region, _)| region.components().count())
+            .is_some_and(|(_, writable)| *writable)
+    }
+
+    /// Whether `path` lies beneath a protected path deeper than any grant containing it.
+    fn is_protected(&self, path: &Path) -> bool {
+        let deepest = |list: &[PathBuf]| {
+            list.iter()
+                .filter(|p| path.starts_with(p))
+                .map(|p| p.components().count())
+                .max()
+        };
+        match (deepest(&self.ctx.protect), deepest(&self.ctx.grants)) {
+            (Some(p), Some(g)) => p > g,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+
+    /// If `path` (inside a write dir) is a symlink whose target lies outside every write dir,
+    /// that target.
+    fn symlink_escape(&self, call: &Call, path: &Path) -> Option<PathBuf> {
+        let link = self.read_link_inside(call, path)?;
+        let target = normalize(&path.parent().unwrap_or(Path::new("/")).join(link));
+        (!self.writable(&target)).then_some(target)
+    }
+}
+
+/// Whether `path` exists on the host (a protected path is recorded only if there is something
+/// real to protect).
+fn exists_on_host(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
+}

@@ -1,0 +1,170 @@
+//! The supervisor: receives the seccomp notifications of a sandboxed process tree, decodes each
+//! attempt (addresses, DNS names, argv, paths), records it as an [`Event`], and answers.
+//!
+//! Answers follow one rule: **deny** freely (a denial is safe whatever the process does to its
+//! memory meanwhile), and **continue** only where a kernel rule bounds the outcome anyway
+//! (Landlock for paths and executions, the empty network namespace for sockets, the PID
+//! namespace for signals). A log entry never stands in for a check.
+//!
+//! Where a syscall is decided:
+//! - `policy.rs`: the one table of routes. Each says which syscall (and which arguments) the
+//!   filter lets through, refuses, or asks the supervisor about, and why; a route that asks
+//!   names the handler that answers. The BPF program ([`filter_rules`]) and the dispatch of
+//!   [`Handler::handle`] both derive from it, so a routed call without a handler cannot be built.
+//! - `net.rs`: `socket`, `socketpair`, `connect`, `bind`, `sendto`, `sendmsg`, `sendmmsg`.
+//! - `exec.rs`: `execve`, `execveat`.
+//! - `fs.rs`: opens that could write (`openat`, `openat2`, `open`, `creat`), links, and the
+//!   reads of decoys and protected paths.
+//! - `signal.rs`: `kill`, `tkill`, `tgkill`, `rt_sigqueueinfo`, `rt_tgsigqueueinfo`.
+//! - `refuse.rs`: calls refused whatever else holds: new namespaces, terminal injection, the
+//!   syscalls the profile denies.
+//! - `inside.rs`: looking into the sandbox from outside (its root directory, its PID namespace,
+//!   paths as a sandboxed process sees them).
+
+mod exec;
+mod fs;
+mod inside;
+mod net;
+mod policy;
+mod refuse;
+mod signal;
+
+use std::collections::{HashMap, HashSet};
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI32};
+use std::sync::Mutex;
+
+use super::seccomp::{syscall_number, Rule};
+use crate::decoys::DecoySet;
+use crate::events::{Event, EventLog};
+use crate::profile::Profile;
+
+pub use inside::normalize;
+
+/// The filter rules of a run under `profile`: the policy table, then the syscalls the profile
+/// denies (first match wins, so a denied syscall the table already routes keeps its route and is
+/// refused by the dispatch instead).
+pub fn filter_rules(profile: &Profile) -> Vec<Rule> {
+    let denied = profile
+        .deny_syscalls
+        .iter()
+        .filter_map(|d| syscall_number(&d.name));
+    policy::routes(denied).map(|route| route.rule()).collect()
+}
+
+/// The answer to one notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Let the kernel carry out the syscall (bounded by its other rules).
+    Continue,
+    /// Fail it with this errno.
+    Deny(i32),
+    /// Do not carry it out; return this value as if it had succeeded.
+    Pretend(i64),
+}
+
+/// What the handler knows about the run.
+pub struct Context {
+    /// Where events go.
+    pub log: EventLog,
+    /// The decoy home, if the run has one.
+    pub decoys: Option<DecoyView>,
+    /// Protected paths (inside view): opens beneath them are refused and recorded.
+    pub protect: Vec<PathBuf>,
+    /// Every path the profile grants (inside view); a deeper grant beats a shallower protect.
+    pub grants: Vec<PathBuf>,
+    /// Granted paths (inside view) and whether each is writable; the deepest region containing
+    /// a path decides.
+    pub write_regions: Vec<(PathBuf, bool)>,
+    /// Paths beneath which execution is granted (inside view).
+    pub exec_dirs: Vec<PathBuf>,
+    /// Those of `exec_dirs` that are writable too (an explicit write-and-execute grant): an
+    /// exec from one is marked `writable_dir` in its event.
+    pub write_exec_dirs: Vec<PathBuf>,
+    /// Program names whose execution is marked `network_tool` in its event.
+    pub network_tools: Vec<String>,
+    /// The syscalls the profile denies, by number, with the names the profile gives them.
+    pub denied: HashMap<i64, String>,
+    /// Host PID of the sandbox's init, for looking into its namespaces.
+    pub init_pid: AtomicI32,
+    /// Whether Landlock enforces the execute rights (set once the command reports it): then
+    /// an exec is answered before its event is worked out.
+    pub landlock_exec: AtomicBool,
+}
+
+/// The decoy home as the sandbox sees it.
+pub struct DecoyView {
+    /// The decoys planted there.
+    pub set: DecoySet,
+    /// Where the decoy home appears inside the sandbox.
+    pub home_inside: PathBuf,
+    /// The real home the decoy hides (its files are protected).
+    pub real_home: Option<PathBuf>,
+    /// Where the decoy home lives on the host.
+    pub home_host: PathBuf,
+}
+
+/// A notification's target: host pid and syscall arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct Call {
+    /// The calling thread, as the host numbers it.
+    pub pid: i32,
+    /// The syscall number.
+    pub nr: i64,
+    /// Its arguments.
+    pub args: [u64; 6],
+}
+
+/// Decodes and answers notifications.
+pub struct Handler {
+    ctx: Context,
+    /// Which handler answers each notified syscall, derived from the policy table.
+    dispatch: policy::Dispatch,
+    /// The sandbox seen from outside: its root directory and PID namespace.
+    view: inside::SandboxView,
+    /// Decoy and protected-path reads already recorded: (decoy or path key, in-sandbox pid).
+    reads_seen: Mutex<HashSet<(String, i32)>>,
+    /// UDP sockets whose connect we pretended to carry out: (tgid, fd) -> address.
+    pretend_connected: Mutex<HashMap<(i32, RawFd), String>>,
+    /// Exec attempts already answered, whose events are still to be worked out.
+    pending_execs: Mutex<Vec<exec::ExecAttempt>>,
+}
+
+impl Handler {
+    /// A handler for the run `ctx` describes, its dispatch derived from the policy table and
+    /// the syscalls `ctx` denies.
+    pub fn new(ctx: Context) -> Handler {
+        Handler {
+            dispatch: policy::Dispatch::new(ctx.denied.keys().copied()),
+            ctx,
+            view: inside::SandboxView::default(),
+            reads_seen: Mutex::new(HashSet::new()),
+            pretend_connected: Mutex::new(HashMap::new()),
+            pending_execs: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The run's context.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// Decides one notification: the handler the policy table names for its syscall answers.
+    pub fn handle(&self, call: &Call) -> Answer {
+        match self.dispatch.judge(call.nr) {
+            Some(judge) => judge.answer(self, call),
+            None => self.unrouted(call),
+        }
+    }
+
+    /// Records `event` of the process that made `call`.
+    fn record(&self, call: &Call, event: Event) {
+        self.record_by(self.inner_pid(call.pid), event);
+    }
+
+    /// Records `event` of the process the sandbox numbers `pid`.
+    fn record_by(&self, pid: i32, event: Event) {
+        self.ctx.log.record(event.by(pid));
+    }
+}
