@@ -4,9 +4,13 @@
 //! These reads sit on the path every `execve` takes (the process waits for its answer while
 //! its argv is read), so they are batched: one read for up to 32 argument pointers and one for
 //! the strings they point to, where reading each string alone would cost a syscall apiece
-//! (a compiler invocation has dozens of arguments).
+//! (a compiler invocation has dozens of arguments). Each read is one `process_vm_readv`
+//! through nix, into buffers on the stack.
 
-use std::io;
+use std::io::{self, IoSliceMut};
+
+use nix::sys::uio::{process_vm_readv, RemoteIoVec};
+use nix::unistd::Pid;
 
 const PAGE: u64 = 4096;
 
@@ -23,23 +27,17 @@ pub fn read_mem(pid: i32, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
     while done < buf.len() {
         let at = addr + done as u64;
         let chunk = window(at, buf.len() - done);
-        let local = libc::iovec {
-            iov_base: buf[done..].as_mut_ptr().cast(),
-            iov_len: chunk,
-        };
-        let remote = libc::iovec {
-            iov_base: at as *mut libc::c_void,
-            iov_len: chunk,
-        };
-        // SAFETY: `local` describes writable memory we own; `remote` is only read by the kernel.
-        let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
-        if n <= 0 {
-            if done == 0 {
-                return Err(io::Error::last_os_error());
-            }
-            break;
+        let local = &mut [IoSliceMut::new(&mut buf[done..done + chunk])];
+        let remote = [RemoteIoVec {
+            base: at as usize,
+            len: chunk,
+        }];
+        match process_vm_readv(Pid::from_raw(pid), local, &remote) {
+            Ok(n) if n > 0 => done += n,
+            Ok(_) if done == 0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Err(e) if done == 0 => return Err(e.into()),
+            _ => break,
         }
-        done += n as usize;
     }
     Ok(done)
 }
@@ -94,29 +92,23 @@ pub fn read_exec(pid: i32, path_addr: u64, argv_addr: u64) -> (Option<Vec<u8>>, 
     }
     let mut path_buf = [0u8; WINDOW];
     let mut argv_buf = [0u8; BATCH * 8];
-    let local = [
-        libc::iovec {
-            iov_base: path_buf.as_mut_ptr().cast(),
-            iov_len: path_len,
-        },
-        libc::iovec {
-            iov_base: argv_buf.as_mut_ptr().cast(),
-            iov_len: argv_len,
-        },
-    ];
     let remote = [
-        libc::iovec {
-            iov_base: path_addr as *mut libc::c_void,
-            iov_len: path_len,
+        RemoteIoVec {
+            base: path_addr as usize,
+            len: path_len,
         },
-        libc::iovec {
-            iov_base: argv_addr as *mut libc::c_void,
-            iov_len: argv_len,
+        RemoteIoVec {
+            base: argv_addr as usize,
+            len: argv_len,
         },
     ];
-    // SAFETY: `local` describes two writable buffers we own; `remote` is only read.
-    let read = unsafe { libc::process_vm_readv(pid, local.as_ptr(), 2, remote.as_ptr(), 2, 0) };
-    let read = read.max(0) as usize;
+    let read = {
+        let local = &mut [
+            IoSliceMut::new(&mut path_buf[..path_len]),
+            IoSliceMut::new(&mut argv_buf[..argv_len]),
+        ];
+        process_vm_readv(Pid::from_raw(pid), local, &remote).unwrap_or(0)
+    };
     let path = match path_buf[..path_len].iter().position(|&b| b == 0) {
         Some(end) if read >= path_len => Some(path_buf[..end].to_vec()),
         _ => read_cstring(pid, path_addr),
@@ -183,37 +175,26 @@ fn read_argv_after(pid: i32, addr: u64, mut first: Option<&[u8]>) -> Vec<String>
 /// only where it begins. Strings the window does not hold whole are read one by one.
 fn read_strings(pid: i32, ptrs: &[u64]) -> Vec<Option<Vec<u8>>> {
     let mut bufs = [[0u8; WINDOW]; BATCH];
-    let mut local = [libc::iovec {
-        iov_base: std::ptr::null_mut(),
-        iov_len: 0,
-    }; BATCH];
-    let mut remote = local;
+    let mut remote = [RemoteIoVec { base: 0, len: 0 }; BATCH];
     let mut lens = [0usize; BATCH];
-    for (i, (&ptr, buf)) in ptrs.iter().zip(bufs.iter_mut()).enumerate() {
-        let len = window(ptr, WINDOW);
-        lens[i] = len;
-        local[i] = libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: len,
-        };
-        remote[i] = libc::iovec {
-            iov_base: ptr as *mut libc::c_void,
-            iov_len: len,
+    for (i, &ptr) in ptrs.iter().enumerate() {
+        lens[i] = window(ptr, WINDOW);
+        remote[i] = RemoteIoVec {
+            base: ptr as usize,
+            len: lens[i],
         };
     }
     let count = ptrs.len();
-    // SAFETY: `local` describes `count` writable buffers we own; `remote` is only read.
-    let read = unsafe {
-        libc::process_vm_readv(
-            pid,
-            local.as_ptr(),
-            count as libc::c_ulong,
-            remote.as_ptr(),
-            count as libc::c_ulong,
-            0,
-        )
+    let read = {
+        let mut next = 0;
+        let mut local = bufs.each_mut().map(|buf| {
+            let len = lens[next];
+            next += 1;
+            IoSliceMut::new(&mut buf[..len])
+        });
+        process_vm_readv(Pid::from_raw(pid), &mut local[..count], &remote[..count]).unwrap_or(0)
     };
-    let mut left = read.max(0) as usize;
+    let mut left = read;
     ptrs.iter()
         .enumerate()
         .map(|(i, &ptr)| {
