@@ -6,7 +6,9 @@
 //! has no notify action; the `libseccomp` crate links the system libseccomp, which needs a `-dev`
 //! package this project must not require). The program is small, straight-line and tested: every
 //! rule is an equality on the syscall number, optionally followed by one masked test of one
-//! argument, and the tests run the real filter in forked children.
+//! argument, and the tests run the real filter in forked children. Raw `libc` for the same
+//! reason: nix wraps neither `seccomp(2)` nor the BPF structures, and [`Program::install`] runs
+//! in the allocation-free cloned child.
 //!
 //! Layout of the program:
 //! 1. the architecture must be the one we were built for, else the process is killed (a 32-bit

@@ -260,7 +260,7 @@ const ROUTES: &[Route] = &[
     Route::always(
         libc::SYS_socket,
         Ask(J::Socket),
-        "raw, packet and unusual sockets are refused; internet ones recorded",
+        "raw, packet, unix datagram and unknown sockets are refused; internet ones recorded",
     ),
     Route::always(libc::SYS_connect, Ask(J::Connect), NET),
     Route::always(
