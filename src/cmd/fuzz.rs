@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use runner::fuzz::{self, CampaignOptions, FuzzSection};
-use runner::report::{Environment, Format, Report, Verdict};
+use runner::fuzz::{self, CampaignOptions};
+use runner::report::{Environment, Format, FuzzSection, Report, Verdict};
 use runner::sandbox::probe::Support;
 
 use crate::outcome::Outcome;

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::BuildError;
+use crate::report::Granted;
 
 /// The file's name, at the workspace root.
 pub const FILE_NAME: &str = "airlock.toml";
@@ -62,17 +63,6 @@ pub struct CrateException {
     pub profile: Option<String>,
     /// Why the exception exists (shown in the report).
     #[serde(default)]
-    pub reason: Option<String>,
-}
-
-/// One granted exception, as the report lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Granted {
-    /// `read`, `write`, `exec`, `exec-out-dir`, `net` or `profile`.
-    pub kind: String,
-    /// The path or profile (`OUT_DIR` for `exec-out-dir`, empty for `net`).
-    pub value: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 

@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
-use crate::events::{Decision, Event, Kind};
+#[cfg(test)]
+use crate::events::Decision;
+use crate::report::Directive;
 
 /// Keys cargo reserves in the old `cargo:` syntax; anything else there is metadata.
 const RESERVED: &[&str] = &[
@@ -76,36 +76,6 @@ const DANGEROUS_ENV: &[&str] = &[
     "GIT_SSH_COMMAND",
     "PYTHONPATH",
 ];
-
-/// One directive a build script printed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Directive {
-    /// `rustc-link-arg`, `rustc-env`, `metadata`, ...
-    pub key: String,
-    pub value: String,
-    /// The line as printed (untrimmed).
-    pub line: String,
-    /// 1-based line number in the script's stdout.
-    pub line_no: usize,
-    /// The `cargo::` form (rather than `cargo:`).
-    pub new_syntax: bool,
-    /// Why it matters for security, when it does.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flagged: Option<String>,
-}
-
-impl Directive {
-    /// The `directive` event for a flagged directive.
-    pub fn event(&self) -> Option<Event> {
-        let reason = self.flagged.as_ref()?;
-        Some(
-            Event::new(Kind::Directive, self.key.clone(), Decision::Flagged)
-                .with("line", self.line.as_str())
-                .with("line_no", self.line_no)
-                .with("reason", reason.as_str()),
-        )
-    }
-}
 
 /// What a directive is judged against.
 #[derive(Debug, Clone, Default)]

@@ -13,11 +13,12 @@ use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 use super::config::EXEC_OUT_DIR;
-use super::directives::{self, Directive};
+use super::directives;
 use super::session::{RunRecord, Session};
 use super::tee::Tee;
 use super::{load_profile, BuildError};
 use crate::events::{Decision, Event, Kind, Phase};
+use crate::report::Directive;
 use crate::sandbox::{self, SandboxConfig};
 
 /// Variables that never reach a sandboxed run from the launcher's environment: our own hooks

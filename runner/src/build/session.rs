@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::config::Config;
-use super::directives::Directive;
 use super::graph::{Graph, Package};
 use super::BuildError;
 use crate::events::{Event, Phase};
+use crate::report::{Directive, Granted};
 
 /// The variable naming the session directory for the wrapper and the launchers.
 pub const SESSION_VAR: &str = "AIRLOCK_SESSION";
@@ -84,7 +84,7 @@ pub struct RunRecord {
     pub hint: Option<String>,
     /// The exceptions that were granted to the run.
     #[serde(default)]
-    pub exceptions: Vec<super::config::Granted>,
+    pub exceptions: Vec<Granted>,
 }
 
 impl RunRecord {
@@ -94,7 +94,7 @@ impl RunRecord {
         package_ids: Vec<String>,
         krate: String,
         phase: Phase,
-        exceptions: Vec<super::config::Granted>,
+        exceptions: Vec<Granted>,
     ) -> RunRecord {
         RunRecord {
             package_ids,

@@ -10,18 +10,15 @@ use super::cargo::CargoRun;
 use super::config::{self, Config};
 use super::graph::{self, Graph};
 use super::session::RunRecord;
-use crate::events::{Decision, Kind, Phase};
+use crate::events::{Event, Kind, Phase};
 use crate::report::{BuildScript, CrateReport, Report, ScriptStatus, Summary, Verdict};
 
-/// Whether an event counts against a crate (DESIGN: denied, leaked, flagged, or a network tool
-/// run), given its granted exceptions.
-fn counts(e: &crate::events::Event, net_granted: bool) -> bool {
-    if net_granted
-        && (e.kind == Kind::Net || e.detail.get("network_tool").is_some_and(|v| v == true))
-    {
-        return false;
-    }
-    e.decision != Decision::Allowed || e.detail.get("network_tool").is_some_and(|v| v == true)
+/// Whether an event counts against a crate: it is notable ([`Event::is_notable`]) and not
+/// covered by a granted `net` exception, which covers every network attempt and every network
+/// tool run.
+fn counts(e: &Event, net_granted: bool) -> bool {
+    let granted = net_granted && (e.kind == Kind::Net || e.is_network_tool());
+    !granted && e.is_notable()
 }
 
 /// What the records of a cargo run say about each crate of the graph.
@@ -115,10 +112,10 @@ pub fn judge(graph: &Graph, config: &Config, records: &[RunRecord], cargo: &Carg
         for e in events.iter().filter(|e| counts(e, net_granted)) {
             let line = format!(
                 "{} {}/{}{}",
-                crate::report::decision_str(e.decision),
-                crate::report::kind_str(e),
+                e.decision.as_str(),
+                e.kind.as_str(),
                 e.action,
-                if e.detail.get("network_tool").is_some_and(|v| v == true) {
+                if e.is_network_tool() {
                     " (network tool)"
                 } else {
                     ""

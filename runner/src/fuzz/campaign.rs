@@ -7,14 +7,15 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::instrument::{FuzzBuild, Vetting};
+use super::instrumented_build::{FuzzBuild, Vetting};
 use super::project::{FuzzProject, LibFuzzerOptions, TargetRecord};
 use super::schedule;
 use super::triage::{self, Crash};
-use super::{CampaignOptions, Finding, FuzzError, FuzzSection, TargetResult};
+use super::{CampaignOptions, FuzzError};
 use crate::build::verdict::Verdicts;
 use crate::events::Phase;
 use crate::profile::{Placeholders, Profile};
+use crate::report::{Finding, FuzzSection, TargetResult};
 use crate::sandbox::{self, SandboxConfig};
 
 /// The profile fuzz targets run under.

@@ -21,7 +21,7 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use super::campaign::libfuzzer_options;
-use super::instrument::{rustflags, PROFILE_RELEASE_DEBUG};
+use super::instrumented_build::{rustflags, PROFILE_RELEASE_DEBUG};
 use super::project::{FuzzProject, TargetRecord};
 use super::FuzzError;
 

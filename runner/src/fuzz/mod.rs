@@ -3,28 +3,26 @@
 //! reproduce, classify, deduplicate and minimize every crash, and compare with a baseline.
 //!
 //! The instrumented build runs every build script and proc-macro expansion of the project's
-//! graph in the sandbox, as `build` does ([`instrument`]).
+//! graph in the sandbox, as `build` does (`instrumented_build`).
 //!
 //! [`run_campaign`] is the `fuzz` command; [`reproduce`] is `repro`; [`export`] writes what
 //! ClusterFuzzLite / OSS-Fuzz need to build and run the same targets.
 
 pub mod campaign;
 pub mod export;
-pub mod instrument;
+mod instrumented_build;
 pub mod project;
-pub mod render;
 pub mod schedule;
 pub mod triage;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 pub use campaign::{reproduce, run_campaign, Campaign, Reproduction};
-pub use instrument::{Instrumentation, Vetting};
+pub use instrumented_build::Vetting;
 pub use project::FuzzProject;
-pub use triage::Frame;
+
+use crate::report::FuzzSection;
 
 /// Errors that stop a campaign. Each names the input and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -95,64 +93,4 @@ pub struct CampaignOptions {
     pub airlock_bin: PathBuf,
     /// Called with one line per step (progress).
     pub progress: fn(&str),
-}
-
-/// One target's campaign.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TargetResult {
-    pub name: String,
-    pub kind: String,
-    pub item: String,
-    pub format: String,
-    /// `built`, `skipped` or `failed`.
-    pub status: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub runs: u64,
-    pub execs_per_sec: u64,
-    /// Edges covered (libFuzzer's `cov`).
-    pub coverage: u64,
-    /// Seconds the target was fuzzed.
-    pub seconds: u64,
-}
-
-/// One deduplicated crash.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Finding {
-    pub id: String,
-    pub target: String,
-    pub kind: String,
-    pub signature: String,
-    pub message: String,
-    pub frames: Vec<Frame>,
-    /// The reproducer, kept next to the report.
-    pub reproducer: PathBuf,
-    pub minimized: bool,
-    /// `new`, `known` or `fixed` (against `--baseline`; `new` without one).
-    pub status: String,
-    /// The command that reproduces it.
-    pub repro: String,
-    /// Seconds of fuzzing its target had had (over all of the target's runs in the campaign)
-    /// when libFuzzer saved the earliest of the triaged artifacts that show it (when known).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub found_after_secs: Option<u64>,
-}
-
-/// The `fuzz` section of a report.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct FuzzSection {
-    pub targets: Vec<TargetResult>,
-    pub findings: Vec<Finding>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instrumentation: Option<Instrumentation>,
-    /// The generated project the campaign ran.
-    #[serde(default)]
-    pub project: PathBuf,
-}
-
-impl FuzzSection {
-    /// Whether any finding is new (what makes `fuzz` exit 1).
-    pub fn has_new(&self) -> bool {
-        self.findings.iter().any(|f| f.status == "new")
-    }
 }

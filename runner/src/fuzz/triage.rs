@@ -2,17 +2,7 @@
 //! libFuzzer, Rust panics, glibc aborts), extract its frames, and compute the signature that
 //! deduplicates findings: the kind plus the top frames inside the crate under test.
 
-use serde::{Deserialize, Serialize};
-
-/// One stack frame.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Frame {
-    /// Function name, demangled, without the Rust hash suffix.
-    pub function: String,
-    /// `file:line[:col]` when symbolized.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-}
+use crate::report::Frame;
 
 /// What a crash output says.
 #[derive(Debug, Clone, PartialEq, Eq)]

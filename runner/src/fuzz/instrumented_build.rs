@@ -20,16 +20,7 @@ use crate::build::verdict::{self, Verdicts};
 use crate::build::{cargo, load_profile, Progress};
 use crate::events::Phase;
 use crate::profile::DEFAULT_PROFILE;
-
-/// How the targets are instrumented, for the report.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Instrumentation {
-    pub toolchain: String,
-    pub triple: String,
-    pub sanitizer: String,
-    /// Whether C code compiled by `cc` is instrumented too (needs clang).
-    pub c_instrumented: bool,
-}
+use crate::report::Instrumentation;
 
 /// The rustc flags cargo-fuzz uses (its `BuildOptions` defaults with `--sanitizer address`).
 pub fn rustflags() -> String {
