@@ -56,7 +56,7 @@ fn hidden_role() -> Option<ExitCode> {
     Some(match code {
         Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(101)),
         Err(err) => {
-            eprintln!("cargo-airlock: error: {err}");
+            eprintln!("cargo-airlock: error: {:#}", anyhow::Error::new(err));
             ExitCode::from(101)
         }
     })

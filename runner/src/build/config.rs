@@ -102,21 +102,16 @@ impl Config {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => {
-                return Err(BuildError::Config {
-                    path,
-                    reason: e.to_string(),
-                })
-            }
+            Err(source) => return Err(BuildError::ConfigRead { path, source }),
         };
         Config::parse(&text, &path)
     }
 
     /// Parses the text of `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Config, BuildError> {
-        let config: Config = toml::from_str(text).map_err(|e| BuildError::Config {
+        let config: Config = toml::from_str(text).map_err(|source| BuildError::ConfigParse {
             path: path.to_owned(),
-            reason: e.to_string(),
+            source,
         })?;
         for (name, ex) in &config.crates {
             for p in ex.read.iter().chain(&ex.write).chain(&ex.exec) {
@@ -155,9 +150,9 @@ mod tests {
         assert_eq!(g.len(), 2);
         assert_eq!(g[0].kind, "read");
         assert_eq!(g[1].kind, "net");
-        let err = Config::parse("[crate.x]\nwrite_all = true\n", Path::new("airlock.toml"))
-            .unwrap_err()
-            .to_string();
+        let err = crate::error_chain::error_chain(
+            &Config::parse("[crate.x]\nwrite_all = true\n", Path::new("airlock.toml")).unwrap_err(),
+        );
         assert!(
             err.contains("airlock.toml") && err.contains("write_all"),
             "{err}"
@@ -181,12 +176,13 @@ mod tests {
         );
         assert_eq!(g[0].reason.as_deref(), Some("configure runs ./conftest"));
         // The spelling is the kebab-case one; a snake-case key is an unknown key, not a grant.
-        let err = Config::parse(
-            "[crate.x]\nexec_out_dir = true\n",
-            Path::new("airlock.toml"),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = crate::error_chain::error_chain(
+            &Config::parse(
+                "[crate.x]\nexec_out_dir = true\n",
+                Path::new("airlock.toml"),
+            )
+            .unwrap_err(),
+        );
         assert!(err.contains("exec_out_dir"), "{err}");
     }
 }

@@ -59,11 +59,8 @@ impl Graph {
     /// Runs `cargo metadata` for `manifest` (filtered to the host platform) and reads the graph.
     pub fn load(cargo: &Path, manifest: &Path) -> Result<Graph, BuildError> {
         if !manifest.is_file() {
-            return Err(BuildError::Manifest {
+            return Err(BuildError::NoManifest {
                 path: manifest.to_owned(),
-                reason:
-                    "does not exist; pass --manifest-path PATH/Cargo.toml or run inside a workspace"
-                        .into(),
             });
         }
         let host = host_triple(cargo);
@@ -72,12 +69,9 @@ impl Graph {
         if let Some(host) = host {
             cmd.other_options(vec!["--filter-platform".to_owned(), host]);
         }
-        let meta = cmd.exec().map_err(|e| BuildError::Manifest {
+        let meta = cmd.exec().map_err(|source| BuildError::Metadata {
             path: manifest.to_owned(),
-            reason: format!(
-                "`cargo metadata` failed: {}",
-                first_lines(&e.to_string(), 12)
-            ),
+            source,
         })?;
         let in_resolve: Option<std::collections::HashSet<&cargo_metadata::PackageId>> = meta
             .resolve
@@ -160,9 +154,4 @@ fn host_triple(cargo: &Path) -> Option<String> {
         .lines()
         .find_map(|l| l.strip_prefix("host: "))
         .map(str::to_owned)
-}
-
-/// The first `n` lines of `text` (cargo's errors can be long).
-pub(crate) fn first_lines(text: &str, n: usize) -> String {
-    text.lines().take(n).collect::<Vec<_>>().join("\n")
 }

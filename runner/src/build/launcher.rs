@@ -17,6 +17,7 @@ use super::directives;
 use super::session::{RunRecord, Session};
 use super::tee::Tee;
 use super::{load_profile, BuildError};
+use crate::error_chain::error_chain;
 use crate::events::{Decision, Event, Kind, Phase};
 use crate::report::Directive;
 use crate::sandbox::{self, SandboxConfig};
@@ -165,9 +166,10 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
         config.keep_fds = jobserver_fds(&flags.to_string_lossy());
     }
 
-    let tee = Tee::start(1, None).map_err(|source| BuildError::Launcher {
+    let tee = Tee::start(1, None).map_err(|source| BuildError::LauncherStep {
         script: real.to_owned(),
-        reason: format!("capturing the script's output: {source}"),
+        step: "capturing the script's output",
+        source,
     })?;
     let result = sandbox::run(&config);
     let stdout = tee.finish();
@@ -209,10 +211,11 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
             code
         }
         Err(err) => {
+            let err = error_chain(&err);
             eprintln!(
                 "cargo-airlock: the build script of {label} could not run in the sandbox: {err}"
             );
-            record.error = Some(err.to_string());
+            record.error = Some(err);
             101
         }
     };

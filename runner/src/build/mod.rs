@@ -26,6 +26,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::error_chain::error_chain;
 use crate::events::Phase;
 use crate::profile::{Placeholders, Profile, ProfileError};
 use crate::report::{Environment, Report, Summary, SCHEMA};
@@ -33,35 +34,113 @@ use config::Config;
 use graph::Graph;
 use session::{Session, SessionInfo};
 
-/// Errors of a vetting build. Each names the failing step and the input to fix.
+/// Errors of a vetting build. Each names the failing step and the input to fix; a variant with
+/// a cause returns it from `source()` and does not repeat it in its own message.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    #[error("cannot read the workspace at {}: {reason}", path.display())]
-    Manifest { path: PathBuf, reason: String },
+    /// The workspace manifest does not exist.
+    #[error("cannot read the workspace at {}: it does not exist; pass --manifest-path PATH/Cargo.toml or run inside a workspace", path.display())]
+    NoManifest {
+        /// The manifest looked for.
+        path: PathBuf,
+    },
+    /// `cargo metadata` failed for the workspace.
+    #[error("cannot read the workspace at {}: `cargo metadata` failed", path.display())]
+    Metadata {
+        /// The workspace manifest.
+        path: PathBuf,
+        /// What cargo_metadata reported (cargo's stderr when cargo ran).
+        #[source]
+        source: cargo_metadata::Error,
+    },
+    /// `airlock.toml` exists but could not be read.
+    #[error("cannot read {}", path.display())]
+    ConfigRead {
+        /// The `airlock.toml` read.
+        path: PathBuf,
+        /// Why reading failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `airlock.toml` is not valid TOML of its schema.
+    #[error("{} is not a valid airlock.toml", path.display())]
+    ConfigParse {
+        /// The `airlock.toml` parsed.
+        path: PathBuf,
+        /// The TOML error, with its line and column.
+        #[source]
+        source: toml::de::Error,
+    },
+    /// `airlock.toml` parsed but says something it may not.
     #[error("{}: {reason}", path.display())]
-    Config { path: PathBuf, reason: String },
+    Config {
+        /// The `airlock.toml` checked.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// The sandbox profile could not be loaded.
     #[error(transparent)]
     Profile(#[from] ProfileError),
-    #[error("{step} {}: {source}", path.display())]
+    /// A step on the session directory (or the build's target and report directories) failed.
+    #[error("{step} {}", path.display())]
     Session {
+        /// What was being done (`creating`, `writing a run record to`, ...).
         step: String,
+        /// The path it was done to.
         path: PathBuf,
+        /// Why it failed.
         #[source]
         source: std::io::Error,
     },
+    /// A wrapper entry point ran outside `cargo airlock build`.
     #[error("no vetting session: this entry point only runs inside `cargo airlock build` (AIRLOCK_SESSION is not set)")]
     NoSession,
+    /// The build-script launcher was started without what cargo gives a build script.
     #[error("build-script launcher for {}: {reason}", script.display())]
-    Launcher { script: PathBuf, reason: String },
-    #[error("rustc wrapper: {reason}")]
-    Wrapper { reason: String },
-    #[error("cannot run `{command}`: {source}; is cargo installed and on PATH?")]
-    Cargo {
-        command: String,
+    Launcher {
+        /// The real build script.
+        script: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
+    /// A step of the build-script launcher failed.
+    #[error("build-script launcher for {}: {step}", script.display())]
+    LauncherStep {
+        /// The real build script.
+        script: PathBuf,
+        /// What was being done.
+        step: &'static str,
+        /// Why it failed.
         #[source]
         source: std::io::Error,
     },
+    /// The rustc wrapper was called in a way it cannot serve.
+    #[error("rustc wrapper: {reason}")]
+    Wrapper {
+        /// What is wrong with the call.
+        reason: String,
+    },
+    /// A step of the rustc wrapper failed.
+    #[error("rustc wrapper: {step}")]
+    WrapperStep {
+        /// What was being done (`running /path/rustc`, `creating /path`, ...).
+        step: String,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// cargo could not be started or waited for.
+    #[error("cannot run `{command}` (is cargo installed and on PATH?)")]
+    Cargo {
+        /// The command line.
+        command: String,
+        /// Why it could not run.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The report could not be written.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
 }
@@ -154,7 +233,7 @@ pub fn build(
                     |d| d.join("target/airlock"),
                 )
             });
-            return failed_early(opts, &dir, None, err.to_string());
+            return failed_early(opts, &dir, None, error_chain(&err));
         }
     };
     let airlock_dir = graph.target_directory.join("airlock");
@@ -164,10 +243,10 @@ pub fn build(
         .unwrap_or_else(|| airlock_dir.clone());
     let config = match Config::load(&graph.workspace_root) {
         Ok(c) => c,
-        Err(err) => return failed_early(opts, &report_dir, Some(&graph), err.to_string()),
+        Err(err) => return failed_early(opts, &report_dir, Some(&graph), error_chain(&err)),
     };
     if let Err(err) = load_profile(&opts.profile) {
-        return failed_early(opts, &report_dir, Some(&graph), err.to_string());
+        return failed_early(opts, &report_dir, Some(&graph), error_chain(&err));
     }
     for (name, ex) in &config.crates {
         if let Some(p) = &ex.profile {
@@ -176,7 +255,7 @@ pub fn build(
                     opts,
                     &report_dir,
                     Some(&graph),
-                    format!("airlock.toml [crate.{name}]: {err}"),
+                    format!("airlock.toml [crate.{name}]: {}", error_chain(&err)),
                 );
             }
         }

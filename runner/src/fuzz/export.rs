@@ -20,8 +20,8 @@ use std::fs;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use super::campaign::libfuzzer_options;
 use super::instrumented_build::{rustflags, PROFILE_RELEASE_DEBUG};
+use super::libfuzzer::libfuzzer_options;
 use super::project::{FuzzProject, TargetRecord};
 use super::FuzzError;
 
@@ -59,11 +59,9 @@ pub struct Exported {
 /// Writes the ClusterFuzzLite / OSS-Fuzz files for the project in `opts.dir` into `opts.out`.
 pub fn clusterfuzzlite(opts: &ExportOptions) -> Result<Exported, FuzzError> {
     let project = FuzzProject::open(&opts.dir)?;
-    let out = fs::canonicalize(&opts.out).map_err(|e| FuzzError::Export {
+    let out = fs::canonicalize(&opts.out).map_err(|source| FuzzError::ExportOut {
         path: opts.out.clone(),
-        reason: format!(
-            "{e}; --out must be an existing directory, the root of the repository that holds the project"
-        ),
+        source,
     })?;
     let rel = inside(&project.dir, &out, "the fuzz project")?;
     if rel.to_string_lossy().contains(['"', '$', '`', '\\', '\n']) {

@@ -8,60 +8,102 @@
 //! [`run_campaign`] is the `fuzz` command; [`reproduce`] is `repro`; [`export`] writes what
 //! ClusterFuzzLite / OSS-Fuzz need to build and run the same targets.
 
+mod baseline;
 pub mod campaign;
 pub mod export;
 mod instrumented_build;
+mod libfuzzer;
 pub mod project;
 pub mod schedule;
+mod target_run;
 pub mod triage;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use campaign::{reproduce, run_campaign, Campaign, Reproduction};
+pub use campaign::{run_campaign, Campaign};
 pub use instrumented_build::Vetting;
 pub use project::FuzzProject;
+pub use target_run::{reproduce, Reproduction};
 
 use crate::report::FuzzSection;
 
-/// Errors that stop a campaign. Each names the input and the fix.
+/// Errors that stop a campaign. Each names the input and the fix; a variant with a cause
+/// returns it from `source()` and does not repeat it in its own message.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FuzzError {
-    #[error("no generated fuzz project in {}: {source}. Run `cargo airlock gen --out {}` first", dir.display(), dir.display())]
+    /// The directory holds no generated fuzz project.
+    #[error("no generated fuzz project in {}. Run `cargo airlock gen --out {}` first", dir.display(), dir.display())]
     NoProject {
+        /// The directory given.
         dir: PathBuf,
+        /// Why its `targets.json` could not be read.
         #[source]
         source: std::io::Error,
     },
+    /// `targets.json` or the project's manifest did not parse.
     #[error("{} is not a valid file: {message}", path.display())]
-    BadTargets { path: PathBuf, message: String },
+    BadTargets {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// No nightly toolchain is installed.
     #[error("no nightly toolchain: fuzzing needs it for sanitizers and coverage. Install it with `rustup toolchain install nightly`")]
     NoNightly,
+    /// `--target` named targets the project does not have.
     #[error("no target matches {0:?}; `targets.json` lists the generated ones")]
     UnknownTarget(Vec<String>),
-    #[error("cannot run {what}: {source}")]
+    /// A program of the campaign could not be started.
+    #[error("cannot run {what}")]
     Spawn {
+        /// The program and what it was for.
         what: String,
+        /// Why it could not run.
         #[source]
         source: std::io::Error,
     },
+    /// No target built; the text is cargo's first error.
     #[error("the instrumented build failed for every target; first error: {0}")]
     BuildFailed(String),
-    #[error("cannot write {}: {source}", path.display())]
+    /// A file of the campaign (reproducer, report, log) could not be written.
+    #[error("cannot write {}", path.display())]
     Write {
+        /// The file or directory.
         path: PathBuf,
+        /// Why writing failed.
         #[source]
         source: std::io::Error,
     },
+    /// The sandbox could not run a target.
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
+    /// The `fuzz` profile could not be loaded.
     #[error(transparent)]
     Profile(#[from] crate::profile::ProfileError),
+    /// The export cannot be written where it was asked to go.
     #[error("{}: {reason}", path.display())]
-    Export { path: PathBuf, reason: String },
-    #[error("sandboxing the build scripts of the instrumented build: {0}")]
+    Export {
+        /// The path at fault.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// `--out` of the export is not an existing directory.
+    #[error("{}: --out must be an existing directory, the root of the repository that holds the project", path.display())]
+    ExportOut {
+        /// The `--out` given.
+        path: PathBuf,
+        /// Why it could not be resolved.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The interception of the instrumented build failed.
+    #[error("sandboxing the build scripts of the instrumented build")]
     Vetting(#[from] crate::build::BuildError),
+    /// `repro` named a finding the report does not have.
     #[error("no finding `{0}` in the report; `report.json` lists the ids under fuzz.findings")]
     UnknownFinding(String),
 }

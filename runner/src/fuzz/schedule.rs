@@ -15,7 +15,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::campaign::number_after;
+use super::libfuzzer::number_after;
 
 /// Shortest share worth a libFuzzer start (fork mode spends about a second starting up).
 pub const MIN_SHARE: Duration = Duration::from_secs(2);
