@@ -45,11 +45,11 @@ fn hidden_role() -> Option<ExitCode> {
     let code = if first.as_deref() == Some(std::ffi::OsStr::new("__build-script")) {
         let real = std::path::PathBuf::from(args.next().unwrap_or_default());
         let rest: Vec<_> = args.collect();
-        runner::build::launcher::run(&real, &rest)
-    } else if std::env::var_os(runner::build::session::SESSION_VAR).is_some() && first.is_some() {
+        runner::build::run_build_script(&real, &rest)
+    } else if std::env::var_os(runner::build::SESSION_VAR).is_some() && first.is_some() {
         let mut argv: Vec<_> = first.into_iter().collect();
         argv.extend(args);
-        runner::build::intercept::run(argv)
+        runner::build::run_rustc_wrapper(argv)
     } else {
         return None;
     };

@@ -10,7 +10,7 @@
 
 pub mod build;
 pub mod decoys;
-pub mod error_chain;
+mod error_chain;
 pub mod events;
 pub mod fuzz;
 pub mod profile;

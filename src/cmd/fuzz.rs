@@ -120,7 +120,7 @@ fn environment(section: &FuzzSection, allow_degraded: bool) -> Environment {
         landlock_abi: support.landlock_abi,
         layers: None,
         degraded: allow_degraded && !support.missing_for_fuzz().is_empty(),
-        profile: runner::fuzz::campaign::FUZZ_PROFILE.to_owned(),
+        profile: runner::fuzz::FUZZ_PROFILE.to_owned(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         toolchain: section
             .instrumentation

@@ -10,17 +10,23 @@
 //! runs each build script in the sandbox and parses its [`directives`]. Every run leaves a
 //! record in the session; when cargo is done, [`verdict`] turns the records into verdicts and
 //! [`build`] into a [`crate::report::Report`]. The instrumented build of `fuzz`
-//! ([`crate::fuzz::instrument`]) drives cargo through the same session, wrapper and verdicts.
+//! (`crate::fuzz`'s `instrumented_build`) drives cargo through the same session, wrapper and
+//! verdicts.
 
-pub mod cargo;
-pub mod config;
-pub mod directives;
-pub mod graph;
-pub mod intercept;
-pub mod launcher;
-pub mod session;
-pub mod tee;
-pub mod verdict;
+pub(crate) mod cargo;
+pub(crate) mod config;
+mod directives;
+pub(crate) mod graph;
+mod intercept;
+mod launcher;
+pub(crate) mod session;
+mod tee;
+pub(crate) mod verdict;
+
+pub use intercept::run as run_rustc_wrapper;
+pub use launcher::run as run_build_script;
+pub use session::SESSION_VAR;
+pub use verdict::Verdicts;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -9,22 +9,22 @@
 //! ClusterFuzzLite / OSS-Fuzz need to build and run the same targets.
 
 mod baseline;
-pub mod campaign;
+mod campaign;
 pub mod export;
 mod instrumented_build;
 mod libfuzzer;
-pub mod project;
-pub mod schedule;
+pub(crate) mod project;
+mod schedule;
 mod target_run;
-pub mod triage;
+mod triage;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use campaign::{run_campaign, Campaign};
+pub use campaign::{run_campaign, Campaign, FUZZ_PROFILE};
 pub use instrumented_build::Vetting;
-pub use project::FuzzProject;
 pub use target_run::{reproduce, Reproduction};
+pub use triage::Crash;
 
 use crate::report::FuzzSection;
 

@@ -6,7 +6,7 @@ mod signature;
 
 use crate::report::Frame;
 
-pub use signature::{crate_frames, finding_id, signature, without_generics, SIGNATURE_FRAMES};
+pub(crate) use signature::{finding_id, signature};
 
 /// What a crash output says.
 #[derive(Debug, Clone, PartialEq, Eq)]
