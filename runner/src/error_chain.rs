@@ -6,7 +6,7 @@
 use std::error::Error;
 
 /// `err`'s message followed by each of its causes, separated by `: ` (as anyhow's `{:#}`).
-pub fn error_chain(err: &dyn Error) -> String {
+pub(crate) fn error_chain(err: &dyn Error) -> String {
     let mut text = err.to_string();
     let mut cause = err.source();
     while let Some(c) = cause {

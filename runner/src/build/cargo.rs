@@ -21,7 +21,7 @@ use crate::events::Decision;
 
 /// What cargo said about one run.
 #[derive(Debug)]
-pub struct CargoRun {
+pub(crate) struct CargoRun {
     pub status: ExitStatus,
     /// Cargo exited 0 and its `build-finished` message (if any) said so.
     pub succeeded: bool,
@@ -36,7 +36,7 @@ pub struct CargoRun {
 impl CargoRun {
     /// The first `n` error lines of cargo's log (compiler errors, scripts that could not run
     /// in the sandbox).
-    pub fn errors(&self, n: usize) -> Vec<String> {
+    pub(crate) fn errors(&self, n: usize) -> Vec<String> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
@@ -47,7 +47,7 @@ impl CargoRun {
     }
 
     /// Why cargo failed, with its first errors and where the rest is; None if it succeeded.
-    pub fn failure(&self, what: &str) -> Option<String> {
+    pub(crate) fn failure(&self, what: &str) -> Option<String> {
         if self.succeeded {
             return None;
         }
@@ -70,7 +70,7 @@ impl CargoRun {
 /// Runs `cmd` (a `cargo build` whose target directory is the session's) with cargo-airlock as
 /// its rustc wrapper, cargo's messages into `log`. An existing `RUSTC_WRAPPER` or
 /// `RUSTC_WORKSPACE_WRAPPER` is not used.
-pub fn run(
+pub(crate) fn run(
     mut cmd: Command,
     session: &Session,
     log: &Path,

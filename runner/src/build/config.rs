@@ -20,15 +20,15 @@ use super::BuildError;
 use crate::report::Granted;
 
 /// The file's name, at the workspace root.
-pub const FILE_NAME: &str = "airlock.toml";
+pub(crate) const FILE_NAME: &str = "airlock.toml";
 
 /// The key (and granted-exception kind) that lets a build script execute from its `OUT_DIR`.
-pub const EXEC_OUT_DIR: &str = "exec-out-dir";
+pub(crate) const EXEC_OUT_DIR: &str = "exec-out-dir";
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub(crate) struct Config {
     /// Exceptions by crate name.
     #[serde(default, rename = "crate")]
     pub crates: BTreeMap<String, CrateException>,
@@ -37,7 +37,7 @@ pub struct Config {
 /// What one crate is granted beyond the profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CrateException {
+pub(crate) struct CrateException {
     /// Extra directories to read (absolute).
     #[serde(default)]
     pub read: Vec<PathBuf>,
@@ -68,7 +68,7 @@ pub struct CrateException {
 
 impl CrateException {
     /// Every grant, one per entry.
-    pub fn granted(&self) -> Vec<Granted> {
+    pub(crate) fn granted(&self) -> Vec<Granted> {
         let g = |kind: &str, value: String| Granted {
             kind: kind.to_owned(),
             value,
@@ -97,7 +97,7 @@ impl CrateException {
 
 impl Config {
     /// Reads `airlock.toml` from `workspace_root` (an absent file is an empty config).
-    pub fn load(workspace_root: &Path) -> Result<Config, BuildError> {
+    pub(crate) fn load(workspace_root: &Path) -> Result<Config, BuildError> {
         let path = workspace_root.join(FILE_NAME);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -108,7 +108,7 @@ impl Config {
     }
 
     /// Parses the text of `path`.
-    pub fn parse(text: &str, path: &Path) -> Result<Config, BuildError> {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, BuildError> {
         let config: Config = toml::from_str(text).map_err(|source| BuildError::ConfigParse {
             path: path.to_owned(),
             source,
@@ -130,7 +130,7 @@ impl Config {
     }
 
     /// The exception for crate `name`, if any.
-    pub fn for_crate(&self, name: &str) -> Option<&CrateException> {
+    pub(crate) fn for_crate(&self, name: &str) -> Option<&CrateException> {
         self.crates.get(name)
     }
 }

@@ -33,7 +33,7 @@ const RESERVED: &[&str] = &[
 ];
 
 /// Library directories of the system: linking from them is what `-sys` crates are for.
-pub const SYSTEM_LIB_DIRS: &[&str] = &[
+pub(super) const SYSTEM_LIB_DIRS: &[&str] = &[
     "/usr/lib",
     "/usr/lib64",
     "/usr/lib32",
@@ -79,13 +79,13 @@ const DANGEROUS_ENV: &[&str] = &[
 
 /// What a directive is judged against.
 #[derive(Debug, Clone, Default)]
-pub struct Context {
+pub(super) struct Context {
     /// The script's `OUT_DIR`.
     pub out_dir: PathBuf,
 }
 
 /// Parses `stdout` as cargo does and flags what matters.
-pub fn parse(stdout: &[u8], ctx: &Context) -> Vec<Directive> {
+pub(super) fn parse(stdout: &[u8], ctx: &Context) -> Vec<Directive> {
     let mut found = Vec::new();
     for (i, raw) in stdout.split(|b| *b == b'\n').enumerate() {
         let Ok(raw) = std::str::from_utf8(raw) else {
@@ -299,7 +299,7 @@ fn static_lib_in(out_dir: &Path, name: &str) -> bool {
 }
 
 /// The `rustc-env` variables among `directives`, as (name, value).
-pub fn rustc_env(directives: &[Directive]) -> Vec<(String, String)> {
+pub(super) fn rustc_env(directives: &[Directive]) -> Vec<(String, String)> {
     directives
         .iter()
         .filter(|d| d.key == "rustc-env")

@@ -12,7 +12,7 @@ use super::BuildError;
 /// Where a package's sources come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum SourceKind {
+pub(crate) enum SourceKind {
     /// A registry (crates.io or another).
     Registry,
     /// A path on this machine (workspace members, path dependencies).
@@ -23,7 +23,7 @@ pub enum SourceKind {
 
 /// One package of the graph.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Package {
+pub(crate) struct Package {
     /// Cargo's package id.
     pub id: String,
     pub name: String,
@@ -41,14 +41,14 @@ pub struct Package {
 
 impl Package {
     /// `name version`, the attribution used in events.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("{} {}", self.name, self.version)
     }
 }
 
 /// The packages a build of the workspace may compile.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Graph {
+pub(crate) struct Graph {
     pub workspace_root: PathBuf,
     /// The workspace's own target directory (the vetting build uses its own beneath it).
     pub target_directory: PathBuf,
@@ -57,7 +57,7 @@ pub struct Graph {
 
 impl Graph {
     /// Runs `cargo metadata` for `manifest` (filtered to the host platform) and reads the graph.
-    pub fn load(cargo: &Path, manifest: &Path) -> Result<Graph, BuildError> {
+    pub(crate) fn load(cargo: &Path, manifest: &Path) -> Result<Graph, BuildError> {
         if !manifest.is_file() {
             return Err(BuildError::NoManifest {
                 path: manifest.to_owned(),
@@ -118,7 +118,7 @@ impl Graph {
     }
 
     /// The package built from `manifest_dir` with this name and version.
-    pub fn find(&self, name: &str, version: &str, manifest_dir: &Path) -> Option<&Package> {
+    pub(crate) fn find(&self, name: &str, version: &str, manifest_dir: &Path) -> Option<&Package> {
         let dir = std::fs::canonicalize(manifest_dir).unwrap_or_else(|_| manifest_dir.to_owned());
         self.packages
             .iter()
@@ -135,7 +135,7 @@ impl Graph {
     }
 
     /// The package with this cargo id.
-    pub fn by_id(&self, id: &str) -> Option<&Package> {
+    pub(crate) fn by_id(&self, id: &str) -> Option<&Package> {
         self.packages.iter().find(|p| p.id == id)
     }
 }

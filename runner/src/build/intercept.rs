@@ -33,7 +33,7 @@ use crate::sandbox::{self, SandboxConfig};
 
 /// The parts of a rustc command line the wrapper cares about.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RustcArgs {
+pub(super) struct RustcArgs {
     pub crate_name: Option<String>,
     pub crate_types: Vec<String>,
     pub out_dir: Option<PathBuf>,
@@ -46,7 +46,7 @@ pub struct RustcArgs {
 
 impl RustcArgs {
     /// Reads the arguments (after the rustc path).
-    pub fn parse(args: &[OsString]) -> RustcArgs {
+    pub(super) fn parse(args: &[OsString]) -> RustcArgs {
         let mut out = RustcArgs::default();
         let mut i = 0;
         while i < args.len() {
@@ -104,7 +104,7 @@ impl RustcArgs {
     /// Whether this invocation links a build script: cargo names the crate after the script's
     /// file (`build_script_build` for `build.rs`, `build_script_main` for `build/main.rs`) and
     /// puts it in a directory of `<target>/<profile>/build/`.
-    pub fn is_build_script(&self) -> bool {
+    pub(super) fn is_build_script(&self) -> bool {
         self.crate_name
             .as_deref()
             .is_some_and(|n| n.starts_with("build_script_"))

@@ -167,6 +167,7 @@ pub struct BuildOptions {
     pub report_dir: Option<PathBuf>,
     /// Extra arguments for `cargo build`.
     pub cargo_args: Vec<OsString>,
+    /// Run even when the sandbox cannot enforce every layer the profile requires.
     pub allow_degraded: bool,
     /// The cargo-airlock binary (the wrapper and the launchers run it).
     pub airlock_bin: PathBuf,
@@ -180,19 +181,28 @@ pub struct BuildOptions {
 #[derive(Debug, Clone)]
 pub enum Progress {
     /// Cargo started; about this many packages may be compiled.
-    Started { total: usize },
+    Started {
+        /// Packages in the graph.
+        total: usize,
+    },
     /// A package finished compiling.
     CrateBuilt {
+        /// `name version`.
         label: String,
+        /// Packages compiled so far.
         done: usize,
+        /// Packages in the graph.
         total: usize,
     },
     /// These build scripts and proc-macro expansions are running now.
     Running(Vec<String>),
     /// A sandboxed run finished.
     RunFinished {
+        /// `name version` of the crate.
         label: String,
+        /// A build script or a proc-macro expansion.
         phase: Phase,
+        /// Whether it failed, could not run, or recorded a denied attempt.
         notable: bool,
     },
 }
@@ -200,7 +210,9 @@ pub enum Progress {
 /// What a vetting build produced.
 #[derive(Debug)]
 pub struct BuildResult {
+    /// The report (also written to `report_dir`).
     pub report: Report,
+    /// Where the reports were written.
     pub report_dir: PathBuf,
     /// The files written.
     pub written: Vec<PathBuf>,

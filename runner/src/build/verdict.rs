@@ -26,6 +26,7 @@ fn counts(e: &Event, net_granted: bool) -> bool {
 pub struct Verdicts {
     /// The crates that took part in the build, by name and version.
     pub crates: Vec<CrateReport>,
+    /// Their counts.
     pub summary: Summary,
     /// The sandbox layers in force (as the runs reported them), if any run reported them.
     pub layers: Option<serde_json::Value>,
@@ -53,7 +54,12 @@ impl Verdicts {
 
 /// Turns the run records of a cargo run into per-crate verdicts: `records` from the session,
 /// `cargo` what cargo said it compiled and what failed.
-pub fn judge(graph: &Graph, config: &Config, records: &[RunRecord], cargo: &CargoRun) -> Verdicts {
+pub(crate) fn judge(
+    graph: &Graph,
+    config: &Config,
+    records: &[RunRecord],
+    cargo: &CargoRun,
+) -> Verdicts {
     let (built, compile_errors, succeeded) = (&cargo.built, &cargo.compile_errors, cargo.succeeded);
     let mut crates = Vec::new();
     for p in &graph.packages {

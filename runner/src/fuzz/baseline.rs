@@ -8,7 +8,7 @@ use crate::report::FuzzSection;
 
 /// Marks findings `known` when the baseline had their signature, and adds the baseline's
 /// findings that did not come back as `fixed`.
-pub fn apply_baseline(section: &mut FuzzSection, baseline: &FuzzSection) {
+pub(super) fn apply_baseline(section: &mut FuzzSection, baseline: &FuzzSection) {
     let before: HashSet<&str> = baseline
         .findings
         .iter()

@@ -179,6 +179,7 @@ fn fuzz_slice(
 /// What a campaign found.
 #[derive(Debug)]
 pub struct Campaign {
+    /// The report's `fuzz` section.
     pub section: FuzzSection,
     /// What the build scripts and proc-macro expansions of the instrumented build did.
     pub verdicts: Verdicts,

@@ -10,7 +10,7 @@ use super::project::LibFuzzerOptions;
 /// then the options the generator chose for the target (format and parse targets need longer
 /// inputs to nest deeply enough for unbounded recursion to show). The ClusterFuzzLite export
 /// writes the same options into `<target>.options`.
-pub fn libfuzzer_options(
+pub(super) fn libfuzzer_options(
     input_timeout: Duration,
     rss_limit_mb: u64,
     chosen: Option<LibFuzzerOptions>,
@@ -46,7 +46,7 @@ pub(super) fn libfuzzer_limits(input_timeout: Duration, rss_limit_mb: u64) -> Ve
 
 /// libFuzzer's final figures, from its log.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Stats {
+pub(super) struct Stats {
     /// Inputs run.
     pub runs: u64,
     /// Edges covered.
@@ -65,7 +65,7 @@ pub(super) fn number_after(line: &str, key: &str) -> Option<u64> {
 
 /// Parses the status lines of a libFuzzer log (fork mode `#N: cov: ...` and plain `#N\tNEW
 /// cov: ...`) and its final stats.
-pub fn parse_stats(log: &str) -> Stats {
+pub(super) fn parse_stats(log: &str) -> Stats {
     let mut stats = Stats::default();
     for line in log.lines() {
         if line.starts_with('#') && line.contains("cov:") {

@@ -129,6 +129,7 @@ pub struct CampaignOptions {
     pub input_timeout: Duration,
     /// Memory limit per input (libFuzzer `-rss_limit_mb` / `-malloc_limit_mb`).
     pub rss_limit_mb: u64,
+    /// Run even when the sandbox cannot enforce every layer the profile requires.
     pub allow_degraded: bool,
     /// The cargo-airlock binary: the instrumented build runs its build scripts and proc-macro
     /// expansions in the sandbox through it, as `cargo airlock build` does.

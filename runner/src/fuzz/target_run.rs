@@ -19,7 +19,7 @@ use crate::profile::{Placeholders, Profile};
 use crate::sandbox::{self, SandboxConfig};
 
 /// One instrumented target binary and how its runs are sandboxed.
-pub struct TargetRun<'a> {
+pub(super) struct TargetRun<'a> {
     pub binary: &'a Path,
     /// The crate under test (events are attributed to it).
     pub krate: &'a str,
@@ -79,7 +79,7 @@ impl TargetRun<'_> {
     }
 
     /// Runs the binary on `input` once and classifies what happened.
-    pub fn rerun(
+    pub(super) fn rerun(
         &self,
         input: &Path,
         log: &Path,

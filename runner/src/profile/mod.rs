@@ -64,7 +64,9 @@ pub struct Allowance {
 /// A syscall the sandbox refuses with `EPERM` and records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeniedSyscall {
+    /// The syscall's name on this architecture.
     pub name: String,
+    /// Why the profile refuses it.
     pub reason: String,
 }
 
@@ -105,20 +107,29 @@ impl EnvPolicy {
 /// A validated profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
+    /// The profile's name (`build`, `strict`, `fuzz`, or its own).
     pub name: String,
+    /// What it is for, in a sentence.
     pub description: String,
+    /// Whether a missing layer refuses the run.
     pub compatibility: Compatibility,
     /// The Landlock ABI the rules are written for (pinned, never detected at runtime).
     pub landlock_abi: u8,
+    /// Paths that may be read (recursively).
     pub read: Vec<Allowance>,
+    /// Paths that may be written (recursively).
     pub write: Vec<Allowance>,
+    /// Paths whose files may be executed (recursively).
     pub exec: Vec<Allowance>,
     /// Paths whose opens are refused and recorded even where a broader rule would grant them.
     pub protect: Vec<Allowance>,
+    /// Syscalls refused with `EPERM` and recorded.
     pub deny_syscalls: Vec<DeniedSyscall>,
     /// Program names whose execution marks a crate suspicious.
     pub network_tools: Vec<String>,
+    /// Which environment reaches the sandboxed process.
     pub env: EnvPolicy,
+    /// The resource limits of a run.
     pub limits: Limits,
     /// Whether to plant the decoy home and decoy tokens.
     pub decoys: bool,
@@ -127,8 +138,11 @@ pub struct Profile {
 /// One problem in a profile, located in its source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// 1-based line in the profile's text.
     pub line: usize,
+    /// 1-based column.
     pub column: usize,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -141,18 +155,25 @@ pub enum ProfileError {
         "no profile named `{name}`: built-in profiles are {}; or pass the path of a TOML profile",
         builtin_names()
     )]
-    Unknown { name: String },
+    Unknown {
+        /// The name given.
+        name: String,
+    },
     /// The profile file could not be read.
     #[error("cannot read profile {}", path.display())]
     Read {
+        /// The profile file.
         path: PathBuf,
+        /// Why reading failed.
         #[source]
         source: std::io::Error,
     },
     /// The profile did not parse or did not validate.
     #[error("{}", render_problems(origin, problems))]
     Invalid {
+        /// The file, or `<built-in NAME>`.
         origin: String,
+        /// Every problem found, in source order.
         problems: Vec<Problem>,
     },
 }

@@ -7,8 +7,11 @@ use std::path::PathBuf;
 /// `{rustup_home}`.
 #[derive(Debug, Clone)]
 pub struct Placeholders {
+    /// `{home}`: the caller's home directory.
     pub home: PathBuf,
+    /// `{cargo_home}`: cargo's home (`$CARGO_HOME` or `~/.cargo`).
     pub cargo_home: PathBuf,
+    /// `{rustup_home}`: rustup's home (`$RUSTUP_HOME` or `~/.rustup`).
     pub rustup_home: PathBuf,
 }
 

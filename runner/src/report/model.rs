@@ -210,27 +210,38 @@ pub enum ReportError {
     /// Writing a report file (or creating its directory) failed.
     #[error("cannot write {}", path.display())]
     Write {
+        /// The file or directory.
         path: PathBuf,
+        /// Why writing failed.
         #[source]
         source: std::io::Error,
     },
     /// Reading `report.json` failed.
     #[error("cannot read report {}", path.display())]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why reading failed.
         #[source]
         source: std::io::Error,
     },
     /// The file is not JSON of the report schema.
     #[error("{} is not an airlock report", path.display())]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// Where and why it does not parse.
         #[source]
         source: serde_json::Error,
     },
     /// The file is a report of another schema version.
     #[error("{} is a report of schema `{found}`, this version reads `{SCHEMA}`", path.display())]
-    Schema { path: PathBuf, found: String },
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// The schema it declares.
+        found: String,
+    },
 }
 
 impl Report {

@@ -166,7 +166,7 @@ fn panic_message(output: &str) -> Option<String> {
 
 /// Classifies a crash from the combined output of a reproduction run. `None` when the output
 /// shows no crash at all (the input no longer reproduces).
-pub fn classify(output: &str) -> Option<Crash> {
+pub(super) fn classify(output: &str) -> Option<Crash> {
     let sanitizer_line = output.lines().find(|l| {
         l.contains("ERROR: AddressSanitizer:")
             || l.contains("ERROR: LeakSanitizer:")

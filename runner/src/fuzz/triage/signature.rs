@@ -8,7 +8,7 @@ use crate::report::Frame;
 /// The frames that belong to the crate under test: function paths in `crate_name` (generic
 /// arguments aside: `serde_json::from_slice::<krate::T>` is serde_json's code), or source
 /// locations beneath `crate_dir`.
-pub fn crate_frames<'a>(
+pub(super) fn crate_frames<'a>(
     frames: &'a [Frame],
     crate_name: &str,
     crate_dir: Option<&str>,
@@ -29,12 +29,12 @@ pub fn crate_frames<'a>(
 }
 
 /// How many frames the signature keeps.
-pub const SIGNATURE_FRAMES: usize = 3;
+pub(super) const SIGNATURE_FRAMES: usize = 3;
 
 /// A function name without its generic arguments: `<&mut x::De<R> as serde::Deserializer>
 /// ::deserialize_any::<V>` becomes `<&mut x::De as serde::Deserializer>::deserialize_any`. The
 /// same code instantiated for another reader or visitor is the same bug.
-pub fn without_generics(function: &str) -> String {
+pub(super) fn without_generics(function: &str) -> String {
     let mut out = String::with_capacity(function.len());
     let mut depth = 0usize;
     let mut prev = ' ';
@@ -74,7 +74,7 @@ pub fn without_generics(function: &str) -> String {
 ///   wherever in its loop the thread happens to be, so the inner frames vary;
 /// - anything else: the innermost [`SIGNATURE_FRAMES`], repeats of one function (recursion)
 ///   counted once.
-pub fn signature(crash: &Crash, crate_name: &str, crate_dir: Option<&str>) -> String {
+pub(crate) fn signature(crash: &Crash, crate_name: &str, crate_dir: Option<&str>) -> String {
     let own = crate_frames(&crash.frames, crate_name, crate_dir);
     let frames: Vec<String> = if own.is_empty() {
         crash
@@ -116,7 +116,7 @@ fn recursion_hub(frames: Vec<String>) -> Option<String> {
 }
 
 /// A short stable id for a signature (FNV-1a, 32 bits, hex).
-pub fn finding_id(signature: &str) -> String {
+pub(crate) fn finding_id(signature: &str) -> String {
     let mut h: u32 = 0x811c_9dc5;
     for b in signature.bytes() {
         h ^= u32::from(b);
