@@ -13,12 +13,9 @@ use super::project::{FuzzProject, TargetRecord};
 use super::schedule;
 use super::target_run::TargetRun;
 use super::triage::{self, Crash};
-use super::{CampaignOptions, FuzzError};
+use super::{write_err, CampaignOptions, FuzzError};
 use crate::build::verdict::Verdicts;
 use crate::report::{Finding, FuzzSection, TargetResult};
-
-/// The profile fuzz targets run under.
-pub const FUZZ_PROFILE: &str = "fuzz";
 
 /// Extra time a libFuzzer run gets past its own `-max_total_time` before the sandbox kills it.
 const GRACE: Duration = Duration::from_secs(60);
@@ -60,13 +57,6 @@ fn pick_for_triage(artifacts: Vec<PathBuf>) -> Vec<PathBuf> {
 
 /// Most seconds spent minimizing one finding.
 const MINIMIZE_SECS: u64 = 20;
-
-pub(super) fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> FuzzError + '_ {
-    move |source| FuzzError::Write {
-        path: path.to_owned(),
-        source,
-    }
-}
 
 /// The artifacts libFuzzer saved in `dir` (`crash-*`, `leak-*`, `timeout-*`, `oom-*`), sorted.
 fn artifacts_in(dir: &Path) -> Vec<PathBuf> {

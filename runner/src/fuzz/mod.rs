@@ -18,12 +18,12 @@ mod schedule;
 mod target_run;
 mod triage;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use campaign::{run_campaign, Campaign, FUZZ_PROFILE};
+pub use campaign::{run_campaign, Campaign};
 pub use instrumented_build::Vetting;
-pub use target_run::{reproduce, Reproduction};
+pub use target_run::{reproduce, Reproduction, FUZZ_PROFILE};
 pub use triage::Crash;
 
 use crate::report::FuzzSection;
@@ -106,6 +106,14 @@ pub enum FuzzError {
     /// `repro` named a finding the report does not have.
     #[error("no finding `{0}` in the report; `report.json` lists the ids under fuzz.findings")]
     UnknownFinding(String),
+}
+
+/// The error of writing `path` (a reproducer, a log, a campaign directory).
+fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> FuzzError + '_ {
+    move |source| FuzzError::Write {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// What `fuzz` was asked to do.

@@ -8,15 +8,17 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::campaign::{write_err, FUZZ_PROFILE};
 use super::instrumented_build::{FuzzBuild, Vetting};
 use super::libfuzzer::libfuzzer_limits;
 use super::project::FuzzProject;
 use super::triage::{self, Crash};
-use super::FuzzError;
+use super::{write_err, FuzzError};
 use crate::events::Phase;
 use crate::profile::{Placeholders, Profile};
 use crate::sandbox::{self, SandboxConfig};
+
+/// The profile fuzz targets run under.
+pub const FUZZ_PROFILE: &str = "fuzz";
 
 /// One instrumented target binary and how its runs are sandboxed.
 pub(super) struct TargetRun<'a> {

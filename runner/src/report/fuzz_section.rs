@@ -1,6 +1,6 @@
 //! The `fuzz` section of `report.json`: what a campaign measured per target, the deduplicated
 //! crashes it found and how the targets were instrumented. Only the data: `fuzz` fills it,
-//! [`crate::report::render`] presents it.
+//! the renderers present it.
 
 use std::path::PathBuf;
 
