@@ -69,9 +69,9 @@ impl Graph {
         if let Some(host) = host {
             cmd.other_options(vec!["--filter-platform".to_owned(), host]);
         }
-        let meta = cmd.exec().map_err(|source| BuildError::Metadata {
+        let meta = cmd.exec().map_err(|e| BuildError::Metadata {
             path: manifest.to_owned(),
-            source,
+            source: super::MetadataError(e),
         })?;
         let in_resolve: Option<std::collections::HashSet<&cargo_metadata::PackageId>> = meta
             .resolve

@@ -58,7 +58,7 @@ pub enum BuildError {
         path: PathBuf,
         /// What cargo_metadata reported (cargo's stderr when cargo ran).
         #[source]
-        source: cargo_metadata::Error,
+        source: MetadataError,
     },
     /// `airlock.toml` exists but could not be read.
     #[error("cannot read {}", path.display())]
@@ -150,6 +150,13 @@ pub enum BuildError {
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
 }
+
+/// An error of `cargo_metadata`, printed once. Its messages already end with their cause
+/// (`failed to start `cargo metadata`: {io error}`) and also return it from `source()`; this
+/// wrapper keeps the message and stops the chain there, so the cause is not printed twice.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MetadataError(pub cargo_metadata::Error);
 
 /// Loads a built-in profile or a profile file with this process's placeholders.
 pub fn load_profile(name: &str) -> Result<Profile, BuildError> {
