@@ -133,12 +133,8 @@ mod tests {
         ];
         for err in &errors {
             assert_eq!(repeats(err.as_ref()), None, "{err:?}");
-            assert!(
-                error_chain(err.as_ref()).contains("/w/x")
-                    || error_chain(err.as_ref()).contains("cargo")
-                    || error_chain(err.as_ref()).contains("rustc")
-                    || error_chain(err.as_ref()).contains("creating")
-            );
+            let chain = error_chain(err.as_ref());
+            assert!(chain.matches("os error 13").count() <= 1, "{chain}");
         }
     }
 }
