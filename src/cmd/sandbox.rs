@@ -127,10 +127,7 @@ pub(crate) fn one_line(e: &Event) -> String {
     };
     format!(
         "{decision} {}/{}{detail}{}",
-        serde_json::to_value(e.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        e.kind.as_str(),
         e.action,
         if e.pid > 0 {
             format!(" (pid {})", e.pid)
