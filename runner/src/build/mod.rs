@@ -2,13 +2,13 @@
 //! script and every proc-macro expansion of its whole dependency graph runs in the sandbox, and
 //! judge each crate by what it attempted.
 //!
-//! How it fits together: [`build`] reads the graph ([`graph`]) and `airlock.toml` ([`config`]),
-//! writes a [`session`], and runs `cargo build` ([`cargo`]) into a fresh target directory (so
+//! How it fits together: [`build`] reads the graph (`graph`) and `airlock.toml` (`config`),
+//! writes a `session`, and runs `cargo build` (`cargo`) into a fresh target directory (so
 //! no build script is replayed from cargo's cache) with `RUSTC_WRAPPER` set to cargo-airlock
-//! itself. The wrapper ([`intercept`]) replaces each linked build script with a launcher and
-//! runs the rustc invocations that load proc macros in the sandbox; the launcher ([`launcher`])
-//! runs each build script in the sandbox and parses its [`directives`]. Every run leaves a
-//! record in the session; when cargo is done, [`verdict`] turns the records into verdicts and
+//! itself. The wrapper (`intercept`) replaces each linked build script with a launcher and
+//! runs the rustc invocations that load proc macros in the sandbox; the launcher (`launcher`)
+//! runs each build script in the sandbox and parses its `directives`. Every run leaves a
+//! record in the session; when cargo is done, `verdict` turns the records into verdicts and
 //! [`build`] into a [`crate::report::Report`]. The instrumented build of `fuzz`
 //! (`crate::fuzz`'s `instrumented_build`) drives cargo through the same session, wrapper and
 //! verdicts.

@@ -5,10 +5,10 @@
 //! - `.clusterfuzzlite/project.yaml` (`language: rust`);
 //! - `.clusterfuzzlite/Dockerfile`: the Rust base builder image with the repository copied in;
 //! - `.clusterfuzzlite/build.sh`: `cargo build` on the nightly toolchain with the flags of
-//!   [`super::instrument::rustflags`] and an explicit `--target`, for the selected targets
+//!   `instrumented_build::rustflags` and an explicit `--target`, for the selected targets
 //!   (status `built` in `targets.json`, `--target` and `--shard` as for `fuzz`); it copies
 //!   each binary to `$OUT`, its dictionary to `$OUT/<target>.dict`, its corpus to
-//!   `$OUT/<target>_seed_corpus.zip` and its libFuzzer options ([`super::campaign::libfuzzer_options`])
+//!   `$OUT/<target>_seed_corpus.zip` and its libFuzzer options (`libfuzzer::libfuzzer_options`)
 //!   to `$OUT/<target>.options`. It needs neither cargo-fuzz nor cargo-airlock;
 //! - optionally `.github/workflows/cflite_pr.yml`, ClusterFuzzLite's pull-request workflow.
 //!
