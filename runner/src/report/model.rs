@@ -235,7 +235,7 @@ pub enum ReportError {
         source: serde_json::Error,
     },
     /// The file is a report of another schema version.
-    #[error("{} is a report of schema `{found}`, this version reads `{SCHEMA}`", path.display())]
+    #[error("{} is not an airlock report this version reads: its schema is `{found}`, not `{SCHEMA}`", path.display())]
     Schema {
         /// The file.
         path: PathBuf,
