@@ -7,13 +7,13 @@ use clap::{Parser, Subcommand};
 /// Dynamic vetting of Rust dependencies: sandboxed build scripts, generated fuzz campaigns.
 #[derive(Debug, Parser)]
 #[command(name = "cargo-airlock", bin_name = "cargo airlock", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Report what this kernel and toolchain support; exit 2 if the sandbox cannot be enforced.
     Doctor(crate::cmd::doctor::DoctorArgs),
     /// Run any command in the sandbox and record what it attempts.
@@ -33,7 +33,7 @@ pub enum Command {
 
 /// The process arguments, minus the `airlock` that cargo inserts when it runs us as
 /// `cargo airlock ...` (cargo calls `cargo-airlock airlock ...`).
-pub fn normalized_args() -> Vec<OsString> {
+pub(crate) fn normalized_args() -> Vec<OsString> {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "airlock") {
         args.remove(1);

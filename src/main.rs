@@ -45,18 +45,18 @@ fn hidden_role() -> Option<ExitCode> {
     let code = if first.as_deref() == Some(std::ffi::OsStr::new("__build-script")) {
         let real = std::path::PathBuf::from(args.next().unwrap_or_default());
         let rest: Vec<_> = args.collect();
-        runner::build::launcher::run(&real, &rest)
-    } else if std::env::var_os(runner::build::session::SESSION_VAR).is_some() && first.is_some() {
+        runner::build::run_build_script(&real, &rest)
+    } else if std::env::var_os(runner::build::SESSION_VAR).is_some() && first.is_some() {
         let mut argv: Vec<_> = first.into_iter().collect();
         argv.extend(args);
-        runner::build::intercept::run(argv)
+        runner::build::run_rustc_wrapper(argv)
     } else {
         return None;
     };
     Some(match code {
         Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(101)),
         Err(err) => {
-            eprintln!("cargo-airlock: error: {err}");
+            eprintln!("cargo-airlock: error: {:#}", anyhow::Error::new(err));
             ExitCode::from(101)
         }
     })

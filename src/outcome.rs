@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 /// The verdict of one command, mapped to the exit codes every command shares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Nothing suspicious, no crash: exit 0.
     Clean,
     /// Something suspicious or a crash: exit 1.
@@ -17,7 +17,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The process exit code for this outcome.
-    pub fn exit_code(self) -> ExitCode {
+    pub(crate) fn exit_code(self) -> ExitCode {
         match self {
             Outcome::Clean => ExitCode::from(0),
             Outcome::Findings => ExitCode::from(1),

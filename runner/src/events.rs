@@ -1,6 +1,10 @@
 //! The event vocabulary (DESIGN.md, "Events"): what a sandboxed process attempted, who attempted
 //! it, and what the sandbox decided. Events are written as JSON lines and embedded in reports;
 //! the field names and the `kind`/`action` strings are a public contract: extend, never rename.
+//!
+//! This is the bottom layer of the runner: it imports nothing from the rest of the crate. The
+//! one rule of what makes an event worth a look ([`Event::is_notable`]) lives here, so the
+//! sandbox's exit status, the verdicts of `build` and the reports agree on it.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -9,6 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+
+/// The detail key (`"network_tool": true`) set on an `exec` event whose program is one of the
+/// profile's network tools (`curl`, `wget`, ...). Part of the JSON contract.
+pub const NETWORK_TOOL: &str = "network_tool";
 
 /// What class of attempt an event records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -30,6 +38,21 @@ pub enum Kind {
     Directive,
 }
 
+impl Kind {
+    /// The word of the kind in the event vocabulary (its JSON name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Net => "net",
+            Kind::Exec => "exec",
+            Kind::Fs => "fs",
+            Kind::Syscall => "syscall",
+            Kind::Limit => "limit",
+            Kind::Leak => "leak",
+            Kind::Directive => "directive",
+        }
+    }
+}
+
 /// The sandbox's answer to an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -40,6 +63,17 @@ pub enum Decision {
     Denied,
     /// Not a syscall decision: a directive or a leak worth reporting.
     Flagged,
+}
+
+impl Decision {
+    /// The word of the decision in the event vocabulary (its JSON name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::Denied => "denied",
+            Decision::Flagged => "flagged",
+        }
+    }
 }
 
 /// Which stage of the work the event came from.
@@ -56,15 +90,31 @@ pub enum Phase {
     Sandbox,
 }
 
+impl Phase {
+    /// The word of the phase in the event vocabulary (its JSON name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::BuildScript => "build-script",
+            Phase::ProcMacro => "proc-macro",
+            Phase::Fuzz => "fuzz",
+            Phase::Sandbox => "sandbox",
+        }
+    }
+}
+
 /// One recorded attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// `name version` of the crate the attempt is attributed to (empty for a plain `sandbox` run).
     #[serde(rename = "crate", default, skip_serializing_if = "String::is_empty")]
     pub krate: String,
+    /// The stage of the work the attempt came from.
     pub phase: Phase,
+    /// The class of attempt.
     pub kind: Kind,
+    /// What was attempted within the class: `connect`, `exec`, `open-write`, a syscall name, ...
     pub action: String,
+    /// What the sandbox decided.
     pub decision: Decision,
     /// Decoded arguments: `address`, `protocol`, `query`, `path`, `argv`, `decoy`, ...
     pub detail: serde_json::Map<String, serde_json::Value>,
@@ -106,6 +156,21 @@ impl Event {
     /// A detail field as a string, if it is one.
     pub fn detail_str(&self, key: &str) -> Option<&str> {
         self.detail.get(key).and_then(|v| v.as_str())
+    }
+
+    /// Whether the attempt ran one of the profile's network tools (detail [`NETWORK_TOOL`] is
+    /// `true`), whether or not the tool could then reach anything.
+    pub fn is_network_tool(&self) -> bool {
+        self.detail.get(NETWORK_TOOL).is_some_and(|v| v == true)
+    }
+
+    /// Whether the event is worth a look on its own: the sandbox denied the attempt, flagged it
+    /// (a leaked decoy, a directive), or the attempt ran a network tool (allowed, but a build
+    /// has no business fetching anything). This is the one rule behind a `suspicious` crate, the
+    /// sandbox's exit status and the events a report lists; exceptions granted in
+    /// `airlock.toml` are applied on top of it by the caller.
+    pub fn is_notable(&self) -> bool {
+        self.decision != Decision::Allowed || self.is_network_tool()
     }
 }
 
@@ -208,6 +273,47 @@ mod tests {
         assert!(json.get("crate").is_none(), "empty crate is omitted");
         let back: Event = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
+    }
+
+    #[test]
+    fn words_are_the_json_names() {
+        for kind in [
+            Kind::Net,
+            Kind::Exec,
+            Kind::Fs,
+            Kind::Syscall,
+            Kind::Limit,
+            Kind::Leak,
+            Kind::Directive,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+        for d in [Decision::Allowed, Decision::Denied, Decision::Flagged] {
+            assert_eq!(serde_json::to_value(d).unwrap(), d.as_str());
+        }
+        for p in [
+            Phase::BuildScript,
+            Phase::ProcMacro,
+            Phase::Fuzz,
+            Phase::Sandbox,
+        ] {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
+        }
+    }
+
+    #[test]
+    fn notable_is_denied_flagged_or_a_network_tool() {
+        let exec = || Event::new(Kind::Exec, "exec", Decision::Allowed).with("path", "/bin/sh");
+        assert!(!exec().is_notable());
+        assert!(!exec().with(NETWORK_TOOL, false).is_notable());
+        let curl = exec().with(NETWORK_TOOL, true);
+        assert!(curl.is_network_tool() && curl.is_notable());
+        assert_eq!(
+            serde_json::to_value(&curl).unwrap()["detail"]["network_tool"],
+            true
+        );
+        assert!(Event::new(Kind::Net, "connect", Decision::Denied).is_notable());
+        assert!(Event::new(Kind::Leak, "read", Decision::Flagged).is_notable());
     }
 
     #[test]

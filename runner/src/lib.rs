@@ -1,6 +1,18 @@
 //! The engine of cargo-airlock: the kernel sandbox (Landlock, seccomp with user notification,
-//! namespaces, capabilities, limits), the event vocabulary it records, the decoys it plants,
-//! and the profiles that configure it.
+//! namespaces, capabilities, limits), the event vocabulary it records, the decoys it plants and
+//! the profiles that configure it; sandboxed dependency builds (`build`), fuzz campaigns
+//! (`fuzz`) and the reports both write (`report`).
+//!
+//! # Layers
+//! Imports point one way, from the bottom up:
+//!
+//! 1. [`events`]: the event vocabulary, and the one rule of what is notable. Imports nothing of
+//!    this crate.
+//! 2. [`profile`] and [`sandbox`]: what a sandboxed run may do, and the run itself.
+//! 3. The report model ([`report`]'s types): imports [`events`] only.
+//! 4. [`build`] (interception of a cargo build, verdicts), then [`fuzz`] (which builds through
+//!    [`build`]'s interception): both fill the report model.
+//! 5. Report rendering (JSON, Markdown, SARIF, HTML): reads the report model only.
 //!
 //! # Test strategy
 //! Pure pieces (profile parsing, decoders, the mount plan, the BPF compiler) have unit tests
@@ -10,6 +22,7 @@
 
 pub mod build;
 pub mod decoys;
+mod error_chain;
 pub mod events;
 pub mod fuzz;
 mod kernel;

@@ -22,7 +22,7 @@ use crate::outcome::Outcome;
 #[command(
     after_help = "Examples:\n  cargo airlock build\n  cargo airlock build --manifest-path ../app/Cargo.toml -- --locked --features tls\n\nExit status: 0 every crate clean, 1 a crate is suspicious, 2 bad input or the build failed on its own."
 )]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// The workspace's Cargo.toml (default: ./Cargo.toml).
     #[arg(long, value_name = "M")]
     pub manifest_path: Option<PathBuf>,
@@ -47,7 +47,7 @@ enum Display {
 }
 
 /// Runs the vetting build.
-pub fn run(args: BuildArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: BuildArgs) -> anyhow::Result<Outcome> {
     let airlock_bin = std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .context("cannot find the cargo-airlock binary itself (needed as the rustc wrapper)")?;

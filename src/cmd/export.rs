@@ -12,7 +12,7 @@ use crate::outcome::Outcome;
 
 /// The infrastructure to export for.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum Infrastructure {
+pub(crate) enum Infrastructure {
     /// ClusterFuzzLite (`.clusterfuzzlite/`); OSS-Fuzz reads the same `build.sh` and Dockerfile.
     Clusterfuzzlite,
 }
@@ -22,7 +22,7 @@ pub enum Infrastructure {
 #[command(
     after_help = "Examples:\n  cargo airlock fuzz export clusterfuzzlite --dir fuzz-airlock\n  cargo airlock fuzz export clusterfuzzlite --dir fuzz-airlock --out . --shard 1/2 --workflow\n\nExit status: 0 the files were written, 2 bad input (no project, unknown target, a file in the way)."
 )]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// Where to export for.
     #[arg(value_enum, value_name = "INFRA")]
     pub infrastructure: Infrastructure,
@@ -48,7 +48,7 @@ pub struct ExportArgs {
 }
 
 /// Writes the export and says what it wrote.
-pub fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: ExportArgs) -> anyhow::Result<Outcome> {
     let Infrastructure::Clusterfuzzlite = args.infrastructure;
     let out = match args.out {
         Some(out) => out,

@@ -7,21 +7,21 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use runner::fuzz::{self, CampaignOptions, FuzzSection};
-use runner::report::{Environment, Format, Report, Verdict};
+use runner::fuzz::{self, CampaignOptions};
+use runner::report::{Environment, Format, FuzzSection, Report, Verdict};
 use runner::sandbox::probe::Support;
 
 use crate::outcome::Outcome;
 
 /// `--input-timeout` unless told otherwise.
-pub const DEFAULT_INPUT_TIMEOUT: &str = "10s";
+pub(crate) const DEFAULT_INPUT_TIMEOUT: &str = "10s";
 /// `--rss-limit-mb` unless told otherwise.
-pub const DEFAULT_RSS_LIMIT_MB: u64 = 2048;
+pub(crate) const DEFAULT_RSS_LIMIT_MB: u64 = 2048;
 
 /// The per-input limits of a campaign, shared by `fuzz` and `fuzz export` (an export runs its
 /// targets under the same libFuzzer options as the campaign).
 #[derive(Debug, clap::Args)]
-pub struct InputLimits {
+pub(crate) struct InputLimits {
     /// Longest time one input may take (libFuzzer's -timeout; longer is a `timeout` finding).
     #[arg(long, value_name = "D", default_value = DEFAULT_INPUT_TIMEOUT, value_parser = parse_duration)]
     pub input_timeout: Duration,
@@ -37,7 +37,7 @@ pub struct InputLimits {
     args_conflicts_with_subcommands = true,
     after_help = "Examples:\n  cargo airlock gen --out fuzz-airlock && cargo airlock fuzz --dir fuzz-airlock --time 10m\n  cargo airlock fuzz --dir fuzz-airlock --time 1h --shard 2/4 --baseline last/report.json\n  cargo airlock fuzz export clusterfuzzlite --dir fuzz-airlock\n\nExit status: 0 nothing new, 1 a new finding or a suspicious build script, 2 the campaign could not run."
 )]
-pub struct FuzzArgs {
+pub(crate) struct FuzzArgs {
     #[command(subcommand)]
     pub action: Option<FuzzAction>,
     /// The project `cargo airlock gen` wrote.
@@ -71,18 +71,18 @@ pub struct FuzzArgs {
 
 /// What `fuzz` does instead of a campaign.
 #[derive(Debug, clap::Subcommand)]
-pub enum FuzzAction {
+pub(crate) enum FuzzAction {
     /// Write what ClusterFuzzLite / OSS-Fuzz need to build and run the same targets.
     Export(crate::cmd::export::ExportArgs),
 }
 
 /// Parses a duration flag (`90s`, `10m`, `1h`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     runner::profile::parse_duration(text)
 }
 
 /// Parses `--shard K/N`.
-pub fn parse_shard(text: &str) -> Result<(u32, u32), String> {
+pub(crate) fn parse_shard(text: &str) -> Result<(u32, u32), String> {
     let (k, n) = text
         .split_once('/')
         .ok_or_else(|| format!("`{text}` is not K/N (e.g. 1/4)"))?;
@@ -95,19 +95,19 @@ pub fn parse_shard(text: &str) -> Result<(u32, u32), String> {
 }
 
 /// Prints one progress line.
-pub fn progress(line: &str) {
+pub(crate) fn progress(line: &str) {
     eprintln!("{line}");
 }
 
 /// This binary: the instrumented build runs build scripts and proc-macro expansions through it.
-pub fn airlock_bin() -> anyhow::Result<PathBuf> {
+pub(crate) fn airlock_bin() -> anyhow::Result<PathBuf> {
     std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .context("cannot find the cargo-airlock binary itself (needed as the rustc wrapper)")
 }
 
 /// Reads the `fuzz` section of a report (empty when the report has none).
-pub fn load_section(path: &Path) -> anyhow::Result<FuzzSection> {
+pub(crate) fn load_section(path: &Path) -> anyhow::Result<FuzzSection> {
     let report = Report::read(path)?;
     Ok(report.fuzz.unwrap_or_default())
 }
@@ -120,7 +120,7 @@ fn environment(section: &FuzzSection, allow_degraded: bool) -> Environment {
         landlock_abi: support.landlock_abi,
         layers: None,
         degraded: allow_degraded && !support.missing_for_fuzz().is_empty(),
-        profile: runner::fuzz::campaign::FUZZ_PROFILE.to_owned(),
+        profile: runner::fuzz::FUZZ_PROFILE.to_owned(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         toolchain: section
             .instrumentation
@@ -131,7 +131,7 @@ fn environment(section: &FuzzSection, allow_degraded: bool) -> Environment {
 }
 
 /// Runs the campaign and writes the report (or what `args.action` says).
-pub fn run(args: FuzzArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: FuzzArgs) -> anyhow::Result<Outcome> {
     if let Some(FuzzAction::Export(export)) = args.action {
         return crate::cmd::export::run(export);
     }

@@ -10,7 +10,7 @@ use crate::outcome::Outcome;
 
 /// Flags of `cargo airlock gen`.
 #[derive(Debug, clap::Args)]
-pub struct GenArgs {
+pub(crate) struct GenArgs {
     /// Path to the workspace's Cargo.toml (default: cargo's search from the current directory).
     #[arg(long, value_name = "PATH")]
     pub manifest_path: Option<PathBuf>,
@@ -36,7 +36,7 @@ pub struct GenArgs {
 /// Runs `gen`. Targets that are skipped or fail to compile are reported in `targets.json` and do
 /// not make the command fail: it did its job. Bad input (no manifest, no library, an unparsable
 /// crate root) is an error, exit 2.
-pub fn run(args: GenArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: GenArgs) -> anyhow::Result<Outcome> {
     let out_dir = match &args.out {
         Some(dir) => dir.clone(),
         None => default_out(args.manifest_path.as_deref())?,

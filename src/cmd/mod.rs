@@ -1,10 +1,10 @@
 //! One module per subcommand.
 
-pub mod build;
-pub mod doctor;
-pub mod export;
-pub mod fuzz;
-pub mod gen;
-pub mod report;
-pub mod repro;
-pub mod sandbox;
+pub(crate) mod build;
+pub(crate) mod doctor;
+pub(crate) mod export;
+pub(crate) mod fuzz;
+pub(crate) mod gen;
+pub(crate) mod report;
+pub(crate) mod repro;
+pub(crate) mod sandbox;

@@ -10,7 +10,7 @@ use crate::outcome::Outcome;
 
 /// Arguments of `cargo airlock report`.
 #[derive(Debug, clap::Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// A report.json written by build, fuzz or vet.
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
@@ -28,7 +28,7 @@ fn parse_format(text: &str) -> Result<Format, String> {
 }
 
 /// Renders the report.
-pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
     let report = Report::read(&args.report)?;
     let text = report.render(args.format);
     match &args.output {

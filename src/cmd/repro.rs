@@ -13,7 +13,7 @@ use crate::outcome::Outcome;
 #[command(
     after_help = "Examples:\n  cargo airlock repro F1a2b3c4d --report target/airlock/report.json\n  cargo airlock repro fuzz-airlock/artifacts/de_version/crash-0123abcd"
 )]
-pub struct ReproArgs {
+pub(crate) struct ReproArgs {
     /// A finding id from the report, or the path of an artifact under `<project>/artifacts/<target>/`.
     pub id_or_artifact: String,
     /// The report that lists the finding.
@@ -25,7 +25,7 @@ pub struct ReproArgs {
 }
 
 /// Reruns and reports.
-pub fn run(args: ReproArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: ReproArgs) -> anyhow::Result<Outcome> {
     let as_path = PathBuf::from(&args.id_or_artifact);
     let (project, target, input, expected) = if as_path.is_file() {
         // <project>/artifacts/<target>/<file>

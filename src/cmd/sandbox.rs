@@ -16,7 +16,7 @@ use crate::outcome::Outcome;
 #[command(
     after_help = "Example:\n  cargo airlock sandbox --write ./out --events events.jsonl -- sh -c 'cc -o out/hello hello.c'"
 )]
-pub struct SandboxArgs {
+pub(crate) struct SandboxArgs {
     /// A built-in profile (build, strict, fuzz) or the path of a TOML profile.
     #[arg(long, default_value = DEFAULT_PROFILE, value_name = "P")]
     pub profile: String,
@@ -48,7 +48,7 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 }
 
 /// Runs the command and reports.
-pub fn run(args: SandboxArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: SandboxArgs) -> anyhow::Result<Outcome> {
     if args.command.is_empty() {
         return Err(sandbox::SandboxError::NoCommand.into());
     }
@@ -109,7 +109,7 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<Outcome> {
 }
 
 /// A short human rendering of an event.
-pub fn one_line(e: &Event) -> String {
+pub(crate) fn one_line(e: &Event) -> String {
     let detail = ["address", "query", "path", "decoy", "limit", "pid"]
         .iter()
         .find_map(|k| e.detail.get(*k).map(|v| (k, v)))
@@ -127,10 +127,7 @@ pub fn one_line(e: &Event) -> String {
     };
     format!(
         "{decision} {}/{}{detail}{}",
-        serde_json::to_value(e.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        e.kind.as_str(),
         e.action,
         if e.pid > 0 {
             format!(" (pid {})", e.pid)

@@ -11,6 +11,9 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
+use cargo_metadata::diagnostic::DiagnosticLevel;
+use cargo_metadata::Message;
+
 use super::graph;
 use super::session::{self, RunRecord, Session};
 use super::{BuildError, Progress};
@@ -18,7 +21,7 @@ use crate::events::Decision;
 
 /// What cargo said about one run.
 #[derive(Debug)]
-pub struct CargoRun {
+pub(crate) struct CargoRun {
     pub status: ExitStatus,
     /// Cargo exited 0 and its `build-finished` message (if any) said so.
     pub succeeded: bool,
@@ -33,7 +36,7 @@ pub struct CargoRun {
 impl CargoRun {
     /// The first `n` error lines of cargo's log (compiler errors, scripts that could not run
     /// in the sandbox).
-    pub fn errors(&self, n: usize) -> Vec<String> {
+    pub(crate) fn errors(&self, n: usize) -> Vec<String> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
@@ -44,7 +47,7 @@ impl CargoRun {
     }
 
     /// Why cargo failed, with its first errors and where the rest is; None if it succeeded.
-    pub fn failure(&self, what: &str) -> Option<String> {
+    pub(crate) fn failure(&self, what: &str) -> Option<String> {
         if self.succeeded {
             return None;
         }
@@ -67,7 +70,7 @@ impl CargoRun {
 /// Runs `cmd` (a `cargo build` whose target directory is the session's) with cargo-airlock as
 /// its rustc wrapper, cargo's messages into `log`. An existing `RUSTC_WRAPPER` or
 /// `RUSTC_WORKSPACE_WRAPPER` is not used.
-pub fn run(
+pub(crate) fn run(
     mut cmd: Command,
     session: &Session,
     log: &Path,
@@ -125,15 +128,14 @@ pub fn run(
             report_new_runs(session, &mut seen, progress);
         });
         if let Some(stdout) = stdout {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
-                    continue;
-                };
-                let id = msg["package_id"].as_str().unwrap_or_default().to_owned();
-                match msg["reason"].as_str() {
-                    Some("compiler-artifact") if built.insert(id.clone()) => {
+            for message in Message::parse_stream(BufReader::new(stdout)).map_while(Result::ok) {
+                match message {
+                    Message::CompilerArtifact(artifact)
+                        if built.insert(artifact.package_id.repr.clone()) =>
+                    {
+                        let id = &artifact.package_id.repr;
                         let label = graph
-                            .by_id(&id)
+                            .by_id(id)
                             .map_or_else(|| id.clone(), graph::Package::label);
                         progress(Progress::CrateBuilt {
                             label,
@@ -141,17 +143,23 @@ pub fn run(
                             total,
                         });
                     }
-                    Some("compiler-message") if msg["message"]["level"] == "error" => {
-                        let text = msg["message"]["rendered"]
-                            .as_str()
-                            .or_else(|| msg["message"]["message"].as_str())
-                            .unwrap_or_default();
+                    Message::CompilerMessage(msg)
+                        if matches!(
+                            msg.message.level,
+                            DiagnosticLevel::Error | DiagnosticLevel::Ice
+                        ) =>
+                    {
+                        let text = msg
+                            .message
+                            .rendered
+                            .as_ref()
+                            .unwrap_or(&msg.message.message);
                         compile_errors
-                            .entry(id)
+                            .entry(msg.package_id.repr)
                             .or_default()
                             .push(text.trim_end().to_owned());
                     }
-                    Some("build-finished") => build_finished_ok = msg["success"].as_bool(),
+                    Message::BuildFinished(finished) => build_finished_ok = Some(finished.success),
                     _ => {}
                 }
             }

@@ -17,17 +17,18 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::BuildError;
+use crate::report::Granted;
 
 /// The file's name, at the workspace root.
-pub const FILE_NAME: &str = "airlock.toml";
+pub(crate) const FILE_NAME: &str = "airlock.toml";
 
 /// The key (and granted-exception kind) that lets a build script execute from its `OUT_DIR`.
-pub const EXEC_OUT_DIR: &str = "exec-out-dir";
+pub(crate) const EXEC_OUT_DIR: &str = "exec-out-dir";
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub(crate) struct Config {
     /// Exceptions by crate name.
     #[serde(default, rename = "crate")]
     pub crates: BTreeMap<String, CrateException>,
@@ -36,7 +37,7 @@ pub struct Config {
 /// What one crate is granted beyond the profile.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CrateException {
+pub(crate) struct CrateException {
     /// Extra directories to read (absolute).
     #[serde(default)]
     pub read: Vec<PathBuf>,
@@ -65,20 +66,9 @@ pub struct CrateException {
     pub reason: Option<String>,
 }
 
-/// One granted exception, as the report lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Granted {
-    /// `read`, `write`, `exec`, `exec-out-dir`, `net` or `profile`.
-    pub kind: String,
-    /// The path or profile (`OUT_DIR` for `exec-out-dir`, empty for `net`).
-    pub value: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
 impl CrateException {
     /// Every grant, one per entry.
-    pub fn granted(&self) -> Vec<Granted> {
+    pub(crate) fn granted(&self) -> Vec<Granted> {
         let g = |kind: &str, value: String| Granted {
             kind: kind.to_owned(),
             value,
@@ -107,26 +97,21 @@ impl CrateException {
 
 impl Config {
     /// Reads `airlock.toml` from `workspace_root` (an absent file is an empty config).
-    pub fn load(workspace_root: &Path) -> Result<Config, BuildError> {
+    pub(crate) fn load(workspace_root: &Path) -> Result<Config, BuildError> {
         let path = workspace_root.join(FILE_NAME);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
-            Err(e) => {
-                return Err(BuildError::Config {
-                    path,
-                    reason: e.to_string(),
-                })
-            }
+            Err(source) => return Err(BuildError::ConfigRead { path, source }),
         };
         Config::parse(&text, &path)
     }
 
     /// Parses the text of `path`.
-    pub fn parse(text: &str, path: &Path) -> Result<Config, BuildError> {
-        let config: Config = toml::from_str(text).map_err(|e| BuildError::Config {
+    pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, BuildError> {
+        let config: Config = toml::from_str(text).map_err(|source| BuildError::ConfigParse {
             path: path.to_owned(),
-            reason: e.to_string(),
+            source,
         })?;
         for (name, ex) in &config.crates {
             for p in ex.read.iter().chain(&ex.write).chain(&ex.exec) {
@@ -145,7 +130,7 @@ impl Config {
     }
 
     /// The exception for crate `name`, if any.
-    pub fn for_crate(&self, name: &str) -> Option<&CrateException> {
+    pub(crate) fn for_crate(&self, name: &str) -> Option<&CrateException> {
         self.crates.get(name)
     }
 }
@@ -165,9 +150,9 @@ mod tests {
         assert_eq!(g.len(), 2);
         assert_eq!(g[0].kind, "read");
         assert_eq!(g[1].kind, "net");
-        let err = Config::parse("[crate.x]\nwrite_all = true\n", Path::new("airlock.toml"))
-            .unwrap_err()
-            .to_string();
+        let err = crate::error_chain::error_chain(
+            &Config::parse("[crate.x]\nwrite_all = true\n", Path::new("airlock.toml")).unwrap_err(),
+        );
         assert!(
             err.contains("airlock.toml") && err.contains("write_all"),
             "{err}"
@@ -191,12 +176,13 @@ mod tests {
         );
         assert_eq!(g[0].reason.as_deref(), Some("configure runs ./conftest"));
         // The spelling is the kebab-case one; a snake-case key is an unknown key, not a grant.
-        let err = Config::parse(
-            "[crate.x]\nexec_out_dir = true\n",
-            Path::new("airlock.toml"),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = crate::error_chain::error_chain(
+            &Config::parse(
+                "[crate.x]\nexec_out_dir = true\n",
+                Path::new("airlock.toml"),
+            )
+            .unwrap_err(),
+        );
         assert!(err.contains("exec_out_dir"), "{err}");
     }
 }

@@ -5,9 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
-use crate::events::{Decision, Event, Kind};
+#[cfg(test)]
+use crate::events::Decision;
+use crate::report::Directive;
 
 /// Keys cargo reserves in the old `cargo:` syntax; anything else there is metadata.
 const RESERVED: &[&str] = &[
@@ -33,7 +33,7 @@ const RESERVED: &[&str] = &[
 ];
 
 /// Library directories of the system: linking from them is what `-sys` crates are for.
-pub const SYSTEM_LIB_DIRS: &[&str] = &[
+pub(super) const SYSTEM_LIB_DIRS: &[&str] = &[
     "/usr/lib",
     "/usr/lib64",
     "/usr/lib32",
@@ -77,45 +77,15 @@ const DANGEROUS_ENV: &[&str] = &[
     "PYTHONPATH",
 ];
 
-/// One directive a build script printed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Directive {
-    /// `rustc-link-arg`, `rustc-env`, `metadata`, ...
-    pub key: String,
-    pub value: String,
-    /// The line as printed (untrimmed).
-    pub line: String,
-    /// 1-based line number in the script's stdout.
-    pub line_no: usize,
-    /// The `cargo::` form (rather than `cargo:`).
-    pub new_syntax: bool,
-    /// Why it matters for security, when it does.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flagged: Option<String>,
-}
-
-impl Directive {
-    /// The `directive` event for a flagged directive.
-    pub fn event(&self) -> Option<Event> {
-        let reason = self.flagged.as_ref()?;
-        Some(
-            Event::new(Kind::Directive, self.key.clone(), Decision::Flagged)
-                .with("line", self.line.as_str())
-                .with("line_no", self.line_no)
-                .with("reason", reason.as_str()),
-        )
-    }
-}
-
 /// What a directive is judged against.
 #[derive(Debug, Clone, Default)]
-pub struct Context {
+pub(super) struct Context {
     /// The script's `OUT_DIR`.
     pub out_dir: PathBuf,
 }
 
 /// Parses `stdout` as cargo does and flags what matters.
-pub fn parse(stdout: &[u8], ctx: &Context) -> Vec<Directive> {
+pub(super) fn parse(stdout: &[u8], ctx: &Context) -> Vec<Directive> {
     let mut found = Vec::new();
     for (i, raw) in stdout.split(|b| *b == b'\n').enumerate() {
         let Ok(raw) = std::str::from_utf8(raw) else {
@@ -329,7 +299,7 @@ fn static_lib_in(out_dir: &Path, name: &str) -> bool {
 }
 
 /// The `rustc-env` variables among `directives`, as (name, value).
-pub fn rustc_env(directives: &[Directive]) -> Vec<(String, String)> {
+pub(super) fn rustc_env(directives: &[Directive]) -> Vec<(String, String)> {
     directives
         .iter()
         .filter(|d| d.key == "rustc-env")

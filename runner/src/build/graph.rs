@@ -12,7 +12,7 @@ use super::BuildError;
 /// Where a package's sources come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum SourceKind {
+pub(crate) enum SourceKind {
     /// A registry (crates.io or another).
     Registry,
     /// A path on this machine (workspace members, path dependencies).
@@ -23,7 +23,7 @@ pub enum SourceKind {
 
 /// One package of the graph.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Package {
+pub(crate) struct Package {
     /// Cargo's package id.
     pub id: String,
     pub name: String,
@@ -41,14 +41,14 @@ pub struct Package {
 
 impl Package {
     /// `name version`, the attribution used in events.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("{} {}", self.name, self.version)
     }
 }
 
 /// The packages a build of the workspace may compile.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Graph {
+pub(crate) struct Graph {
     pub workspace_root: PathBuf,
     /// The workspace's own target directory (the vetting build uses its own beneath it).
     pub target_directory: PathBuf,
@@ -57,13 +57,10 @@ pub struct Graph {
 
 impl Graph {
     /// Runs `cargo metadata` for `manifest` (filtered to the host platform) and reads the graph.
-    pub fn load(cargo: &Path, manifest: &Path) -> Result<Graph, BuildError> {
+    pub(crate) fn load(cargo: &Path, manifest: &Path) -> Result<Graph, BuildError> {
         if !manifest.is_file() {
-            return Err(BuildError::Manifest {
+            return Err(BuildError::NoManifest {
                 path: manifest.to_owned(),
-                reason:
-                    "does not exist; pass --manifest-path PATH/Cargo.toml or run inside a workspace"
-                        .into(),
             });
         }
         let host = host_triple(cargo);
@@ -72,12 +69,9 @@ impl Graph {
         if let Some(host) = host {
             cmd.other_options(vec!["--filter-platform".to_owned(), host]);
         }
-        let meta = cmd.exec().map_err(|e| BuildError::Manifest {
+        let meta = cmd.exec().map_err(|e| BuildError::Metadata {
             path: manifest.to_owned(),
-            reason: format!(
-                "`cargo metadata` failed: {}",
-                first_lines(&e.to_string(), 12)
-            ),
+            source: super::MetadataError(e),
         })?;
         let in_resolve: Option<std::collections::HashSet<&cargo_metadata::PackageId>> = meta
             .resolve
@@ -124,7 +118,7 @@ impl Graph {
     }
 
     /// The package built from `manifest_dir` with this name and version.
-    pub fn find(&self, name: &str, version: &str, manifest_dir: &Path) -> Option<&Package> {
+    pub(crate) fn find(&self, name: &str, version: &str, manifest_dir: &Path) -> Option<&Package> {
         let dir = std::fs::canonicalize(manifest_dir).unwrap_or_else(|_| manifest_dir.to_owned());
         self.packages
             .iter()
@@ -141,7 +135,7 @@ impl Graph {
     }
 
     /// The package with this cargo id.
-    pub fn by_id(&self, id: &str) -> Option<&Package> {
+    pub(crate) fn by_id(&self, id: &str) -> Option<&Package> {
         self.packages.iter().find(|p| p.id == id)
     }
 }
@@ -160,9 +154,4 @@ fn host_triple(cargo: &Path) -> Option<String> {
         .lines()
         .find_map(|l| l.strip_prefix("host: "))
         .map(str::to_owned)
-}
-
-/// The first `n` lines of `text` (cargo's errors can be long).
-pub(crate) fn first_lines(text: &str, n: usize) -> String {
-    text.lines().take(n).collect::<Vec<_>>().join("\n")
 }

@@ -27,12 +27,13 @@ use super::launcher::{cargo_variable, STRIPPED};
 use super::session::{RunRecord, Session};
 use super::tee::Tee;
 use super::{load_profile, BuildError};
+use crate::error_chain::error_chain;
 use crate::events::Phase;
 use crate::sandbox::{self, SandboxConfig};
 
 /// The parts of a rustc command line the wrapper cares about.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RustcArgs {
+pub(super) struct RustcArgs {
     pub crate_name: Option<String>,
     pub crate_types: Vec<String>,
     pub out_dir: Option<PathBuf>,
@@ -45,7 +46,7 @@ pub struct RustcArgs {
 
 impl RustcArgs {
     /// Reads the arguments (after the rustc path).
-    pub fn parse(args: &[OsString]) -> RustcArgs {
+    pub(super) fn parse(args: &[OsString]) -> RustcArgs {
         let mut out = RustcArgs::default();
         let mut i = 0;
         while i < args.len() {
@@ -103,7 +104,7 @@ impl RustcArgs {
     /// Whether this invocation links a build script: cargo names the crate after the script's
     /// file (`build_script_build` for `build.rs`, `build_script_main` for `build/main.rs`) and
     /// puts it in a directory of `<target>/<profile>/build/`.
-    pub fn is_build_script(&self) -> bool {
+    pub(super) fn is_build_script(&self) -> bool {
         self.crate_name
             .as_deref()
             .is_some_and(|n| n.starts_with("build_script_"))
@@ -177,8 +178,9 @@ pub fn run(argv: Vec<OsString>) -> Result<i32, BuildError> {
         }
         cmd.args(args)
             .status()
-            .map_err(|e| BuildError::Wrapper {
-                reason: format!("running {}: {e}", Path::new(rustc).display()),
+            .map_err(|source| BuildError::WrapperStep {
+                step: format!("running {}", Path::new(rustc).display()),
+                source,
             })?
             .code()
             .unwrap_or(101)
@@ -200,9 +202,10 @@ fn exec(rustc: &OsStr, args: &[OsString], blocked: &[String]) -> BuildError {
     for name in blocked {
         cmd.env_remove(name);
     }
-    let err = cmd.args(args).exec();
-    BuildError::Wrapper {
-        reason: format!("executing {}: {err}", Path::new(rustc).display()),
+    let source = cmd.args(args).exec();
+    BuildError::WrapperStep {
+        step: format!("executing {}", Path::new(rustc).display()),
+        source,
     }
 }
 
@@ -248,8 +251,9 @@ fn install_launcher(
     let step = |what: &str, path: &Path| {
         let what = what.to_owned();
         let path = path.to_owned();
-        move |e: std::io::Error| BuildError::Wrapper {
-            reason: format!("{what} {}: {e}", path.display()),
+        move |source: std::io::Error| BuildError::WrapperStep {
+            step: format!("{what} {}", path.display()),
+            source,
         }
     };
     let real_dir = out_dir.join("airlock-real");
@@ -286,8 +290,9 @@ fn sandboxed(
         parsed.extra_filename
     ));
     let _ = fs::remove_dir_all(&private);
-    fs::create_dir_all(&private).map_err(|e| BuildError::Wrapper {
-        reason: format!("creating {}: {e}", private.display()),
+    fs::create_dir_all(&private).map_err(|source| BuildError::WrapperStep {
+        step: format!("creating {}", private.display()),
+        source,
     })?;
 
     // The command line, with outputs redirected and incremental compilation off.
@@ -402,8 +407,9 @@ fn sandboxed(
         text.replace(&*from.to_string_lossy(), &to.to_string_lossy())
             .into_bytes()
     });
-    let tee = Tee::start(2, Some(rewrite)).map_err(|e| BuildError::Wrapper {
-        reason: format!("capturing rustc's messages: {e}"),
+    let tee = Tee::start(2, Some(rewrite)).map_err(|source| BuildError::WrapperStep {
+        step: "capturing rustc's messages".into(),
+        source,
     })?;
     let result = sandbox::run(&config);
     drop(tee.finish());
@@ -434,14 +440,16 @@ fn sandboxed(
             code
         }
         Err(err) => {
+            let err = error_chain(&err);
             eprintln!("cargo-airlock: rustc could not run in the sandbox for the proc macros {label}: {err}");
-            record.error = Some(err.to_string());
+            record.error = Some(err);
             101
         }
     };
     if let Err(e) = moved {
+        let e = error_chain(&e);
         eprintln!("cargo-airlock: {e}");
-        record.error.get_or_insert(e.to_string());
+        record.error.get_or_insert(e);
     }
     session.write_record(&record, &private.to_string_lossy())?;
     Ok(code)
@@ -449,8 +457,9 @@ fn sandboxed(
 
 /// Moves every file rustc wrote into `private` to `out_dir`, rewriting dep-info paths.
 fn move_outputs(private: &Path, out_dir: &Path) -> Result<(), BuildError> {
-    let entries = fs::read_dir(private).map_err(|e| BuildError::Wrapper {
-        reason: format!("reading {}: {e}", private.display()),
+    let entries = fs::read_dir(private).map_err(|source| BuildError::WrapperStep {
+        step: format!("reading {}", private.display()),
+        source,
     })?;
     for entry in entries.flatten() {
         let from = entry.path();
@@ -463,8 +472,9 @@ fn move_outputs(private: &Path, out_dir: &Path) -> Result<(), BuildError> {
                 let _ = fs::write(&from, fixed);
             }
         }
-        fs::rename(&from, &to).map_err(|e| BuildError::Wrapper {
-            reason: format!("moving {} to {}: {e}", from.display(), to.display()),
+        fs::rename(&from, &to).map_err(|source| BuildError::WrapperStep {
+            step: format!("moving {} to {}", from.display(), to.display()),
+            source,
         })?;
     }
     Ok(())

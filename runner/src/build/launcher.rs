@@ -13,23 +13,25 @@ use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
 use super::config::EXEC_OUT_DIR;
-use super::directives::{self, Directive};
+use super::directives;
 use super::session::{RunRecord, Session};
 use super::tee::Tee;
 use super::{load_profile, BuildError};
+use crate::error_chain::error_chain;
 use crate::events::{Decision, Event, Kind, Phase};
+use crate::report::Directive;
 use crate::sandbox::{self, SandboxConfig};
 
 /// Variables that never reach a sandboxed run from the launcher's environment: our own hooks
 /// (a build script probing `RUSTC_WRAPPER` would call back into cargo-airlock).
-pub const STRIPPED: &[&str] = &[
+pub(super) const STRIPPED: &[&str] = &[
     "RUSTC_WRAPPER",
     "RUSTC_WORKSPACE_WRAPPER",
     super::session::SESSION_VAR,
 ];
 
 /// Whether a cargo-set variable should reach the sandboxed process as it is.
-pub fn cargo_variable(name: &str) -> bool {
+pub(super) fn cargo_variable(name: &str) -> bool {
     let secret = ["TOKEN", "CREDENTIAL", "PASSWORD", "SECRET"]
         .iter()
         .any(|s| name.contains(s))
@@ -57,7 +59,7 @@ pub fn cargo_variable(name: &str) -> bool {
 /// The jobserver descriptors named by `CARGO_MAKEFLAGS` (`--jobserver-auth=R,W` or the older
 /// `--jobserver-fds=R,W`), if they are open here. A `fifo:PATH` jobserver needs no descriptors
 /// but is not reachable inside the sandbox; the script then falls back to `NUM_JOBS`.
-pub fn jobserver_fds(makeflags: &str) -> Vec<RawFd> {
+pub(super) fn jobserver_fds(makeflags: &str) -> Vec<RawFd> {
     let mut fds = Vec::new();
     for word in makeflags.split_whitespace() {
         let Some(v) = word
@@ -164,9 +166,10 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
         config.keep_fds = jobserver_fds(&flags.to_string_lossy());
     }
 
-    let tee = Tee::start(1, None).map_err(|source| BuildError::Launcher {
+    let tee = Tee::start(1, None).map_err(|source| BuildError::LauncherStep {
         script: real.to_owned(),
-        reason: format!("capturing the script's output: {source}"),
+        step: "capturing the script's output",
+        source,
     })?;
     let result = sandbox::run(&config);
     let stdout = tee.finish();
@@ -208,10 +211,11 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
             code
         }
         Err(err) => {
+            let err = error_chain(&err);
             eprintln!(
                 "cargo-airlock: the build script of {label} could not run in the sandbox: {err}"
             );
-            record.error = Some(err.to_string());
+            record.error = Some(err);
             101
         }
     };
@@ -222,7 +226,7 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
 /// For a build script that failed: if the sandbox refused to execute a program from the
 /// script's `OUT_DIR` (autoconf's `./conftest`), says so and names the `airlock.toml` lines
 /// that would allow it. Fileless executions never qualify: no exception allows them.
-pub fn out_dir_exec_hint(name: &str, events: &[Event], out_dir: &Path) -> Option<String> {
+pub(super) fn out_dir_exec_hint(name: &str, events: &[Event], out_dir: &Path) -> Option<String> {
     let out_dir = std::fs::canonicalize(out_dir).unwrap_or_else(|_| out_dir.to_owned());
     let refused = events.iter().find_map(|e| {
         if e.kind != Kind::Exec
@@ -243,7 +247,7 @@ pub fn out_dir_exec_hint(name: &str, events: &[Event], out_dir: &Path) -> Option
 }
 
 /// The `directive` events of the flagged directives, attributed to `label`.
-pub fn directive_events(directives: &[Directive], label: &str) -> Vec<Event> {
+pub(super) fn directive_events(directives: &[Directive], label: &str) -> Vec<Event> {
     directives
         .iter()
         .filter_map(Directive::event)

@@ -2,30 +2,37 @@
 //! script and every proc-macro expansion of its whole dependency graph runs in the sandbox, and
 //! judge each crate by what it attempted.
 //!
-//! How it fits together: [`build`] reads the graph ([`graph`]) and `airlock.toml` ([`config`]),
-//! writes a [`session`], and runs `cargo build` ([`cargo`]) into a fresh target directory (so
+//! How it fits together: [`build`] reads the graph (`graph`) and `airlock.toml` (`config`),
+//! writes a `session`, and runs `cargo build` (`cargo`) into a fresh target directory (so
 //! no build script is replayed from cargo's cache) with `RUSTC_WRAPPER` set to cargo-airlock
-//! itself. The wrapper ([`intercept`]) replaces each linked build script with a launcher and
-//! runs the rustc invocations that load proc macros in the sandbox; the launcher ([`launcher`])
-//! runs each build script in the sandbox and parses its [`directives`]. Every run leaves a
-//! record in the session; when cargo is done, [`verdict`] turns the records into verdicts and
+//! itself. The wrapper (`intercept`) replaces each linked build script with a launcher and
+//! runs the rustc invocations that load proc macros in the sandbox; the launcher (`launcher`)
+//! runs each build script in the sandbox and parses its `directives`. Every run leaves a
+//! record in the session; when cargo is done, `verdict` turns the records into verdicts and
 //! [`build`] into a [`crate::report::Report`]. The instrumented build of `fuzz`
-//! ([`crate::fuzz::instrument`]) drives cargo through the same session, wrapper and verdicts.
+//! (`crate::fuzz`'s `instrumented_build`) drives cargo through the same session, wrapper and
+//! verdicts.
 
-pub mod cargo;
-pub mod config;
-pub mod directives;
-pub mod graph;
-pub mod intercept;
-pub mod launcher;
-pub mod session;
-pub mod tee;
-pub mod verdict;
+pub(crate) mod cargo;
+pub(crate) mod config;
+mod directives;
+pub(crate) mod graph;
+mod intercept;
+mod launcher;
+pub(crate) mod session;
+mod tee;
+pub(crate) mod verdict;
+
+pub use intercept::run as run_rustc_wrapper;
+pub use launcher::run as run_build_script;
+pub use session::SESSION_VAR;
+pub use verdict::Verdicts;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::error_chain::error_chain;
 use crate::events::Phase;
 use crate::profile::{Placeholders, Profile, ProfileError};
 use crate::report::{Environment, Report, Summary, SCHEMA};
@@ -33,38 +40,123 @@ use config::Config;
 use graph::Graph;
 use session::{Session, SessionInfo};
 
-/// Errors of a vetting build. Each names the failing step and the input to fix.
+/// Errors of a vetting build. Each names the failing step and the input to fix; a variant with
+/// a cause returns it from `source()` and does not repeat it in its own message.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    #[error("cannot read the workspace at {}: {reason}", path.display())]
-    Manifest { path: PathBuf, reason: String },
+    /// The workspace manifest does not exist.
+    #[error("cannot read the workspace at {}: it does not exist; pass --manifest-path PATH/Cargo.toml or run inside a workspace", path.display())]
+    NoManifest {
+        /// The manifest looked for.
+        path: PathBuf,
+    },
+    /// `cargo metadata` failed for the workspace.
+    #[error("cannot read the workspace at {}: `cargo metadata` failed", path.display())]
+    Metadata {
+        /// The workspace manifest.
+        path: PathBuf,
+        /// What cargo_metadata reported (cargo's stderr when cargo ran).
+        #[source]
+        source: MetadataError,
+    },
+    /// `airlock.toml` exists but could not be read.
+    #[error("cannot read {}", path.display())]
+    ConfigRead {
+        /// The `airlock.toml` read.
+        path: PathBuf,
+        /// Why reading failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `airlock.toml` is not valid TOML of its schema.
+    #[error("{} is not a valid airlock.toml", path.display())]
+    ConfigParse {
+        /// The `airlock.toml` parsed.
+        path: PathBuf,
+        /// The TOML error, with its line and column.
+        #[source]
+        source: toml::de::Error,
+    },
+    /// `airlock.toml` parsed but says something it may not.
     #[error("{}: {reason}", path.display())]
-    Config { path: PathBuf, reason: String },
+    Config {
+        /// The `airlock.toml` checked.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// The sandbox profile could not be loaded.
     #[error(transparent)]
     Profile(#[from] ProfileError),
-    #[error("{step} {}: {source}", path.display())]
+    /// A step on the session directory (or the build's target and report directories) failed.
+    #[error("{step} {}", path.display())]
     Session {
+        /// What was being done (`creating`, `writing a run record to`, ...).
         step: String,
+        /// The path it was done to.
         path: PathBuf,
+        /// Why it failed.
         #[source]
         source: std::io::Error,
     },
+    /// A wrapper entry point ran outside `cargo airlock build`.
     #[error("no vetting session: this entry point only runs inside `cargo airlock build` (AIRLOCK_SESSION is not set)")]
     NoSession,
+    /// The build-script launcher was started without what cargo gives a build script.
     #[error("build-script launcher for {}: {reason}", script.display())]
-    Launcher { script: PathBuf, reason: String },
-    #[error("rustc wrapper: {reason}")]
-    Wrapper { reason: String },
-    #[error("cannot run `{command}`: {source}; is cargo installed and on PATH?")]
-    Cargo {
-        command: String,
+    Launcher {
+        /// The real build script.
+        script: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
+    /// A step of the build-script launcher failed.
+    #[error("build-script launcher for {}: {step}", script.display())]
+    LauncherStep {
+        /// The real build script.
+        script: PathBuf,
+        /// What was being done.
+        step: &'static str,
+        /// Why it failed.
         #[source]
         source: std::io::Error,
     },
+    /// The rustc wrapper was called in a way it cannot serve.
+    #[error("rustc wrapper: {reason}")]
+    Wrapper {
+        /// What is wrong with the call.
+        reason: String,
+    },
+    /// A step of the rustc wrapper failed.
+    #[error("rustc wrapper: {step}")]
+    WrapperStep {
+        /// What was being done (`running /path/rustc`, `creating /path`, ...).
+        step: String,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// cargo could not be started or waited for.
+    #[error("cannot run `{command}` (is cargo installed and on PATH?)")]
+    Cargo {
+        /// The command line.
+        command: String,
+        /// Why it could not run.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The report could not be written.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
 }
+
+/// An error of `cargo_metadata`, printed once. Its messages already end with their cause
+/// (`failed to start `cargo metadata`: {io error}`) and also return it from `source()`; this
+/// wrapper keeps the message and stops the chain there, so the cause is not printed twice.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MetadataError(pub cargo_metadata::Error);
 
 /// Loads a built-in profile or a profile file with this process's placeholders.
 pub fn load_profile(name: &str) -> Result<Profile, BuildError> {
@@ -82,6 +174,7 @@ pub struct BuildOptions {
     pub report_dir: Option<PathBuf>,
     /// Extra arguments for `cargo build`.
     pub cargo_args: Vec<OsString>,
+    /// Run even when the sandbox cannot enforce every layer the profile requires.
     pub allow_degraded: bool,
     /// The cargo-airlock binary (the wrapper and the launchers run it).
     pub airlock_bin: PathBuf,
@@ -95,19 +188,28 @@ pub struct BuildOptions {
 #[derive(Debug, Clone)]
 pub enum Progress {
     /// Cargo started; about this many packages may be compiled.
-    Started { total: usize },
+    Started {
+        /// Packages in the graph.
+        total: usize,
+    },
     /// A package finished compiling.
     CrateBuilt {
+        /// `name version`.
         label: String,
+        /// Packages compiled so far.
         done: usize,
+        /// Packages in the graph.
         total: usize,
     },
     /// These build scripts and proc-macro expansions are running now.
     Running(Vec<String>),
     /// A sandboxed run finished.
     RunFinished {
+        /// `name version` of the crate.
         label: String,
+        /// A build script or a proc-macro expansion.
         phase: Phase,
+        /// Whether it failed, could not run, or recorded a denied attempt.
         notable: bool,
     },
 }
@@ -115,7 +217,9 @@ pub enum Progress {
 /// What a vetting build produced.
 #[derive(Debug)]
 pub struct BuildResult {
+    /// The report (also written to `report_dir`).
     pub report: Report,
+    /// Where the reports were written.
     pub report_dir: PathBuf,
     /// The files written.
     pub written: Vec<PathBuf>,
@@ -154,7 +258,7 @@ pub fn build(
                     |d| d.join("target/airlock"),
                 )
             });
-            return failed_early(opts, &dir, None, err.to_string());
+            return failed_early(opts, &dir, None, error_chain(&err));
         }
     };
     let airlock_dir = graph.target_directory.join("airlock");
@@ -164,10 +268,10 @@ pub fn build(
         .unwrap_or_else(|| airlock_dir.clone());
     let config = match Config::load(&graph.workspace_root) {
         Ok(c) => c,
-        Err(err) => return failed_early(opts, &report_dir, Some(&graph), err.to_string()),
+        Err(err) => return failed_early(opts, &report_dir, Some(&graph), error_chain(&err)),
     };
     if let Err(err) = load_profile(&opts.profile) {
-        return failed_early(opts, &report_dir, Some(&graph), err.to_string());
+        return failed_early(opts, &report_dir, Some(&graph), error_chain(&err));
     }
     for (name, ex) in &config.crates {
         if let Some(p) = &ex.profile {
@@ -176,7 +280,7 @@ pub fn build(
                     opts,
                     &report_dir,
                     Some(&graph),
-                    format!("airlock.toml [crate.{name}]: {err}"),
+                    format!("airlock.toml [crate.{name}]: {}", error_chain(&err)),
                 );
             }
         }

@@ -15,17 +15,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde::{Deserialize, Serialize};
 
 use super::config::Config;
-use super::directives::Directive;
 use super::graph::{Graph, Package};
 use super::BuildError;
 use crate::events::{Event, Phase};
+use crate::report::{Directive, Granted};
 
 /// The variable naming the session directory for the wrapper and the launchers.
 pub const SESSION_VAR: &str = "AIRLOCK_SESSION";
 
 /// What the command tells the processes it starts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SessionInfo {
+pub(crate) struct SessionInfo {
     pub graph: Graph,
     /// A built-in profile name or a profile path.
     pub profile: String,
@@ -57,7 +57,7 @@ impl SessionInfo {
 
 /// One sandboxed run, as its launcher or wrapper recorded it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunRecord {
+pub(crate) struct RunRecord {
     /// The packages the run is attributed to (cargo's ids): the crate whose build script ran,
     /// or every proc-macro crate the rustc invocation loaded. Empty if unknown.
     pub package_ids: Vec<String>,
@@ -84,17 +84,17 @@ pub struct RunRecord {
     pub hint: Option<String>,
     /// The exceptions that were granted to the run.
     #[serde(default)]
-    pub exceptions: Vec<super::config::Granted>,
+    pub exceptions: Vec<Granted>,
 }
 
 impl RunRecord {
     /// A record of a run that has not produced anything yet: no exit code, events, directives,
     /// layers, error or hint.
-    pub fn new(
+    pub(crate) fn new(
         package_ids: Vec<String>,
         krate: String,
         phase: Phase,
-        exceptions: Vec<super::config::Granted>,
+        exceptions: Vec<Granted>,
     ) -> RunRecord {
         RunRecord {
             package_ids,
@@ -115,7 +115,7 @@ impl RunRecord {
 
 /// An open session directory.
 #[derive(Debug, Clone)]
-pub struct Session {
+pub(crate) struct Session {
     pub dir: PathBuf,
     pub info: SessionInfo,
 }
@@ -128,7 +128,7 @@ fn io_err(step: &str, path: &Path) -> impl FnOnce(io::Error) -> BuildError {
 
 impl Session {
     /// Creates (emptied) the session directory and writes `session.json`.
-    pub fn create(dir: &Path, info: SessionInfo) -> Result<Session, BuildError> {
+    pub(crate) fn create(dir: &Path, info: SessionInfo) -> Result<Session, BuildError> {
         if dir.exists() {
             fs::remove_dir_all(dir).map_err(io_err("clearing the session", dir))?;
         }
@@ -149,7 +149,7 @@ impl Session {
     /// None when there is no earlier session there or it sandboxed runs differently (another
     /// profile, binary, exceptions, ...); the caller must then clear the target directory and
     /// [`Session::create`] a new one, so that every script really runs again.
-    pub fn resume(dir: &Path, info: SessionInfo) -> Result<Option<Session>, BuildError> {
+    pub(crate) fn resume(dir: &Path, info: SessionInfo) -> Result<Option<Session>, BuildError> {
         let path = dir.join("session.json");
         let Some(earlier) = fs::read(&path)
             .ok()
@@ -173,7 +173,7 @@ impl Session {
     }
 
     /// Opens the session named by [`SESSION_VAR`].
-    pub fn from_env() -> Result<Session, BuildError> {
+    pub(crate) fn from_env() -> Result<Session, BuildError> {
         let dir = std::env::var_os(SESSION_VAR)
             .map(PathBuf::from)
             .ok_or(BuildError::NoSession)?;
@@ -188,14 +188,18 @@ impl Session {
     }
 
     /// The exceptions config for a crate.
-    pub fn exception(&self, name: &str) -> Option<&super::config::CrateException> {
+    pub(crate) fn exception(&self, name: &str) -> Option<&super::config::CrateException> {
         self.info.exceptions.get(name)
     }
 
     /// Writes the run record of compilation unit `unit` (the build script's `OUT_DIR`, or the
     /// rustc invocation's output file stem), replacing the unit's earlier record, atomically:
     /// a reader never sees half of it.
-    pub fn write_record(&self, record: &RunRecord, unit: &str) -> Result<PathBuf, BuildError> {
+    pub(crate) fn write_record(
+        &self,
+        record: &RunRecord,
+        unit: &str,
+    ) -> Result<PathBuf, BuildError> {
         let name = format!(
             "{}-{}-{}.json",
             match record.phase {
@@ -220,7 +224,7 @@ impl Session {
     }
 
     /// Every run record written so far (unreadable ones are skipped).
-    pub fn records(&self) -> Vec<RunRecord> {
+    pub(crate) fn records(&self) -> Vec<RunRecord> {
         let mut out = Vec::new();
         let Ok(entries) = fs::read_dir(self.dir.join("runs")) else {
             return out;
@@ -243,7 +247,7 @@ impl Session {
     }
 
     /// Marks a run as in progress; the mark goes away when the guard drops.
-    pub fn running(&self, label: &str) -> RunningMark {
+    pub(crate) fn running(&self, label: &str) -> RunningMark {
         let path = self
             .dir
             .join("running")
@@ -253,7 +257,7 @@ impl Session {
     }
 
     /// The labels of the runs in progress.
-    pub fn running_now(&self) -> Vec<String> {
+    pub(crate) fn running_now(&self) -> Vec<String> {
         let mut out: Vec<String> = fs::read_dir(self.dir.join("running"))
             .into_iter()
             .flatten()
@@ -265,18 +269,18 @@ impl Session {
     }
 
     /// Records that proc-macro file `file_name` (e.g. `libfoo-HASH.so`) is `package`.
-    pub fn note_macro(&self, file_name: &str, package: &Package) {
+    pub(crate) fn note_macro(&self, file_name: &str, package: &Package) {
         let _ = fs::write(self.dir.join("macros").join(file_name), &package.id);
     }
 
     /// The package of proc-macro file `file_name`, if the wrapper saw it compiled.
-    pub fn macro_package(&self, file_name: &str) -> Option<&Package> {
+    pub(crate) fn macro_package(&self, file_name: &str) -> Option<&Package> {
         let id = fs::read_to_string(self.dir.join("macros").join(file_name)).ok()?;
         self.info.graph.by_id(id.trim())
     }
 
     /// The `airlock.toml` the session was made from, as exceptions.
-    pub fn exceptions_from(
+    pub(crate) fn exceptions_from(
         config: &Config,
     ) -> std::collections::BTreeMap<String, super::config::CrateException> {
         config.crates.clone()
@@ -284,7 +288,7 @@ impl Session {
 }
 
 /// Removes its marker file when dropped.
-pub struct RunningMark {
+pub(crate) struct RunningMark {
     path: PathBuf,
 }
 

@@ -10,18 +10,15 @@ use super::cargo::CargoRun;
 use super::config::{self, Config};
 use super::graph::{self, Graph};
 use super::session::RunRecord;
-use crate::events::{Decision, Kind, Phase};
+use crate::events::{Event, Kind, Phase};
 use crate::report::{BuildScript, CrateReport, Report, ScriptStatus, Summary, Verdict};
 
-/// Whether an event counts against a crate (DESIGN: denied, leaked, flagged, or a network tool
-/// run), given its granted exceptions.
-fn counts(e: &crate::events::Event, net_granted: bool) -> bool {
-    if net_granted
-        && (e.kind == Kind::Net || e.detail.get("network_tool").is_some_and(|v| v == true))
-    {
-        return false;
-    }
-    e.decision != Decision::Allowed || e.detail.get("network_tool").is_some_and(|v| v == true)
+/// Whether an event counts against a crate: it is notable ([`Event::is_notable`]) and not
+/// covered by a granted `net` exception, which covers every network attempt and every network
+/// tool run.
+fn counts(e: &Event, net_granted: bool) -> bool {
+    let granted = net_granted && (e.kind == Kind::Net || e.is_network_tool());
+    !granted && e.is_notable()
 }
 
 /// What the records of a cargo run say about each crate of the graph.
@@ -29,6 +26,7 @@ fn counts(e: &crate::events::Event, net_granted: bool) -> bool {
 pub struct Verdicts {
     /// The crates that took part in the build, by name and version.
     pub crates: Vec<CrateReport>,
+    /// Their counts.
     pub summary: Summary,
     /// The sandbox layers in force (as the runs reported them), if any run reported them.
     pub layers: Option<serde_json::Value>,
@@ -56,7 +54,12 @@ impl Verdicts {
 
 /// Turns the run records of a cargo run into per-crate verdicts: `records` from the session,
 /// `cargo` what cargo said it compiled and what failed.
-pub fn judge(graph: &Graph, config: &Config, records: &[RunRecord], cargo: &CargoRun) -> Verdicts {
+pub(crate) fn judge(
+    graph: &Graph,
+    config: &Config,
+    records: &[RunRecord],
+    cargo: &CargoRun,
+) -> Verdicts {
     let (built, compile_errors, succeeded) = (&cargo.built, &cargo.compile_errors, cargo.succeeded);
     let mut crates = Vec::new();
     for p in &graph.packages {
@@ -115,10 +118,10 @@ pub fn judge(graph: &Graph, config: &Config, records: &[RunRecord], cargo: &Carg
         for e in events.iter().filter(|e| counts(e, net_granted)) {
             let line = format!(
                 "{} {}/{}{}",
-                crate::report::decision_str(e.decision),
-                crate::report::kind_str(e),
+                e.decision.as_str(),
+                e.kind.as_str(),
                 e.action,
-                if e.detail.get("network_tool").is_some_and(|v| v == true) {
+                if e.is_network_tool() {
                     " (network tool)"
                 } else {
                     ""

@@ -3,22 +3,19 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::fs;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::instrument::{FuzzBuild, Vetting};
-use super::project::{FuzzProject, LibFuzzerOptions, TargetRecord};
+use super::baseline::apply_baseline;
+use super::instrumented_build::{FuzzBuild, Vetting};
+use super::libfuzzer::{as_args, libfuzzer_limits, libfuzzer_options, parse_stats, Stats};
+use super::project::{FuzzProject, TargetRecord};
 use super::schedule;
+use super::target_run::TargetRun;
 use super::triage::{self, Crash};
-use super::{CampaignOptions, Finding, FuzzError, FuzzSection, TargetResult};
+use super::{write_err, CampaignOptions, FuzzError};
 use crate::build::verdict::Verdicts;
-use crate::events::Phase;
-use crate::profile::{Placeholders, Profile};
-use crate::sandbox::{self, SandboxConfig};
-
-/// The profile fuzz targets run under.
-pub const FUZZ_PROFILE: &str = "fuzz";
+use crate::report::{Finding, FuzzSection, TargetResult};
 
 /// Extra time a libFuzzer run gets past its own `-max_total_time` before the sandbox kills it.
 const GRACE: Duration = Duration::from_secs(60);
@@ -61,132 +58,7 @@ fn pick_for_triage(artifacts: Vec<PathBuf>) -> Vec<PathBuf> {
 /// Most seconds spent minimizing one finding.
 const MINIMIZE_SECS: u64 = 20;
 
-fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> FuzzError + '_ {
-    move |source| FuzzError::Write {
-        path: path.to_owned(),
-        source,
-    }
-}
-
-/// One instrumented target binary and how its runs are sandboxed.
-pub struct TargetRun<'a> {
-    pub binary: &'a Path,
-    /// The crate under test (events are attributed to it).
-    pub krate: &'a str,
-    pub allow_degraded: bool,
-}
-
-impl TargetRun<'_> {
-    /// Runs the binary with `args` in the sandbox, stdout and stderr into `log`.
-    fn run(
-        &self,
-        args: Vec<OsString>,
-        read: Vec<PathBuf>,
-        write: Vec<PathBuf>,
-        log: &Path,
-        timeout: Duration,
-    ) -> Result<(sandbox::RunOutcome, String), FuzzError> {
-        let (binary, krate, allow_degraded) = (self.binary, self.krate, self.allow_degraded);
-        let profile = Profile::load(FUZZ_PROFILE, &Placeholders::from_env())?;
-        let mut command = vec![binary.as_os_str().to_owned()];
-        command.extend(args);
-        let mut config = SandboxConfig::new(profile, command);
-        config.phase = Phase::Fuzz;
-        config.krate = krate.to_owned();
-        config.extra_exec = vec![binary.parent().unwrap_or(Path::new("/")).to_owned()];
-        config.extra_read = read;
-        config.extra_write = write.clone();
-        config.cwd = write.first().cloned().unwrap_or_else(|| PathBuf::from("/"));
-        config.timeout = Some(timeout);
-        config.allow_degraded = allow_degraded;
-        let mut env = vec![
-            (
-                "ASAN_OPTIONS",
-                "detect_leaks=1:symbolize=1:handle_abort=1:handle_segv=1:detect_odr_violation=0:allocator_may_return_null=0".to_owned(),
-            ),
-            ("RUST_BACKTRACE", "0".to_owned()),
-        ];
-        for candidate in ["/usr/bin/llvm-symbolizer", "/usr/local/bin/llvm-symbolizer"] {
-            if Path::new(candidate).is_file() {
-                env.push(("ASAN_SYMBOLIZER_PATH", candidate.to_owned()));
-                break;
-            }
-        }
-        config.env_set = env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-        let file = fs::File::create(log).map_err(write_err(log))?;
-        let null = fs::File::open("/dev/null").map_err(write_err(Path::new("/dev/null")))?;
-        config.stdio = [
-            Some(null.as_raw_fd()),
-            Some(file.as_raw_fd()),
-            Some(file.as_raw_fd()),
-        ];
-        let outcome = sandbox::run(&config)?;
-        drop(file);
-        let text = fs::read(log)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        Ok((outcome, text))
-    }
-
-    /// Runs the binary on `input` once and classifies what happened.
-    pub fn rerun(
-        &self,
-        input: &Path,
-        log: &Path,
-        input_timeout: Duration,
-        rss_limit_mb: u64,
-    ) -> Result<Reproduction, FuzzError> {
-        let mut args = libfuzzer_limits(input_timeout, rss_limit_mb);
-        args.push(input.as_os_str().to_owned());
-        let scratch = log.parent().unwrap_or(Path::new("/tmp")).to_owned();
-        let (_, output) = self.run(
-            args,
-            vec![input.parent().unwrap_or(Path::new("/")).to_owned()],
-            vec![scratch],
-            log,
-            input_timeout * 3 + Duration::from_secs(30),
-        )?;
-        Ok(Reproduction {
-            crash: triage::classify(&output),
-            output,
-        })
-    }
-}
-
-/// libFuzzer's final figures, from its log.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Inputs run.
-    pub runs: u64,
-    /// Edges covered.
-    pub coverage: u64,
-}
-
-/// The number right after `key` in a libFuzzer status line.
-pub(super) fn number_after(line: &str, key: &str) -> Option<u64> {
-    let rest = &line[line.find(key)? + key.len()..];
-    rest.trim_start()
-        .split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// Parses the status lines of a libFuzzer log (fork mode `#N: cov: ...` and plain `#N\tNEW
-/// cov: ...`) and its final stats.
-pub fn parse_stats(log: &str) -> Stats {
-    let mut stats = Stats::default();
-    for line in log.lines() {
-        if line.starts_with('#') && line.contains("cov:") {
-            stats.runs = stats.runs.max(number_after(line, "#").unwrap_or(0));
-            stats.coverage = stats.coverage.max(number_after(line, "cov:").unwrap_or(0));
-        } else if let Some(n) = number_after(line, "stat::number_of_executed_units:") {
-            stats.runs = stats.runs.max(n);
-        }
-    }
-    stats
-}
-
+/// The artifacts libFuzzer saved in `dir` (`crash-*`, `leak-*`, `timeout-*`, `oom-*`), sorted.
 fn artifacts_in(dir: &Path) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = fs::read_dir(dir)
         .map(|entries| {
@@ -205,92 +77,6 @@ fn artifacts_in(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     found.sort();
     found
-}
-
-/// The libFuzzer options of a target's runs, as `(name, value)`: the limits every run gets,
-/// then the options the generator chose for the target (format and parse targets need longer
-/// inputs to nest deeply enough for unbounded recursion to show). The ClusterFuzzLite export
-/// writes the same options into `<target>.options`.
-pub fn libfuzzer_options(
-    input_timeout: Duration,
-    rss_limit_mb: u64,
-    chosen: Option<LibFuzzerOptions>,
-) -> Vec<(&'static str, String)> {
-    let mut options = vec![
-        ("timeout", input_timeout.as_secs().max(1).to_string()),
-        ("rss_limit_mb", rss_limit_mb.to_string()),
-        ("malloc_limit_mb", rss_limit_mb.to_string()),
-    ];
-    if let Some(chosen) = chosen {
-        if let Some(max_len) = chosen.max_len {
-            options.push(("max_len", max_len.to_string()));
-        }
-        if let Some(len_control) = chosen.len_control {
-            options.push(("len_control", len_control.to_string()));
-        }
-    }
-    options
-}
-
-/// `options` as libFuzzer arguments (`-name=value`).
-fn as_args(options: Vec<(&'static str, String)>) -> Vec<OsString> {
-    options
-        .into_iter()
-        .map(|(k, v)| format!("-{k}={v}").into())
-        .collect()
-}
-
-/// The limits of a run that is not a target's campaign (reproduction, minimization).
-fn libfuzzer_limits(input_timeout: Duration, rss_limit_mb: u64) -> Vec<OsString> {
-    as_args(libfuzzer_options(input_timeout, rss_limit_mb, None))
-}
-
-/// What a reproduction run showed.
-#[derive(Debug, Clone)]
-pub struct Reproduction {
-    /// The crash, or `None` when the input no longer crashes.
-    pub crash: Option<Crash>,
-    /// Everything the target printed.
-    pub output: String,
-}
-
-/// Rebuilds `target` of the project in `dir` (a no-op when fresh; build scripts sandboxed as
-/// `vetting` says) and reruns `input`; `say` hears of sandboxed runs that need a look.
-pub fn reproduce(
-    dir: &Path,
-    target: &str,
-    input: &Path,
-    scratch: &Path,
-    vetting: Vetting,
-    say: fn(&str),
-) -> Result<(Reproduction, String), FuzzError> {
-    let project = FuzzProject::open(dir)?;
-    let record = project
-        .targets
-        .iter()
-        .find(|t| t.name == target)
-        .ok_or_else(|| FuzzError::UnknownTarget(vec![target.to_owned()]))?;
-    let allow_degraded = vetting.allow_degraded;
-    let build = FuzzBuild::prepare(vetting)?;
-    let built = build.build(&project, &[target], scratch, say)?;
-    if let Some((_, err)) = built.failed.first() {
-        return Err(FuzzError::BuildFailed(err.clone()));
-    }
-    let (krate, crate_dir) = project.crate_of(record);
-    let binary = project.binary(&build.instrumentation.triple, target);
-    let log = scratch.join(format!("repro-{target}.log"));
-    let runner = TargetRun {
-        binary: &binary,
-        krate: &krate,
-        allow_degraded,
-    };
-    let rep = runner.rerun(input, &log, Duration::from_secs(10), 2048)?;
-    let sig = rep
-        .crash
-        .as_ref()
-        .map(|c| triage::signature(c, &krate, crate_dir.as_deref().and_then(Path::to_str)))
-        .unwrap_or_default();
-    Ok((rep, sig))
 }
 
 /// Seconds of fuzzing its target had had when `artifact` was saved.
@@ -383,6 +169,7 @@ fn fuzz_slice(
 /// What a campaign found.
 #[derive(Debug)]
 pub struct Campaign {
+    /// The report's `fuzz` section.
     pub section: FuzzSection,
     /// What the build scripts and proc-macro expansions of the instrumented build did.
     pub verdicts: Verdicts,
@@ -710,46 +497,6 @@ fn minimize(
     }
 }
 
-/// Marks findings `known` when the baseline had their signature, and adds the baseline's
-/// findings that did not come back as `fixed`.
-pub fn apply_baseline(section: &mut FuzzSection, baseline: &FuzzSection) {
-    let before: HashSet<&str> = baseline
-        .findings
-        .iter()
-        .filter(|f| f.status != "fixed")
-        .map(|f| f.signature.as_str())
-        .collect();
-    let now: HashSet<String> = section
-        .findings
-        .iter()
-        .map(|f| f.signature.clone())
-        .collect();
-    for f in &mut section.findings {
-        f.status = if before.contains(f.signature.as_str()) {
-            "known"
-        } else {
-            "new"
-        }
-        .into();
-    }
-    let fuzzed: HashSet<&str> = section
-        .targets
-        .iter()
-        .filter(|t| t.status == "built")
-        .map(|t| t.name.as_str())
-        .collect();
-    for old in &baseline.findings {
-        if old.status != "fixed"
-            && !now.contains(&old.signature)
-            && fuzzed.contains(old.target.as_str())
-        {
-            let mut fixed = old.clone();
-            fixed.status = "fixed".into();
-            section.findings.push(fixed);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -773,78 +520,5 @@ mod tests {
             picked.contains(&dir.path().join("crash-19")),
             "smallest crash first"
         );
-    }
-
-    #[test]
-    fn stats_from_fork_and_plain_logs() {
-        let fork = "#1024: cov: 120 ft: 300 corp: 45 exec/s: 2500 oom/timeout/crash: 0/0/3 time: 30s job: 12 dft_time: 0\n#4096: cov: 130 ft: 320 corp: 50 exec/s: 2600 oom/timeout/crash: 0/0/3 time: 60s job: 20 dft_time: 0\n";
-        assert_eq!(
-            parse_stats(fork),
-            Stats {
-                runs: 4096,
-                coverage: 130
-            }
-        );
-        let plain = "#2\tINITED cov: 10 ft: 10 corp: 1/1b exec/s: 0 rss: 30Mb\n#512\tNEW    cov: 15 ft: 20 corp: 2/3b lim: 4 exec/s: 512 rss: 31Mb\nstat::number_of_executed_units: 9000\nstat::average_exec_per_sec:     3000\n";
-        let s = parse_stats(plain);
-        assert_eq!(s.runs, 9000);
-        assert_eq!(s.coverage, 15);
-    }
-
-    fn finding(sig: &str, status: &str) -> Finding {
-        Finding {
-            id: triage::finding_id(sig),
-            target: "t".into(),
-            kind: "panic".into(),
-            signature: sig.into(),
-            message: String::new(),
-            frames: Vec::new(),
-            reproducer: PathBuf::new(),
-            minimized: false,
-            status: status.into(),
-            repro: String::new(),
-            found_after_secs: None,
-        }
-    }
-
-    #[test]
-    fn baseline_marks_new_known_fixed() {
-        let target = TargetResult {
-            name: "t".into(),
-            kind: "deserialize".into(),
-            item: "c::T".into(),
-            format: "json".into(),
-            status: "built".into(),
-            reason: None,
-            runs: 1,
-            execs_per_sec: 1,
-            coverage: 1,
-            seconds: 1,
-        };
-        let base = FuzzSection {
-            targets: vec![target.clone()],
-            findings: vec![finding("panic|a", "new"), finding("panic|b", "new")],
-            ..FuzzSection::default()
-        };
-        let mut now = FuzzSection {
-            targets: vec![target],
-            findings: vec![finding("panic|a", "new"), finding("panic|c", "new")],
-            ..FuzzSection::default()
-        };
-        apply_baseline(&mut now, &base);
-        let status: Vec<(&str, &str)> = now
-            .findings
-            .iter()
-            .map(|f| (f.signature.as_str(), f.status.as_str()))
-            .collect();
-        assert_eq!(
-            status,
-            vec![
-                ("panic|a", "known"),
-                ("panic|c", "new"),
-                ("panic|b", "fixed")
-            ]
-        );
-        assert!(now.has_new());
     }
 }

@@ -5,10 +5,10 @@
 //! - `.clusterfuzzlite/project.yaml` (`language: rust`);
 //! - `.clusterfuzzlite/Dockerfile`: the Rust base builder image with the repository copied in;
 //! - `.clusterfuzzlite/build.sh`: `cargo build` on the nightly toolchain with the flags of
-//!   [`super::instrument::rustflags`] and an explicit `--target`, for the selected targets
+//!   `instrumented_build::rustflags` and an explicit `--target`, for the selected targets
 //!   (status `built` in `targets.json`, `--target` and `--shard` as for `fuzz`); it copies
 //!   each binary to `$OUT`, its dictionary to `$OUT/<target>.dict`, its corpus to
-//!   `$OUT/<target>_seed_corpus.zip` and its libFuzzer options ([`super::campaign::libfuzzer_options`])
+//!   `$OUT/<target>_seed_corpus.zip` and its libFuzzer options (`libfuzzer::libfuzzer_options`)
 //!   to `$OUT/<target>.options`. It needs neither cargo-fuzz nor cargo-airlock;
 //! - optionally `.github/workflows/cflite_pr.yml`, ClusterFuzzLite's pull-request workflow.
 //!
@@ -20,8 +20,8 @@ use std::fs;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use super::campaign::libfuzzer_options;
-use super::instrument::{rustflags, PROFILE_RELEASE_DEBUG};
+use super::instrumented_build::{rustflags, PROFILE_RELEASE_DEBUG};
+use super::libfuzzer::libfuzzer_options;
 use super::project::{FuzzProject, TargetRecord};
 use super::FuzzError;
 
@@ -59,11 +59,9 @@ pub struct Exported {
 /// Writes the ClusterFuzzLite / OSS-Fuzz files for the project in `opts.dir` into `opts.out`.
 pub fn clusterfuzzlite(opts: &ExportOptions) -> Result<Exported, FuzzError> {
     let project = FuzzProject::open(&opts.dir)?;
-    let out = fs::canonicalize(&opts.out).map_err(|e| FuzzError::Export {
+    let out = fs::canonicalize(&opts.out).map_err(|source| FuzzError::ExportOut {
         path: opts.out.clone(),
-        reason: format!(
-            "{e}; --out must be an existing directory, the root of the repository that holds the project"
-        ),
+        source,
     })?;
     let rel = inside(&project.dir, &out, "the fuzz project")?;
     if rel.to_string_lossy().contains(['"', '$', '`', '\\', '\n']) {

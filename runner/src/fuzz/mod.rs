@@ -3,69 +3,117 @@
 //! reproduce, classify, deduplicate and minimize every crash, and compare with a baseline.
 //!
 //! The instrumented build runs every build script and proc-macro expansion of the project's
-//! graph in the sandbox, as `build` does ([`instrument`]).
+//! graph in the sandbox, as `build` does (`instrumented_build`).
 //!
 //! [`run_campaign`] is the `fuzz` command; [`reproduce`] is `repro`; [`export`] writes what
 //! ClusterFuzzLite / OSS-Fuzz need to build and run the same targets.
 
-pub mod campaign;
+mod baseline;
+mod campaign;
 pub mod export;
-pub mod instrument;
-pub mod project;
-pub mod render;
-pub mod schedule;
-pub mod triage;
+mod instrumented_build;
+mod libfuzzer;
+pub(crate) mod project;
+mod schedule;
+mod target_run;
+mod triage;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+pub use campaign::{run_campaign, Campaign};
+pub use instrumented_build::Vetting;
+pub use target_run::{reproduce, Reproduction, FUZZ_PROFILE};
+pub use triage::Crash;
 
-pub use campaign::{reproduce, run_campaign, Campaign, Reproduction};
-pub use instrument::{Instrumentation, Vetting};
-pub use project::FuzzProject;
-pub use triage::Frame;
+use crate::report::FuzzSection;
 
-/// Errors that stop a campaign. Each names the input and the fix.
+/// Errors that stop a campaign. Each names the input and the fix; a variant with a cause
+/// returns it from `source()` and does not repeat it in its own message.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FuzzError {
-    #[error("no generated fuzz project in {}: {source}. Run `cargo airlock gen --out {}` first", dir.display(), dir.display())]
+    /// The directory holds no generated fuzz project.
+    #[error("no generated fuzz project in {}. Run `cargo airlock gen --out {}` first", dir.display(), dir.display())]
     NoProject {
+        /// The directory given.
         dir: PathBuf,
+        /// Why its `targets.json` could not be read.
         #[source]
         source: std::io::Error,
     },
+    /// `targets.json` or the project's manifest did not parse.
     #[error("{} is not a valid file: {message}", path.display())]
-    BadTargets { path: PathBuf, message: String },
+    BadTargets {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// No nightly toolchain is installed.
     #[error("no nightly toolchain: fuzzing needs it for sanitizers and coverage. Install it with `rustup toolchain install nightly`")]
     NoNightly,
+    /// `--target` named targets the project does not have.
     #[error("no target matches {0:?}; `targets.json` lists the generated ones")]
     UnknownTarget(Vec<String>),
-    #[error("cannot run {what}: {source}")]
+    /// A program of the campaign could not be started.
+    #[error("cannot run {what}")]
     Spawn {
+        /// The program and what it was for.
         what: String,
+        /// Why it could not run.
         #[source]
         source: std::io::Error,
     },
+    /// No target built; the text is cargo's first error.
     #[error("the instrumented build failed for every target; first error: {0}")]
     BuildFailed(String),
-    #[error("cannot write {}: {source}", path.display())]
+    /// A file of the campaign (reproducer, report, log) could not be written.
+    #[error("cannot write {}", path.display())]
     Write {
+        /// The file or directory.
         path: PathBuf,
+        /// Why writing failed.
         #[source]
         source: std::io::Error,
     },
+    /// The sandbox could not run a target.
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
+    /// The `fuzz` profile could not be loaded.
     #[error(transparent)]
     Profile(#[from] crate::profile::ProfileError),
+    /// The export cannot be written where it was asked to go.
     #[error("{}: {reason}", path.display())]
-    Export { path: PathBuf, reason: String },
-    #[error("sandboxing the build scripts of the instrumented build: {0}")]
+    Export {
+        /// The path at fault.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// `--out` of the export is not an existing directory.
+    #[error("{}: --out must be an existing directory, the root of the repository that holds the project", path.display())]
+    ExportOut {
+        /// The `--out` given.
+        path: PathBuf,
+        /// Why it could not be resolved.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The interception of the instrumented build failed.
+    #[error("sandboxing the build scripts of the instrumented build")]
     Vetting(#[from] crate::build::BuildError),
+    /// `repro` named a finding the report does not have.
     #[error("no finding `{0}` in the report; `report.json` lists the ids under fuzz.findings")]
     UnknownFinding(String),
+}
+
+/// The error of writing `path` (a reproducer, a log, a campaign directory).
+fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> FuzzError + '_ {
+    move |source| FuzzError::Write {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// What `fuzz` was asked to do.
@@ -89,70 +137,11 @@ pub struct CampaignOptions {
     pub input_timeout: Duration,
     /// Memory limit per input (libFuzzer `-rss_limit_mb` / `-malloc_limit_mb`).
     pub rss_limit_mb: u64,
+    /// Run even when the sandbox cannot enforce every layer the profile requires.
     pub allow_degraded: bool,
     /// The cargo-airlock binary: the instrumented build runs its build scripts and proc-macro
     /// expansions in the sandbox through it, as `cargo airlock build` does.
     pub airlock_bin: PathBuf,
     /// Called with one line per step (progress).
     pub progress: fn(&str),
-}
-
-/// One target's campaign.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TargetResult {
-    pub name: String,
-    pub kind: String,
-    pub item: String,
-    pub format: String,
-    /// `built`, `skipped` or `failed`.
-    pub status: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub runs: u64,
-    pub execs_per_sec: u64,
-    /// Edges covered (libFuzzer's `cov`).
-    pub coverage: u64,
-    /// Seconds the target was fuzzed.
-    pub seconds: u64,
-}
-
-/// One deduplicated crash.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Finding {
-    pub id: String,
-    pub target: String,
-    pub kind: String,
-    pub signature: String,
-    pub message: String,
-    pub frames: Vec<Frame>,
-    /// The reproducer, kept next to the report.
-    pub reproducer: PathBuf,
-    pub minimized: bool,
-    /// `new`, `known` or `fixed` (against `--baseline`; `new` without one).
-    pub status: String,
-    /// The command that reproduces it.
-    pub repro: String,
-    /// Seconds of fuzzing its target had had (over all of the target's runs in the campaign)
-    /// when libFuzzer saved the earliest of the triaged artifacts that show it (when known).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub found_after_secs: Option<u64>,
-}
-
-/// The `fuzz` section of a report.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct FuzzSection {
-    pub targets: Vec<TargetResult>,
-    pub findings: Vec<Finding>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instrumentation: Option<Instrumentation>,
-    /// The generated project the campaign ran.
-    #[serde(default)]
-    pub project: PathBuf,
-}
-
-impl FuzzSection {
-    /// Whether any finding is new (what makes `fuzz` exit 1).
-    pub fn has_new(&self) -> bool {
-        self.findings.iter().any(|f| f.status == "new")
-    }
 }

@@ -15,14 +15,14 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::campaign::number_after;
+use super::libfuzzer::number_after;
 
 /// Shortest share worth a libFuzzer start (fork mode spends about a second starting up).
-pub const MIN_SHARE: Duration = Duration::from_secs(2);
+pub(super) const MIN_SHARE: Duration = Duration::from_secs(2);
 
 /// The share of each of `n` targets in the first round (a lone target gets all the time in
 /// one run: there is nothing to choose between).
-pub fn first_round_share(time: Duration, n: usize) -> Duration {
+pub(super) fn first_round_share(time: Duration, n: usize) -> Duration {
     match n {
         0 => Duration::ZERO,
         1 => time.max(MIN_SHARE),
@@ -32,7 +32,7 @@ pub fn first_round_share(time: Duration, n: usize) -> Duration {
 
 /// What one target's first share showed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcome {
+pub(super) struct Outcome {
     /// Its feature count grew in the second half of the share.
     pub growing: bool,
     /// It saved a crash, timeout, out-of-memory or leak artifact during the share.
@@ -41,7 +41,7 @@ pub struct Outcome {
 
 /// The second round's plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecondRound {
+pub(super) struct SecondRound {
     /// Targets (indices into the outcomes) and their shares, in order.
     pub shares: Vec<(usize, Duration)>,
     /// Which rule chose them, for the progress line.
@@ -67,7 +67,7 @@ const RULES: [Rule; 4] = [
 
 /// The second round: `remaining` time split between the targets chosen by the rules of this
 /// module's doc, in their order. No shares when there is no time left worth one.
-pub fn second_round(remaining: Duration, outcomes: &[Outcome]) -> SecondRound {
+pub(super) fn second_round(remaining: Duration, outcomes: &[Outcome]) -> SecondRound {
     if outcomes.is_empty() || remaining < MIN_SHARE {
         return SecondRound {
             shares: Vec::new(),
@@ -100,7 +100,7 @@ pub fn second_round(remaining: Duration, outcomes: &[Outcome]) -> SecondRound {
 /// Whether the features libFuzzer counts (edges, counters, comparisons, stack depth) grew in
 /// the second half of a fork-mode run, from its status lines
 /// (`#N: cov: C ft: F corp: .. time: Ts job: J`).
-pub fn still_growing(log: &str) -> bool {
+pub(super) fn still_growing(log: &str) -> bool {
     let series: Vec<(u64, u64)> = log
         .lines()
         .filter(|l| l.starts_with('#') && l.contains(" ft: ") && l.contains(" time: "))
@@ -121,7 +121,10 @@ pub fn still_growing(log: &str) -> bool {
 
 /// Seconds of fuzzing in `slices` (start and length of each run of one target) before
 /// `moment`: the time a finding took, not counting time spent on other targets.
-pub fn fuzzing_secs_before(slices: &[(SystemTime, Duration)], moment: SystemTime) -> Option<u64> {
+pub(super) fn fuzzing_secs_before(
+    slices: &[(SystemTime, Duration)],
+    moment: SystemTime,
+) -> Option<u64> {
     let mut total = Duration::ZERO;
     let mut inside = false;
     for &(start, len) in slices {

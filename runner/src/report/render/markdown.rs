@@ -3,14 +3,16 @@
 
 use std::fmt::Write;
 
-use super::{decision_str, event_detail, exception_text, kind_str, phase_str, Report, Verdict};
+use super::event_detail;
+use crate::report::fuzz_section::FuzzSection;
+use crate::report::model::{Report, Verdict};
 
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
 /// Renders the report as Markdown.
-pub fn render(r: &Report) -> String {
+pub(super) fn render(r: &Report) -> String {
     let mut out = String::new();
     let s = &r.summary;
     let _ = writeln!(out, "# cargo-airlock {} report\n", r.command);
@@ -62,9 +64,9 @@ pub fn render(r: &Report) -> String {
                 let _ = writeln!(
                     out,
                     "| {} | {} | {}/{} | {} |",
-                    phase_str(e),
-                    decision_str(e.decision),
-                    kind_str(e),
+                    e.phase.as_str(),
+                    e.decision.as_str(),
+                    e.kind.as_str(),
                     cell(&e.action),
                     cell(&event_detail(e))
                 );
@@ -76,7 +78,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "## Granted exceptions (airlock.toml)\n");
         for c in &r.crates {
             for g in &c.exceptions {
-                let _ = writeln!(out, "- {}: {}", c.label(), exception_text(g));
+                let _ = writeln!(out, "- {}: {}", c.label(), g.text());
             }
         }
         out.push('\n');
@@ -116,7 +118,68 @@ pub fn render(r: &Report) -> String {
     );
     if let Some(fuzz) = &r.fuzz {
         out.push('\n');
-        out.push_str(&crate::fuzz::render::markdown(fuzz));
+        out.push_str(&fuzz_section(fuzz));
+    }
+    out
+}
+
+/// The Markdown of the section (a `## Fuzzing` heading and two tables).
+fn fuzz_section(section: &FuzzSection) -> String {
+    let mut out = String::from("## Fuzzing\n\n");
+    if let Some(i) = &section.instrumentation {
+        out.push_str(&format!(
+            "Toolchain `{}`, target `{}`, sanitizer `{}`, C code {}.\n\n",
+            i.toolchain,
+            i.triple,
+            i.sanitizer,
+            if i.c_instrumented {
+                "instrumented (clang)"
+            } else {
+                "not instrumented (no clang)"
+            }
+        ));
+    }
+    out.push_str("| target | kind | item | status | runs | execs/s | coverage |\n|---|---|---|---|---:|---:|---:|\n");
+    for t in &section.targets {
+        let status = match &t.reason {
+            Some(r) => format!("{} ({})", t.status, r.replace('|', "\\|")),
+            None => t.status.clone(),
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | `{}` | {} | {} | {} | {} |\n",
+            t.name, t.kind, t.item, status, t.runs, t.execs_per_sec, t.coverage
+        ));
+    }
+    out.push('\n');
+    if section.findings.is_empty() {
+        out.push_str("No findings.\n");
+        return out;
+    }
+    out.push_str("### Findings\n\n");
+    for f in &section.findings {
+        out.push_str(&format!(
+            "- **{}** `{}` in `{}` ({}): {}\n  - signature: `{}`\n  - reproducer: `{}`{}\n  - reproduce: `{}`\n",
+            f.id,
+            f.kind,
+            f.target,
+            f.status,
+            f.message.replace('\n', " "),
+            f.signature,
+            f.reproducer.display(),
+            if f.minimized { " (minimized)" } else { "" },
+            f.repro
+        ));
+        for frame in f.frames.iter().take(8) {
+            out.push_str(&format!(
+                "    - `{}`{}\n",
+                frame.function,
+                frame
+                    .location
+                    .as_ref()
+                    .map(|l| format!(" at {l}"))
+                    .unwrap_or_default()
+            ));
+        }
     }
     out
 }

@@ -20,19 +20,10 @@ use crate::build::verdict::{self, Verdicts};
 use crate::build::{cargo, load_profile, Progress};
 use crate::events::Phase;
 use crate::profile::DEFAULT_PROFILE;
-
-/// How the targets are instrumented, for the report.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Instrumentation {
-    pub toolchain: String,
-    pub triple: String,
-    pub sanitizer: String,
-    /// Whether C code compiled by `cc` is instrumented too (needs clang).
-    pub c_instrumented: bool,
-}
+use crate::report::Instrumentation;
 
 /// The rustc flags cargo-fuzz uses (its `BuildOptions` defaults with `--sanitizer address`).
-pub fn rustflags() -> String {
+pub(super) fn rustflags() -> String {
     [
         // Edge coverage with inline 8-bit counters and a PC table: libFuzzer's feedback.
         "-Cpasses=sancov-module",
@@ -56,7 +47,7 @@ pub fn rustflags() -> String {
 }
 
 /// The nightly toolchain's version, or an error naming the fix.
-pub fn nightly_version() -> Result<String, FuzzError> {
+pub(super) fn nightly_version() -> Result<String, FuzzError> {
     let out = Command::new("cargo")
         .args(["+nightly", "--version"])
         .output();
@@ -67,7 +58,7 @@ pub fn nightly_version() -> Result<String, FuzzError> {
 }
 
 /// The host target triple (`rustc -vV`).
-pub fn host_triple() -> Result<String, FuzzError> {
+pub(super) fn host_triple() -> Result<String, FuzzError> {
     let out = Command::new("rustc")
         .args(["+nightly", "-vV"])
         .output()
@@ -90,18 +81,19 @@ fn clang() -> Option<PathBuf> {
 pub struct Vetting {
     /// The cargo-airlock binary (the rustc wrapper and the launchers run it).
     pub airlock_bin: PathBuf,
+    /// Run even when the sandbox cannot enforce every layer the profile requires.
     pub allow_degraded: bool,
 }
 
 /// A prepared build.
-pub struct FuzzBuild {
+pub(super) struct FuzzBuild {
     pub instrumentation: Instrumentation,
     vetting: Vetting,
 }
 
 /// What an instrumented build produced.
 #[derive(Debug)]
-pub struct BuildOutcome {
+pub(super) struct BuildOutcome {
     /// The targets that failed to build, with cargo's first error line.
     pub failed: Vec<(String, String)>,
     /// What the sandboxed build scripts and proc-macro expansions of the graph did, crate by
@@ -114,7 +106,7 @@ pub struct BuildOutcome {
 
 impl FuzzBuild {
     /// Checks the toolchain and decides the instrumentation.
-    pub fn prepare(vetting: Vetting) -> Result<FuzzBuild, FuzzError> {
+    pub(super) fn prepare(vetting: Vetting) -> Result<FuzzBuild, FuzzError> {
         let toolchain = nightly_version()?;
         let triple = host_triple()?;
         Ok(FuzzBuild {
@@ -209,7 +201,7 @@ impl FuzzBuild {
     /// Builds `targets` with every build script and proc-macro expansion of the project's
     /// graph sandboxed; on failure, builds them one by one so each failing target is named.
     /// Cargo's messages go to `log_dir`; `say` hears of sandboxed runs that need a look.
-    pub fn build(
+    pub(super) fn build(
         &self,
         project: &FuzzProject,
         targets: &[&str],
@@ -267,7 +259,7 @@ const SESSION_DIR: &str = "airlock-session";
 
 /// `CARGO_PROFILE_RELEASE_DEBUG` of instrumented builds: limited debuginfo gives full function
 /// paths in frames (line tables alone give bare names) without the cost of variable info.
-pub const PROFILE_RELEASE_DEBUG: &str = "limited";
+pub(super) const PROFILE_RELEASE_DEBUG: &str = "limited";
 
 /// The `airlock.toml` that grants exceptions to the project's build: the project's own, else
 /// the one in the directory holding the project (`gen` writes `fuzz-airlock/` next to the

@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use super::{decision_str, event_detail, exception_text, kind_str, phase_str, Report, Verdict};
+use super::event_detail;
+use crate::report::fuzz_section::FuzzSection;
+use crate::report::model::{Report, Verdict};
 
 fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -12,7 +14,7 @@ fn esc(text: &str) -> String {
 }
 
 /// Renders the report as a standalone HTML page.
-pub fn render(r: &Report) -> String {
+pub(super) fn render(r: &Report) -> String {
     let s = &r.summary;
     let mut out = String::from(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>cargo-airlock report</title><style>\
@@ -48,9 +50,9 @@ td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em}\
             let _ = writeln!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}/{}</td><td><code>{}</code></td></tr>",
-                phase_str(e),
-                decision_str(e.decision),
-                kind_str(e),
+                e.phase.as_str(),
+                e.decision.as_str(),
+                e.kind.as_str(),
                 esc(&e.action),
                 esc(&event_detail(e))
             );
@@ -61,12 +63,7 @@ td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em}\
         out.push_str("<h2>Granted exceptions (airlock.toml)</h2><ul>\n");
         for c in &r.crates {
             for g in &c.exceptions {
-                let _ = writeln!(
-                    out,
-                    "<li>{}: {}</li>",
-                    esc(&c.label()),
-                    esc(&exception_text(g))
-                );
+                let _ = writeln!(out, "<li>{}: {}</li>", esc(&c.label()), esc(&g.text()));
             }
         }
         out.push_str("</ul>\n");
@@ -85,7 +82,7 @@ td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em}\
     }
     out.push_str("</table>\n");
     if let Some(fuzz) = &r.fuzz {
-        out.push_str(&crate::fuzz::render::html(fuzz));
+        out.push_str(&fuzz_section(fuzz));
     }
     let env = &r.environment;
     let _ = writeln!(
@@ -99,4 +96,45 @@ td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em}\
         esc(&env.toolchain)
     );
     out
+}
+
+/// A single self-contained HTML page for the section.
+fn fuzz_section(section: &FuzzSection) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut rows = String::new();
+    for t in &section.targets {
+        rows.push_str(&format!(
+            "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&t.name), esc(&t.kind), esc(&t.item), esc(&t.status), t.runs, t.execs_per_sec, t.coverage
+        ));
+    }
+    let mut findings = String::new();
+    for f in &section.findings {
+        let frames: String = f
+            .frames
+            .iter()
+            .take(12)
+            .map(|fr| {
+                format!(
+                    "<li><code>{}</code> {}</li>",
+                    esc(&fr.function),
+                    esc(fr.location.as_deref().unwrap_or(""))
+                )
+            })
+            .collect();
+        findings.push_str(&format!(
+            "<section class=\"finding {}\"><h3>{} <span>{}</span> in <code>{}</code> ({})</h3><p>{}</p><p>signature <code>{}</code></p><ol>{}</ol><pre>{}</pre></section>",
+            esc(&f.status), esc(&f.id), esc(&f.kind), esc(&f.target), esc(&f.status), esc(&f.message), esc(&f.signature), frames, esc(&f.repro)
+        ));
+    }
+    if findings.is_empty() {
+        findings.push_str("<p>No findings.</p>");
+    }
+    format!(
+        "<h2>Fuzzing</h2><table><tr><th>target</th><th>kind</th><th>item</th><th>status</th><th>runs</th><th>execs/s</th><th>coverage</th></tr>{rows}</table><h2>Findings</h2>{findings}"
+    )
 }

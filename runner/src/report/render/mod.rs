@@ -1,0 +1,254 @@
+//! The rendering layer: one module per format, each reading the report model and nothing
+//! else, plus the words they share (an event's telling detail, an exception in words).
+
+mod html;
+mod json;
+mod markdown;
+mod sarif;
+
+use std::path::{Path, PathBuf};
+
+use super::model::{Report, ReportError};
+use crate::events::Event;
+
+/// A report format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `report.json`, the model as written.
+    Json,
+    /// `report.md`, for people.
+    Markdown,
+    /// `report.sarif`, SARIF 2.1.0 for code-scanning dashboards.
+    Sarif,
+    /// `report.html`, one self-contained page.
+    Html,
+}
+
+impl Format {
+    /// Parses `json`, `md` (or `markdown`), `sarif`, `html`.
+    pub fn parse(text: &str) -> Option<Format> {
+        match text {
+            "json" => Some(Format::Json),
+            "md" | "markdown" => Some(Format::Markdown),
+            "sarif" => Some(Format::Sarif),
+            "html" => Some(Format::Html),
+            _ => None,
+        }
+    }
+}
+
+impl Report {
+    /// Renders in `format`.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Json => json::render(self),
+            Format::Markdown => markdown::render(self),
+            Format::Sarif => sarif::render(self),
+            Format::Html => html::render(self),
+        }
+    }
+
+    /// Writes `report.json`, `report.md` and `report.sarif` into `dir` (created).
+    pub fn write_all(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+        std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let mut written = Vec::new();
+        for (file, format) in [
+            ("report.json", Format::Json),
+            ("report.md", Format::Markdown),
+            ("report.sarif", Format::Sarif),
+        ] {
+            let path = dir.join(file);
+            std::fs::write(&path, self.render(format)).map_err(|source| ReportError::Write {
+                path: path.clone(),
+                source,
+            })?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}
+
+/// A one-line rendering of an event's most telling detail.
+fn event_detail(e: &Event) -> String {
+    let mut parts = Vec::new();
+    for key in [
+        "address", "query", "path", "decoy", "location", "limit", "line", "reason",
+    ] {
+        if let Some(v) = e.detail.get(key) {
+            let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            parts.push(format!("{key}={v}"));
+        }
+    }
+    if e.is_network_tool() {
+        parts.push("network tool".into());
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::*;
+    use crate::events::{Decision, Kind};
+    use crate::report::model::{
+        BuildScript, CrateReport, Environment, Granted, ScriptStatus, Summary, Verdict, SCHEMA,
+    };
+
+    /// A small report with one clean and one suspicious crate.
+    fn sample() -> Report {
+        let mut e = Event::new(Kind::Net, "connect", Decision::Denied)
+            .with("address", "127.0.0.1:4444")
+            .with("protocol", "tcp");
+        e.krate = "evil-sys 0.1.0".into();
+        let krate = |name: &str, verdict, events: Vec<Event>| CrateReport {
+            name: name.into(),
+            version: "0.1.0".into(),
+            source: "path".into(),
+            location: format!("/ws/{name}"),
+            verdict,
+            reasons: if verdict == Verdict::Suspicious {
+                vec!["denied net/connect".into()]
+            } else {
+                vec![]
+            },
+            build_script: BuildScript {
+                status: ScriptStatus::Ran,
+                exit_code: Some(0),
+                duration_ms: Some(12),
+            },
+            proc_macro: false,
+            proc_macro_runs: 0,
+            events,
+            directives: vec![],
+            exceptions: vec![],
+        };
+        Report {
+            schema: SCHEMA.into(),
+            command: "build".into(),
+            workspace: Some("/ws".into()),
+            summary: Summary {
+                crates: 2,
+                clean: 1,
+                suspicious: 1,
+                failed: 0,
+                build_scripts_run: 2,
+                proc_macro_runs: 0,
+                build_succeeded: true,
+            },
+            crates: vec![
+                krate("evil-sys", Verdict::Suspicious, vec![e]),
+                krate("fine", Verdict::Clean, vec![]),
+            ],
+            provenance: vec![],
+            fuzz: None,
+            environment: Environment {
+                kernel: "6.8".into(),
+                landlock_abi: Some(7),
+                profile: "build".into(),
+                tool_version: "0.1.0".into(),
+                toolchain: "rustc 1.95.0".into(),
+                ..Environment::default()
+            },
+            errors: vec![],
+        }
+    }
+
+    #[test]
+    fn json_round_trips_and_names_fields_as_designed() {
+        let r = sample();
+        let text = r.render(Format::Json);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["schema"], "airlock.report/1");
+        let c = &v["crates"][0];
+        for key in [
+            "name",
+            "version",
+            "source",
+            "verdict",
+            "build_script",
+            "events",
+            "directives",
+            "exceptions",
+        ] {
+            assert!(c.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(c["build_script"]["status"], "ran");
+        assert_eq!(c["events"][0]["crate"], "evil-sys 0.1.0");
+        assert!(v.get("fuzz").is_none() && v.get("provenance").is_none());
+        let dir = tempfile::tempdir().unwrap();
+        r.write_all(dir.path()).unwrap();
+        let back = Report::read(&dir.path().join("report.json")).unwrap();
+        assert_eq!(back.crates.len(), 2);
+    }
+
+    #[test]
+    fn every_format_lists_granted_exceptions_even_of_clean_crates() {
+        let mut r = sample();
+        r.crates[1].exceptions.push(Granted {
+            kind: "exec-out-dir".into(),
+            value: "OUT_DIR".into(),
+            reason: Some("configure runs ./conftest".into()),
+        });
+        let line = "exec-out-dir OUT_DIR (configure runs ./conftest)";
+        let md = r.render(Format::Markdown);
+        assert!(md.contains(&format!("- fine 0.1.0: {line}")), "{md}");
+        assert!(r.render(Format::Html).contains(line));
+        let sarif: serde_json::Value = serde_json::from_str(&r.render(Format::Sarif)).unwrap();
+        let results = sarif["runs"][0]["results"].as_array().unwrap();
+        let note = results
+            .iter()
+            .find(|x| x["ruleId"] == "airlock/exception/exec-out-dir")
+            .expect("a result for the exception");
+        assert_eq!(note["level"], "note");
+        assert!(note["message"]["text"].as_str().unwrap().contains(line));
+        // Without exceptions, no section and no extra result.
+        let plain = sample();
+        assert!(!plain
+            .render(Format::Markdown)
+            .contains("Granted exceptions"));
+    }
+
+    #[test]
+    fn every_format_mentions_the_suspicious_crate() {
+        let r = sample();
+        for f in [Format::Markdown, Format::Sarif, Format::Html] {
+            let text = r.render(f);
+            assert!(text.contains("evil-sys"), "{f:?}");
+            assert!(text.contains("127.0.0.1:4444"), "{f:?}");
+        }
+        let sarif: serde_json::Value = serde_json::from_str(&r.render(Format::Sarif)).unwrap();
+        assert_eq!(sarif["version"], "2.1.0");
+        assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn sarif_fingerprints_follow_the_attempt_not_the_run() {
+        let fingerprints = |r: &Report| -> Vec<serde_json::Value> {
+            let sarif: serde_json::Value = serde_json::from_str(&r.render(Format::Sarif)).unwrap();
+            sarif["runs"][0]["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["partialFingerprints"].clone())
+                .collect()
+        };
+        let first = sample();
+        let mut later = sample();
+        // Another run, another version of the crate: the same attempt.
+        later.crates[0].version = "0.2.0".into();
+        later.crates[0].events[0].pid = 77;
+        later.crates[0].events[0].time_ms = 1234;
+        let print = fingerprints(&first);
+        assert_eq!(print.len(), 1);
+        assert!(print[0]["airlockEvent/v1"].is_string(), "{print:?}");
+        assert_eq!(print, fingerprints(&later));
+        // Another address is another result.
+        later.crates[0].events[0]
+            .detail
+            .insert("address".into(), "10.0.0.1:80".into());
+        assert_ne!(print, fingerprints(&later));
+    }
+}
