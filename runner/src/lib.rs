@@ -15,3 +15,4 @@ pub mod fuzz;
 pub mod profile;
 pub mod report;
 pub mod sandbox;
+pub mod vet;
