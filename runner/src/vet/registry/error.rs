@@ -167,14 +167,12 @@ pub enum RegistryError {
         found: String,
     },
     /// An index entry's `cksum` is not a sha256 in hex.
-    #[error("the index of registry `{registry}` lists `{cksum}` as the checksum of {crate_name} {version}, which is not a sha256")]
+    #[error("the index of registry `{registry}` lists `{cksum}` as the checksum of {package}, which is not a sha256")]
     BadIndexChecksum {
         /// The registry's name.
         registry: String,
-        /// The crate.
-        crate_name: String,
-        /// The version.
-        version: String,
+        /// The crate and version (`NAME VERSION`).
+        package: String,
         /// The `cksum` field.
         cksum: String,
     },
@@ -185,16 +183,12 @@ pub enum RegistryError {
         name: String,
     },
     /// The `.crate` file the index lists is not there.
-    #[error(
-        "registry `{registry}` has no .crate for {crate_name} {version} at {url} (HTTP {status})"
-    )]
+    #[error("registry `{registry}` has no .crate for {package} at {url} (HTTP {status})")]
     CrateFileMissing {
         /// The registry's name.
         registry: String,
-        /// The crate.
-        crate_name: String,
-        /// The version.
-        version: String,
+        /// The crate and version (`NAME VERSION`).
+        package: String,
         /// The download URL.
         url: String,
         /// The HTTP status.
@@ -202,17 +196,14 @@ pub enum RegistryError {
     },
     /// The downloaded `.crate` is not what the index lists.
     #[error(
-        "registry `{registry}` served something other than what its index lists for {crate_name} \
-         {version}: the index says sha256 {expected}, the file from {url} has {actual}; nothing \
+        "registry `{registry}` served something other than what its index lists for {package}: the index says sha256 {expected}, the file from {url} has {actual}; nothing \
          from it was kept"
     )]
     ChecksumMismatch {
         /// The registry's name.
         registry: String,
-        /// The crate.
-        crate_name: String,
-        /// The version.
-        version: String,
+        /// The crate and version (`NAME VERSION`).
+        package: String,
         /// The download URL.
         url: String,
         /// The index's `cksum`.
@@ -221,14 +212,12 @@ pub enum RegistryError {
         actual: String,
     },
     /// The verified `.crate` could not be unpacked safely.
-    #[error("could not unpack {crate_name} {version} from registry `{registry}`")]
+    #[error("could not unpack {package} from registry `{registry}`")]
     Unpack {
         /// The registry's name.
         registry: String,
-        /// The crate.
-        crate_name: String,
-        /// The version.
-        version: String,
+        /// The crate and version (`NAME VERSION`).
+        package: String,
         #[source]
         source: super::unpack::UnpackError,
     },

@@ -175,12 +175,12 @@ impl SparseRegistry {
         }
         let name = self.name();
         let version = entry.vers.to_string();
+        let package = format!("{} {version}", entry.name);
         let expected = entry.cksum.to_ascii_lowercase();
         if expected.len() != 64 || !expected.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(RegistryError::BadIndexChecksum {
                 registry: name,
-                crate_name: entry.name.clone(),
-                version,
+                package,
                 cksum: entry.cksum.clone(),
             });
         }
@@ -210,8 +210,7 @@ impl SparseRegistry {
             Fetched::Missing(status) => {
                 return Err(RegistryError::CrateFileMissing {
                     registry: name,
-                    crate_name: entry.name.clone(),
-                    version,
+                    package,
                     url,
                     status,
                 })
@@ -221,8 +220,7 @@ impl SparseRegistry {
         if actual != expected {
             return Err(RegistryError::ChecksumMismatch {
                 registry: name,
-                crate_name: entry.name.clone(),
-                version,
+                package,
                 url,
                 expected,
                 actual,
@@ -241,8 +239,7 @@ impl SparseRegistry {
         unpack::unpack(&body, &package_dir, staging.path()).map_err(|source| {
             RegistryError::Unpack {
                 registry: name.clone(),
-                crate_name: entry.name.clone(),
-                version: version.clone(),
+                package: package.clone(),
                 source,
             }
         })?;

@@ -6,7 +6,7 @@
 //! its gzip check is refused.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -316,6 +316,7 @@ fn create_new(path: &Path, mode: u32, shown: &str) -> Result<File, UnpackError> 
 mod tests {
     use super::*;
     use flate2::write::GzEncoder;
+    use std::io::Write;
 
     fn header(path: &str, kind: EntryType, size: u64) -> tar::Header {
         let mut h = tar::Header::new_gnu();
@@ -329,7 +330,10 @@ mod tests {
         h
     }
 
-    fn archive(entries: &[(&str, EntryType, &[u8], Option<&str>)]) -> Vec<u8> {
+    /// Path, type, data, link target.
+    type Spec<'a> = (&'a str, EntryType, &'a [u8], Option<&'a str>);
+
+    fn archive(entries: &[Spec<'_>]) -> Vec<u8> {
         let mut b = tar::Builder::new(GzEncoder::new(Vec::new(), flate2::Compression::fast()));
         for (path, kind, data, link) in entries {
             let mut h = header(path, *kind, data.len() as u64);
@@ -342,7 +346,7 @@ mod tests {
         b.into_inner().unwrap().finish().unwrap()
     }
 
-    const OK: (&str, EntryType, &[u8], Option<&str>) = (
+    const OK: Spec<'static> = (
         "foo-1.0.0/Cargo.toml",
         EntryType::Regular,
         b"[package]\n",
@@ -386,7 +390,7 @@ mod tests {
 
     #[test]
     fn escaping_paths_and_links_are_refused() {
-        let cases: [&[(&str, EntryType, &[u8], Option<&str>)]; 6] = [
+        let cases: [&[Spec<'_>]; 6] = [
             &[OK, ("foo-1.0.0/../evil", EntryType::Regular, b"x", None)],
             &[OK, ("/etc/evil", EntryType::Regular, b"x", None)],
             &[OK, ("bar-1.0.0/x", EntryType::Regular, b"x", None)],
