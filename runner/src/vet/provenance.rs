@@ -445,6 +445,9 @@ fn neighbours(
     std::thread::scope(|scope| {
         for _ in 0..LOOKUP_THREADS {
             scope.spawn(|| loop {
+                if failed.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+                    break;
+                }
                 let Some((candidate, rule)) =
                     queue.lock().unwrap_or_else(|p| p.into_inner()).next()
                 else {

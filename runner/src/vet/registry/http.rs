@@ -1,4 +1,4 @@
-//! HTTP for the sparse protocol: one `ureq` agent (rustls), GETs of index files through an
+//! HTTP for the sparse protocol: one `ureq` agent (rustls, the system's trust store), GETs of index files through an
 //! on-disk cache revalidated the way cargo does (the stored `ETag` sent as `If-None-Match`, else
 //! `Last-Modified` as `If-Modified-Since`; `304` served from the cache), "no such file" (`404`,
 //! `410`, `451`) told apart from failure, and bounded bodies.
@@ -18,6 +18,8 @@ pub const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
 pub const MAX_CRATE_BYTES: u64 = 256 * 1024 * 1024;
 /// How long one request may take, connection included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Connections kept open for reuse (at least one per provenance lookup thread).
+const IDLE_CONNECTIONS: usize = 16;
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -50,7 +52,17 @@ impl Http {
             .http_status_as_error(false)
             .timeout_global(Some(REQUEST_TIMEOUT))
             .timeout_connect(Some(CONNECT_TIMEOUT))
+            // Keep a connection per lookup thread: a TLS handshake costs more than a request.
+            .max_idle_connections_per_host(IDLE_CONNECTIONS)
+            .max_idle_connections(IDLE_CONNECTIONS)
             .user_agent(concat!("cargo-airlock/", env!("CARGO_PKG_VERSION")))
+            // The system's trust store, as cargo uses it: a registry behind a company's TLS
+            // proxy or with a private CA is trusted where cargo trusts it.
+            .tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                    .build(),
+            )
             .build();
         Self {
             agent: config.new_agent(),
