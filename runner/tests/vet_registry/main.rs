@@ -50,7 +50,7 @@ impl Fixture {
 
     fn client(&self) -> SparseRegistry {
         let source = RegistrySource::resolve(Some("fixture"), &self.inputs()).unwrap();
-        SparseRegistry::open(source, &self.cache())
+        SparseRegistry::open(source, &self.cache()).unwrap()
     }
 
     fn assess_with(&self, spec: &str, extra: &[&str]) -> Assessment {
@@ -432,6 +432,7 @@ fn unknown_and_unreachable_registries_are_named() {
     let source =
         RegistrySource::from_index("gone", &format!("sparse+http://127.0.0.1:{port}/")).unwrap();
     let err = SparseRegistry::open(source, &f.cache())
+        .unwrap()
         .index("serde")
         .unwrap_err();
     assert!(matches!(err, RegistryError::Transport { .. }), "{err}");

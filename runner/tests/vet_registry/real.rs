@@ -21,7 +21,7 @@ fn real_crates_io() {
     let cwd = std::env::current_dir().unwrap();
     let source = RegistrySource::resolve(None, &ConfigInputs::from_process(&cwd)).unwrap();
     println!("registry: {} at {}", source.display_name(), source.base_url);
-    let registry = SparseRegistry::open(source, cache.path());
+    let registry = SparseRegistry::open(source, cache.path()).unwrap();
     for spec in specs.split_whitespace() {
         let spec: CrateSpec = spec.parse().unwrap();
         let started = Instant::now();

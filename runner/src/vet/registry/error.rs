@@ -60,6 +60,14 @@ pub enum RegistryError {
         /// The chain of names, ` -> ` separated.
         chain: String,
     },
+    /// Cargo's `http.proxy` is not a proxy URL.
+    #[error("cargo's http.proxy `{proxy}` is not a usable proxy")]
+    BadProxy {
+        /// The configured value.
+        proxy: String,
+        #[source]
+        source: Box<ureq::Error>,
+    },
     /// The HTTP request could not be made or got no answer (connection refused, DNS, TLS, timeout,
     /// an empty response).
     #[error("could not reach registry `{registry}` at {url}")]

@@ -16,7 +16,7 @@ use super::error::RegistryError;
 pub const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
 /// Largest `.crate` downloaded (crates.io's upload limit is 10 MB; some registries allow more).
 pub const MAX_CRATE_BYTES: u64 = 256 * 1024 * 1024;
-/// How long one request may take, connection included.
+/// How long one request may take, connection included, unless cargo's `http.timeout` says.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Connections kept open for reuse (at least one per provenance lookup thread).
 const IDLE_CONNECTIONS: usize = 16;
@@ -47,10 +47,27 @@ pub(crate) struct Http {
 }
 
 impl Http {
-    pub(crate) fn new(registry: &str) -> Self {
+    /// An agent for `registry`, through `proxy` (cargo's `http.proxy`; else the `*_proxy`
+    /// variables) and with cargo's `http.timeout` when set.
+    pub(crate) fn new(
+        registry: &str,
+        proxy: Option<&str>,
+        timeout_secs: Option<u32>,
+    ) -> Result<Self, RegistryError> {
+        let proxy = match proxy {
+            Some(p) => Some(
+                ureq::Proxy::new(p).map_err(|source| RegistryError::BadProxy {
+                    proxy: p.to_owned(),
+                    source: Box::new(source),
+                })?,
+            ),
+            None => ureq::Proxy::try_from_env(),
+        };
+        let timeout = timeout_secs.map_or(REQUEST_TIMEOUT, |s| Duration::from_secs(s.into()));
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(REQUEST_TIMEOUT))
+            .proxy(proxy)
+            .timeout_global(Some(timeout))
             .timeout_connect(Some(CONNECT_TIMEOUT))
             // Keep a connection per lookup thread: a TLS handshake costs more than a request.
             .max_idle_connections_per_host(IDLE_CONNECTIONS)
@@ -64,10 +81,10 @@ impl Http {
                     .build(),
             )
             .build();
-        Self {
+        Ok(Self {
             agent: config.new_agent(),
             registry: registry.to_owned(),
-        }
+        })
     }
 
     /// GETs `url` without caching (downloads).

@@ -213,11 +213,14 @@ pub fn is_valid_crate_name(name: &str) -> bool {
 /// The directory part of a crate's index path, from its name as given: `1`, `2`, `3/a`,
 /// `ab/cd` (cargo's `make_dep_prefix`).
 pub fn dir_prefix(name: &str) -> String {
-    match name.len() {
-        1 => "1".to_owned(),
+    // By characters, so that a name that is not ASCII (never a valid crate name) cannot panic.
+    let chars: Vec<char> = name.chars().collect();
+    let part = |range: std::ops::Range<usize>| chars[range].iter().collect::<String>();
+    match chars.len() {
+        0 | 1 => "1".to_owned(),
         2 => "2".to_owned(),
-        3 => format!("3/{}", &name[..1]),
-        _ => format!("{}/{}", &name[..2], &name[2..4]),
+        3 => format!("3/{}", part(0..1)),
+        _ => format!("{}/{}", part(0..2), part(2..4)),
     }
 }
 
@@ -242,6 +245,7 @@ mod tests {
         assert_eq!(index_path("ab"), "2/ab");
         assert_eq!(index_path("abc"), "3/a/abc");
         assert_eq!(index_path("Serde_JSON"), "se/rd/serde_json");
+        assert_eq!(dir_prefix("éèàù"), "éè/àù");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! ```no_run
 //! use runner::vet::registry::{ConfigInputs, RegistrySource, SparseRegistry};
 //! let source = RegistrySource::resolve(None, &ConfigInputs::from_process("."))?;
-//! let registry = SparseRegistry::open(source, "/tmp/airlock-cache".as_ref());
+//! let registry = SparseRegistry::open(source, "/tmp/airlock-cache".as_ref())?;
 //! if let Some(file) = registry.index("itoa")? {
 //!     let newest = file.newest_available().expect("a non-yanked version");
 //!     let unpacked = registry.download(newest)?;
@@ -67,18 +67,23 @@ pub struct UnpackedCrate {
 }
 
 impl SparseRegistry {
-    /// A client for `source` that caches under `cache_dir`. Makes no request yet.
-    pub fn open(source: RegistrySource, cache_dir: &Path) -> Self {
-        let http = Http::new(&source.display_name());
+    /// A client for `source` that caches under `cache_dir`. Makes no request yet; fails only
+    /// on a bad `http.proxy`.
+    pub fn open(source: RegistrySource, cache_dir: &Path) -> Result<Self, RegistryError> {
+        let http = Http::new(
+            &source.display_name(),
+            source.proxy.as_deref(),
+            source.timeout_secs,
+        )?;
         let key = cache_key(&source.base_url);
-        Self {
+        Ok(Self {
             source,
             http,
             key,
             cache_dir: cache_dir.to_owned(),
             config: OnceLock::new(),
             seen: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     /// The registry this client reads.

@@ -1,7 +1,8 @@
 //! Which index a registry name means, resolved as cargo resolves it: `--registry NAME` from
 //! `CARGO_REGISTRIES_<NAME>_INDEX` or `[registries.NAME] index` in cargo's configuration files
 //! (read with `cargo-config2`), no name meaning crates.io, and `[source.*] replace-with`
-//! followed to the end. Only sparse indexes (`sparse+http(s)://`) are accepted.
+//! followed to the end. Only sparse indexes (`sparse+http(s)://`) are accepted. Cargo's
+//! `http.proxy` and `http.timeout` come along.
 
 use std::path::PathBuf;
 
@@ -51,6 +52,11 @@ pub struct RegistrySource {
     pub index: String,
     /// The HTTP(S) base URL of the index, ending in `/`.
     pub base_url: String,
+    /// Cargo's `http.proxy` (`CARGO_HTTP_PROXY`), used before the `*_proxy` variables, as cargo
+    /// does.
+    pub proxy: Option<String>,
+    /// Cargo's `http.timeout` in seconds (`CARGO_HTTP_TIMEOUT`).
+    pub timeout_secs: Option<u32>,
 }
 
 impl RegistrySource {
@@ -80,6 +86,8 @@ impl RegistrySource {
             replaced_with,
             index,
             base_url,
+            proxy: config.http.proxy.clone(),
+            timeout_secs: config.http.timeout,
         })
     }
 
@@ -94,6 +102,8 @@ impl RegistrySource {
             replaced_with: None,
             index: index.to_owned(),
             base_url,
+            proxy: None,
+            timeout_secs: None,
         })
     }
 
@@ -283,6 +293,15 @@ mod tests {
         )];
         let from_env = RegistrySource::resolve(Some("my-reg"), &inputs(dir.path(), &env)).unwrap();
         assert_eq!(from_env.base_url, "http://127.0.0.1:9/index/");
+        let env = [
+            ("CARGO_HTTP_PROXY", "http://proxy.example:3128"),
+            ("CARGO_HTTP_TIMEOUT", "7"),
+        ];
+        let r = RegistrySource::resolve(None, &inputs(dir.path(), &env)).unwrap();
+        assert_eq!(
+            (r.proxy.as_deref(), r.timeout_secs),
+            (Some("http://proxy.example:3128"), Some(7))
+        );
     }
 
     #[test]
