@@ -20,6 +20,8 @@ pub const MAX_CRATE_BYTES: u64 = 256 * 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Connections kept open for reuse (at least one per provenance lookup thread).
 const IDLE_CONNECTIONS: usize = 16;
+/// The most of an unwanted body (a 404 page) read to keep its connection.
+const DISCARD_LIMIT: u64 = 64 * 1024;
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -97,7 +99,10 @@ impl Http {
         let status = response.status().as_u16();
         match status {
             200 => Ok(Fetched::Body(self.read(url, response, limit)?)),
-            404 | 410 | 451 => Ok(Fetched::Missing(status)),
+            404 | 410 | 451 => {
+                discard(response);
+                Ok(Fetched::Missing(status))
+            }
             _ => Err(self.status(url, status)),
         }
     }
@@ -154,6 +159,7 @@ impl Http {
                 }),
             },
             404 | 410 | 451 => {
+                discard(response);
                 for path in [cache.to_owned(), meta_path] {
                     if let Err(source) = fs::remove_file(&path) {
                         if source.kind() != std::io::ErrorKind::NotFound {
@@ -208,6 +214,16 @@ impl Http {
             },
         }
     }
+}
+
+/// Reads what is left of an answer whose body is not wanted (a 404 page), so that its
+/// connection can go back to the pool instead of being dropped.
+fn discard(mut response: ureq::http::Response<ureq::Body>) {
+    let _ = response
+        .body_mut()
+        .with_config()
+        .limit(DISCARD_LIMIT)
+        .read_to_vec();
 }
 
 fn meta_path(cache: &Path) -> PathBuf {
