@@ -29,3 +29,4 @@ mod kernel;
 pub mod profile;
 pub mod report;
 pub mod sandbox;
+pub mod vet;

@@ -1,0 +1,21 @@
+//! `cargo airlock vet`: whether to trust a crate before it enters a dependency tree.
+//!
+//! The pipeline, one report for all of it (DESIGN.md, "Vetting"):
+//!
+//! 1. **provenance** ([`provenance`], [`typo`]): what the registry's sparse index says about
+//!    the crate (existence, ages, versions, yanks) and which names one typo away exist.
+//! 2. **inventory**: a static pass over every file of the package, whatever its `cfg`.
+//! 3. **build**: the crate built in a scratch workspace with every build script and proc macro
+//!    sandboxed.
+//! 4. **run**: tests, a program that loads it, and probes of its public functions, sandboxed.
+//! 5. **fuzz**: generated targets fuzzed within the time budget.
+//!
+//! Every phase reads the crate the same way: [`spec`] parses `CRATE[@VERSION]`, [`registry`]
+//! resolves the registry as cargo does, reads its index, and downloads and unpacks the `.crate`
+//! after checking it against the index. This module owns those shared pieces and the
+//! provenance phase; the other phases plug in beside it.
+
+pub mod provenance;
+pub mod registry;
+pub mod spec;
+pub mod typo;
