@@ -92,6 +92,39 @@ fn doctor_reports_every_layer() {
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["enforceable"], code == 0);
     assert!(report["support"]["landlock_abi"].is_number() || code == 2);
+    // Everything the text shows is in the JSON too.
+    for key in [
+        "uid",
+        "profile_landlock_abi",
+        "process_limit",
+        "memory_limit",
+        "nightly",
+        "missing",
+    ] {
+        assert!(report.get(key).is_some(), "no {key}: {report:#}");
+    }
+    for set in [
+        "effective",
+        "permitted",
+        "inheritable",
+        "ambient",
+        "bounding",
+    ] {
+        assert!(
+            report["capabilities"][set].is_array(),
+            "capabilities.{set}: {report:#}"
+        );
+    }
+    let (_, text, _) = airlock(&["doctor"]);
+    let effective_none = report["capabilities"]["effective"]
+        .as_array()
+        .is_some_and(Vec::is_empty);
+    assert_eq!(
+        text.contains("capabilities        effective none;"),
+        effective_none,
+        "{text}"
+    );
+    assert!(text.contains(&format!("(uid {})", report["uid"])), "{text}");
     if let Ok(expected) = std::env::var("AIRLOCK_TEST_LANDLOCK_ABI") {
         // Kernel tests fail loudly when the machine is not the one they were written for.
         assert_eq!(
