@@ -1,7 +1,14 @@
 //! `cargo airlock doctor`: what this kernel and toolchain support, and whether the sandbox can
-//! be enforced here (exit 2 if not).
+//! be enforced here (exit 2 if not). The text and `--json` carry the same facts.
+//!
+//! Capabilities are read here with the `caps` crate. The sandbox itself drops them in its
+//! child between `clone` and `execve` with raw `capset`/`prctl` calls (runner's
+//! `sandbox::child`): that code must not allocate, and `caps` builds a `HashSet` per set.
 
 use std::process::Command;
+
+use caps::{CapSet, CapsHashSet};
+use serde_json::{json, Value};
 
 use runner::profile::{Placeholders, Profile, DEFAULT_PROFILE};
 use runner::sandbox::probe::Support;
@@ -32,16 +39,102 @@ fn nightly() -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
+/// The capability sets this process holds, as `caps` reads them (`None` for a set that could
+/// not be read): what a sandboxed run would start from, and every one of them is dropped.
+struct Capabilities {
+    sets: Vec<(&'static str, Option<CapsHashSet>)>,
+}
+
+impl Capabilities {
+    fn read() -> Capabilities {
+        let sets = [
+            ("effective", CapSet::Effective),
+            ("permitted", CapSet::Permitted),
+            ("inheritable", CapSet::Inheritable),
+            ("ambient", CapSet::Ambient),
+            ("bounding", CapSet::Bounding),
+        ];
+        Capabilities {
+            sets: sets
+                .into_iter()
+                .map(|(name, set)| (name, caps::read(None, set).ok()))
+                .collect(),
+        }
+    }
+
+    /// The names in a set, sorted.
+    fn names(set: &CapsHashSet) -> Vec<String> {
+        let mut names: Vec<String> = set.iter().map(ToString::to_string).collect();
+        names.sort();
+        names
+    }
+
+    /// `{"effective": ["CAP_CHOWN", ...], ...}`, `null` for an unreadable set.
+    fn to_json(&self) -> Value {
+        self.sets
+            .iter()
+            .map(|(name, set)| {
+                let value = set.as_ref().map_or(Value::Null, |s| json!(Self::names(s)));
+                ((*name).to_owned(), value)
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
+
+    /// One set in words: `none`, `all 41`, `40 of 41, all but CAP_X` (a set holding most of
+    /// them), or its names.
+    fn describe(set: Option<&CapsHashSet>) -> String {
+        let all = caps::all();
+        match set {
+            None => "unreadable".to_owned(),
+            Some(s) if s.is_empty() => "none".to_owned(),
+            Some(s) if *s == all => format!("all {}", s.len()),
+            Some(s) if s.len() * 2 > all.len() => {
+                let absent: CapsHashSet = all.difference(s).copied().collect();
+                format!(
+                    "{} of {}, all but {}",
+                    s.len(),
+                    all.len(),
+                    Self::names(&absent).join(", ")
+                )
+            }
+            Some(s) => Self::names(s).join(", "),
+        }
+    }
+}
+
+/// How a run's process count and memory are capped for this user.
+fn limit_methods(root: bool) -> (&'static str, &'static str) {
+    if root {
+        (
+            "pids cgroup + RLIMIT_NPROC",
+            "memory cgroup (all of a run's processes together)",
+        )
+    } else {
+        (
+            "RLIMIT_NPROC (per user namespace)",
+            "RLIMIT_AS (per process)",
+        )
+    }
+}
+
 /// Probes and prints.
 pub fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
     let support = Support::get();
     let profile = Profile::load(DEFAULT_PROFILE, &Placeholders::from_env())?;
     let missing = support.missing_for(&profile);
     let nightly = nightly();
+    let uid = effective_uid();
+    let capabilities = Capabilities::read();
+    let (process_limit, memory_limit) = limit_methods(support.root);
     if args.json {
-        let value = serde_json::json!({
+        let value = json!({
             "support": support,
+            "uid": uid,
             "profile_landlock_abi": profile.landlock_abi,
+            "process_limit": process_limit,
+            "memory_limit": memory_limit,
+            "capabilities": capabilities.to_json(),
             "nightly": nightly,
             "missing": missing,
             "enforceable": missing.is_empty(),
@@ -49,12 +142,25 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         let ok = |b: bool| if b { "ok" } else { "MISSING" };
-        let uid = effective_uid();
         println!("cargo-airlock doctor");
         println!("  kernel              {}", support.kernel);
         println!(
             "  user                {} (uid {uid})",
             if support.root { "root" } else { "unprivileged" }
+        );
+        let set = |name: &str| {
+            Capabilities::describe(
+                capabilities
+                    .sets
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .and_then(|(_, s)| s.as_ref()),
+            )
+        };
+        println!(
+            "  capabilities        effective {}; bounding {} (a run drops every one)",
+            set("effective"),
+            set("bounding")
         );
         match support.landlock_abi {
             Some(abi) => println!(
@@ -77,22 +183,8 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
             "  namespaces          user, mount, pid, net, ipc, uts  {}",
             ok(support.user_namespaces)
         );
-        println!(
-            "  process limit       {}",
-            if support.root {
-                "pids cgroup + RLIMIT_NPROC"
-            } else {
-                "RLIMIT_NPROC (per user namespace)"
-            }
-        );
-        println!(
-            "  memory limit        {}",
-            if support.root {
-                "memory cgroup (all of a run's processes together)"
-            } else {
-                "RLIMIT_AS (per process)"
-            }
-        );
+        println!("  process limit       {process_limit}");
+        println!("  memory limit        {memory_limit}");
         match &nightly {
             Some(v) => println!("  nightly toolchain   {v}  ok (needed only by `fuzz`)"),
             None => println!(

@@ -2,12 +2,20 @@
 //! which includes this file with `#[path]`; not every target uses every helper.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The binary under test.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_cargo-airlock")
+}
+
+/// A fixture under `tests/fixtures/` (`rel` is e.g. `build`, `fuzz/planted`,
+/// `sandbox/attacks.c`).
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 /// Copies a fixture tree to `dst`, leaving out `target/` directories.

@@ -4,20 +4,13 @@
 //! of a tiny crate (a few minutes on a busy machine). Its own test target, so that its build
 //! never competes for the CPU with the timed campaigns of `fuzz_campaign`.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
 #[path = "../common/mod.rs"]
 mod common;
-use common::{bin, copy_tree, gen_project};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/fuzz")
-        .join(name)
-}
+use common::{bin, copy_tree, fixture, gen_project};
 
 /// Issue 5: the instrumented build of `fuzz` runs every build script of the project's graph
 /// in the sandbox as `build` does, so a crate under test whose build script phones home and
@@ -36,7 +29,7 @@ fn issue5_fuzz_build_scripts_are_sandboxed_and_the_export_builds_the_same_target
     let src = tmp.path().join("src");
     let repo = src.join("repo");
     let krate = repo.join("evil-build");
-    copy_tree(&fixture("evil-build"), &krate);
+    copy_tree(&fixture("fuzz/evil-build"), &krate);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let address = listener.local_addr().unwrap().to_string();

@@ -92,6 +92,39 @@ fn doctor_reports_every_layer() {
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["enforceable"], code == 0);
     assert!(report["support"]["landlock_abi"].is_number() || code == 2);
+    // Everything the text shows is in the JSON too.
+    for key in [
+        "uid",
+        "profile_landlock_abi",
+        "process_limit",
+        "memory_limit",
+        "nightly",
+        "missing",
+    ] {
+        assert!(report.get(key).is_some(), "no {key}: {report:#}");
+    }
+    for set in [
+        "effective",
+        "permitted",
+        "inheritable",
+        "ambient",
+        "bounding",
+    ] {
+        assert!(
+            report["capabilities"][set].is_array(),
+            "capabilities.{set}: {report:#}"
+        );
+    }
+    let (_, text, _) = airlock(&["doctor"]);
+    let effective_none = report["capabilities"]["effective"]
+        .as_array()
+        .is_some_and(Vec::is_empty);
+    assert_eq!(
+        text.contains("capabilities        effective none;"),
+        effective_none,
+        "{text}"
+    );
+    assert!(text.contains(&format!("(uid {})", report["uid"])), "{text}");
     if let Ok(expected) = std::env::var("AIRLOCK_TEST_LANDLOCK_ABI") {
         // Kernel tests fail loudly when the machine is not the one they were written for.
         assert_eq!(
@@ -233,5 +266,123 @@ fn fuzz_export_refuses_bad_input_and_foreign_files() {
     assert!(
         !repo.path().join(".github").exists(),
         "the workflow only with --workflow"
+    );
+}
+
+/// The `: `-separated segments of an error line (after its `error: ` prefix) that repeat: one
+/// that appears again, alone or inside a later segment, as a cause printed both in its
+/// error's own message and again as that error's `source()` does.
+fn repeated_segments(line: &str) -> Vec<String> {
+    let message = line.split_once("error: ").map_or(line, |(_, m)| m);
+    let segments: Vec<&str> = message.split(": ").map(str::trim).collect();
+    let mut repeated = Vec::new();
+    for (i, seg) in segments.iter().enumerate() {
+        if seg.is_empty() {
+            continue;
+        }
+        let again = segments
+            .iter()
+            .enumerate()
+            .any(|(j, other)| i != j && (other == seg || (j < i && other.contains(seg))));
+        if again && !repeated.iter().any(|r| r == seg) {
+            repeated.push((*seg).to_owned());
+        }
+    }
+    repeated
+}
+
+#[test]
+fn repeated_segments_finds_a_cause_printed_twice() {
+    let doubled = "cargo-airlock: error: cannot read report r.json: No such file or directory \
+                   (os error 2): No such file or directory (os error 2)";
+    assert_eq!(
+        repeated_segments(doubled),
+        ["No such file or directory (os error 2)"]
+    );
+    let inside = "error: no project in d: No such file or directory (os error 2). Run gen \
+                  first: No such file or directory (os error 2)";
+    assert_eq!(
+        repeated_segments(inside),
+        ["No such file or directory (os error 2)"]
+    );
+    let once = "cargo-airlock: error: cannot read report r.json: No such file or directory";
+    assert!(repeated_segments(once).is_empty());
+}
+
+/// Every user-facing error on bad input: exit 2, no panic or backtrace, and no part of the
+/// message printed twice. All inputs are tried and every failure is listed at once.
+#[test]
+fn no_user_facing_error_repeats_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a_dir = d.join("a-directory");
+    std::fs::create_dir(&a_dir).unwrap();
+    let not_json = d.join("not-json.json");
+    std::fs::write(&not_json, "not json").unwrap();
+    let (a_dir, not_json) = (a_dir.to_str().unwrap(), not_json.to_str().unwrap());
+    let missing = d.join("missing");
+    let missing = missing.to_str().unwrap();
+    let missing_report = format!("{missing}/report.json");
+    let missing_manifest = format!("{missing}/Cargo.toml");
+    let missing_profile = format!("{missing}/profile.toml");
+    let missing_events = format!("{missing}/events.jsonl");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["report", &missing_report],
+        vec!["report", a_dir],
+        vec!["report", not_json],
+        vec!["build", "--manifest-path", &missing_manifest],
+        vec!["build", "--manifest-path", a_dir],
+        vec!["gen", "--no-compile", "--manifest-path", &missing_manifest],
+        vec!["gen", "--no-compile", "--manifest-path", a_dir],
+        vec!["sandbox", "--", "./does-not-exist"],
+        vec!["sandbox", "--profile", &missing_profile, "--", "true"],
+        vec!["sandbox", "--profile", a_dir, "--", "true"],
+        vec!["sandbox", "--timeout", "soon", "--", "true"],
+        vec!["sandbox", "--events", &missing_events, "--", "true"],
+        vec!["sandbox", "--events", a_dir, "--", "true"],
+        vec!["sandbox", "--write", not_json, "--", "true"],
+        vec!["fuzz", "--dir", missing],
+        vec!["fuzz", "--dir", a_dir],
+        vec!["fuzz", "export", "clusterfuzzlite", "--dir", missing],
+        vec!["repro", "Fdeadbeef", "--report", &missing_report],
+        vec!["repro", "Fdeadbeef", "--report", not_json],
+    ];
+    let mut failures = Vec::new();
+    for args in &cases {
+        let out = Command::new(bin())
+            .args(args)
+            .current_dir(d)
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap();
+        let code = out.status.code().unwrap_or(-1);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let command = format!("cargo-airlock {}", args.join(" "));
+        if code != 2 {
+            failures.push(format!("{command}: exit {code}, not 2: {stderr}"));
+        }
+        if ["panicked", "RUST_BACKTRACE", "stack backtrace"]
+            .iter()
+            .any(|p| stderr.contains(p))
+        {
+            failures.push(format!("{command}: a panic: {stderr}"));
+        }
+        let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("error: ")).collect();
+        if lines.is_empty() {
+            failures.push(format!("{command}: no error line: {stderr}"));
+        }
+        for line in lines {
+            let repeated = repeated_segments(line);
+            if !repeated.is_empty() {
+                failures.push(format!("{command}: {repeated:?} repeated in `{line}`"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} bad inputs:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
     );
 }

@@ -8,9 +8,8 @@ use std::io::ErrorKind;
 use std::net::{TcpListener, UdpSocket};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
-use std::path::Path;
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::{attacks, is_root, Scene};
 
@@ -370,13 +369,12 @@ airtest!(hard_links_out_of_the_write_dir_are_refused, |s| {
 
 airtest!(nothing_outlives_the_run, |s| {
     let late = s.out().join("late.txt");
-    let started = Instant::now();
     let run = s.attack(&[], &["outlive", late.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "the run waited for the detached child"
-    );
+    // The detached child writes its file 2 s after it starts: had the run waited for it, the
+    // file would be there already.
+    assert!(!late.exists(), "the run waited for the detached child");
+    // Give a surviving child the time to write it.
     std::thread::sleep(Duration::from_millis(2500));
     assert!(
         !late.exists(),
@@ -413,7 +411,7 @@ airtest!(memory_beyond_the_limit_is_refused, |s| {
         "512 MiB were allocated under a 64 MiB limit: {}",
         run.stdout
     );
-    if is_root() && memory_cgroup_possible() {
+    if is_root() && runner::sandbox::limits::memory_cgroup_possible() {
         // As root a memory cgroup caps the run: the hog is killed and the kill counted.
         assert_eq!(run.code, 137, "{}\n{}", run.stdout, run.stderr);
         let e = run.expect("limit", "memory", "denied", "limit", "67108864");
@@ -425,45 +423,8 @@ airtest!(memory_beyond_the_limit_is_refused, |s| {
     }
 });
 
-/// Whether this host lets us make a memory cgroup beneath our own (v1 `memory` hierarchy or
-/// v2 with the memory controller): the precondition of the sandbox's memory cgroup, tried
-/// here with a cgroup of the test's own.
-fn memory_cgroup_possible() -> bool {
-    let own = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let probe = format!("airlock-test-probe-{}", std::process::id());
-    own.lines().any(|line| {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next(), parts.next(), parts.next());
-        let (Some(controllers), Some(path)) = (controllers, path) else {
-            return false;
-        };
-        let rel = path.trim_start_matches('/');
-        let (dir, limit_file) = if controllers.split(',').any(|c| c == "memory") {
-            (
-                Path::new("/sys/fs/cgroup").join(controllers).join(rel),
-                "memory.limit_in_bytes",
-            )
-        } else if controllers.is_empty()
-            && fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
-                .is_ok_and(|c| c.split_whitespace().any(|w| w == "memory"))
-        {
-            (Path::new("/sys/fs/cgroup").join(rel), "memory.max")
-        } else {
-            return false;
-        };
-        let dir = dir.join(&probe);
-        let made = fs::create_dir(&dir).is_ok();
-        let ok = made && fs::write(dir.join(limit_file), "67108864").is_ok();
-        if made {
-            let _ = fs::remove_dir(&dir);
-        }
-        ok
-    })
-}
-
 airtest!(bounded_fork_bomb_is_contained, |s| {
     let profile = profile_with(&s, "small.toml", &[("processes = 1024", "processes = 48")]);
-    let started = Instant::now();
     let run = s.attack(&["--profile", &profile], &["fork-bomb", "200"]);
     assert!(
         run.stdout.contains("refused"),
@@ -483,7 +444,8 @@ airtest!(bounded_fork_bomb_is_contained, |s| {
         "only {refused} forks refused: {}",
         run.stdout
     );
-    assert!(started.elapsed() < Duration::from_secs(20));
+    // The bomb ended on its own, not at the profile's timeout.
+    assert!(run.find("limit", "timeout").is_empty(), "{:#?}", run.events);
     let e = run.expect("limit", "processes", "denied", "limit", "48");
     if is_root() {
         // As root the pids cgroup enforces the cap and counts refusals exactly.
@@ -514,10 +476,9 @@ airtest!(oversized_file_is_cut_off, |s| {
 });
 
 airtest!(timeout_kills_the_whole_run, |s| {
-    let started = Instant::now();
     let run = s.attack(&["--timeout", "1s"], &["sleep", "30"]);
-    assert!(started.elapsed() < Duration::from_secs(10));
-    assert_eq!(run.code, 128 + libc::SIGKILL);
+    // Killed, not finished: the fixture exits 0 after its sleep.
+    assert_eq!(run.code, 128 + libc::SIGKILL, "{}", run.stderr);
     run.expect("limit", "timeout", "denied", "limit", "1s");
 });
 

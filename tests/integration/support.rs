@@ -45,7 +45,7 @@ pub fn attacks() -> &'static Path {
         // Readable by an unprivileged test user too.
         let _ = std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755));
         let out = dir.join("attacks");
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sandbox/attacks.c");
+        let src = crate::common::fixture("sandbox/attacks.c");
         let status = Command::new("cc")
             .args(["-O1", "-o"])
             .arg(&out)
@@ -60,6 +60,8 @@ pub fn attacks() -> &'static Path {
 /// A scratch directory with `out/` (writable in the sandbox) and `victim/` (the test's own
 /// files, outside every write dir).
 pub struct Scene {
+    /// The test's name.
+    pub name: String,
     pub dir: tempfile::TempDir,
 }
 
@@ -85,7 +87,10 @@ impl Scene {
         for sub in ["out", "victim"] {
             std::fs::create_dir(dir.path().join(sub)).unwrap();
         }
-        Scene { dir }
+        Scene {
+            name: name.to_owned(),
+            dir,
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

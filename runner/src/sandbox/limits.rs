@@ -377,6 +377,14 @@ fn candidates(own: &str, controller: &str) -> Vec<(PathBuf, bool)> {
     out
 }
 
+/// Whether a run's memory would be capped by a memory cgroup here (the precondition of
+/// [`RunCgroup::caps_memory`]: root, and a v1 `memory` hierarchy or v2 with the memory
+/// controller beneath the caller's cgroup), found out the way a run does it, by making and
+/// removing a run's cgroups with a 64 MiB memory limit. Elsewhere `RLIMIT_AS` caps memory.
+pub fn memory_cgroup_possible() -> bool {
+    RunCgroup::create(1, Some(64 << 20)).is_some_and(|cgroup| cgroup.caps_memory())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
