@@ -209,7 +209,7 @@ fn coff_only_import_sections(obj: &[u8]) -> bool {
             idata = true;
         } else if name == ".text" && size <= 16 {
             // dlltool's jump thunk: `jmp *__imp_name`.
-        } else if size != 0 && !matches!(name, ".bss" | ".data") {
+        } else if size != 0 && !matches!(name, ".bss" | ".data" | ".debug$S" | ".debug$T") {
             return false;
         }
     }

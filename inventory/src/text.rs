@@ -197,6 +197,8 @@ const COMMON_PORTS: &[u16] = &[80, 443, 8000, 8080, 8443, 3000, 5000, 8888, 9000
 const WELL_KNOWN_IPS: &[&str] = &[
     "8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "208.67.222.222", "2001:4860:4860::8888",
     "2001:4860:4860::8844", "2606:4700:4700::1111",
+    // Placeholders of examples and tests.
+    "1.2.3.4", "4.3.2.1", "1.1.1.2",
 ];
 
 fn addresses(s: &str, lower: &str, ctx: StrContext, out: &mut Vec<Finding>) {
@@ -274,15 +276,23 @@ fn addresses(s: &str, lower: &str, ctx: StrContext, out: &mut Vec<Finding>) {
             continue;
         };
         if let Some((level, why)) = classify_ip(ip, ctx) {
+            // Outside a URL, dotted numbers are as often OIDs, versions and buffer-size
+            // examples as addresses: info, raised to warn by the Rust scan when the same file
+            // uses the network or starts programs.
+            let (level, prefix) = if level == Level::Warn { (Level::Info, BARE_IP) } else { (level, "IP address") };
             out.push(Finding {
                 code: SignalCode::AddressLiteral,
                 level,
                 text: shorten(s),
-                reason: format!("IP address {ip} ({why})"),
+                reason: format!("{prefix} {ip} ({why})"),
             });
         }
     }
 }
+
+/// Reason prefix of a public IP address outside a URL: raised to warn by the Rust scan when the
+/// same file uses the network or starts programs.
+pub(crate) const BARE_IP: &str = "IP address outside a URL:";
 
 fn split_host_port(hostport: &str) -> (&str, Option<u16>) {
     if let Some(end) = hostport.find(']') {
@@ -304,9 +314,11 @@ fn parse_ip_token(token: &str) -> Option<IpAddr> {
                 return a.parse::<Ipv4Addr>().ok().map(IpAddr::V4);
             }
         }
-        // IPv6: at least two groups and a `::` or all eight groups, to keep `a:b` out.
-        let groups = token.split(':').count();
-        if groups < 3 || (groups < 8 && !token.contains("::")) || token.len() < 6 {
+        // IPv6: at least three groups with digits in them, and a `::` or all eight groups, to
+        // keep `a:b` and Rust paths (`de::de`) out.
+        let groups = token.split(':').filter(|g| !g.is_empty()).count();
+        let full = token.split(':').count() == 8;
+        if groups < 3 || !(full || token.contains("::")) || !token.bytes().any(|b| b.is_ascii_digit()) {
             return None;
         }
         return token.parse::<Ipv6Addr>().ok().map(IpAddr::V6);
@@ -354,7 +366,7 @@ fn classify_ip(ip: IpAddr, ctx: StrContext) -> Option<(Level, &'static str)> {
     }
     let text = ip.to_string();
     if WELL_KNOWN_IPS.contains(&text.as_str()) {
-        return Some((Level::Info, "a well-known public resolver"));
+        return Some((Level::Info, "a well-known public resolver or placeholder"));
     }
     if ctx.test {
         return Some((Level::Info, "public address in test code"));
@@ -466,9 +478,6 @@ pub(crate) fn secret_env_name(name: &str) -> Option<(Level, &'static str)> {
     if n.ends_with("_TOKEN") || n == "_TOKEN" {
         return Some((Level::Warn, "a token"));
     }
-    if n.ends_with("_SECRET") || n.ends_with("_SECRET_KEY") || n.ends_with("_PASSWORD") || n == "MNEMONIC" || n.ends_with("_MNEMONIC") {
-        return Some((Level::Warn, "a secret"));
-    }
     None
 }
 
@@ -562,7 +571,9 @@ mod tests {
         assert!(codes("10.1.2.3", SRC).is_empty());
         assert!(codes("version 1.0.2", SRC).is_empty());
         assert_eq!(codes("http://45.13.7.9:4444/x", SRC), [(SignalCode::AddressLiteral, Level::Warn)]);
-        assert_eq!(codes("45.13.7.9", SRC), [(SignalCode::AddressLiteral, Level::Warn)]);
+        assert_eq!(codes("45.13.7.9:4444", SRC), [(SignalCode::AddressLiteral, Level::Info)]);
+        assert_eq!(codes("45.13.7.9", SRC), [(SignalCode::AddressLiteral, Level::Info)], "bare, no port");
+        assert!(codes("de::de", SRC).is_empty());
         let test = StrContext { test: true, ..SRC };
         assert_eq!(codes("45.13.7.9", test), [(SignalCode::AddressLiteral, Level::Info)]);
         assert_eq!(codes("8.8.8.8:53", SRC), [(SignalCode::AddressLiteral, Level::Info)]);

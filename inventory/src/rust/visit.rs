@@ -54,20 +54,39 @@ pub(crate) fn scan(root: &Path, file: &File, text: &str, ast: &syn::File, out: &
         process_seen: false,
         env_read: false,
         env_candidates: Vec::new(),
+        net_seen: false,
+        bare_ips: Vec::new(),
     };
     v.visit_file(ast);
+    for (line, mut f) in std::mem::take(&mut v.bare_ips) {
+        if v.net_seen || v.process_seen {
+            f.level = Level::Warn;
+            f.reason.push_str(", in a file that uses the network or starts programs");
+        }
+        v.out.finding(f, &file.rel, line, None);
+    }
     if v.env_read {
         for (line, name) in std::mem::take(&mut v.env_candidates) {
-            if let Some((level, what)) = text::secret_env_name(&name) {
-                v.out.signal(Signal {
-                    code: SignalCode::SecretEnv,
-                    level,
-                    path: file.rel.clone(),
-                    line,
-                    text: name.clone(),
-                    reason: format!("`{name}` names a variable that holds {what}, in a file that reads environment variables"),
-                });
-            }
+            let Some((level, what)) = text::secret_env_name(&name) else {
+                continue;
+            };
+            // A name in a file that reads variables is information (a config crate lists
+            // `CARGO_REGISTRY_TOKEN`); a fragment (`_TOKEN`, `AWS_`) is a pattern matched over
+            // every variable, which is how thieves collect them.
+            let fragment = name.starts_with('_') || name == "AWS_";
+            let level = if fragment { level } else { Level::Info };
+            v.out.signal(Signal {
+                code: SignalCode::SecretEnv,
+                level,
+                path: file.rel.clone(),
+                line,
+                text: name.clone(),
+                reason: if fragment {
+                    format!("`{name}` matches the names of variables that hold {what}, in a file that reads environment variables")
+                } else {
+                    format!("`{name}` names a variable that holds {what}, in a file that reads environment variables")
+                },
+            });
         }
     }
 }
@@ -138,6 +157,10 @@ struct FileVisitor<'a> {
     process_seen: bool,
     env_read: bool,
     env_candidates: Vec<(usize, String)>,
+    /// A net capability was recorded in this file.
+    net_seen: bool,
+    /// Public IPv4 addresses without a port, raised to warn when the file uses the network.
+    bare_ips: Vec<(usize, text::Finding)>,
 }
 
 fn line_of(span: proc_macro2::Span) -> usize {
@@ -162,6 +185,7 @@ impl FileVisitor<'_> {
 
     fn cap(&mut self, kind: CapabilityKind, line: usize, text: impl Into<String>) {
         self.process_seen |= kind == CapabilityKind::Process;
+        self.net_seen |= kind == CapabilityKind::Net;
         self.out.capability(kind, &self.file.rel, line, text);
     }
 
@@ -213,7 +237,11 @@ impl FileVisitor<'_> {
     /// Runs the string analysis over `s` at `line`.
     fn string(&mut self, s: &str, line: usize, ctx: StrContext, how: Option<&str>) {
         for f in text::analyze(s, ctx) {
-            self.out.finding(f, &self.file.rel, line, how);
+            if f.reason.starts_with(text::BARE_IP) {
+                self.bare_ips.push((line, f));
+            } else {
+                self.out.finding(f, &self.file.rel, line, how);
+            }
         }
         if let Some((decoded, enc)) = text::decode(s) {
             let hidden = text::worth_hiding(&decoded, ctx);
@@ -347,16 +375,34 @@ impl FileVisitor<'_> {
                 self.visit_expr(a);
             }
         } else {
-            self.tokens(mac.tokens.clone());
+            self.tokens(mac.tokens.clone(), 0);
         }
     }
 
     /// Literals of a token stream that is not parsed as expressions (macro_rules bodies,
     /// `quote!`, custom macros).
-    fn tokens(&mut self, tokens: TokenStream) {
+    fn tokens(&mut self, tokens: TokenStream, depth: usize) {
+        // Item-wrapping macros (`cfg_if!`, `feature!`) hold items in their outer groups: those
+        // are parsed and walked as items, so their paths count too.
+        if depth <= 2 {
+            if let Ok(items) = syn::parse2::<syn::File>(tokens.clone()) {
+                if !items.items.is_empty() {
+                    self.visit_file(&items);
+                    return;
+                }
+            }
+        }
+        let mut prev_pound = false;
         for tt in tokens {
+            let pound = matches!(&tt, TokenTree::Punct(p) if p.as_char() == '#');
             match tt {
-                TokenTree::Group(g) => self.tokens(g.stream()),
+                TokenTree::Group(g) => {
+                    // `#[doc = ".."]`: documentation, not code.
+                    let doc = prev_pound && matches!(g.stream().into_iter().next(), Some(TokenTree::Ident(i)) if i == "doc");
+                    if !doc {
+                        self.tokens(g.stream(), depth + 1);
+                    }
+                }
                 TokenTree::Literal(l) => {
                     let line = l.span().start().line;
                     if let Ok(Lit::Str(s)) = syn::parse2::<Lit>(TokenTree::Literal(l).into()) {
@@ -376,6 +422,7 @@ impl FileVisitor<'_> {
                 }
                 _ => {}
             }
+            prev_pound = pound;
         }
     }
 
