@@ -279,7 +279,13 @@ fn addresses(s: &str, lower: &str, ctx: StrContext, out: &mut Vec<Finding>) {
             // Outside a URL, dotted numbers are as often OIDs, versions and buffer-size
             // examples as addresses: info, raised to warn by the Rust scan when the same file
             // uses the network or starts programs.
-            let (level, prefix) = if level == Level::Warn { (Level::Info, BARE_IP) } else { (level, "IP address") };
+            // Single-digit quads (`2.5.4.3`) are OIDs and versions far more often: never raised.
+            let small = matches!(ip, IpAddr::V4(v4) if v4.octets().iter().all(|o| *o < 10));
+            let (level, prefix) = match level {
+                Level::Warn if small => (Level::Info, "IP address"),
+                Level::Warn => (Level::Info, BARE_IP),
+                _ => (level, "IP address"),
+            };
             out.push(Finding {
                 code: SignalCode::AddressLiteral,
                 level,
