@@ -9,7 +9,10 @@ fn main() -> ExitCode {
     let mut status = ExitCode::SUCCESS;
     for dir in std::env::args().skip(1) {
         let path = Path::new(&dir);
-        let base = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let base = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         // `NAME-VERSION`: the version starts at the last `-` followed by a digit.
         let split = base
             .char_indices()
@@ -21,7 +24,10 @@ fn main() -> ExitCode {
             None => (base.as_str(), ""),
         };
         match inventory::scan_package(path, name, version) {
-            Ok(inv) => println!("{}", serde_json::to_string(&inv).expect("inventory serializes")),
+            Ok(inv) => println!(
+                "{}",
+                serde_json::to_string(&inv).expect("inventory serializes")
+            ),
             Err(e) => {
                 eprintln!("{dir}: {e}");
                 status = ExitCode::FAILURE;

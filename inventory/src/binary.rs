@@ -54,7 +54,9 @@ impl BinaryKind {
             BinaryKind::Wasm => "a WebAssembly module",
             BinaryKind::JavaClass => "a Java class file",
             BinaryKind::StaticLibrary => "a static library (ar archive of object code)",
-            BinaryKind::ImportLibrary => "a Windows import library (declares DLL imports, holds no code)",
+            BinaryKind::ImportLibrary => {
+                "a Windows import library (declares DLL imports, holds no code)"
+            }
             BinaryKind::Archive(_) => "a compressed archive",
             BinaryKind::ByExtension => "a file named like a program or library",
             BinaryKind::Data => "binary data",
@@ -63,7 +65,9 @@ impl BinaryKind {
 }
 
 /// Extensions of programs and libraries.
-pub(crate) const BINARY_EXTENSIONS: &[&str] = &["a", "so", "dll", "dylib", "exe", "lib", "o", "obj", "node", "bin", "sys", "com", "scr"];
+pub(crate) const BINARY_EXTENSIONS: &[&str] = &[
+    "a", "so", "dll", "dylib", "exe", "lib", "o", "obj", "node", "bin", "sys", "com", "scr",
+];
 
 /// Classifies a file from its first bytes (`head`, at least the first 4 KiB when the file is
 /// that long) and its extension. `None` means text or an image/font/media file.
@@ -74,15 +78,26 @@ pub(crate) fn classify(head: &[u8], ext: &str) -> Option<BinaryKind> {
     if head.starts_with(b"MZ") && pe_signature(head) {
         return Some(BinaryKind::Pe);
     }
-    let macho: [&[u8]; 4] = [b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe"];
+    let macho: [&[u8]; 4] = [
+        b"\xfe\xed\xfa\xce",
+        b"\xfe\xed\xfa\xcf",
+        b"\xce\xfa\xed\xfe",
+        b"\xcf\xfa\xed\xfe",
+    ];
     if macho.iter().any(|m| head.starts_with(m)) {
         return Some(BinaryKind::MachO);
     }
     if head.starts_with(b"\xca\xfe\xba\xbe") {
         // Universal Mach-O and Java class share a magic; the next word tells them apart
         // (a small architecture count vs. a class-file version).
-        let n = head.get(4..8).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-        return Some(if n < 40 { BinaryKind::MachO } else { BinaryKind::JavaClass });
+        let n = head
+            .get(4..8)
+            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        return Some(if n < 40 {
+            BinaryKind::MachO
+        } else {
+            BinaryKind::JavaClass
+        });
     }
     if head.starts_with(b"\0asm") {
         return Some(BinaryKind::Wasm);
@@ -93,7 +108,10 @@ pub(crate) fn classify(head: &[u8], ext: &str) -> Option<BinaryKind> {
     if ext == "obj" || ext == "o" {
         // COFF machine types: i386, x86_64, arm64, armnt.
         if let Some(m) = head.get(0..2) {
-            if matches!(u16::from_le_bytes([m[0], m[1]]), 0x14c | 0x8664 | 0xaa64 | 0x1c4) {
+            if matches!(
+                u16::from_le_bytes([m[0], m[1]]),
+                0x14c | 0x8664 | 0xaa64 | 0x1c4
+            ) {
                 return Some(BinaryKind::Coff);
             }
         }
@@ -114,9 +132,14 @@ pub(crate) fn classify(head: &[u8], ext: &str) -> Option<BinaryKind> {
         return Some(BinaryKind::Archive("tar"));
     }
     if media(head) || is_text(head) {
-        return (BINARY_EXTENSIONS.contains(&ext) && !is_text(head)).then_some(BinaryKind::ByExtension);
+        return (BINARY_EXTENSIONS.contains(&ext) && !is_text(head))
+            .then_some(BinaryKind::ByExtension);
     }
-    Some(if BINARY_EXTENSIONS.contains(&ext) { BinaryKind::ByExtension } else { BinaryKind::Data })
+    Some(if BINARY_EXTENSIONS.contains(&ext) {
+        BinaryKind::ByExtension
+    } else {
+        BinaryKind::Data
+    })
 }
 
 fn pe_signature(head: &[u8]) -> bool {
@@ -143,7 +166,9 @@ pub(crate) fn media(head: &[u8]) -> bool {
         b"%PDF",
         b"II*\0",
     ];
-    magics.iter().any(|m| head.starts_with(m)) || head.starts_with(b"<svg") || head.starts_with(b"<?xml")
+    magics.iter().any(|m| head.starts_with(m))
+        || head.starts_with(b"<svg")
+        || head.starts_with(b"<?xml")
 }
 
 /// Text: valid UTF-8 (allowing a multi-byte char cut at the end) without NUL bytes.
@@ -167,14 +192,26 @@ pub(crate) fn import_library(data: &[u8]) -> bool {
     while rest.len() >= 60 {
         let header = &rest[..60];
         let name = std::str::from_utf8(&header[..16]).unwrap_or("").trim_end();
-        let size: usize = match std::str::from_utf8(&header[48..58]).ok().and_then(|s| s.trim().parse().ok()) {
+        let size: usize = match std::str::from_utf8(&header[48..58])
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
             Some(n) => n,
             None => return false,
         };
         let Some(body) = rest.get(60..60 + size) else {
             return false;
         };
-        let special = matches!(name, "/" | "//" | "/SYM64/" | "/SYM64" | "__.SYMDEF" | "__.SYMDEF SORTED" | "/<ECSYMBOLS>/" | "/<ECSYMBOLS>");
+        let special = matches!(
+            name,
+            "/" | "//"
+                | "/SYM64/"
+                | "/SYM64"
+                | "__.SYMDEF"
+                | "__.SYMDEF SORTED"
+                | "/<ECSYMBOLS>/"
+                | "/<ECSYMBOLS>"
+        );
         if !special {
             members += 1;
             let short_import = body.starts_with(b"\0\0\xff\xff");
@@ -192,7 +229,10 @@ pub(crate) fn import_library(data: &[u8]) -> bool {
 /// `dlltool` writes them (it may add `.text` with a jump thunk, which is a few bytes).
 fn coff_only_import_sections(obj: &[u8]) -> bool {
     let u16_at = |o: usize| obj.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
-    let u32_at = |o: usize| obj.get(o..o + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let u32_at = |o: usize| {
+        obj.get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
     let (Some(nsec), Some(opt)) = (u16_at(2), u16_at(16)) else {
         return false;
     };
@@ -222,13 +262,23 @@ mod tests {
 
     #[test]
     fn magic_numbers() {
-        assert_eq!(classify(b"\x7fELF\x02\x01\x01", "bin"), Some(BinaryKind::Elf));
+        assert_eq!(
+            classify(b"\x7fELF\x02\x01\x01", "bin"),
+            Some(BinaryKind::Elf)
+        );
         assert_eq!(classify(b"\x7fELF", "txt"), Some(BinaryKind::Elf));
-        assert_eq!(classify(b"\x1f\x8b\x08\0", "gz"), Some(BinaryKind::Archive("gzip")));
+        assert_eq!(
+            classify(b"\x1f\x8b\x08\0", "gz"),
+            Some(BinaryKind::Archive("gzip"))
+        );
         assert_eq!(classify(b"fn main() {}", "rs"), None);
         assert_eq!(classify(b"\x89PNG\r\n", "png"), None);
         assert_eq!(classify(b"\x00\x01\x02\xff", "dat"), Some(BinaryKind::Data));
-        assert_eq!(classify(b"INPUT(-lfoo)", "so"), None, "a linker script is text");
+        assert_eq!(
+            classify(b"INPUT(-lfoo)", "so"),
+            None,
+            "a linker script is text"
+        );
         assert_eq!(classify(b"\x64\x86\x03\0", "obj"), Some(BinaryKind::Coff));
     }
 
@@ -236,7 +286,15 @@ mod tests {
     fn import_library_members() {
         let mut lib = b"!<arch>\n".to_vec();
         let member = |name: &str, body: &[u8]| {
-            let mut h = format!("{name:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n", 0, 0, 0, 644, body.len()).into_bytes();
+            let mut h = format!(
+                "{name:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                0,
+                0,
+                0,
+                644,
+                body.len()
+            )
+            .into_bytes();
             h.extend_from_slice(body);
             if body.len() % 2 == 1 {
                 h.push(b'\n');
@@ -247,7 +305,10 @@ mod tests {
         lib.extend(member("a.dll/", b"\0\0\xff\xff\0\0\x64\x86rest"));
         assert!(import_library(&lib));
         let mut code = lib.clone();
-        code.extend(member("x.o/", b"\x64\x86\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0.text\0\0\0\0\0\0\0\0\0\0\0\0\x01\0\0"));
+        code.extend(member(
+            "x.o/",
+            b"\x64\x86\x01\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0.text\0\0\0\0\0\0\0\0\0\0\0\0\x01\0\0",
+        ));
         assert!(!import_library(&code));
     }
 }

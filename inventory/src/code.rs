@@ -124,7 +124,11 @@ mod tests {
         assert_eq!(names.len(), SignalCode::ALL.len(), "codes must be unique");
         for code in SignalCode::ALL {
             let json = serde_json::to_string(&code).unwrap();
-            assert_eq!(json, format!("\"{}\"", code.as_str()), "serde name matches as_str");
+            assert_eq!(
+                json,
+                format!("\"{}\"", code.as_str()),
+                "serde name matches as_str"
+            );
         }
         insta::assert_json_snapshot!(codes);
     }

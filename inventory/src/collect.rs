@@ -26,7 +26,13 @@ pub(crate) struct Collector {
 
 impl Collector {
     /// Records one use of `kind` at `path:line`.
-    pub(crate) fn capability(&mut self, kind: CapabilityKind, path: &str, line: usize, text: impl Into<String>) {
+    pub(crate) fn capability(
+        &mut self,
+        kind: CapabilityKind,
+        path: &str,
+        line: usize,
+        text: impl Into<String>,
+    ) {
         let cap = self.capabilities.entry(kind).or_default();
         cap.count += 1;
         if cap.places.len() < MAX_PLACES_PER_CAPABILITY {
@@ -49,7 +55,12 @@ impl Collector {
 
     /// Records a signal (once per code, path, line and text).
     pub(crate) fn signal(&mut self, signal: Signal) {
-        let key = (signal.code, signal.path.clone(), signal.line, signal.text.clone());
+        let key = (
+            signal.code,
+            signal.path.clone(),
+            signal.line,
+            signal.text.clone(),
+        );
         if self.seen.contains(&key) {
             return;
         }
@@ -79,6 +90,31 @@ impl Collector {
             text: f.text,
             reason,
         });
+    }
+
+    /// Adds what another collector (one file's scan) gathered, after what this one holds.
+    pub(crate) fn merge(&mut self, other: Collector) {
+        for (kind, cap) in other.capabilities {
+            let mine = self.capabilities.entry(kind).or_default();
+            mine.count += cap.count;
+            let room = MAX_PLACES_PER_CAPABILITY.saturating_sub(mine.places.len());
+            mine.places.extend(cap.places.into_iter().take(room));
+            for d in cap.details {
+                if mine.details.len() < MAX_DETAILS_PER_CAPABILITY && !mine.details.contains(&d) {
+                    mine.details.push(d);
+                }
+            }
+        }
+        for s in other.signals {
+            self.signal(s);
+        }
+        let (a, b) = (&mut self.files, other.files);
+        a.rust += b.rust;
+        a.rust_unparsed += b.rust_unparsed;
+        a.native += b.native;
+        a.scripts += b.scripts;
+        a.binary += b.binary;
+        a.other += b.other;
     }
 
     /// The finished inventory, signals ordered by level (highest first), then path and line.

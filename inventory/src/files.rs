@@ -59,8 +59,34 @@ pub(crate) struct Listing {
     pub skipped: Vec<Signal>,
 }
 
-const NATIVE_EXT: &[&str] = &["c", "h", "cc", "cpp", "cxx", "c++", "hpp", "hh", "hxx", "inc", "s", "asm", "m", "mm"];
-const SCRIPT_EXT: &[&str] = &["sh", "bash", "zsh", "ksh", "fish", "ps1", "psm1", "psd1", "bat", "cmd", "vbs", "vbe", "js", "mjs", "py", "pl", "pm", "rb", "php", "lua", "tcl", "applescript", "scpt"];
+const NATIVE_EXT: &[&str] = &[
+    "c", "h", "cc", "cpp", "cxx", "c++", "hpp", "hh", "hxx", "inc", "s", "asm", "m", "mm",
+];
+const SCRIPT_EXT: &[&str] = &[
+    "sh",
+    "bash",
+    "zsh",
+    "ksh",
+    "fish",
+    "ps1",
+    "psm1",
+    "psd1",
+    "bat",
+    "cmd",
+    "vbs",
+    "vbe",
+    "js",
+    "mjs",
+    "py",
+    "pl",
+    "pm",
+    "rb",
+    "php",
+    "lua",
+    "tcl",
+    "applescript",
+    "scpt",
+];
 
 /// Lists every file under `root`.
 pub(crate) fn list(root: &Path) -> Result<Listing, InventoryError> {
@@ -81,12 +107,19 @@ pub(crate) fn list(root: &Path) -> Result<Listing, InventoryError> {
             let abs = entry.path();
             let rel = relative(root, &abs);
             let Ok(meta) = fs::symlink_metadata(&abs) else {
-                listing.skipped.push(not_scanned(&rel, "could not be read".into()));
+                listing
+                    .skipped
+                    .push(not_scanned(&rel, "could not be read".into()));
                 continue;
             };
             if meta.file_type().is_symlink() {
-                let target = fs::read_link(&abs).map(|t| t.display().to_string()).unwrap_or_default();
-                listing.skipped.push(not_scanned(&rel, format!("a symlink (to `{target}`), not followed")));
+                let target = fs::read_link(&abs)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_default();
+                listing.skipped.push(not_scanned(
+                    &rel,
+                    format!("a symlink (to `{target}`), not followed"),
+                ));
             } else if meta.is_dir() {
                 stack.push(abs);
             } else if meta.is_file() {
@@ -96,13 +129,18 @@ pub(crate) fn list(root: &Path) -> Result<Listing, InventoryError> {
                 }
                 match classify(&abs, &rel, meta.len()) {
                     Ok(file) => listing.files.push(file),
-                    Err(e) => listing.skipped.push(not_scanned(&rel, format!("could not be read: {e}"))),
+                    Err(e) => listing
+                        .skipped
+                        .push(not_scanned(&rel, format!("could not be read: {e}"))),
                 }
             }
         }
     }
     if over > 0 {
-        listing.skipped.push(not_scanned(".", format!("{over} files beyond the limit of {MAX_FILES} were not scanned")));
+        listing.skipped.push(not_scanned(
+            ".",
+            format!("{over} files beyond the limit of {MAX_FILES} were not scanned"),
+        ));
     }
     listing.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(listing)
@@ -134,17 +172,25 @@ fn classify(abs: &Path, rel: &str, size: u64) -> std::io::Result<File> {
         _ => String::new(),
     };
     let mut head = Vec::with_capacity(HEAD_BYTES);
-    fs::File::open(abs)?.take(HEAD_BYTES as u64).read_to_end(&mut head)?;
+    fs::File::open(abs)?
+        .take(HEAD_BYTES as u64)
+        .read_to_end(&mut head)?;
     let first = rel.split('/').next().unwrap_or("");
-    let test = matches!(first, "tests" | "examples" | "benches" | "test" | "testdata" | "fuzz")
-        || rel.split('/').any(|c| matches!(c, "tests" | "testdata" | "test-data" | "test_data"));
+    let test = matches!(
+        first,
+        "tests" | "examples" | "benches" | "test" | "testdata" | "fuzz"
+    ) || rel
+        .split('/')
+        .any(|c| matches!(c, "tests" | "testdata" | "test-data" | "test_data"));
     let mut kind = if ext == "rs" && binary::is_text(&head) {
         Kind::Rust
     } else if let Some(b) = binary::classify(&head, &ext) {
         Kind::Binary(b)
     } else if NATIVE_EXT.contains(&ext.as_str()) {
         Kind::Native
-    } else if SCRIPT_EXT.contains(&ext.as_str()) || head.starts_with(b"#!") && !head.starts_with(b"#![") {
+    } else if SCRIPT_EXT.contains(&ext.as_str())
+        || head.starts_with(b"#!") && !head.starts_with(b"#![")
+    {
         Kind::Script
     } else {
         Kind::Other
@@ -155,7 +201,12 @@ fn classify(abs: &Path, rel: &str, size: u64) -> std::io::Result<File> {
             kind = Kind::Binary(BinaryKind::ImportLibrary);
         }
     }
-    let magic = head.iter().take(8).map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+    let magic = head
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     Ok(File {
         abs: abs.to_path_buf(),
         rel: rel.to_owned(),
@@ -180,12 +231,17 @@ pub(crate) fn report_kind(file: &File, out: &mut Collector) {
                 path: file.rel.clone(),
                 line: 0,
                 text: String::new(),
-                reason: "script shipped in the package (scanned for downloads and addresses)".into(),
+                reason: "script shipped in the package (scanned for downloads and addresses)"
+                    .into(),
             });
         }
         Kind::Binary(kind) => {
             out.files.binary += 1;
-            let level = if kind.is_code() { Level::Warn } else { Level::Info };
+            let level = if kind.is_code() {
+                Level::Warn
+            } else {
+                Level::Info
+            };
             let why = if kind.is_code() {
                 "machine code shipped in the package: it can be linked or run without being built from source"
             } else {

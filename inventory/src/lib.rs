@@ -44,7 +44,11 @@ use std::path::Path;
 ///
 /// Fails only when `root` is not a readable directory; unreadable, oversized or unparsable files
 /// inside it are reported as signals.
-pub fn scan_package(root: &Path, name: &str, version: &str) -> Result<CrateInventory, InventoryError> {
+pub fn scan_package(
+    root: &Path,
+    name: &str,
+    version: &str,
+) -> Result<CrateInventory, InventoryError> {
     if !root.is_dir() {
         return Err(InventoryError::NotADirectory {
             path: root.to_path_buf(),
@@ -56,13 +60,54 @@ pub fn scan_package(root: &Path, name: &str, version: &str) -> Result<CrateInven
     for sig in &listing.skipped {
         out.signal(sig.clone());
     }
-    for file in &listing.files {
-        match file.kind {
-            files::Kind::Rust => rust::scan_file(root, file, &mut out),
-            files::Kind::Native | files::Kind::Script => native::scan_file(root, file, &mut out),
-            files::Kind::Binary(_) | files::Kind::Other => {}
-        }
-        files::report_kind(file, &mut out);
+    for per_file in scan_files(root, &listing.files) {
+        out.merge(per_file);
     }
     Ok(out.finish(name, version))
+}
+
+/// Scans every file on a few threads (parsing dominates and files are independent); the
+/// per-file results come back in path order so places and signals are deterministic.
+fn scan_files(root: &Path, files: &[files::File]) -> Vec<collect::Collector> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 8)
+        .min(files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<collect::Collector>>> =
+        files.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(file) = files.get(i) else {
+                    break;
+                };
+                let mut out = collect::Collector::default();
+                scan_file(root, file, &mut out);
+                *slots[i]
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(out);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .filter_map(|m| {
+            m.into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        })
+        .collect()
+}
+
+fn scan_file(root: &Path, file: &files::File, out: &mut collect::Collector) {
+    match file.kind {
+        files::Kind::Rust => rust::scan_file(root, file, out),
+        files::Kind::Native | files::Kind::Script => native::scan_file(root, file, out),
+        files::Kind::Binary(_) | files::Kind::Other => {}
+    }
+    files::report_kind(file, out);
 }

@@ -28,7 +28,10 @@ pub(crate) fn read_text(file: &File, out: &mut Collector) -> Option<String> {
             path: file.rel.clone(),
             line: 0,
             text: String::new(),
-            reason: format!("{} bytes, over the text-scan limit of {MAX_TEXT_SCAN}", file.size),
+            reason: format!(
+                "{} bytes, over the text-scan limit of {MAX_TEXT_SCAN}",
+                file.size
+            ),
         });
         return None;
     }
@@ -106,14 +109,30 @@ pub(crate) fn scan_text(file: &File, text: &str, out: &mut Collector) {
 
 /// What constructor a line of C/C++/assembly declares, if any.
 fn constructor(line: &str) -> Option<&'static str> {
-    let compact: String = line.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
-    if compact.starts_with("//") || compact.starts_with("/*") || compact.starts_with('*') || compact.starts_with('#') && !compact.starts_with("#define") && !compact.starts_with("#pragma") {
+    let compact: String = line
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if compact.starts_with("//")
+        || compact.starts_with("/*")
+        || compact.starts_with('*')
+        || compact.starts_with('#')
+            && !compact.starts_with("#define")
+            && !compact.starts_with("#pragma")
+    {
         return None;
     }
-    if compact.contains("__attribute__((constructor") || compact.contains("__attribute__((__constructor__") {
+    if compact.contains("__attribute__((constructor")
+        || compact.contains("__attribute__((__constructor__")
+    {
         return Some("`__attribute__((constructor))`");
     }
-    if compact.contains("#pragmainit") || compact.contains("#pragmasection(\".crt$xc") || compact.contains("allocate(\".crt$xc") || compact.contains(".crt$xcu") {
+    if compact.contains("#pragmainit")
+        || compact.contains("#pragmasection(\".crt$xc")
+        || compact.contains("allocate(\".crt$xc")
+        || compact.contains(".crt$xcu")
+    {
         return Some("a `.CRT$XC*` initializer");
     }
     let lower = line.to_ascii_lowercase();
@@ -121,8 +140,14 @@ fn constructor(line: &str) -> Option<&'static str> {
         if let Some(at) = lower.find(section) {
             let before = lower[..at].chars().next_back();
             let after = lower[at + section.len()..].chars().next();
-            if before.is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_') && after.is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_') {
-                return Some(if section == ".ctors" { "a `.ctors` section" } else { "an `.init_array` section" });
+            if before.is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_')
+                && after.is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_')
+            {
+                return Some(if section == ".ctors" {
+                    "a `.ctors` section"
+                } else {
+                    "an `.init_array` section"
+                });
             }
         }
     }

@@ -195,10 +195,19 @@ const COMMON_PORTS: &[u16] = &[80, 443, 8000, 8080, 8443, 3000, 5000, 8888, 9000
 
 /// Public resolvers and well-known anycast addresses, used by clean code to find a route.
 const WELL_KNOWN_IPS: &[&str] = &[
-    "8.8.8.8", "8.8.4.4", "1.1.1.1", "1.0.0.1", "9.9.9.9", "208.67.222.222", "2001:4860:4860::8888",
-    "2001:4860:4860::8844", "2606:4700:4700::1111",
+    "8.8.8.8",
+    "8.8.4.4",
+    "1.1.1.1",
+    "1.0.0.1",
+    "9.9.9.9",
+    "208.67.222.222",
+    "2001:4860:4860::8888",
+    "2001:4860:4860::8844",
+    "2606:4700:4700::1111",
     // Placeholders of examples and tests.
-    "1.2.3.4", "4.3.2.1", "1.1.1.2",
+    "1.2.3.4",
+    "4.3.2.1",
+    "1.1.1.2",
 ];
 
 fn addresses(s: &str, lower: &str, ctx: StrContext, out: &mut Vec<Finding>) {
@@ -207,7 +216,11 @@ fn addresses(s: &str, lower: &str, ctx: StrContext, out: &mut Vec<Finding>) {
             continue;
         };
         // A drop-site name must be a host of its own or a subdomain (`x.workers.dev`).
-        if lower[..at].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric() || c == '-') {
+        if lower[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
             continue;
         }
         {
@@ -229,7 +242,10 @@ fn addresses(s: &str, lower: &str, ctx: StrContext, out: &mut Vec<Finding>) {
         let scheme = &rest[scheme_start..at];
         let after = &rest[at + 3..];
         rest = after;
-        if !matches!(scheme, "http" | "https" | "ftp" | "ws" | "wss" | "tcp" | "udp") {
+        if !matches!(
+            scheme,
+            "http" | "https" | "ftp" | "ws" | "wss" | "tcp" | "udp"
+        ) {
             continue;
         }
         let authority = after
@@ -244,7 +260,11 @@ fn addresses(s: &str, lower: &str, ctx: StrContext, out: &mut Vec<Finding>) {
         if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
             url_ip = true;
             if let Some((level, why)) = classify_ip(ip, ctx) {
-                let level = if port.is_some_and(|p| !COMMON_PORTS.contains(&p)) && level == Level::Info && !ctx.test && is_public(ip) {
+                let level = if port.is_some_and(|p| !COMMON_PORTS.contains(&p))
+                    && level == Level::Info
+                    && !ctx.test
+                    && is_public(ip)
+                {
                     Level::Warn
                 } else {
                     level
@@ -303,7 +323,9 @@ pub(crate) const BARE_IP: &str = "IP address outside a URL:";
 fn split_host_port(hostport: &str) -> (&str, Option<u16>) {
     if let Some(end) = hostport.find(']') {
         let host = &hostport[..=end];
-        let port = hostport[end + 1..].strip_prefix(':').and_then(|p| p.parse().ok());
+        let port = hostport[end + 1..]
+            .strip_prefix(':')
+            .and_then(|p| p.parse().ok());
         return (host, port);
     }
     match hostport.rsplit_once(':') {
@@ -324,12 +346,16 @@ fn parse_ip_token(token: &str) -> Option<IpAddr> {
         // keep `a:b` and Rust paths (`de::de`) out.
         let groups = token.split(':').filter(|g| !g.is_empty()).count();
         let full = token.split(':').count() == 8;
-        if groups < 3 || !(full || token.contains("::")) || !token.bytes().any(|b| b.is_ascii_digit()) {
+        if groups < 3
+            || !(full || token.contains("::"))
+            || !token.bytes().any(|b| b.is_ascii_digit())
+        {
             return None;
         }
         return token.parse::<Ipv6Addr>().ok().map(IpAddr::V6);
     }
-    if token.split('.').count() != 4 || token.split('.').any(|p| p.len() > 1 && p.starts_with('0')) {
+    if token.split('.').count() != 4 || token.split('.').any(|p| p.len() > 1 && p.starts_with('0'))
+    {
         return None;
     }
     token.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
@@ -377,7 +403,10 @@ fn classify_ip(ip: IpAddr, ctx: StrContext) -> Option<(Level, &'static str)> {
     if ctx.test {
         return Some((Level::Info, "public address in test code"));
     }
-    Some((Level::Warn, "public address, not loopback, private or documentation"))
+    Some((
+        Level::Warn,
+        "public address, not loopback, private or documentation",
+    ))
 }
 
 fn documentation_host(host: &str) -> bool {
@@ -442,17 +471,28 @@ fn secret_paths(s: &str, lower: &str, ctx: StrContext, out: &mut Vec<Finding>) {
             from = at + needle.len();
             let before = lower[..at].chars().next_back();
             let after = lower[at + needle.len()..].chars().next();
-            let sep = |c: Option<char>| c.is_none_or(|c| matches!(c, '/' | '\\' | '~' | '"' | '\''));
+            let sep =
+                |c: Option<char>| c.is_none_or(|c| matches!(c, '/' | '\\' | '~' | '"' | '\''));
             let ok = match *needle {
                 // `.env` alone, `/.env`, `.env.local`; not `.environment` or `foo.env`.
-                ".env" => sep(before) && (after.is_none() || matches!(after, Some('.' | '/' | '\\'))),
+                ".env" => {
+                    sep(before) && (after.is_none() || matches!(after, Some('.' | '/' | '\\')))
+                }
                 "keystore" | "exodus" | "metamask" => {
-                    sep(before) && (sep(after) || after == Some('/'))
+                    sep(before)
+                        && (sep(after) || after == Some('/'))
                         && (lower.contains('/') || lower.contains('\\'))
                 }
-                _ => sep(before) || needle.starts_with('.') && before.is_some_and(|c| matches!(c, '/' | '\\')),
+                _ => {
+                    sep(before)
+                        || needle.starts_with('.')
+                            && before.is_some_and(|c| matches!(c, '/' | '\\'))
+                }
             };
-            let ok = ok && (after.is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_') || needle.ends_with('/') || *needle == ".env");
+            let ok = ok
+                && (after.is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_')
+                    || needle.ends_with('/')
+                    || *needle == ".env");
             if ok {
                 out.push(Finding {
                     code: SignalCode::SecretPath,
@@ -469,10 +509,17 @@ fn secret_paths(s: &str, lower: &str, ctx: StrContext, out: &mut Vec<Finding>) {
 /// Whether `name` is a variable that holds a secret, and why.
 pub(crate) fn secret_env_name(name: &str) -> Option<(Level, &'static str)> {
     let n = name.trim();
-    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+    if n.is_empty()
+        || !n
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+    {
         return None;
     }
-    if matches!(n, "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN") {
+    if matches!(
+        n,
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN"
+    ) {
         return Some((Level::Warn, "AWS credentials"));
     }
     if n.starts_with("AWS_") || n == "AWS_" {
@@ -499,7 +546,17 @@ fn secret_env(s: &str, out: &mut Vec<Finding>) {
 }
 
 /// Downloaders and shells that fetch code.
-const DOWNLOADERS: &[&str] = &["curl", "wget", "powershell", "pwsh", "bitsadmin", "certutil", "mshta", "ncat", "nc"];
+const DOWNLOADERS: &[&str] = &[
+    "curl",
+    "wget",
+    "powershell",
+    "pwsh",
+    "bitsadmin",
+    "certutil",
+    "mshta",
+    "ncat",
+    "nc",
+];
 /// Phrases of download cradles, wherever they appear.
 const CRADLES: &[&str] = &[
     "invoke-webrequest",
@@ -513,7 +570,9 @@ const CRADLES: &[&str] = &[
 ];
 
 fn downloaders(s: &str, lower: &str, out: &mut Vec<Finding>) {
-    for word in lower.split(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ';' | '|' | '&' | '(' | ')' | '`')) {
+    for word in lower.split(|c: char| {
+        c.is_whitespace() || matches!(c, '"' | '\'' | ';' | '|' | '&' | '(' | ')' | '`')
+    }) {
         let base = word.rsplit(['/', '\\']).next().unwrap_or(word);
         let base = base.strip_suffix(".exe").unwrap_or(base);
         if DOWNLOADERS.contains(&base) {
@@ -540,7 +599,9 @@ fn downloaders(s: &str, lower: &str, out: &mut Vec<Finding>) {
 pub(crate) fn script_download(line: &str) -> Option<Finding> {
     let lower = line.to_ascii_lowercase();
     let fetch = ["curl ", "wget "].iter().any(|d| lower.contains(d));
-    let piped = ["| sh", "|sh", "| bash", "|bash", "| sudo"].iter().any(|p| lower.contains(p));
+    let piped = ["| sh", "|sh", "| bash", "|bash", "| sudo"]
+        .iter()
+        .any(|p| lower.contains(p));
     if fetch && piped {
         return Some(Finding {
             code: SignalCode::ShellDownload,
@@ -564,27 +625,59 @@ pub(crate) fn script_download(line: &str) -> Option<Finding> {
 mod tests {
     use super::*;
 
-    const SRC: StrContext = StrContext { test: false, process: false, env_read: false };
+    const SRC: StrContext = StrContext {
+        test: false,
+        process: false,
+        env_read: false,
+    };
 
     fn codes(s: &str, ctx: StrContext) -> Vec<(SignalCode, Level)> {
-        analyze(s, ctx).into_iter().map(|f| (f.code, f.level)).collect()
+        analyze(s, ctx)
+            .into_iter()
+            .map(|f| (f.code, f.level))
+            .collect()
     }
 
     #[test]
     fn addresses_by_range() {
         assert!(codes("127.0.0.1:8080", SRC).is_empty());
-        assert!(codes("http://192.0.2.7/x", SRC).is_empty(), "documentation range");
+        assert!(
+            codes("http://192.0.2.7/x", SRC).is_empty(),
+            "documentation range"
+        );
         assert!(codes("10.1.2.3", SRC).is_empty());
         assert!(codes("version 1.0.2", SRC).is_empty());
-        assert_eq!(codes("http://45.13.7.9:4444/x", SRC), [(SignalCode::AddressLiteral, Level::Warn)]);
-        assert_eq!(codes("45.13.7.9:4444", SRC), [(SignalCode::AddressLiteral, Level::Info)]);
-        assert_eq!(codes("45.13.7.9", SRC), [(SignalCode::AddressLiteral, Level::Info)], "bare, no port");
+        assert_eq!(
+            codes("http://45.13.7.9:4444/x", SRC),
+            [(SignalCode::AddressLiteral, Level::Warn)]
+        );
+        assert_eq!(
+            codes("45.13.7.9:4444", SRC),
+            [(SignalCode::AddressLiteral, Level::Info)]
+        );
+        assert_eq!(
+            codes("45.13.7.9", SRC),
+            [(SignalCode::AddressLiteral, Level::Info)],
+            "bare, no port"
+        );
         assert!(codes("de::de", SRC).is_empty());
         let test = StrContext { test: true, ..SRC };
-        assert_eq!(codes("45.13.7.9", test), [(SignalCode::AddressLiteral, Level::Info)]);
-        assert_eq!(codes("8.8.8.8:53", SRC), [(SignalCode::AddressLiteral, Level::Info)]);
-        assert_eq!(codes("https://api.telegram.org/bot1/sendMessage", SRC)[0], (SignalCode::AddressLiteral, Level::Warn));
-        assert_eq!(codes("https://x.y.workers.dev/", SRC)[0], (SignalCode::AddressLiteral, Level::Warn));
+        assert_eq!(
+            codes("45.13.7.9", test),
+            [(SignalCode::AddressLiteral, Level::Info)]
+        );
+        assert_eq!(
+            codes("8.8.8.8:53", SRC),
+            [(SignalCode::AddressLiteral, Level::Info)]
+        );
+        assert_eq!(
+            codes("https://api.telegram.org/bot1/sendMessage", SRC)[0],
+            (SignalCode::AddressLiteral, Level::Warn)
+        );
+        assert_eq!(
+            codes("https://x.y.workers.dev/", SRC)[0],
+            (SignalCode::AddressLiteral, Level::Warn)
+        );
         assert!(codes("https://docs.rs/serde", SRC).is_empty());
         assert!(codes("::1", SRC).is_empty());
         assert!(codes("a::b::c", SRC).is_empty());
@@ -592,9 +685,15 @@ mod tests {
 
     #[test]
     fn secret_paths_at_boundaries() {
-        assert_eq!(codes("/home/u/.ssh/id_rsa", SRC), [(SignalCode::SecretPath, Level::Warn)]);
+        assert_eq!(
+            codes("/home/u/.ssh/id_rsa", SRC),
+            [(SignalCode::SecretPath, Level::Warn)]
+        );
         assert_eq!(codes(".env", SRC), [(SignalCode::SecretPath, Level::Warn)]);
-        assert_eq!(codes("authorized_keys", SRC), [(SignalCode::SecretPath, Level::Warn)]);
+        assert_eq!(
+            codes("authorized_keys", SRC),
+            [(SignalCode::SecretPath, Level::Warn)]
+        );
         assert!(codes(".environment", SRC).is_empty());
         assert!(codes("foo.env", SRC).is_empty());
         assert!(codes("keystore", SRC).is_empty(), "a word, not a path");
@@ -603,28 +702,57 @@ mod tests {
 
     #[test]
     fn secret_env_names() {
-        let env = StrContext { env_read: true, ..SRC };
-        assert_eq!(codes("DEPLOY_PRIVATE_KEY", env), [(SignalCode::SecretEnv, Level::Warn)]);
-        assert_eq!(codes("GITHUB_TOKEN", env), [(SignalCode::SecretEnv, Level::Warn)]);
-        assert_eq!(codes("AWS_REGION", env), [(SignalCode::SecretEnv, Level::Info)]);
+        let env = StrContext {
+            env_read: true,
+            ..SRC
+        };
+        assert_eq!(
+            codes("DEPLOY_PRIVATE_KEY", env),
+            [(SignalCode::SecretEnv, Level::Warn)]
+        );
+        assert_eq!(
+            codes("GITHUB_TOKEN", env),
+            [(SignalCode::SecretEnv, Level::Warn)]
+        );
+        assert_eq!(
+            codes("AWS_REGION", env),
+            [(SignalCode::SecretEnv, Level::Info)]
+        );
         assert!(codes("OPENSSL_DIR", env).is_empty());
         assert!(codes("GITHUB_TOKEN", SRC).is_empty(), "not read");
     }
 
     #[test]
     fn downloaders_only_when_handed_to_a_process() {
-        let proc = StrContext { process: true, ..SRC };
-        assert_eq!(codes("powershell", proc), [(SignalCode::ShellDownload, Level::Warn)]);
-        assert_eq!(codes("/usr/bin/curl", proc), [(SignalCode::ShellDownload, Level::Warn)]);
+        let proc = StrContext {
+            process: true,
+            ..SRC
+        };
+        assert_eq!(
+            codes("powershell", proc),
+            [(SignalCode::ShellDownload, Level::Warn)]
+        );
+        assert_eq!(
+            codes("/usr/bin/curl", proc),
+            [(SignalCode::ShellDownload, Level::Warn)]
+        );
         assert!(codes("powershell", SRC).is_empty());
         assert!(codes("cc", proc).is_empty());
     }
 
     #[test]
     fn decoding() {
-        assert_eq!(decode("aHR0cHM6Ly9leGFtcGxlLmNvbS94").unwrap().0, "https://example.com/x");
-        assert_eq!(decode("68747470733a2f2f782e7979").unwrap(), ("https://x.yy".into(), "hex"));
-        assert!(decode("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855").is_none());
+        assert_eq!(
+            decode("aHR0cHM6Ly9leGFtcGxlLmNvbS94").unwrap().0,
+            "https://example.com/x"
+        );
+        assert_eq!(
+            decode("68747470733a2f2f782e7979").unwrap(),
+            ("https://x.yy".into(), "hex")
+        );
+        assert!(
+            decode("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855").is_none()
+        );
         assert!(decode("abcdefghijklmnop").is_none(), "one case only");
     }
 }

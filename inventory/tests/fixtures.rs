@@ -29,13 +29,20 @@ fn write(root: &Path, files: &[(&str, &[u8])]) {
 
 /// The signals of `code` at `level` or above.
 fn signals(inv: &CrateInventory, code: SignalCode, level: Level) -> Vec<&Signal> {
-    inv.signals.iter().filter(|s| s.code == code && s.level >= level).collect()
+    inv.signals
+        .iter()
+        .filter(|s| s.code == code && s.level >= level)
+        .collect()
 }
 
 #[track_caller]
 fn expect(inv: &CrateInventory, code: SignalCode, level: Level) -> &Signal {
     let found = signals(inv, code, level);
-    assert!(!found.is_empty(), "no {code} at {level:?} or above in {:#?}", inv.signals);
+    assert!(
+        !found.is_empty(),
+        "no {code} at {level:?} or above in {:#?}",
+        inv.signals
+    );
     found[0]
 }
 
@@ -66,7 +73,10 @@ mod payload {
     let inv = scan(&[("src/lib.rs", lib.as_bytes())]);
     let enc = expect(&inv, SignalCode::EncodedString, Level::Error);
     assert_eq!(enc.path, "src/lib.rs");
-    assert!(enc.text.contains("update-cdn.workers.dev/stage2.ps1"), "{enc:?}");
+    assert!(
+        enc.text.contains("update-cdn.workers.dev/stage2.ps1"),
+        "{enc:?}"
+    );
     assert!(enc.reason.contains("base64"), "{enc:?}");
     let drop = expect(&inv, SignalCode::AddressLiteral, Level::Warn);
     assert!(drop.reason.contains("workers.dev"), "{drop:?}");
@@ -74,7 +84,10 @@ mod payload {
     assert!(shell.reason.contains("powershell"), "{shell:?}");
     assert!((6..=14).contains(&shell.line), "{shell:?}");
     let process = &inv.capabilities[&CapabilityKind::Process];
-    assert!(process.details.iter().any(|d| d == "powershell"), "{process:?}");
+    assert!(
+        process.details.iter().any(|d| d == "powershell"),
+        "{process:?}"
+    );
 }
 
 #[test]
@@ -86,7 +99,11 @@ fn main() {
     std::process::Command::new("bin/helper").status().unwrap();
 }
 "#;
-    let inv = scan(&[("bin/helper", &elf), ("build.rs", build.as_bytes()), ("src/lib.rs", b"")]);
+    let inv = scan(&[
+        ("bin/helper", &elf),
+        ("build.rs", build.as_bytes()),
+        ("src/lib.rs", b""),
+    ]);
     let bin = expect(&inv, SignalCode::ShippedBinary, Level::Warn);
     assert_eq!(bin.path, "bin/helper");
     assert!(bin.reason.contains("ELF"), "{bin:?}");
@@ -131,7 +148,9 @@ pub fn send(loot: Vec<u8>) {
     assert_eq!(bot.line, 17);
     let net = &inv.capabilities[&CapabilityKind::Net];
     assert_eq!(net.details, ["reqwest"]);
-    assert!(inv.capabilities[&CapabilityKind::Env].details.contains(&"HOME".to_owned()));
+    assert!(inv.capabilities[&CapabilityKind::Env]
+        .details
+        .contains(&"HOME".to_owned()));
     assert!(inv.capabilities.contains_key(&CapabilityKind::Fs));
 }
 
@@ -149,7 +168,9 @@ pub fn keys() -> Vec<String> {
     let texts: Vec<&str> = found.iter().map(|s| s.text.as_str()).collect();
     assert!(texts.contains(&"DEPLOY_PRIVATE_KEY"), "{found:#?}");
     assert!(texts.contains(&"_TOKEN"), "{found:#?}");
-    assert!(inv.capabilities[&CapabilityKind::Env].details.contains(&"DEPLOY_PRIVATE_KEY".to_owned()));
+    assert!(inv.capabilities[&CapabilityKind::Env]
+        .details
+        .contains(&"DEPLOY_PRIVATE_KEY".to_owned()));
 }
 
 #[test]
@@ -176,7 +197,9 @@ fn also_boot() {}
     let inv = scan(&[("src/lib.rs", lib.as_bytes())]);
     let found = signals(&inv, SignalCode::StaticConstructor, Level::Warn);
     assert_eq!(found.len(), 2, "{found:#?}");
-    assert!(found.iter().any(|s| s.line == 5 && s.reason.contains(".init_array")));
+    assert!(found
+        .iter()
+        .any(|s| s.line == 5 && s.reason.contains(".init_array")));
     assert!(found.iter().any(|s| s.line == 8 && s.text == "#[ctor]"));
 }
 
@@ -223,13 +246,29 @@ pub fn hook() -> &'static str {
 "#;
     let inv = scan(&[("src/lib.rs", lib.as_bytes())]);
     let ip = signals(&inv, SignalCode::AddressLiteral, Level::Warn);
-    assert!(ip.iter().any(|s| s.line == 2 && s.reason.contains("raw IP")), "{ip:#?}");
+    assert!(
+        ip.iter()
+            .any(|s| s.line == 2 && s.reason.contains("raw IP")),
+        "{ip:#?}"
+    );
     let hex = expect(&inv, SignalCode::EncodedString, Level::Error);
     assert_eq!(hex.line, 3);
-    assert!(hex.text.starts_with("curl -s https://pastebin.com"), "{hex:?}");
+    assert!(
+        hex.text.starts_with("curl -s https://pastebin.com"),
+        "{hex:?}"
+    );
     let joined = signals(&inv, SignalCode::EncodedString, Level::Warn);
-    assert!(joined.iter().any(|s| s.line == 5 && s.reason.contains("concat!")), "{joined:#?}");
-    assert!(ip.iter().any(|s| s.line == 5 && s.reason.contains("hooks.slack.com")), "{ip:#?}");
+    assert!(
+        joined
+            .iter()
+            .any(|s| s.line == 5 && s.reason.contains("concat!")),
+        "{joined:#?}"
+    );
+    assert!(
+        ip.iter()
+            .any(|s| s.line == 5 && s.reason.contains("hooks.slack.com")),
+        "{ip:#?}"
+    );
 }
 
 #[test]
@@ -247,10 +286,20 @@ fn unparsable_rust_is_a_signal_and_still_scanned() {
 #[test]
 fn proc_macro_and_build_script_from_the_manifest() {
     let manifest = "[package]\nname = \"m\"\nversion = \"1.0.0\"\nbuild = \"gen.rs\"\n\n[lib]\nproc-macro = true\n";
-    let inv = scan(&[("Cargo.toml", manifest.as_bytes()), ("gen.rs", b"fn main() {}"), ("src/lib.rs", b"")]);
+    let inv = scan(&[
+        ("Cargo.toml", manifest.as_bytes()),
+        ("gen.rs", b"fn main() {}"),
+        ("src/lib.rs", b""),
+    ]);
     let pm = &inv.capabilities[&CapabilityKind::ProcMacro];
-    assert_eq!((pm.places[0].path.as_str(), pm.places[0].line), ("Cargo.toml", 7));
-    assert_eq!(inv.capabilities[&CapabilityKind::BuildScript].places[0].path, "gen.rs");
+    assert_eq!(
+        (pm.places[0].path.as_str(), pm.places[0].line),
+        ("Cargo.toml", 7)
+    );
+    assert_eq!(
+        inv.capabilities[&CapabilityKind::BuildScript].places[0].path,
+        "gen.rs"
+    );
 }
 
 #[test]
@@ -300,20 +349,41 @@ fn main() {
     let inv = scan(&[
         ("src/lib.rs", lib.as_bytes()),
         ("build.rs", build.as_bytes()),
-        ("csrc/x.c", b"#include <zlib.h>\nint f(void) { return 0; }\n"),
+        (
+            "csrc/x.c",
+            b"#include <zlib.h>\nint f(void) { return 0; }\n",
+        ),
         ("icon.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
         ("tests/data/sample.gz", b"\x1f\x8b\x08\0\0\0\0\0"),
-        ("README.md", b"# clean\n\n`curl https://example.com | sh` in prose.\n"),
+        (
+            "README.md",
+            b"# clean\n\n`curl https://example.com | sh` in prose.\n",
+        ),
     ]);
     assert_clean(&inv);
-    for kind in [CapabilityKind::Net, CapabilityKind::Fs, CapabilityKind::Env, CapabilityKind::Process, CapabilityKind::BuildScript] {
-        assert!(inv.capabilities.contains_key(&kind), "{kind:?} missing from {:#?}", inv.capabilities);
+    for kind in [
+        CapabilityKind::Net,
+        CapabilityKind::Fs,
+        CapabilityKind::Env,
+        CapabilityKind::Process,
+        CapabilityKind::BuildScript,
+    ] {
+        assert!(
+            inv.capabilities.contains_key(&kind),
+            "{kind:?} missing from {:#?}",
+            inv.capabilities
+        );
     }
     let env = &inv.capabilities[&CapabilityKind::Env];
     for var in ["OUT_DIR", "OPENSSL_DIR", "CARGO_CFG_TARGET_OS"] {
-        assert!(env.details.contains(&var.to_owned()), "{var} not in {env:?}");
+        assert!(
+            env.details.contains(&var.to_owned()),
+            "{var} not in {env:?}"
+        );
     }
-    assert!(inv.capabilities[&CapabilityKind::Process].details.contains(&"cc".to_owned()));
+    assert!(inv.capabilities[&CapabilityKind::Process]
+        .details
+        .contains(&"cc".to_owned()));
     let gz = expect(&inv, SignalCode::ShippedBinary, Level::Info);
     assert_eq!(gz.level, Level::Info);
 }
@@ -334,15 +404,22 @@ macro_rules! names {
     ($($n:ident),*) => { &[$(stringify!($n)),*] };
 }
 "#;
-    let manifest = "[package]\nname = \"hello-derive\"\nversion = \"1.0.0\"\n[lib]\nproc-macro = true\n";
-    let inv = scan(&[("Cargo.toml", manifest.as_bytes()), ("src/lib.rs", lib.as_bytes())]);
+    let manifest =
+        "[package]\nname = \"hello-derive\"\nversion = \"1.0.0\"\n[lib]\nproc-macro = true\n";
+    let inv = scan(&[
+        ("Cargo.toml", manifest.as_bytes()),
+        ("src/lib.rs", lib.as_bytes()),
+    ]);
     assert_clean(&inv);
     assert!(inv.capabilities.contains_key(&CapabilityKind::ProcMacro));
 }
 
 #[test]
 fn report_round_trips_through_json() {
-    let inv = scan(&[("src/lib.rs", b"pub fn f() { unsafe { std::hint::unreachable_unchecked() } }")]);
+    let inv = scan(&[(
+        "src/lib.rs",
+        b"pub fn f() { unsafe { std::hint::unreachable_unchecked() } }",
+    )]);
     let json = serde_json::to_value(&inv).unwrap();
     assert_eq!(json["capabilities"]["unsafe"]["count"], 1);
     assert_eq!(json["capabilities"]["unsafe"]["places"][0]["line"], 1);

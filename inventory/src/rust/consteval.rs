@@ -32,7 +32,11 @@ pub(crate) struct Ev {
 
 impl Ev {
     fn lit(s: String) -> Ev {
-        Ev { val: Val::Str(s), frags: 1, how: "literal" }
+        Ev {
+            val: Val::Str(s),
+            frags: 1,
+            how: "literal",
+        }
     }
 
     /// The string value, if it is one.
@@ -52,7 +56,11 @@ pub(crate) struct Scope<'a> {
 
 impl Scope<'_> {
     fn lookup(&self, name: &str) -> Option<&Ev> {
-        self.locals.iter().rev().find_map(|s| s.get(name)).or_else(|| self.consts.get(name))
+        self.locals
+            .iter()
+            .rev()
+            .find_map(|s| s.get(name))
+            .or_else(|| self.consts.get(name))
     }
 
     /// Evaluates `e`, or `None` when it is not a constant string (list) expression.
@@ -93,7 +101,9 @@ impl Scope<'_> {
                 };
                 let name = f.path.segments.last()?.ident.to_string();
                 match name.as_str() {
-                    "from" | "from_utf8" | "from_utf8_lossy" | "from_utf8_unchecked" | "new" if c.args.len() == 1 => {
+                    "from" | "from_utf8" | "from_utf8_lossy" | "from_utf8_unchecked" | "new"
+                        if c.args.len() == 1 =>
+                    {
                         let ev = self.eval(c.args.first()?)?;
                         ev.as_str()?;
                         Some(ev)
@@ -108,11 +118,17 @@ impl Scope<'_> {
     /// A list of fragments, or a byte array (`[104, 116, ..]`) as a string.
     fn list<'e>(&self, elems: impl Iterator<Item = &'e Expr>) -> Option<Ev> {
         let elems: Vec<&Expr> = elems.collect();
-        if elems.len() >= 4 && elems.iter().all(|e| matches!(e, Expr::Lit(l) if matches!(l.lit, Lit::Int(_)))) {
+        if elems.len() >= 4
+            && elems
+                .iter()
+                .all(|e| matches!(e, Expr::Lit(l) if matches!(l.lit, Lit::Int(_))))
+        {
             let bytes: Vec<u8> = elems
                 .iter()
                 .map(|e| match e {
-                    Expr::Lit(syn::ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<u8>().ok(),
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Int(i), ..
+                    }) => i.base10_parse::<u8>().ok(),
                     _ => None,
                 })
                 .collect::<Option<_>>()?;
@@ -120,7 +136,11 @@ impl Scope<'_> {
             if !s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t') {
                 return None;
             }
-            return Some(Ev { val: Val::Str(s), frags: elems.len(), how: "a byte array" });
+            return Some(Ev {
+                val: Val::Str(s),
+                frags: elems.len(),
+                how: "a byte array",
+            });
         }
         let mut out = Vec::with_capacity(elems.len());
         let mut frags = 0;
@@ -129,19 +149,27 @@ impl Scope<'_> {
             frags += ev.frags;
             out.push(ev.as_str()?.to_owned());
         }
-        Some(Ev { val: Val::List(out), frags, how: "an array of fragments" })
+        Some(Ev {
+            val: Val::List(out),
+            frags,
+            how: "an array of fragments",
+        })
     }
 
     fn eval_method(&self, m: &syn::ExprMethodCall) -> Option<Ev> {
         let method = m.method.to_string();
         match method.as_str() {
-            "to_string" | "to_owned" | "into" | "as_str" | "clone" | "as_bytes" | "to_vec" | "as_ref" | "borrow" | "trim" | "unwrap" | "iter" | "into_iter" | "chars" | "bytes" | "collect" | "cloned" | "copied" => {
-                self.eval(&m.receiver)
-            }
+            "to_string" | "to_owned" | "into" | "as_str" | "clone" | "as_bytes" | "to_vec"
+            | "as_ref" | "borrow" | "trim" | "unwrap" | "iter" | "into_iter" | "chars"
+            | "bytes" | "collect" | "cloned" | "copied" => self.eval(&m.receiver),
             "rev" => {
                 let ev = self.eval(&m.receiver)?;
                 let s: String = ev.as_str()?.chars().rev().collect();
-                Some(Ev { val: Val::Str(s), frags: ev.frags.max(2), how: "a reversed string" })
+                Some(Ev {
+                    val: Val::Str(s),
+                    frags: ev.frags.max(2),
+                    how: "a reversed string",
+                })
             }
             "concat" | "join" => {
                 let ev = self.eval(&m.receiver)?;
@@ -155,7 +183,11 @@ impl Scope<'_> {
                 Some(Ev {
                     val: Val::Str(parts.join(&sep)),
                     frags: ev.frags,
-                    how: if method == "concat" { "`.concat()` of fragments" } else { "`.join()` of fragments" },
+                    how: if method == "concat" {
+                        "`.concat()` of fragments"
+                    } else {
+                        "`.join()` of fragments"
+                    },
                 })
             }
             "replace" | "replacen" if m.args.len() >= 2 => {
@@ -190,7 +222,11 @@ impl Scope<'_> {
                     frags += ev.frags;
                     s.push_str(ev.as_str()?);
                 }
-                Some(Ev { val: Val::Str(s), frags, how: "`concat!`" })
+                Some(Ev {
+                    val: Val::Str(s),
+                    frags,
+                    how: "`concat!`",
+                })
             }
             "format" => {
                 let mut it = args.iter();
@@ -203,13 +239,20 @@ impl Scope<'_> {
                         let Expr::Path(p) = &*asg.left else {
                             return None;
                         };
-                        named.insert(p.path.get_ident()?.to_string(), self.eval(&asg.right)?.as_str()?.to_owned());
+                        named.insert(
+                            p.path.get_ident()?.to_string(),
+                            self.eval(&asg.right)?.as_str()?.to_owned(),
+                        );
                     } else {
                         positional.push(self.eval(a)?.as_str()?.to_owned());
                     }
                 }
                 let s = self.format(&fmt, &positional, &named)?;
-                Some(Ev { val: Val::Str(s), frags: 1 + positional.len() + named.len(), how: "`format!` of literals" })
+                Some(Ev {
+                    val: Val::Str(s),
+                    frags: 1 + positional.len() + named.len(),
+                    how: "`format!` of literals",
+                })
             }
             "vec" => self.list(args.iter()),
             _ => None,
@@ -218,7 +261,12 @@ impl Scope<'_> {
 
     /// Renders a format string whose arguments are all known (`{}`, `{0}`, `{name}`, with any
     /// format spec ignored).
-    fn format(&self, fmt: &str, positional: &[String], named: &HashMap<String, String>) -> Option<String> {
+    fn format(
+        &self,
+        fmt: &str,
+        positional: &[String],
+        named: &HashMap<String, String>,
+    ) -> Option<String> {
         let mut out = String::new();
         let mut next = 0;
         let mut chars = fmt.chars().peekable();
@@ -296,7 +344,10 @@ pub(crate) fn file_consts(ast: &syn::File) -> HashMap<String, Ev> {
             if consts.contains_key(name) {
                 continue;
             }
-            let scope = Scope { consts: &consts, locals: &[] };
+            let scope = Scope {
+                consts: &consts,
+                locals: &[],
+            };
             if let Some(ev) = scope.eval(expr) {
                 consts.insert(name.clone(), ev);
             }
@@ -312,19 +363,34 @@ mod tests {
     fn eval(src: &str) -> Option<String> {
         let e: Expr = syn::parse_str(src).unwrap();
         let consts = HashMap::from([("HOST".to_owned(), Ev::lit("evil.test".into()))]);
-        let scope = Scope { consts: &consts, locals: &[] };
+        let scope = Scope {
+            consts: &consts,
+            locals: &[],
+        };
         scope.eval(&e).and_then(|ev| ev.as_str().map(str::to_owned))
     }
 
     #[test]
     fn assembles_strings() {
         assert_eq!(eval(r#"concat!("ht", "tp", 1)"#).as_deref(), Some("http1"));
-        assert_eq!(eval(r#""a".to_string() + "b" + &HOST"#).as_deref(), Some("abevil.test"));
-        assert_eq!(eval(r#"format!("{}://{HOST}:{port}", "https", port = 8)"#).as_deref(), Some("https://evil.test:8"));
+        assert_eq!(
+            eval(r#""a".to_string() + "b" + &HOST"#).as_deref(),
+            Some("abevil.test")
+        );
+        assert_eq!(
+            eval(r#"format!("{}://{HOST}:{port}", "https", port = 8)"#).as_deref(),
+            Some("https://evil.test:8")
+        );
         assert_eq!(eval(r#"["a", "b", "c"].concat()"#).as_deref(), Some("abc"));
         assert_eq!(eval(r#"vec!["a", "b"].join(".")"#).as_deref(), Some("a.b"));
-        assert_eq!(eval(r#"String::from_utf8(vec![104, 116, 116, 112]).unwrap()"#).as_deref(), Some("http"));
-        assert_eq!(eval(r#""lave".chars().rev().collect::<String>()"#).as_deref(), Some("eval"));
+        assert_eq!(
+            eval(r#"String::from_utf8(vec![104, 116, 116, 112]).unwrap()"#).as_deref(),
+            Some("http")
+        );
+        assert_eq!(
+            eval(r#""lave".chars().rev().collect::<String>()"#).as_deref(),
+            Some("eval")
+        );
         assert_eq!(eval(r#"x + "b""#), None);
         assert_eq!(eval(r#"format!("{}", f())"#), None);
     }

@@ -21,19 +21,86 @@ use crate::model::{CapabilityKind, Level, Signal};
 use crate::text::{self, StrContext};
 
 /// HTTP and socket crates whose use is network access.
-const NET_CRATES: &[&str] = &["reqwest", "ureq", "hyper", "curl", "isahc", "attohttpc", "surf", "minreq", "http_req", "awc", "socket2", "tungstenite", "tokio_tungstenite", "websocket", "ssh2", "russh", "lettre", "trust_dns_resolver", "hickory_resolver"];
+const NET_CRATES: &[&str] = &[
+    "reqwest",
+    "ureq",
+    "hyper",
+    "curl",
+    "isahc",
+    "attohttpc",
+    "surf",
+    "minreq",
+    "http_req",
+    "awc",
+    "socket2",
+    "tungstenite",
+    "tokio_tungstenite",
+    "websocket",
+    "ssh2",
+    "russh",
+    "lettre",
+    "trust_dns_resolver",
+    "hickory_resolver",
+];
 /// Socket types and resolver calls.
-const SOCKET_ITEMS: &[&str] = &["TcpStream", "TcpListener", "UdpSocket", "UnixStream", "UnixListener", "UnixDatagram", "ToSocketAddrs", "lookup_host"];
+const SOCKET_ITEMS: &[&str] = &[
+    "TcpStream",
+    "TcpListener",
+    "UdpSocket",
+    "UnixStream",
+    "UnixListener",
+    "UnixDatagram",
+    "ToSocketAddrs",
+    "lookup_host",
+];
 /// Runtimes with a `net` module of sockets.
 const NET_MODULES: &[&str] = &["tokio", "async_std", "mio", "smol", "async_net", "async_io"];
 /// libc socket calls.
-const LIBC_NET: &[&str] = &["socket", "connect", "bind", "listen", "accept", "sendto", "recvfrom", "getaddrinfo", "gethostbyname"];
+const LIBC_NET: &[&str] = &[
+    "socket",
+    "connect",
+    "bind",
+    "listen",
+    "accept",
+    "sendto",
+    "recvfrom",
+    "getaddrinfo",
+    "gethostbyname",
+];
 /// Calls that start programs (libc, nix, Windows).
-const EXEC_CALLS: &[&str] = &["execv", "execve", "execvp", "execvpe", "execl", "execlp", "execle", "fexecve", "posix_spawn", "posix_spawnp", "fork", "vfork", "system", "popen", "CreateProcessA", "CreateProcessW", "CreateProcessAsUserW", "ShellExecuteA", "ShellExecuteW", "ShellExecuteExW", "WinExec"];
+const EXEC_CALLS: &[&str] = &[
+    "execv",
+    "execve",
+    "execvp",
+    "execvpe",
+    "execl",
+    "execlp",
+    "execle",
+    "fexecve",
+    "posix_spawn",
+    "posix_spawnp",
+    "fork",
+    "vfork",
+    "system",
+    "popen",
+    "CreateProcessA",
+    "CreateProcessW",
+    "CreateProcessAsUserW",
+    "ShellExecuteA",
+    "ShellExecuteW",
+    "ShellExecuteExW",
+    "WinExec",
+];
 /// Environment-variable functions of `std::env`.
 const ENV_FNS: &[&str] = &["var", "var_os", "vars", "vars_os", "set_var", "remove_var"];
 /// Link sections whose functions run at load time.
-const CTOR_SECTIONS: &[&str] = &[".init_array", ".ctors", ".CRT$XC", "__DATA,__mod_init_func", ".preinit_array"];
+const CTOR_SECTIONS: &[&str] = &[
+    ".init_array",
+    ".ctors",
+    ".CRT$XC",
+    "__DATA,__mod_init_func",
+    ".preinit_array",
+];
 
 /// Scans a parsed file.
 pub(crate) fn scan(root: &Path, file: &File, text: &str, ast: &syn::File, out: &mut Collector) {
@@ -61,7 +128,8 @@ pub(crate) fn scan(root: &Path, file: &File, text: &str, ast: &syn::File, out: &
     for (line, mut f) in std::mem::take(&mut v.bare_ips) {
         if v.net_seen || v.process_seen {
             f.level = Level::Warn;
-            f.reason.push_str(", in a file that uses the network or starts programs");
+            f.reason
+                .push_str(", in a file that uses the network or starts programs");
         }
         v.out.finding(f, &file.rel, line, None);
     }
@@ -100,7 +168,12 @@ impl<'ast> Visit<'ast> for Imports {
     fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
         for path in flatten_use(&u.tree) {
             let process = path.iter().any(|s| s == "process");
-            if process && matches!(path.last().map(String::as_str), Some("Command" | "*" | "{self}")) {
+            if process
+                && matches!(
+                    path.last().map(String::as_str),
+                    Some("Command" | "*" | "{self}")
+                )
+            {
                 self.process_command = true;
             }
         }
@@ -163,6 +236,14 @@ struct FileVisitor<'a> {
     bare_ips: Vec<(usize, text::Finding)>,
 }
 
+/// Whether a token stream has `$` at its top level (a macro_rules pattern or transcriber).
+fn has_dollar(tokens: &TokenStream) -> bool {
+    tokens
+        .clone()
+        .into_iter()
+        .any(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == '$'))
+}
+
 fn line_of(span: proc_macro2::Span) -> usize {
     span.start().line
 }
@@ -205,27 +286,45 @@ impl FileVisitor<'_> {
         if first == "libc" && segs.len() == 2 && LIBC_NET.contains(&last) {
             return Some((CapabilityKind::Net, None));
         }
-        let process_command = segs.windows(2).any(|w| w[0] == "process" && w[1] == "Command")
+        let process_command = segs
+            .windows(2)
+            .any(|w| w[0] == "process" && w[1] == "Command")
             || (first == "Command" && self.command_imported && segs.len() == 2 && last == "new")
             || segs.iter().any(|s| s == "CommandExt");
         if process_command {
             return Some((CapabilityKind::Process, None));
         }
-        if segs.len() >= 2 && matches!(first, "libc" | "nix" | "windows" | "windows_sys" | "winapi" | "unistd") && EXEC_CALLS.contains(&last) {
+        if segs.len() >= 2
+            && matches!(
+                first,
+                "libc" | "nix" | "windows" | "windows_sys" | "winapi" | "unistd"
+            )
+            && EXEC_CALLS.contains(&last)
+        {
             return Some((CapabilityKind::Process, None));
         }
-        if matches!(last, "CreateProcessW" | "CreateProcessA" | "ShellExecuteW" | "ShellExecuteA" | "WinExec") {
+        if matches!(
+            last,
+            "CreateProcessW" | "CreateProcessA" | "ShellExecuteW" | "ShellExecuteA" | "WinExec"
+        ) {
             return Some((CapabilityKind::Process, None));
         }
         if segs.len() >= 2 {
-            let env_fn = segs.windows(2).any(|w| w[0] == "env" && ENV_FNS.contains(&w[1].as_str()));
+            let env_fn = segs
+                .windows(2)
+                .any(|w| w[0] == "env" && ENV_FNS.contains(&w[1].as_str()));
             if env_fn || matches!(first, "dotenv" | "dotenvy") {
                 return Some((CapabilityKind::Env, None));
             }
-            let fs = segs.windows(2).any(|w| matches!(w[0].as_str(), "std" | "tokio" | "async_std" | "async_fs" | "fs_err") && w[1] == "fs")
-                || (first == "fs" && segs.len() == 2)
+            let fs = segs.windows(2).any(|w| {
+                matches!(
+                    w[0].as_str(),
+                    "std" | "tokio" | "async_std" | "async_fs" | "fs_err"
+                ) && w[1] == "fs"
+            }) || (first == "fs" && segs.len() == 2)
                 || matches!(first, "fs_err")
-                || (matches!(first, "File") && matches!(last, "open" | "create" | "create_new" | "options"))
+                || (matches!(first, "File")
+                    && matches!(last, "open" | "create" | "create_new" | "options"))
                 || first == "OpenOptions";
             if fs {
                 return Some((CapabilityKind::Fs, None));
@@ -257,7 +356,12 @@ impl FileVisitor<'_> {
                 });
                 for f in hidden {
                     if f.level > Level::Info {
-                        self.out.finding(f, &self.file.rel, line, Some(&format!("decoded from {enc}")));
+                        self.out.finding(
+                            f,
+                            &self.file.rel,
+                            line,
+                            Some(&format!("decoded from {enc}")),
+                        );
                     }
                 }
             }
@@ -283,7 +387,13 @@ impl FileVisitor<'_> {
                 path: self.file.rel.clone(),
                 line,
                 text: text::shorten(s),
-                reason: format!("{how} form: {}", found.iter().find(|f| f.level > Level::Info).map_or("", |f| f.reason.as_str())),
+                reason: format!(
+                    "{how} form: {}",
+                    found
+                        .iter()
+                        .find(|f| f.level > Level::Info)
+                        .map_or("", |f| f.reason.as_str())
+                ),
             });
         }
         self.string(s, line, ctx, Some(&how));
@@ -328,8 +438,14 @@ impl FileVisitor<'_> {
         let (level, why) = match kind {
             _ if !inside => (Level::Warn, "a file outside the package".to_owned()),
             None => return,
-            Some(k) if k.is_code() => (Level::Warn, format!("{}: machine code embedded in the crate", k.describe())),
-            Some(k) => (Level::Info, format!("{} (not text or an image)", k.describe())),
+            Some(k) if k.is_code() => (
+                Level::Warn,
+                format!("{}: machine code embedded in the crate", k.describe()),
+            ),
+            Some(k) => (
+                Level::Info,
+                format!("{} (not text or an image)", k.describe()),
+            ),
         };
         self.out.signal(Signal {
             code: SignalCode::IncludeBinary,
@@ -342,7 +458,12 @@ impl FileVisitor<'_> {
     }
 
     fn macro_body(&mut self, mac: &syn::Macro) {
-        let name = mac.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+        let name = mac
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default();
         let line = line_of(mac.path.span());
         match name.as_str() {
             "env" | "option_env" => {
@@ -353,9 +474,16 @@ impl FileVisitor<'_> {
                     Ok(l)
                 }) {
                     let var = lit.value();
-                    self.cap(CapabilityKind::Env, line, format!("{name}!(\"{var}\") (read at compile time)"));
+                    self.cap(
+                        CapabilityKind::Env,
+                        line,
+                        format!("{name}!(\"{var}\") (read at compile time)"),
+                    );
                     self.out.detail(CapabilityKind::Env, &var);
-                    let ctx = StrContext { env_read: true, ..self.ctx() };
+                    let ctx = StrContext {
+                        env_read: true,
+                        ..self.ctx()
+                    };
                     for f in text::analyze(&var, ctx) {
                         self.out.finding(f, &self.file.rel, line, None);
                     }
@@ -370,7 +498,12 @@ impl FileVisitor<'_> {
             }
             _ => {}
         }
-        if let Ok(args) = mac.parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated) {
+        if name == "macro_rules" || has_dollar(&mac.tokens) {
+            // A macro definition (or a body with `$` metavariables) never parses: literals only.
+            self.tokens(mac.tokens.clone(), usize::MAX / 2);
+        } else if let Ok(args) = mac
+            .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated)
+        {
             for a in &args {
                 self.visit_expr(a);
             }
@@ -384,7 +517,7 @@ impl FileVisitor<'_> {
     fn tokens(&mut self, tokens: TokenStream, depth: usize) {
         // Item-wrapping macros (`cfg_if!`, `feature!`) hold items in their outer groups: those
         // are parsed and walked as items, so their paths count too.
-        if depth <= 2 {
+        if depth <= 1 && !has_dollar(&tokens) {
             if let Ok(items) = syn::parse2::<syn::File>(tokens.clone()) {
                 if !items.items.is_empty() {
                     self.visit_file(&items);
@@ -398,9 +531,10 @@ impl FileVisitor<'_> {
             match tt {
                 TokenTree::Group(g) => {
                     // `#[doc = ".."]`: documentation, not code.
-                    let doc = prev_pound && matches!(g.stream().into_iter().next(), Some(TokenTree::Ident(i)) if i == "doc");
+                    let doc = prev_pound
+                        && matches!(g.stream().into_iter().next(), Some(TokenTree::Ident(i)) if i == "doc");
                     if !doc {
-                        self.tokens(g.stream(), depth + 1);
+                        self.tokens(g.stream(), depth.saturating_add(1));
                     }
                 }
                 TokenTree::Literal(l) => {
@@ -450,7 +584,9 @@ impl FileVisitor<'_> {
                         path: self.file.rel.clone(),
                         line,
                         text: format!("#[{last}]"),
-                        reason: format!("`#[{last}]` runs this function when the binary is loaded, before main"),
+                        reason: format!(
+                            "`#[{last}]` runs this function when the binary is loaded, before main"
+                        ),
                     });
                 }
                 "link_section" | "unsafe" => {
@@ -468,7 +604,11 @@ impl FileVisitor<'_> {
                 }
                 "link" => {
                     let t = attr.meta.to_token_stream().to_string();
-                    self.cap(CapabilityKind::Ffi, line_of(attr.span()), format!("#[{}]", text::shorten(&t)));
+                    self.cap(
+                        CapabilityKind::Ffi,
+                        line_of(attr.span()),
+                        format!("#[{}]", text::shorten(&t)),
+                    );
                 }
                 _ => {}
             }
@@ -485,7 +625,11 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
     fn visit_item_fn(&mut self, i: &'ast syn::ItemFn) {
         let test = self.attributes(&i.attrs);
         if i.sig.unsafety.is_some() {
-            self.cap(CapabilityKind::Unsafe, line_of(i.sig.fn_token.span), format!("unsafe fn {}", i.sig.ident));
+            self.cap(
+                CapabilityKind::Unsafe,
+                line_of(i.sig.fn_token.span),
+                format!("unsafe fn {}", i.sig.ident),
+            );
         }
         self.test_depth += usize::from(test);
         visit::visit_item_fn(self, i);
@@ -495,7 +639,11 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
     fn visit_impl_item_fn(&mut self, i: &'ast syn::ImplItemFn) {
         let test = self.attributes(&i.attrs);
         if i.sig.unsafety.is_some() {
-            self.cap(CapabilityKind::Unsafe, line_of(i.sig.fn_token.span), format!("unsafe fn {}", i.sig.ident));
+            self.cap(
+                CapabilityKind::Unsafe,
+                line_of(i.sig.fn_token.span),
+                format!("unsafe fn {}", i.sig.ident),
+            );
         }
         self.test_depth += usize::from(test);
         visit::visit_impl_item_fn(self, i);
@@ -522,21 +670,33 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
     fn visit_item_impl(&mut self, i: &'ast syn::ItemImpl) {
         self.attributes(&i.attrs);
         if i.unsafety.is_some() {
-            self.cap(CapabilityKind::Unsafe, line_of(i.impl_token.span), "unsafe impl");
+            self.cap(
+                CapabilityKind::Unsafe,
+                line_of(i.impl_token.span),
+                "unsafe impl",
+            );
         }
         visit::visit_item_impl(self, i);
     }
 
     fn visit_item_trait(&mut self, i: &'ast syn::ItemTrait) {
         if i.unsafety.is_some() {
-            self.cap(CapabilityKind::Unsafe, line_of(i.trait_token.span), format!("unsafe trait {}", i.ident));
+            self.cap(
+                CapabilityKind::Unsafe,
+                line_of(i.trait_token.span),
+                format!("unsafe trait {}", i.ident),
+            );
         }
         visit::visit_item_trait(self, i);
     }
 
     fn visit_item_foreign_mod(&mut self, i: &'ast syn::ItemForeignMod) {
         self.attributes(&i.attrs);
-        let abi = i.abi.name.as_ref().map_or("C".to_owned(), syn::LitStr::value);
+        let abi = i
+            .abi
+            .name
+            .as_ref()
+            .map_or("C".to_owned(), syn::LitStr::value);
         let names: Vec<String> = i
             .items
             .iter()
@@ -547,16 +707,32 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
             })
             .collect();
         let shown: Vec<&str> = names.iter().take(5).map(String::as_str).collect();
-        let more = if names.len() > 5 { format!(", +{}", names.len() - 5) } else { String::new() };
-        self.cap(CapabilityKind::Ffi, line_of(i.abi.extern_token.span), format!("extern \"{abi}\" {{ {}{more} }}", shown.join(", ")));
+        let more = if names.len() > 5 {
+            format!(", +{}", names.len() - 5)
+        } else {
+            String::new()
+        };
+        self.cap(
+            CapabilityKind::Ffi,
+            line_of(i.abi.extern_token.span),
+            format!("extern \"{abi}\" {{ {}{more} }}", shown.join(", ")),
+        );
         for it in &i.items {
             if let syn::ForeignItem::Fn(f) = it {
                 let name = f.sig.ident.to_string();
                 if EXEC_CALLS.contains(&name.as_str()) {
-                    self.cap(CapabilityKind::Process, line_of(f.sig.ident.span()), format!("extern fn {name}"));
+                    self.cap(
+                        CapabilityKind::Process,
+                        line_of(f.sig.ident.span()),
+                        format!("extern fn {name}"),
+                    );
                 }
                 if LIBC_NET.contains(&name.as_str()) {
-                    self.cap(CapabilityKind::Net, line_of(f.sig.ident.span()), format!("extern fn {name}"));
+                    self.cap(
+                        CapabilityKind::Net,
+                        line_of(f.sig.ident.span()),
+                        format!("extern fn {name}"),
+                    );
                 }
             }
         }
@@ -564,7 +740,11 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
     }
 
     fn visit_expr_unsafe(&mut self, e: &'ast syn::ExprUnsafe) {
-        self.cap(CapabilityKind::Unsafe, line_of(e.unsafe_token.span), "unsafe block");
+        self.cap(
+            CapabilityKind::Unsafe,
+            line_of(e.unsafe_token.span),
+            "unsafe block",
+        );
         visit::visit_expr_unsafe(self, e);
     }
 
@@ -577,7 +757,11 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
                     self.out.detail(kind, &d);
                 }
             }
-            if path.first().is_some_and(|f| NET_CRATES.contains(&f.as_str())) && path.len() == 1 {
+            if path
+                .first()
+                .is_some_and(|f| NET_CRATES.contains(&f.as_str()))
+                && path.len() == 1
+            {
                 self.cap(CapabilityKind::Net, line, format!("use {}", path[0]));
                 self.out.detail(CapabilityKind::Net, &path[0]);
             }
@@ -587,13 +771,21 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
     fn visit_item_extern_crate(&mut self, i: &'ast syn::ItemExternCrate) {
         let name = i.ident.to_string();
         if NET_CRATES.contains(&name.as_str()) {
-            self.cap(CapabilityKind::Net, line_of(i.extern_token.span), format!("extern crate {name}"));
+            self.cap(
+                CapabilityKind::Net,
+                line_of(i.extern_token.span),
+                format!("extern crate {name}"),
+            );
             self.out.detail(CapabilityKind::Net, &name);
         }
     }
 
     fn visit_path(&mut self, p: &'ast syn::Path) {
-        if p.segments.len() > 1 || p.segments.first().is_some_and(|s| SOCKET_ITEMS.contains(&s.ident.to_string().as_str())) {
+        if p.segments.len() > 1
+            || p.segments
+                .first()
+                .is_some_and(|s| SOCKET_ITEMS.contains(&s.ident.to_string().as_str()))
+        {
             let segs: Vec<String> = p.segments.iter().map(|s| s.ident.to_string()).collect();
             if let Some((kind, detail)) = self.classify(&segs) {
                 self.cap(kind, line_of(p.span()), segs.join("::"));
@@ -610,14 +802,22 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
 
     fn visit_expr_call(&mut self, c: &'ast syn::ExprCall) {
         if let Expr::Path(f) = &*c.func {
-            let segs: Vec<String> = f.path.segments.iter().map(|s| s.ident.to_string()).collect();
+            let segs: Vec<String> = f
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
             let line = line_of(f.path.span());
             match self.classify(&segs).map(|(k, _)| k) {
                 Some(CapabilityKind::Env) => {
                     if let Some(var) = c.args.first().and_then(|a| self.scope().eval(a)) {
                         if let Some(var) = var.as_str() {
                             self.out.detail(CapabilityKind::Env, var);
-                            let ctx = StrContext { env_read: true, ..self.ctx() };
+                            let ctx = StrContext {
+                                env_read: true,
+                                ..self.ctx()
+                            };
                             for f in text::analyze(var, ctx) {
                                 self.out.finding(f, &self.file.rel, line, None);
                             }
@@ -625,13 +825,23 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
                     }
                 }
                 Some(CapabilityKind::Process) => {
-                    if let Some(prog) = c.args.first().and_then(|a| self.scope().eval(a)).and_then(|e| e.as_str().map(str::to_owned)) {
+                    if let Some(prog) = c
+                        .args
+                        .first()
+                        .and_then(|a| self.scope().eval(a))
+                        .and_then(|e| e.as_str().map(str::to_owned))
+                    {
                         self.out.detail(CapabilityKind::Process, &prog);
                     }
                     self.process_args(c.args.iter(), line);
                 }
                 Some(CapabilityKind::Fs) => {
-                    if let Some(path) = c.args.first().and_then(|a| self.scope().eval(a)).and_then(|e| e.as_str().map(str::to_owned)) {
+                    if let Some(path) = c
+                        .args
+                        .first()
+                        .and_then(|a| self.scope().eval(a))
+                        .and_then(|e| e.as_str().map(str::to_owned))
+                    {
                         self.out.detail(CapabilityKind::Fs, &path);
                     }
                 }
@@ -652,7 +862,9 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
                 if let (Expr::Path(p), Some(arg)) = (&*m.receiver, m.args.first()) {
                     if let Some(name) = p.path.get_ident().map(ToString::to_string) {
                         let add = self.scope().eval(arg);
-                        if let Some(local) = self.locals.iter_mut().rev().find_map(|s| s.get_mut(&name)) {
+                        if let Some(local) =
+                            self.locals.iter_mut().rev().find_map(|s| s.get_mut(&name))
+                        {
                             match (&mut local.val, add.as_ref().and_then(Ev::as_str)) {
                                 (Val::Str(s), Some(a)) => {
                                     s.push_str(a);
@@ -696,8 +908,15 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
         };
         if let (Some(name), Some(init)) = (name, &l.init) {
             let value = match &*init.expr {
-                Expr::Call(c) if c.args.is_empty() && matches!(&*c.func, Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "new")) => {
-                    Some(Ev { val: Val::Str(String::new()), frags: 0, how: "an empty string" })
+                Expr::Call(c)
+                    if c.args.is_empty()
+                        && matches!(&*c.func, Expr::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "new")) =>
+                {
+                    Some(Ev {
+                        val: Val::Str(String::new()),
+                        frags: 0,
+                        how: "an empty string",
+                    })
                 }
                 e => self.scope().eval(e),
             };
@@ -708,7 +927,16 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
     }
 
     fn visit_expr(&mut self, e: &'ast Expr) {
-        if self.composite == 0 && matches!(e, Expr::Binary(_) | Expr::Macro(_) | Expr::MethodCall(_) | Expr::Call(_) | Expr::Array(_)) {
+        let candidate =
+            match e {
+                Expr::Binary(b) => matches!(b.op, syn::BinOp::Add(_)),
+                Expr::Macro(m) => m.mac.path.segments.last().is_some_and(|s| {
+                    s.ident == "concat" || s.ident == "format" || s.ident == "vec"
+                }),
+                Expr::MethodCall(_) | Expr::Call(_) | Expr::Array(_) => true,
+                _ => false,
+            };
+        if self.composite == 0 && candidate {
             if let Some(ev) = self.scope().eval(e) {
                 if ev.frags >= 2 && ev.as_str().is_some() {
                     let ctx = self.ctx();
@@ -721,7 +949,11 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
                 if let Val::List(parts) = &ev.val {
                     // An array of fragments: its concatenation may decode to something.
                     if parts.len() >= 2 {
-                        let joined = Ev { val: Val::Str(parts.concat()), frags: ev.frags, how: "an array of fragments" };
+                        let joined = Ev {
+                            val: Val::Str(parts.concat()),
+                            frags: ev.frags,
+                            how: "an array of fragments",
+                        };
                         let line = line_of(e.span());
                         let ctx = self.ctx();
                         if let Some((decoded, _)) = text::decode(&parts.concat()) {
@@ -752,4 +984,3 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
         }
     }
 }
-
