@@ -1,5 +1,5 @@
 //! Prints the inventory of unpacked packages as JSON lines, one per directory given
-//! (`inventory_scan DIR..`); the name and version come from the directory name `NAME-VERSION`.
+//! (`inventory_scan DIR..`); the name and version come from the package's `Cargo.toml`.
 //! Used by `bench/inventory-real-crates`.
 
 use std::path::Path;
@@ -9,21 +9,19 @@ fn main() -> ExitCode {
     let mut status = ExitCode::SUCCESS;
     for dir in std::env::args().skip(1) {
         let path = Path::new(&dir);
-        let base = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+        let manifest: toml::Table = std::fs::read_to_string(path.join("Cargo.toml"))
+            .ok()
+            .and_then(|t| t.parse().ok())
             .unwrap_or_default();
-        // `NAME-VERSION`: the version starts at the last `-` followed by a digit.
-        let split = base
-            .char_indices()
-            .filter(|&(i, c)| c == '-' && base[i + 1..].starts_with(|d: char| d.is_ascii_digit()))
-            .map(|(i, _)| i)
-            .last();
-        let (name, version) = match split {
-            Some(i) => (&base[..i], &base[i + 1..]),
-            None => (base.as_str(), ""),
+        let field = |k: &str| {
+            manifest
+                .get("package")
+                .and_then(|p| p.get(k))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
         };
-        match inventory::scan_package(path, name, version) {
+        match inventory::scan_package(path, &field("name"), &field("version")) {
             Ok(inv) => println!(
                 "{}",
                 serde_json::to_string(&inv).expect("inventory serializes")
