@@ -1,8 +1,11 @@
 //! Rust sources: every `.rs` file is parsed with syn (whatever `cfg` guards it, so code compiled
 //! only on another platform is seen), then walked by [`visit::FileVisitor`] for capabilities and
-//! signals. A file that does not parse gets a `parse-error` signal and the text scan.
+//! signals (`paths` says what a path names, `macros` handles macro bodies and attributes,
+//! `consteval` assembles strings). A file that does not parse gets a `parse-error` signal and the text scan.
 
 mod consteval;
+mod macros;
+mod paths;
 mod visit;
 
 use std::path::Path;

@@ -6,106 +6,22 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use proc_macro2::{TokenStream, TokenTree};
-use quote::ToTokens;
 use syn::spanned::Spanned;
 use syn::visit::{self, Visit};
-use syn::{Expr, Lit};
+use syn::Expr;
 
 use super::consteval::{self, Ev, Scope, Val};
-use crate::binary;
+use super::paths::{self, flatten_use, EXEC_CALLS, LIBC_NET, NET_CRATES, SOCKET_ITEMS};
 use crate::code::SignalCode;
 use crate::collect::Collector;
 use crate::files::File;
 use crate::model::{CapabilityKind, Level, Signal};
 use crate::text::{self, StrContext};
 
-/// HTTP and socket crates whose use is network access.
-const NET_CRATES: &[&str] = &[
-    "reqwest",
-    "ureq",
-    "hyper",
-    "curl",
-    "isahc",
-    "attohttpc",
-    "surf",
-    "minreq",
-    "http_req",
-    "awc",
-    "socket2",
-    "tungstenite",
-    "tokio_tungstenite",
-    "websocket",
-    "ssh2",
-    "russh",
-    "lettre",
-    "trust_dns_resolver",
-    "hickory_resolver",
-];
-/// Socket types and resolver calls.
-const SOCKET_ITEMS: &[&str] = &[
-    "TcpStream",
-    "TcpListener",
-    "UdpSocket",
-    "UnixStream",
-    "UnixListener",
-    "UnixDatagram",
-    "ToSocketAddrs",
-    "lookup_host",
-];
-/// Runtimes with a `net` module of sockets.
-const NET_MODULES: &[&str] = &["tokio", "async_std", "mio", "smol", "async_net", "async_io"];
-/// libc socket calls.
-const LIBC_NET: &[&str] = &[
-    "socket",
-    "connect",
-    "bind",
-    "listen",
-    "accept",
-    "sendto",
-    "recvfrom",
-    "getaddrinfo",
-    "gethostbyname",
-];
-/// Calls that start programs (libc, nix, Windows).
-const EXEC_CALLS: &[&str] = &[
-    "execv",
-    "execve",
-    "execvp",
-    "execvpe",
-    "execl",
-    "execlp",
-    "execle",
-    "fexecve",
-    "posix_spawn",
-    "posix_spawnp",
-    "fork",
-    "vfork",
-    "system",
-    "popen",
-    "CreateProcessA",
-    "CreateProcessW",
-    "CreateProcessAsUserW",
-    "ShellExecuteA",
-    "ShellExecuteW",
-    "ShellExecuteExW",
-    "WinExec",
-];
-/// Environment-variable functions of `std::env`.
-const ENV_FNS: &[&str] = &["var", "var_os", "vars", "vars_os", "set_var", "remove_var"];
-/// Link sections whose functions run at load time.
-const CTOR_SECTIONS: &[&str] = &[
-    ".init_array",
-    ".ctors",
-    ".CRT$XC",
-    "__DATA,__mod_init_func",
-    ".preinit_array",
-];
-
 /// Scans a parsed file.
 pub(crate) fn scan(root: &Path, file: &File, text: &str, ast: &syn::File, out: &mut Collector) {
     let consts = consteval::file_consts(ast);
-    let mut imports = Imports::default();
+    let mut imports = paths::Imports::default();
     imports.visit_file(ast);
     // `Command` is std's (or tokio's) when the file imports it from a `process` module.
     let command_imported = imports.process_command || text.contains("process::*");
@@ -159,97 +75,34 @@ pub(crate) fn scan(root: &Path, file: &File, text: &str, ast: &syn::File, out: &
     }
 }
 
-#[derive(Default)]
-struct Imports {
-    process_command: bool,
-}
-
-impl<'ast> Visit<'ast> for Imports {
-    fn visit_item_use(&mut self, u: &'ast syn::ItemUse) {
-        for path in flatten_use(&u.tree) {
-            let process = path.iter().any(|s| s == "process");
-            if process
-                && matches!(
-                    path.last().map(String::as_str),
-                    Some("Command" | "*" | "{self}")
-                )
-            {
-                self.process_command = true;
-            }
-        }
-    }
-}
-
-fn flatten_use(tree: &syn::UseTree) -> Vec<Vec<String>> {
-    fn go(tree: &syn::UseTree, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
-        match tree {
-            syn::UseTree::Path(p) => {
-                prefix.push(p.ident.to_string());
-                go(&p.tree, prefix, out);
-                prefix.pop();
-            }
-            syn::UseTree::Name(n) => {
-                let mut p = prefix.clone();
-                p.push(n.ident.to_string());
-                out.push(p);
-            }
-            syn::UseTree::Rename(r) => {
-                let mut p = prefix.clone();
-                p.push(r.ident.to_string());
-                out.push(p);
-            }
-            syn::UseTree::Glob(_) => {
-                let mut p = prefix.clone();
-                p.push("*".into());
-                out.push(p);
-            }
-            syn::UseTree::Group(g) => {
-                for t in &g.items {
-                    go(t, prefix, out);
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    go(tree, &mut Vec::new(), &mut out);
-    out
-}
-
-struct FileVisitor<'a> {
-    root: &'a Path,
-    file: &'a File,
-    out: &'a mut Collector,
-    consts: HashMap<String, Ev>,
-    locals: Vec<HashMap<String, Ev>>,
+pub(super) struct FileVisitor<'a> {
+    pub(super) root: &'a Path,
+    pub(super) file: &'a File,
+    pub(super) out: &'a mut Collector,
+    pub(super) consts: HashMap<String, Ev>,
+    pub(super) locals: Vec<HashMap<String, Ev>>,
     /// Inside test code (a test file, `#[cfg(test)]` or `#[test]`) when non-zero.
-    test_depth: usize,
+    pub(super) test_depth: usize,
     /// Inside an expression already evaluated as assembled when non-zero.
-    composite: usize,
-    command_imported: bool,
+    pub(super) composite: usize,
+    pub(super) command_imported: bool,
     /// A process capability was recorded in this file (so `.arg(..)` feeds a program).
-    process_seen: bool,
-    env_read: bool,
-    env_candidates: Vec<(usize, String)>,
+    pub(super) process_seen: bool,
+    pub(super) env_read: bool,
+    pub(super) env_candidates: Vec<(usize, String)>,
     /// A net capability was recorded in this file.
-    net_seen: bool,
+    pub(super) net_seen: bool,
     /// Public IPv4 addresses without a port, raised to warn when the file uses the network.
-    bare_ips: Vec<(usize, text::Finding)>,
+    pub(super) bare_ips: Vec<(usize, text::Finding)>,
 }
 
-/// Whether a token stream has `$` at its top level (a macro_rules pattern or transcriber).
-fn has_dollar(tokens: &TokenStream) -> bool {
-    tokens
-        .clone()
-        .into_iter()
-        .any(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == '$'))
-}
-
-fn line_of(span: proc_macro2::Span) -> usize {
+/// The 1-based line where `span` starts.
+pub(super) fn line_of(span: proc_macro2::Span) -> usize {
     span.start().line
 }
 
 impl FileVisitor<'_> {
-    fn ctx(&self) -> StrContext {
+    pub(super) fn ctx(&self) -> StrContext {
         StrContext {
             test: self.test_depth > 0,
             process: false,
@@ -264,77 +117,18 @@ impl FileVisitor<'_> {
         }
     }
 
-    fn cap(&mut self, kind: CapabilityKind, line: usize, text: impl Into<String>) {
+    pub(super) fn cap(&mut self, kind: CapabilityKind, line: usize, text: impl Into<String>) {
         self.process_seen |= kind == CapabilityKind::Process;
         self.net_seen |= kind == CapabilityKind::Net;
         self.out.capability(kind, &self.file.rel, line, text);
     }
 
-    /// What a path names, as a capability.
     fn classify(&self, segs: &[String]) -> Option<(CapabilityKind, Option<String>)> {
-        let first = segs.first()?.as_str();
-        let last = segs.last()?.as_str();
-        if NET_CRATES.contains(&first) && segs.len() > 1 {
-            return Some((CapabilityKind::Net, Some(first.to_owned())));
-        }
-        if segs.iter().any(|s| SOCKET_ITEMS.contains(&s.as_str())) {
-            return Some((CapabilityKind::Net, None));
-        }
-        if segs.len() > 1 && NET_MODULES.contains(&first) && segs[1] == "net" {
-            return Some((CapabilityKind::Net, None));
-        }
-        if first == "libc" && segs.len() == 2 && LIBC_NET.contains(&last) {
-            return Some((CapabilityKind::Net, None));
-        }
-        let process_command = segs
-            .windows(2)
-            .any(|w| w[0] == "process" && w[1] == "Command")
-            || (first == "Command" && self.command_imported && segs.len() == 2 && last == "new")
-            || segs.iter().any(|s| s == "CommandExt");
-        if process_command {
-            return Some((CapabilityKind::Process, None));
-        }
-        if segs.len() >= 2
-            && matches!(
-                first,
-                "libc" | "nix" | "windows" | "windows_sys" | "winapi" | "unistd"
-            )
-            && EXEC_CALLS.contains(&last)
-        {
-            return Some((CapabilityKind::Process, None));
-        }
-        if matches!(
-            last,
-            "CreateProcessW" | "CreateProcessA" | "ShellExecuteW" | "ShellExecuteA" | "WinExec"
-        ) {
-            return Some((CapabilityKind::Process, None));
-        }
-        if segs.len() >= 2 {
-            let env_fn = segs
-                .windows(2)
-                .any(|w| w[0] == "env" && ENV_FNS.contains(&w[1].as_str()));
-            if env_fn || matches!(first, "dotenv" | "dotenvy") {
-                return Some((CapabilityKind::Env, None));
-            }
-            let fs = segs.windows(2).any(|w| {
-                matches!(
-                    w[0].as_str(),
-                    "std" | "tokio" | "async_std" | "async_fs" | "fs_err"
-                ) && w[1] == "fs"
-            }) || (first == "fs" && segs.len() == 2)
-                || matches!(first, "fs_err")
-                || (matches!(first, "File")
-                    && matches!(last, "open" | "create" | "create_new" | "options"))
-                || first == "OpenOptions";
-            if fs {
-                return Some((CapabilityKind::Fs, None));
-            }
-        }
-        None
+        paths::classify(segs, self.command_imported)
     }
 
     /// Runs the string analysis over `s` at `line`.
-    fn string(&mut self, s: &str, line: usize, ctx: StrContext, how: Option<&str>) {
+    pub(super) fn string(&mut self, s: &str, line: usize, ctx: StrContext, how: Option<&str>) {
         for f in text::analyze(s, ctx) {
             if f.reason.starts_with(text::BARE_IP) {
                 self.bare_ips.push((line, f));
@@ -417,203 +211,6 @@ impl FileVisitor<'_> {
                 }
             }
         }
-    }
-
-    fn include_bytes(&mut self, lit: &syn::LitStr) {
-        let line = line_of(lit.span());
-        let rel = lit.value();
-        let dir = self.file.abs.parent().unwrap_or(self.root);
-        let target = dir.join(&rel);
-        let Ok(canon) = target.canonicalize() else {
-            return;
-        };
-        let inside = self.root.canonicalize().is_ok_and(|r| canon.starts_with(r));
-        let mut head = Vec::new();
-        if let Ok(f) = std::fs::File::open(&canon) {
-            use std::io::Read;
-            let _ = f.take(4096).read_to_end(&mut head);
-        }
-        let ext = rel.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-        let kind = binary::classify(&head, &ext);
-        let (level, why) = match kind {
-            _ if !inside => (Level::Warn, "a file outside the package".to_owned()),
-            None => return,
-            Some(k) if k.is_code() => (
-                Level::Warn,
-                format!("{}: machine code embedded in the crate", k.describe()),
-            ),
-            Some(k) => (
-                Level::Info,
-                format!("{} (not text or an image)", k.describe()),
-            ),
-        };
-        self.out.signal(Signal {
-            code: SignalCode::IncludeBinary,
-            level,
-            path: self.file.rel.clone(),
-            line,
-            text: format!("include_bytes!(\"{rel}\")"),
-            reason: format!("embeds `{rel}`, {why}"),
-        });
-    }
-
-    fn macro_body(&mut self, mac: &syn::Macro) {
-        let name = mac
-            .path
-            .segments
-            .last()
-            .map(|s| s.ident.to_string())
-            .unwrap_or_default();
-        let line = line_of(mac.path.span());
-        match name.as_str() {
-            "env" | "option_env" => {
-                self.env_read = true;
-                if let Ok(lit) = mac.parse_body_with(|p: syn::parse::ParseStream| {
-                    let l: syn::LitStr = p.parse()?;
-                    let _: TokenStream = p.parse()?;
-                    Ok(l)
-                }) {
-                    let var = lit.value();
-                    self.cap(
-                        CapabilityKind::Env,
-                        line,
-                        format!("{name}!(\"{var}\") (read at compile time)"),
-                    );
-                    self.out.detail(CapabilityKind::Env, &var);
-                    let ctx = StrContext {
-                        env_read: true,
-                        ..self.ctx()
-                    };
-                    for f in text::analyze(&var, ctx) {
-                        self.out.finding(f, &self.file.rel, line, None);
-                    }
-                }
-                return;
-            }
-            "include_bytes" => {
-                if let Ok(lit) = mac.parse_body::<syn::LitStr>() {
-                    self.include_bytes(&lit);
-                }
-                return;
-            }
-            _ => {}
-        }
-        if name == "macro_rules" || has_dollar(&mac.tokens) {
-            // A macro definition (or a body with `$` metavariables) never parses: literals only.
-            self.tokens(mac.tokens.clone(), usize::MAX / 2);
-        } else if let Ok(args) = mac
-            .parse_body_with(syn::punctuated::Punctuated::<Expr, syn::Token![,]>::parse_terminated)
-        {
-            for a in &args {
-                self.visit_expr(a);
-            }
-        } else {
-            self.tokens(mac.tokens.clone(), 0);
-        }
-    }
-
-    /// Literals of a token stream that is not parsed as expressions (macro_rules bodies,
-    /// `quote!`, custom macros).
-    fn tokens(&mut self, tokens: TokenStream, depth: usize) {
-        // Item-wrapping macros (`cfg_if!`, `feature!`) hold items in their outer groups: those
-        // are parsed and walked as items, so their paths count too.
-        if depth <= 1 && !has_dollar(&tokens) {
-            if let Ok(items) = syn::parse2::<syn::File>(tokens.clone()) {
-                if !items.items.is_empty() {
-                    self.visit_file(&items);
-                    return;
-                }
-            }
-        }
-        let mut prev_pound = false;
-        for tt in tokens {
-            let pound = matches!(&tt, TokenTree::Punct(p) if p.as_char() == '#');
-            match tt {
-                TokenTree::Group(g) => {
-                    // `#[doc = ".."]`: documentation, not code.
-                    let doc = prev_pound
-                        && matches!(g.stream().into_iter().next(), Some(TokenTree::Ident(i)) if i == "doc");
-                    if !doc {
-                        self.tokens(g.stream(), depth.saturating_add(1));
-                    }
-                }
-                TokenTree::Literal(l) => {
-                    let line = l.span().start().line;
-                    if let Ok(Lit::Str(s)) = syn::parse2::<Lit>(TokenTree::Literal(l).into()) {
-                        let value = s.value();
-                        if CTOR_SECTIONS.iter().any(|c| value.starts_with(c)) {
-                            self.out.signal(Signal {
-                                code: SignalCode::StaticConstructor,
-                                level: Level::Info,
-                                path: self.file.rel.clone(),
-                                line,
-                                text: value.clone(),
-                                reason: format!("macro body names the load-time section `{value}` (a constructor generated for the macro's users)"),
-                            });
-                        }
-                        self.string(&value, line, self.ctx(), None);
-                    }
-                }
-                _ => {}
-            }
-            prev_pound = pound;
-        }
-    }
-
-    fn attributes(&mut self, attrs: &[syn::Attribute]) -> bool {
-        let mut test = false;
-        for attr in attrs {
-            let path = attr.path();
-            let Some(last) = path.segments.last().map(|s| s.ident.to_string()) else {
-                continue;
-            };
-            match last.as_str() {
-                "doc" => {}
-                "test" | "bench" => test = true,
-                "cfg" => {
-                    let t = attr.meta.to_token_stream().to_string();
-                    if t.contains("test") && !t.contains("not (test") && !t.contains("not(test") {
-                        test = true;
-                    }
-                }
-                "ctor" | "dtor" => {
-                    let line = line_of(attr.span());
-                    self.out.signal(Signal {
-                        code: SignalCode::StaticConstructor,
-                        level: Level::Warn,
-                        path: self.file.rel.clone(),
-                        line,
-                        text: format!("#[{last}]"),
-                        reason: format!(
-                            "`#[{last}]` runs this function when the binary is loaded, before main"
-                        ),
-                    });
-                }
-                "link_section" | "unsafe" => {
-                    let t = attr.meta.to_token_stream().to_string();
-                    if let Some(sec) = CTOR_SECTIONS.iter().find(|c| t.contains(*c)) {
-                        self.out.signal(Signal {
-                            code: SignalCode::StaticConstructor,
-                            level: Level::Warn,
-                            path: self.file.rel.clone(),
-                            line: line_of(attr.span()),
-                            text: text::shorten(&t),
-                            reason: format!("`#[link_section = \"{sec}..\"]`: the loader calls this when the binary is loaded, before main"),
-                        });
-                    }
-                }
-                "link" => {
-                    let t = attr.meta.to_token_stream().to_string();
-                    self.cap(
-                        CapabilityKind::Ffi,
-                        line_of(attr.span()),
-                        format!("#[{}]", text::shorten(&t)),
-                    );
-                }
-                _ => {}
-            }
-        }
-        test
     }
 }
 
