@@ -50,7 +50,9 @@ impl BinaryKind {
             BinaryKind::Elf => "an ELF executable or library (magic 7f 45 4c 46)",
             BinaryKind::Pe => "a Windows PE executable or DLL (MZ header with a PE signature)",
             BinaryKind::MachO => "a Mach-O executable or library",
-            BinaryKind::Coff => "a COFF object file",
+            BinaryKind::Coff => {
+                "a COFF object file (Windows object code, such as prebuilt assembly)"
+            }
             BinaryKind::Wasm => "a WebAssembly module",
             BinaryKind::JavaClass => "a Java class file",
             BinaryKind::StaticLibrary => "a static library (ar archive of object code)",

@@ -42,7 +42,7 @@ impl CrateInventory {
 /// Files seen in the package, by how they were scanned.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileCounts {
-    /// `.rs` files parsed with syn.
+    /// `.rs` files (parsed with syn, or scanned as text when they do not parse).
     pub rust: usize,
     /// `.rs` files that did not parse (each also has a `parse-error` signal).
     pub rust_unparsed: usize,

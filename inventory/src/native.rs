@@ -93,13 +93,14 @@ pub(crate) fn scan_text(file: &File, text: &str, out: &mut Collector) {
             if let Some((decoded, how)) = text::decode(s) {
                 let hidden = text::worth_hiding(&decoded, ctx);
                 if !hidden.is_empty() {
+                    let (level, top) = text::encoded_level(&hidden, file.test);
                     out.signal(Signal {
                         code: SignalCode::EncodedString,
-                        level: if file.test { Level::Warn } else { Level::Error },
+                        level,
                         path: file.rel.clone(),
                         line: n,
                         text: text::shorten(&decoded),
-                        reason: format!("{how} string decodes to: {}", hidden[0].reason),
+                        reason: format!("{how} string decodes to: {}", top.reason),
                     });
                 }
             }

@@ -432,3 +432,73 @@ fn missing_root_is_an_error() {
     let err = scan_package(Path::new("/nonexistent/airlock-inventory"), "x", "0").unwrap_err();
     assert!(err.to_string().contains("not a directory"), "{err}");
 }
+
+#[test]
+fn encoded_plain_url_is_warn_and_encoded_drop_site_is_error() {
+    let lib = r#"
+pub const DOCS: &str = "aHR0cHM6Ly9kb2NzLnJzL3gveQ==";
+pub const DROP: &str = "aHR0cHM6Ly9wYXN0ZWJpbi5jb20vcmF3L3g=";
+"#;
+    let inv = scan(&[("src/lib.rs", lib.as_bytes())]);
+    let found = signals(&inv, SignalCode::EncodedString, Level::Info);
+    let at = |line: usize| found.iter().find(|s| s.line == line).map(|s| s.level);
+    assert_eq!(at(2), Some(Level::Warn), "{found:#?}");
+    assert_eq!(at(3), Some(Level::Error), "{found:#?}");
+}
+
+#[test]
+fn test_code_lowers_levels_but_src_does_not() {
+    let thief =
+        r#"pub fn f() -> Vec<&'static str> { vec!["/root/.ssh/id_rsa", "45.13.7.9:4444"] }"#;
+    let in_tests = scan(&[("src/lib.rs", b""), ("tests/t.rs", thief.as_bytes())]);
+    assert!(signals(&in_tests, SignalCode::SecretPath, Level::Warn).is_empty());
+    expect(&in_tests, SignalCode::SecretPath, Level::Info);
+    let cfg_test = format!("#[cfg(test)]\nmod tests {{\n{thief}\n}}\n");
+    let in_cfg_test = scan(&[("src/lib.rs", cfg_test.as_bytes())]);
+    assert!(signals(&in_cfg_test, SignalCode::SecretPath, Level::Warn).is_empty());
+    let in_src = scan(&[("src/lib.rs", thief.as_bytes())]);
+    expect(&in_src, SignalCode::SecretPath, Level::Warn);
+}
+
+#[test]
+fn windows_import_library_is_info_but_a_static_library_of_code_is_warn() {
+    let member = |name: &str, body: &[u8]| {
+        let mut h = format!(
+            "{name:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+            0,
+            0,
+            0,
+            644,
+            body.len()
+        )
+        .into_bytes();
+        h.extend_from_slice(body);
+        if body.len() % 2 == 1 {
+            h.push(b'\n');
+        }
+        h
+    };
+    let mut import = b"!<arch>\n".to_vec();
+    import.extend(member("/", b"\0\0\0\0"));
+    import.extend(member(
+        "k32.dll/",
+        b"\0\0\xff\xff\0\0\x64\x86GetTickCount\0k32.dll\0",
+    ));
+    let mut code = b"!<arch>\n".to_vec();
+    let mut obj = b"\x64\x86\x01\0".to_vec();
+    obj.resize(20, 0);
+    obj.extend(b".text\0\0\0");
+    obj.extend([0u8; 8]);
+    obj.extend(4096u32.to_le_bytes());
+    obj.resize(60, 0);
+    code.extend(member("evil.o/", &obj));
+    let inv = scan(&[
+        ("src/lib.rs", b""),
+        ("lib/k32.lib", &import),
+        ("lib/libevil.a", &code),
+    ]);
+    let bins = signals(&inv, SignalCode::ShippedBinary, Level::Info);
+    let level = |p: &str| bins.iter().find(|s| s.path == p).map(|s| s.level);
+    assert_eq!(level("lib/k32.lib"), Some(Level::Info), "{bins:#?}");
+    assert_eq!(level("lib/libevil.a"), Some(Level::Warn), "{bins:#?}");
+}

@@ -140,13 +140,14 @@ impl FileVisitor<'_> {
             let hidden = text::worth_hiding(&decoded, ctx);
             if !hidden.is_empty() {
                 let from = how.map_or(String::new(), |h| format!(" (assembled from {h})"));
+                let (level, top) = text::encoded_level(&hidden, ctx.test);
                 self.out.signal(Signal {
                     code: SignalCode::EncodedString,
-                    level: if ctx.test { Level::Warn } else { Level::Error },
+                    level,
                     path: self.file.rel.clone(),
                     line,
                     text: text::shorten(&decoded),
-                    reason: format!("{enc} string{from} decodes to: {}", hidden[0].reason),
+                    reason: format!("{enc} string{from} decodes to: {}", top.reason),
                 });
                 for f in hidden {
                     if f.level > Level::Info {

@@ -76,15 +76,13 @@ pub(super) fn addresses(s: &str, lower: &str, ctx: StrContext, out: &mut Vec<Fin
         {
             continue;
         }
-        {
-            out.push(Finding {
-                code: SignalCode::AddressLiteral,
-                level: Level::Warn,
-                text: shorten(s),
-                reason: format!("names `{site}`, a known drop site (paste site, chat-bot or webhook API, tunnel or free serverless host)"),
-            });
-            break;
-        }
+        out.push(Finding {
+            code: SignalCode::AddressLiteral,
+            level: Level::Warn,
+            text: shorten(s),
+            reason: format!("names `{site}`, a known drop site (paste site, chat-bot or webhook API, tunnel or free serverless host)"),
+        });
+        break;
     }
     let mut url_ip = false;
     let mut rest = lower;

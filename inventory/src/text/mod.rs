@@ -116,6 +116,22 @@ pub(crate) fn worth_hiding(decoded: &str, ctx: StrContext) -> Vec<Finding> {
     found
 }
 
+/// The level of an encoded string whose decoded text says `hidden`, and the finding that decides
+/// it: error when the decoded text is itself suspicious (a drop site, a raw IP, a downloader, a
+/// secret), warn for a plain URL or command; one lower in test code.
+pub(crate) fn encoded_level(hidden: &[Finding], test: bool) -> (Level, &Finding) {
+    let top = hidden
+        .iter()
+        .max_by_key(|f| f.level)
+        .expect("called with findings");
+    let level = match (top.level > Level::Info, test) {
+        (true, false) => Level::Error,
+        (true, true) | (false, false) => Level::Warn,
+        (false, true) => Level::Info,
+    };
+    (level, top)
+}
+
 fn printable(bytes: Vec<u8>) -> Option<String> {
     let s = String::from_utf8(bytes).ok()?;
     let good = s
