@@ -1,0 +1,113 @@
+//! Static inventory of a Rust package (what a `.crate` holds, unpacked): which capabilities its
+//! code uses and where (`net`, `process`, `fs`, `env`, `unsafe`, `ffi`, `build-script`,
+//! `proc-macro`), and signals that a person vetting it should hear about (shipped binaries and
+//! scripts, encoded strings, address literals, secret paths and variables, downloaders handed to
+//! a process, static constructors, embedded binaries).
+//!
+//! Every `.rs` file of the package is parsed with syn whatever its `cfg` (a `cfg(windows)`
+//! payload is seen on Linux), including `build.rs`, `tests/`, `examples/` and `benches/`; C, C++,
+//! assembly and scripts are scanned as text; every other file is checked for executable magic.
+//! Nothing is compiled or run.
+//!
+//! ```no_run
+//! let inv = inventory::scan_package(std::path::Path::new("/tmp/itoa-1.0.15"), "itoa", "1.0.15")?;
+//! for s in inv.signals_at_least(inventory::Level::Warn) {
+//!     println!("{} {}:{} {}", s.code, s.path, s.line, s.reason);
+//! }
+//! # Ok::<(), inventory::InventoryError>(())
+//! ```
+//!
+//! Levels are calibrated on popular crates (see `bench/inventory-real-crates`): capabilities are
+//! facts, never alarms; `warn` and `error` signals are what a clean crate does not do.
+
+mod binary;
+mod code;
+mod collect;
+mod error;
+mod files;
+mod manifest;
+mod model;
+mod native;
+mod rust;
+mod text;
+
+pub use code::SignalCode;
+pub use error::InventoryError;
+pub use model::{
+    Capability, CapabilityKind, CrateInventory, FileCounts, Level, Place, Signal,
+    MAX_DETAILS_PER_CAPABILITY, MAX_PLACES_PER_CAPABILITY,
+};
+
+use std::path::Path;
+
+/// Inventories the unpacked package at `root` (the directory a `.crate` unpacks to).
+///
+/// Fails only when `root` is not a readable directory; unreadable, oversized or unparsable files
+/// inside it are reported as signals.
+pub fn scan_package(
+    root: &Path,
+    name: &str,
+    version: &str,
+) -> Result<CrateInventory, InventoryError> {
+    if !root.is_dir() {
+        return Err(InventoryError::NotADirectory {
+            path: root.to_path_buf(),
+        });
+    }
+    let listing = files::list(root)?;
+    let mut out = collect::Collector::default();
+    manifest::scan(root, &mut out);
+    for sig in &listing.skipped {
+        out.signal(sig.clone());
+    }
+    for per_file in scan_files(root, &listing.files) {
+        out.merge(per_file);
+    }
+    Ok(out.finish(name, version))
+}
+
+/// Scans every file on a few threads (parsing dominates and files are independent); the
+/// per-file results come back in path order so places and signals are deterministic.
+fn scan_files(root: &Path, files: &[files::File]) -> Vec<collect::Collector> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 8)
+        .min(files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<collect::Collector>>> =
+        files.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(file) = files.get(i) else {
+                    break;
+                };
+                let mut out = collect::Collector::default();
+                scan_file(root, file, &mut out);
+                *slots[i]
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(out);
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .filter_map(|m| {
+            m.into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        })
+        .collect()
+}
+
+fn scan_file(root: &Path, file: &files::File, out: &mut collect::Collector) {
+    match file.kind {
+        files::Kind::Rust => rust::scan_file(root, file, out),
+        files::Kind::Native | files::Kind::Script => native::scan_file(root, file, out),
+        files::Kind::Binary(_) | files::Kind::Other => {}
+    }
+    files::report_kind(file, out);
+}
