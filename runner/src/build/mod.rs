@@ -372,7 +372,7 @@ fn empty_report(opts: &BuildOptions, graph: Option<&Graph>) -> Report {
         workspace: graph.map(|g| g.workspace_root.clone()),
         summary: Summary::default(),
         crates: Vec::new(),
-        provenance: Vec::new(),
+        vetting: Default::default(),
         fuzz: None,
         environment: Environment {
             kernel: support.kernel.clone(),

@@ -1,5 +1,6 @@
 //! The report model: the serde types of `report.json` (schema `airlock.report/1`) that `build`,
-//! `fuzz` and `vet` fill and every renderer reads. It depends on the event vocabulary only; the
+//! `fuzz` and `vet` fill and every renderer reads (vet's sections are in `vet_section`). It
+//! depends on the event vocabulary and the inventory's types only; the
 //! directives and granted exceptions are kept here as the report records them, and `build`
 //! produces them.
 
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::fuzz_section::FuzzSection;
+use super::vet_section::VetSections;
 use crate::events::{Decision, Event, Kind};
 
 /// The schema tag of every report this version writes.
@@ -27,9 +29,10 @@ pub struct Report {
     pub summary: Summary,
     /// One entry per crate of the graph that took part, by name and version.
     pub crates: Vec<CrateReport>,
-    /// Registry provenance (filled by `vet`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub provenance: Vec<Provenance>,
+    /// What `vet` adds (`verdict`, `phases`, `provenance`, `inventory`, `vet`), flattened into
+    /// the top level; empty for `build` and `fuzz`.
+    #[serde(flatten)]
+    pub vetting: VetSections,
     /// The fuzz campaign (filled by `fuzz` and `vet`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fuzz: Option<FuzzReport>,
@@ -65,7 +68,8 @@ pub struct Summary {
 pub enum Verdict {
     /// Nothing notable happened and everything built.
     Clean,
-    /// The build script or the compilation failed (and nothing notable happened).
+    /// The build script or the compilation failed (and nothing notable happened); for `vet`'s
+    /// verdicts: the crate could not be vetted completely.
     Failed,
     /// A notable event counted against the crate.
     Suspicious,
@@ -155,29 +159,6 @@ impl CrateReport {
     }
 }
 
-/// `provenance[]` (from `vet`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Provenance {
-    /// The package name.
-    pub name: String,
-    /// The package version.
-    pub version: String,
-    /// Whether the registry knows the version.
-    pub exists: bool,
-    /// When the package's first version was published.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_published: Option<String>,
-    /// When its latest version was published.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latest_published: Option<String>,
-    /// How many versions the registry lists.
-    #[serde(default)]
-    pub versions: usize,
-    /// Whether this version is yanked.
-    #[serde(default)]
-    pub yanked: bool,
-}
-
 /// `fuzz` (from `fuzz` and `vet`): the campaign's own section type, so the report carries
 /// exactly what the campaign measured.
 pub type FuzzReport = FuzzSection;
@@ -253,7 +234,7 @@ impl Report {
             workspace: None,
             summary: Summary::default(),
             crates: Vec::new(),
-            provenance: Vec::new(),
+            vetting: VetSections::default(),
             fuzz: Some(section),
             environment,
             errors: Vec::new(),

@@ -142,7 +142,7 @@ mod tests {
                 krate("evil-sys", Verdict::Suspicious, vec![e]),
                 krate("fine", Verdict::Clean, vec![]),
             ],
-            provenance: vec![],
+            vetting: Default::default(),
             fuzz: None,
             environment: Environment {
                 kernel: "6.8".into(),
