@@ -37,6 +37,18 @@ impl Format {
     }
 }
 
+impl Format {
+    /// The file extension of `report.<ext>`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Markdown => "md",
+            Format::Sarif => "sarif",
+            Format::Html => "html",
+        }
+    }
+}
+
 impl Report {
     /// Renders in `format`.
     pub fn render(&self, format: Format) -> String {
@@ -50,17 +62,18 @@ impl Report {
 
     /// Writes `report.json`, `report.md` and `report.sarif` into `dir` (created).
     pub fn write_all(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+        self.write(dir, &[Format::Json, Format::Markdown, Format::Sarif])
+    }
+
+    /// Writes `report.<ext>` for each of `formats` into `dir` (created).
+    pub fn write(&self, dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, ReportError> {
         std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
             path: dir.to_owned(),
             source,
         })?;
         let mut written = Vec::new();
-        for (file, format) in [
-            ("report.json", Format::Json),
-            ("report.md", Format::Markdown),
-            ("report.sarif", Format::Sarif),
-        ] {
-            let path = dir.join(file);
+        for &format in formats {
+            let path = dir.join(format!("report.{}", format.extension()));
             std::fs::write(&path, self.render(format)).map_err(|source| ReportError::Write {
                 path: path.clone(),
                 source,

@@ -1,0 +1,697 @@
+//! The phase pipeline of `cargo airlock vet`: for every crate asked for, the phases in order
+//! (provenance, inventory, build, then the run-time phases `test`, `load`, `probe` and `fuzz`
+//! when this version can run them), one report for all of it, and the verdict.
+//!
+//! A phase is a [`Phase`] (the report's [`VetPhase`]); [`unsupported`] says which ones this
+//! version cannot run yet and why, and [`run`] dispatches each supported phase to its step for
+//! every crate that is still in the running. A crate leaves the running when it does not exist
+//! (the verdict says so: exit 1) or when it could not be fetched (the run could not vet it);
+//! every later phase records it in `skipped_crates` with the reason. A new phase plugs in as a
+//! variant, an arm in [`unsupported`] and a step in [`Pipeline::run_phase`].
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::provenance::{self, Assessment, ProvenanceOptions};
+use super::registry::{ConfigInputs, RegistryError, RegistrySource, SparseRegistry, UnpackedCrate};
+use super::spec::CrateSpec;
+use super::{scratch, verdict};
+use crate::build::{self, BuildOptions};
+use crate::error_chain::error_chain;
+pub use crate::report::VetPhase as Phase;
+use crate::report::{
+    CrateReport, Environment, Format, PhaseRecord, PhaseStatus, Reason, Report, ReportError,
+    ScriptStatus, Summary, Verdict, VetRequest, VetSections, SCHEMA,
+};
+
+/// The default `--time`: the budget of the run-time phases, small enough that a small crate's
+/// whole vet stays under five minutes on two cores.
+pub const DEFAULT_TIME: Duration = Duration::from_secs(60);
+
+/// Why this version cannot run `phase` (None: it can).
+pub fn unsupported(phase: Phase) -> Option<&'static str> {
+    match phase {
+        Phase::Provenance | Phase::Inventory | Phase::Build => None,
+        Phase::Test | Phase::Load | Phase::Probe => {
+            Some("this version of cargo-airlock does not run the crate's code yet")
+        }
+        Phase::Fuzz => Some(
+            "this version of cargo-airlock does not fuzz within `vet` yet (run `cargo airlock gen` \
+             and `cargo airlock fuzz` in the scratch workspace)",
+        ),
+    }
+}
+
+/// The phases to run (`--phases LIST`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhaseSelection(BTreeSet<Phase>);
+
+impl PhaseSelection {
+    /// Every phase (the default; the unsupported ones are then skipped with their reason).
+    pub fn all() -> Self {
+        Self(Phase::ALL.into_iter().collect())
+    }
+
+    /// Parses `provenance,inventory,build` (names as reports spell them, comma-separated).
+    pub fn parse(list: &str) -> Result<Self, VetError> {
+        let mut out = BTreeSet::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let phase = Phase::ALL
+                .into_iter()
+                .find(|p| p.as_str() == name)
+                .ok_or_else(|| VetError::UnknownPhase {
+                    name: name.to_owned(),
+                    known: known_phases(),
+                })?;
+            out.insert(phase);
+        }
+        if out.is_empty() {
+            return Err(VetError::NoPhases {
+                known: known_phases(),
+            });
+        }
+        Ok(Self(out))
+    }
+
+    /// Whether `phase` was selected.
+    pub fn contains(&self, phase: Phase) -> bool {
+        self.0.contains(&phase)
+    }
+}
+
+fn known_phases() -> String {
+    Phase::ALL.map(Phase::as_str).join(", ")
+}
+
+/// Parses `--time` (`90s`, `5m`, `1h 30m`).
+pub fn parse_time(text: &str) -> Result<Duration, VetError> {
+    humantime::parse_duration(text).map_err(|source| VetError::BadTime {
+        text: text.to_owned(),
+        source,
+    })
+}
+
+/// `$XDG_CACHE_HOME/cargo-airlock`, else `~/.cache/cargo-airlock` (None without either).
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let from = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    from("XDG_CACHE_HOME")
+        .filter(|p| p.is_absolute())
+        .or_else(|| from("HOME").map(|h| h.join(".cache")))
+        .map(|base| base.join("cargo-airlock"))
+}
+
+/// What to vet, from where, and where to put things.
+#[derive(Debug, Clone)]
+pub struct VetOptions {
+    /// The crates asked for.
+    pub specs: Vec<CrateSpec>,
+    /// `--registry NAME` (None: crates.io).
+    pub registry: Option<String>,
+    /// Where cargo's configuration is read from.
+    pub config: ConfigInputs,
+    /// The phases to run.
+    pub phases: PhaseSelection,
+    /// The budget of the run-time phases (recorded; see [`DEFAULT_TIME`]).
+    pub time: Duration,
+    /// Where report.json, report.md, report.sarif and report.html go.
+    pub report_dir: PathBuf,
+    /// Where index files, `.crate`s, unpacked packages and scratch workspaces go.
+    pub cache_dir: PathBuf,
+    /// Run even if this kernel lacks a sandbox layer (the report records it).
+    pub allow_degraded: bool,
+    /// The sandbox profile of the build.
+    pub profile: String,
+    /// The cargo-airlock binary (the build's rustc wrapper and launchers).
+    pub airlock_bin: PathBuf,
+    /// cargo itself.
+    pub cargo: PathBuf,
+    /// cargo-airlock's version, for the report.
+    pub tool_version: String,
+    /// The time ages are measured from.
+    pub now: SystemTime,
+}
+
+/// Progress, for the command line to show.
+#[derive(Debug, Clone)]
+pub enum VetProgress {
+    /// A phase started for a crate.
+    Started {
+        /// The phase.
+        phase: Phase,
+        /// The crate (`name` or `name version`).
+        krate: String,
+    },
+    /// A phase finished for a crate.
+    Finished {
+        /// The phase.
+        phase: Phase,
+        /// The crate.
+        krate: String,
+        /// How long it took.
+        elapsed: Duration,
+        /// What it found, in a few words.
+        outcome: String,
+    },
+    /// A phase does not run at all.
+    Skipped {
+        /// The phase.
+        phase: Phase,
+        /// Why.
+        reason: String,
+    },
+    /// Progress of the sandboxed build.
+    Build(build::Progress),
+}
+
+/// What a vet produced.
+#[derive(Debug)]
+pub struct VetResult {
+    /// The report (also written to `report_dir`).
+    pub report: Report,
+    /// Where the reports were written.
+    pub report_dir: PathBuf,
+    /// The files written.
+    pub written: Vec<PathBuf>,
+}
+
+impl VetResult {
+    /// The verdict over everything vetted.
+    pub fn verdict(&self) -> Verdict {
+        self.report
+            .vetting
+            .verdict
+            .as_ref()
+            .map_or(Verdict::Failed, |v| v.verdict)
+    }
+}
+
+/// Errors that stop `vet` before it can vet anything. Problems of one crate (an unreachable
+/// index, a checksum mismatch, a failed build) are not errors: the report records them and the
+/// verdict is `failed`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VetError {
+    /// `--phases` names a phase that does not exist.
+    #[error("unknown phase `{name}` in --phases: the phases are {known}")]
+    UnknownPhase {
+        /// The name given.
+        name: String,
+        /// The phases there are.
+        known: String,
+    },
+    /// `--phases` names no phase.
+    #[error("--phases names no phase: give a comma-separated list of {known}")]
+    NoPhases {
+        /// The phases there are.
+        known: String,
+    },
+    /// `--time` is not a duration.
+    #[error("--time `{text}` is not a duration (for example 90s, 5m or 1h30m)")]
+    BadTime {
+        /// The text given.
+        text: String,
+        /// Why it does not parse.
+        #[source]
+        source: humantime::DurationError,
+    },
+    /// The registry could not be resolved (unknown name, not sparse, bad configuration).
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The cache directory could not be created.
+    #[error("cannot create the cache directory {} (choose another with --cache-dir)", path.display())]
+    Cache {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The reports could not be written.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+}
+
+/// One crate as it goes through the phases.
+struct Vetted {
+    spec: CrateSpec,
+    assessment: Option<Assessment>,
+    unpacked: Option<UnpackedCrate>,
+    /// Why the later phases skip it.
+    out: Option<String>,
+    /// Why it could not be vetted completely.
+    errors: Vec<String>,
+    reasons: Vec<Reason>,
+}
+
+impl Vetted {
+    fn label(&self) -> String {
+        match self.assessment.as_ref().and_then(|a| a.entry.as_ref()) {
+            Some(e) => format!("{} {}", e.name, e.vers),
+            None => self.spec.to_string(),
+        }
+    }
+
+    fn fail(&mut self, message: String) {
+        self.errors.push(message);
+    }
+}
+
+/// The pipeline's state: the registry, the crates, and what the report collects.
+struct Pipeline<'a> {
+    opts: &'a VetOptions,
+    registry: SparseRegistry,
+    crates: Vec<Vetted>,
+    sections: VetSections,
+    built: Vec<CrateReport>,
+    environment: Option<Environment>,
+    build_succeeded: bool,
+    progress: &'a (dyn Fn(VetProgress) + Sync),
+}
+
+/// Vets every crate of `opts.specs` and writes the reports.
+pub fn run(
+    opts: &VetOptions,
+    progress: &(dyn Fn(VetProgress) + Sync),
+) -> Result<VetResult, VetError> {
+    let source = RegistrySource::resolve(opts.registry.as_deref(), &opts.config)?;
+    std::fs::create_dir_all(&opts.cache_dir).map_err(|source| VetError::Cache {
+        path: opts.cache_dir.clone(),
+        source,
+    })?;
+    let request = VetRequest {
+        specs: opts.specs.iter().map(ToString::to_string).collect(),
+        registry: source.display_name(),
+        index: source.index.clone(),
+        time_secs: Some(opts.time.as_secs()),
+        cache_dir: opts.cache_dir.clone(),
+    };
+    let registry = SparseRegistry::open(source, &opts.cache_dir)?;
+    let mut p = Pipeline {
+        opts,
+        registry,
+        crates: opts
+            .specs
+            .iter()
+            .map(|spec| Vetted {
+                spec: spec.clone(),
+                assessment: None,
+                unpacked: None,
+                out: None,
+                errors: Vec::new(),
+                reasons: Vec::new(),
+            })
+            .collect(),
+        sections: VetSections {
+            vet: Some(request),
+            ..VetSections::default()
+        },
+        built: Vec::new(),
+        environment: None,
+        build_succeeded: true,
+        progress,
+    };
+    // The index entry is needed by every phase: provenance always looks it up, and its entry
+    // and signals enter the report when the phase is selected.
+    for c in &mut p.crates {
+        let options = ProvenanceOptions {
+            now: opts.now,
+            extra_names: Vec::new(),
+        };
+        match provenance::assess(&p.registry, &c.spec, &options) {
+            Ok(a) => {
+                if a.entry.is_none() {
+                    c.out = Some(match a.provenance.exists {
+                        true => "this version does not exist".to_owned(),
+                        false => "it does not exist".to_owned(),
+                    });
+                }
+                c.assessment = Some(a);
+            }
+            Err(e) => {
+                c.fail(error_chain(&e));
+                c.out = Some("its index could not be read".to_owned());
+            }
+        }
+    }
+    for phase in Phase::ALL {
+        let record = p.run_phase(phase);
+        p.sections.phases.push(record);
+    }
+    Ok(p.finish()?)
+}
+
+impl Pipeline<'_> {
+    fn run_phase(&mut self, phase: Phase) -> PhaseRecord {
+        let mut record = PhaseRecord {
+            phase,
+            status: PhaseStatus::Skipped,
+            reason: None,
+            skipped_crates: Vec::new(),
+            duration_ms: None,
+        };
+        let why_not = if !self.opts.phases.contains(phase) {
+            Some("not selected with --phases")
+        } else {
+            unsupported(phase)
+        };
+        if let Some(reason) = why_not {
+            record.reason = Some(reason.to_owned());
+            (self.progress)(VetProgress::Skipped {
+                phase,
+                reason: reason.to_owned(),
+            });
+            return record;
+        }
+        let started = Instant::now();
+        let (mut ran, mut failed) = (0, 0);
+        for i in 0..self.crates.len() {
+            let krate = self.crates[i].label();
+            if let Some(out) = &self.crates[i].out {
+                if phase != Phase::Provenance {
+                    record.skipped_crates.push(format!("{krate}: {out}"));
+                    continue;
+                }
+            }
+            (self.progress)(VetProgress::Started {
+                phase,
+                krate: krate.clone(),
+            });
+            let t = Instant::now();
+            let outcome = match phase {
+                Phase::Provenance => self.provenance(i),
+                Phase::Inventory => self.inventory(i),
+                Phase::Build => self.build(i),
+                _ => Err("not supported".to_owned()),
+            };
+            let outcome = match outcome {
+                Ok(words) => {
+                    ran += 1;
+                    words
+                }
+                Err(message) => {
+                    failed += 1;
+                    let c = &mut self.crates[i];
+                    c.fail(format!("{phase} of {krate}: {message}"));
+                    c.out
+                        .get_or_insert_with(|| format!("its {phase} phase failed"));
+                    format!("could not finish: {message}")
+                }
+            };
+            (self.progress)(VetProgress::Finished {
+                phase,
+                krate,
+                elapsed: t.elapsed(),
+                outcome,
+            });
+        }
+        record.duration_ms = Some(started.elapsed().as_millis() as u64);
+        record.status = match (ran, failed) {
+            (0, 0) => {
+                record.reason = Some("no crate to run it on".to_owned());
+                PhaseStatus::Skipped
+            }
+            (0, _) => PhaseStatus::Failed,
+            _ => PhaseStatus::Ran,
+        };
+        record
+    }
+
+    /// The provenance entry and its reasons (the lookup itself ran before the phases).
+    fn provenance(&mut self, i: usize) -> Result<String, String> {
+        let c = &mut self.crates[i];
+        let Some(a) = &c.assessment else {
+            return Err(c.errors.last().cloned().unwrap_or_default());
+        };
+        let reasons = verdict::provenance_reasons(&a.provenance);
+        let words = words(&reasons, a.provenance.signals.len(), "signal");
+        c.reasons.extend(reasons);
+        self.sections.provenance.push(a.provenance.clone());
+        Ok(words)
+    }
+
+    /// Downloads (checksum verified) and unpacks the crate, once.
+    fn unpacked(&mut self, i: usize) -> Result<UnpackedCrate, String> {
+        if let Some(u) = &self.crates[i].unpacked {
+            return Ok(u.clone());
+        }
+        let entry = self.crates[i]
+            .assessment
+            .as_ref()
+            .and_then(|a| a.entry.as_ref())
+            .ok_or_else(|| "no index entry to download".to_owned())?;
+        let unpacked = self.registry.download(entry).map_err(|e| {
+            self.crates[i].out = Some("its .crate could not be fetched".to_owned());
+            error_chain(&e)
+        })?;
+        self.crates[i].unpacked = Some(unpacked.clone());
+        Ok(unpacked)
+    }
+
+    fn inventory(&mut self, i: usize) -> Result<String, String> {
+        let u = self.unpacked(i)?;
+        let inv = inventory::scan_package(&u.dir, &u.name, &u.version.to_string())
+            .map_err(|e| error_chain(&e))?;
+        let reasons = verdict::inventory_reasons(&inv);
+        let words = format!(
+            "{} capabilities; {}",
+            inv.capabilities.len(),
+            words(&reasons, inv.signals.len(), "signal")
+        );
+        self.crates[i].reasons.extend(reasons);
+        self.sections.inventory.push(inv);
+        Ok(words)
+    }
+
+    fn build(&mut self, i: usize) -> Result<String, String> {
+        let u = self.unpacked(i)?;
+        let opts = self.opts;
+        let scratch_root = opts
+            .cache_dir
+            .join("scratch")
+            .join(sanitize(&self.registry.source().display_name()));
+        let ws = scratch::create(&scratch_root, opts.registry.as_deref(), &u.name, &u.version)
+            .map_err(|e| {
+                format!(
+                    "cannot write the scratch workspace under {}: {e}",
+                    scratch_root.display()
+                )
+            })?;
+        let build_opts = BuildOptions {
+            manifest_path: Some(ws.manifest.clone()),
+            profile: opts.profile.clone(),
+            report_dir: Some(ws.dir.join("report")),
+            cargo_args: vec!["--keep-going".into()],
+            allow_degraded: opts.allow_degraded,
+            airlock_bin: opts.airlock_bin.clone(),
+            cargo: opts.cargo.clone(),
+            tool_version: opts.tool_version.clone(),
+        };
+        let progress = self.progress;
+        let result = build::build(&build_opts, &|p| progress(VetProgress::Build(p)))
+            .map_err(|e| error_chain(&e))?;
+        let crates: Vec<CrateReport> = result
+            .report
+            .crates
+            .into_iter()
+            .filter(|c| c.name != scratch::SCRATCH_PACKAGE)
+            .collect();
+        let reasons = verdict::build_reasons(&crates);
+        let words = format!(
+            "{} crates built; {}",
+            crates.len(),
+            words(&reasons, reasons.len(), "notable crate reason")
+        );
+        self.environment
+            .get_or_insert(result.report.environment.clone());
+        for c in crates {
+            if !self
+                .built
+                .iter()
+                .any(|b| b.name == c.name && b.version == c.version && b.location == c.location)
+            {
+                self.built.push(c);
+            }
+        }
+        self.crates[i].reasons.extend(reasons);
+        if let Some(failure) = result.failure {
+            self.build_succeeded = false;
+            self.crates[i].fail(format!(
+                "the sandboxed build of {} failed on its own: {failure} (cargo's output: {})",
+                u.name,
+                result.report_dir.join("cargo-build.log").display()
+            ));
+        }
+        Ok(words)
+    }
+
+    fn finish(self) -> Result<VetResult, VetError> {
+        let opts = self.opts;
+        let mut sections = self.sections;
+        let mut errors = Vec::new();
+        let mut vetted = Vec::new();
+        for c in self.crates {
+            errors.extend(c.errors.iter().cloned());
+            let version = c
+                .assessment
+                .as_ref()
+                .and_then(|a| a.provenance.version.clone())
+                .or(c.spec.version.as_ref().map(ToString::to_string));
+            vetted.push(verdict::crate_verdict(
+                &c.spec.name,
+                version,
+                c.reasons,
+                !c.errors.is_empty(),
+            ));
+        }
+        sections.verdict = Some(verdict::overall(vetted));
+        let crates = self.built;
+        let summary = Summary {
+            crates: crates.len(),
+            clean: count(&crates, Verdict::Clean),
+            suspicious: count(&crates, Verdict::Suspicious),
+            failed: count(&crates, Verdict::Failed),
+            build_scripts_run: crates
+                .iter()
+                .filter(|c| {
+                    matches!(
+                        c.build_script.status,
+                        ScriptStatus::Ran | ScriptStatus::Failed
+                    )
+                })
+                .count(),
+            proc_macro_runs: crates.iter().map(|c| c.proc_macro_runs).sum(),
+            build_succeeded: self.build_succeeded,
+        };
+        let environment = self.environment.unwrap_or_else(|| {
+            let support = crate::sandbox::probe::Support::get();
+            Environment {
+                kernel: support.kernel.clone(),
+                landlock_abi: support.landlock_abi,
+                profile: opts.profile.clone(),
+                tool_version: opts.tool_version.clone(),
+                toolchain: build::toolchain(),
+                ..Environment::default()
+            }
+        });
+        let report = Report {
+            schema: SCHEMA.to_owned(),
+            command: "vet".to_owned(),
+            workspace: None,
+            summary,
+            crates,
+            vetting: sections,
+            fuzz: None,
+            environment,
+            errors,
+        };
+        let written = report.write(
+            &opts.report_dir,
+            &[Format::Json, Format::Markdown, Format::Sarif, Format::Html],
+        )?;
+        Ok(VetResult {
+            report,
+            report_dir: opts.report_dir.clone(),
+            written,
+        })
+    }
+}
+
+fn count(crates: &[CrateReport], verdict: Verdict) -> usize {
+    crates.iter().filter(|c| c.verdict == verdict).count()
+}
+
+/// `clean (2 signals)` or `3 reasons against it (5 signals)`.
+fn words(reasons: &[Reason], seen: usize, what: &str) -> String {
+    let seen = format!("{seen} {what}{}", if seen == 1 { "" } else { "s" });
+    match reasons.len() {
+        0 => format!("clean ({seen})"),
+        n => format!(
+            "{n} reason{} against it ({seen})",
+            if n == 1 { "" } else { "s" }
+        ),
+    }
+}
+
+/// A directory name from a registry name.
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// The scratch workspace of `name version` under `cache_dir` for `registry` (for the phases of
+/// the next issue and for people reproducing a build).
+pub fn scratch_dir(cache_dir: &Path, registry: &str, name: &str, version: &str) -> PathBuf {
+    cache_dir
+        .join("scratch")
+        .join(sanitize(registry))
+        .join(format!("{name}-{version}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_parse_by_their_report_names() {
+        let s = PhaseSelection::parse("provenance, inventory").unwrap();
+        assert!(s.contains(Phase::Provenance) && s.contains(Phase::Inventory));
+        assert!(!s.contains(Phase::Build));
+        let err = PhaseSelection::parse("provenance,bild")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`bild`") && err.contains("build"), "{err}");
+        assert!(matches!(
+            PhaseSelection::parse(" , "),
+            Err(VetError::NoPhases { .. })
+        ));
+        assert!(Phase::ALL
+            .iter()
+            .all(|p| PhaseSelection::all().contains(*p)));
+    }
+
+    #[test]
+    fn the_first_three_phases_run_and_the_others_say_why_not() {
+        for p in [Phase::Provenance, Phase::Inventory, Phase::Build] {
+            assert!(unsupported(p).is_none());
+        }
+        for p in [Phase::Test, Phase::Load, Phase::Probe, Phase::Fuzz] {
+            assert!(unsupported(p).is_some_and(|r| !r.is_empty()));
+        }
+    }
+
+    #[test]
+    fn time_parses_like_humans_write_it() {
+        assert_eq!(parse_time("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_time("5m").unwrap(), Duration::from_secs(300));
+        let err = parse_time("soon").unwrap_err();
+        assert!(err.to_string().contains("`soon`"));
+        assert!(!err.to_string().contains(&err.source_text()));
+    }
+
+    #[test]
+    fn scratch_dirs_are_per_registry_and_package() {
+        let d = scratch_dir(Path::new("/c"), "my reg", "foo", "1.0.0");
+        assert_eq!(d, Path::new("/c/scratch/my-reg/foo-1.0.0"));
+    }
+
+    trait SourceText {
+        fn source_text(&self) -> String;
+    }
+    impl SourceText for VetError {
+        fn source_text(&self) -> String {
+            std::error::Error::source(self).map_or_else(String::new, ToString::to_string)
+        }
+    }
+}
