@@ -25,8 +25,8 @@ td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em}\
     );
     let _ = writeln!(
         out,
-        "<h1>cargo-airlock {} report</h1><p><b>{} crates: {} clean, {} suspicious, {} failed.</b> {} build scripts and {} proc-macro expansions ran sandboxed; the build {}.</p>",
-        esc(&r.command), s.crates, s.clean, s.suspicious, s.failed, s.build_scripts_run, s.proc_macro_runs,
+        "<h1>cargo-airlock {} report</h1>{}<p><b>{} crates: {} clean, {} suspicious, {} failed.</b> {} build scripts and {} proc-macro expansions ran sandboxed; the build {}.</p>",
+        esc(&r.command), super::vet::html(&r.vetting), s.crates, s.clean, s.suspicious, s.failed, s.build_scripts_run, s.proc_macro_runs,
         if s.build_succeeded { "succeeded" } else { "failed" }
     );
     for e in &r.errors {

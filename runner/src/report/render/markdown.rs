@@ -19,6 +19,7 @@ pub(super) fn render(r: &Report) -> String {
     if let Some(ws) = &r.workspace {
         let _ = writeln!(out, "Workspace: `{}`\n", ws.display());
     }
+    out.push_str(&super::vet::markdown(&r.vetting));
     let _ = writeln!(
         out,
         "**{} crates: {} clean, {} suspicious, {} failed.** {} build scripts and {} proc-macro expansions ran in the sandbox; the build {}.\n",

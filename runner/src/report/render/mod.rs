@@ -5,6 +5,7 @@ mod html;
 mod json;
 mod markdown;
 mod sarif;
+mod vet;
 
 use std::path::{Path, PathBuf};
 
@@ -263,5 +264,120 @@ mod tests {
             .detail
             .insert("address".into(), "10.0.0.1:80".into());
         assert_ne!(print, fingerprints(&later));
+    }
+
+    /// The sample with what `vet` adds: a verdict with a reason, provenance and an inventory.
+    fn vet_sample() -> Report {
+        use crate::report::vet_section::{
+            Code, Level, PhaseRecord, PhaseStatus, Provenance, Reason, Signal, VetPhase,
+            VetVerdict, VettedCrate,
+        };
+        let mut r = sample();
+        r.command = "vet".into();
+        let reason = Reason {
+            krate: "evil-sys 0.1.0".into(),
+            phase: VetPhase::Inventory,
+            code: "shell-download".into(),
+            level: Level::Warn,
+            evidence: "powershell handed to Command".into(),
+            location: Some("src/win.rs:7".into()),
+        };
+        r.vetting.verdict = Some(VetVerdict {
+            verdict: Verdict::Suspicious,
+            reasons: vec![reason.clone()],
+            crates: vec![VettedCrate {
+                name: "evil-sys".into(),
+                version: Some("0.1.0".into()),
+                verdict: Verdict::Suspicious,
+                reasons: vec![reason],
+            }],
+        });
+        r.vetting.phases.push(PhaseRecord {
+            phase: VetPhase::Fuzz,
+            status: PhaseStatus::Skipped,
+            reason: Some("not selected with --phases".into()),
+            skipped_crates: vec![],
+            duration_ms: None,
+        });
+        r.vetting.provenance.push(Provenance {
+            name: "evil-sys".into(),
+            version: Some("0.1.0".into()),
+            exists: true,
+            first_published: Some("2026-11-20T00:00:00Z".into()),
+            latest_published: None,
+            versions: 1,
+            yanked: false,
+            published: None,
+            neighbours: vec![],
+            signals: vec![Signal {
+                code: Code::YoungCrate,
+                level: Level::Info,
+                reason: "first published 6 days ago".into(),
+            }],
+        });
+        r.vetting.inventory.push(inventory::CrateInventory {
+            name: "evil-sys".into(),
+            version: "0.1.0".into(),
+            capabilities: Default::default(),
+            signals: vec![inventory::Signal {
+                code: inventory::SignalCode::ShellDownload,
+                level: inventory::Level::Warn,
+                path: "src/win.rs".into(),
+                line: 7,
+                text: "powershell -c iwr".into(),
+                reason: "powershell handed to Command".into(),
+            }],
+            files: Default::default(),
+        });
+        r
+    }
+
+    #[test]
+    fn vet_reports_open_with_the_verdict_then_provenance_inventory_and_phases() {
+        let r = vet_sample();
+        let md = r.render(Format::Markdown);
+        let at = |needle: &str| {
+            md.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {md}"))
+        };
+        assert!(at("## Verdict: suspicious") < at("## Provenance"));
+        assert!(at("## Provenance") < at("## Inventory"));
+        assert!(at("## Inventory") < at("## Phases"));
+        assert!(at("## Phases") < at("## Build"));
+        assert!(at("## Verdict") < at("crates: 1 clean"));
+        assert!(md.contains("src/win.rs:7"));
+        let html = r.render(Format::Html);
+        assert!(html.find("Verdict: suspicious").unwrap() < html.find("<h2>Provenance").unwrap());
+        // The JSON keeps the names flat at the top level, and reads back.
+        let v: serde_json::Value = serde_json::from_str(&r.render(Format::Json)).unwrap();
+        assert_eq!(v["verdict"]["verdict"], "suspicious");
+        assert_eq!(v["verdict"]["reasons"][0]["crate"], "evil-sys 0.1.0");
+        assert_eq!(v["phases"][0]["phase"], "fuzz");
+        assert_eq!(v["provenance"][0]["signals"][0]["code"], "young-crate");
+        assert_eq!(v["inventory"][0]["signals"][0]["code"], "shell-download");
+        let back: Report = serde_json::from_value(v).unwrap();
+        assert_eq!(back.vetting.inventory.len(), 1);
+        // A build report has none of it.
+        assert!(!sample().render(Format::Markdown).contains("## Verdict"));
+    }
+
+    #[test]
+    fn sarif_has_vet_signals_located_in_the_package() {
+        let sarif: serde_json::Value =
+            serde_json::from_str(&vet_sample().render(Format::Sarif)).unwrap();
+        let results = sarif["runs"][0]["results"].as_array().unwrap();
+        let inv = results
+            .iter()
+            .find(|x| x["ruleId"] == "inventory/shell-download")
+            .expect("the inventory signal");
+        assert_eq!(inv["level"], "warning");
+        let loc = &inv["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], "evil-sys-0.1.0/src/win.rs");
+        assert_eq!(loc["region"]["startLine"], 7);
+        let prov = results
+            .iter()
+            .find(|x| x["ruleId"] == "provenance/young-crate")
+            .expect("the provenance signal");
+        assert_eq!(prov["level"], "note");
     }
 }
