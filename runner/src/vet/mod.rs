@@ -17,6 +17,8 @@
 //! workspace that depends on the crate, `scratch`) and `verdict` turns what they found into the
 //! report's verdict and reasons.
 
+mod error;
+mod phases;
 pub mod pipeline;
 pub mod provenance;
 pub mod registry;

@@ -2,108 +2,30 @@
 //! (provenance, inventory, build, then the run-time phases `test`, `load`, `probe` and `fuzz`
 //! when this version can run them), one report for all of it, and the verdict.
 //!
-//! A phase is a [`Phase`] (the report's [`VetPhase`]); [`unsupported`] says which ones this
+//! A phase is a [`Phase`] (the report's `VetPhase`, in `phases`); [`unsupported`] says which ones this
 //! version cannot run yet and why, and [`run`] dispatches each supported phase to its step for
 //! every crate that is still in the running. A crate leaves the running when it does not exist
 //! (the verdict says so: exit 1) or when it could not be fetched (the run could not vet it);
 //! every later phase records it in `skipped_crates` with the reason. A new phase plugs in as a
 //! variant, an arm in [`unsupported`] and a step in [`Pipeline::run_phase`].
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+pub use super::error::VetError;
+pub use super::phases::{
+    default_cache_dir, parse_time, unsupported, Phase, PhaseSelection, DEFAULT_TIME,
+};
 use super::provenance::{self, Assessment, ProvenanceOptions};
-use super::registry::{ConfigInputs, RegistryError, RegistrySource, SparseRegistry, UnpackedCrate};
+use super::registry::{ConfigInputs, RegistrySource, SparseRegistry, UnpackedCrate};
 use super::spec::CrateSpec;
 use super::{scratch, verdict};
 use crate::build::{self, BuildOptions};
 use crate::error_chain::error_chain;
-pub use crate::report::VetPhase as Phase;
 use crate::report::{
-    CrateReport, Environment, Format, PhaseRecord, PhaseStatus, Reason, Report, ReportError,
-    ScriptStatus, Summary, Verdict, VetRequest, VetSections, SCHEMA,
+    CrateReport, Environment, Format, PhaseRecord, PhaseStatus, Reason, Report, ScriptStatus,
+    Summary, Verdict, VetRequest, VetSections, SCHEMA,
 };
-
-/// The default `--time`: the budget of the run-time phases, small enough that a small crate's
-/// whole vet stays under five minutes on two cores.
-pub const DEFAULT_TIME: Duration = Duration::from_secs(60);
-
-/// Why this version cannot run `phase` (None: it can).
-pub fn unsupported(phase: Phase) -> Option<&'static str> {
-    match phase {
-        Phase::Provenance | Phase::Inventory | Phase::Build => None,
-        Phase::Test | Phase::Load | Phase::Probe => {
-            Some("this version of cargo-airlock does not run the crate's code yet")
-        }
-        Phase::Fuzz => Some(
-            "this version of cargo-airlock does not fuzz within `vet` yet (run `cargo airlock gen` \
-             and `cargo airlock fuzz` in the scratch workspace)",
-        ),
-    }
-}
-
-/// The phases to run (`--phases LIST`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PhaseSelection(BTreeSet<Phase>);
-
-impl PhaseSelection {
-    /// Every phase (the default; the unsupported ones are then skipped with their reason).
-    pub fn all() -> Self {
-        Self(Phase::ALL.into_iter().collect())
-    }
-
-    /// Parses `provenance,inventory,build` (names as reports spell them, comma-separated).
-    pub fn parse(list: &str) -> Result<Self, VetError> {
-        let mut out = BTreeSet::new();
-        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let phase = Phase::ALL
-                .into_iter()
-                .find(|p| p.as_str() == name)
-                .ok_or_else(|| VetError::UnknownPhase {
-                    name: name.to_owned(),
-                    known: known_phases(),
-                })?;
-            out.insert(phase);
-        }
-        if out.is_empty() {
-            return Err(VetError::NoPhases {
-                known: known_phases(),
-            });
-        }
-        Ok(Self(out))
-    }
-
-    /// Whether `phase` was selected.
-    pub fn contains(&self, phase: Phase) -> bool {
-        self.0.contains(&phase)
-    }
-}
-
-fn known_phases() -> String {
-    Phase::ALL.map(Phase::as_str).join(", ")
-}
-
-/// Parses `--time` (`90s`, `5m`, `1h 30m`).
-pub fn parse_time(text: &str) -> Result<Duration, VetError> {
-    humantime::parse_duration(text).map_err(|source| VetError::BadTime {
-        text: text.to_owned(),
-        source,
-    })
-}
-
-/// `$XDG_CACHE_HOME/cargo-airlock`, else `~/.cache/cargo-airlock` (None without either).
-pub fn default_cache_dir() -> Option<PathBuf> {
-    let from = |var: &str| {
-        std::env::var_os(var)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    from("XDG_CACHE_HOME")
-        .filter(|p| p.is_absolute())
-        .or_else(|| from("HOME").map(|h| h.join(".cache")))
-        .map(|base| base.join("cargo-airlock"))
-}
 
 /// What to vet, from where, and where to put things.
 #[derive(Debug, Clone)]
@@ -188,52 +110,6 @@ impl VetResult {
             .as_ref()
             .map_or(Verdict::Failed, |v| v.verdict)
     }
-}
-
-/// Errors that stop `vet` before it can vet anything. Problems of one crate (an unreachable
-/// index, a checksum mismatch, a failed build) are not errors: the report records them and the
-/// verdict is `failed`.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum VetError {
-    /// `--phases` names a phase that does not exist.
-    #[error("unknown phase `{name}` in --phases: the phases are {known}")]
-    UnknownPhase {
-        /// The name given.
-        name: String,
-        /// The phases there are.
-        known: String,
-    },
-    /// `--phases` names no phase.
-    #[error("--phases names no phase: give a comma-separated list of {known}")]
-    NoPhases {
-        /// The phases there are.
-        known: String,
-    },
-    /// `--time` is not a duration.
-    #[error("--time `{text}` is not a duration (for example 90s, 5m or 1h30m)")]
-    BadTime {
-        /// The text given.
-        text: String,
-        /// Why it does not parse.
-        #[source]
-        source: humantime::DurationError,
-    },
-    /// The registry could not be resolved (unknown name, not sparse, bad configuration).
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
-    /// The cache directory could not be created.
-    #[error("cannot create the cache directory {} (choose another with --cache-dir)", path.display())]
-    Cache {
-        /// The directory.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The reports could not be written.
-    #[error(transparent)]
-    Report(#[from] ReportError),
 }
 
 /// One crate as it goes through the phases.
@@ -342,7 +218,7 @@ pub fn run(
         let record = p.run_phase(phase);
         p.sections.phases.push(record);
     }
-    Ok(p.finish()?)
+    p.finish()
 }
 
 impl Pipeline<'_> {
@@ -644,54 +520,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn phases_parse_by_their_report_names() {
-        let s = PhaseSelection::parse("provenance, inventory").unwrap();
-        assert!(s.contains(Phase::Provenance) && s.contains(Phase::Inventory));
-        assert!(!s.contains(Phase::Build));
-        let err = PhaseSelection::parse("provenance,bild")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("`bild`") && err.contains("build"), "{err}");
-        assert!(matches!(
-            PhaseSelection::parse(" , "),
-            Err(VetError::NoPhases { .. })
-        ));
-        assert!(Phase::ALL
-            .iter()
-            .all(|p| PhaseSelection::all().contains(*p)));
-    }
-
-    #[test]
-    fn the_first_three_phases_run_and_the_others_say_why_not() {
-        for p in [Phase::Provenance, Phase::Inventory, Phase::Build] {
-            assert!(unsupported(p).is_none());
-        }
-        for p in [Phase::Test, Phase::Load, Phase::Probe, Phase::Fuzz] {
-            assert!(unsupported(p).is_some_and(|r| !r.is_empty()));
-        }
-    }
-
-    #[test]
-    fn time_parses_like_humans_write_it() {
-        assert_eq!(parse_time("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_time("5m").unwrap(), Duration::from_secs(300));
-        let err = parse_time("soon").unwrap_err();
-        assert!(err.to_string().contains("`soon`"));
-        assert!(!err.to_string().contains(&err.source_text()));
-    }
-
-    #[test]
     fn scratch_dirs_are_per_registry_and_package() {
         let d = scratch_dir(Path::new("/c"), "my reg", "foo", "1.0.0");
         assert_eq!(d, Path::new("/c/scratch/my-reg/foo-1.0.0"));
-    }
-
-    trait SourceText {
-        fn source_text(&self) -> String;
-    }
-    impl SourceText for VetError {
-        fn source_text(&self) -> String {
-            std::error::Error::source(self).map_or_else(String::new, ToString::to_string)
-        }
     }
 }
