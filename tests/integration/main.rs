@@ -8,4 +8,9 @@ mod support;
 
 mod build;
 mod cli;
+/// The loopback sparse registry of the runner's registry tests, shared.
+#[path = "../../runner/tests/vet_registry/server.rs"]
+#[allow(dead_code)]
+mod registry_server;
 mod sandbox;
+mod vet;

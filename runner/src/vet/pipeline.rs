@@ -17,6 +17,7 @@ pub use super::phases::{
     default_cache_dir, parse_time, unsupported, Phase, PhaseSelection, DEFAULT_TIME,
 };
 use super::provenance::{self, Assessment, ProvenanceOptions};
+use super::registry::source::CRATES_IO;
 use super::registry::{ConfigInputs, RegistrySource, SparseRegistry, UnpackedCrate};
 use super::spec::CrateSpec;
 use super::{scratch, verdict};
@@ -350,13 +351,20 @@ impl Pipeline<'_> {
             .cache_dir
             .join("scratch")
             .join(sanitize(&self.registry.source().display_name()));
-        let ws = scratch::create(&scratch_root, opts.registry.as_deref(), &u.name, &u.version)
-            .map_err(|e| {
-                format!(
-                    "cannot write the scratch workspace under {}: {e}",
-                    scratch_root.display()
-                )
-            })?;
+        let config = scratch::cargo_config(self.registry.source());
+        let ws = scratch::create(
+            &scratch_root,
+            opts.registry.as_deref().filter(|r| *r != CRATES_IO),
+            config.as_deref(),
+            &u.name,
+            &u.version,
+        )
+        .map_err(|e| {
+            format!(
+                "cannot write the scratch workspace under {}: {e}",
+                scratch_root.display()
+            )
+        })?;
         let build_opts = BuildOptions {
             manifest_path: Some(ws.manifest.clone()),
             profile: opts.profile.clone(),
