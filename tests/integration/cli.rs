@@ -346,6 +346,11 @@ fn no_user_facing_error_repeats_itself() {
         vec!["fuzz", "export", "clusterfuzzlite", "--dir", missing],
         vec!["repro", "Fdeadbeef", "--report", &missing_report],
         vec!["repro", "Fdeadbeef", "--report", not_json],
+        vec!["vet", "foo@@1"],
+        vec!["vet", "foo@notaversion"],
+        vec!["vet", "foo", "--registry", "nosuch"],
+        vec!["vet", "foo", "--phases", "bild"],
+        vec!["vet", "foo", "--time", "soon"],
     ];
     let mut failures = Vec::new();
     for args in &cases {

@@ -403,3 +403,20 @@ fn a_checksum_mismatch_is_exit_2_and_nothing_is_built() {
         "a scratch workspace was made"
     );
 }
+
+#[test]
+fn a_build_that_fails_on_its_own_is_exit_2_with_the_log_named() {
+    let f = Fixture::new("vet_broken");
+    f.publish(
+        "half-done",
+        "0.1.0",
+        "",
+        &[("src/lib.rs", "pub fn f( -> u8 { 1 }\n")],
+    );
+    let run = f.vet(&["half-done"]);
+    run.expect_code(2);
+    assert_eq!(run.verdict(), "failed");
+    assert!(run.stderr.contains("failed on its own"), "{}", run.stderr);
+    assert!(run.stderr.contains("cargo-build.log"), "{}", run.stderr);
+    assert_eq!(run.report["summary"]["build_succeeded"], false);
+}
