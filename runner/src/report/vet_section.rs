@@ -351,7 +351,8 @@ pub struct PhaseRecord {
     pub phase: VetPhase,
     /// Whether it ran.
     pub status: PhaseStatus,
-    /// Why it was skipped or failed.
+    /// Why it was skipped or failed, or what it noted while running (a dependency it could not
+    /// inventory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Crates it was not run for, each with why (`ghost: does not exist`).

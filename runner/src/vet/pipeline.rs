@@ -21,6 +21,7 @@ use super::registry::source::CRATES_IO;
 use super::registry::{ConfigInputs, RegistrySource, SparseRegistry, UnpackedCrate};
 use super::spec::CrateSpec;
 use super::{scratch, verdict};
+use crate::build::graph::{Graph, SourceKind};
 use crate::build::{self, BuildOptions};
 use crate::error_chain::error_chain;
 use crate::report::{
@@ -145,6 +146,10 @@ struct Pipeline<'a> {
     crates: Vec<Vetted>,
     sections: VetSections,
     built: Vec<CrateReport>,
+    /// Inventories of the vetted crates' dependencies (after the vetted crates in the report).
+    dependencies: Vec<inventory::CrateInventory>,
+    /// What a phase noted without failing (it goes into the phase's `reason`).
+    notes: Vec<String>,
     environment: Option<Environment>,
     build_succeeded: bool,
     progress: &'a (dyn Fn(VetProgress) + Sync),
@@ -188,6 +193,8 @@ pub fn run(
             ..VetSections::default()
         },
         built: Vec::new(),
+        dependencies: Vec::new(),
+        notes: Vec::new(),
         environment: None,
         build_succeeded: true,
         progress,
@@ -287,6 +294,9 @@ impl Pipeline<'_> {
             });
         }
         record.duration_ms = Some(started.elapsed().as_millis() as u64);
+        if !self.notes.is_empty() {
+            record.reason = Some(std::mem::take(&mut self.notes).join("; "));
+        }
         record.status = match (ran, failed) {
             (0, 0) => {
                 record.reason = Some("no crate to run it on".to_owned());
@@ -333,26 +343,83 @@ impl Pipeline<'_> {
         let u = self.unpacked(i)?;
         let inv = inventory::scan_package(&u.dir, &u.name, &u.version.to_string())
             .map_err(|e| error_chain(&e))?;
-        let reasons = verdict::inventory_reasons(&inv);
-        let words = format!(
+        let mut reasons = verdict::inventory_reasons(&inv);
+        let mut words = format!(
             "{} capabilities; {}",
             inv.capabilities.len(),
             words(&reasons, inv.signals.len(), "signal")
         );
-        self.crates[i].reasons.extend(reasons);
         self.sections.inventory.push(inv);
+        // The rest of the graph cargo resolves for it (host platform), from cargo's own
+        // checksum-verified sources.
+        let ws = self.scratch(&u)?;
+        match Graph::load(&self.opts.cargo, &ws.manifest) {
+            Ok(graph) => {
+                let deps: Vec<_> = graph
+                    .packages
+                    .iter()
+                    .filter(|p| !p.workspace_member && p.source != SourceKind::Path)
+                    .filter(|p| !(p.name == u.name && p.version == u.version.to_string()))
+                    .collect();
+                let mut dep_reasons = Vec::new();
+                for p in &deps {
+                    if self
+                        .dependencies
+                        .iter()
+                        .any(|d| d.name == p.name && d.version == p.version)
+                    {
+                        continue;
+                    }
+                    match inventory::scan_package(&p.manifest_dir, &p.name, &p.version) {
+                        Ok(dep) => {
+                            dep_reasons.extend(verdict::inventory_reasons(&dep));
+                            self.dependencies.push(dep);
+                        }
+                        Err(e) => self.notes.push(format!(
+                            "{} {} not inventoried: {}",
+                            p.name,
+                            p.version,
+                            error_chain(&e)
+                        )),
+                    }
+                }
+                if !deps.is_empty() {
+                    words.push_str(&format!(
+                        "; {} dependenc{}: {}",
+                        deps.len(),
+                        if deps.len() == 1 { "y" } else { "ies" },
+                        match dep_reasons.len() {
+                            0 => "clean".to_owned(),
+                            n => format!("{n} reason{} against them", plural(n)),
+                        }
+                    ));
+                }
+                reasons.extend(dep_reasons);
+            }
+            Err(e) => {
+                let note = format!(
+                    "the dependencies of {} {} were not inventoried: {}",
+                    u.name,
+                    u.version,
+                    error_chain(&e)
+                );
+                words.push_str(&format!("; {note}"));
+                self.notes.push(note);
+            }
+        }
+        self.crates[i].reasons.extend(reasons);
         Ok(words)
     }
 
-    fn build(&mut self, i: usize) -> Result<String, String> {
-        let u = self.unpacked(i)?;
+    /// The scratch workspace that depends on `u` (written again each time it is needed).
+    fn scratch(&self, u: &UnpackedCrate) -> Result<scratch::Scratch, String> {
         let opts = self.opts;
         let scratch_root = opts
             .cache_dir
             .join("scratch")
             .join(sanitize(&self.registry.source().display_name()));
         let config = scratch::cargo_config(self.registry.source());
-        let ws = scratch::create(
+        scratch::create(
             &scratch_root,
             opts.registry.as_deref().filter(|r| *r != CRATES_IO),
             config.as_deref(),
@@ -364,7 +431,13 @@ impl Pipeline<'_> {
                 "cannot write the scratch workspace under {}: {e}",
                 scratch_root.display()
             )
-        })?;
+        })
+    }
+
+    fn build(&mut self, i: usize) -> Result<String, String> {
+        let u = self.unpacked(i)?;
+        let opts = self.opts;
+        let ws = self.scratch(&u)?;
         let build_opts = BuildOptions {
             manifest_path: Some(ws.manifest.clone()),
             profile: opts.profile.clone(),
@@ -385,10 +458,12 @@ impl Pipeline<'_> {
             .filter(|c| c.name != scratch::SCRATCH_PACKAGE)
             .collect();
         let reasons = verdict::build_reasons(&crates);
+        let suspicious = count(&crates, Verdict::Suspicious);
         let words = format!(
-            "{} crates built; {}",
+            "{} crate{} built; {}",
             crates.len(),
-            words(&reasons, reasons.len(), "notable crate reason")
+            plural(crates.len()),
+            words(&reasons, suspicious, "suspicious crate")
         );
         self.environment
             .get_or_insert(result.report.environment.clone());
@@ -416,6 +491,7 @@ impl Pipeline<'_> {
     fn finish(self) -> Result<VetResult, VetError> {
         let opts = self.opts;
         let mut sections = self.sections;
+        sections.inventory.extend(self.dependencies);
         let mut errors = Vec::new();
         let mut vetted = Vec::new();
         for c in self.crates {
@@ -498,6 +574,14 @@ fn words(reasons: &[Reason], seen: usize, what: &str) -> String {
             "{n} reason{} against it ({seen})",
             if n == 1 { "" } else { "s" }
         ),
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }
 
