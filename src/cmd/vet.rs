@@ -218,30 +218,17 @@ fn summary(r: &Report, dir: &Path) -> String {
             }
         );
     }
-    let reasons: &[Reason] = v.map(|v| v.reasons.as_slice()).unwrap_or_default();
-    if !reasons.is_empty() {
+    let items = important(r);
+    if !items.is_empty() {
         let _ = writeln!(out, "Most important:");
-        for reason in reasons.iter().take(SUMMARY_ITEMS) {
-            let _ = writeln!(
-                out,
-                "  [{}] {} {} `{}`{}: {}",
-                level(reason.level),
-                reason.phase,
-                reason.krate,
-                reason.code,
-                reason
-                    .location
-                    .as_deref()
-                    .map(|l| format!(" at {l}"))
-                    .unwrap_or_default(),
-                reason.evidence
-            );
+        for item in items.iter().take(SUMMARY_ITEMS) {
+            let _ = writeln!(out, "  {item}");
         }
-        if reasons.len() > SUMMARY_ITEMS {
+        if items.len() > SUMMARY_ITEMS {
             let _ = writeln!(
                 out,
                 "  ... and {} more in the report",
-                reasons.len() - SUMMARY_ITEMS
+                items.len() - SUMMARY_ITEMS
             );
         }
     }
@@ -270,6 +257,57 @@ fn summary(r: &Report, dir: &Path) -> String {
     out
 }
 
-fn level(l: Level) -> &'static str {
-    l.as_str()
+/// The reasons (most important first), then the `info` signals of provenance and inventory,
+/// one line each with where they come from.
+fn important(r: &Report) -> Vec<String> {
+    let reasons: &[Reason] = r
+        .vetting
+        .verdict
+        .as_ref()
+        .map(|v| v.reasons.as_slice())
+        .unwrap_or_default();
+    let mut items: Vec<String> = reasons
+        .iter()
+        .map(|reason| {
+            format!(
+                "[{}] {} {} `{}`{}: {}",
+                reason.level.as_str(),
+                reason.phase,
+                reason.krate,
+                reason.code,
+                reason
+                    .location
+                    .as_deref()
+                    .map(|l| format!(" at {l}"))
+                    .unwrap_or_default(),
+                reason.evidence
+            )
+        })
+        .collect();
+    for p in &r.vetting.provenance {
+        for s in p.signals.iter().filter(|s| s.level == Level::Info) {
+            items.push(format!(
+                "[info] provenance {} `{}`: {}",
+                p.name, s.code, s.reason
+            ));
+        }
+    }
+    for inv in &r.vetting.inventory {
+        for s in inv
+            .signals
+            .iter()
+            .filter(|s| Level::from(s.level) == Level::Info)
+        {
+            items.push(format!(
+                "[info] inventory {} {} `{}` at {}:{}: {}",
+                inv.name,
+                inv.version,
+                s.code.as_str(),
+                s.path,
+                s.line,
+                s.reason
+            ));
+        }
+    }
+    items
 }
