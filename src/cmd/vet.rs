@@ -14,7 +14,7 @@ use runner::profile::DEFAULT_PROFILE;
 use runner::report::{Level, Reason, Report, Verdict};
 use runner::vet::pipeline::{self, PhaseSelection, VetOptions, VetProgress};
 use runner::vet::registry::ConfigInputs;
-use runner::vet::spec::CrateSpec;
+use runner::vet::spec::{CrateSpec, UpdateSpec};
 
 use crate::outcome::Outcome;
 
@@ -24,10 +24,11 @@ const SUMMARY_ITEMS: usize = 5;
 /// Arguments of `cargo airlock vet`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  cargo airlock vet semver@1.0.26\n  cargo airlock vet itoa anyhow --phases provenance,inventory\n  cargo airlock vet my-crate@0.3.1 --registry company\n\nPhases: provenance, inventory, build (test, load, probe and fuzz are listed in the report as not run by this version).\n\nExit status: 0 clean, 1 suspicious or a crate that does not exist, 2 could not vet (bad spec, unknown or unreachable registry, checksum mismatch, a build that failed on its own)."
+    after_help = "Examples:\n  cargo airlock vet semver@1.0.26\n  cargo airlock vet itoa anyhow --phases provenance,inventory\n  cargo airlock vet my-crate@0.3.1 --registry company\n  cargo airlock vet serde@1.0.199..1.0.200   (an update: what 1.0.200 adds)\n\nPhases: provenance, inventory, build, and diff for an update (test, load, probe and fuzz are listed in the report as not run by this version).\n\nExit status: 0 clean, 1 suspicious or a crate that does not exist, 2 could not vet (bad spec, unknown or unreachable registry, checksum mismatch, a build that failed on its own)."
 )]
 pub(crate) struct VetArgs {
-    /// The crates to vet, each `NAME` (the newest non-yanked version) or `NAME@VERSION`.
+    /// The crates to vet, each `NAME` (the newest non-yanked version) or `NAME@VERSION`; or one
+    /// update `NAME@OLD..NEW` (NEW vetted and compared with OLD).
     #[arg(required = true, value_name = "CRATE[@VERSION]")]
     pub specs: Vec<String>,
     /// A registry of cargo's configuration (`[registries.NAME]` or
@@ -61,11 +62,21 @@ enum Display {
 
 /// Runs `vet`.
 pub(crate) fn run(args: VetArgs) -> anyhow::Result<Outcome> {
-    let specs = args
-        .specs
-        .iter()
-        .map(|s| s.parse::<CrateSpec>())
-        .collect::<Result<Vec<_>, _>>()?;
+    let update = match args.specs.iter().find(|s| UpdateSpec::is_update(s)) {
+        Some(_) if args.specs.len() > 1 => anyhow::bail!(
+            "an update (CRATE@OLD..NEW) is vetted on its own: give it as the only CRATE argument"
+        ),
+        Some(spec) => Some(spec.parse::<UpdateSpec>()?),
+        None => None,
+    };
+    let specs = match &update {
+        Some(u) => vec![u.new.clone()],
+        None => args
+            .specs
+            .iter()
+            .map(|s| s.parse::<CrateSpec>())
+            .collect::<Result<Vec<_>, _>>()?,
+    };
     let phases = match &args.phases {
         Some(list) => PhaseSelection::parse(list)?,
         None => PhaseSelection::all(),
@@ -159,7 +170,10 @@ pub(crate) fn run(args: VetArgs) -> anyhow::Result<Outcome> {
             }
         }
     };
-    let result = pipeline::run(&opts, &on_progress);
+    let result = match &update {
+        Some(u) => pipeline::run_update(&opts, u, &on_progress),
+        None => pipeline::run(&opts, &on_progress),
+    };
     if let Display::Bar(bar) = &*display.lock().unwrap_or_else(|e| e.into_inner()) {
         bar.finish_and_clear();
     }
@@ -231,6 +245,35 @@ fn summary(r: &Report, dir: &Path) -> String {
                 items.len() - SUMMARY_ITEMS
             );
         }
+    }
+    if let Some(d) = &r.vetting.diff {
+        let mut added = Vec::new();
+        if let Some(b) = &d.build_script {
+            added.push(format!("build script {b}"));
+        }
+        for (what, n) in [
+            ("capabilities", d.capabilities.len()),
+            ("signals", d.signals.len()),
+            ("notable events", d.events.len()),
+            ("dependencies", d.dependencies.len()),
+            ("files", d.files.len()),
+        ] {
+            if n > 0 {
+                added.push(format!("{n} {what}"));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "Update {} {} -> {}: {}",
+            d.name,
+            d.old,
+            d.new,
+            if added.is_empty() {
+                "nothing added".to_owned()
+            } else {
+                format!("added {}", added.join(", "))
+            }
+        );
     }
     for e in &r.errors {
         let _ = writeln!(out, "Could not vet: {e}");

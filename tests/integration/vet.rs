@@ -472,3 +472,79 @@ pub fn init() {
         "{reasons:#?}"
     );
 }
+
+#[test]
+fn a_hijacked_update_shows_its_new_build_script_and_attempt_in_the_diff() {
+    let f = Fixture::new("vet_update");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let lib = "pub fn add(a: u32, b: u32) -> u32 { a + b }\n";
+    f.publish("sum-up", "1.0.0", "", &[("src/lib.rs", lib)]);
+    let build_rs = format!(
+        "fn main() {{\n    let _ = std::net::TcpStream::connect((\"127.0.0.1\", {port}));\n}}\n"
+    );
+    let hijacked = crate_file(
+        "sum-up",
+        "1.0.1",
+        "build = \"build.rs\"",
+        &[("src/lib.rs", lib), ("build.rs", &build_rs)],
+    );
+    f.registry.publish_file(
+        "sum-up",
+        &v("1.0.1", false, 3 * crate::registry_server::HOUR),
+        &hijacked,
+        &sha256(&hijacked),
+    );
+    let run = f.vet(&["sum-up@1.0.0..1.0.1"]);
+    run.expect_code(1);
+    let diff = &run.report["diff"];
+    assert_eq!(diff["old"], "1.0.0");
+    assert_eq!(diff["new"], "1.0.1");
+    assert_eq!(diff["build_script"], "added", "{diff:#}");
+    assert!(diff["files"].to_string().contains("build.rs"), "{diff:#}");
+    assert!(diff["capabilities"].to_string().contains("net"), "{diff:#}");
+    assert!(
+        diff["events"].to_string().contains("denied net/connect"),
+        "{diff:#}"
+    );
+    let codes = run.reason_codes();
+    assert!(
+        codes.contains(&"diff/build-script-added".to_owned()),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&"build/denied net/connect".to_owned()),
+        "{codes:?}"
+    );
+    assert_eq!(run.phase("diff")["status"], "ran");
+    // OLD was vetted too, clean, with its own report.
+    let old: Value = serde_json::from_str(
+        &std::fs::read_to_string(run.report_dir.join("old/report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(old["verdict"]["verdict"], "clean");
+    assert!(
+        listener.accept().is_err(),
+        "the build script reached the listener"
+    );
+    assert!(
+        run.stderr
+            .contains("Update sum-up 1.0.0 -> 1.0.1: added build script added"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_update_is_vetted_alone_and_written_with_two_versions() {
+    let f = Fixture::new("vet_update_bad");
+    for (args, needle) in [
+        (vec!["a@1.0.0..1.0.1", "b"], "on its own"),
+        (vec!["a@1.0.0.."], "CRATE@OLD..NEW"),
+    ] {
+        let run = f.vet(&args);
+        run.expect_code(2);
+        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+    }
+}

@@ -7,11 +7,13 @@
 //! fill it; the renderers (`render`: JSON, Markdown, SARIF, HTML) read the model and nothing
 //! else. Renderers only present: verdicts are decided by the command that made the report.
 
+mod diff_section;
 mod fuzz_section;
 mod model;
 mod render;
 mod vet_section;
 
+pub use diff_section::{DiffFinding, VetDiff};
 pub use fuzz_section::{Finding, Frame, FuzzSection, Instrumentation, TargetResult};
 pub use model::{
     BuildScript, CrateReport, Directive, Environment, FuzzReport, Granted, Report, ReportError,

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use inventory::CrateInventory;
 use serde::{Deserialize, Serialize};
 
+use super::diff_section::VetDiff;
 use super::model::Verdict;
 
 /// How much a signal weighs.
@@ -266,6 +267,9 @@ pub struct VetSections {
     /// What was asked for and from where.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vet: Option<VetRequest>,
+    /// What an update adds (`vet CRATE@OLD..NEW`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<VetDiff>,
 }
 
 /// The phases of `vet`, in pipeline order (kebab-case in reports; extend, never rename).
@@ -287,11 +291,13 @@ pub enum VetPhase {
     Probe,
     /// Generated fuzz targets within the time budget.
     Fuzz,
+    /// What an update (`CRATE@OLD..NEW`) adds to the version it replaces.
+    Diff,
 }
 
 impl VetPhase {
     /// Every phase, in pipeline order.
-    pub const ALL: [VetPhase; 7] = [
+    pub const ALL: [VetPhase; 8] = [
         Self::Provenance,
         Self::Inventory,
         Self::Build,
@@ -299,6 +305,7 @@ impl VetPhase {
         Self::Load,
         Self::Probe,
         Self::Fuzz,
+        Self::Diff,
     ];
 
     /// The phase as reports and `--phases` spell it.
@@ -311,6 +318,7 @@ impl VetPhase {
             Self::Load => "load",
             Self::Probe => "probe",
             Self::Fuzz => "fuzz",
+            Self::Diff => "diff",
         }
     }
 }

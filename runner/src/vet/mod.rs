@@ -17,6 +17,7 @@
 //! workspace that depends on the crate, `scratch`) and `verdict` turns what they found into the
 //! report's verdict and reasons.
 
+mod diff;
 mod error;
 mod phases;
 pub mod pipeline;
@@ -25,4 +26,7 @@ pub mod registry;
 mod scratch;
 pub mod spec;
 pub mod typo;
+pub mod update;
 mod verdict;
+
+pub use error::VetError;

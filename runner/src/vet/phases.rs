@@ -15,7 +15,7 @@ pub const DEFAULT_TIME: Duration = Duration::from_secs(60);
 /// Why this version cannot run `phase` (None: it can).
 pub fn unsupported(phase: Phase) -> Option<&'static str> {
     match phase {
-        Phase::Provenance | Phase::Inventory | Phase::Build => None,
+        Phase::Provenance | Phase::Inventory | Phase::Build | Phase::Diff => None,
         Phase::Test | Phase::Load | Phase::Probe => {
             Some("this version of cargo-airlock does not run the crate's code yet")
         }
@@ -112,7 +112,12 @@ mod tests {
 
     #[test]
     fn the_first_three_phases_run_and_the_others_say_why_not() {
-        for p in [Phase::Provenance, Phase::Inventory, Phase::Build] {
+        for p in [
+            Phase::Provenance,
+            Phase::Inventory,
+            Phase::Build,
+            Phase::Diff,
+        ] {
             assert!(unsupported(p).is_none());
         }
         for p in [Phase::Test, Phase::Load, Phase::Probe, Phase::Fuzz] {

@@ -20,6 +20,7 @@ use super::provenance::{self, Assessment, ProvenanceOptions};
 use super::registry::source::CRATES_IO;
 use super::registry::{ConfigInputs, RegistrySource, SparseRegistry, UnpackedCrate};
 use super::spec::CrateSpec;
+pub use super::update::run_update;
 use super::{scratch, verdict};
 use crate::build::graph::{Graph, SourceKind};
 use crate::build::{self, BuildOptions};
@@ -114,6 +115,9 @@ impl VetResult {
     }
 }
 
+/// Why the `diff` phase does not run for a plain vet.
+pub(crate) const DIFF_ONLY_FOR_UPDATES: &str = "runs for an update only (CRATE@OLD..NEW)";
+
 /// One crate as it goes through the phases.
 struct Vetted {
     spec: CrateSpec,
@@ -160,6 +164,38 @@ pub fn run(
     opts: &VetOptions,
     progress: &(dyn Fn(VetProgress) + Sync),
 ) -> Result<VetResult, VetError> {
+    let vetting = vet_crates(opts, progress)?;
+    write(vetting.report, &opts.report_dir)
+}
+
+/// A vet's report before it is written, with what the comparison of an update needs.
+pub(crate) struct Vetting {
+    /// The report.
+    pub report: Report,
+    /// Each crate's unpacked package (in the order of the specs), when it was fetched.
+    pub dirs: Vec<Option<PathBuf>>,
+    /// The registry client (its index files cached for this run).
+    pub registry: SparseRegistry,
+}
+
+/// Writes `report` in every format into `dir`.
+pub(crate) fn write(report: Report, dir: &Path) -> Result<VetResult, VetError> {
+    let written = report.write(
+        dir,
+        &[Format::Json, Format::Markdown, Format::Sarif, Format::Html],
+    )?;
+    Ok(VetResult {
+        report,
+        report_dir: dir.to_owned(),
+        written,
+    })
+}
+
+/// Runs the phases for every crate of `opts.specs`; writes nothing but the cache.
+pub(crate) fn vet_crates(
+    opts: &VetOptions,
+    progress: &(dyn Fn(VetProgress) + Sync),
+) -> Result<Vetting, VetError> {
     let source = RegistrySource::resolve(opts.registry.as_deref(), &opts.config)?;
     std::fs::create_dir_all(&opts.cache_dir).map_err(|source| VetError::Cache {
         path: opts.cache_dir.clone(),
@@ -226,7 +262,7 @@ pub fn run(
         let record = p.run_phase(phase);
         p.sections.phases.push(record);
     }
-    p.finish()
+    Ok(p.finish())
 }
 
 impl Pipeline<'_> {
@@ -240,6 +276,8 @@ impl Pipeline<'_> {
         };
         let why_not = if !self.opts.phases.contains(phase) {
             Some("not selected with --phases")
+        } else if phase == Phase::Diff {
+            Some(DIFF_ONLY_FOR_UPDATES)
         } else {
             unsupported(phase)
         };
@@ -488,8 +526,13 @@ impl Pipeline<'_> {
         Ok(words)
     }
 
-    fn finish(self) -> Result<VetResult, VetError> {
+    fn finish(self) -> Vetting {
         let opts = self.opts;
+        let dirs = self
+            .crates
+            .iter()
+            .map(|c| c.unpacked.as_ref().map(|u| u.dir.clone()))
+            .collect();
         let mut sections = self.sections;
         sections.inventory.extend(self.dependencies);
         let mut errors = Vec::new();
@@ -549,15 +592,11 @@ impl Pipeline<'_> {
             environment,
             errors,
         };
-        let written = report.write(
-            &opts.report_dir,
-            &[Format::Json, Format::Markdown, Format::Sarif, Format::Html],
-        )?;
-        Ok(VetResult {
+        Vetting {
             report,
-            report_dir: opts.report_dir.clone(),
-            written,
-        })
+            dirs,
+            registry: self.registry,
+        }
     }
 }
 

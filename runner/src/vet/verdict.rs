@@ -141,6 +141,22 @@ pub(crate) fn overall(crates: Vec<VettedCrate>) -> VetVerdict {
     }
 }
 
+/// Adds `reasons` against the crate `name` of `v` and decides its verdict and the overall one
+/// again.
+pub(crate) fn add_reasons(v: &mut VetVerdict, name: &str, reasons: Vec<Reason>) {
+    if reasons.is_empty() {
+        return;
+    }
+    let mut crates = std::mem::take(&mut v.crates);
+    for c in crates.iter_mut().filter(|c| c.name == name) {
+        let failed = c.verdict == Verdict::Failed;
+        let mut all = std::mem::take(&mut c.reasons);
+        all.extend(reasons.iter().cloned());
+        *c = crate_verdict(&c.name, c.version.take(), all, failed);
+    }
+    *v = overall(crates);
+}
+
 /// Most important first: by level, then by phase order (the earliest evidence first).
 fn sort(reasons: &mut [Reason]) {
     reasons.sort_by(|a, b| {
