@@ -15,10 +15,12 @@
 //! after checking it against the index. [`pipeline`] runs the phases in order for every crate
 //! asked for (the inventory phase is the `inventory` crate; the build phase builds a scratch
 //! workspace that depends on the crate, `scratch`) and `verdict` turns what they found into the
-//! report's verdict and reasons.
+//! report's verdict and reasons; `phases` is the `--phases` selection and `options` what a run
+//! takes and gives back. [`update`] vets `CRATE@OLD..NEW` (both versions, then `diff`).
 
 mod diff;
 mod error;
+mod options;
 mod phases;
 pub mod pipeline;
 pub mod provenance;

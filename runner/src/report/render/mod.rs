@@ -346,6 +346,24 @@ mod tests {
         assert!(at("## Phases") < at("## Build"));
         assert!(at("## Verdict") < at("crates: 1 clean"));
         assert!(md.contains("src/win.rs:7"));
+        let mut update = r.clone();
+        update.vetting.diff = Some(crate::report::VetDiff {
+            name: "evil-sys".into(),
+            old: "0.0.9".into(),
+            new: "0.1.0".into(),
+            build_script: Some("added".into()),
+            files: vec!["build.rs".into()],
+            ..Default::default()
+        });
+        let md = update.render(Format::Markdown);
+        assert!(
+            md.find("## Inventory").unwrap()
+                < md.find("## Update evil-sys 0.0.9 -> 0.1.0").unwrap()
+        );
+        assert!(md.contains("- `build.rs`"), "{md}");
+        assert!(update
+            .render(Format::Html)
+            .contains("Update evil-sys 0.0.9 -&gt; 0.1.0"));
         let html = r.render(Format::Html);
         assert!(html.find("Verdict: suspicious").unwrap() < html.find("<h2>Provenance").unwrap());
         // The JSON keeps the names flat at the top level, and reads back.

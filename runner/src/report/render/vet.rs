@@ -1,11 +1,12 @@
 //! The opening of a `vet` report in Markdown and HTML: the verdict and its reasons, then
-//! provenance, inventory and which phases ran. The build's crates follow (the renderers' usual
+//! provenance, inventory, an update's diff and which phases ran. The build's crates follow (the renderers' usual
 //! sections). Only presents: the verdict and reasons come from the report.
 
 use std::fmt::Write;
 
 use inventory::CrateInventory;
 
+use crate::report::diff_section::VetDiff;
 use crate::report::vet_section::{PhaseRecord, Provenance, Reason, VetSections};
 
 fn cell(text: &str) -> String {
@@ -61,6 +62,26 @@ fn capabilities(inv: &CrateInventory) -> String {
         .map(|(kind, c)| format!("{} ({})", kind.as_str(), c.count))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The non-empty lists of an update's diff, with their titles.
+fn diff_lists(d: &VetDiff) -> Vec<(&'static str, Vec<String>)> {
+    let build = d
+        .build_script
+        .iter()
+        .map(|b| format!("build script {b}"))
+        .collect();
+    [
+        ("build script", build),
+        ("capabilities", d.capabilities.clone()),
+        ("signals", d.signals.clone()),
+        ("notable events", d.events.clone()),
+        ("dependencies", d.dependencies.clone()),
+        ("files", d.files.clone()),
+    ]
+    .into_iter()
+    .filter(|(_, items)| !items.is_empty())
+    .collect()
 }
 
 /// The Markdown opening (empty when the report has no verdict, i.e. is not a `vet` report).
@@ -158,6 +179,22 @@ pub(super) fn markdown(v: &VetSections) -> String {
                 }
                 out.push('\n');
             }
+        }
+    }
+    if let Some(d) = &v.diff {
+        let _ = writeln!(out, "## Update {} {} -> {}\n", d.name, d.old, d.new);
+        for f in &d.findings {
+            let _ = writeln!(out, "- {} `{}`: {}", f.level.as_str(), f.code, f.reason);
+        }
+        if !d.findings.is_empty() {
+            out.push('\n');
+        }
+        for (what, items) in diff_lists(d) {
+            let _ = writeln!(out, "Added in {}: {what}\n", d.new);
+            for item in items {
+                let _ = writeln!(out, "- `{}`", item.replace('`', "'"));
+            }
+            out.push('\n');
         }
     }
     if !v.phases.is_empty() {
@@ -267,6 +304,32 @@ pub(super) fn html(v: &VetSections) -> String {
                 }
                 out.push_str("</table>\n");
             }
+        }
+    }
+    if let Some(d) = &v.diff {
+        let _ = writeln!(
+            out,
+            "<h2>Update {} {} -&gt; {}</h2><ul>",
+            esc(&d.name),
+            esc(&d.old),
+            esc(&d.new)
+        );
+        for f in &d.findings {
+            let _ = writeln!(
+                out,
+                "<li>{} <code>{}</code>: {}</li>",
+                f.level.as_str(),
+                esc(&f.code),
+                esc(&f.reason)
+            );
+        }
+        out.push_str("</ul>\n");
+        for (what, items) in diff_lists(d) {
+            let _ = write!(out, "<h3>Added in {}: {what}</h3><ul>", esc(&d.new));
+            for item in items {
+                let _ = write!(out, "<li><code>{}</code></li>", esc(&item));
+            }
+            out.push_str("</ul>\n");
         }
     }
     if !v.phases.is_empty() {
