@@ -214,6 +214,19 @@ fn a_crate_that_does_not_exist_is_exit_1_and_nothing_else_runs_for_it() {
     );
     assert!(run.stderr.contains("not-found"), "{}", run.stderr);
     assert!(run.report["inventory"].is_null() && run.report["crates"] == Value::Array(vec![]));
+    // With a real crate beside it: one report, a verdict per crate, exit 1 still.
+    let both = f.vet(&[
+        "tidy-parse",
+        "tidy-pars",
+        "--phases",
+        "provenance,inventory",
+    ]);
+    both.expect_code(1);
+    let crates = &both.report["verdict"]["crates"];
+    assert_eq!(crates[0]["name"], "tidy-parse");
+    assert_eq!(crates[0]["verdict"], "clean");
+    assert_eq!(crates[1]["verdict"], "suspicious");
+    assert_eq!(both.report["inventory"][0]["name"], "tidy-parse");
 }
 
 #[test]

@@ -25,10 +25,20 @@ td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em}\
     );
     let _ = writeln!(
         out,
-        "<h1>cargo-airlock {} report</h1>{}<p><b>{} crates: {} clean, {} suspicious, {} failed.</b> {} build scripts and {} proc-macro expansions ran sandboxed; the build {}.</p>",
-        esc(&r.command), super::vet::html(&r.vetting), s.crates, s.clean, s.suspicious, s.failed, s.build_scripts_run, s.proc_macro_runs,
-        if s.build_succeeded { "succeeded" } else { "failed" }
+        "<h1>cargo-airlock {} report</h1>{}",
+        esc(&r.command),
+        super::vet::html(&r.vetting)
     );
+    if super::vet::build_ran(&r.vetting) {
+        let _ = writeln!(
+            out,
+            "<p><b>{} crates: {} clean, {} suspicious, {} failed.</b> {} build scripts and {} proc-macro expansions ran sandboxed; the build {}.</p>",
+            s.crates, s.clean, s.suspicious, s.failed, s.build_scripts_run, s.proc_macro_runs,
+            if s.build_succeeded { "succeeded" } else { "failed" }
+        );
+    } else {
+        out.push_str("<p>The build phase did not run (see Phases).</p>\n");
+    }
     for e in &r.errors {
         let _ = writeln!(out, "<p class=\"failed\"><b>Error:</b> {}</p>", esc(e));
     }

@@ -20,17 +20,21 @@ pub(super) fn render(r: &Report) -> String {
         let _ = writeln!(out, "Workspace: `{}`\n", ws.display());
     }
     out.push_str(&super::vet::markdown(&r.vetting));
-    let _ = writeln!(
-        out,
-        "**{} crates: {} clean, {} suspicious, {} failed.** {} build scripts and {} proc-macro expansions ran in the sandbox; the build {}.\n",
-        s.crates,
-        s.clean,
-        s.suspicious,
-        s.failed,
-        s.build_scripts_run,
-        s.proc_macro_runs,
-        if s.build_succeeded { "succeeded" } else { "failed" }
-    );
+    if super::vet::build_ran(&r.vetting) {
+        let _ = writeln!(
+            out,
+            "**{} crates: {} clean, {} suspicious, {} failed.** {} build scripts and {} proc-macro expansions ran in the sandbox; the build {}.\n",
+            s.crates,
+            s.clean,
+            s.suspicious,
+            s.failed,
+            s.build_scripts_run,
+            s.proc_macro_runs,
+            if s.build_succeeded { "succeeded" } else { "failed" }
+        );
+    } else {
+        let _ = writeln!(out, "The build phase did not run (see Phases).\n");
+    }
     for e in &r.errors {
         let _ = writeln!(out, "> **Error:** {}\n", e.replace('\n', "\n> "));
     }

@@ -293,6 +293,13 @@ mod tests {
             }],
         });
         r.vetting.phases.push(PhaseRecord {
+            phase: VetPhase::Build,
+            status: PhaseStatus::Ran,
+            reason: None,
+            skipped_crates: vec![],
+            duration_ms: Some(900),
+        });
+        r.vetting.phases.push(PhaseRecord {
             phase: VetPhase::Fuzz,
             status: PhaseStatus::Skipped,
             reason: Some("not selected with --phases".into()),
@@ -370,7 +377,12 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&r.render(Format::Json)).unwrap();
         assert_eq!(v["verdict"]["verdict"], "suspicious");
         assert_eq!(v["verdict"]["reasons"][0]["crate"], "evil-sys 0.1.0");
-        assert_eq!(v["phases"][0]["phase"], "fuzz");
+        assert_eq!(v["phases"][1]["phase"], "fuzz");
+        // Without the build phase, no build summary.
+        let mut no_build = r.clone();
+        no_build.vetting.phases.remove(0);
+        let md = no_build.render(Format::Markdown);
+        assert!(md.contains("The build phase did not run") && !md.contains("crates: 1 clean"));
         assert_eq!(v["provenance"][0]["signals"][0]["code"], "young-crate");
         assert_eq!(v["inventory"][0]["signals"][0]["code"], "shell-download");
         let back: Report = serde_json::from_value(v).unwrap();

@@ -7,7 +7,9 @@ use std::fmt::Write;
 use inventory::CrateInventory;
 
 use crate::report::diff_section::VetDiff;
-use crate::report::vet_section::{PhaseRecord, Provenance, Reason, VetSections};
+use crate::report::vet_section::{
+    PhaseRecord, PhaseStatus, Provenance, Reason, VetPhase, VetSections,
+};
 
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
@@ -62,6 +64,14 @@ fn capabilities(inv: &CrateInventory) -> String {
         .map(|(kind, c)| format!("{} ({})", kind.as_str(), c.count))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Whether the report has a build to show: not a `vet` report, or one whose build phase ran.
+pub(super) fn build_ran(v: &VetSections) -> bool {
+    v.verdict.is_none()
+        || v.phases
+            .iter()
+            .any(|p| p.phase == VetPhase::Build && p.status != PhaseStatus::Skipped)
 }
 
 /// The non-empty lists of an update's diff, with their titles.
