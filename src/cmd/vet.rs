@@ -283,6 +283,8 @@ fn summary(r: &Report, dir: &Path) -> String {
         .phases
         .iter()
         .filter(|p| p.status != runner::report::PhaseStatus::Ran)
+        // `diff` is for updates only: not worth a mention otherwise.
+        .filter(|p| p.phase != runner::report::VetPhase::Diff || r.vetting.diff.is_some())
         .map(|p| p.phase.to_string())
         .collect();
     if !skipped.is_empty() {

@@ -16,7 +16,7 @@
 //! asked for (the inventory phase is the `inventory` crate; the build phase builds a scratch
 //! workspace that depends on the crate, `scratch`) and `verdict` turns what they found into the
 //! report's verdict and reasons; `phases` is the `--phases` selection and `options` what a run
-//! takes and gives back. [`update`] vets `CRATE@OLD..NEW` (both versions, then `diff`).
+//! takes and gives back. `update` vets `CRATE@OLD..NEW` (both versions, then `diff`).
 
 mod diff;
 mod error;
@@ -28,7 +28,7 @@ pub mod registry;
 mod scratch;
 pub mod spec;
 pub mod typo;
-pub mod update;
+mod update;
 mod verdict;
 
 pub use error::VetError;

@@ -21,7 +21,7 @@ pub struct VetOptions {
     pub config: ConfigInputs,
     /// The phases to run.
     pub phases: PhaseSelection,
-    /// The budget of the run-time phases (recorded; see [`DEFAULT_TIME`]).
+    /// The budget of the run-time phases (recorded; see [`super::phases::DEFAULT_TIME`]).
     pub time: Duration,
     /// Where report.json, report.md, report.sarif and report.html go.
     pub report_dir: PathBuf,

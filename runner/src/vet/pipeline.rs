@@ -7,7 +7,7 @@
 //! every crate that is still in the running. A crate leaves the running when it does not exist
 //! (the verdict says so: exit 1) or when it could not be fetched (the run could not vet it);
 //! every later phase records it in `skipped_crates` with the reason. A new phase plugs in as a
-//! variant, an arm in [`unsupported`] and a step in [`Pipeline::run_phase`].
+//! variant, an arm in [`unsupported`] and a step in `Pipeline::run_phase`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
