@@ -9,7 +9,6 @@
 //! fixtures that really attempt each class of escape against this machine's kernel.
 
 pub mod build;
-pub mod decoys;
 pub mod events;
 pub mod fuzz;
 pub mod profile;

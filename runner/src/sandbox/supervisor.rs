@@ -20,9 +20,9 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use super::decode::{self, SockAddr};
+use super::decoys::DecoySet;
 use super::procmem::{read_cstring, read_exec, read_mem, read_u64};
 use super::seccomp::{syscall_name, syscall_number, Action, ArgTest, Rule};
-use crate::decoys::DecoySet;
 use crate::events::{Decision, Event, EventLog, Kind};
 use crate::profile::Profile;
 
