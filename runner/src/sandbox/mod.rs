@@ -16,7 +16,7 @@
 //! cannot serve (the allocation-free children, seccomp notification ioctls, `pidfd_getfd`),
 //! with the reason beside each.
 
-pub mod child;
+pub(crate) mod child;
 mod closer;
 mod control;
 pub mod decode;
@@ -24,9 +24,9 @@ pub mod decoys;
 mod finish;
 pub mod landlock;
 mod launch;
-pub mod limits;
+pub(crate) mod limits;
 mod monitor;
-pub mod namespaces;
+pub(crate) mod namespaces;
 mod plan;
 pub mod probe;
 pub mod procmem;
@@ -34,7 +34,7 @@ mod rundir;
 pub mod seccomp;
 mod supervise;
 pub mod supervisor;
-pub mod tripwire;
+pub(crate) mod tripwire;
 
 use std::ffi::OsString;
 use std::io;
