@@ -346,4 +346,40 @@ mod tests {
             other => panic!("expected a refusal, got {other:?}"),
         }
     }
+
+    /// The CLI prints an error with its chain of sources (`{:#}`): no message may repeat its
+    /// source's.
+    #[test]
+    fn errors_do_not_repeat_their_source() {
+        let os = || io::Error::from_raw_os_error(libc::ENOENT);
+        let errors = [
+            SandboxError::Prepare {
+                step: "creating the run directory".into(),
+                source: os(),
+            },
+            SandboxError::Child {
+                step: "entering the working directory".into(),
+                source: os(),
+            },
+            SandboxError::Unusable {
+                flag: "read",
+                path: "/x".into(),
+                source: os(),
+            },
+            SandboxError::Landlock(landlock::LandlockError::OpenPath {
+                path: "/x".into(),
+                source: os(),
+            }),
+        ];
+        let cause = os().to_string();
+        for e in errors {
+            let mut chain = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                chain = format!("{chain}: {s}");
+                source = s.source();
+            }
+            assert_eq!(chain.matches(&cause).count(), 1, "{chain}");
+        }
+    }
 }
