@@ -7,6 +7,7 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -51,21 +52,18 @@ pub(crate) struct Usable {
     pub landlock: bool,
 }
 
-/// Builds the layers, plants the remaining tripwires and clones the sandbox's init.
+/// Builds the layers (with the protected paths covered by `masks`), the supervisor and the
+/// child's plan, and clones the sandbox's init.
 pub(crate) fn launch(
     config: &SandboxConfig,
     request: &Request,
     plan: &Plan,
-    rundir: &mut RunDir,
+    rundir: &RunDir,
+    masks: &[(PathBuf, PathBuf)],
     decoys: Option<DecoySet>,
     usable: Usable,
 ) -> Result<Launched, SandboxError> {
     let profile = &config.profile;
-    if plan.home.over_real {
-        if let Some(real) = &plan.home.real {
-            rundir.mirror_home(real, &plan.home.inside, &plan.keep_out_of_home(request));
-        }
-    }
     let landlock = if usable.landlock {
         let required = profile.compatibility == Compatibility::Required && !config.allow_degraded;
         Some(PreparedRuleset::build(
@@ -78,8 +76,7 @@ pub(crate) fn launch(
     };
     let mounts = match &plan.layout {
         Some(layout) => {
-            let masks = rundir.plant_masks(&layout.masks)?;
-            let mounts = MountPlan::new(&layout.overlays, &layout.visible, &masks);
+            let mounts = MountPlan::new(&layout.overlays, &layout.visible, masks);
             Some(prepare("planning mounts", mounts.compile())?)
         }
         None => None,

@@ -276,9 +276,9 @@ fn prepare<T>(step: &str, result: io::Result<T>) -> Result<T, SandboxError> {
 /// Runs `config.command` in the sandbox and returns what happened.
 ///
 /// The steps: check the request against what the kernel supports, create the run's
-/// directories and plant its decoys, plan (grants, environment, home, mounts), launch (build
-/// the layers, clone the sandbox), monitor it until it ends, then finish (limit events, output
-/// scans, the outcome).
+/// directories and plant its decoys, plan (grants, environment, home, mounts), plant the
+/// tripwires the plan calls for, launch (build the layers, clone the sandbox), monitor it
+/// until it ends, then finish (limit events, output scans, the outcome).
 pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     plan::program(config)?;
     let (usable, degraded) = check_support(config)?;
@@ -295,7 +295,8 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
         real_home.as_deref(),
         decoy_env,
     )?;
-    let mut launched = launch::launch(config, &request, &plan, &mut rundir, decoys, usable)?;
+    let masks = rundir.plant_tripwires(&plan, &request)?;
+    let mut launched = launch::launch(config, &request, &plan, &rundir, &masks, decoys, usable)?;
     let ended = monitor::monitor(&mut launched, config, &plan, usable)?;
     Ok(finish::finish(
         launched, ended, config, &plan, &rundir, usable, degraded,

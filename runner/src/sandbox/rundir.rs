@@ -5,14 +5,14 @@
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use nix::sys::statfs::{statfs, TMPFS_MAGIC};
 use nix::unistd::{access, AccessFlags};
 use tempfile::TempDir;
 
 use super::decoys::DecoySet;
-use super::plan::RunPaths;
+use super::plan::{Plan, Request, RunPaths};
 use super::tripwire::{self, Meaning, Tripwire};
 use super::SandboxError;
 
@@ -81,20 +81,32 @@ impl RunDir {
         Ok(Some(set))
     }
 
-    /// Plants empty stand-ins in the decoy home for what `real_home` holds (see
-    /// [`tripwire::mirror_home`]), leaving out the paths in `keep`.
-    pub fn mirror_home(&mut self, real_home: &Path, home_inside: &Path, keep: &[PathBuf]) {
-        self.tripwires.extend(tripwire::mirror_home(
-            real_home,
-            &self.paths.decoy_home,
-            home_inside,
-            keep,
-        ));
+    /// Plants the plan's tripwires: where the decoy home lies over the real home, an empty
+    /// stand-in for each of the real home's entries (see [`tripwire::mirror_home`]) except the
+    /// granted paths; and a mask for each protected path the mount layout would expose.
+    /// Returns the masks (target, tripwire) for the mount plan.
+    pub fn plant_tripwires(
+        &mut self,
+        plan: &Plan,
+        request: &Request,
+    ) -> Result<Vec<(PathBuf, PathBuf)>, SandboxError> {
+        if let (true, Some(real)) = (plan.home.over_real, &plan.home.real) {
+            self.tripwires.extend(tripwire::mirror_home(
+                real,
+                &self.paths.decoy_home,
+                &plan.home.inside,
+                &plan.keep_out_of_home(request),
+            ));
+        }
+        match &plan.layout {
+            Some(layout) => self.plant_masks(&layout.masks),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Plants one tripwire (a directory or an empty file, like its target) per protected path
     /// to mask, and pairs each target with it.
-    pub fn plant_masks(
+    fn plant_masks(
         &mut self,
         targets: &[PathBuf],
     ) -> Result<Vec<(PathBuf, PathBuf)>, SandboxError> {
