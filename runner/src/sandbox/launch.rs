@@ -63,51 +63,17 @@ pub(crate) fn launch(
     decoys: Option<DecoySet>,
     usable: Usable,
 ) -> Result<Launched, SandboxError> {
-    let profile = &config.profile;
-    let landlock = if usable.landlock {
-        let required = profile.compatibility == Compatibility::Required && !config.allow_degraded;
-        Some(PreparedRuleset::build(
-            profile.landlock_abi,
-            &plan.rules,
-            required,
-        )?)
-    } else {
-        None
-    };
-    let mounts = match &plan.layout {
-        Some(layout) => {
-            let mounts = MountPlan::new(&layout.overlays, &layout.visible, masks);
-            Some(prepare("planning mounts", mounts.compile())?)
-        }
-        None => None,
-    };
-    let seccomp = seccomp::Program::compile(&supervisor::filter_rules(profile))?;
+    let layers = build_layers(config, plan, masks, usable)?;
     let log = EventLog::new(config.phase, config.krate.clone());
     let log = match &config.events_file {
         Some(path) => prepare(&format!("opening {}", path.display()), log.stream_to(path))?,
         None => log,
     };
     let handler = Arc::new(Handler::new(context(config, plan, &log, rundir, decoys)));
-
-    let argv: Vec<CString> = config
-        .command
-        .iter()
-        .map(|a| cstring(a.as_bytes(), "an argument"))
-        .collect::<Result<_, _>>()?;
-    let envp: Vec<CString> = plan
-        .env
-        .iter()
-        .map(|(k, v)| {
-            let mut kv = k.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            cstring(&kv, "an environment variable")
-        })
-        .collect::<Result<_, _>>()?;
     let (control, child_control) = prepare("creating the control socket", control::pair())?;
-    let (uid, gid) = (geteuid(), getegid());
-    let cgroup = if uid.is_root() {
-        RunCgroup::create(profile.limits.processes, profile.limits.memory)
+    let limits = &config.profile.limits;
+    let cgroup = if geteuid().is_root() {
+        RunCgroup::create(limits.processes, limits.memory)
     } else {
         None
     };
@@ -118,38 +84,18 @@ pub(crate) fn launch(
         )?,
         None => Vec::new(),
     };
+    let child = child_plan(config, request, plan, layers, usable)?;
     let child = ChildPlan {
-        id_maps: usable
-            .namespaces
-            .then(|| {
-                Some((
-                    CString::new(format!("{uid} {uid} 1\n")).ok()?,
-                    CString::new(format!("{gid} {gid} 1\n")).ok()?,
-                ))
-            })
-            .flatten(),
-        mounts,
-        set_hostname: usable.namespaces,
-        pid_namespace: usable.namespaces,
-        rlimits: Rlimits::from_profile(
-            &profile.limits,
-            cgroup.as_ref().is_some_and(RunCgroup::caps_memory),
-        ),
+        rlimits: Rlimits::from_profile(limits, cgroup.as_ref().is_some_and(RunCgroup::caps_memory)),
         join_cgroups: cgroup_tasks.iter().map(AsRawFd::as_raw_fd).collect(),
-        cwd: cstring(request.cwd.as_os_str().as_bytes(), "the working directory")?,
-        landlock,
-        seccomp,
-        program: cstring(plan.program.as_os_str().as_bytes(), "the program path")?,
-        argv,
-        envp,
         control: child_control.as_raw_fd(),
-        keep_fds: config.keep_fds.clone(),
-        stdio: config.stdio,
+        ..child
     };
     let watch = Some(prepare(
         "watching tripwires",
         tripwire::Watch::new(&rundir.tripwires),
     )?);
+
     let started = Instant::now();
     let (waiter, mounts) = clone_init(child, usable.namespaces, &control)?;
     drop(child_control);
@@ -179,6 +125,99 @@ pub(crate) fn launch(
         mounts,
         watch,
         started,
+    })
+}
+
+/// The layers built in the supervisor for the child to install.
+struct BuiltLayers {
+    landlock: Option<PreparedRuleset>,
+    mounts: Option<CompiledPlan>,
+    seccomp: seccomp::Program,
+}
+
+/// Builds the Landlock ruleset (where the kernel has Landlock), the compiled mount plan
+/// (with namespaces) and the seccomp program.
+fn build_layers(
+    config: &SandboxConfig,
+    plan: &Plan,
+    masks: &[(PathBuf, PathBuf)],
+    usable: Usable,
+) -> Result<BuiltLayers, SandboxError> {
+    let profile = &config.profile;
+    let landlock = if usable.landlock {
+        let required = profile.compatibility == Compatibility::Required && !config.allow_degraded;
+        Some(PreparedRuleset::build(
+            profile.landlock_abi,
+            &plan.rules,
+            required,
+        )?)
+    } else {
+        None
+    };
+    let mounts = match &plan.layout {
+        Some(layout) => {
+            let mounts = MountPlan::new(&layout.overlays, &layout.visible, masks);
+            Some(prepare("planning mounts", mounts.compile())?)
+        }
+        None => None,
+    };
+    let seccomp = seccomp::Program::compile(&supervisor::filter_rules(profile))?;
+    Ok(BuiltLayers {
+        landlock,
+        mounts,
+        seccomp,
+    })
+}
+
+/// The child's plan as C strings and prepared layers; the caller fills in the limits, the
+/// cgroups to join and the control socket.
+fn child_plan(
+    config: &SandboxConfig,
+    request: &Request,
+    plan: &Plan,
+    layers: BuiltLayers,
+    usable: Usable,
+) -> Result<ChildPlan, SandboxError> {
+    let argv: Vec<CString> = config
+        .command
+        .iter()
+        .map(|a| cstring(a.as_bytes(), "an argument"))
+        .collect::<Result<_, _>>()?;
+    let envp: Vec<CString> = plan
+        .env
+        .iter()
+        .map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            cstring(&kv, "an environment variable")
+        })
+        .collect::<Result<_, _>>()?;
+    let (uid, gid) = (geteuid(), getegid());
+    Ok(ChildPlan {
+        id_maps: usable
+            .namespaces
+            .then(|| {
+                Some((
+                    CString::new(format!("{uid} {uid} 1\n")).ok()?,
+                    CString::new(format!("{gid} {gid} 1\n")).ok()?,
+                ))
+            })
+            .flatten(),
+        mounts: layers.mounts,
+        set_hostname: usable.namespaces,
+        pid_namespace: usable.namespaces,
+        rlimits: Rlimits::from_profile(&config.profile.limits, false),
+        join_cgroups: Vec::new(),
+        cwd: cstring(request.cwd.as_os_str().as_bytes(), "the working directory")?,
+        landlock: layers.landlock,
+        seccomp: layers.seccomp,
+        program: cstring(plan.program.as_os_str().as_bytes(), "the program path")?,
+        argv,
+        envp,
+        control: -1,
+        keep_fds: config.keep_fds.clone(),
+        stdio: config.stdio,
     })
 }
 
