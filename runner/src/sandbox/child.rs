@@ -4,7 +4,9 @@
 //! (malloc's, stdout's) held by another thread at that instant stays held forever in the child.
 //! Everything here therefore runs on data the supervisor prepared ([`ChildPlan`]) and makes raw
 //! syscalls only: no allocation, no locks, no panics. Failures are reported to the supervisor
-//! as a fixed-size [`Message`] over the control socket, and the child `_exit`s.
+//! as a fixed-size [`Message`] over the control socket, and the child `_exit`s. That is why
+//! this file calls `libc` directly rather than `nix`: no wrapper's allocation or error
+//! conversion can sneak in, and each call is visibly a single system call.
 //!
 //! Two processes run here. The first (PID 1 of the new PID namespace, "init") finishes the
 //! namespace setup, forks the command process, reaps every orphan until the command exits, and
@@ -350,15 +352,10 @@ impl ChildPlan {
             None => LayerStatus::NotEnforced,
             Some(ruleset) => match ruleset
                 .grant_read_in_child(c"/proc")
-                .map_err(std::io::Error::from_raw_os_error)
                 .and_then(|()| ruleset.restrict_self())
             {
                 Ok(status) => status,
-                Err(e) => {
-                    let code = e.raw_os_error().unwrap_or(libc::EPERM);
-                    std::mem::forget(e); // freeing could take malloc's lock
-                    fail(control, Step::Landlock, 0, code)
-                }
+                Err(errno) => fail(control, Step::Landlock, 0, errno),
             },
         };
         let listener = match self.seccomp.install() {

@@ -40,8 +40,8 @@ impl Rlimits {
         Rlimits { pairs }
     }
 
-    /// Applies every limit to the calling process. Raw syscalls only (child-safe). On failure,
-    /// returns the resource and errno.
+    /// Applies every limit to the calling process. Raw `libc` syscalls only: this runs in the
+    /// allocation-free sandbox child (see child.rs). On failure, returns the resource and errno.
     pub fn apply(&self) -> Result<(), (u32, i32)> {
         for &(resource, value) in &self.pairs {
             let limit = libc::rlimit {

@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32};
 use std::sync::Mutex;
 
 use super::seccomp::{syscall_number, Rule};
-use crate::decoys::DecoySet;
+use super::decoys::DecoySet;
 use crate::events::{Event, EventLog};
 use crate::profile::Profile;
 

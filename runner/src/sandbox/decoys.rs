@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use aho_corasick::AhoCorasick;
 
-use crate::sandbox::decode;
+use super::decode;
 
 /// One planted secret.
 #[derive(Debug, Clone)]
