@@ -66,11 +66,14 @@ pub fn scan_package(
     Ok(out.finish(name, version))
 }
 
+/// Stack of a scanning thread.
+const WORKER_STACK: usize = 256 << 20;
+
 /// Scans every file on a few threads (parsing dominates and files are independent); the
 /// per-file results come back in path order so places and signals are deterministic.
 fn scan_files(root: &Path, files: &[files::File]) -> Vec<collect::Collector> {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
+    use std::sync::{Mutex, PoisonError};
 
     let workers = std::thread::available_parallelism()
         .map_or(1, usize::from)
@@ -79,27 +82,32 @@ fn scan_files(root: &Path, files: &[files::File]) -> Vec<collect::Collector> {
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<collect::Collector>>> =
         files.iter().map(|_| Mutex::new(None)).collect();
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(file) = files.get(i) else {
+            break;
+        };
+        let mut out = collect::Collector::default();
+        scan_file(root, file, &mut out);
+        *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(out);
+    };
     std::thread::scope(|s| {
         for _ in 0..workers {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(file) = files.get(i) else {
-                    break;
-                };
-                let mut out = collect::Collector::default();
-                scan_file(root, file, &mut out);
-                *slots[i]
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(out);
-            });
+            // A large stack (reserved, touched only as used) for syn's recursion on long
+            // expression chains; bracket nesting is bounded before parsing (`MAX_NESTING`).
+            let spawned = std::thread::Builder::new()
+                .stack_size(WORKER_STACK)
+                .spawn_scoped(s, work);
+            if spawned.is_err() {
+                break;
+            }
         }
     });
+    // Files no worker took (no thread could be started) are scanned on this thread.
+    work();
     slots
         .into_iter()
-        .filter_map(|m| {
-            m.into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        })
+        .filter_map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
         .collect()
 }
 
