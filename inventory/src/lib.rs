@@ -17,8 +17,35 @@
 //! # Ok::<(), inventory::InventoryError>(())
 //! ```
 //!
+//! # Levels
+//!
 //! Levels are calibrated on popular crates (see `bench/inventory-real-crates`): capabilities are
 //! facts, never alarms; `warn` and `error` signals are what a clean crate does not do.
+//!
+//! - `error`: a base64/hex string (or fragments joined at run time) that decodes to a drop site,
+//!   a raw IP, a downloader or a secret path.
+//! - `warn`: machine code shipped (ELF/PE/Mach-O/COFF/wasm, static libraries of object code;
+//!   Windows import libraries are `info`), an encoded plain URL or command, fragments that join
+//!   into an address, known drop sites, URLs with a public raw IP, public IPs outside URLs in a
+//!   file that uses the network or starts programs, secret paths, reads of `*_TOKEN`,
+//!   `*_PRIVATE_KEY` and AWS credential variables (and `_TOKEN`-style patterns matched over all
+//!   variables), downloaders handed to a process, scripts piping a download into a shell,
+//!   static constructors (`#[ctor]`, `.init_array`/`.ctors`/`.CRT$XC*` sections, C
+//!   `__attribute__((constructor))`), `include_bytes!` of machine code or of a file outside the
+//!   package.
+//! - `info`: everything else worth listing: shipped scripts, C sources' data, archives and data
+//!   files, other public addresses, secret variable names merely mentioned, unparsable files.
+//!
+//! Test code (`tests/`, `examples/`, `benches/`, `#[cfg(test)]`, `#[test]`) lowers secret paths,
+//! public addresses and encoded strings by one level: the test phase of `vet` watches it run.
+//!
+//! # Limits
+//!
+//! At most [`MAX_PLACES_PER_CAPABILITY`] places and [`MAX_DETAILS_PER_CAPABILITY`] details per
+//! capability (with the full count), 50 `info` signals per code (warn and error are never
+//! dropped), 50,000 files, 8 MiB of text per file; `.rs` files whose brackets nest deeper than
+//! 256 or whose expressions chain more than 20,000 operators are scanned as text (a package must
+//! not overflow the scanner's stack). Files are scanned on up to 8 threads.
 
 mod binary;
 mod code;
