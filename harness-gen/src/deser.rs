@@ -12,11 +12,11 @@ use syn::punctuated::Punctuated;
 use syn::visit::Visit;
 use syn::{Fields, Item, Token, Type};
 
-use crate::bounds;
+use crate::int_bounds;
 use crate::model::{segs, CrateModel, DefId, DefKind, ImplRef, Ns, Res};
 use crate::serde_attrs::{all_str, de_str, has, ident_name, rename_all, serde_kv};
 use crate::source::ModId;
-use crate::types::{self, render, Subst};
+use crate::types::{self, render, self_def, Subst};
 
 /// How a type gets its `Deserialize` impl.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,22 +172,6 @@ fn is_serde_trait(model: &CrateModel, m: ModId, path: &syn::Path, name: &str) ->
                 && model.defs[d].name == name
         }
         _ => false,
-    }
-}
-
-/// The crate type an impl's self type names.
-pub fn self_def(model: &CrateModel, m: ModId, ty: &Type) -> Option<DefId> {
-    let Type::Path(tp) = ty else { return None };
-    match model.resolve(m, &segs(&tp.path), Ns::Type)? {
-        Res::Def(d)
-            if matches!(
-                model.defs[d].kind,
-                DefKind::Struct | DefKind::Enum | DefKind::Union
-            ) =>
-        {
-            Some(d)
-        }
-        _ => None,
     }
 }
 
@@ -637,7 +621,7 @@ impl Walker<'_> {
             if let Some(range) = path
                 .segments
                 .last()
-                .and_then(|s| bounds::int_range(&s.ident.to_string()))
+                .and_then(|s| int_bounds::int_range(&s.ident.to_string()))
             {
                 self.numbers.extend(range.words());
                 continue;
@@ -849,7 +833,7 @@ impl Seeder<'_> {
             let ty: Type = syn::parse_str(concrete).ok()?;
             return self.seed_type(m, &ty, &Subst::new());
         }
-        if let Some(range) = bounds::int_range(&name) {
+        if let Some(range) = int_bounds::int_range(&name) {
             return Some(match self.fill {
                 Fill::One => json!(1),
                 Fill::Min => range.min_json(),

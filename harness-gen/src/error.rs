@@ -66,4 +66,7 @@ pub enum GenError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Writing `targets.json` failed.
+    #[error(transparent)]
+    Targets(#[from] crate::targets::TargetsError),
 }

@@ -18,10 +18,11 @@ use std::collections::{BTreeSet, HashMap};
 use quote::ToTokens;
 use syn::{FnArg, ReturnType, Type};
 
-use crate::deser::{self_def, DeserItem};
-use crate::ffi::{classify, param_bounds, CallGraph};
+use crate::args::{classify, is_deserialize_bound, param_bounds, Input};
+use crate::callgraph::CallGraph;
+use crate::deser::DeserItem;
 use crate::model::{segs, CrateModel, DefId, Ns, Res};
-use crate::parsers::{is_deserialize_bound, show_ty, Input};
+use crate::types::{self_def, show_ty};
 
 /// How an entry point returns the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

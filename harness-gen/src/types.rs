@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use quote::ToTokens;
 use syn::{GenericArgument, PathArguments, Type};
 
-use crate::model::{segs, CrateModel, Ns, Res};
+use crate::model::{segs, CrateModel, DefId, DefKind, Ns, Res};
 use crate::source::ModId;
 
 /// Primitive types and names the prelude brings into scope.
@@ -156,4 +156,34 @@ pub fn inner_paths(ty: &Type) -> Vec<&syn::Path> {
     let mut v = V(Vec::new());
     syn::visit::Visit::visit_type(&mut v, ty);
     v.0
+}
+
+/// The crate type an impl's self type names.
+pub fn self_def(model: &CrateModel, m: ModId, ty: &Type) -> Option<DefId> {
+    let Type::Path(tp) = ty else { return None };
+    match model.resolve(m, &segs(&tp.path), Ns::Type)? {
+        Res::Def(d)
+            if matches!(
+                model.defs[d].kind,
+                DefKind::Struct | DefKind::Enum | DefKind::Union
+            ) =>
+        {
+            Some(d)
+        }
+        _ => None,
+    }
+}
+
+/// A type as source text, compactly (`&'de str`, `Vec<u8>`), for reasons in `targets.json`.
+pub fn show_ty(ty: &Type) -> String {
+    ty.to_token_stream()
+        .to_string()
+        .replace("& ", "&")
+        .replace(" <", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace(" :: ", "::")
+        .replace("[ ", "[")
+        .replace(" ]", "]")
 }

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, Package, PackageId};
 
-use crate::emit::{FormatDep, KNOWN_FORMATS};
 use crate::error::GenError;
 
 /// One package to analyse.
@@ -168,20 +167,11 @@ fn selected(meta: &Metadata, p: &Package) -> Result<Selected, GenError> {
         let Some((_, q)) = enabled.iter().find(|(_, q)| q.name.as_str() == dep.name) else {
             continue;
         };
-        let mut feats: Vec<String> = dep.features.iter().map(|f| format!("{f:?}")).collect();
+        let mut features = dep.features.clone();
         // bincode 2 only speaks serde through its `serde` feature.
-        if dep.name == "bincode"
-            && q.version.major >= 2
-            && !dep.features.iter().any(|f| f == "serde")
-        {
-            feats.push("\"serde\"".into());
+        if dep.name == "bincode" && q.version.major >= 2 && !features.iter().any(|f| f == "serde") {
+            features.push("serde".into());
         }
-        let dependency = format!(
-            "{{ version = \"={}\", default-features = {}, features = [{}] }}",
-            q.version,
-            dep.uses_default_features,
-            feats.join(", ")
-        );
         if formats.iter().any(|f: &FormatDep| f.package == dep.name) {
             continue;
         }
@@ -190,8 +180,10 @@ fn selected(meta: &Metadata, p: &Package) -> Result<Selected, GenError> {
                 .name
                 .replace("serde_", "")
                 .replace("rmp-serde", "msgpack"),
-            dependency,
             package: dep.name.clone(),
+            version: q.version.to_string(),
+            default_features: dep.uses_default_features,
+            features,
             major: q.version.major,
         });
     }
@@ -251,3 +243,33 @@ fn binds_native(meta: &Metadata, q: &Package) -> bool {
             })
     })
 }
+
+/// A serde format the crate under test depends on, and how to feed bytes through it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatDep {
+    /// The format's name in `targets.json` (`toml`, `bincode`, ...).
+    pub format: String,
+    /// The package name (the dependency key).
+    pub package: String,
+    /// The resolved version (the fuzz project pins it exactly).
+    pub version: String,
+    /// Whether the crate under test uses the format's default features.
+    pub default_features: bool,
+    /// The features the crate under test enables on it.
+    pub features: Vec<String>,
+    /// The resolved major version (bincode 1 and 2 differ).
+    pub major: u64,
+}
+
+/// The serde formats generated targets know how to drive (the package names).
+pub const KNOWN_FORMATS: &[&str] = &[
+    "toml",
+    "serde_yaml",
+    "bincode",
+    "ciborium",
+    "serde_cbor",
+    "rmp-serde",
+    "postcard",
+    "ron",
+    "serde_urlencoded",
+];
