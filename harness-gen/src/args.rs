@@ -65,7 +65,6 @@ pub enum ArgKind {
     AsRefStr,
 }
 
-
 /// The bounds written for type parameters: in generics and where clauses.
 pub fn param_bounds(generics: &[&syn::Generics]) -> HashMap<String, Vec<String>> {
     let mut out: HashMap<String, Vec<String>> = HashMap::new();

@@ -369,4 +369,3 @@ impl<'ast> Visit<'ast> for Collector<'_> {
         // Items nested in a body are not part of this function's calls.
     }
 }
-

@@ -322,7 +322,11 @@ pub fn generate_with_progress(
     let t2 = Instant::now();
     if opts.compile_check {
         progress(&Progress::Compiling);
-        compile::check(&opts.out_dir, opts.target_dir.as_deref(), &mut manifest.records)?;
+        compile::check(
+            &opts.out_dir,
+            opts.target_dir.as_deref(),
+            &mut manifest.records,
+        )?;
         manifest.write(&opts.out_dir)?;
     }
     let compile_time = if opts.compile_check {

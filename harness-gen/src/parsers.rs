@@ -250,11 +250,7 @@ pub fn discover(
         }
         out.push(ParseItem {
             item: format!("{tp} as TryFrom<{written}>"),
-            stem: format!(
-                "{}_try_from_{}",
-                target_stem(&tp),
-                input.word()
-            ),
+            stem: format!("{}_try_from_{}", target_stem(&tp), input.word()),
             plan,
             fn_name: "try_from".into(),
             file,

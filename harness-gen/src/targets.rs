@@ -261,8 +261,11 @@ mod tests {
             .expect("reads")
             .ends_with("]\n"));
         assert_eq!(TargetsManifest::read(dir.path()).expect("reads"), m);
-        std::fs::write(&path, r#"[{"name":"a","kind":"ffi","item":"a","status":"maybe"}]"#)
-            .expect("writes");
+        std::fs::write(
+            &path,
+            r#"[{"name":"a","kind":"ffi","item":"a","status":"maybe"}]"#,
+        )
+        .expect("writes");
         let err = TargetsManifest::read(dir.path()).expect_err("unknown status");
         assert!(matches!(err, TargetsError::Parse { .. }));
         assert!(!err.to_string().contains("unknown variant"));

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use heck::ToUpperCamelCase;
 
-use super::target::{cited, Emitted};
+use super::target::{cited, push_indented, Emitted, MAX_WIDTH};
 use crate::args::ArgKind;
 use crate::ffi::{Arg, Call, FfiItem, FfiPlan, Receiver, Returns};
 use crate::targets::{TargetKind, TargetRecord, TargetStatus, STACK_BYTES};
@@ -81,7 +81,7 @@ pub fn ffi_target(name: String, package: &str, item: &FfiItem, crate_root: &Path
                 let _ = writeln!(src, "    let Input {{ {} }} = &input;", names.join(", "));
             }
             for s in setup {
-                let _ = writeln!(src, "    {s}");
+                push_indented(&mut src, "    ", &s);
             }
             let _ = writeln!(src, "    let _ = {}({});", call.callee, args.join(", "));
             let _ = writeln!(src, "}});");
@@ -128,13 +128,20 @@ pub fn ffi_target(name: String, package: &str, item: &FfiItem, crate_root: &Path
                 "    let {mutable}value: Option<{ty}> = match &input.ctor {{"
             );
             for c in ctors {
-                let _ = writeln!(src, "        {} => {{", pattern("Ctor", c));
                 let (setup, args) = build_args(&c.args, "return;");
-                for s in setup {
-                    let _ = writeln!(src, "            {s}");
-                }
                 let call = format!("{}({})", c.callee, args.join(", "));
-                let _ = writeln!(src, "            {}", wrap_self(c.returns, &call));
+                let value = wrap_self(c.returns, &call);
+                // An arm that is one expression stays on the pattern's line when it fits.
+                let flat = format!("        {} => {value},", pattern("Ctor", c));
+                if setup.is_empty() && flat.len() <= MAX_WIDTH {
+                    let _ = writeln!(src, "{flat}");
+                    continue;
+                }
+                let _ = writeln!(src, "        {} => {{", pattern("Ctor", c));
+                for s in setup {
+                    push_indented(&mut src, "            ", &s);
+                }
+                let _ = writeln!(src, "            {value}");
                 let _ = writeln!(src, "        }}");
             }
             let _ = writeln!(src, "    }};");
@@ -154,7 +161,7 @@ pub fn ffi_target(name: String, package: &str, item: &FfiItem, crate_root: &Path
                     );
                     let (setup, args) = build_args(&op.args, "continue;");
                     for s in setup {
-                        let _ = writeln!(src, "                {s}");
+                        push_indented(&mut src, "                ", &s);
                     }
                     let call = if op.callee.contains("::") {
                         let mut all = vec!["v".to_string()];
@@ -323,7 +330,7 @@ impl ArgKind {
             ArgKind::CStr | ArgKind::CString => (
                 vec![
                     "// C strings cannot hold an interior NUL: such inputs are not interesting.".to_string(),
-                    format!("let Ok({name}) = std::ffi::CString::new({name}.clone()) else {{ {bail} }};"),
+                    format!("let Ok({name}) = std::ffi::CString::new({name}.clone()) else {{\n    {bail}\n}};"),
                 ],
                 if *self == ArgKind::CStr { format!("&{name}") } else { name.to_string() },
             ),
@@ -337,14 +344,14 @@ impl ArgKind {
                     .iter()
                     .enumerate()
                     .take(variants.len().saturating_sub(1))
-                    .map(|(i, v)| format!("{i} => {v},"))
+                    .map(|(i, v)| format!("    {i} => {v},"))
                     .collect();
-                arms.push(format!("_ => {},", variants.last().cloned().unwrap_or_default()));
+                arms.push(format!("    _ => {},", variants.last().cloned().unwrap_or_default()));
                 (
                     vec![format!(
-                        "let {name} = match *{name} as usize % {} {{ {} }};",
+                        "let {name} = match *{name} as usize % {} {{\n{}\n}};",
                         variants.len(),
-                        arms.join(" ")
+                        arms.join("\n")
                     )],
                     name.to_string(),
                 )

@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::target::{bind_text, cited, entry_prelude, Emitted, ENTRY_LIBFUZZER};
+use super::target::{
+    bind_text, cited, entry_prelude, let_stmt, push_indented, Emitted, ENTRY_LIBFUZZER, MAX_WIDTH,
+};
 use crate::args::Input;
 use crate::formats::{Entry, EntryCall, FormatCrate, Ret};
 use crate::mining::Mined;
@@ -133,17 +135,32 @@ pub fn format_target(
                 };
                 let round = *v == round_ty && serializer.is_some();
                 if !round {
-                    let _ = writeln!(src, "    let _: {annotated} = {path}({arg});");
+                    let_stmt(
+                        &mut src,
+                        "    ",
+                        &format!("_: {annotated}"),
+                        &format!("{path}({arg})"),
+                    );
                     continue;
                 }
                 let Some((ser, out_text)) = serializer else {
                     continue;
                 };
                 let Some(back) = feed_back(input, out_text) else {
-                    let _ = writeln!(src, "    let _: {annotated} = {path}({arg});");
+                    let_stmt(
+                        &mut src,
+                        "    ",
+                        &format!("_: {annotated}"),
+                        &format!("{path}({arg})"),
+                    );
                     continue;
                 };
-                let _ = writeln!(src, "    let parsed: {annotated} = {path}({arg});");
+                let_stmt(
+                    &mut src,
+                    "    ",
+                    &format!("parsed: {annotated}"),
+                    &format!("{path}({arg})"),
+                );
                 let bind = match ret {
                     Ret::Result => "if let Ok(value) = parsed {",
                     Ret::Option => "if let Some(value) = parsed {",
@@ -152,15 +169,50 @@ pub fn format_target(
                 let _ = writeln!(src, "    {bind}");
                 let _ = writeln!(src, "        // Values the crate cannot write are not a finding; what it writes it must read.");
                 let _ = writeln!(src, "        if let Ok(out) = {ser}(&value) {{");
-                let again = match ret {
-                    Ret::Result => format!("let again: {v} = match {path}({back}) {{\n                Ok(v) => v,\n                Err(_) => panic!(\"own output {{out:?}} does not parse back\"),\n            }};"),
-                    Ret::Option => format!("let again: {v} = match {path}({back}) {{\n                Some(v) => v,\n                None => panic!(\"own output {{out:?}} does not parse back\"),\n            }};"),
-                    Ret::Plain => format!("let again: {v} = {path}({back});"),
+                // `let again: T = match call {` breaks before `match` when it does not fit.
+                let head = format!("            let again: {v} = match {path}({back}) {{");
+                let (open, arms) = if head.len() <= MAX_WIDTH {
+                    (head, "                ")
+                } else {
+                    (
+                        format!(
+                            "            let again: {v} =\n                match {path}({back}) {{"
+                        ),
+                        "                    ",
+                    )
                 };
-                let _ = writeln!(src, "            {again}");
+                let close = &arms[4..];
+                match ret {
+                    Ret::Result | Ret::Option => {
+                        let (ok, none) = if *ret == Ret::Result {
+                            ("Ok(v)", "Err(_)")
+                        } else {
+                            ("Some(v)", "None")
+                        };
+                        let _ = writeln!(src, "{open}");
+                        let _ = writeln!(src, "{arms}{ok} => v,");
+                        let _ = writeln!(
+                            src,
+                            "{arms}{none} => panic!(\"own output {{out:?}} does not parse back\"),"
+                        );
+                        let _ = writeln!(src, "{close}}};");
+                    }
+                    Ret::Plain => {
+                        let_stmt(
+                            &mut src,
+                            "            ",
+                            &format!("again: {v}"),
+                            &format!("{path}({back})"),
+                        );
+                    }
+                }
                 let _ = writeln!(src, "            // Compared as written, not with `==`: NaN and map order make value equality unreliable.");
                 let _ = writeln!(src, "            match {ser}(&again) {{");
-                let _ = writeln!(src, "                Ok(out2) => assert!(out == out2, \"round trip is not stable: {{out:?}} became {{out2:?}}\"),");
+                push_indented(
+                    &mut src,
+                    "                ",
+                    "Ok(out2) => assert!(\n    out == out2,\n    \"round trip is not stable: {out:?} became {out2:?}\"\n),",
+                );
                 let _ = writeln!(src, "                Err(_) => panic!(\"a value read back from {{out:?}} cannot be written again\"),");
                 let _ = writeln!(src, "            }}");
                 let _ = writeln!(src, "        }}");

@@ -219,7 +219,12 @@ fn toml_document<T: serde::Serialize>(value: &T) -> String {
 /// test with its resolved features, `libfuzzer-sys`, `arbitrary`, `serde_json`, the serde formats
 /// the crates use, and one `[[bin]]` per generated target. Values are written by the `toml`
 /// crate; only the comments are fixed text.
-fn manifest(out_abs: &Path, crates: &[CrateDep], formats: &[FormatDep], targets: &[Emitted]) -> String {
+fn manifest(
+    out_abs: &Path,
+    crates: &[CrateDep],
+    formats: &[FormatDep],
+    targets: &[Emitted],
+) -> String {
     let names: Vec<&str> = crates.iter().map(|c| c.package.as_str()).collect();
     let mut toml = String::new();
     let _ = writeln!(
@@ -243,10 +248,7 @@ fn manifest(out_abs: &Path, crates: &[CrateDep], formats: &[FormatDep], targets:
     for c in crates {
         let (path, version) = match &c.registry_version {
             Some(v) => (None, Some(format!("={v}"))),
-            None => (
-                Some(relative(out_abs, &c.dir).display().to_string()),
-                None,
-            ),
+            None => (Some(relative(out_abs, &c.dir).display().to_string()), None),
         };
         deps.insert(
             c.package.clone(),
@@ -280,17 +282,20 @@ fn manifest(out_abs: &Path, crates: &[CrateDep], formats: &[FormatDep], targets:
         deps.entry(k.into()).or_insert(v);
     }
     for f in formats {
-        deps.entry(f.package.clone()).or_insert_with(|| Dependency::Detailed {
-            path: None,
-            version: Some(format!("={}", f.version)),
-            default_features: Some(f.default_features),
-            features: Some(f.features.clone()),
-        });
+        deps.entry(f.package.clone())
+            .or_insert_with(|| Dependency::Detailed {
+                path: None,
+                version: Some(format!("={}", f.version)),
+                default_features: Some(f.default_features),
+                features: Some(f.features.clone()),
+            });
     }
     for (k, v) in &deps {
         let _ = writeln!(toml, "{} = {}", toml_key(k), toml_value(v));
     }
-    toml.push_str("\n# Its own workspace: building the fuzz targets never involves the crate's workspace.\n");
+    toml.push_str(
+        "\n# Its own workspace: building the fuzz targets never involves the crate's workspace.\n",
+    );
     toml.push_str(&toml_document(&WorkspaceSection {
         workspace: Workspace { members: ["."] },
         profile: Profiles {

@@ -94,3 +94,29 @@ pub(crate) fn cited(file: &Path, crate_root: &Path) -> String {
         .display()
         .to_string()
 }
+
+/// rustfmt's default line width, which generated sources keep to.
+pub(crate) const MAX_WIDTH: usize = 100;
+
+/// Writes the lines of `text` (statements, possibly several lines each) at `indent`, as rustfmt
+/// lays out statements: every line indented, blank lines kept blank.
+pub(crate) fn push_indented(src: &mut String, indent: &str, text: &str) {
+    for line in text.lines() {
+        if line.is_empty() {
+            src.push('\n');
+        } else {
+            let _ = writeln!(src, "{indent}{line}");
+        }
+    }
+}
+
+/// `let {lhs} = {rhs};` at `indent`, on one line when it fits in [`MAX_WIDTH`], else with the
+/// right-hand side on the next line, one level deeper (as rustfmt breaks a long `let`).
+pub(crate) fn let_stmt(src: &mut String, indent: &str, lhs: &str, rhs: &str) {
+    let one = format!("{indent}let {lhs} = {rhs};");
+    if one.len() <= MAX_WIDTH {
+        let _ = writeln!(src, "{one}");
+    } else {
+        let _ = writeln!(src, "{indent}let {lhs} =\n{indent}    {rhs};");
+    }
+}
