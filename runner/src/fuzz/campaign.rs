@@ -74,6 +74,8 @@ pub struct TargetRun<'a> {
     /// The crate under test (events are attributed to it).
     pub krate: &'a str,
     pub allow_degraded: bool,
+    /// The main-thread stack the generator recorded for the target (`stack_bytes`).
+    pub stack_bytes: u64,
 }
 
 impl TargetRun<'_> {
@@ -87,7 +89,9 @@ impl TargetRun<'_> {
         timeout: Duration,
     ) -> Result<(sandbox::RunOutcome, String), FuzzError> {
         let (binary, krate, allow_degraded) = (self.binary, self.krate, self.allow_degraded);
-        let profile = Profile::load(FUZZ_PROFILE, &Placeholders::from_env())?;
+        let mut profile = Profile::load(FUZZ_PROFILE, &Placeholders::from_env())?;
+        // The stack comes from targets.json (harness_gen::targets::STACK_BYTES), not the profile.
+        profile.limits.stack = Some(self.stack_bytes);
         let mut command = vec![binary.as_os_str().to_owned()];
         command.extend(args);
         let mut config = SandboxConfig::new(profile, command);
@@ -283,6 +287,7 @@ pub fn reproduce(
         binary: &binary,
         krate: &krate,
         allow_degraded,
+        stack_bytes: record.stack(),
     };
     let rep = runner.rerun(input, &log, Duration::from_secs(10), 2048)?;
     let sig = rep
@@ -355,6 +360,7 @@ fn fuzz_slice(
         binary: &binary,
         krate: &krate,
         allow_degraded: opts.allow_degraded,
+        stack_bytes: record.stack(),
     };
     let start = SystemTime::now();
     let log = logs.join(format!("{name}{suffix}.log"));
@@ -442,14 +448,14 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
     // Every record of targets.json appears in the report, fuzzed or not.
     for record in &project.targets {
         let chosen = selected.iter().any(|s| s.name == record.name);
-        if record.status != "built" || !chosen {
-            if record.status != "built" {
+        if !record.is_built() || !chosen {
+            if !record.is_built() {
                 section.targets.push(TargetResult {
                     name: record.name.clone(),
-                    kind: record.kind.clone(),
+                    kind: record.kind.to_string(),
                     item: record.item.clone(),
                     format: record.format.clone(),
-                    status: record.status.clone(),
+                    status: record.status.to_string(),
                     reason: record.reason.clone(),
                     runs: 0,
                     execs_per_sec: 0,
@@ -519,7 +525,7 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
         let seconds: u64 = runs.iter().map(|s| s.length.as_secs()).sum();
         section.targets.push(TargetResult {
             name: record.name.clone(),
-            kind: record.kind.clone(),
+            kind: record.kind.to_string(),
             item: record.item.clone(),
             format: record.format.clone(),
             status: "built".into(),
@@ -534,7 +540,7 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
         if let Some(record) = project.targets.iter().find(|t| &t.name == name) {
             section.targets.push(TargetResult {
                 name: name.clone(),
-                kind: record.kind.clone(),
+                kind: record.kind.to_string(),
                 item: record.item.clone(),
                 format: record.format.clone(),
                 status: "failed".into(),
@@ -562,6 +568,7 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
             binary: &binary,
             krate: &krate,
             allow_degraded: opts.allow_degraded,
+            stack_bytes: record.stack(),
         };
         let arts = pick_for_triage(artifacts_in(&project.artifacts(name)));
         if !arts.is_empty() {

@@ -36,8 +36,16 @@ pub enum FuzzError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{} is not a valid file: {message}", path.display())]
-    BadTargets { path: PathBuf, message: String },
+    /// The project's `Cargo.toml` does not parse.
+    #[error("{} is not a valid Cargo.toml", path.display())]
+    BadManifest {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    /// `targets.json` is not valid (its schema is harness-gen's).
+    #[error(transparent)]
+    Targets(#[from] harness_gen::targets::TargetsError),
     #[error("no nightly toolchain: fuzzing needs it for sanitizers and coverage. Install it with `rustup toolchain install nightly`")]
     NoNightly,
     #[error("no target matches {0:?}; `targets.json` lists the generated ones")]
