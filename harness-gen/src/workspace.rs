@@ -52,13 +52,14 @@ pub fn select(manifest: Option<&Path>, names: &[String]) -> Result<Selection, Ge
     if let Some(m) = manifest {
         cmd.manifest_path(m);
     }
-    let meta = cmd.exec().map_err(|e| GenError::Metadata {
-        manifest: manifest.map(Path::to_path_buf),
-        message: match e {
-            cargo_metadata::Error::CargoMetadata { stderr } => {
-                stderr.trim().trim_start_matches("error: ").to_string()
-            }
-            other => other.to_string(),
+    let meta = cmd.exec().map_err(|e| match e {
+        cargo_metadata::Error::CargoMetadata { stderr } => GenError::Metadata {
+            manifest: manifest.map(Path::to_path_buf),
+            stderr: stderr.trim().trim_start_matches("error: ").to_string(),
+        },
+        source => GenError::RunMetadata {
+            manifest: manifest.map(Path::to_path_buf),
+            source,
         },
     })?;
     let ws_manifest = meta.workspace_root.join("Cargo.toml").into_std_path_buf();
