@@ -163,7 +163,7 @@ pub fn classify(
             let inner = &*r.elem;
             let mutable = r.mutability.is_some();
             if let Type::Slice(s) = inner {
-                if s.elem.to_token_stream().to_string() == "u8" {
+                if types::is_named(&s.elem, "u8") {
                     return Ok(if mutable {
                         ArgKind::BytesMut
                     } else {
@@ -180,13 +180,7 @@ pub fn classify(
             return match (name, mutable) {
                 (Some((n, _)), false) if n == "str" => Ok(ArgKind::Str),
                 (Some((n, _)), false) if n == "CStr" => Ok(ArgKind::CStr),
-                (Some((n, args)), true)
-                    if n == "Vec"
-                        && args.len() == 1
-                        && args[0].to_token_stream().to_string() == "u8" =>
-                {
-                    Ok(ArgKind::VecMut)
-                }
+                (Some(_), true) if types::is_vec_of(inner, "u8") => Ok(ArgKind::VecMut),
                 (Some((n, _)), _) if n == "Path" => {
                     Err("takes a filesystem path (fuzzing it would touch real files)".into())
                 }
@@ -258,9 +252,7 @@ pub fn classify(
         }
         "String" => return Ok(ArgKind::String),
         "CString" => return Ok(ArgKind::CString),
-        "Vec" if args.len() == 1 && args[0].to_token_stream().to_string() == "u8" => {
-            return Ok(ArgKind::VecU8)
-        }
+        "Vec" if types::is_vec_of(ty, "u8") => return Ok(ArgKind::VecU8),
         "Vec" if args.len() == 1 => {
             if let Ok(ArgKind::Prim(p)) = classify(model, m, args[0], bounds, depth + 1) {
                 return Ok(ArgKind::VecOf(p));
@@ -352,8 +344,7 @@ fn simple_new(model: &CrateModel, d: DefId) -> Option<Vec<ArgKind>> {
             let ReturnType::Type(_, ret) = &f.sig.output else {
                 continue;
             };
-            let ret = ret.to_token_stream().to_string();
-            if ret != "Self" && ret != model.defs[d].name {
+            if !types::is_named(ret, "Self") && !types::is_named(ret, &model.defs[d].name) {
                 continue;
             }
             let mut kinds = Vec::new();

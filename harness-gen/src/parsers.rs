@@ -13,14 +13,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use quote::ToTokens;
 use syn::{FnArg, ReturnType, Type};
 
 use crate::args::{classify, is_deserialize_bound, param_bounds, Input};
 use crate::callgraph::CallGraph;
 use crate::model::{CrateModel, DefId};
 use crate::naming::target_stem;
-use crate::types::{self_def, show_ty};
+use crate::types::{self, self_def, show_ty};
 
 /// What a parse target calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,22 +219,13 @@ pub fn discover(
         };
         let input = match arg {
             Type::Reference(rf) if rf.mutability.is_none() => match &*rf.elem {
-                Type::Slice(s) if s.elem.to_token_stream().to_string() == "u8" => {
-                    Some((Input::Bytes, "&[u8]"))
-                }
-                e if e.to_token_stream().to_string() == "str" => Some((Input::Str, "&str")),
+                Type::Slice(s) if types::is_named(&s.elem, "u8") => Some((Input::Bytes, "&[u8]")),
+                e if types::is_named(e, "str") => Some((Input::Str, "&str")),
                 _ => None,
             },
-            other => match other
-                .to_token_stream()
-                .to_string()
-                .replace(' ', "")
-                .as_str()
-            {
-                "Vec<u8>" => Some((Input::VecU8, "Vec<u8>")),
-                "String" => Some((Input::String, "String")),
-                _ => None,
-            },
+            other if types::is_vec_of(other, "u8") => Some((Input::VecU8, "Vec<u8>")),
+            other if types::is_named(other, "String") => Some((Input::String, "String")),
+            _ => None,
         };
         let Some((input, written)) = input else {
             continue;
