@@ -78,6 +78,7 @@ pub mod model;
 pub mod naming;
 pub mod parsers;
 pub mod serde_attrs;
+pub mod serde_shape;
 pub mod source;
 pub mod targets;
 pub mod types;

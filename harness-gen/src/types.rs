@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use quote::ToTokens;
-use syn::{GenericArgument, PathArguments, Type};
+use syn::{GenericArgument, Item, PathArguments, Type};
 
 use crate::model::{segs, CrateModel, DefId, DefKind, Ns, Res};
 use crate::source::ModId;
@@ -204,4 +204,14 @@ pub fn show_ty(ty: &Type) -> String {
         .replace(" :: ", "::")
         .replace("[ ", "[")
         .replace(" ]", "]")
+}
+
+/// The generics of a struct, enum or union.
+pub(crate) fn generics_of(item: &Item) -> Option<&syn::Generics> {
+    match item {
+        Item::Struct(s) => Some(&s.generics),
+        Item::Enum(e) => Some(&e.generics),
+        Item::Union(u) => Some(&u.generics),
+        _ => None,
+    }
 }
