@@ -1,35 +1,42 @@
 //! Discovery of `serde::Deserialize` types and safe wrappers over FFI in a package's sources, and
 //! emission of a cargo-fuzz project with one target per discovered item.
 //!
-//! The pipeline, one module per step: [`workspace`] selects packages with `cargo metadata`;
-//! [`source`] reads each crate's module tree under its [`cfg`](mod@cfg); [`model`] indexes items and
-//! computes public paths; [`deser`], [`ffi`], [`formats`] (crates with their own serde
-//! `Deserializer`) and [`parsers`] (hand-written parse entry points) discover items and plan
-//! targets; [`mining`] finds example inputs and dictionary tokens for the last two; [`emit`]
-//! writes the project and `targets.json`; [`compile`] checks that the targets build.
+//! The pipeline, one module per step, each depending only on the ones before it: [`workspace`]
+//! selects packages with `cargo metadata`; [`source`] reads each crate's module tree under its
+//! [`cfg`](mod@cfg) (expanding [`macros`]); [`model`] indexes items and computes public paths;
+//! [`types`] renders and compares types, [`callgraph`] links the crate's functions and finds
+//! those that reach FFI, [`args`] classifies argument types; [`deser`] (with [`serde_shape`]),
+//! [`ffi`], [`formats`] (crates with their own serde `Deserializer`) and [`parsers`]
+//! (hand-written parse entry points) discover items and plan targets; [`mining`] finds example
+//! inputs and dictionary tokens for the last two; [`emit`] turns each plan into a target and
+//! writes the project; [`targets`] is the `targets.json` contract that `cargo airlock fuzz`
+//! reads; [`compile`] checks that the targets build.
 //!
 //! # The generated project
 //!
 //! A plain cargo-fuzz project in `out_dir`: `Cargo.toml` (`[package.metadata] cargo-fuzz = true`,
 //! its own `[workspace]`, one `[[bin]]` per target, a dependency on each analysed package with
-//! its resolved features (by path, or by exact version for a crates.io package), `libfuzzer-sys`, `arbitrary`, `serde_json` and the serde formats
-//! the package depends on, pinned to the versions it resolved; `Cargo.lock` starts as a copy of
-//! the workspace's), `fuzz_targets/<name>.rs`,
-//! `dicts/<name>.dict`, `corpus/<name>/seed-N.json` and `targets.json`: one record per target
+//! its resolved features (by path, or by exact version for a crates.io package),
+//! `libfuzzer-sys`, `arbitrary`, `serde_json` and the serde formats the package depends on,
+//! pinned to the versions it resolved; `Cargo.lock` starts as a copy of the workspace's),
+//! `fuzz_targets/<name>.rs`, `dicts/<name>.dict`, `corpus/<name>/seed-N.json` and
+//! `targets.json` ([`targets::TargetsManifest`]): one record per target
 //! and per discovered item without one (`name`, `package`, `kind`, `item`, `format`, `status`,
-//! `reason`, and `libfuzzer` options where a target needs them). Deserialize targets are named
+//! `reason`, `libfuzzer` options where a target needs them, and `stack_bytes`, the main-thread
+//! stack every built target runs with: [`targets::STACK_BYTES`]). Deserialize targets are named
 //! `de_<path>`, FFI targets `ffi_<path>`, format entry points `fmt_<path>`, parse entry points
 //! `parse_<path>`; with several packages the names are prefixed with the crate's name.
 //!
-//! Deserialize, format and parse targets run each input twice: on the main thread, where
-//! libFuzzer's stack-depth coverage leads it towards deeper nesting, and on a worker thread with
-//! a 2 MiB stack, where unbounded recursion overflows at a depth that their inputs reach (the
-//! `targets.json` record asks for `-max_len=16384 -len_control=0` for format and parse targets,
-//! `-max_len=4096 -len_control=0` for Deserialize targets). Format and parse targets get seeds
-//! and dictionaries from the crate's own tests, examples, doc blocks and lexer literals
+//! Deserialize, format and parse targets run each input once, on the main thread, whose stack
+//! `cargo airlock fuzz` caps at [`targets::STACK_BYTES`] (2 MiB, `RLIMIT_STACK`, taken from the
+//! target's `stack_bytes`): unbounded recursion overflows at a depth their inputs reach, while
+//! libFuzzer's stack-depth coverage, measured on that thread, leads it towards deeper nesting
+//! (the `targets.json` record asks for `-max_len=16384 -len_control=0` for format and parse
+//! targets, `-max_len=4096 -len_control=0` for Deserialize targets). Format and parse targets get
+//! seeds and dictionaries from the crate's own tests, examples, doc blocks and lexer literals
 //! ([`mining`]); Deserialize targets get their field and variant names, the bounds of their
-//! integer fields as words and seeds ([`bounds`]), and, for hand-written impls, the lexer's
-//! tokens and nesting seeds.
+//! integer fields as words and seeds ([`int_bounds`]), and, for hand-written impls, the lexer's
+//! tokens and nesting seeds. Generated sources are laid out as rustfmt lays them out.
 //!
 //! `status` is `built` when the target was generated (and compiled, when the compile check ran),
 //! `failed` when it did not compile (`reason` holds the first compiler error) and `skipped` when
@@ -62,26 +69,26 @@
 //! # Ok::<(), harness_gen::GenError>(())
 //! ```
 
-pub mod args;
-pub mod callgraph;
-pub mod cfg;
+mod args;
+mod callgraph;
+mod cfg;
 pub mod compile;
-pub mod deser;
-pub mod emit;
-pub mod error;
-pub mod ffi;
-pub mod formats;
-pub mod int_bounds;
-pub mod macros;
-pub mod mining;
-pub mod model;
-pub mod naming;
-pub mod parsers;
-pub mod serde_attrs;
-pub mod serde_shape;
-pub mod source;
+mod deser;
+mod emit;
+mod error;
+mod ffi;
+mod formats;
+mod int_bounds;
+mod macros;
+mod mining;
+mod model;
+mod naming;
+mod parsers;
+mod serde_attrs;
+mod serde_shape;
+mod source;
 pub mod targets;
-pub mod types;
+mod types;
 pub mod workspace;
 
 use std::collections::BTreeSet;
@@ -293,7 +300,6 @@ pub fn generate_with_progress(
         }
         crates.push(emit::project::CrateDep {
             package: p.name.clone(),
-            code_name: p.code_name.clone(),
             dir: crate_dir,
             features: p.features.clone(),
             registry_version: p.from_registry.then(|| p.version.clone()),

@@ -10,5 +10,3 @@ pub mod format;
 pub mod parse;
 pub mod project;
 mod target;
-
-pub use target::{Emitted, DESER_LIBFUZZER, DESER_MAX_LEN, ENTRY_LIBFUZZER, ENTRY_MAX_LEN};

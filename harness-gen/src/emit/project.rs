@@ -16,8 +16,6 @@ use crate::workspace::FormatDep;
 pub struct CrateDep {
     /// The package name.
     pub package: String,
-    /// The name code uses (`lib` target name).
-    pub code_name: String,
     /// The package directory.
     pub dir: PathBuf,
     /// Features enabled in the analysed build (passed on with default features off).
@@ -404,6 +402,54 @@ mod tests {
     #[test]
     fn dict_quoting() {
         assert_eq!(dict_entry(b"\"a\\b\n"), r#""\"a\\b\x0A""#);
+    }
+
+    /// Paths and features are TOML strings, escaped as TOML escapes them (not as Rust does).
+    #[test]
+    fn cargo_toml_escapes_as_toml_does() {
+        let dir = "/w/we\"ird\\dir \u{e9}\u{1F980}";
+        let crates = [CrateDep {
+            package: "we-ird".into(),
+            dir: PathBuf::from(dir),
+            features: vec!["a\"b".into(), "c\\d".into()],
+            registry_version: None,
+        }];
+        let formats = [FormatDep {
+            format: "toml".into(),
+            package: "toml".into(),
+            version: "0.9.1".into(),
+            default_features: false,
+            features: vec!["parse".into()],
+            major: 0,
+        }];
+        let text = manifest(Path::new("/w/out"), &crates, &formats, &[]);
+        let doc: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let dep = &doc["dependencies"]["we-ird"];
+        assert_eq!(
+            dep["path"].as_str(),
+            Some("../we\"ird\\dir \u{e9}\u{1F980}"),
+            "{text}"
+        );
+        assert_eq!(dep["default-features"].as_bool(), Some(false));
+        let features: Vec<&str> = dep["features"]
+            .as_array()
+            .expect("features")
+            .iter()
+            .filter_map(|f| f.as_str())
+            .collect();
+        assert_eq!(features, ["a\"b", "c\\d"]);
+        assert_eq!(
+            doc["dependencies"]["toml"]["version"].as_str(),
+            Some("=0.9.1")
+        );
+        assert_eq!(doc["dependencies"]["libfuzzer-sys"].as_str(), Some("0.4"));
+        assert_eq!(
+            doc["package"]["metadata"]["cargo-fuzz"].as_bool(),
+            Some(true)
+        );
+        assert_eq!(doc["workspace"]["members"][0].as_str(), Some("."));
+        assert!(doc.get("bin").is_none());
+        assert_eq!(toml_key("a b"), "\"a b\"");
     }
 
     #[test]
