@@ -65,15 +65,66 @@ pub enum ArgKind {
     AsRefStr,
 }
 
+/// One trait bound on a type parameter (`std::io::Read`, `AsRef<[u8]>`), kept as syntax and
+/// matched by its segments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound(pub syn::Path);
+
+impl Bound {
+    /// A bound naming a trait by its bare name (`Read`).
+    pub fn named(name: &str) -> Bound {
+        let id = syn::Ident::new(name, proc_macro2::Span::call_site());
+        Bound(id.into())
+    }
+
+    /// The trait's name: the last segment's identifier (`Read`, `AsRef`, `Deserialize`).
+    pub fn name(&self) -> String {
+        self.0
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Whether the bound is `trait_name<T>` with one type argument `T` that `arg` accepts.
+    fn takes(&self, trait_name: &str, arg: impl Fn(&Type) -> bool) -> bool {
+        let Some(last) = self.0.segments.last() else {
+            return false;
+        };
+        let syn::PathArguments::AngleBracketed(ab) = &last.arguments else {
+            return false;
+        };
+        let types: Vec<&Type> = ab
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                syn::GenericArgument::Type(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        last.ident == trait_name && types.len() == 1 && arg(types[0])
+    }
+}
+
+impl std::fmt::Display for Bound {
+    /// The bound as reasons in `targets.json` show it: its tokens without spaces.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.to_token_stream().to_string().replace(' ', ""))
+    }
+}
+
+/// The trait bounds of each type parameter, by the parameter's name.
+pub type Bounds = HashMap<String, Vec<Bound>>;
+
 /// The bounds written for type parameters: in generics and where clauses.
-pub fn param_bounds(generics: &[&syn::Generics]) -> HashMap<String, Vec<String>> {
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+pub fn param_bounds(generics: &[&syn::Generics]) -> Bounds {
+    let mut out: Bounds = HashMap::new();
     let mut add = |name: String, bounds: &Punctuated<syn::TypeParamBound, Token![+]>| {
         for b in bounds {
             if let syn::TypeParamBound::Trait(t) = b {
                 out.entry(name.clone())
                     .or_default()
-                    .push(t.path.to_token_stream().to_string().replace(' ', ""));
+                    .push(Bound(t.path.clone()));
             }
         }
     };
@@ -97,10 +148,9 @@ pub fn param_bounds(generics: &[&syn::Generics]) -> HashMap<String, Vec<String>>
 }
 
 /// What a generic parameter with these bounds can be instantiated with.
-pub fn kind_for_bounds(bounds: &[String]) -> Option<ArgKind> {
-    let last = |b: &String| b.rsplit("::").next().unwrap_or(b).to_string();
-    let names: Vec<String> = bounds.iter().map(last).collect();
-    let allowed = |n: &str| matches!(n, "Send" | "Sync" | "Unpin" | "Sized" | "Debug" | "'static");
+pub fn kind_for_bounds(bounds: &[Bound]) -> Option<ArgKind> {
+    let names: Vec<String> = bounds.iter().map(Bound::name).collect();
+    let allowed = |n: &str| matches!(n, "Send" | "Sync" | "Unpin" | "Sized" | "Debug");
     let io = |n: &str| matches!(n, "Read" | "BufRead" | "Write" | "Seek");
     if names.iter().any(|n| io(n)) && names.iter().all(|n| io(n) || allowed(n)) {
         // `Vec<u8>` writes; `Cursor<Vec<u8>>` reads, writes, seeks and buffers.
@@ -113,16 +163,26 @@ pub fn kind_for_bounds(bounds: &[String]) -> Option<ArgKind> {
             ArgKind::Writer
         });
     }
-    if bounds.iter().any(|b| b.ends_with("AsRef<[u8]>")) {
+    let bytes = |t: &Type| matches!(t, Type::Slice(s) if types::is_named(&s.elem, "u8"));
+    if bounds.iter().any(|b| b.takes("AsRef", bytes)) {
         return Some(ArgKind::AsRefBytes);
     }
-    if bounds.iter().any(|b| b.ends_with("Into<Vec<u8>>")) {
+    if bounds
+        .iter()
+        .any(|b| b.takes("Into", |t| types::is_vec_of(t, "u8")))
+    {
         return Some(ArgKind::VecU8);
     }
-    if bounds.iter().any(|b| b.ends_with("AsRef<str>")) {
+    if bounds
+        .iter()
+        .any(|b| b.takes("AsRef", |t| types::is_named(t, "str")))
+    {
         return Some(ArgKind::AsRefStr);
     }
-    if bounds.iter().any(|b| b.ends_with("Into<String>")) {
+    if bounds
+        .iter()
+        .any(|b| b.takes("Into", |t| types::is_named(t, "String")))
+    {
         return Some(ArgKind::String);
     }
     None
@@ -151,7 +211,7 @@ pub fn classify(
     model: &CrateModel,
     m: ModId,
     ty: &Type,
-    bounds: &HashMap<String, Vec<String>>,
+    bounds: &Bounds,
     depth: usize,
 ) -> Result<ArgKind, String> {
     let text = || ty.to_token_stream().to_string();
@@ -203,13 +263,11 @@ pub fn classify(
             return Err(format!("tuple `{}` holds borrowed parts", text()));
         }
         Type::ImplTrait(it) => {
-            let b: Vec<String> = it
+            let b: Vec<Bound> = it
                 .bounds
                 .iter()
                 .filter_map(|b| match b {
-                    syn::TypeParamBound::Trait(t) => {
-                        Some(t.path.to_token_stream().to_string().replace(' ', ""))
-                    }
+                    syn::TypeParamBound::Trait(t) => Some(Bound(t.path.clone())),
                     _ => None,
                 })
                 .collect();
@@ -228,7 +286,10 @@ pub fn classify(
         return kind_for_bounds(b).ok_or_else(|| {
             format!(
                 "generic `{name}: {}` has no instance we can build",
-                b.join(" + ")
+                b.iter()
+                    .map(Bound::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" + ")
             )
         });
     }
@@ -416,10 +477,8 @@ impl Input {
 }
 
 /// Whether a type parameter's bounds make it a `Deserialize` result (a format entry point).
-pub fn is_deserialize_bound(bounds: &[String]) -> bool {
-    bounds.iter().any(|b| {
-        let base = b.split('<').next().unwrap_or(b);
-        let last = base.rsplit("::").next().unwrap_or(base);
-        matches!(last, "Deserialize" | "DeserializeOwned")
-    })
+pub fn is_deserialize_bound(bounds: &[Bound]) -> bool {
+    bounds
+        .iter()
+        .any(|b| matches!(b.name().as_str(), "Deserialize" | "DeserializeOwned"))
 }

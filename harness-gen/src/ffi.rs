@@ -3,12 +3,14 @@
 //! `arbitrary` (see [`args`](crate::args)): one call of a free function, or a value built by a
 //! constructor and driven by a sequence of method calls.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use quote::ToTokens;
 use syn::{FnArg, ImplItem, Item, ReturnType, Type};
 
-use crate::args::{classify, is_size_like, kind_for_bounds, param_bounds, ArgKind, SIZE_TYPES};
+use crate::args::{
+    classify, is_size_like, kind_for_bounds, param_bounds, ArgKind, Bound, Bounds, SIZE_TYPES,
+};
 use crate::callgraph::CallGraph;
 use crate::model::{CrateModel, DefId};
 use crate::source::ModId;
@@ -126,7 +128,7 @@ fn plan_args(
     model: &CrateModel,
     m: ModId,
     sig: &syn::Signature,
-    bounds: &HashMap<String, Vec<String>>,
+    bounds: &Bounds,
     used: &mut BTreeSet<String>,
 ) -> Result<(Receiver, Vec<Arg>), String> {
     if sig.asyncness.is_some() {
@@ -345,11 +347,11 @@ fn plan_type(model: &CrateModel, graph: &CallGraph, t: DefId) -> Vec<FfiItem> {
         for (p, k) in generics.type_params().zip(inst.iter()) {
             bounds.insert(
                 p.ident.to_string(),
-                vec![if k.starts_with("Vec") {
-                    "Write".into()
+                vec![Bound::named(if k.starts_with("Vec") {
+                    "Write"
                 } else {
-                    "Read".into()
-                }],
+                    "Read"
+                })],
             );
         }
         let mut used = BTreeSet::new();

@@ -17,7 +17,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use syn::{FnArg, ReturnType, Type};
 
-use crate::args::{classify, is_deserialize_bound, param_bounds, Input};
+use crate::args::{classify, is_deserialize_bound, param_bounds, Bounds, Input};
 use crate::callgraph::CallGraph;
 use crate::deser::DeserItem;
 use crate::model::{segs, CrateModel, DefId, Ns, Res};
@@ -193,7 +193,7 @@ pub fn discover(model: &CrateModel, graph: &CallGraph, deser: &[DeserItem]) -> O
             // A serializer: `fn to_string<T: Serialize>(value: &T) -> Result<String>`.
             let ser = bounds
                 .iter()
-                .any(|(_, b)| b.iter().any(|x| x.rsplit("::").next() == Some("Serialize")));
+                .any(|(_, b)| b.iter().any(|x| x.name() == "Serialize"));
             if ser && node.sig.inputs.len() == 1 {
                 let Some(path) = model.public_path(d) else {
                     continue;
@@ -276,7 +276,7 @@ fn single_input(
     model: &CrateModel,
     m: usize,
     sig: &syn::Signature,
-    bounds: &HashMap<String, Vec<String>>,
+    bounds: &Bounds,
 ) -> Result<Input, String> {
     let typed: Vec<&syn::PatType> = sig
         .inputs

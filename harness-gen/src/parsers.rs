@@ -11,7 +11,7 @@
 //! that has a parse target are listed as skipped too, so the report says why they were not
 //! fuzzed.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use syn::{FnArg, ReturnType, Type};
 
@@ -86,7 +86,7 @@ pub fn discover(
             Some((r, _)) => vec![&node.sig.generics, &model.impl_item(r).generics],
             None => vec![&node.sig.generics],
         };
-        let bounds: HashMap<String, Vec<String>> = param_bounds(&generics);
+        let bounds = param_bounds(&generics);
         if bounds.values().any(|b| is_deserialize_bound(b)) {
             continue;
         }
@@ -279,10 +279,21 @@ mod tests {
         assert_eq!(show_ty(&ty), "&'de [u8]");
         let ty: Type = syn::parse_str("Option < Vec < u8 > >").expect("type");
         assert_eq!(show_ty(&ty), "Option<Vec<u8>>");
-        assert!(is_deserialize_bound(
-            &["serde::de::Deserialize<'de>".into()]
-        ));
-        assert!(is_deserialize_bound(&["DeserializeOwned".into()]));
-        assert!(!is_deserialize_bound(&["Serialize".into(), "Read".into()]));
+        let bound = |s: &str| crate::args::Bound(syn::parse_str(s).expect("path"));
+        assert!(is_deserialize_bound(&[bound(
+            "serde::de::Deserialize<'de>"
+        )]));
+        assert!(is_deserialize_bound(&[bound("DeserializeOwned")]));
+        assert!(!is_deserialize_bound(&[bound("Serialize"), bound("Read")]));
+        let b = bound("std::convert::AsRef<[u8]>");
+        assert_eq!(b.to_string(), "std::convert::AsRef<[u8]>");
+        assert_eq!(
+            crate::args::kind_for_bounds(&[b]),
+            Some(crate::args::ArgKind::AsRefBytes)
+        );
+        assert_eq!(
+            crate::args::kind_for_bounds(&[bound("Into<String>"), bound("Send")]),
+            Some(crate::args::ArgKind::String)
+        );
     }
 }
