@@ -59,8 +59,6 @@ pub struct Def {
     pub is_pub: bool,
     /// Index into the module's items (for a foreign fn: the `extern` block).
     pub item: usize,
-    /// For a foreign fn: its index inside the `extern` block.
-    pub sub: usize,
 }
 
 /// One imported name (or glob) from a `use` item or an `extern crate`.
@@ -146,7 +144,7 @@ impl CrateModel {
     fn index(&mut self, edition_2015: bool) {
         for (mid, module) in self.tree.modules.iter().enumerate() {
             for (idx, item) in module.items.iter().enumerate() {
-                let mut push = |name: String, kind: DefKind, vis: &Visibility, sub: usize| {
+                let mut push = |name: String, kind: DefKind, vis: &Visibility| {
                     let id = self.defs.len();
                     self.defs.push(Def {
                         module: mid,
@@ -154,23 +152,22 @@ impl CrateModel {
                         kind,
                         is_pub: is_pub(vis),
                         item: idx,
-                        sub,
                     });
                     self.by_module[mid].entry(name).or_default().push(id);
                 };
                 match item {
-                    Item::Struct(s) => push(s.ident.to_string(), DefKind::Struct, &s.vis, 0),
-                    Item::Enum(e) => push(e.ident.to_string(), DefKind::Enum, &e.vis, 0),
-                    Item::Union(u) => push(u.ident.to_string(), DefKind::Union, &u.vis, 0),
-                    Item::Type(t) => push(t.ident.to_string(), DefKind::TypeAlias, &t.vis, 0),
-                    Item::Fn(f) => push(f.sig.ident.to_string(), DefKind::Fn, &f.vis, 0),
-                    Item::Trait(t) => push(t.ident.to_string(), DefKind::Trait, &t.vis, 0),
-                    Item::Const(c) => push(c.ident.to_string(), DefKind::Value, &c.vis, 0),
-                    Item::Static(s) => push(s.ident.to_string(), DefKind::Value, &s.vis, 0),
+                    Item::Struct(s) => push(s.ident.to_string(), DefKind::Struct, &s.vis),
+                    Item::Enum(e) => push(e.ident.to_string(), DefKind::Enum, &e.vis),
+                    Item::Union(u) => push(u.ident.to_string(), DefKind::Union, &u.vis),
+                    Item::Type(t) => push(t.ident.to_string(), DefKind::TypeAlias, &t.vis),
+                    Item::Fn(f) => push(f.sig.ident.to_string(), DefKind::Fn, &f.vis),
+                    Item::Trait(t) => push(t.ident.to_string(), DefKind::Trait, &t.vis),
+                    Item::Const(c) => push(c.ident.to_string(), DefKind::Value, &c.vis),
+                    Item::Static(s) => push(s.ident.to_string(), DefKind::Value, &s.vis),
                     Item::ForeignMod(fm) => {
-                        for (sub, fi) in fm.items.iter().enumerate() {
+                        for fi in &fm.items {
                             if let syn::ForeignItem::Fn(f) = fi {
-                                push(f.sig.ident.to_string(), DefKind::ForeignFn, &f.vis, sub);
+                                push(f.sig.ident.to_string(), DefKind::ForeignFn, &f.vis);
                             }
                         }
                     }

@@ -84,10 +84,10 @@ pub fn load(root: &Path, cfg: &CfgEnv) -> Result<ModuleTree, GenError> {
         path: root.to_path_buf(),
         source,
     })?;
-    let file = syn::parse_file(&text).map_err(|e| GenError::ParseSource {
+    let file = syn::parse_file(&text).map_err(|source| GenError::ParseSource {
         path: root.to_path_buf(),
-        line: e.span().start().line,
-        message: explain_parse_error(&e),
+        line: source.span().start().line,
+        source,
     })?;
     let mut tree = ModuleTree {
         modules: Vec::new(),

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use quote::ToTokens;
-use syn::{GenericArgument, PathArguments, Type};
+use syn::{GenericArgument, Item, PathArguments, Type};
 
-use crate::model::{segs, CrateModel, Ns, Res};
+use crate::model::{segs, CrateModel, DefId, DefKind, Ns, Res};
 use crate::source::ModId;
 
 /// Primitive types and names the prelude brings into scope.
@@ -137,11 +137,29 @@ pub fn last_segment(ty: &Type) -> Option<(&syn::Ident, Vec<&Type>)> {
     Some((&last.ident, args))
 }
 
-/// Whether a type mentions `f32` or `f64` anywhere in its own text.
+/// Whether a type mentions `f32` or `f64` anywhere (itself, its arguments, referents, elements).
 pub fn mentions_float(ty: &Type) -> bool {
-    let text = ty.to_token_stream().to_string();
-    text.split(|c: char| !c.is_alphanumeric() && c != '_')
-        .any(|w| w == "f32" || w == "f64")
+    inner_paths(ty)
+        .iter()
+        .flat_map(|p| &p.segments)
+        .any(|s| s.ident == "f32" || s.ident == "f64")
+}
+
+/// Whether `ty` is the plain name `name` (`u8`, `str`, `String`, `Self`): a path of one segment
+/// without arguments, compared by identifier.
+pub fn is_named(ty: &Type, name: &str) -> bool {
+    match ty {
+        Type::Path(tp) if tp.qself.is_none() => tp.path.get_ident().is_some_and(|id| id == name),
+        Type::Group(g) => is_named(&g.elem, name),
+        Type::Paren(p) => is_named(&p.elem, name),
+        _ => false,
+    }
+}
+
+/// Whether `ty` is `Vec<elem>` (by its last segment, so `std::vec::Vec<u8>` too).
+pub fn is_vec_of(ty: &Type, elem: &str) -> bool {
+    last_segment(ty)
+        .is_some_and(|(id, args)| id == "Vec" && args.len() == 1 && is_named(args[0], elem))
 }
 
 /// Every type path mentioned inside `ty` (itself, its arguments, referents, elements).
@@ -156,4 +174,44 @@ pub fn inner_paths(ty: &Type) -> Vec<&syn::Path> {
     let mut v = V(Vec::new());
     syn::visit::Visit::visit_type(&mut v, ty);
     v.0
+}
+
+/// The crate type an impl's self type names.
+pub fn self_def(model: &CrateModel, m: ModId, ty: &Type) -> Option<DefId> {
+    let Type::Path(tp) = ty else { return None };
+    match model.resolve(m, &segs(&tp.path), Ns::Type)? {
+        Res::Def(d)
+            if matches!(
+                model.defs[d].kind,
+                DefKind::Struct | DefKind::Enum | DefKind::Union
+            ) =>
+        {
+            Some(d)
+        }
+        _ => None,
+    }
+}
+
+/// A type as source text, compactly (`&'de str`, `Vec<u8>`), for reasons in `targets.json`.
+pub fn show_ty(ty: &Type) -> String {
+    ty.to_token_stream()
+        .to_string()
+        .replace("& ", "&")
+        .replace(" <", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace(" :: ", "::")
+        .replace("[ ", "[")
+        .replace(" ]", "]")
+}
+
+/// The generics of a struct, enum or union.
+pub(crate) fn generics_of(item: &Item) -> Option<&syn::Generics> {
+    match item {
+        Item::Struct(s) => Some(&s.generics),
+        Item::Enum(e) => Some(&e.generics),
+        Item::Union(u) => Some(&u.generics),
+        _ => None,
+    }
 }

@@ -144,7 +144,12 @@ impl Handler {
             // execvp probing each PATH entry: the kernel answers ENOENT. Only a missing network
             // tool is worth a line (the attempt says what the payload wanted).
             if network_tool {
-                self.record_by(pid, event.with(crate::events::NETWORK_TOOL, true).with("found", false));
+                self.record_by(
+                    pid,
+                    event
+                        .with(crate::events::NETWORK_TOOL, true)
+                        .with("found", false),
+                );
             }
             return Answer::Continue;
         };

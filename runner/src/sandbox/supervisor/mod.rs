@@ -35,8 +35,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32};
 use std::sync::Mutex;
 
-use super::seccomp::{syscall_number, Rule};
 use super::decoys::DecoySet;
+use super::seccomp::{syscall_number, Rule};
 use crate::events::{Event, EventLog};
 use crate::profile::Profile;
 
