@@ -68,17 +68,17 @@ pub enum ArgKind {
 /// One trait bound on a type parameter (`std::io::Read`, `AsRef<[u8]>`), kept as syntax and
 /// matched by its segments.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Bound(pub syn::Path);
+pub(crate) struct Bound(pub syn::Path);
 
 impl Bound {
     /// A bound naming a trait by its bare name (`Read`).
-    pub fn named(name: &str) -> Bound {
+    pub(crate) fn named(name: &str) -> Bound {
         let id = syn::Ident::new(name, proc_macro2::Span::call_site());
         Bound(id.into())
     }
 
     /// The trait's name: the last segment's identifier (`Read`, `AsRef`, `Deserialize`).
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         self.0
             .segments
             .last()
@@ -114,10 +114,10 @@ impl std::fmt::Display for Bound {
 }
 
 /// The trait bounds of each type parameter, by the parameter's name.
-pub type Bounds = HashMap<String, Vec<Bound>>;
+pub(crate) type Bounds = HashMap<String, Vec<Bound>>;
 
 /// The bounds written for type parameters: in generics and where clauses.
-pub fn param_bounds(generics: &[&syn::Generics]) -> Bounds {
+pub(crate) fn param_bounds(generics: &[&syn::Generics]) -> Bounds {
     let mut out: Bounds = HashMap::new();
     let mut add = |name: String, bounds: &Punctuated<syn::TypeParamBound, Token![+]>| {
         for b in bounds {
@@ -148,7 +148,7 @@ pub fn param_bounds(generics: &[&syn::Generics]) -> Bounds {
 }
 
 /// What a generic parameter with these bounds can be instantiated with.
-pub fn kind_for_bounds(bounds: &[Bound]) -> Option<ArgKind> {
+pub(crate) fn kind_for_bounds(bounds: &[Bound]) -> Option<ArgKind> {
     let names: Vec<String> = bounds.iter().map(Bound::name).collect();
     let allowed = |n: &str| matches!(n, "Send" | "Sync" | "Unpin" | "Sized" | "Debug");
     let io = |n: &str| matches!(n, "Read" | "BufRead" | "Write" | "Seek");
@@ -207,7 +207,7 @@ pub(crate) fn is_size_like(name: &str) -> bool {
 }
 
 /// Classifies one argument type, or says why it cannot be built.
-pub fn classify(
+pub(crate) fn classify(
     model: &CrateModel,
     m: ModId,
     ty: &Type,
@@ -477,7 +477,7 @@ impl Input {
 }
 
 /// Whether a type parameter's bounds make it a `Deserialize` result (a format entry point).
-pub fn is_deserialize_bound(bounds: &[Bound]) -> bool {
+pub(crate) fn is_deserialize_bound(bounds: &[Bound]) -> bool {
     bounds
         .iter()
         .any(|b| matches!(b.name().as_str(), "Deserialize" | "DeserializeOwned"))

@@ -87,7 +87,7 @@ const COMMON_METHODS: &[&str] = &[
 
 /// One function or method of the crate.
 #[derive(Debug, Clone)]
-pub struct FnNode {
+pub(crate) struct FnNode {
     /// The function's name.
     pub name: String,
     /// How messages name it: `name`, or `Type::name` for a method.
@@ -112,7 +112,7 @@ pub struct FnNode {
 
 /// The call graph with its FFI reachability.
 #[derive(Debug)]
-pub struct CallGraph {
+pub(crate) struct CallGraph {
     /// Every function and method.
     pub nodes: Vec<FnNode>,
     /// For each node that reaches FFI: the callee it reaches it through (`None` when direct).
@@ -121,12 +121,12 @@ pub struct CallGraph {
 
 impl CallGraph {
     /// Whether a node reaches a foreign function.
-    pub fn reaches(&self, n: usize) -> bool {
+    pub(crate) fn reaches(&self, n: usize) -> bool {
         self.reach[n].is_some()
     }
 
     /// How a node reaches FFI, e.g. ``calls `ffi::BZ2_bzCompress` via `compress_inner` ``.
-    pub fn explain(&self, mut n: usize) -> String {
+    pub(crate) fn explain(&self, mut n: usize) -> String {
         let mut via = Vec::new();
         for _ in 0..6 {
             match self.reach[n] {
@@ -149,7 +149,7 @@ impl CallGraph {
 
 /// Builds the call graph. `ffi_crates` are the code names of dependencies whose functions are
 /// foreign (`bzip2_sys`, `libc`, ...).
-pub fn call_graph(model: &CrateModel, ffi_crates: &BTreeSet<String>) -> CallGraph {
+pub(crate) fn call_graph(model: &CrateModel, ffi_crates: &BTreeSet<String>) -> CallGraph {
     let mut nodes = Vec::new();
     let mut bodies: Vec<&syn::Block> = Vec::new();
     for (d, def) in model.defs.iter().enumerate() {

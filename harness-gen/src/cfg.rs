@@ -17,14 +17,14 @@ use syn::{Attribute, Expr, Lit, Meta, Token};
 
 /// What `cfg` predicates are evaluated against: the package's enabled features plus the host.
 #[derive(Debug, Clone, Default)]
-pub struct CfgEnv {
+pub(crate) struct CfgEnv {
     /// Features enabled for the package (as `cargo metadata` resolved them, `default` included).
     pub features: BTreeSet<String>,
 }
 
 impl CfgEnv {
     /// A cfg environment with these features enabled.
-    pub fn with_features<I, S>(features: I) -> Self
+    pub(crate) fn with_features<I, S>(features: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -36,7 +36,7 @@ impl CfgEnv {
 
     /// Evaluates one predicate (`feature = "x"`, `all(..)`, `not(unix)`, ...). A predicate that
     /// is not valid cfg syntax is false.
-    pub fn eval(&self, meta: &Meta) -> bool {
+    pub(crate) fn eval(&self, meta: &Meta) -> bool {
         expr(meta).is_some_and(|e| self.matches(&e))
     }
 
@@ -56,7 +56,7 @@ impl CfgEnv {
     }
 
     /// Whether every `#[cfg(..)]` among these (already `cfg_attr`-expanded) attributes holds.
-    pub fn enabled(&self, attrs: &[Attribute]) -> bool {
+    pub(crate) fn enabled(&self, attrs: &[Attribute]) -> bool {
         attrs
             .iter()
             .filter(|a| a.path().is_ident("cfg"))
@@ -68,7 +68,7 @@ impl CfgEnv {
 
     /// Replaces every `#[cfg_attr(pred, a, b)]` by `#[a] #[b]` when `pred` holds (recursively), and
     /// drops it otherwise. A `cfg_attr` that does not parse is kept as written.
-    pub fn expand_attrs(&self, attrs: &mut Vec<Attribute>) {
+    pub(crate) fn expand_attrs(&self, attrs: &mut Vec<Attribute>) {
         if !attrs.iter().any(|a| a.path().is_ident("cfg_attr")) {
             return;
         }

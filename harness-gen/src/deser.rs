@@ -75,7 +75,7 @@ pub struct DeserItem {
 }
 
 /// Finds every Deserialize type of the crate.
-pub fn discover(model: &CrateModel) -> Vec<DeserItem> {
+pub(crate) fn discover(model: &CrateModel) -> Vec<DeserItem> {
     let mut derived: HashMap<DefId, (bool, bool, bool)> = HashMap::new();
     for (d, def) in model.defs.iter().enumerate() {
         if !matches!(def.kind, DefKind::Struct | DefKind::Enum | DefKind::Union) {

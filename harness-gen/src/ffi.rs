@@ -197,7 +197,7 @@ fn returns_of(sig: &syn::Signature, type_name: &str) -> Returns {
 }
 
 /// Plans a target for every safe public function or type whose code reaches FFI.
-pub fn plan(model: &CrateModel, graph: &CallGraph) -> Vec<FfiItem> {
+pub(crate) fn plan(model: &CrateModel, graph: &CallGraph) -> Vec<FfiItem> {
     let mut out = Vec::new();
     let mut types_done: BTreeSet<DefId> = BTreeSet::new();
     for (n, node) in graph.nodes.iter().enumerate() {

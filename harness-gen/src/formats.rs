@@ -118,7 +118,11 @@ fn returns_of(sig: &syn::Signature, wanted: &dyn Fn(&Type) -> bool) -> Option<Re
 }
 
 /// Finds the format crate's entry points; `None` when the crate implements no `Deserializer`.
-pub fn discover(model: &CrateModel, graph: &CallGraph, deser: &[DeserItem]) -> Option<FormatCrate> {
+pub(crate) fn discover(
+    model: &CrateModel,
+    graph: &CallGraph,
+    deser: &[DeserItem],
+) -> Option<FormatCrate> {
     // Types the trait is implemented for, and whether for `&mut D`.
     let mut de_types: HashMap<DefId, bool> = HashMap::new();
     for &r in &model.impls {

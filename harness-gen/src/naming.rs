@@ -2,7 +2,7 @@
 //! `config_server_u32`), shared by discovery (parse entry points name their stems) and emission.
 
 /// `demo::config::Server<u32>` → `config_server_u32` (the crate's name dropped everywhere).
-pub fn target_stem(item: &str) -> String {
+pub(crate) fn target_stem(item: &str) -> String {
     let krate = item.split("::").next().unwrap_or_default();
     let mut parts: Vec<&str> = item.split("::").collect();
     if parts.len() > 1 {

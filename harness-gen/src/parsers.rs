@@ -65,7 +65,7 @@ fn fallible(sig: &syn::Signature) -> Result<(), String> {
 
 /// Finds the parse entry points. `exclude` are functions the format family already covers
 /// (by node index in `graph`).
-pub fn discover(
+pub(crate) fn discover(
     model: &CrateModel,
     graph: &CallGraph,
     exclude: &BTreeSet<usize>,

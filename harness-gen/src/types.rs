@@ -11,17 +11,17 @@ use crate::model::{segs, CrateModel, DefId, DefKind, Ns, Res};
 use crate::source::ModId;
 
 /// Primitive types and names the prelude brings into scope.
-pub const PRELUDE_TYPES: &[&str] = &[
+pub(crate) const PRELUDE_TYPES: &[&str] = &[
     "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64",
     "i128", "isize", "f32", "f64", "String", "Vec", "Option", "Box", "Result",
 ];
 
 /// Generic parameters bound to concrete types (already rendered).
-pub type Subst = HashMap<String, String>;
+pub(crate) type Subst = HashMap<String, String>;
 
 /// Renders `ty`, written in module `m`, for use outside the crate; `None` if some part of it
 /// cannot be named there (a private type, another crate's type, `impl Trait`, ...).
-pub fn render(model: &CrateModel, m: ModId, ty: &Type, subst: &Subst) -> Option<String> {
+pub(crate) fn render(model: &CrateModel, m: ModId, ty: &Type, subst: &Subst) -> Option<String> {
     Some(match ty {
         Type::Path(tp) if tp.qself.is_none() => {
             let path = &tp.path;
@@ -120,7 +120,7 @@ fn render_args(
 }
 
 /// The last path segment's name of a type path, and its type arguments.
-pub fn last_segment(ty: &Type) -> Option<(&syn::Ident, Vec<&Type>)> {
+pub(crate) fn last_segment(ty: &Type) -> Option<(&syn::Ident, Vec<&Type>)> {
     let Type::Path(tp) = ty else { return None };
     let last = tp.path.segments.last()?;
     let args = match &last.arguments {
@@ -138,7 +138,7 @@ pub fn last_segment(ty: &Type) -> Option<(&syn::Ident, Vec<&Type>)> {
 }
 
 /// Whether a type mentions `f32` or `f64` anywhere (itself, its arguments, referents, elements).
-pub fn mentions_float(ty: &Type) -> bool {
+pub(crate) fn mentions_float(ty: &Type) -> bool {
     inner_paths(ty)
         .iter()
         .flat_map(|p| &p.segments)
@@ -147,7 +147,7 @@ pub fn mentions_float(ty: &Type) -> bool {
 
 /// Whether `ty` is the plain name `name` (`u8`, `str`, `String`, `Self`): a path of one segment
 /// without arguments, compared by identifier.
-pub fn is_named(ty: &Type, name: &str) -> bool {
+pub(crate) fn is_named(ty: &Type, name: &str) -> bool {
     match ty {
         Type::Path(tp) if tp.qself.is_none() => tp.path.get_ident().is_some_and(|id| id == name),
         Type::Group(g) => is_named(&g.elem, name),
@@ -157,13 +157,13 @@ pub fn is_named(ty: &Type, name: &str) -> bool {
 }
 
 /// Whether `ty` is `Vec<elem>` (by its last segment, so `std::vec::Vec<u8>` too).
-pub fn is_vec_of(ty: &Type, elem: &str) -> bool {
+pub(crate) fn is_vec_of(ty: &Type, elem: &str) -> bool {
     last_segment(ty)
         .is_some_and(|(id, args)| id == "Vec" && args.len() == 1 && is_named(args[0], elem))
 }
 
 /// Every type path mentioned inside `ty` (itself, its arguments, referents, elements).
-pub fn inner_paths(ty: &Type) -> Vec<&syn::Path> {
+pub(crate) fn inner_paths(ty: &Type) -> Vec<&syn::Path> {
     struct V<'a>(Vec<&'a syn::Path>);
     impl<'a> syn::visit::Visit<'a> for V<'a> {
         fn visit_type_path(&mut self, tp: &'a syn::TypePath) {
@@ -177,7 +177,7 @@ pub fn inner_paths(ty: &Type) -> Vec<&syn::Path> {
 }
 
 /// The crate type an impl's self type names.
-pub fn self_def(model: &CrateModel, m: ModId, ty: &Type) -> Option<DefId> {
+pub(crate) fn self_def(model: &CrateModel, m: ModId, ty: &Type) -> Option<DefId> {
     let Type::Path(tp) = ty else { return None };
     match model.resolve(m, &segs(&tp.path), Ns::Type)? {
         Res::Def(d)
@@ -193,7 +193,7 @@ pub fn self_def(model: &CrateModel, m: ModId, ty: &Type) -> Option<DefId> {
 }
 
 /// A type as source text, compactly (`&'de str`, `Vec<u8>`), for reasons in `targets.json`.
-pub fn show_ty(ty: &Type) -> String {
+pub(crate) fn show_ty(ty: &Type) -> String {
     ty.to_token_stream()
         .to_string()
         .replace("& ", "&")

@@ -13,7 +13,7 @@ use crate::workspace::FormatDep;
 
 /// Builds the target for one Deserialize instance (or the skipped record). `mined` holds the
 /// crate's lexer tokens and nesting seeds, used for hand-written impls.
-pub fn deser_target(
+pub(crate) fn deser_target(
     name: String,
     package: &str,
     item: &DeserItem,

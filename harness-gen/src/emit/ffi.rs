@@ -13,7 +13,12 @@ use crate::ffi::{Arg, Call, FfiItem, FfiPlan, Receiver, Returns};
 use crate::targets::{TargetKind, TargetRecord, TargetStatus, STACK_BYTES};
 
 /// Builds the target for one FFI item (or the skipped record).
-pub fn ffi_target(name: String, package: &str, item: &FfiItem, crate_root: &Path) -> Emitted {
+pub(crate) fn ffi_target(
+    name: String,
+    package: &str,
+    item: &FfiItem,
+    crate_root: &Path,
+) -> Emitted {
     let record = |status, reason| TargetRecord {
         name: name.clone(),
         package: package.into(),

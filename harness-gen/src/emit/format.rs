@@ -29,7 +29,7 @@ fn feed_back(input: Input, out_is_text: bool) -> Option<&'static str> {
 }
 
 /// Builds the target for one entry point of a format crate (or the skipped record).
-pub fn format_target(
+pub(crate) fn format_target(
     name: String,
     package: &str,
     fc: &FormatCrate,

@@ -4,9 +4,9 @@
 //! `format!` templates that are already formatted as rustfmt would (as in cargo-fuzz's own
 //! `templates.rs`); a test checks them with `rustfmt --check`.
 
-pub mod deser;
-pub mod ffi;
-pub mod format;
-pub mod parse;
-pub mod project;
+pub(crate) mod deser;
+pub(crate) mod ffi;
+pub(crate) mod format;
+pub(crate) mod parse;
+pub(crate) mod project;
 mod target;

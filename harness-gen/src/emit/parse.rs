@@ -11,7 +11,7 @@ use crate::parsers::{ParseCall, ParseItem};
 use crate::targets::{TargetKind, TargetRecord, TargetStatus, STACK_BYTES};
 
 /// Builds the target for one parse entry point (or the skipped record).
-pub fn parse_target(
+pub(crate) fn parse_target(
     name: String,
     package: &str,
     item: &ParseItem,

@@ -13,7 +13,7 @@ use crate::workspace::FormatDep;
 
 /// A package whose items are fuzzed: how the fuzz project depends on it.
 #[derive(Debug, Clone)]
-pub struct CrateDep {
+pub(crate) struct CrateDep {
     /// The package name.
     pub package: String,
     /// The package directory.
@@ -43,7 +43,7 @@ fn dict_entry(s: &[u8]) -> String {
 
 /// Writes the whole project into `out`. Previously generated targets and dictionaries are
 /// replaced; corpus directories (which may hold a campaign's findings) are only added to.
-pub fn write_project(
+pub(crate) fn write_project(
     out: &Path,
     crates: &[CrateDep],
     formats: &[FormatDep],
@@ -108,7 +108,7 @@ pub fn write_project(
 /// How the fuzz project depends on one package: a bare version requirement, or a table.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(untagged)]
-pub enum Dependency {
+pub(crate) enum Dependency {
     /// `name = "1"`.
     Version(String),
     /// `name = { path = "..", version = "=1.2.3", default-features = false, features = [..] }`.

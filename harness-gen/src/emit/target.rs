@@ -10,7 +10,7 @@ use crate::targets::{LibFuzzerOptions, TargetRecord, STACK_BYTES};
 
 /// One generated (or skipped) target with its files.
 #[derive(Debug, Clone)]
-pub struct Emitted {
+pub(crate) struct Emitted {
     /// The `targets.json` record.
     pub record: TargetRecord,
     /// The target's source, when built.
@@ -23,10 +23,10 @@ pub struct Emitted {
 
 /// `-max_len` for format and parse targets: room for nesting deep enough to overflow
 /// [`STACK_BYTES`] with frames of 128 bytes or more.
-pub const ENTRY_MAX_LEN: usize = 16 * 1024;
+pub(super) const ENTRY_MAX_LEN: usize = 16 * 1024;
 
 /// libFuzzer options of format and parse targets: long inputs, available from the start.
-pub const ENTRY_LIBFUZZER: LibFuzzerOptions = LibFuzzerOptions {
+pub(super) const ENTRY_LIBFUZZER: LibFuzzerOptions = LibFuzzerOptions {
     max_len: Some(ENTRY_MAX_LEN),
     len_control: Some(0),
 };
@@ -35,12 +35,12 @@ pub const ENTRY_LIBFUZZER: LibFuzzerOptions = LibFuzzerOptions {
 /// formats limit nesting; a hand-written parser inside an impl (a string parsed recursively)
 /// overflows [`STACK_BYTES`] within this length when its frames take 512 bytes or more,
 /// as they do in ASan builds of anything but the smallest functions.
-pub const DESER_MAX_LEN: usize = 4096;
+pub(super) const DESER_MAX_LEN: usize = 4096;
 
 /// libFuzzer options of Deserialize targets: inputs up to [`DESER_MAX_LEN`], available from
 /// the start (nesting grows by copying parts of an input, which a slowly growing length limit
 /// holds back).
-pub const DESER_LIBFUZZER: LibFuzzerOptions = LibFuzzerOptions {
+pub(super) const DESER_LIBFUZZER: LibFuzzerOptions = LibFuzzerOptions {
     max_len: Some(DESER_MAX_LEN),
     len_control: Some(0),
 };

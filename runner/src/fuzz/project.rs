@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 use super::FuzzError;
 
-pub use harness_gen::targets::{LibFuzzerOptions, TargetRecord, TargetsManifest};
+pub(crate) use harness_gen::targets::{LibFuzzerOptions, TargetRecord, TargetsManifest};
 
 /// The project.
 #[derive(Debug, Clone)]
-pub struct FuzzProject {
+pub(crate) struct FuzzProject {
     /// The project directory (canonical).
     pub dir: PathBuf,
     /// The records of `targets.json`, read with harness-gen's own schema.
@@ -22,7 +22,7 @@ pub struct FuzzProject {
 
 impl FuzzProject {
     /// Opens the project in `dir`: its `Cargo.toml` and `targets.json` must exist.
-    pub fn open(dir: &Path) -> Result<FuzzProject, FuzzError> {
+    pub(crate) fn open(dir: &Path) -> Result<FuzzProject, FuzzError> {
         let manifest = dir.join("Cargo.toml");
         let text = fs::read_to_string(&manifest).map_err(|source| FuzzError::NoProject {
             dir: dir.to_owned(),
@@ -68,13 +68,13 @@ impl FuzzProject {
     }
 
     /// The targets that were generated and compiled (status `built`).
-    pub fn runnable(&self) -> impl Iterator<Item = &TargetRecord> {
+    pub(crate) fn runnable(&self) -> impl Iterator<Item = &TargetRecord> {
         self.targets.iter().filter(|t| t.is_built())
     }
 
     /// The runnable targets among `names` (all when empty) in shard `shard` (`(k, n)`), or the
     /// names that match no target.
-    pub fn select(
+    pub(crate) fn select(
         &self,
         names: &[String],
         shard: Option<(u32, u32)>,
@@ -95,38 +95,38 @@ impl FuzzProject {
     }
 
     /// The project's `Cargo.toml`.
-    pub fn manifest(&self) -> PathBuf {
+    pub(crate) fn manifest(&self) -> PathBuf {
         self.dir.join("Cargo.toml")
     }
 
     /// The persistent corpus of a target (seeds included).
-    pub fn corpus(&self, target: &str) -> PathBuf {
+    pub(crate) fn corpus(&self, target: &str) -> PathBuf {
         self.dir.join("corpus").join(target)
     }
 
     /// Where libFuzzer writes a target's crashing inputs.
-    pub fn artifacts(&self, target: &str) -> PathBuf {
+    pub(crate) fn artifacts(&self, target: &str) -> PathBuf {
         self.dir.join("artifacts").join(target)
     }
 
     /// The target's dictionary, if the generator wrote one.
-    pub fn dict(&self, target: &str) -> Option<PathBuf> {
+    pub(crate) fn dict(&self, target: &str) -> Option<PathBuf> {
         let p = self.dir.join("dicts").join(format!("{target}.dict"));
         p.is_file().then_some(p)
     }
 
     /// Where instrumented binaries land.
-    pub fn target_dir(&self) -> PathBuf {
+    pub(crate) fn target_dir(&self) -> PathBuf {
         self.dir.join("target").join("airlock")
     }
 
     /// The instrumented binary of `target` for `triple`.
-    pub fn binary(&self, triple: &str, target: &str) -> PathBuf {
+    pub(crate) fn binary(&self, triple: &str, target: &str) -> PathBuf {
         self.target_dir().join(triple).join("release").join(target)
     }
 
     /// The crate under test of `record` and its directory.
-    pub fn crate_of(&self, record: &TargetRecord) -> (String, Option<PathBuf>) {
+    pub(crate) fn crate_of(&self, record: &TargetRecord) -> (String, Option<PathBuf>) {
         let name = if record.package.is_empty() {
             record.item.split("::").next().unwrap_or("").to_owned()
         } else {
@@ -144,7 +144,7 @@ impl FuzzProject {
 
 /// Deterministic sharding: `target` belongs to shard `k` of `n` (1-based) when its FNV-1a
 /// hash modulo `n` is `k - 1`, so adding a target never moves the others.
-pub fn in_shard(target: &str, k: u32, n: u32) -> bool {
+pub(crate) fn in_shard(target: &str, k: u32, n: u32) -> bool {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in target.bytes() {
         h ^= u64::from(b);

@@ -26,7 +26,7 @@ use nix::sys::socket::{
 };
 
 /// Hands `fd` to the closer process; falls back to closing it here.
-pub fn close_later(fd: OwnedFd) {
+pub(super) fn close_later(fd: OwnedFd) {
     let closer = CLOSER.get_or_init(|| start().map(Mutex::new));
     if let Some(sock) = closer {
         let sock = sock.lock().unwrap_or_else(|e| e.into_inner());

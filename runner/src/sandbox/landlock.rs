@@ -49,7 +49,9 @@ impl Grant {
 /// One filesystem rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FsRule {
+    /// The file or directory the rule covers (and everything beneath it).
     pub path: PathBuf,
+    /// What is allowed there.
     pub grant: Grant,
 }
 
@@ -59,17 +61,25 @@ pub struct FsRule {
 pub enum LandlockError {
     /// The kernel lacks Landlock, or the ABI the profile requires.
     #[error("Landlock ABI {required} is required but this kernel offers {}", available.map_or("no Landlock".to_string(), |a| format!("ABI {a}")))]
-    Unsupported { required: u8, available: Option<u8> },
+    Unsupported {
+        /// The ABI the profile pins.
+        required: u8,
+        /// The kernel's ABI, if it has Landlock.
+        available: Option<u8>,
+    },
     /// A rule's path could not be opened.
     #[error("cannot open {} for a Landlock rule", path.display())]
     OpenPath {
+        /// The rule's path.
         path: PathBuf,
+        /// Why it could not be opened.
         #[source]
         source: io::Error,
     },
     /// The ruleset's descriptor could not be duplicated for the rules the child adds.
     #[error("duplicating the Landlock ruleset's descriptor failed")]
     CloneRuleset {
+        /// Why the duplication failed.
         #[source]
         source: io::Error,
     },

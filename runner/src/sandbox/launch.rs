@@ -69,7 +69,7 @@ pub(crate) fn launch(
         Some(path) => prepare(&format!("opening {}", path.display()), log.stream_to(path))?,
         None => log,
     };
-    let handler = Arc::new(Handler::new(context(config, plan, &log, rundir, decoys)));
+    let handler = Arc::new(Handler::new(context(config, plan, &log, decoys)));
     let (control, child_control) = prepare("creating the control socket", control::pair())?;
     let limits = &config.profile.limits;
     let cgroup = if geteuid().is_root() {
@@ -226,7 +226,6 @@ fn context(
     config: &SandboxConfig,
     plan: &Plan,
     log: &EventLog,
-    rundir: &RunDir,
     decoys: Option<DecoySet>,
 ) -> Context {
     let profile = &config.profile;
@@ -241,8 +240,6 @@ fn context(
         decoys: decoys.map(|set| DecoyView {
             set,
             home_inside: plan.home.inside.clone(),
-            real_home: plan.home.real.clone(),
-            home_host: rundir.paths.decoy_home.clone(),
         }),
         protect: view.protect,
         grants: view.grants,
@@ -328,7 +325,7 @@ pub(crate) struct ChildWaiter {
 
 impl ChildWaiter {
     /// Kills the run (unless reaped already) and reaps its init.
-    pub fn kill_and_reap(&mut self) {
+    pub(super) fn kill_and_reap(&mut self) {
         if self.reaped.is_none() {
             // SIGKILL to a PID namespace's init kills all of it.
             let _ = kill(self.pid, Signal::SIGKILL);
@@ -340,7 +337,7 @@ impl ChildWaiter {
     ///
     /// Raw `waitpid`: nix's `WaitStatus` refuses (EINVAL) a death by a signal it has no name
     /// for, such as a real-time one, after the process is already reaped.
-    pub fn reap(&mut self) -> Termination {
+    pub(super) fn reap(&mut self) -> Termination {
         if let Some(t) = self.reaped {
             return t;
         }

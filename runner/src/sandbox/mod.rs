@@ -29,11 +29,11 @@ mod monitor;
 pub(crate) mod namespaces;
 mod plan;
 pub mod probe;
-pub mod procmem;
+pub(crate) mod procmem;
 mod rundir;
-pub mod seccomp;
+pub(crate) mod seccomp;
 mod supervise;
-pub mod supervisor;
+pub(crate) mod supervisor;
 pub(crate) mod tripwire;
 
 pub use limits::memory_cgroup_possible;
@@ -58,8 +58,11 @@ use rundir::RunDir;
 #[serde(rename_all = "kebab-case")]
 #[repr(u32)]
 pub enum LayerStatus {
+    /// Every rule of the layer is in force.
     Full = 0,
+    /// The layer is in force with some of its rules (an older kernel's subset).
     Partial = 1,
+    /// The layer is missing (only with `--allow-degraded`).
     NotEnforced = 2,
 }
 
@@ -76,9 +79,13 @@ impl LayerStatus {
 /// Which layers a run had.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Layers {
+    /// Landlock filesystem, network and scope rules.
     pub landlock: LayerStatus,
+    /// The seccomp filter with user notification.
     pub seccomp: LayerStatus,
+    /// User, mount, PID, network, IPC and UTS namespaces.
     pub namespaces: LayerStatus,
+    /// Resource limits (rlimits, cgroups, the timeout).
     pub limits: LayerStatus,
     /// Landlock ABI the rules were written for.
     pub landlock_abi: u8,
@@ -94,11 +101,15 @@ pub struct Layers {
 /// One sandboxed run to perform.
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
+    /// What the run may do.
     pub profile: Profile,
     /// Program and arguments.
     pub command: Vec<OsString>,
+    /// Directories readable inside besides the profile's (`--read`).
     pub extra_read: Vec<PathBuf>,
+    /// Directories writable inside besides the profile's (`--write`); nothing in them runs.
     pub extra_write: Vec<PathBuf>,
+    /// Programs or directories executable inside besides the profile's (`--exec`).
     pub extra_exec: Vec<PathBuf>,
     /// Directories the command may write *and* execute programs from: only for an
     /// `airlock.toml` `exec-out-dir` exception (a build script whose autoconf `configure` runs
@@ -116,11 +127,13 @@ pub struct SandboxConfig {
     /// Variables set inside regardless of the profile's pass list (e.g. cargo's for a build
     /// script). Never use this for secrets.
     pub env_set: Vec<(OsString, OsString)>,
+    /// The command's working directory (as seen inside).
     pub cwd: PathBuf,
     /// Overrides the profile's timeout.
     pub timeout: Option<Duration>,
     /// Run with the layers this kernel has, recording what is missing.
     pub allow_degraded: bool,
+    /// The phase the run's events are recorded under.
     pub phase: Phase,
     /// `name version` of the crate the run is attributed to.
     pub krate: String,
@@ -163,10 +176,14 @@ impl SandboxConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "how", rename_all = "kebab-case")]
 pub enum Termination {
+    /// It exited by itself.
     Exited {
+        /// Its exit status.
         code: i32,
     },
+    /// A signal killed it.
     Signaled {
+        /// The signal's number.
         signal: i32,
     },
     /// Killed by the sandbox at the timeout.
@@ -199,9 +216,13 @@ impl Termination {
 /// What a run did.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
+    /// How the command ended.
     pub termination: Termination,
+    /// Everything the run recorded, in order.
     pub events: Vec<Event>,
+    /// The layers the run had.
     pub layers: Layers,
+    /// Wall time from launch to the end of the run.
     pub duration: Duration,
     /// Set if events could not be streamed to `events_file` (they are all in `events`).
     pub events_file_error: Option<String>,
@@ -222,44 +243,69 @@ impl RunOutcome {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SandboxError {
+    /// `sandbox` was given no command.
     #[error(
         "no command given: pass it after `--`, e.g. `cargo airlock sandbox -- sh -c 'echo hi'`"
     )]
     NoCommand,
+    /// The command is not on the sandbox's `PATH`.
     #[error("cannot find `{program}` in the sandbox's PATH ({path}); give its absolute path")]
-    CommandNotFound { program: String, path: String },
+    CommandNotFound {
+        /// The program as given.
+        program: String,
+        /// The `PATH` searched.
+        path: String,
+    },
     /// A path the caller gave cannot be used as asked.
     #[error("--{flag} {}: {reason}", path.display())]
     BadPath {
+        /// The option that named it (`read`, `write`, `exec`, ...).
         flag: &'static str,
+        /// The path as given.
         path: PathBuf,
+        /// Why it cannot be used.
         reason: String,
     },
     /// A path the caller gave cannot be looked up.
     #[error("--{flag} {}", path.display())]
     Unusable {
+        /// The option that named it.
         flag: &'static str,
+        /// The path as given.
         path: PathBuf,
+        /// Why it could not be looked up.
         #[source]
         source: io::Error,
     },
+    /// A layer is missing and `--allow-degraded` was not given.
     #[error("the sandbox cannot be fully enforced on this machine: {}. {hint} Or pass --allow-degraded to run with the layers that work (the report will say so).", missing.join("; "))]
-    Unavailable { missing: Vec<String>, hint: String },
+    Unavailable {
+        /// The missing layers.
+        missing: Vec<String>,
+        /// What would bring them.
+        hint: String,
+    },
     /// A setup step in the supervisor failed.
     #[error("preparing the sandbox failed while {step}")]
     Prepare {
+        /// What the supervisor was doing.
         step: String,
+        /// Why it failed.
         #[source]
         source: io::Error,
     },
+    /// The Landlock ruleset could not be prepared.
     #[error(transparent)]
     Landlock(#[from] landlock::LandlockError),
+    /// The seccomp filter could not be compiled.
     #[error(transparent)]
     Seccomp(#[from] seccomp::SeccompError),
     /// A setup step in the sandbox child failed (or the child could not be made).
     #[error("the sandbox child failed while {step}")]
     Child {
+        /// What the child was doing.
         step: String,
+        /// Why it failed.
         #[source]
         source: io::Error,
     },

@@ -43,7 +43,7 @@ pub(crate) struct RunPaths {
 
 impl RunPaths {
     /// The run's directories beneath `root`, with the private `/tmp` at `private_tmp`.
-    pub fn new(root: &Path, private_tmp: &Path) -> RunPaths {
+    pub(super) fn new(root: &Path, private_tmp: &Path) -> RunPaths {
         RunPaths {
             root: root.to_owned(),
             private_tmp: private_tmp.to_owned(),
@@ -89,7 +89,7 @@ pub(crate) struct Request {
 impl Request {
     /// Checks and canonicalizes the caller's paths: each must exist, write directories must be
     /// directories.
-    pub fn resolve(config: &SandboxConfig) -> Result<Request, SandboxError> {
+    pub(super) fn resolve(config: &SandboxConfig) -> Result<Request, SandboxError> {
         let all = |paths: &[PathBuf], check: &dyn Fn(&Path) -> Result<PathBuf, SandboxError>| {
             paths
                 .iter()
@@ -228,7 +228,7 @@ pub(crate) struct Home {
 impl Home {
     /// Over the real home, unless a grant needs the real home itself (a grant of the home, or
     /// a write or execute grant above it): then beneath `/run`.
-    pub fn place(
+    pub(super) fn place(
         real: Option<&Path>,
         rules: &[FsRule],
         namespaces: bool,
@@ -339,7 +339,7 @@ impl Layout {
     /// The layout for `rules`. Every grant appears at its host path; writable directories are
     /// `noexec` except write-and-execute grants and `exec_map` directories (mappable, not
     /// executable: Landlock still refuses `execve` there).
-    pub fn new(
+    pub(super) fn new(
         profile: &Profile,
         request: &Request,
         rules: &[FsRule],
@@ -430,7 +430,12 @@ pub(crate) struct InsideView {
 
 impl InsideView {
     /// The inside view of `rules`.
-    pub fn new(profile: &Profile, rules: &[FsRule], paths: &RunPaths, home: &Home) -> InsideView {
+    pub(super) fn new(
+        profile: &Profile,
+        rules: &[FsRule],
+        paths: &RunPaths,
+        home: &Home,
+    ) -> InsideView {
         let inside = |p: &Path| inside_path(p, paths, home);
         let not_home = || rules.iter().filter(|r| r.path != paths.decoy_home);
         let mut protect: Vec<PathBuf> =
@@ -490,7 +495,7 @@ pub(crate) struct Plan {
 impl Plan {
     /// Plans a run of `config` (whose paths are `request`) in `paths`, with new namespaces or
     /// not, for a caller whose `HOME` is `real_home`, with the decoy tokens `decoy_env`.
-    pub fn new(
+    pub(super) fn new(
         config: &SandboxConfig,
         request: &Request,
         paths: &RunPaths,
@@ -524,7 +529,7 @@ impl Plan {
 
     /// The paths a mirrored home must leave to their rebinds: every grant and the working
     /// directory.
-    pub fn keep_out_of_home(&self, request: &Request) -> Vec<PathBuf> {
+    pub(super) fn keep_out_of_home(&self, request: &Request) -> Vec<PathBuf> {
         self.rules
             .iter()
             .map(|r| r.path.clone())

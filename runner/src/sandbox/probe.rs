@@ -12,12 +12,15 @@ use crate::profile::{Compatibility, Profile};
 /// The kernel's support for each layer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Support {
+    /// The kernel release (`uname -r`).
     pub kernel: String,
     /// `None` without Landlock.
     pub landlock_abi: Option<u8>,
+    /// Seccomp filters with user notification (`SECCOMP_RET_USER_NOTIF`).
     pub seccomp_user_notif: bool,
     /// User, mount, PID, network, IPC and UTS namespaces can be created by this user.
     pub user_namespaces: bool,
+    /// Whether this process runs as root.
     pub root: bool,
 }
 

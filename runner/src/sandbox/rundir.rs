@@ -35,7 +35,7 @@ fn step<T>(what: &str, result: io::Result<T>) -> Result<T, SandboxError> {
 
 impl RunDir {
     /// Creates the run's directories.
-    pub fn create() -> Result<RunDir, SandboxError> {
+    pub(super) fn create() -> Result<RunDir, SandboxError> {
         let root = step(
             "creating the run directory",
             tempfile::Builder::new()
@@ -66,7 +66,7 @@ impl RunDir {
     }
 
     /// Plants the decoy home (when `enabled`), each decoy file a tripwire.
-    pub fn plant_decoys(&mut self, enabled: bool) -> Result<Option<DecoySet>, SandboxError> {
+    pub(super) fn plant_decoys(&mut self, enabled: bool) -> Result<Option<DecoySet>, SandboxError> {
         if !enabled {
             return Ok(None);
         }
@@ -85,7 +85,7 @@ impl RunDir {
     /// stand-in for each of the real home's entries (see [`tripwire::mirror_home`]) except the
     /// granted paths; and a mask for each protected path the mount layout would expose.
     /// Returns the masks (target, tripwire) for the mount plan.
-    pub fn plant_tripwires(
+    pub(super) fn plant_tripwires(
         &mut self,
         plan: &Plan,
         request: &Request,

@@ -19,7 +19,7 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
 /// What opening a tripwire means.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Meaning {
+pub(crate) enum Meaning {
     /// A decoy secret, by name.
     Decoy(String),
     /// A protected path (inside view) whose real content was withheld.
@@ -28,14 +28,14 @@ pub enum Meaning {
 
 /// One planted file or directory.
 #[derive(Debug, Clone)]
-pub struct Tripwire {
+pub(crate) struct Tripwire {
     /// Where it lives on the host (what inotify watches).
     pub host: PathBuf,
     pub meaning: Meaning,
 }
 
 /// Directories of a home whose entries are mirrored one level deep (by name, never content).
-pub const SECRET_DIRS: &[&str] = &[
+pub(crate) const SECRET_DIRS: &[&str] = &[
     ".ssh",
     ".aws",
     ".gnupg",
@@ -50,7 +50,7 @@ pub const SECRET_DIRS: &[&str] = &[
 /// Plants empty stand-ins in `decoy_home` for what `real_home` holds: its top-level entries and
 /// the entries of [`SECRET_DIRS`], skipping paths a decoy already occupies and anything in
 /// `keep` (paths the sandbox is granted, which are bound in their real form).
-pub fn mirror_home(
+pub(crate) fn mirror_home(
     real_home: &Path,
     decoy_home: &Path,
     home_inside: &Path,
@@ -105,10 +105,10 @@ pub fn mirror_home(
 }
 
 /// Most entries mirrored from one directory.
-pub const MAX_MIRRORED: usize = 512;
+pub(crate) const MAX_MIRRORED: usize = 512;
 
 /// An inotify instance watching a set of tripwires.
-pub struct Watch {
+pub(crate) struct Watch {
     /// Always `Some` until dropped.
     inotify: Option<Inotify>,
     by_wd: HashMap<WatchDescriptor, Meaning>,
@@ -136,7 +136,7 @@ impl AsFd for Watch {
 
 impl Watch {
     /// Watches every tripwire for opens.
-    pub fn new(tripwires: &[Tripwire]) -> io::Result<Watch> {
+    pub(crate) fn new(tripwires: &[Tripwire]) -> io::Result<Watch> {
         let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)?;
         let mut by_wd = HashMap::new();
         for t in tripwires {
@@ -150,7 +150,7 @@ impl Watch {
     }
 
     /// Drains pending events: what was opened, once each per call.
-    pub fn drain(&self) -> Vec<Meaning> {
+    pub(crate) fn drain(&self) -> Vec<Meaning> {
         let mut out: Vec<Meaning> = Vec::new();
         let Some(inotify) = &self.inotify else {
             return out;

@@ -109,7 +109,7 @@ impl Handler {
 
     /// Records the exec attempts answered since the last call, whose events were left to be
     /// worked out once the process had gone on (see this module's doc).
-    pub fn finish_pending(&self) {
+    pub(crate) fn finish_pending(&self) {
         let pending = match self.pending_execs.lock() {
             Ok(mut p) => std::mem::take(&mut *p),
             Err(_) => return,
