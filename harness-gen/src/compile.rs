@@ -1,11 +1,14 @@
 //! The compile check: builds the generated project with plain `cargo build` on the current
 //! toolchain (stable is enough: libfuzzer-sys builds there, only the campaign needs nightly) and
-//! `--keep-going`, reads cargo's JSON messages, and marks each target that did not build as
+//! `--keep-going`, reads cargo's JSON messages (as `cargo_metadata::Message`), and marks each target that did not build as
 //! `failed` with the compiler's first error for it. A failure never stops the run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Stdio};
+
+use cargo_metadata::diagnostic::DiagnosticLevel;
+use cargo_metadata::{Message, TargetKind};
 
 use crate::error::GenError;
 use crate::{TargetRecord, TargetStatus};
@@ -46,38 +49,21 @@ pub fn check(
     let mut built: BTreeSet<String> = BTreeSet::new();
     let mut first_error: BTreeMap<String, String> = BTreeMap::new();
     let mut other_error: Option<String> = None;
-    for line in output.stdout.split(|&b| b == b'\n') {
-        let Ok(msg) = serde_json::from_slice::<serde_json::Value>(line) else {
-            continue;
-        };
-        let target_name = msg
-            .pointer("/target/name")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let is_bin = msg
-            .pointer("/target/kind")
-            .and_then(|v| v.as_array())
-            .is_some_and(|k| k.iter().any(|x| x == "bin"));
-        match msg.get("reason").and_then(|v| v.as_str()) {
-            Some("compiler-artifact") if is_bin => {
-                built.insert(target_name);
+    // Lines that are not cargo's JSON (none with `--message-format=json`) come as `TextLine`.
+    for msg in Message::parse_stream(&output.stdout[..]).flatten() {
+        match msg {
+            Message::CompilerArtifact(a) if a.target.is_kind(TargetKind::Bin) => {
+                built.insert(a.target.name);
             }
-            Some("compiler-message") => {
-                if msg.pointer("/message/level").and_then(|v| v.as_str()) != Some("error") {
-                    continue;
-                }
-                let text = msg
-                    .pointer("/message/rendered")
-                    .and_then(|v| v.as_str())
-                    .or_else(|| msg.pointer("/message/message").and_then(|v| v.as_str()))
-                    .unwrap_or("error")
-                    .to_string();
-                let text = first_lines(&text, 6);
-                if is_bin && wanted.contains(&target_name) {
-                    first_error.entry(target_name).or_insert(text);
+            Message::CompilerMessage(m) if m.message.level == DiagnosticLevel::Error => {
+                let text = m.message.rendered.as_deref().unwrap_or(&m.message.message);
+                let text = first_lines(text, 6);
+                let is_bin = m.target.is_kind(TargetKind::Bin);
+                let name = m.target.name;
+                if is_bin && wanted.contains(&name) {
+                    first_error.entry(name).or_insert(text);
                 } else if other_error.is_none() {
-                    other_error = Some(format!("`{target_name}` did not build: {text}"));
+                    other_error = Some(format!("`{name}` did not build: {text}"));
                 }
             }
             _ => {}

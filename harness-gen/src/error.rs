@@ -8,13 +8,22 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GenError {
-    /// `cargo metadata` failed (no manifest, invalid manifest, cargo missing).
-    #[error("cannot read the cargo metadata of {}: {message}", manifest.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| "the current directory".into()))]
+    /// `cargo metadata` ran and refused (no manifest, invalid manifest): cargo's own words.
+    #[error("cannot read the cargo metadata of {}: {stderr}", shown(manifest.as_deref()))]
     Metadata {
         /// The manifest given, `None` for the current directory.
         manifest: Option<PathBuf>,
-        /// cargo's own explanation.
-        message: String,
+        /// cargo's explanation (its standard error, not an error value).
+        stderr: String,
+    },
+    /// `cargo metadata` could not be run or its output not read (cargo missing, bad JSON).
+    #[error("cannot run `cargo metadata` for {}", shown(manifest.as_deref()))]
+    RunMetadata {
+        /// The manifest given, `None` for the current directory.
+        manifest: Option<PathBuf>,
+        /// What went wrong.
+        #[source]
+        source: cargo_metadata::Error,
     },
     /// `-p NAME` names no package of the dependency graph.
     #[error("package `{name}` is not in the dependency graph of {}; hint: `cargo tree` lists the packages `-p` accepts", manifest.display())]
@@ -33,7 +42,7 @@ pub enum GenError {
         manifest: PathBuf,
     },
     /// A crate root could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     ReadSource {
         /// The file.
         path: PathBuf,
@@ -41,17 +50,18 @@ pub enum GenError {
         source: std::io::Error,
     },
     /// A crate root does not parse as Rust, so nothing of the crate can be analysed.
-    #[error("{}:{line}: does not parse as Rust: {message}", path.display())]
+    #[error("{}:{line}: does not parse as Rust{}", path.display(), parse_hint(source))]
     ParseSource {
         /// The file.
         path: PathBuf,
         /// The line of the first error.
         line: usize,
-        /// syn's message.
-        message: String,
+        /// syn's error.
+        #[source]
+        source: syn::Error,
     },
     /// Writing the fuzz project failed.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}", path.display())]
     Write {
         /// The file or directory.
         path: PathBuf,
@@ -59,11 +69,31 @@ pub enum GenError {
         source: std::io::Error,
     },
     /// The compile check could not run at all (cargo could not be started).
-    #[error("cannot run the compile check `{command}`: {source}")]
+    #[error("cannot run the compile check `{command}`")]
     CompileCheck {
         /// The command line.
         command: String,
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Writing `targets.json` failed.
+    #[error(transparent)]
+    Targets(#[from] crate::targets::TargetsError),
+}
+
+/// The manifest as messages name it.
+fn shown(manifest: Option<&std::path::Path>) -> String {
+    manifest.map_or_else(
+        || "the current directory".into(),
+        |p| p.display().to_string(),
+    )
+}
+
+/// What syn's least helpful message means, said before its own words.
+fn parse_hint(e: &syn::Error) -> &'static str {
+    if e.to_string() == "cannot parse string into token stream" {
+        " (invalid tokens: an unclosed delimiter, string or comment)"
+    } else {
+        ""
+    }
 }

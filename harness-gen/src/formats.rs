@@ -15,13 +15,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use quote::ToTokens;
 use syn::{FnArg, ReturnType, Type};
 
-use crate::deser::{self_def, DeserItem};
-use crate::ffi::{classify, param_bounds, CallGraph};
+use crate::args::{classify, is_deserialize_bound, param_bounds, Bounds, Input};
+use crate::callgraph::CallGraph;
+use crate::deser::DeserItem;
 use crate::model::{segs, CrateModel, DefId, Ns, Res};
-use crate::parsers::{is_deserialize_bound, show_ty, Input};
+use crate::types::{self, self_def, show_ty};
 
 /// How an entry point returns the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +118,11 @@ fn returns_of(sig: &syn::Signature, wanted: &dyn Fn(&Type) -> bool) -> Option<Re
 }
 
 /// Finds the format crate's entry points; `None` when the crate implements no `Deserializer`.
-pub fn discover(model: &CrateModel, graph: &CallGraph, deser: &[DeserItem]) -> Option<FormatCrate> {
+pub(crate) fn discover(
+    model: &CrateModel,
+    graph: &CallGraph,
+    deser: &[DeserItem],
+) -> Option<FormatCrate> {
     // Types the trait is implemented for, and whether for `&mut D`.
     let mut de_types: HashMap<DefId, bool> = HashMap::new();
     for &r in &model.impls {
@@ -175,7 +179,7 @@ pub fn discover(model: &CrateModel, graph: &CallGraph, deser: &[DeserItem]) -> O
                 let Some(path) = model.public_path(d) else {
                     continue;
                 };
-                let is_t = |ty: &Type| ty.to_token_stream().to_string() == **t;
+                let is_t = |ty: &Type| types::is_named(ty, t);
                 let plan = match returns_of(&node.sig, &is_t) {
                     None => Err("does not return the deserialized value".to_string()),
                     Some(ret) => single_input(model, node.module, &node.sig, &bounds)
@@ -193,14 +197,13 @@ pub fn discover(model: &CrateModel, graph: &CallGraph, deser: &[DeserItem]) -> O
             // A serializer: `fn to_string<T: Serialize>(value: &T) -> Result<String>`.
             let ser = bounds
                 .iter()
-                .any(|(_, b)| b.iter().any(|x| x.rsplit("::").next() == Some("Serialize")));
+                .any(|(_, b)| b.iter().any(|x| x.name() == "Serialize"));
             if ser && node.sig.inputs.len() == 1 {
                 let Some(path) = model.public_path(d) else {
                     continue;
                 };
-                let text = |ty: &Type| ty.to_token_stream().to_string() == "String";
-                let bytes =
-                    |ty: &Type| ty.to_token_stream().to_string().replace(' ', "") == "Vec<u8>";
+                let text = |ty: &Type| types::is_named(ty, "String");
+                let bytes = |ty: &Type| types::is_vec_of(ty, "u8");
                 let shorter =
                     |old: &Option<String>| old.as_ref().is_none_or(|o| path.len() < o.len());
                 if returns_of(&node.sig, &text).is_some_and(|r| r != Ret::Option)
@@ -277,7 +280,7 @@ fn single_input(
     model: &CrateModel,
     m: usize,
     sig: &syn::Signature,
-    bounds: &HashMap<String, Vec<String>>,
+    bounds: &Bounds,
 ) -> Result<Input, String> {
     let typed: Vec<&syn::PatType> = sig
         .inputs

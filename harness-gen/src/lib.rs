@@ -1,35 +1,42 @@
 //! Discovery of `serde::Deserialize` types and safe wrappers over FFI in a package's sources, and
 //! emission of a cargo-fuzz project with one target per discovered item.
 //!
-//! The pipeline, one module per step: [`workspace`] selects packages with `cargo metadata`;
-//! [`source`] reads each crate's module tree under its [`cfg`](mod@cfg); [`model`] indexes items and
-//! computes public paths; [`deser`], [`ffi`], [`formats`] (crates with their own serde
-//! `Deserializer`) and [`parsers`] (hand-written parse entry points) discover items and plan
-//! targets; [`mining`] finds example inputs and dictionary tokens for the last two; [`emit`]
-//! writes the project and `targets.json`; [`compile`] checks that the targets build.
+//! The pipeline, one module per step, each depending only on the ones before it: [`workspace`]
+//! selects packages with `cargo metadata`; [`source`] reads each crate's module tree under its
+//! [`cfg`](mod@cfg) (expanding [`macros`]); [`model`] indexes items and computes public paths;
+//! [`types`] renders and compares types, [`callgraph`] links the crate's functions and finds
+//! those that reach FFI, [`args`] classifies argument types; [`deser`] (with [`serde_shape`]),
+//! [`ffi`], [`formats`] (crates with their own serde `Deserializer`) and [`parsers`]
+//! (hand-written parse entry points) discover items and plan targets; [`mining`] finds example
+//! inputs and dictionary tokens for the last two; [`emit`] turns each plan into a target and
+//! writes the project; [`targets`] is the `targets.json` contract that `cargo airlock fuzz`
+//! reads; [`compile`] checks that the targets build.
 //!
 //! # The generated project
 //!
 //! A plain cargo-fuzz project in `out_dir`: `Cargo.toml` (`[package.metadata] cargo-fuzz = true`,
 //! its own `[workspace]`, one `[[bin]]` per target, a dependency on each analysed package with
-//! its resolved features (by path, or by exact version for a crates.io package), `libfuzzer-sys`, `arbitrary`, `serde_json` and the serde formats
-//! the package depends on, pinned to the versions it resolved; `Cargo.lock` starts as a copy of
-//! the workspace's), `fuzz_targets/<name>.rs`,
-//! `dicts/<name>.dict`, `corpus/<name>/seed-N.json` and `targets.json`: one record per target
+//! its resolved features (by path, or by exact version for a crates.io package),
+//! `libfuzzer-sys`, `arbitrary`, `serde_json` and the serde formats the package depends on,
+//! pinned to the versions it resolved; `Cargo.lock` starts as a copy of the workspace's),
+//! `fuzz_targets/<name>.rs`, `dicts/<name>.dict`, `corpus/<name>/seed-N.json` and
+//! `targets.json` ([`targets::TargetsManifest`]): one record per target
 //! and per discovered item without one (`name`, `package`, `kind`, `item`, `format`, `status`,
-//! `reason`, and `libfuzzer` options where a target needs them). Deserialize targets are named
+//! `reason`, `libfuzzer` options where a target needs them, and `stack_bytes`, the main-thread
+//! stack every built target runs with: [`targets::STACK_BYTES`]). Deserialize targets are named
 //! `de_<path>`, FFI targets `ffi_<path>`, format entry points `fmt_<path>`, parse entry points
 //! `parse_<path>`; with several packages the names are prefixed with the crate's name.
 //!
-//! Deserialize, format and parse targets run each input twice: on the main thread, where
-//! libFuzzer's stack-depth coverage leads it towards deeper nesting, and on a worker thread with
-//! a 2 MiB stack, where unbounded recursion overflows at a depth that their inputs reach (the
-//! `targets.json` record asks for `-max_len=16384 -len_control=0` for format and parse targets,
-//! `-max_len=4096 -len_control=0` for Deserialize targets). Format and parse targets get seeds
-//! and dictionaries from the crate's own tests, examples, doc blocks and lexer literals
+//! Deserialize, format and parse targets run each input once, on the main thread, whose stack
+//! `cargo airlock fuzz` caps at [`targets::STACK_BYTES`] (2 MiB, `RLIMIT_STACK`, taken from the
+//! target's `stack_bytes`): unbounded recursion overflows at a depth their inputs reach, while
+//! libFuzzer's stack-depth coverage, measured on that thread, leads it towards deeper nesting
+//! (the `targets.json` record asks for `-max_len=16384 -len_control=0` for format and parse
+//! targets, `-max_len=4096 -len_control=0` for Deserialize targets). Format and parse targets get
+//! seeds and dictionaries from the crate's own tests, examples, doc blocks and lexer literals
 //! ([`mining`]); Deserialize targets get their field and variant names, the bounds of their
-//! integer fields as words and seeds ([`bounds`]), and, for hand-written impls, the lexer's
-//! tokens and nesting seeds.
+//! integer fields as words and seeds ([`int_bounds`]), and, for hand-written impls, the lexer's
+//! tokens and nesting seeds. Generated sources are laid out as rustfmt lays them out.
 //!
 //! `status` is `built` when the target was generated (and compiled, when the compile check ran),
 //! `failed` when it did not compile (`reason` holds the first compiler error) and `skipped` when
@@ -62,21 +69,26 @@
 //! # Ok::<(), harness_gen::GenError>(())
 //! ```
 
-pub mod bounds;
-pub mod cfg;
+mod args;
+mod callgraph;
+mod cfg;
 pub mod compile;
-pub mod deser;
-pub mod emit;
-pub mod error;
-pub mod ffi;
-pub mod formats;
-pub mod macros;
-pub mod mining;
-pub mod model;
-pub mod parsers;
-pub mod serde_attrs;
-pub mod source;
-pub mod types;
+mod deser;
+mod emit;
+mod error;
+mod ffi;
+mod formats;
+mod int_bounds;
+mod macros;
+mod mining;
+mod model;
+mod naming;
+mod parsers;
+mod serde_attrs;
+mod serde_shape;
+mod source;
+pub mod targets;
+mod types;
 pub mod workspace;
 
 use std::collections::BTreeSet;
@@ -84,6 +96,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 pub use error::GenError;
+pub use targets::{LibFuzzerOptions, TargetKind, TargetRecord, TargetStatus, TargetsManifest};
 
 /// What `gen` should do.
 #[derive(Debug, Clone, Default)]
@@ -100,67 +113,6 @@ pub struct GenOptions {
     /// Cargo target directory for the compile check; `None` uses cargo's default (`<out>/target`
     /// unless `CARGO_TARGET_DIR` is set).
     pub target_dir: Option<PathBuf>,
-}
-
-/// The kind of a target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetKind {
-    /// Feeds bytes to a `Deserialize` impl.
-    Deserialize,
-    /// Calls a safe wrapper over FFI.
-    Ffi,
-    /// Feeds bytes through an entry point of a format crate (one with its own `Deserializer`).
-    Format,
-    /// Feeds bytes to a hand-written parse entry point (`parse`, `FromStr`, `TryFrom<&[u8]>`).
-    Parse,
-}
-
-/// libFuzzer options a target needs beyond the campaign's defaults.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct LibFuzzerOptions {
-    /// `-max_len`: the longest input to try. Format and parse targets raise it so that nesting
-    /// deep enough to overflow their reduced stack fits in an input.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_len: Option<usize>,
-    /// `-len_control`: `0` lets mutations use the whole `max_len` at once instead of growing
-    /// inputs slowly, which deep nesting needs to be reached within minutes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub len_control: Option<u32>,
-}
-
-/// Whether a target exists and builds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetStatus {
-    /// Generated (and, with the compile check, compiled).
-    Built,
-    /// Discovered, but no target could be generated; `reason` says why.
-    Skipped,
-    /// Generated, but it does not compile; `reason` holds the compiler's first error.
-    Failed,
-}
-
-/// One record of `targets.json`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct TargetRecord {
-    /// The target (binary) name; for skipped items, the name it would have had.
-    pub name: String,
-    /// The package the item belongs to.
-    pub package: String,
-    /// What the target fuzzes.
-    pub kind: TargetKind,
-    /// The item's public path (crate-internal path when it has none).
-    pub item: String,
-    /// Input formats: `json+toml` for Deserialize targets, `arbitrary` for FFI targets.
-    pub format: String,
-    /// Built, skipped or failed.
-    pub status: TargetStatus,
-    /// Why it was skipped or failed.
-    pub reason: Option<String>,
-    /// libFuzzer options for this target (absent when the defaults do).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub libfuzzer: Option<LibFuzzerOptions>,
 }
 
 /// Totals over all records.
@@ -256,7 +208,7 @@ pub fn generate_with_progress(
         .collect();
     let mut emitted = Vec::new();
     let mut crates = Vec::new();
-    let mut formats: Vec<emit::FormatDep> = Vec::new();
+    let mut formats: Vec<workspace::FormatDep> = Vec::new();
     let mut names: BTreeSet<String> = BTreeSet::new();
     let multi = selection.packages.len() > 1;
     let mut packages = Vec::new();
@@ -295,8 +247,8 @@ pub fn generate_with_progress(
                 .clone()
                 .unwrap_or_else(|| item.internal_path.clone());
             if item.instances.is_empty() {
-                let name = unique(format!("de_{}", emit::target_stem(&shown)));
-                emitted.push(emit::deser_target(
+                let name = unique(format!("de_{}", naming::target_stem(&shown)));
+                emitted.push(emit::deser::deser_target(
                     name,
                     &p.name,
                     item,
@@ -307,8 +259,8 @@ pub fn generate_with_progress(
                 ));
             }
             for inst in &item.instances {
-                let name = unique(format!("de_{}", emit::target_stem(&inst.ty)));
-                emitted.push(emit::deser_target(
+                let name = unique(format!("de_{}", naming::target_stem(&inst.ty)));
+                emitted.push(emit::deser::deser_target(
                     name,
                     &p.name,
                     item,
@@ -320,13 +272,13 @@ pub fn generate_with_progress(
             }
         }
         for item in &analysed.ffi {
-            let name = unique(format!("ffi_{}", emit::target_stem(&item.item)));
-            emitted.push(emit::ffi_target(name, &p.name, item, &crate_dir));
+            let name = unique(format!("ffi_{}", naming::target_stem(&item.item)));
+            emitted.push(emit::ffi::ffi_target(name, &p.name, item, &crate_dir));
         }
         if let Some(fc) = &analysed.format {
             for entry in &fc.entries {
-                let name = unique(format!("fmt_{}", emit::target_stem(&entry.item)));
-                emitted.push(emit::format_target(
+                let name = unique(format!("fmt_{}", naming::target_stem(&entry.item)));
+                emitted.push(emit::format::format_target(
                     name,
                     &p.name,
                     fc,
@@ -338,7 +290,7 @@ pub fn generate_with_progress(
         }
         for item in &analysed.parsers {
             let name = unique(format!("parse_{}", item.stem));
-            emitted.push(emit::parse_target(
+            emitted.push(emit::parse::parse_target(
                 name,
                 &p.name,
                 item,
@@ -346,9 +298,8 @@ pub fn generate_with_progress(
                 &crate_dir,
             ));
         }
-        crates.push(emit::CrateDep {
+        crates.push(emit::project::CrateDep {
             package: p.name.clone(),
-            code_name: p.code_name.clone(),
             dir: crate_dir,
             features: p.features.clone(),
             registry_version: p.from_registry.then(|| p.version.clone()),
@@ -359,7 +310,7 @@ pub fn generate_with_progress(
             }
         }
     }
-    emit::write_project(&opts.out_dir, &crates, &formats, &emitted)?;
+    emit::project::write_project(&opts.out_dir, &crates, &formats, &emitted)?;
     // Start from the workspace's lock file so the crate builds with the dependency versions the
     // workspace uses; cargo adds what the fuzz project needs on top.
     let lock = selection.workspace_root.join("Cargo.lock");
@@ -370,15 +321,20 @@ pub fn generate_with_progress(
             source,
         })?;
     }
-    let mut records: Vec<TargetRecord> = emitted.into_iter().map(|e| e.record).collect();
-    let targets_json = emit::write_manifest(&opts.out_dir, &records)?;
-    progress(&Progress::Written(Counts::of(&records).generated));
+    let records: Vec<TargetRecord> = emitted.into_iter().map(|e| e.record).collect();
+    let mut manifest = TargetsManifest { records };
+    let targets_json = manifest.write(&opts.out_dir)?;
+    progress(&Progress::Written(Counts::of(&manifest.records).generated));
     let discovery_time = t1.elapsed();
     let t2 = Instant::now();
     if opts.compile_check {
         progress(&Progress::Compiling);
-        compile::check(&opts.out_dir, opts.target_dir.as_deref(), &mut records)?;
-        emit::write_manifest(&opts.out_dir, &records)?;
+        compile::check(
+            &opts.out_dir,
+            opts.target_dir.as_deref(),
+            &mut manifest.records,
+        )?;
+        manifest.write(&opts.out_dir)?;
     }
     let compile_time = if opts.compile_check {
         t2.elapsed()
@@ -388,8 +344,8 @@ pub fn generate_with_progress(
     Ok(GenSummary {
         out_dir: opts.out_dir.clone(),
         targets_json,
-        counts: Counts::of(&records),
-        targets: records,
+        counts: Counts::of(&manifest.records),
+        targets: manifest.records,
         packages,
         warnings,
         metadata_time,
@@ -424,7 +380,7 @@ pub fn analyse(p: &workspace::Selected) -> Result<Analysis, GenError> {
     let tree = source::load(&p.root, &cfg)?;
     let model = model::CrateModel::build(&p.code_name, tree, p.edition_2015);
     let deser = deser::discover(&model);
-    let graph = ffi::call_graph(&model, &p.ffi_crates);
+    let graph = callgraph::call_graph(&model, &p.ffi_crates);
     let ffi = ffi::plan(&model, &graph);
     let format = formats::discover(&model, &graph, &deser);
     let covered = format

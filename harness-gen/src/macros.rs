@@ -17,14 +17,14 @@ use syn::Item;
 
 /// One rule: matcher and transcriber.
 #[derive(Debug, Clone)]
-pub struct Rule {
+pub(crate) struct Rule {
     matcher: TokenStream,
     body: TokenStream,
 }
 
 impl Rule {
     /// Whether this expander can apply the rule: no repetition in its matcher.
-    pub fn supported(&self) -> bool {
+    pub(crate) fn supported(&self) -> bool {
         fn has_repetition(ts: &TokenStream) -> bool {
             let toks: Vec<TokenTree> = ts.clone().into_iter().collect();
             toks.iter().enumerate().any(|(i, t)| match t {
@@ -41,7 +41,7 @@ impl Rule {
 
 /// Reads the rules of a `macro_rules! name { .. }` item; `None` if it is not one or its rules do
 /// not parse.
-pub fn definition(item: &syn::ItemMacro) -> Option<(String, Vec<Rule>)> {
+pub(crate) fn definition(item: &syn::ItemMacro) -> Option<(String, Vec<Rule>)> {
     if !item.mac.path.is_ident("macro_rules") {
         return None;
     }
@@ -74,7 +74,7 @@ pub fn definition(item: &syn::ItemMacro) -> Option<(String, Vec<Rule>)> {
 
 /// Expands an invocation with the first rule that matches; `None` when none does (or the
 /// matching rule uses what this expander does not support), or the result is not items.
-pub fn expand(rules: &[Rule], input: &TokenStream) -> Option<Vec<Item>> {
+pub(crate) fn expand(rules: &[Rule], input: &TokenStream) -> Option<Vec<Item>> {
     for rule in rules {
         let mut caps = HashMap::new();
         let matched = (|stream: ParseStream<'_>| {

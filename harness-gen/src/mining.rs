@@ -59,7 +59,7 @@ impl Mined {
 
 /// Mines `crate_dir` (tests, examples, benches) and the crate's source files `sources` (doc
 /// comments and lexer literals) for the functions named in `names`.
-pub fn mine(crate_dir: &Path, sources: &[PathBuf], names: &BTreeSet<String>) -> Mined {
+pub(crate) fn mine(crate_dir: &Path, sources: &[PathBuf], names: &BTreeSet<String>) -> Mined {
     let mut mined = Mined::default();
     let mut calls = Calls {
         names,

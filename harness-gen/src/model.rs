@@ -14,11 +14,11 @@ use syn::{Item, UseTree, Visibility};
 use crate::source::{ModId, ModuleTree};
 
 /// Index of a [`Def`] in [`CrateModel::defs`].
-pub type DefId = usize;
+pub(crate) type DefId = usize;
 
 /// What kind of item a definition is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DefKind {
+pub(crate) enum DefKind {
     /// `struct`
     Struct,
     /// `enum`
@@ -48,7 +48,7 @@ impl DefKind {
 
 /// One named item.
 #[derive(Debug, Clone)]
-pub struct Def {
+pub(crate) struct Def {
     /// The module that defines it.
     pub module: ModId,
     /// Its name.
@@ -59,13 +59,11 @@ pub struct Def {
     pub is_pub: bool,
     /// Index into the module's items (for a foreign fn: the `extern` block).
     pub item: usize,
-    /// For a foreign fn: its index inside the `extern` block.
-    pub sub: usize,
 }
 
 /// One imported name (or glob) from a `use` item or an `extern crate`.
 #[derive(Debug, Clone)]
-pub struct UseEntry {
+pub(crate) struct UseEntry {
     /// The module the `use` is in.
     pub module: ModId,
     /// Declared plain `pub`.
@@ -78,7 +76,7 @@ pub struct UseEntry {
 
 /// An `impl` block, by position.
 #[derive(Debug, Clone, Copy)]
-pub struct ImplRef {
+pub(crate) struct ImplRef {
     /// The module it is written in.
     pub module: ModId,
     /// Index into the module's items.
@@ -87,7 +85,7 @@ pub struct ImplRef {
 
 /// What a path resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Res {
+pub(crate) enum Res {
     /// A module of this crate.
     Module(ModId),
     /// An item of this crate (a path that goes on past it, e.g. to a variant, stops here).
@@ -98,7 +96,7 @@ pub enum Res {
 
 /// Which namespace a lookup prefers when a name is both a type and a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ns {
+pub(crate) enum Ns {
     /// Types, traits, modules.
     Type,
     /// Functions, constants, statics.
@@ -107,7 +105,7 @@ pub enum Ns {
 
 /// The analysed crate.
 #[derive(Debug)]
-pub struct CrateModel {
+pub(crate) struct CrateModel {
     /// The crate's name as code refers to it (the lib name, `-` replaced by `_`).
     pub crate_name: String,
     /// The module tree.
@@ -127,7 +125,7 @@ pub struct CrateModel {
 impl CrateModel {
     /// Indexes the tree and computes public paths. In a 2015-edition crate `use` paths start at
     /// the crate root.
-    pub fn build(crate_name: &str, tree: ModuleTree, edition_2015: bool) -> Self {
+    pub(crate) fn build(crate_name: &str, tree: ModuleTree, edition_2015: bool) -> Self {
         let mut model = CrateModel {
             crate_name: crate_name.to_string(),
             defs: Vec::new(),
@@ -146,7 +144,7 @@ impl CrateModel {
     fn index(&mut self, edition_2015: bool) {
         for (mid, module) in self.tree.modules.iter().enumerate() {
             for (idx, item) in module.items.iter().enumerate() {
-                let mut push = |name: String, kind: DefKind, vis: &Visibility, sub: usize| {
+                let mut push = |name: String, kind: DefKind, vis: &Visibility| {
                     let id = self.defs.len();
                     self.defs.push(Def {
                         module: mid,
@@ -154,23 +152,22 @@ impl CrateModel {
                         kind,
                         is_pub: is_pub(vis),
                         item: idx,
-                        sub,
                     });
                     self.by_module[mid].entry(name).or_default().push(id);
                 };
                 match item {
-                    Item::Struct(s) => push(s.ident.to_string(), DefKind::Struct, &s.vis, 0),
-                    Item::Enum(e) => push(e.ident.to_string(), DefKind::Enum, &e.vis, 0),
-                    Item::Union(u) => push(u.ident.to_string(), DefKind::Union, &u.vis, 0),
-                    Item::Type(t) => push(t.ident.to_string(), DefKind::TypeAlias, &t.vis, 0),
-                    Item::Fn(f) => push(f.sig.ident.to_string(), DefKind::Fn, &f.vis, 0),
-                    Item::Trait(t) => push(t.ident.to_string(), DefKind::Trait, &t.vis, 0),
-                    Item::Const(c) => push(c.ident.to_string(), DefKind::Value, &c.vis, 0),
-                    Item::Static(s) => push(s.ident.to_string(), DefKind::Value, &s.vis, 0),
+                    Item::Struct(s) => push(s.ident.to_string(), DefKind::Struct, &s.vis),
+                    Item::Enum(e) => push(e.ident.to_string(), DefKind::Enum, &e.vis),
+                    Item::Union(u) => push(u.ident.to_string(), DefKind::Union, &u.vis),
+                    Item::Type(t) => push(t.ident.to_string(), DefKind::TypeAlias, &t.vis),
+                    Item::Fn(f) => push(f.sig.ident.to_string(), DefKind::Fn, &f.vis),
+                    Item::Trait(t) => push(t.ident.to_string(), DefKind::Trait, &t.vis),
+                    Item::Const(c) => push(c.ident.to_string(), DefKind::Value, &c.vis),
+                    Item::Static(s) => push(s.ident.to_string(), DefKind::Value, &s.vis),
                     Item::ForeignMod(fm) => {
-                        for (sub, fi) in fm.items.iter().enumerate() {
+                        for fi in &fm.items {
                             if let syn::ForeignItem::Fn(f) = fi {
-                                push(f.sig.ident.to_string(), DefKind::ForeignFn, &f.vis, sub);
+                                push(f.sig.ident.to_string(), DefKind::ForeignFn, &f.vis);
                             }
                         }
                     }
@@ -220,13 +217,13 @@ impl CrateModel {
     }
 
     /// The syn item of a definition.
-    pub fn item(&self, def: DefId) -> &Item {
+    pub(crate) fn item(&self, def: DefId) -> &Item {
         let d = &self.defs[def];
         &self.tree.modules[d.module].items[d.item]
     }
 
     /// The impl block behind an [`ImplRef`].
-    pub fn impl_item(&self, r: ImplRef) -> &syn::ItemImpl {
+    pub(crate) fn impl_item(&self, r: ImplRef) -> &syn::ItemImpl {
         match &self.tree.modules[r.module].items[r.item] {
             Item::Impl(i) => i,
             _ => unreachable!("ImplRef always points at an impl item"),
@@ -234,12 +231,12 @@ impl CrateModel {
     }
 
     /// The public path of a definition as `a::b::C`, if it has one.
-    pub fn public_path(&self, def: DefId) -> Option<String> {
+    pub(crate) fn public_path(&self, def: DefId) -> Option<String> {
         self.public.get(&def).map(|p| p.join("::"))
     }
 
     /// The crate-internal path of a definition (`crate::m::Name`), for messages.
-    pub fn internal_path(&self, def: DefId) -> String {
+    pub(crate) fn internal_path(&self, def: DefId) -> String {
         let d = &self.defs[def];
         let mut p = vec!["crate".to_string()];
         p.extend(self.tree.path_of(d.module));
@@ -248,7 +245,7 @@ impl CrateModel {
     }
 
     /// Resolves a path written in module `m`.
-    pub fn resolve(&self, m: ModId, segs: &[String], ns: Ns) -> Option<Res> {
+    pub(crate) fn resolve(&self, m: ModId, segs: &[String], ns: Ns) -> Option<Res> {
         self.resolve_depth(m, segs, ns, 0)
     }
 
@@ -302,7 +299,7 @@ impl CrateModel {
     }
 
     /// Looks a name up in a module's scope: child modules, items, named imports, glob imports.
-    pub fn lookup(&self, m: ModId, name: &str, ns: Ns, depth: usize) -> Option<Res> {
+    pub(crate) fn lookup(&self, m: ModId, name: &str, ns: Ns, depth: usize) -> Option<Res> {
         if depth > 24 {
             return None;
         }
@@ -470,7 +467,7 @@ fn flatten_use(
 }
 
 /// The segments of a path as strings.
-pub fn segs(path: &syn::Path) -> Vec<String> {
+pub(crate) fn segs(path: &syn::Path) -> Vec<String> {
     let mut v = Vec::with_capacity(path.segments.len() + 1);
     if path.leading_colon.is_some() {
         v.push("::".to_string());

@@ -11,68 +11,15 @@
 //! that has a parse target are listed as skipped too, so the report says why they were not
 //! fuzzed.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
-use quote::ToTokens;
 use syn::{FnArg, ReturnType, Type};
 
-use crate::deser::self_def;
-use crate::ffi::{classify, param_bounds, ArgKind, CallGraph};
+use crate::args::{classify, is_deserialize_bound, param_bounds, Input};
+use crate::callgraph::CallGraph;
 use crate::model::{CrateModel, DefId};
-
-/// How a target hands the fuzzer's bytes to the function under test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Input {
-    /// `&[u8]` (or `impl AsRef<[u8]>`): the bytes themselves.
-    Bytes,
-    /// `Vec<u8>`: an owned copy.
-    VecU8,
-    /// `&str` (or `impl AsRef<str>`): the bytes when they are UTF-8.
-    Str,
-    /// `String`: an owned copy of the UTF-8 text.
-    String,
-    /// A generic `Read`/`BufRead`: a `Cursor` over the bytes.
-    Reader,
-}
-
-impl Input {
-    /// The input kind of an argument kind, if it is one.
-    pub fn of(kind: &ArgKind) -> Option<Input> {
-        Some(match kind {
-            ArgKind::Bytes | ArgKind::AsRefBytes => Input::Bytes,
-            ArgKind::VecU8 => Input::VecU8,
-            ArgKind::Str | ArgKind::AsRefStr => Input::Str,
-            ArgKind::String => Input::String,
-            ArgKind::Reader => Input::Reader,
-            _ => return None,
-        })
-    }
-
-    /// Whether the input must be UTF-8 text.
-    pub fn is_text(self) -> bool {
-        matches!(self, Input::Str | Input::String)
-    }
-
-    /// The argument expression; text inputs read a `text: &str` bound by the target first.
-    pub fn expr(self) -> &'static str {
-        match self {
-            Input::Bytes => "data",
-            Input::VecU8 => "data.to_vec()",
-            Input::Str => "text",
-            Input::String => "text.to_owned()",
-            Input::Reader => "std::io::Cursor::new(data)",
-        }
-    }
-
-    /// A word for target names and docs.
-    pub fn word(self) -> &'static str {
-        match self {
-            Input::Bytes | Input::VecU8 => "bytes",
-            Input::Str | Input::String => "str",
-            Input::Reader => "reader",
-        }
-    }
-}
+use crate::naming::target_stem;
+use crate::types::{self, self_def, show_ty};
 
 /// What a parse target calls.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,29 +49,6 @@ pub struct ParseItem {
     pub line: usize,
 }
 
-/// A type as source text, compactly (`&'de str`, `Vec<u8>`), for reasons in `targets.json`.
-pub fn show_ty(ty: &Type) -> String {
-    ty.to_token_stream()
-        .to_string()
-        .replace("& ", "&")
-        .replace(" <", "<")
-        .replace("< ", "<")
-        .replace(" >", ">")
-        .replace(" ,", ",")
-        .replace(" :: ", "::")
-        .replace("[ ", "[")
-        .replace(" ]", "]")
-}
-
-/// Whether a type parameter's bounds make it a `Deserialize` result (a format entry point).
-pub fn is_deserialize_bound(bounds: &[String]) -> bool {
-    bounds.iter().any(|b| {
-        let base = b.split('<').next().unwrap_or(b);
-        let last = base.rsplit("::").next().unwrap_or(base);
-        matches!(last, "Deserialize" | "DeserializeOwned")
-    })
-}
-
 /// Whether a return type is a `Result` (any alias ending in `Result`) or an `Option`.
 fn fallible(sig: &syn::Signature) -> Result<(), String> {
     let ReturnType::Type(_, ty) = &sig.output else {
@@ -141,7 +65,7 @@ fn fallible(sig: &syn::Signature) -> Result<(), String> {
 
 /// Finds the parse entry points. `exclude` are functions the format family already covers
 /// (by node index in `graph`).
-pub fn discover(
+pub(crate) fn discover(
     model: &CrateModel,
     graph: &CallGraph,
     exclude: &BTreeSet<usize>,
@@ -162,7 +86,7 @@ pub fn discover(
             Some((r, _)) => vec![&node.sig.generics, &model.impl_item(r).generics],
             None => vec![&node.sig.generics],
         };
-        let bounds: HashMap<String, Vec<String>> = param_bounds(&generics);
+        let bounds = param_bounds(&generics);
         if bounds.values().any(|b| is_deserialize_bound(b)) {
             continue;
         }
@@ -196,7 +120,7 @@ pub fn discover(
         }
         let (item, stem) = match (node.free, node.imp) {
             (Some(d), _) => match model.public_path(d) {
-                Some(p) => (p.clone(), crate::emit::target_stem(&p)),
+                Some(p) => (p.clone(), target_stem(&p)),
                 None => continue,
             },
             (None, Some((r, Some(t)))) => {
@@ -206,7 +130,7 @@ pub fn discover(
                 if model.impl_item(r).generics.type_params().next().is_some() {
                     out.push(ParseItem {
                         item: format!("{tp}::{}", node.name),
-                        stem: crate::emit::target_stem(&format!("{tp}::{}", node.name)),
+                        stem: target_stem(&format!("{tp}::{}", node.name)),
                         plan: Err(
                             "an associated function of a generic impl (no instance chosen)".into(),
                         ),
@@ -217,7 +141,7 @@ pub fn discover(
                     continue;
                 }
                 let p = format!("{tp}::{}", node.name);
-                (p.clone(), crate::emit::target_stem(&p))
+                (p.clone(), target_stem(&p))
             }
             _ => continue,
         };
@@ -279,7 +203,7 @@ pub fn discover(
             }
             out.push(ParseItem {
                 item: format!("{tp} as FromStr"),
-                stem: format!("{}_from_str", crate::emit::target_stem(&tp)),
+                stem: format!("{}_from_str", target_stem(&tp)),
                 plan,
                 fn_name: "parse".into(),
                 file,
@@ -295,22 +219,13 @@ pub fn discover(
         };
         let input = match arg {
             Type::Reference(rf) if rf.mutability.is_none() => match &*rf.elem {
-                Type::Slice(s) if s.elem.to_token_stream().to_string() == "u8" => {
-                    Some((Input::Bytes, "&[u8]"))
-                }
-                e if e.to_token_stream().to_string() == "str" => Some((Input::Str, "&str")),
+                Type::Slice(s) if types::is_named(&s.elem, "u8") => Some((Input::Bytes, "&[u8]")),
+                e if types::is_named(e, "str") => Some((Input::Str, "&str")),
                 _ => None,
             },
-            other => match other
-                .to_token_stream()
-                .to_string()
-                .replace(' ', "")
-                .as_str()
-            {
-                "Vec<u8>" => Some((Input::VecU8, "Vec<u8>")),
-                "String" => Some((Input::String, "String")),
-                _ => None,
-            },
+            other if types::is_vec_of(other, "u8") => Some((Input::VecU8, "Vec<u8>")),
+            other if types::is_named(other, "String") => Some((Input::String, "String")),
+            _ => None,
         };
         let Some((input, written)) = input else {
             continue;
@@ -325,11 +240,7 @@ pub fn discover(
         }
         out.push(ParseItem {
             item: format!("{tp} as TryFrom<{written}>"),
-            stem: format!(
-                "{}_try_from_{}",
-                crate::emit::target_stem(&tp),
-                input.word()
-            ),
+            stem: format!("{}_try_from_{}", target_stem(&tp), input.word()),
             plan,
             fn_name: "try_from".into(),
             file,
@@ -346,7 +257,7 @@ pub fn discover(
         };
         let item = format!("{tp}::{}", node.name);
         out.push(ParseItem {
-            stem: crate::emit::target_stem(&item),
+            stem: target_stem(&item),
             item,
             plan: Err("a pure getter (takes only `&self`): no input to fuzz".into()),
             fn_name: node.name.clone(),
@@ -368,10 +279,21 @@ mod tests {
         assert_eq!(show_ty(&ty), "&'de [u8]");
         let ty: Type = syn::parse_str("Option < Vec < u8 > >").expect("type");
         assert_eq!(show_ty(&ty), "Option<Vec<u8>>");
-        assert!(is_deserialize_bound(
-            &["serde::de::Deserialize<'de>".into()]
-        ));
-        assert!(is_deserialize_bound(&["DeserializeOwned".into()]));
-        assert!(!is_deserialize_bound(&["Serialize".into(), "Read".into()]));
+        let bound = |s: &str| crate::args::Bound(syn::parse_str(s).expect("path"));
+        assert!(is_deserialize_bound(&[bound(
+            "serde::de::Deserialize<'de>"
+        )]));
+        assert!(is_deserialize_bound(&[bound("DeserializeOwned")]));
+        assert!(!is_deserialize_bound(&[bound("Serialize"), bound("Read")]));
+        let b = bound("std::convert::AsRef<[u8]>");
+        assert_eq!(b.to_string(), "std::convert::AsRef<[u8]>");
+        assert_eq!(
+            crate::args::kind_for_bounds(&[b]),
+            Some(crate::args::ArgKind::AsRefBytes)
+        );
+        assert_eq!(
+            crate::args::kind_for_bounds(&[bound("Into<String>"), bound("Send")]),
+            Some(crate::args::ArgKind::String)
+        );
     }
 }

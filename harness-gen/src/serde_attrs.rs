@@ -6,7 +6,7 @@ use syn::{Attribute, Expr, Lit};
 
 /// The value of one `serde` key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Val {
+pub(crate) enum Val {
     /// A bare flag such as `untagged` or `skip`.
     Flag,
     /// `key = "text"`.
@@ -19,7 +19,7 @@ pub enum Val {
 
 /// All `key`/value pairs of every `#[serde(..)]` attribute, in order. Malformed attributes are
 /// ignored: serde itself would reject them, and the compile check reports that.
-pub fn serde_kv(attrs: &[Attribute]) -> Vec<(String, Val)> {
+pub(crate) fn serde_kv(attrs: &[Attribute]) -> Vec<(String, Val)> {
     let mut out = Vec::new();
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         let _ = attr.parse_nested_meta(|meta| {
@@ -66,7 +66,7 @@ pub fn serde_kv(attrs: &[Attribute]) -> Vec<(String, Val)> {
 }
 
 /// The deserialize-side text of a key (`rename = "x"` or `rename(deserialize = "x")`).
-pub fn de_str(kv: &[(String, Val)], key: &str) -> Option<String> {
+pub(crate) fn de_str(kv: &[(String, Val)], key: &str) -> Option<String> {
     kv.iter().rev().find_map(|(k, v)| match v {
         Val::Str(s) if k == key => Some(s.clone()),
         Val::Sides(sides) if k == key => sides
@@ -78,7 +78,7 @@ pub fn de_str(kv: &[(String, Val)], key: &str) -> Option<String> {
 }
 
 /// Every value given to a key (for `alias`, which may repeat).
-pub fn all_str(kv: &[(String, Val)], key: &str) -> Vec<String> {
+pub(crate) fn all_str(kv: &[(String, Val)], key: &str) -> Vec<String> {
     kv.iter()
         .filter_map(|(k, v)| match v {
             Val::Str(s) if k == key => Some(s.clone()),
@@ -88,7 +88,7 @@ pub fn all_str(kv: &[(String, Val)], key: &str) -> Vec<String> {
 }
 
 /// Whether a key is present in any form.
-pub fn has(kv: &[(String, Val)], key: &str) -> bool {
+pub(crate) fn has(kv: &[(String, Val)], key: &str) -> bool {
     kv.iter().any(|(k, _)| k == key)
 }
 
@@ -96,7 +96,7 @@ pub fn has(kv: &[(String, Val)], key: &str) -> bool {
 /// serde's rules differ from the common ones (`HTTPServer` in snake_case is `h_t_t_p_server`), and
 /// dictionaries and seeds must match what serde derives exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RenameRule {
+pub(crate) enum RenameRule {
     /// `lowercase`
     Lower,
     /// `UPPERCASE`
@@ -117,7 +117,7 @@ pub enum RenameRule {
 
 impl RenameRule {
     /// Parses the name serde accepts.
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "lowercase" => RenameRule::Lower,
             "UPPERCASE" => RenameRule::Upper,
@@ -132,7 +132,7 @@ impl RenameRule {
     }
 
     /// Applies the rule to a variant name (written in PascalCase).
-    pub fn variant(self, name: &str) -> String {
+    pub(crate) fn variant(self, name: &str) -> String {
         match self {
             RenameRule::Pascal => name.to_string(),
             RenameRule::Lower => name.to_ascii_lowercase(),
@@ -162,7 +162,7 @@ impl RenameRule {
     }
 
     /// Applies the rule to a field name (written in snake_case).
-    pub fn field(self, name: &str) -> String {
+    pub(crate) fn field(self, name: &str) -> String {
         match self {
             RenameRule::Lower | RenameRule::Snake => name.to_string(),
             RenameRule::Upper | RenameRule::ScreamingSnake => name.to_ascii_uppercase(),
@@ -195,12 +195,12 @@ impl RenameRule {
 }
 
 /// The `rename_all` rule (deserialize side) among these keys.
-pub fn rename_all(kv: &[(String, Val)], key: &str) -> Option<RenameRule> {
+pub(crate) fn rename_all(kv: &[(String, Val)], key: &str) -> Option<RenameRule> {
     de_str(kv, key).and_then(|s| RenameRule::parse(&s))
 }
 
 /// An identifier as serde names it (`r#type` is `type`).
-pub fn ident_name(id: &syn::Ident) -> String {
+pub(crate) fn ident_name(id: &syn::Ident) -> String {
     let s = id.to_string();
     s.strip_prefix("r#").map(str::to_string).unwrap_or(s)
 }

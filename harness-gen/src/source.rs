@@ -13,11 +13,11 @@ use crate::cfg::{str_lit, CfgEnv};
 use crate::error::GenError;
 
 /// Index of a module in [`ModuleTree::modules`]; the crate root is 0.
-pub type ModId = usize;
+pub(crate) type ModId = usize;
 
 /// One module of the crate, inline or from its own file.
 #[derive(Debug)]
-pub struct Module {
+pub(crate) struct Module {
     /// The module's own name (`crate` for the root).
     pub name: String,
     /// The enclosing module, `None` for the crate root.
@@ -47,7 +47,7 @@ pub struct SourceWarning {
 
 /// Every module of a crate reachable from its root under the given cfg.
 #[derive(Debug)]
-pub struct ModuleTree {
+pub(crate) struct ModuleTree {
     /// Modules; index 0 is the crate root.
     pub modules: Vec<Module>,
     /// Files that were skipped.
@@ -58,7 +58,7 @@ pub struct ModuleTree {
 
 impl ModuleTree {
     /// The crate-internal path of a module (`["a", "b"]` for `crate::a::b`).
-    pub fn path_of(&self, mut id: ModId) -> Vec<String> {
+    pub(crate) fn path_of(&self, mut id: ModId) -> Vec<String> {
         let mut out = Vec::new();
         while let Some(parent) = self.modules[id].parent {
             out.push(self.modules[id].name.clone());
@@ -79,15 +79,15 @@ struct Dirs {
 }
 
 /// Reads the crate whose root file is `root` and every module reachable from it.
-pub fn load(root: &Path, cfg: &CfgEnv) -> Result<ModuleTree, GenError> {
+pub(crate) fn load(root: &Path, cfg: &CfgEnv) -> Result<ModuleTree, GenError> {
     let text = std::fs::read_to_string(root).map_err(|source| GenError::ReadSource {
         path: root.to_path_buf(),
         source,
     })?;
-    let file = syn::parse_file(&text).map_err(|e| GenError::ParseSource {
+    let file = syn::parse_file(&text).map_err(|source| GenError::ParseSource {
         path: root.to_path_buf(),
-        line: e.span().start().line,
-        message: explain_parse_error(&e),
+        line: source.span().start().line,
+        source,
     })?;
     let mut tree = ModuleTree {
         modules: Vec::new(),
@@ -385,7 +385,7 @@ fn explain_parse_error(e: &syn::Error) -> String {
 }
 
 /// The attributes of any item.
-pub fn item_attrs(item: &Item) -> &[Attribute] {
+pub(crate) fn item_attrs(item: &Item) -> &[Attribute] {
     match item {
         Item::Const(i) => &i.attrs,
         Item::Enum(i) => &i.attrs,

@@ -5,23 +5,23 @@
 use std::collections::HashMap;
 
 use quote::ToTokens;
-use syn::{GenericArgument, PathArguments, Type};
+use syn::{GenericArgument, Item, PathArguments, Type};
 
-use crate::model::{segs, CrateModel, Ns, Res};
+use crate::model::{segs, CrateModel, DefId, DefKind, Ns, Res};
 use crate::source::ModId;
 
 /// Primitive types and names the prelude brings into scope.
-pub const PRELUDE_TYPES: &[&str] = &[
+pub(crate) const PRELUDE_TYPES: &[&str] = &[
     "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64",
     "i128", "isize", "f32", "f64", "String", "Vec", "Option", "Box", "Result",
 ];
 
 /// Generic parameters bound to concrete types (already rendered).
-pub type Subst = HashMap<String, String>;
+pub(crate) type Subst = HashMap<String, String>;
 
 /// Renders `ty`, written in module `m`, for use outside the crate; `None` if some part of it
 /// cannot be named there (a private type, another crate's type, `impl Trait`, ...).
-pub fn render(model: &CrateModel, m: ModId, ty: &Type, subst: &Subst) -> Option<String> {
+pub(crate) fn render(model: &CrateModel, m: ModId, ty: &Type, subst: &Subst) -> Option<String> {
     Some(match ty {
         Type::Path(tp) if tp.qself.is_none() => {
             let path = &tp.path;
@@ -120,7 +120,7 @@ fn render_args(
 }
 
 /// The last path segment's name of a type path, and its type arguments.
-pub fn last_segment(ty: &Type) -> Option<(&syn::Ident, Vec<&Type>)> {
+pub(crate) fn last_segment(ty: &Type) -> Option<(&syn::Ident, Vec<&Type>)> {
     let Type::Path(tp) = ty else { return None };
     let last = tp.path.segments.last()?;
     let args = match &last.arguments {
@@ -137,15 +137,33 @@ pub fn last_segment(ty: &Type) -> Option<(&syn::Ident, Vec<&Type>)> {
     Some((&last.ident, args))
 }
 
-/// Whether a type mentions `f32` or `f64` anywhere in its own text.
-pub fn mentions_float(ty: &Type) -> bool {
-    let text = ty.to_token_stream().to_string();
-    text.split(|c: char| !c.is_alphanumeric() && c != '_')
-        .any(|w| w == "f32" || w == "f64")
+/// Whether a type mentions `f32` or `f64` anywhere (itself, its arguments, referents, elements).
+pub(crate) fn mentions_float(ty: &Type) -> bool {
+    inner_paths(ty)
+        .iter()
+        .flat_map(|p| &p.segments)
+        .any(|s| s.ident == "f32" || s.ident == "f64")
+}
+
+/// Whether `ty` is the plain name `name` (`u8`, `str`, `String`, `Self`): a path of one segment
+/// without arguments, compared by identifier.
+pub(crate) fn is_named(ty: &Type, name: &str) -> bool {
+    match ty {
+        Type::Path(tp) if tp.qself.is_none() => tp.path.get_ident().is_some_and(|id| id == name),
+        Type::Group(g) => is_named(&g.elem, name),
+        Type::Paren(p) => is_named(&p.elem, name),
+        _ => false,
+    }
+}
+
+/// Whether `ty` is `Vec<elem>` (by its last segment, so `std::vec::Vec<u8>` too).
+pub(crate) fn is_vec_of(ty: &Type, elem: &str) -> bool {
+    last_segment(ty)
+        .is_some_and(|(id, args)| id == "Vec" && args.len() == 1 && is_named(args[0], elem))
 }
 
 /// Every type path mentioned inside `ty` (itself, its arguments, referents, elements).
-pub fn inner_paths(ty: &Type) -> Vec<&syn::Path> {
+pub(crate) fn inner_paths(ty: &Type) -> Vec<&syn::Path> {
     struct V<'a>(Vec<&'a syn::Path>);
     impl<'a> syn::visit::Visit<'a> for V<'a> {
         fn visit_type_path(&mut self, tp: &'a syn::TypePath) {
@@ -156,4 +174,44 @@ pub fn inner_paths(ty: &Type) -> Vec<&syn::Path> {
     let mut v = V(Vec::new());
     syn::visit::Visit::visit_type(&mut v, ty);
     v.0
+}
+
+/// The crate type an impl's self type names.
+pub(crate) fn self_def(model: &CrateModel, m: ModId, ty: &Type) -> Option<DefId> {
+    let Type::Path(tp) = ty else { return None };
+    match model.resolve(m, &segs(&tp.path), Ns::Type)? {
+        Res::Def(d)
+            if matches!(
+                model.defs[d].kind,
+                DefKind::Struct | DefKind::Enum | DefKind::Union
+            ) =>
+        {
+            Some(d)
+        }
+        _ => None,
+    }
+}
+
+/// A type as source text, compactly (`&'de str`, `Vec<u8>`), for reasons in `targets.json`.
+pub(crate) fn show_ty(ty: &Type) -> String {
+    ty.to_token_stream()
+        .to_string()
+        .replace("& ", "&")
+        .replace(" <", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace(" :: ", "::")
+        .replace("[ ", "[")
+        .replace(" ]", "]")
+}
+
+/// The generics of a struct, enum or union.
+pub(crate) fn generics_of(item: &Item) -> Option<&syn::Generics> {
+    match item {
+        Item::Struct(s) => Some(&s.generics),
+        Item::Enum(e) => Some(&e.generics),
+        Item::Union(u) => Some(&u.generics),
+        _ => None,
+    }
 }

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use cargo_metadata::{DependencyKind, Metadata, MetadataCommand, Package, PackageId};
 
-use crate::emit::{FormatDep, KNOWN_FORMATS};
 use crate::error::GenError;
 
 /// One package to analyse.
@@ -53,13 +52,14 @@ pub fn select(manifest: Option<&Path>, names: &[String]) -> Result<Selection, Ge
     if let Some(m) = manifest {
         cmd.manifest_path(m);
     }
-    let meta = cmd.exec().map_err(|e| GenError::Metadata {
-        manifest: manifest.map(Path::to_path_buf),
-        message: match e {
-            cargo_metadata::Error::CargoMetadata { stderr } => {
-                stderr.trim().trim_start_matches("error: ").to_string()
-            }
-            other => other.to_string(),
+    let meta = cmd.exec().map_err(|e| match e {
+        cargo_metadata::Error::CargoMetadata { stderr } => GenError::Metadata {
+            manifest: manifest.map(Path::to_path_buf),
+            stderr: stderr.trim().trim_start_matches("error: ").to_string(),
+        },
+        source => GenError::RunMetadata {
+            manifest: manifest.map(Path::to_path_buf),
+            source,
         },
     })?;
     let ws_manifest = meta.workspace_root.join("Cargo.toml").into_std_path_buf();
@@ -168,20 +168,11 @@ fn selected(meta: &Metadata, p: &Package) -> Result<Selected, GenError> {
         let Some((_, q)) = enabled.iter().find(|(_, q)| q.name.as_str() == dep.name) else {
             continue;
         };
-        let mut feats: Vec<String> = dep.features.iter().map(|f| format!("{f:?}")).collect();
+        let mut features = dep.features.clone();
         // bincode 2 only speaks serde through its `serde` feature.
-        if dep.name == "bincode"
-            && q.version.major >= 2
-            && !dep.features.iter().any(|f| f == "serde")
-        {
-            feats.push("\"serde\"".into());
+        if dep.name == "bincode" && q.version.major >= 2 && !features.iter().any(|f| f == "serde") {
+            features.push("serde".into());
         }
-        let dependency = format!(
-            "{{ version = \"={}\", default-features = {}, features = [{}] }}",
-            q.version,
-            dep.uses_default_features,
-            feats.join(", ")
-        );
         if formats.iter().any(|f: &FormatDep| f.package == dep.name) {
             continue;
         }
@@ -190,8 +181,10 @@ fn selected(meta: &Metadata, p: &Package) -> Result<Selected, GenError> {
                 .name
                 .replace("serde_", "")
                 .replace("rmp-serde", "msgpack"),
-            dependency,
             package: dep.name.clone(),
+            version: q.version.to_string(),
+            default_features: dep.uses_default_features,
+            features,
             major: q.version.major,
         });
     }
@@ -251,3 +244,33 @@ fn binds_native(meta: &Metadata, q: &Package) -> bool {
             })
     })
 }
+
+/// A serde format the crate under test depends on, and how to feed bytes through it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatDep {
+    /// The format's name in `targets.json` (`toml`, `bincode`, ...).
+    pub format: String,
+    /// The package name (the dependency key).
+    pub package: String,
+    /// The resolved version (the fuzz project pins it exactly).
+    pub version: String,
+    /// Whether the crate under test uses the format's default features.
+    pub default_features: bool,
+    /// The features the crate under test enables on it.
+    pub features: Vec<String>,
+    /// The resolved major version (bincode 1 and 2 differ).
+    pub major: u64,
+}
+
+/// The serde formats generated targets know how to drive (the package names).
+pub const KNOWN_FORMATS: &[&str] = &[
+    "toml",
+    "serde_yaml",
+    "bincode",
+    "ciborium",
+    "serde_cbor",
+    "rmp-serde",
+    "postcard",
+    "ron",
+    "serde_urlencoded",
+];

@@ -152,3 +152,42 @@ fn several_packages_including_a_registry_dependency() {
         "{toml}"
     );
 }
+
+/// The error and its causes, as the CLI prints them with `{:#}`.
+fn chain(err: &GenError) -> Vec<String> {
+    let mut out = vec![err.to_string()];
+    let mut cause = std::error::Error::source(err);
+    while let Some(c) = cause {
+        out.push(c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+/// No error prints its cause in its own message and again as its source.
+#[test]
+fn errors_say_their_cause_once() {
+    let (_d, r) = run(fixture("bad_root"), &[]);
+    let parse = chain(&r.expect_err("an unparsable root is an error"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").expect("write");
+    let write = generate(&GenOptions {
+        manifest_path: Some(fixture("internally_tagged")),
+        packages: vec![],
+        out_dir: file.join("fuzz"),
+        compile_check: false,
+        target_dir: None,
+    })
+    .expect_err("a project under a regular file cannot be written");
+    assert!(matches!(write, GenError::Write { .. }), "{write:?}");
+    let write = chain(&write);
+    for c in [parse, write] {
+        assert!(c.len() >= 2, "the cause is a source: {c:?}");
+        for (i, outer) in c.iter().enumerate() {
+            for inner in &c[i + 1..] {
+                assert!(!outer.contains(inner.as_str()), "repeated: {c:?}");
+            }
+        }
+    }
+}

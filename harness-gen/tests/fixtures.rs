@@ -68,8 +68,33 @@ fn files(root: &Path) -> Vec<(String, String)> {
     out
 }
 
+/// Every generated target is formatted as rustfmt formats it (`rustfmt --check`).
+fn assert_formatted(case: &str, out: &Path) {
+    let dir = out.join("fuzz_targets");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("fuzz_targets")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    sources.sort();
+    assert!(!sources.is_empty(), "{case}: no targets");
+    let rustfmt = std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into());
+    let output = std::process::Command::new(rustfmt)
+        .args(["--check", "--edition", "2021"])
+        .args(&sources)
+        .output()
+        .expect("rustfmt runs (install it with `rustup component add rustfmt`)");
+    assert!(
+        output.status.success(),
+        "{case}: generated targets are not rustfmt-formatted:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn snapshot_case(case: &str) {
     let (out, summary) = gen(case, false);
+    assert_formatted(case, out.path());
     for (rel, text) in files(out.path()) {
         let name = format!("{case}__{}", rel.replace(['/', '.'], "_"));
         insta::assert_snapshot!(name, text);

@@ -45,7 +45,8 @@ pub(crate) struct File {
     pub size: u64,
     /// How it is scanned.
     pub kind: Kind,
-    /// Under `tests/`, `examples/`, `benches/` (or a `test`/`tests`/`testdata` directory).
+    /// Under `tests/`, `examples/`, `benches/` (or a `test`/`tests`/`testdata` directory), or a
+    /// `tests.rs`/`test.rs` module.
     pub test: bool,
     /// The first bytes, for the reason of a binary signal.
     pub magic: String,
@@ -181,7 +182,8 @@ fn classify(abs: &Path, rel: &str, size: u64) -> std::io::Result<File> {
         "tests" | "examples" | "benches" | "test" | "testdata" | "fuzz"
     ) || rel
         .split('/')
-        .any(|c| matches!(c, "tests" | "testdata" | "test-data" | "test_data"));
+        .any(|c| matches!(c, "tests" | "testdata" | "test-data" | "test_data"))
+        || matches!(name, "tests.rs" | "test.rs");
     let mut kind = if ext == "rs" && binary::is_text(&head) {
         Kind::Rust
     } else if let Some(b) = binary::classify(&head, &ext) {

@@ -17,8 +17,35 @@
 //! # Ok::<(), inventory::InventoryError>(())
 //! ```
 //!
+//! # Levels
+//!
 //! Levels are calibrated on popular crates (see `bench/inventory-real-crates`): capabilities are
 //! facts, never alarms; `warn` and `error` signals are what a clean crate does not do.
+//!
+//! - `error`: a base64/hex string (or fragments joined at run time) that decodes to a drop site,
+//!   a raw IP, a downloader or a secret path.
+//! - `warn`: machine code shipped (ELF/PE/Mach-O/COFF/wasm, static libraries of object code;
+//!   Windows import libraries are `info`), an encoded plain URL or command, fragments that join
+//!   into an address, known drop sites, URLs with a public raw IP, public IPs outside URLs in a
+//!   file that uses the network or starts programs, secret paths, reads of `*_TOKEN`,
+//!   `*_PRIVATE_KEY` and AWS credential variables (and `_TOKEN`-style patterns matched over all
+//!   variables), downloaders handed to a process, scripts piping a download into a shell,
+//!   static constructors (`#[ctor]`, `.init_array`/`.ctors`/`.CRT$XC*` sections, C
+//!   `__attribute__((constructor))`), `include_bytes!` of machine code or of a file outside the
+//!   package.
+//! - `info`: everything else worth listing: shipped scripts, C sources' data, archives and data
+//!   files, other public addresses, secret variable names merely mentioned, unparsable files.
+//!
+//! Test code (`tests/`, `examples/`, `benches/`, `#[cfg(test)]`, `#[test]`) lowers secret paths,
+//! public addresses and encoded strings by one level: the test phase of `vet` watches it run.
+//!
+//! # Limits
+//!
+//! At most [`MAX_PLACES_PER_CAPABILITY`] places and [`MAX_DETAILS_PER_CAPABILITY`] details per
+//! capability (with the full count), 50 `info` signals per code (warn and error are never
+//! dropped), 50,000 files, 8 MiB of text per file; `.rs` files whose brackets nest deeper than
+//! 256 or whose expressions chain more than 20,000 operators are scanned as text (a package must
+//! not overflow the scanner's stack). Files are scanned on up to 8 threads.
 
 mod binary;
 mod code;
@@ -66,11 +93,14 @@ pub fn scan_package(
     Ok(out.finish(name, version))
 }
 
+/// Stack of a scanning thread.
+const WORKER_STACK: usize = 256 << 20;
+
 /// Scans every file on a few threads (parsing dominates and files are independent); the
 /// per-file results come back in path order so places and signals are deterministic.
 fn scan_files(root: &Path, files: &[files::File]) -> Vec<collect::Collector> {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
+    use std::sync::{Mutex, PoisonError};
 
     let workers = std::thread::available_parallelism()
         .map_or(1, usize::from)
@@ -79,27 +109,32 @@ fn scan_files(root: &Path, files: &[files::File]) -> Vec<collect::Collector> {
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<collect::Collector>>> =
         files.iter().map(|_| Mutex::new(None)).collect();
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(file) = files.get(i) else {
+            break;
+        };
+        let mut out = collect::Collector::default();
+        scan_file(root, file, &mut out);
+        *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(out);
+    };
     std::thread::scope(|s| {
         for _ in 0..workers {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(file) = files.get(i) else {
-                    break;
-                };
-                let mut out = collect::Collector::default();
-                scan_file(root, file, &mut out);
-                *slots[i]
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(out);
-            });
+            // A large stack (reserved, touched only as used) for syn's recursion on long
+            // expression chains; bracket nesting is bounded before parsing (`MAX_NESTING`).
+            let spawned = std::thread::Builder::new()
+                .stack_size(WORKER_STACK)
+                .spawn_scoped(s, work);
+            if spawned.is_err() {
+                break;
+            }
         }
     });
+    // Files no worker took (no thread could be started) are scanned on this thread.
+    work();
     slots
         .into_iter()
-        .filter_map(|m| {
-            m.into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        })
+        .filter_map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
         .collect()
 }
 

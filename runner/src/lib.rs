@@ -21,7 +21,6 @@
 //! fixtures that really attempt each class of escape against this machine's kernel.
 
 pub mod build;
-pub mod decoys;
 mod error_chain;
 pub mod events;
 pub mod fuzz;

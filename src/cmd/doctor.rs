@@ -18,7 +18,7 @@ use crate::outcome::Outcome;
 /// Arguments of `cargo airlock doctor`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  cargo airlock doctor --json")]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     /// Print the findings as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -119,7 +119,7 @@ fn limit_methods(root: bool) -> (&'static str, &'static str) {
 }
 
 /// Probes and prints.
-pub fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
     let support = Support::get();
     let profile = Profile::load(DEFAULT_PROFILE, &Placeholders::from_env())?;
     let missing = support.missing_for(&profile);

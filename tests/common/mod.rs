@@ -6,20 +6,20 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The binary under test.
-pub fn bin() -> &'static str {
+pub(crate) fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_cargo-airlock")
 }
 
 /// A fixture under `tests/fixtures/` (`rel` is e.g. `build`, `fuzz/planted`,
 /// `sandbox/attacks.c`).
-pub fn fixture(rel: &str) -> PathBuf {
+pub(crate) fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(rel)
 }
 
 /// Copies a fixture tree to `dst`, leaving out `target/` directories.
-pub fn copy_tree(src: &Path, dst: &Path) {
+pub(crate) fn copy_tree(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).unwrap();
     for e in std::fs::read_dir(src).unwrap().flatten() {
         let to = dst.join(e.file_name());
@@ -35,7 +35,7 @@ pub fn copy_tree(src: &Path, dst: &Path) {
 
 /// `cargo airlock gen --no-compile` for the crate of `manifest` into `out`; panics with gen's
 /// stderr if it fails.
-pub fn gen_project(manifest: &Path, out: &Path) {
+pub(crate) fn gen_project(manifest: &Path, out: &Path) {
     let gen = Command::new(bin())
         .args(["gen", "--no-compile", "--manifest-path"])
         .arg(manifest)

@@ -411,7 +411,7 @@ airtest!(memory_beyond_the_limit_is_refused, |s| {
         "512 MiB were allocated under a 64 MiB limit: {}",
         run.stdout
     );
-    if is_root() && runner::sandbox::limits::memory_cgroup_possible() {
+    if is_root() && runner::sandbox::memory_cgroup_possible() {
         // As root a memory cgroup caps the run: the hog is killed and the kill counted.
         assert_eq!(run.code, 137, "{}\n{}", run.stdout, run.stderr);
         let e = run.expect("limit", "memory", "denied", "limit", "67108864");

@@ -19,11 +19,11 @@ macro_rules! airtest {
     };
 }
 
-pub use crate::common::bin;
+pub(crate) use crate::common::bin;
 
 /// The attack fixture (`tests/fixtures/sandbox/attacks.c`), compiled once per test run into a
 /// directory the sandbox may execute from, removed when the test process exits.
-pub fn attacks() -> &'static Path {
+pub(crate) fn attacks() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     /// Runs at `exit(3)`, after the harness's last test (statics are never dropped).
@@ -59,7 +59,7 @@ pub fn attacks() -> &'static Path {
 
 /// A scratch directory with `out/` (writable in the sandbox) and `victim/` (the test's own
 /// files, outside every write dir).
-pub struct Scene {
+pub(crate) struct Scene {
     /// The test's name.
     pub name: String,
     pub dir: tempfile::TempDir,
@@ -67,7 +67,7 @@ pub struct Scene {
 
 /// What one sandbox run produced.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
@@ -75,7 +75,7 @@ pub struct Run {
 }
 
 impl Scene {
-    pub fn new(name: &str) -> Scene {
+    pub(crate) fn new(name: &str) -> Scene {
         let dir = tempfile::Builder::new()
             .prefix(&format!("airlock-{name}-"))
             .tempdir()
@@ -93,21 +93,21 @@ impl Scene {
         }
     }
 
-    pub fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
-    pub fn out(&self) -> PathBuf {
+    pub(crate) fn out(&self) -> PathBuf {
         self.path("out")
     }
 
     /// `cargo airlock sandbox --write out --exec <fixture dir> [extra..] -- cmd..`.
-    pub fn sandbox(&self, extra: &[&str], cmd: &[&str]) -> Run {
+    pub(crate) fn sandbox(&self, extra: &[&str], cmd: &[&str]) -> Run {
         self.sandbox_env(extra, cmd, &[])
     }
 
     /// Like [`Scene::sandbox`], with extra environment for the airlock process itself.
-    pub fn sandbox_env(&self, extra: &[&str], cmd: &[&str], env: &[(&str, &str)]) -> Run {
+    pub(crate) fn sandbox_env(&self, extra: &[&str], cmd: &[&str], env: &[(&str, &str)]) -> Run {
         let events = self.path("events.jsonl");
         let fixture_dir = attacks().parent().unwrap();
         let mut command = Command::new(bin());
@@ -141,7 +141,7 @@ impl Scene {
     }
 
     /// Runs the attack fixture with `args` in the sandbox.
-    pub fn attack(&self, extra: &[&str], args: &[&str]) -> Run {
+    pub(crate) fn attack(&self, extra: &[&str], args: &[&str]) -> Run {
         let fixture = attacks().to_str().unwrap().to_owned();
         let mut cmd = vec![fixture.as_str()];
         cmd.extend_from_slice(args);
@@ -151,7 +151,7 @@ impl Scene {
 
 impl Run {
     /// The events with this kind and action.
-    pub fn find(&self, kind: &str, action: &str) -> Vec<&Value> {
+    pub(crate) fn find(&self, kind: &str, action: &str) -> Vec<&Value> {
         self.events
             .iter()
             .filter(|e| e["kind"] == kind && e["action"] == action)
@@ -161,7 +161,7 @@ impl Run {
     /// Asserts that an event of `kind`/`action` with `decision` was recorded whose detail
     /// `key` contains `needle`, and returns it.
     #[track_caller]
-    pub fn expect(
+    pub(crate) fn expect(
         &self,
         kind: &str,
         action: &str,
@@ -189,7 +189,7 @@ impl Run {
 
     /// Asserts the fixture reported its attempt as refused.
     #[track_caller]
-    pub fn refused(&self) {
+    pub(crate) fn refused(&self) {
         assert!(
             self.stdout.contains("refused") && !self.stdout.contains("succeeded"),
             "the attempt was not refused:\nstdout: {}\nstderr: {}",
@@ -200,7 +200,7 @@ impl Run {
 }
 
 /// Whether the tests run as root (some limits differ; see the sandbox tests).
-pub fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

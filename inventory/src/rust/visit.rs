@@ -440,7 +440,18 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
                         .and_then(|a| self.scope().eval(a))
                         .and_then(|e| e.as_str().map(str::to_owned))
                     {
-                        self.out.detail(CapabilityKind::Fs, &path);
+                        // Paths the crate does not own: absolute, home-relative, or climbing out.
+                        let outside = path.starts_with('/')
+                            || path.starts_with('~')
+                            || path.starts_with('\\')
+                            || path.get(1..3) == Some(":\\")
+                            || path.split(['/', '\\']).any(|c| c == "..");
+                        let detail = if outside {
+                            format!("{path} (outside the crate)")
+                        } else {
+                            path
+                        };
+                        self.out.detail(CapabilityKind::Fs, &detail);
                     }
                 }
                 _ => {}

@@ -61,7 +61,7 @@ pub(crate) fn shorten(s: &str) -> String {
 /// Everything `s` says about addresses, secrets and downloaders (not decoding).
 pub(crate) fn analyze(s: &str, ctx: StrContext) -> Vec<Finding> {
     let mut out = Vec::new();
-    if s.len() < 4 {
+    if s.len() < 4 && !ctx.process {
         return out;
     }
     let lower = s.to_ascii_lowercase();
@@ -368,6 +368,10 @@ mod tests {
         );
         assert!(codes("powershell", SRC).is_empty());
         assert!(codes("cc", proc).is_empty());
+        assert_eq!(
+            codes("nc", proc),
+            [(SignalCode::ShellDownload, Level::Warn)]
+        );
     }
 
     #[test]

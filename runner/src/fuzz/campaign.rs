@@ -141,6 +141,7 @@ fn fuzz_slice(
         binary: &binary,
         krate: &krate,
         allow_degraded: opts.allow_degraded,
+        stack_bytes: record.stack(),
     };
     let start = SystemTime::now();
     let log = logs.join(format!("{name}{suffix}.log"));
@@ -229,14 +230,14 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
     // Every record of targets.json appears in the report, fuzzed or not.
     for record in &project.targets {
         let chosen = selected.iter().any(|s| s.name == record.name);
-        if record.status != "built" || !chosen {
-            if record.status != "built" {
+        if !record.is_built() || !chosen {
+            if !record.is_built() {
                 section.targets.push(TargetResult {
                     name: record.name.clone(),
-                    kind: record.kind.clone(),
+                    kind: record.kind.to_string(),
                     item: record.item.clone(),
                     format: record.format.clone(),
-                    status: record.status.clone(),
+                    status: record.status.to_string(),
                     reason: record.reason.clone(),
                     runs: 0,
                     execs_per_sec: 0,
@@ -306,7 +307,7 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
         let seconds: u64 = runs.iter().map(|s| s.length.as_secs()).sum();
         section.targets.push(TargetResult {
             name: record.name.clone(),
-            kind: record.kind.clone(),
+            kind: record.kind.to_string(),
             item: record.item.clone(),
             format: record.format.clone(),
             status: "built".into(),
@@ -321,7 +322,7 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
         if let Some(record) = project.targets.iter().find(|t| &t.name == name) {
             section.targets.push(TargetResult {
                 name: name.clone(),
-                kind: record.kind.clone(),
+                kind: record.kind.to_string(),
                 item: record.item.clone(),
                 format: record.format.clone(),
                 status: "failed".into(),
@@ -349,6 +350,7 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
             binary: &binary,
             krate: &krate,
             allow_degraded: opts.allow_degraded,
+            stack_bytes: record.stack(),
         };
         let arts = pick_for_triage(artifacts_in(&project.artifacts(name)));
         if !arts.is_empty() {

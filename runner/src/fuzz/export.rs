@@ -336,17 +336,20 @@ jobs:
 mod tests {
     use super::*;
     use crate::fuzz::project::LibFuzzerOptions;
+    use harness_gen::targets::TargetKind;
+    use harness_gen::targets::TargetStatus;
 
     fn record(name: &str, libfuzzer: Option<LibFuzzerOptions>) -> TargetRecord {
         TargetRecord {
             name: name.into(),
             package: "c".into(),
-            kind: "deserialize".into(),
+            kind: TargetKind::Deserialize,
             item: "c::T".into(),
             format: "json".into(),
-            status: "built".into(),
+            status: TargetStatus::Built,
             reason: None,
             libfuzzer,
+            stack_bytes: None,
         }
     }
 

@@ -42,14 +42,18 @@ pub enum FuzzError {
         #[source]
         source: std::io::Error,
     },
-    /// `targets.json` or the project's manifest did not parse.
-    #[error("{} is not a valid file: {message}", path.display())]
-    BadTargets {
-        /// The file.
+    /// The project's `Cargo.toml` does not parse.
+    #[error("{} is not a valid Cargo.toml", path.display())]
+    BadManifest {
+        /// The manifest.
         path: PathBuf,
-        /// The parser's message.
-        message: String,
+        /// The parser's error.
+        #[source]
+        source: toml::de::Error,
     },
+    /// `targets.json` is not valid (its schema is harness-gen's).
+    #[error(transparent)]
+    Targets(#[from] harness_gen::targets::TargetsError),
     /// No nightly toolchain is installed.
     #[error("no nightly toolchain: fuzzing needs it for sanitizers and coverage. Install it with `rustup toolchain install nightly`")]
     NoNightly,

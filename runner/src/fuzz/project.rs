@@ -5,43 +5,16 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use super::FuzzError;
 
-/// One record of `targets.json` (written by `cargo airlock gen`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetRecord {
-    pub name: String,
-    #[serde(default)]
-    pub package: String,
-    pub kind: String,
-    pub item: String,
-    #[serde(default)]
-    pub format: String,
-    pub status: String,
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// Per-target libFuzzer options the generator chose (absent: the campaign's defaults).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub libfuzzer: Option<LibFuzzerOptions>,
-}
-
-/// libFuzzer options of one target in `targets.json`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LibFuzzerOptions {
-    /// `-max_len`: the longest input libFuzzer tries.
-    #[serde(default)]
-    pub max_len: Option<usize>,
-    /// `-len_control`: how slowly input lengths grow (`0`: use `max_len` at once).
-    #[serde(default)]
-    pub len_control: Option<u32>,
-}
+pub(crate) use harness_gen::targets::{LibFuzzerOptions, TargetRecord, TargetsManifest};
 
 /// The project.
 #[derive(Debug, Clone)]
-pub struct FuzzProject {
+pub(crate) struct FuzzProject {
+    /// The project directory (canonical).
     pub dir: PathBuf,
+    /// The records of `targets.json`, read with harness-gen's own schema.
     pub targets: Vec<TargetRecord>,
     /// Path dependencies of the project (the crates under test): name -> directory.
     pub crates: BTreeMap<String, PathBuf>,
@@ -49,26 +22,26 @@ pub struct FuzzProject {
 
 impl FuzzProject {
     /// Opens the project in `dir`: its `Cargo.toml` and `targets.json` must exist.
-    pub fn open(dir: &Path) -> Result<FuzzProject, FuzzError> {
+    pub(crate) fn open(dir: &Path) -> Result<FuzzProject, FuzzError> {
         let manifest = dir.join("Cargo.toml");
         let text = fs::read_to_string(&manifest).map_err(|source| FuzzError::NoProject {
             dir: dir.to_owned(),
             source,
         })?;
-        let list = dir.join("targets.json");
-        let json = fs::read_to_string(&list).map_err(|source| FuzzError::NoProject {
-            dir: dir.to_owned(),
-            source,
-        })?;
-        let targets: Vec<TargetRecord> =
-            serde_json::from_str(&json).map_err(|e| FuzzError::BadTargets {
-                path: list.clone(),
-                message: e.to_string(),
-            })?;
+        let targets = match TargetsManifest::read(dir) {
+            Ok(manifest) => manifest.records,
+            Err(harness_gen::targets::TargetsError::Read { source, .. }) => {
+                return Err(FuzzError::NoProject {
+                    dir: dir.to_owned(),
+                    source,
+                })
+            }
+            Err(e) => return Err(FuzzError::Targets(e)),
+        };
         let manifest_value: toml::Value =
-            toml::from_str(&text).map_err(|e| FuzzError::BadTargets {
+            toml::from_str(&text).map_err(|source| FuzzError::BadManifest {
                 path: manifest.clone(),
-                message: e.to_string(),
+                source,
             })?;
         let mut crates = BTreeMap::new();
         if let Some(deps) = manifest_value
@@ -94,14 +67,14 @@ impl FuzzProject {
         })
     }
 
-    /// The targets that were generated and compiled (`status == "built"`).
-    pub fn runnable(&self) -> impl Iterator<Item = &TargetRecord> {
-        self.targets.iter().filter(|t| t.status == "built")
+    /// The targets that were generated and compiled (status `built`).
+    pub(crate) fn runnable(&self) -> impl Iterator<Item = &TargetRecord> {
+        self.targets.iter().filter(|t| t.is_built())
     }
 
     /// The runnable targets among `names` (all when empty) in shard `shard` (`(k, n)`), or the
     /// names that match no target.
-    pub fn select(
+    pub(crate) fn select(
         &self,
         names: &[String],
         shard: Option<(u32, u32)>,
@@ -122,38 +95,38 @@ impl FuzzProject {
     }
 
     /// The project's `Cargo.toml`.
-    pub fn manifest(&self) -> PathBuf {
+    pub(crate) fn manifest(&self) -> PathBuf {
         self.dir.join("Cargo.toml")
     }
 
     /// The persistent corpus of a target (seeds included).
-    pub fn corpus(&self, target: &str) -> PathBuf {
+    pub(crate) fn corpus(&self, target: &str) -> PathBuf {
         self.dir.join("corpus").join(target)
     }
 
     /// Where libFuzzer writes a target's crashing inputs.
-    pub fn artifacts(&self, target: &str) -> PathBuf {
+    pub(crate) fn artifacts(&self, target: &str) -> PathBuf {
         self.dir.join("artifacts").join(target)
     }
 
     /// The target's dictionary, if the generator wrote one.
-    pub fn dict(&self, target: &str) -> Option<PathBuf> {
+    pub(crate) fn dict(&self, target: &str) -> Option<PathBuf> {
         let p = self.dir.join("dicts").join(format!("{target}.dict"));
         p.is_file().then_some(p)
     }
 
     /// Where instrumented binaries land.
-    pub fn target_dir(&self) -> PathBuf {
+    pub(crate) fn target_dir(&self) -> PathBuf {
         self.dir.join("target").join("airlock")
     }
 
     /// The instrumented binary of `target` for `triple`.
-    pub fn binary(&self, triple: &str, target: &str) -> PathBuf {
+    pub(crate) fn binary(&self, triple: &str, target: &str) -> PathBuf {
         self.target_dir().join(triple).join("release").join(target)
     }
 
     /// The crate under test of `record` and its directory.
-    pub fn crate_of(&self, record: &TargetRecord) -> (String, Option<PathBuf>) {
+    pub(crate) fn crate_of(&self, record: &TargetRecord) -> (String, Option<PathBuf>) {
         let name = if record.package.is_empty() {
             record.item.split("::").next().unwrap_or("").to_owned()
         } else {
@@ -171,7 +144,7 @@ impl FuzzProject {
 
 /// Deterministic sharding: `target` belongs to shard `k` of `n` (1-based) when its FNV-1a
 /// hash modulo `n` is `k - 1`, so adding a target never moves the others.
-pub fn in_shard(target: &str, k: u32, n: u32) -> bool {
+pub(crate) fn in_shard(target: &str, k: u32, n: u32) -> bool {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in target.bytes() {
         h ^= u64::from(b);
@@ -183,6 +156,60 @@ pub fn in_shard(target: &str, k: u32, n: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use harness_gen::targets::TargetStatus;
+
+    /// Writes a project with `targets` as its targets.json.
+    fn project(targets: &str) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"x\"\n[dependencies]\nx = { path = \".\" }\n",
+        )
+        .expect("write");
+        fs::write(dir.path().join("targets.json"), targets).expect("write");
+        dir
+    }
+
+    #[test]
+    fn targets_json_is_read_with_the_generators_schema() {
+        let dir = project(
+            r#"[{"name":"de_a","package":"x","kind":"deserialize","item":"x::A","format":"json","status":"built","reason":null,"stack_bytes":1048576},
+                {"name":"ffi_b","package":"x","kind":"ffi","item":"x::b","format":"arbitrary","status":"skipped","reason":"no"},
+                {"name":"parse_c","package":"x","kind":"parse","item":"x::c","format":"str","status":"built","reason":null}]"#,
+        );
+        let p = FuzzProject::open(dir.path()).expect("opens");
+        let runnable: Vec<(&str, u64)> =
+            p.runnable().map(|t| (t.name.as_str(), t.stack())).collect();
+        assert_eq!(
+            runnable,
+            [
+                ("de_a", 1 << 20),
+                ("parse_c", harness_gen::targets::STACK_BYTES)
+            ]
+        );
+        assert_eq!(p.targets[1].status, TargetStatus::Skipped);
+        assert!(p.crates.contains_key("x"));
+    }
+
+    #[test]
+    fn a_bad_targets_json_is_a_typed_error_that_says_it_once() {
+        let dir = project(r#"[{"name":"a","kind":"ffi","item":"a","status":"maybe"}]"#);
+        let err = FuzzProject::open(dir.path()).expect_err("unknown status");
+        assert!(matches!(err, FuzzError::Targets(_)), "{err:?}");
+        let mut chain = vec![err.to_string()];
+        let mut cause = std::error::Error::source(&err);
+        while let Some(c) = cause {
+            chain.push(c.to_string());
+            cause = c.source();
+        }
+        assert!(
+            chain.iter().any(|m| m.contains("unknown variant")),
+            "{chain:?}"
+        );
+        for pair in chain.windows(2) {
+            assert!(!pair[0].contains(&pair[1]), "repeated: {chain:?}");
+        }
+    }
 
     #[test]
     fn shards_partition_the_targets() {

@@ -26,6 +26,8 @@ pub(super) struct TargetRun<'a> {
     /// The crate under test (events are attributed to it).
     pub krate: &'a str,
     pub allow_degraded: bool,
+    /// The main-thread stack the generator recorded for the target (`stack_bytes`).
+    pub stack_bytes: u64,
 }
 
 impl TargetRun<'_> {
@@ -39,7 +41,9 @@ impl TargetRun<'_> {
         timeout: Duration,
     ) -> Result<(sandbox::RunOutcome, String), FuzzError> {
         let (binary, krate, allow_degraded) = (self.binary, self.krate, self.allow_degraded);
-        let profile = Profile::load(FUZZ_PROFILE, &Placeholders::from_env())?;
+        let mut profile = Profile::load(FUZZ_PROFILE, &Placeholders::from_env())?;
+        // The stack comes from targets.json (harness_gen::targets::STACK_BYTES), not the profile.
+        profile.limits.stack = Some(self.stack_bytes);
         let mut command = vec![binary.as_os_str().to_owned()];
         command.extend(args);
         let mut config = SandboxConfig::new(profile, command);
@@ -143,6 +147,7 @@ pub fn reproduce(
         binary: &binary,
         krate: &krate,
         allow_degraded,
+        stack_bytes: record.stack(),
     };
     let rep = runner.rerun(input, &log, Duration::from_secs(10), 2048)?;
     let sig = rep

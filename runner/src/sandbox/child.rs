@@ -4,7 +4,9 @@
 //! (malloc's, stdout's) held by another thread at that instant stays held forever in the child.
 //! Everything here therefore runs on data the supervisor prepared ([`ChildPlan`]) and makes raw
 //! syscalls only: no allocation, no locks, no panics. Failures are reported to the supervisor
-//! as a fixed-size [`Message`] over the control socket, and the child `_exit`s.
+//! as a fixed-size [`Message`] over the control socket, and the child `_exit`s. That is why
+//! this file calls `libc` directly rather than `nix`: no wrapper's allocation or error
+//! conversion can sneak in, and each call is visibly a single system call.
 //!
 //! Two processes run here. The first (PID 1 of the new PID namespace, "init") finishes the
 //! namespace setup, forks the command process, reaps every orphan until the command exits, and
@@ -26,7 +28,7 @@ use super::LayerStatus;
 /// Which setup step a child failure happened in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
-pub enum Step {
+pub(crate) enum Step {
     WaitForGo = 1,
     IdMaps = 2,
     Mount = 3,
@@ -45,7 +47,7 @@ pub enum Step {
 
 impl Step {
     /// Decodes a step number from the wire.
-    pub fn from_u32(v: u32) -> Option<Step> {
+    pub(crate) fn from_u32(v: u32) -> Option<Step> {
         use Step::*;
         [
             WaitForGo,
@@ -68,7 +70,7 @@ impl Step {
     }
 
     /// What the step does, for error messages.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Step::WaitForGo => "waiting for the supervisor",
             Step::Cgroup => "joining the run's cgroups",
@@ -90,7 +92,7 @@ impl Step {
 
 /// The fixed-size messages on the control socket (child to supervisor).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Message {
+pub(crate) enum Message {
     /// Setup failed at `step` (with a step-specific `detail`, e.g. the mount index) with `errno`.
     Failed { step: u32, detail: u32, errno: i32 },
     /// The filter is installed as descriptor `listener` in the sender, which waits for an
@@ -104,11 +106,11 @@ const TAG_FAILED: u32 = 1;
 const TAG_READY: u32 = 2;
 const TAG_EXITED: u32 = 3;
 /// Size of every message on the wire.
-pub const MESSAGE_LEN: usize = 16;
+pub(crate) const MESSAGE_LEN: usize = 16;
 
 impl Message {
     /// Encodes into the 16-byte wire form.
-    pub fn encode(self) -> [u8; MESSAGE_LEN] {
+    pub(crate) fn encode(self) -> [u8; MESSAGE_LEN] {
         let (tag, a, b, c) = match self {
             Message::Failed {
                 step,
@@ -127,7 +129,7 @@ impl Message {
     }
 
     /// Decodes the wire form.
-    pub fn decode(bytes: &[u8]) -> Option<Message> {
+    pub(crate) fn decode(bytes: &[u8]) -> Option<Message> {
         if bytes.len() != MESSAGE_LEN {
             return None;
         }
@@ -152,7 +154,7 @@ impl Message {
 }
 
 /// Everything the child needs, prepared by the supervisor.
-pub struct ChildPlan {
+pub(crate) struct ChildPlan {
     /// `/proc/self/uid_map` and `gid_map` contents, when a user namespace is created.
     pub id_maps: Option<(CString, CString)>,
     pub mounts: Option<CompiledPlan>,
@@ -233,7 +235,7 @@ fn write_file(path: &std::ffi::CStr, data: &[u8]) -> Result<(), i32> {
 
 impl ChildPlan {
     /// Runs in the cloned child (PID 1 of the new PID namespace). Never returns.
-    pub fn run_init(mut self) -> ! {
+    pub(crate) fn run_init(mut self) -> ! {
         let control = self.control;
         for (i, &tasks) in self.join_cgroups.iter().enumerate() {
             // "0": the writing thread itself (init is single-threaded, so the whole process).
@@ -350,15 +352,10 @@ impl ChildPlan {
             None => LayerStatus::NotEnforced,
             Some(ruleset) => match ruleset
                 .grant_read_in_child(c"/proc")
-                .map_err(std::io::Error::from_raw_os_error)
                 .and_then(|()| ruleset.restrict_self())
             {
                 Ok(status) => status,
-                Err(e) => {
-                    let code = e.raw_os_error().unwrap_or(libc::EPERM);
-                    std::mem::forget(e); // freeing could take malloc's lock
-                    fail(control, Step::Landlock, 0, code)
-                }
+                Err(errno) => fail(control, Step::Landlock, 0, errno),
             },
         };
         let listener = match self.seccomp.install() {
@@ -408,9 +405,9 @@ impl ChildPlan {
 }
 
 /// Most arguments and environment entries passed to the command (checked by the supervisor).
-pub const MAX_ARGS: usize = 4096;
+pub(crate) const MAX_ARGS: usize = 4096;
 /// See [`MAX_ARGS`].
-pub const MAX_ENV: usize = 4096;
+pub(crate) const MAX_ENV: usize = 4096;
 
 /// Drops every capability: bounding set, ambient set, then effective/permitted/inheritable, and
 /// locks the securebits so that an `execve` as uid 0 cannot regain them.

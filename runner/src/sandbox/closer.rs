@@ -12,12 +12,21 @@
 //! Nothing here is a security layer: the descriptors are ours, the closer runs our code only,
 //! and it keeps no other descriptor (`close_range` before it waits). If the closer cannot be
 //! started, descriptors are simply closed in place.
+//!
+//! The supervisor's side (socket pair, sending) uses nix; the closer itself is a raw clone of
+//! a possibly multi-threaded process, so it makes raw `libc` calls only (nix's `recvmsg`
+//! returns received descriptors in a `Vec`: an allocation).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::{Mutex, OnceLock};
 
+use nix::sys::socket::{
+    sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
+};
+
 /// Hands `fd` to the closer process; falls back to closing it here.
-pub fn close_later(fd: OwnedFd) {
+pub(super) fn close_later(fd: OwnedFd) {
     let closer = CLOSER.get_or_init(|| start().map(Mutex::new));
     if let Some(sock) = closer {
         let sock = sock.lock().unwrap_or_else(|e| e.into_inner());
@@ -31,23 +40,16 @@ static CLOSER: OnceLock<Option<Mutex<OwnedFd>>> = OnceLock::new();
 
 /// Starts the closer; `None` if the socket pair or the clone fails.
 fn start() -> Option<OwnedFd> {
-    let mut pair = [0 as RawFd; 2];
-    // SAFETY: `pair` is writable for two descriptors.
-    if unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            pair.as_mut_ptr(),
-        )
-    } != 0
-    {
-        return None;
-    }
-    // SAFETY: the kernel just created both.
-    let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(pair[0]), OwnedFd::from_raw_fd(pair[1])) };
-    // A raw clone rather than fork(2): the caller may be multi-threaded, so the child runs
-    // allocation-free code only (see child.rs for the same rule).
+    let (ours, theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .ok()?;
+    // A raw clone rather than fork(2) or nix's clone (a boxed closure on a stack we would
+    // allocate): the caller may be multi-threaded, so the child runs allocation-free code only
+    // (see child.rs for the same rule).
     // SAFETY: no CLONE_VM; the child runs `serve`, which never returns.
     let pid = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0) };
     if pid < 0 {
@@ -92,8 +94,21 @@ fn serve(sock: RawFd) -> ! {
     }
 }
 
+/// Sends `fd` over `sock` as one byte with an `SCM_RIGHTS` message.
+fn send_fd(sock: RawFd, fd: RawFd) -> std::io::Result<()> {
+    let fds = [fd];
+    sendmsg::<()>(
+        sock,
+        &[IoSlice::new(&[0u8])],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )?;
+    Ok(())
+}
+
 /// Runs `f` on a message header with a one-byte payload and room for one `SCM_RIGHTS`
-/// descriptor, both in buffers that live for the call.
+/// descriptor, both in buffers that live for the call (on the stack: this runs in the closer).
 fn with_message<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec {
@@ -109,24 +124,6 @@ fn with_message<R>(f: impl FnOnce(&mut libc::msghdr) -> R) -> R {
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&control);
     f(&mut msg)
-}
-
-fn send_fd(sock: RawFd, fd: RawFd) -> std::io::Result<()> {
-    with_message(|msg| {
-        // SAFETY: CMSG_* on the header's control buffer, which holds one descriptor.
-        unsafe {
-            msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
-            let cmsg = libc::CMSG_FIRSTHDR(msg);
-            (*cmsg).cmsg_level = libc::SOL_SOCKET;
-            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-            std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
-            if libc::sendmsg(sock, msg, libc::MSG_NOSIGNAL) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
-        Ok(())
-    })
 }
 
 /// Receives one descriptor; `None` at end of file or on error.

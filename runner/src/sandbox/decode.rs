@@ -8,7 +8,9 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
 /// A decoded `struct sockaddr`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SockAddr {
+    /// An IPv4 address and port.
     V4(SocketAddrV4),
+    /// An IPv6 address and port.
     V6(SocketAddrV6),
     /// A pathname unix socket.
     UnixPath(String),

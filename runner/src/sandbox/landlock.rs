@@ -9,11 +9,12 @@
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use landlock::{
-    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
-    RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd,
+    PathFdError, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope,
+    ABI,
 };
 
 use super::LayerStatus;
@@ -48,7 +49,9 @@ impl Grant {
 /// One filesystem rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FsRule {
+    /// The file or directory the rule covers (and everything beneath it).
     pub path: PathBuf,
+    /// What is allowed there.
     pub grant: Grant,
 }
 
@@ -58,16 +61,30 @@ pub struct FsRule {
 pub enum LandlockError {
     /// The kernel lacks Landlock, or the ABI the profile requires.
     #[error("Landlock ABI {required} is required but this kernel offers {}", available.map_or("no Landlock".to_string(), |a| format!("ABI {a}")))]
-    Unsupported { required: u8, available: Option<u8> },
+    Unsupported {
+        /// The ABI the profile pins.
+        required: u8,
+        /// The kernel's ABI, if it has Landlock.
+        available: Option<u8>,
+    },
     /// A rule's path could not be opened.
-    #[error("cannot open {} for a Landlock rule: {source}", path.display())]
+    #[error("cannot open {} for a Landlock rule", path.display())]
     OpenPath {
+        /// The rule's path.
         path: PathBuf,
+        /// Why it could not be opened.
+        #[source]
+        source: io::Error,
+    },
+    /// The ruleset's descriptor could not be duplicated for the rules the child adds.
+    #[error("duplicating the Landlock ruleset's descriptor failed")]
+    CloneRuleset {
+        /// Why the duplication failed.
         #[source]
         source: io::Error,
     },
     /// The ruleset could not be built.
-    #[error("building the Landlock ruleset failed: {0}")]
+    #[error("building the Landlock ruleset failed")]
     Ruleset(#[from] landlock::RulesetError),
 }
 
@@ -159,7 +176,11 @@ impl PreparedRuleset {
         for rule in rules {
             let fd = PathFd::new(&rule.path).map_err(|e| LandlockError::OpenPath {
                 path: rule.path.clone(),
-                source: io::Error::other(e.to_string()),
+                // The crate's own error repeats its source in its message: keep the source.
+                source: match e {
+                    PathFdError::OpenCall { source, .. } => source,
+                    other => io::Error::other(other),
+                },
             })?;
             let is_dir = rule.path.is_dir();
             created =
@@ -167,10 +188,7 @@ impl PreparedRuleset {
         }
         let raw: Option<OwnedFd> = created
             .try_clone()
-            .map_err(|e| LandlockError::OpenPath {
-                path: PathBuf::from("<ruleset>"),
-                source: e,
-            })?
+            .map_err(|source| LandlockError::CloneRuleset { source })?
             .into();
         Ok(PreparedRuleset {
             ruleset: created,
@@ -226,23 +244,19 @@ impl PreparedRuleset {
     }
 
     /// Enforces the ruleset on the calling thread (and everything it later runs). Sets
-    /// `no_new_privs`. Meant for the sandbox child, right before `execve`.
-    pub fn restrict_self(self) -> io::Result<LayerStatus> {
+    /// `no_new_privs`. Meant for the sandbox child, right before `execve`: a failure is its
+    /// errno, found without allocating.
+    pub fn restrict_self(self) -> Result<LayerStatus, i32> {
         let status = self
             .ruleset
             .restrict_self()
-            .map_err(|e| io::Error::other(e.to_string()))?;
+            .map_err(|e| *landlock::Errno::from(e))?;
         Ok(match status.ruleset {
             RulesetStatus::FullyEnforced => LayerStatus::Full,
             RulesetStatus::PartiallyEnforced => LayerStatus::Partial,
             RulesetStatus::NotEnforced => LayerStatus::NotEnforced,
         })
     }
-}
-
-/// Whether `path` lies beneath `dir` (lexically, both absolute and normalized).
-pub fn is_beneath(path: &Path, dir: &Path) -> bool {
-    path.starts_with(dir)
 }
 
 #[cfg(test)]

@@ -18,14 +18,14 @@ use crate::profile::Limits;
 
 /// Resource limits as `(resource, value)` pairs, ready for the child.
 #[derive(Debug, Clone)]
-pub struct Rlimits {
+pub(crate) struct Rlimits {
     pairs: Vec<(libc::__rlimit_resource_t, u64)>,
 }
 
 impl Rlimits {
     /// The limits of `limits`, plus no core dumps (a dump would hold whatever the process read).
     /// `memory_by_cgroup`: a memory cgroup caps memory instead of `RLIMIT_AS`.
-    pub fn from_profile(limits: &Limits, memory_by_cgroup: bool) -> Rlimits {
+    pub(crate) fn from_profile(limits: &Limits, memory_by_cgroup: bool) -> Rlimits {
         let mut pairs = vec![
             (libc::RLIMIT_NPROC, limits.processes),
             (libc::RLIMIT_FSIZE, limits.file_size),
@@ -40,9 +40,9 @@ impl Rlimits {
         Rlimits { pairs }
     }
 
-    /// Applies every limit to the calling process. Raw syscalls only (child-safe). On failure,
-    /// returns the resource and errno.
-    pub fn apply(&self) -> Result<(), (u32, i32)> {
+    /// Applies every limit to the calling process. Raw `libc` syscalls only: this runs in the
+    /// allocation-free sandbox child (see child.rs). On failure, returns the resource and errno.
+    pub(crate) fn apply(&self) -> Result<(), (u32, i32)> {
         for &(resource, value) in &self.pairs {
             let limit = libc::rlimit {
                 rlim_cur: value,
@@ -69,13 +69,13 @@ impl Rlimits {
 }
 
 /// How often [`ProcessWatch`] counts a run's processes.
-pub const PROCESS_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+pub(crate) const PROCESS_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Counts the processes (threads, as `RLIMIT_NPROC` does) of a run without a pids cgroup,
 /// through its own `/proc` (seen from outside as `/proc/<init>/root/proc`), to tell when the
 /// run reaches its process limit. Only the first time is reported.
 #[derive(Debug)]
-pub struct ProcessWatch {
+pub(crate) struct ProcessWatch {
     proc_dir: PathBuf,
     limit: u64,
     reported: bool,
@@ -83,7 +83,7 @@ pub struct ProcessWatch {
 
 impl ProcessWatch {
     /// Watches the run whose init has host pid `init`, against `limit`.
-    pub fn new(init: i32, limit: u64) -> ProcessWatch {
+    pub(crate) fn new(init: i32, limit: u64) -> ProcessWatch {
         ProcessWatch {
             proc_dir: PathBuf::from(format!("/proc/{init}/root/proc")),
             limit,
@@ -93,7 +93,7 @@ impl ProcessWatch {
 
     /// The run's thread count, the first time it is at the limit. Threads are counted only
     /// when the processes alone make half the limit (a directory read per process).
-    pub fn reached(&mut self) -> Option<u64> {
+    pub(crate) fn reached(&mut self) -> Option<u64> {
         if self.reported {
             return None;
         }
@@ -126,7 +126,7 @@ impl ProcessWatch {
 /// profile caps memory, a memory cgroup capping the memory of all its processes together. Both
 /// count their hits exactly (`pids.events`; the memory controller's OOM kills).
 #[derive(Debug)]
-pub struct RunCgroup {
+pub(crate) struct RunCgroup {
     dirs: Vec<ControllerDir>,
     memory_limit: Option<u64>,
 }
@@ -145,7 +145,7 @@ impl RunCgroup {
     /// controller, else in the controller's v1 hierarchy. `None` where no pids cgroup can be
     /// made (unprivileged callers, containers); the memory cgroup is left out where it cannot be
     /// made (then `RLIMIT_AS` caps memory per process).
-    pub fn create(processes: u64, memory: Option<u64>) -> Option<RunCgroup> {
+    pub(crate) fn create(processes: u64, memory: Option<u64>) -> Option<RunCgroup> {
         let own = fs::read_to_string("/proc/self/cgroup").ok()?;
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -200,14 +200,14 @@ impl RunCgroup {
     /// Whether a memory cgroup caps the run's memory (then `RLIMIT_AS` is not set: a process
     /// reserves far more address space than it uses, so the rlimit would fail allocations
     /// before the cgroup could count a hit).
-    pub fn caps_memory(&self) -> bool {
+    pub(crate) fn caps_memory(&self) -> bool {
         self.memory_limit.is_some()
     }
 
     /// The v1 directories' `tasks` files, opened for writing: a thread that writes `0` there
     /// moves itself, without the global lock a move of another process takes (see
     /// [`crate::sandbox::child::ChildPlan::join_cgroups`]).
-    pub fn open_tasks(&self) -> io::Result<Vec<OwnedFd>> {
+    pub(crate) fn open_tasks(&self) -> io::Result<Vec<OwnedFd>> {
         self.dirs
             .iter()
             .filter(|d| d.v1)
@@ -222,7 +222,7 @@ impl RunCgroup {
 
     /// Moves process `pid` (and so its future children) into the v2 directories, which it
     /// cannot join by itself.
-    pub fn add_to_v2(&self, pid: i32) -> io::Result<()> {
+    pub(crate) fn add_to_v2(&self, pid: i32) -> io::Result<()> {
         for d in self.dirs.iter().filter(|d| !d.v1) {
             fs::write(d.dir.join("cgroup.procs"), pid.to_string())?;
         }
@@ -230,12 +230,12 @@ impl RunCgroup {
     }
 
     /// How many forks the pids cgroup refused.
-    pub fn refused_forks(&self) -> u64 {
+    pub(crate) fn refused_forks(&self) -> u64 {
         self.counter("pids", "pids.events", "max ")
     }
 
     /// How many processes the memory controller killed because the run reached its limit.
-    pub fn oom_kills(&self) -> u64 {
+    pub(crate) fn oom_kills(&self) -> u64 {
         let file = if self.dir_of("memory").is_some_and(|d| d.v1) {
             "memory.oom_control"
         } else {
@@ -245,12 +245,12 @@ impl RunCgroup {
     }
 
     /// The memory limit the cgroup enforces, if any.
-    pub fn memory_limit(&self) -> Option<u64> {
+    pub(crate) fn memory_limit(&self) -> Option<u64> {
         self.memory_limit
     }
 
     /// Where the pids cgroup lives.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.dirs[0].dir
     }
 

@@ -22,16 +22,16 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// `MOUNT_ATTR_*` flags (linux/mount.h).
-pub mod attr {
-    pub const RDONLY: u64 = 0x1;
-    pub const NOSUID: u64 = 0x2;
-    pub const NODEV: u64 = 0x4;
-    pub const NOEXEC: u64 = 0x8;
+pub(crate) mod attr {
+    pub(crate) const RDONLY: u64 = 0x1;
+    pub(crate) const NOSUID: u64 = 0x2;
+    pub(crate) const NODEV: u64 = 0x4;
+    pub(crate) const NOEXEC: u64 = 0x8;
 }
 
 /// An overlay: `target` inside the sandbox shows host directory `source` instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Overlay {
+pub(crate) struct Overlay {
     pub target: PathBuf,
     pub source: PathBuf,
     pub attrs: u64,
@@ -39,7 +39,7 @@ pub struct Overlay {
 
 /// A path the sandbox must see at its own location, and how it may be used there.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Visible {
+pub(crate) struct Visible {
     pub path: PathBuf,
     pub attrs: u64,
     /// Writable directories get a self-bind with `attrs` even when no overlay hides them.
@@ -52,7 +52,7 @@ pub struct Visible {
 
 /// One mount the child performs, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     /// Bind `source` (host path, opened before any step) onto `target`; `create` says whether
     /// the mountpoint must be made first (it lies inside an overlay), as a directory or a file.
     Bind {
@@ -69,14 +69,14 @@ pub enum Step {
 
 /// The kind of mountpoint to create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mountpoint {
+pub(crate) enum Mountpoint {
     Dir,
     File,
 }
 
 /// The full mount layout of one run.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MountPlan {
+pub(crate) struct MountPlan {
     pub steps: Vec<Step>,
 }
 
@@ -88,7 +88,7 @@ impl MountPlan {
     /// Plans overlays, rebinds, self-binds and masks. All paths must be absolute and
     /// normalized; `masks` pairs protected paths that exist on the host with the tripwire
     /// (same kind: file or directory) that covers each.
-    pub fn new(
+    pub(crate) fn new(
         overlays: &[Overlay],
         visible: &[Visible],
         masks: &[(PathBuf, PathBuf)],
@@ -173,7 +173,7 @@ impl MountPlan {
     }
 
     /// Compiles the plan into syscall-ready form (C strings), in the supervisor.
-    pub fn compile(&self) -> io::Result<CompiledPlan> {
+    pub(crate) fn compile(&self) -> io::Result<CompiledPlan> {
         let c = |p: &Path| {
             CString::new(p.as_os_str().as_bytes())
                 .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path with NUL"))
@@ -229,7 +229,7 @@ fn covering_overlay_strict<'a>(overlays: &[&'a Overlay], p: &Path) -> Option<&'a
 
 /// A plan ready to run in the child: only C strings and flags.
 #[derive(Debug)]
-pub struct CompiledPlan {
+pub(crate) struct CompiledPlan {
     ops: Vec<Op>,
 }
 
@@ -252,7 +252,7 @@ enum Op {
 
 /// Which mount step failed, for the child's error report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StepFailure {
+pub(crate) struct StepFailure {
     pub index: usize,
     pub errno: i32,
 }
@@ -292,7 +292,7 @@ impl CompiledPlan {
     /// Opens every bind source, then makes `/` private and performs each step. Only raw
     /// syscalls on prepared data: safe in a child forked from a multi-threaded process.
     /// The source descriptors are opened first because overlays hide them.
-    pub fn apply(&self) -> Result<(), StepFailure> {
+    pub(crate) fn apply(&self) -> Result<(), StepFailure> {
         const MAX_BINDS: usize = 256;
         let mut fds = [-1i32; MAX_BINDS];
         let fail = |index: usize, errno: i32| StepFailure { index, errno };
@@ -415,7 +415,7 @@ impl CompiledPlan {
     }
 
     /// A human description of step `index`, for error messages.
-    pub fn describe(&self, index: usize) -> String {
+    pub(crate) fn describe(&self, index: usize) -> String {
         match self.ops.get(index) {
             None => "making the mount tree private".to_owned(),
             Some(Op::Bind { source, target, .. }) => format!(

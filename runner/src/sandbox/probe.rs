@@ -12,12 +12,15 @@ use crate::profile::{Compatibility, Profile};
 /// The kernel's support for each layer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Support {
+    /// The kernel release (`uname -r`).
     pub kernel: String,
     /// `None` without Landlock.
     pub landlock_abi: Option<u8>,
+    /// Seccomp filters with user notification (`SECCOMP_RET_USER_NOTIF`).
     pub seccomp_user_notif: bool,
     /// User, mount, PID, network, IPC and UTS namespaces can be created by this user.
     pub user_namespaces: bool,
+    /// Whether this process runs as root.
     pub root: bool,
 }
 
@@ -34,8 +37,7 @@ impl Support {
             landlock_abi: landlock::kernel_abi(),
             seccomp_user_notif: seccomp_user_notif(),
             user_namespaces: namespaces_work(),
-            // SAFETY: geteuid cannot fail.
-            root: unsafe { libc::geteuid() } == 0,
+            root: nix::unistd::geteuid().is_root(),
         }
     }
 
@@ -80,6 +82,7 @@ fn kernel_release() -> String {
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
+/// Raw `seccomp(2)`: nix has no seccomp API.
 fn seccomp_user_notif() -> bool {
     let action: u32 = libc::SECCOMP_RET_USER_NOTIF;
     // SAFETY: SECCOMP_GET_ACTION_AVAIL reads one u32.
@@ -108,6 +111,8 @@ fn namespaces_work() -> bool {
         return false;
     }
     let flags = libc::CLONE_NEWUSER | libc::SIGCHLD;
+    // A raw fork-like clone: nix's clone runs a boxed closure on a stack the caller allocates,
+    // and the probe child of a possibly multi-threaded process must not allocate.
     // SAFETY: fork-like clone; the child only calls _exit.
     let pid = unsafe { libc::syscall(libc::SYS_clone, flags as libc::c_ulong, 0, 0, 0, 0) };
     if pid < 0 {
@@ -117,8 +122,11 @@ fn namespaces_work() -> bool {
         // SAFETY: leaving the probe child at once.
         unsafe { libc::_exit(0) };
     }
-    let mut status = 0;
-    // SAFETY: waiting for our own child.
-    unsafe { libc::waitpid(pid as i32, &mut status, 0) };
-    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+    let pid = nix::unistd::Pid::from_raw(pid as libc::pid_t);
+    loop {
+        match nix::sys::wait::waitpid(pid, None) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            status => return matches!(status, Ok(nix::sys::wait::WaitStatus::Exited(_, 0))),
+        }
+    }
 }

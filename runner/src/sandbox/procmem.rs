@@ -15,14 +15,14 @@ use nix::unistd::Pid;
 const PAGE: u64 = 4096;
 
 /// Longest string read from a process (paths, arguments).
-pub const MAX_STRING: usize = 4096;
+pub(crate) const MAX_STRING: usize = 4096;
 
 /// Most argv entries recorded.
-pub const MAX_ARGS: usize = 256;
+pub(crate) const MAX_ARGS: usize = 256;
 
 /// Reads `buf.len()` bytes (or fewer, up to a fault) at `addr` in process `pid`, a page at a
 /// time so that a string ending just before an unmapped page still reads.
-pub fn read_mem(pid: i32, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_mem(pid: i32, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
     let mut done = 0usize;
     while done < buf.len() {
         let at = addr + done as u64;
@@ -43,13 +43,13 @@ pub fn read_mem(pid: i32, addr: u64, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Reads a native-endian `u64` at `addr`.
-pub fn read_u64(pid: i32, addr: u64) -> Option<u64> {
+pub(crate) fn read_u64(pid: i32, addr: u64) -> Option<u64> {
     let mut b = [0u8; 8];
     (read_mem(pid, addr, &mut b).ok()? == 8).then(|| u64::from_ne_bytes(b))
 }
 
 /// Reads a NUL-terminated string at `addr` in process `pid` (at most [`MAX_STRING`] bytes).
-pub fn read_cstring(pid: i32, addr: u64) -> Option<Vec<u8>> {
+pub(crate) fn read_cstring(pid: i32, addr: u64) -> Option<Vec<u8>> {
     if addr == 0 {
         return None;
     }
@@ -78,13 +78,17 @@ const WINDOW: usize = 256;
 
 /// Reads an argv-style array of string pointers at `addr` (at most [`MAX_ARGS`] entries),
 /// stopping at the NULL pointer or the first unreadable entry.
-pub fn read_argv(pid: i32, addr: u64) -> Vec<String> {
+pub(crate) fn read_argv(pid: i32, addr: u64) -> Vec<String> {
     read_argv_after(pid, addr, None)
 }
 
 /// What an `execve` asks for: its path and argv. Two reads for most execs: the path and the
 /// first pointers of argv together, then the argument strings.
-pub fn read_exec(pid: i32, path_addr: u64, argv_addr: u64) -> (Option<Vec<u8>>, Vec<String>) {
+pub(crate) fn read_exec(
+    pid: i32,
+    path_addr: u64,
+    argv_addr: u64,
+) -> (Option<Vec<u8>>, Vec<String>) {
     let path_len = window(path_addr, WINDOW);
     let argv_len = window(argv_addr, BATCH * 8);
     if path_addr == 0 || argv_addr == 0 {

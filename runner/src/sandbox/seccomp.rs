@@ -33,7 +33,7 @@ pub(crate) use crate::kernel::syscall_number;
 
 /// What the filter does with a matching syscall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     /// Let it through.
     Allow,
     /// Fail it with this errno, without asking the supervisor.
@@ -44,7 +44,7 @@ pub enum Action {
 
 /// An optional test on one argument: the rule applies only when `(arg & mask) op value`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ArgTest {
+pub(crate) enum ArgTest {
     /// Low 32 bits of the argument, masked, equal `value`.
     MaskedEq { arg: u8, mask: u32, value: u32 },
     /// Low 32 bits of the argument, masked, are non-zero.
@@ -53,15 +53,17 @@ pub enum ArgTest {
 
 /// One rule of the filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rule {
+pub(crate) struct Rule {
     pub nr: i64,
     pub test: Option<ArgTest>,
     pub action: Action,
 }
 
 impl Rule {
-    /// A rule for every call of syscall `nr`.
-    pub const fn always(nr: i64, action: Action) -> Rule {
+    /// A rule for every call of syscall `nr` (the policy table builds its rules directly; tests
+    /// use this shorthand).
+    #[cfg(test)]
+    pub(crate) const fn always(nr: i64, action: Action) -> Rule {
         Rule {
             nr,
             test: None,
@@ -70,7 +72,8 @@ impl Rule {
     }
 
     /// A rule for calls of `nr` whose argument passes `test`.
-    pub const fn when(nr: i64, test: ArgTest, action: Action) -> Rule {
+    #[cfg(test)]
+    pub(crate) const fn when(nr: i64, test: ArgTest, action: Action) -> Rule {
         Rule {
             nr,
             test: Some(test),
@@ -91,7 +94,7 @@ const RET_ALLOW: u32 = 0x7fff_0000;
 
 /// The kernel refuses filters longer than this (`BPF_MAXINSNS`); checked before `seccomp(2)`,
 /// which would otherwise answer a bare `EINVAL`.
-pub const BPF_MAX_LEN: usize = 4096;
+pub(crate) const BPF_MAX_LEN: usize = 4096;
 
 // Offsets into `struct seccomp_data`.
 const OFF_NR: u32 = 0;
@@ -144,13 +147,13 @@ pub enum SeccompError {
 
 /// A compiled filter, ready to install.
 #[derive(Debug, Clone)]
-pub struct Program {
+pub(crate) struct Program {
     insns: Vec<libc::sock_filter>,
 }
 
 impl Program {
     /// Compiles `rules` (first match wins; anything unmatched is allowed).
-    pub fn compile(rules: &[Rule]) -> Result<Program, SeccompError> {
+    pub(crate) fn compile(rules: &[Rule]) -> Result<Program, SeccompError> {
         let mut insns = vec![
             stmt(BPF_LD_W_ABS, OFF_ARCH),
             jump(BPF_JEQ_K, AUDIT_ARCH, 1, 0),
@@ -194,21 +197,11 @@ impl Program {
         Ok(Program { insns })
     }
 
-    /// Number of BPF instructions.
-    pub fn len(&self) -> usize {
-        self.insns.len()
-    }
-
-    /// Whether the program is empty (it never is once compiled).
-    pub fn is_empty(&self) -> bool {
-        self.insns.is_empty()
-    }
-
     /// Installs the filter on the calling thread and returns the notification listener.
     ///
     /// Needs `no_new_privs` (or `CAP_SYS_ADMIN`). Async-signal-safe: no allocation, so it may run
     /// in a child forked from a multi-threaded process.
-    pub fn install(&self) -> io::Result<OwnedFd> {
+    pub(crate) fn install(&self) -> io::Result<OwnedFd> {
         let prog = libc::sock_fprog {
             len: self.insns.len() as u16,
             filter: self.insns.as_ptr().cast_mut(),

@@ -10,16 +10,16 @@
 //! - masks over protected files that a broader grant would expose (`/etc/shadow` under `/etc`).
 
 use std::collections::HashMap;
-use std::ffi::CString;
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
 /// What opening a tripwire means.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Meaning {
+pub(crate) enum Meaning {
     /// A decoy secret, by name.
     Decoy(String),
     /// A protected path (inside view) whose real content was withheld.
@@ -28,14 +28,14 @@ pub enum Meaning {
 
 /// One planted file or directory.
 #[derive(Debug, Clone)]
-pub struct Tripwire {
+pub(crate) struct Tripwire {
     /// Where it lives on the host (what inotify watches).
     pub host: PathBuf,
     pub meaning: Meaning,
 }
 
 /// Directories of a home whose entries are mirrored one level deep (by name, never content).
-pub const SECRET_DIRS: &[&str] = &[
+pub(crate) const SECRET_DIRS: &[&str] = &[
     ".ssh",
     ".aws",
     ".gnupg",
@@ -50,7 +50,7 @@ pub const SECRET_DIRS: &[&str] = &[
 /// Plants empty stand-ins in `decoy_home` for what `real_home` holds: its top-level entries and
 /// the entries of [`SECRET_DIRS`], skipping paths a decoy already occupies and anything in
 /// `keep` (paths the sandbox is granted, which are bound in their real form).
-pub fn mirror_home(
+pub(crate) fn mirror_home(
     real_home: &Path,
     decoy_home: &Path,
     home_inside: &Path,
@@ -105,90 +105,67 @@ pub fn mirror_home(
 }
 
 /// Most entries mirrored from one directory.
-pub const MAX_MIRRORED: usize = 512;
+pub(crate) const MAX_MIRRORED: usize = 512;
 
 /// An inotify instance watching a set of tripwires.
-pub struct Watch {
+pub(crate) struct Watch {
     /// Always `Some` until dropped.
-    fd: Option<OwnedFd>,
-    by_wd: HashMap<i32, Meaning>,
+    inotify: Option<Inotify>,
+    by_wd: HashMap<WatchDescriptor, Meaning>,
 }
 
 impl Drop for Watch {
     /// Releasing an inotify instance with watches waits for an SRCU grace period; the closer
     /// process pays it instead of the run.
     fn drop(&mut self) {
-        if let Some(fd) = self.fd.take() {
-            super::closer::close_later(fd);
+        if let Some(inotify) = self.inotify.take() {
+            super::closer::close_later(OwnedFd::from(inotify));
+        }
+    }
+}
+
+impl AsFd for Watch {
+    /// The descriptor to poll.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.inotify {
+            Some(inotify) => inotify.as_fd(),
+            None => unreachable!("the inotify instance is only taken by drop"),
         }
     }
 }
 
 impl Watch {
     /// Watches every tripwire for opens.
-    pub fn new(tripwires: &[Tripwire]) -> io::Result<Watch> {
-        // SAFETY: plain inotify_init1.
-        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the kernel just created it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    pub(crate) fn new(tripwires: &[Tripwire]) -> io::Result<Watch> {
+        let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)?;
         let mut by_wd = HashMap::new();
         for t in tripwires {
-            let Ok(path) = CString::new(t.host.as_os_str().as_bytes()) else {
-                continue;
-            };
-            // SAFETY: valid C string.
-            let wd =
-                unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), libc::IN_OPEN) };
-            if wd < 0 {
-                return Err(io::Error::last_os_error());
-            }
+            let wd = inotify.add_watch(&t.host, AddWatchFlags::IN_OPEN)?;
             by_wd.insert(wd, t.meaning.clone());
         }
         Ok(Watch {
-            fd: Some(fd),
+            inotify: Some(inotify),
             by_wd,
         })
     }
 
-    /// The descriptor to poll.
-    pub fn raw_fd(&self) -> i32 {
-        self.fd.as_ref().map_or(-1, AsRawFd::as_raw_fd)
-    }
-
     /// Drains pending events: what was opened, once each per call.
-    pub fn drain(&self) -> Vec<Meaning> {
+    pub(crate) fn drain(&self) -> Vec<Meaning> {
         let mut out: Vec<Meaning> = Vec::new();
-        // Aligned for struct inotify_event.
-        let mut buf = [0u64; 512];
-        loop {
-            // SAFETY: `buf` is writable for its length.
-            let n = unsafe {
-                libc::read(
-                    self.raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    std::mem::size_of_val(&buf),
-                )
-            };
-            if n <= 0 {
+        let Some(inotify) = &self.inotify else {
+            return out;
+        };
+        // Non-blocking: EAGAIN once everything pending is read.
+        while let Ok(events) = inotify.read_events() {
+            if events.is_empty() {
                 break;
             }
-            // SAFETY: reinterpreting our own buffer as bytes.
-            let bytes =
-                unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n as usize) };
-            let mut off = 0usize;
-            while off + 16 <= bytes.len() {
-                let wd = i32::from_ne_bytes(bytes[off..off + 4].try_into().unwrap_or([0; 4]));
-                let len = u32::from_ne_bytes(bytes[off + 12..off + 16].try_into().unwrap_or([0; 4]))
-                    as usize;
-                if let Some(m) = self.by_wd.get(&wd) {
+            for event in events {
+                if let Some(m) = self.by_wd.get(&event.wd) {
                     if !out.contains(m) {
                         out.push(m.clone());
                     }
                 }
-                off += 16 + len;
             }
         }
         out

@@ -109,7 +109,7 @@ impl Handler {
 
     /// Records the exec attempts answered since the last call, whose events were left to be
     /// worked out once the process had gone on (see this module's doc).
-    pub fn finish_pending(&self) {
+    pub(crate) fn finish_pending(&self) {
         let pending = match self.pending_execs.lock() {
             Ok(mut p) => std::mem::take(&mut *p),
             Err(_) => return,
@@ -144,7 +144,12 @@ impl Handler {
             // execvp probing each PATH entry: the kernel answers ENOENT. Only a missing network
             // tool is worth a line (the attempt says what the payload wanted).
             if network_tool {
-                self.record_by(pid, event.with("network_tool", true).with("found", false));
+                self.record_by(
+                    pid,
+                    event
+                        .with(crate::events::NETWORK_TOOL, true)
+                        .with("found", false),
+                );
             }
             return Answer::Continue;
         };
@@ -157,7 +162,7 @@ impl Handler {
             return Answer::Deny(libc::EACCES);
         }
         if network_tool {
-            event = event.with("network_tool", true);
+            event = event.with(crate::events::NETWORK_TOOL, true);
         }
         if self
             .ctx

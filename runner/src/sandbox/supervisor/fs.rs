@@ -191,7 +191,7 @@ impl Handler {
     }
 
     /// Records the opening of a tripwire over a protected path (seen by inotify).
-    pub fn note_protected_read(&self, path: &Path) {
+    pub(crate) fn note_protected_read(&self, path: &Path) {
         let key = format!("protected:{}", path.display());
         let fresh = self
             .reads_seen
@@ -211,7 +211,7 @@ impl Handler {
     }
 
     /// Records a decoy read that inotify saw and no open notification explained.
-    pub fn note_decoy_read_unattributed(&self, decoy: &str, location: &Path) {
+    pub(crate) fn note_decoy_read_unattributed(&self, decoy: &str, location: &Path) {
         let seen = self
             .reads_seen
             .lock()

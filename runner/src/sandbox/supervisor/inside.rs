@@ -279,7 +279,7 @@ fn pid_in_own_namespace(pid: i32) -> i32 {
 }
 
 /// Lexically normalizes an absolute path (`.` and `..` resolved without touching the disk).
-pub fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");
     for c in path.components() {
         match c {

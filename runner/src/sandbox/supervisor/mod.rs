@@ -35,17 +35,17 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32};
 use std::sync::Mutex;
 
+use super::decoys::DecoySet;
 use super::seccomp::{syscall_number, Rule};
-use crate::decoys::DecoySet;
 use crate::events::{Event, EventLog};
 use crate::profile::Profile;
 
-pub use inside::normalize;
+pub(crate) use inside::normalize;
 
 /// The filter rules of a run under `profile`: the policy table, then the syscalls the profile
 /// denies (first match wins, so a denied syscall the table already routes keeps its route and is
 /// refused by the dispatch instead).
-pub fn filter_rules(profile: &Profile) -> Vec<Rule> {
+pub(crate) fn filter_rules(profile: &Profile) -> Vec<Rule> {
     let denied = profile
         .deny_syscalls
         .iter()
@@ -55,7 +55,7 @@ pub fn filter_rules(profile: &Profile) -> Vec<Rule> {
 
 /// The answer to one notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// Let the kernel carry out the syscall (bounded by its other rules).
     Continue,
     /// Fail it with this errno.
@@ -65,7 +65,7 @@ pub enum Answer {
 }
 
 /// What the handler knows about the run.
-pub struct Context {
+pub(crate) struct Context {
     /// Where events go.
     pub log: EventLog,
     /// The decoy home, if the run has one.
@@ -94,20 +94,16 @@ pub struct Context {
 }
 
 /// The decoy home as the sandbox sees it.
-pub struct DecoyView {
+pub(crate) struct DecoyView {
     /// The decoys planted there.
     pub set: DecoySet,
     /// Where the decoy home appears inside the sandbox.
     pub home_inside: PathBuf,
-    /// The real home the decoy hides (its files are protected).
-    pub real_home: Option<PathBuf>,
-    /// Where the decoy home lives on the host.
-    pub home_host: PathBuf,
 }
 
 /// A notification's target: host pid and syscall arguments.
 #[derive(Debug, Clone, Copy)]
-pub struct Call {
+pub(crate) struct Call {
     /// The calling thread, as the host numbers it.
     pub pid: i32,
     /// The syscall number.
@@ -117,7 +113,7 @@ pub struct Call {
 }
 
 /// Decodes and answers notifications.
-pub struct Handler {
+pub(crate) struct Handler {
     ctx: Context,
     /// Which handler answers each notified syscall, derived from the policy table.
     dispatch: policy::Dispatch,
@@ -134,7 +130,7 @@ pub struct Handler {
 impl Handler {
     /// A handler for the run `ctx` describes, its dispatch derived from the policy table and
     /// the syscalls `ctx` denies.
-    pub fn new(ctx: Context) -> Handler {
+    pub(crate) fn new(ctx: Context) -> Handler {
         Handler {
             dispatch: policy::Dispatch::new(ctx.denied.keys().copied()),
             ctx,
@@ -146,12 +142,12 @@ impl Handler {
     }
 
     /// The run's context.
-    pub fn context(&self) -> &Context {
+    pub(crate) fn context(&self) -> &Context {
         &self.ctx
     }
 
     /// Decides one notification: the handler the policy table names for its syscall answers.
-    pub fn handle(&self, call: &Call) -> Answer {
+    pub(crate) fn handle(&self, call: &Call) -> Answer {
         match self.dispatch.judge(call.nr) {
             Some(judge) => judge.answer(self, call),
             None => self.unrouted(call),

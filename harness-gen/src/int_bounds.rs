@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// The range of an integer type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IntRange {
+pub(crate) struct IntRange {
     /// The smallest value (`1` for `NonZero*`).
     pub min: i128,
     /// The largest value.
@@ -20,7 +20,7 @@ pub struct IntRange {
 
 /// The range of the integer type named `name` (the last path segment: `u8`, `NonZeroU32`,
 /// `usize`, taken as 64 bits), or `None` when it is not an integer type.
-pub fn int_range(name: &str) -> Option<IntRange> {
+pub(crate) fn int_range(name: &str) -> Option<IntRange> {
     let (signed, bits, nonzero) = match name {
         "u8" => (false, 8, false),
         "u16" => (false, 16, false),
@@ -73,7 +73,7 @@ impl IntRange {
     /// Dictionary words, as decimal text: `0` and `-1`, both bounds, the values just past them,
     /// and the middle of the range (`127`/`128` for `u8`, where the sum of two values
     /// overflows).
-    pub fn words(&self) -> Vec<String> {
+    pub(crate) fn words(&self) -> Vec<String> {
         let mut w = vec!["0".to_string(), "-1".to_string()];
         w.push(self.max.to_string());
         w.push(self.max.checked_add(1).map_or_else(
@@ -95,13 +95,13 @@ impl IntRange {
     }
 
     /// The smallest value as a JSON number (clamped to what `serde_json` holds: 64 bits).
-    pub fn min_json(&self) -> Value {
+    pub(crate) fn min_json(&self) -> Value {
         let v = i64::try_from(self.min).unwrap_or(i64::MIN);
         Value::from(v)
     }
 
     /// The largest value as a JSON number (clamped to 64 bits).
-    pub fn max_json(&self) -> Value {
+    pub(crate) fn max_json(&self) -> Value {
         let v = u64::try_from(self.max).unwrap_or(u64::MAX);
         Value::from(v)
     }

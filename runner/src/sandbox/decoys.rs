@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use aho_corasick::AhoCorasick;
 
-use crate::sandbox::decode;
+use super::decode;
 
 /// One planted secret.
 #[derive(Debug, Clone)]
@@ -28,6 +28,7 @@ pub struct Decoy {
 /// The decoys of one run.
 #[derive(Debug, Clone, Default)]
 pub struct DecoySet {
+    /// Every decoy planted for the run.
     pub decoys: Vec<Decoy>,
     /// Variables to set inside the sandbox (name, value).
     pub env: Vec<(String, String)>,
