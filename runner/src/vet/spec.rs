@@ -44,6 +44,7 @@ pub enum SpecError {
         spec: String,
         /// The version part.
         version: String,
+        /// The underlying error.
         #[source]
         source: semver::Error,
     },
