@@ -25,7 +25,8 @@ pub struct Report {
     pub workspace: Option<PathBuf>,
     /// The counts.
     pub summary: Summary,
-    /// One entry per crate of the graph that took part, by name and version.
+    /// One entry per crate of the graph that the build compiles (or would have, had it not
+    /// stopped: those are `not-run`), by name and version.
     pub crates: Vec<CrateReport>,
     /// Registry provenance (filled by `vet`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -51,6 +52,9 @@ pub struct Summary {
     pub suspicious: usize,
     /// Crates judged `failed`.
     pub failed: usize,
+    /// Crates judged `not-run`: their build script or compilation never ran.
+    #[serde(default)]
+    pub not_run: usize,
     /// Build scripts that ran in the sandbox.
     pub build_scripts_run: usize,
     /// rustc invocations that expanded proc macros in the sandbox.
@@ -65,6 +69,9 @@ pub struct Summary {
 pub enum Verdict {
     /// Nothing notable happened and everything built.
     Clean,
+    /// Its build script or its compilation never ran (the build stopped before it), so
+    /// nothing can be said about it: never `clean`. The reasons say what did not run.
+    NotRun,
     /// The build script or the compilation failed (and nothing notable happened).
     Failed,
     /// A notable event counted against the crate.
@@ -78,6 +85,7 @@ impl Verdict {
             Verdict::Clean => "clean",
             Verdict::Suspicious => "suspicious",
             Verdict::Failed => "failed",
+            Verdict::NotRun => "not-run",
         }
     }
 }

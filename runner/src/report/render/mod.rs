@@ -134,6 +134,7 @@ mod tests {
                 clean: 1,
                 suspicious: 1,
                 failed: 0,
+                not_run: 0,
                 build_scripts_run: 2,
                 proc_macro_runs: 0,
                 build_succeeded: true,
