@@ -30,9 +30,7 @@ fn distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(cur + 1);
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
             prev = cur;
         }
     }
@@ -45,10 +43,19 @@ mod tests {
 
     #[test]
     fn misspellings_find_the_crate_and_strangers_find_nothing() {
-        let names = ["toml", "serde", "tikv-jemalloc-sys", "tikv-jemallocator", "libc"];
+        let names = [
+            "toml",
+            "serde",
+            "tikv-jemalloc-sys",
+            "tikv-jemallocator",
+            "libc",
+        ];
         assert_eq!(closest("tomll", names, 3), ["toml"]);
         assert_eq!(closest("tikv-jemaloc-sys", names, 3), ["tikv-jemalloc-sys"]);
-        assert_eq!(closest("tikv_jemalloc_sys", names, 3), ["tikv-jemalloc-sys"]);
+        assert_eq!(
+            closest("tikv_jemalloc_sys", names, 3),
+            ["tikv-jemalloc-sys"]
+        );
         assert!(closest("zstd", names, 3).is_empty());
         assert_eq!(distance("kitten", "sitting"), 3);
     }

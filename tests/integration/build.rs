@@ -59,7 +59,7 @@ fn fixture_copy(s: &Scene, fixture: &str, dir: &str) -> PathBuf {
 }
 
 fn airlock_build(manifest: &Path, extra: &[&str]) -> Build {
-    let report_dir = manifest.parent().unwrap().join("target/airlock");
+    let report_dir = manifest.parent().unwrap().join("target/airlock/build");
     let out = Command::new(bin())
         .arg("build")
         .arg("--manifest-path")

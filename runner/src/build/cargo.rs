@@ -94,8 +94,12 @@ pub(crate) fn run(
         source,
     })?;
     let graph = &session.info.graph;
-    let total = graph.packages.len();
-    progress(Progress::Started { total });
+    let in_build = || graph.packages.iter().filter(|p| p.in_build);
+    let total = in_build().count();
+    let sandboxed = in_build()
+        .filter(|p| p.build_script || p.proc_macro)
+        .count();
+    progress(Progress::Started { total, sandboxed });
 
     let stderr = child.stderr.take();
     let stdout = child.stdout.take();

@@ -220,7 +220,10 @@ impl Config {
 fn locate(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, column)
 }
 
@@ -310,14 +313,21 @@ mod tests {
         assert_eq!((problems[0].line, problems[0].column), (4, 8), "{err}");
         assert!(
             problems[0].message.contains("tikv-jemaloc-sys")
-                && problems[0].message.contains("did you mean `tikv-jemalloc-sys`"),
+                && problems[0]
+                    .message
+                    .contains("did you mean `tikv-jemalloc-sys`"),
             "{err}"
         );
         assert_eq!(problems[1].line, 6, "{err}");
         assert!(!problems[1].message.contains("did you mean"), "{err}");
         let text = err.to_string();
-        assert!(text.contains("/w/airlock.toml:4:8: [crate.tikv-jemaloc-sys]"), "{text}");
-        assert!(c.check_names(&graph(&["tikv-jemaloc-sys", "zzzz", "tikv-jemalloc-sys"])).is_ok());
+        assert!(
+            text.contains("/w/airlock.toml:4:8: [crate.tikv-jemaloc-sys]"),
+            "{text}"
+        );
+        assert!(c
+            .check_names(&graph(&["tikv-jemaloc-sys", "zzzz", "tikv-jemalloc-sys"]))
+            .is_ok());
     }
 
     #[test]

@@ -16,6 +16,7 @@
 pub(crate) mod cargo;
 pub(crate) mod config;
 mod directives;
+mod exec_attempts;
 pub(crate) mod graph;
 mod intercept;
 mod launcher;
@@ -196,8 +197,10 @@ pub struct BuildOptions {
 pub enum Progress {
     /// Cargo started; about this many packages may be compiled.
     Started {
-        /// Packages in the graph.
+        /// Packages the build compiles.
         total: usize,
+        /// Of those, the ones with a build script or a proc macro (what runs sandboxed).
+        sandboxed: usize,
     },
     /// A package finished compiling.
     CrateBuilt {
@@ -205,7 +208,7 @@ pub enum Progress {
         label: String,
         /// Packages compiled so far.
         done: usize,
-        /// Packages in the graph.
+        /// Packages the build compiles.
         total: usize,
     },
     /// These build scripts and proc-macro expansions are running now.
@@ -272,12 +275,11 @@ pub fn build(
         .report_dir
         .clone()
         .unwrap_or_else(|| airlock_dir.join(REPORT_SUBDIR));
-    let config = match Config::load(&graph.workspace_root)
-        .and_then(|c| c.check_names(&graph).map(|()| c))
-    {
-        Ok(c) => c,
-        Err(err) => return failed_early(opts, &report_dir, Some(&graph), error_chain(&err)),
-    };
+    let config =
+        match Config::load(&graph.workspace_root).and_then(|c| c.check_names(&graph).map(|()| c)) {
+            Ok(c) => c,
+            Err(err) => return failed_early(opts, &report_dir, Some(&graph), error_chain(&err)),
+        };
     if let Err(err) = load_profile(&opts.profile) {
         return failed_early(opts, &report_dir, Some(&graph), error_chain(&err));
     }

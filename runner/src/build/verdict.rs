@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 
 use super::cargo::CargoRun;
 use super::config::{self, Config};
+use super::exec_attempts;
 use super::graph::{self, Graph};
 use super::session::RunRecord;
 use crate::events::{Event, Kind, Phase};
@@ -105,7 +106,7 @@ pub(crate) fn judge(
         let mut events = Vec::new();
         let mut directives = Vec::new();
         for r in &mine {
-            events.extend(r.events.iter().cloned());
+            events.extend(exec_attempts::fold(r.events.clone()));
             if r.phase == Phase::BuildScript {
                 directives.extend(r.directives.iter().cloned());
             }

@@ -75,7 +75,16 @@ impl Report {
 fn event_detail(e: &Event) -> String {
     let mut parts = Vec::new();
     for key in [
-        "address", "query", "path", "decoy", "location", "limit", "line", "reason",
+        "address",
+        "query",
+        "path",
+        "decoy",
+        "location",
+        "limit",
+        "line",
+        "reason",
+        "resolved",
+        "candidates",
     ] {
         if let Some(v) = e.detail.get(key) {
             let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
@@ -84,6 +93,14 @@ fn event_detail(e: &Event) -> String {
     }
     if e.is_network_tool() {
         parts.push("network tool".into());
+    }
+    // Every flag the JSON has (`found=false`, `writable_dir=true`, `fileless=true`).
+    for (key, v) in e
+        .detail
+        .iter()
+        .filter(|(k, v)| v.is_boolean() && *k != crate::events::NETWORK_TOOL)
+    {
+        parts.push(format!("{key}={v}"));
     }
     parts.join(" ")
 }
