@@ -51,9 +51,12 @@ mod tests {
             "libc",
         ];
         assert_eq!(closest("tomll", names, 3), ["toml"]);
-        assert_eq!(closest("tikv-jemaloc-sys", names, 3), ["tikv-jemalloc-sys"]);
         assert_eq!(
-            closest("tikv_jemalloc_sys", names, 3),
+            closest("tikv-jemaloc-sys", names, 3),
+            ["tikv-jemalloc-sys", "tikv-jemallocator"]
+        );
+        assert_eq!(
+            closest("tikv_jemalloc_sys", names, 1),
             ["tikv-jemalloc-sys"]
         );
         assert!(closest("zstd", names, 3).is_empty());

@@ -67,7 +67,8 @@ impl FuzzProject {
         })
     }
 
-    /// The targets that were generated and compiled (status `built`).
+    /// The targets a campaign builds and runs: `built`, or `generated` without the compile
+    /// check.
     pub(crate) fn runnable(&self) -> impl Iterator<Item = &TargetRecord> {
         self.targets.iter().filter(|t| t.is_built())
     }
