@@ -8,4 +8,5 @@ mod support;
 
 mod build;
 mod cli;
+mod gen;
 mod sandbox;
