@@ -97,7 +97,8 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<Outcome> {
             )),
             (Display::Bar(_), _) => {}
             (Display::Lines, Progress::Started { total, sandboxed }) => eprintln!(
-                "airlock: building {total} crates; the build scripts and proc macros of {sandboxed} run sandboxed"
+                "airlock: building {total} {}; the build scripts and proc macros of {sandboxed} run sandboxed",
+                if total == 1 { "crate" } else { "crates" }
             ),
             (
                 Display::Lines,

@@ -38,7 +38,7 @@ pub(crate) struct Package {
     pub build_script: bool,
     pub proc_macro: bool,
     pub workspace_member: bool,
-    /// `cargo build` of the workspace compiles it: a workspace member, or reached from one
+    /// `cargo build` of the workspace compiles it: a default member, or reached from one
     /// through normal and build dependencies (not dev-dependencies only).
     #[serde(default)]
     pub in_build: bool,
@@ -147,8 +147,8 @@ impl Graph {
     }
 }
 
-/// The packages `cargo build` of the workspace compiles: the members and everything they reach
-/// through normal and build dependencies (all of them when cargo gave no resolve).
+/// The packages `cargo build` of the workspace compiles: the default members and everything
+/// they reach through normal and build dependencies (all of them when cargo gave no resolve).
 fn build_closure(meta: &cargo_metadata::Metadata) -> HashSet<cargo_metadata::PackageId> {
     use cargo_metadata::DependencyKind;
     let Some(resolve) = &meta.resolve else {
@@ -157,7 +157,13 @@ fn build_closure(meta: &cargo_metadata::Metadata) -> HashSet<cargo_metadata::Pac
     let nodes: HashMap<&cargo_metadata::PackageId, &cargo_metadata::Node> =
         resolve.nodes.iter().map(|n| (&n.id, n)).collect();
     let mut seen: HashSet<cargo_metadata::PackageId> = HashSet::new();
-    let mut todo: Vec<&cargo_metadata::PackageId> = meta.workspace_members.iter().collect();
+    // `cargo build` builds the default members (all members when cargo cannot say which).
+    let mut todo: Vec<&cargo_metadata::PackageId> = if meta.workspace_default_members.is_available()
+    {
+        meta.workspace_default_members.iter().collect()
+    } else {
+        meta.workspace_members.iter().collect()
+    };
     while let Some(id) = todo.pop() {
         if !seen.insert(id.clone()) {
             continue;
