@@ -9,7 +9,7 @@
 //!   directories reach hundreds of MB, and build.sh builds from source);
 //! - `.clusterfuzzlite/build.sh`: `cargo build` on the nightly toolchain with the flags of
 //!   `instrumented_build::rustflags` and an explicit `--target`, for the selected targets
-//!   (status `built` in `targets.json`, `--target` and `--shard` as for `fuzz`); it copies
+//!   (status `built` or `generated` in `targets.json`, `--target` and `--shard` as for `fuzz`); it copies
 //!   each binary to `$OUT`, its dictionary to `$OUT/<target>.dict`, its corpus to
 //!   `$OUT/<target>_seed_corpus.zip` and its libFuzzer options (`libfuzzer::libfuzzer_options`)
 //!   to `$OUT/<target>.options`. It needs neither cargo-fuzz nor cargo-airlock;
