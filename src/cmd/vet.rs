@@ -182,7 +182,7 @@ pub(crate) fn run(args: VetArgs) -> anyhow::Result<Outcome> {
     Ok(match result.verdict() {
         Verdict::Clean => Outcome::Clean,
         Verdict::Suspicious => Outcome::Findings,
-        Verdict::Failed => Outcome::Error,
+        Verdict::Failed | Verdict::NotRun => Outcome::Error,
     })
 }
 

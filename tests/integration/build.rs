@@ -20,11 +20,11 @@ fn workspace_copy(scene: &Scene) -> PathBuf {
     dst
 }
 
-struct Build {
-    code: i32,
-    stderr: String,
-    report: Value,
-    report_dir: PathBuf,
+pub(super) struct Build {
+    pub code: i32,
+    pub stderr: String,
+    pub report: Value,
+    pub report_dir: PathBuf,
 }
 
 /// The switch that skips the build tests (they need a toolchain this user can run).
@@ -34,7 +34,7 @@ const SKIP_SWITCH: &str = "AIRLOCK_TEST_SKIP_BUILD";
 /// skip is written to the real stderr (past the harness's capture, so it shows in every run)
 /// as `airlock-test: SKIPPED ...`, one line per test, for a caller to count. Without the
 /// switch, a toolchain this user cannot run fails the test: it never passes untested.
-fn build_test_runs(scene: &Scene) -> bool {
+pub(super) fn build_test_runs(scene: &Scene) -> bool {
     let test = &scene.name;
     if std::env::var_os(SKIP_SWITCH).is_some() {
         // One write, so that the line stays whole between the harness's own output.
@@ -52,14 +52,14 @@ fn build_test_runs(scene: &Scene) -> bool {
 }
 
 /// A copy of the build fixture `fixture` in the scene's directory `dir`, to edit freely.
-fn fixture_copy(s: &Scene, fixture: &str, dir: &str) -> PathBuf {
+pub(super) fn fixture_copy(s: &Scene, fixture: &str, dir: &str) -> PathBuf {
     let ws = s.path(dir);
     copy_tree(&crate::common::fixture(&format!("build/{fixture}")), &ws);
     ws
 }
 
-fn airlock_build(manifest: &Path, extra: &[&str]) -> Build {
-    let report_dir = manifest.parent().unwrap().join("target/airlock");
+pub(super) fn airlock_build(manifest: &Path, extra: &[&str]) -> Build {
+    let report_dir = manifest.parent().unwrap().join("target/airlock/build");
     let out = Command::new(bin())
         .arg("build")
         .arg("--manifest-path")
@@ -81,7 +81,7 @@ fn airlock_build(manifest: &Path, extra: &[&str]) -> Build {
 }
 
 impl Build {
-    fn krate(&self, name: &str) -> &Value {
+    pub(super) fn krate(&self, name: &str) -> &Value {
         self.report["crates"]
             .as_array()
             .and_then(|cs| cs.iter().find(|c| c["name"] == name))

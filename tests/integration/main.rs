@@ -7,7 +7,9 @@ mod common;
 mod support;
 
 mod build;
+mod build_report;
 mod cli;
+mod gen;
 /// The loopback sparse registry of the runner's registry tests, shared.
 #[path = "../../runner/tests/vet_registry/server.rs"]
 #[allow(dead_code)]

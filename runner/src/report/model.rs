@@ -27,7 +27,8 @@ pub struct Report {
     pub workspace: Option<PathBuf>,
     /// The counts.
     pub summary: Summary,
-    /// One entry per crate of the graph that took part, by name and version.
+    /// One entry per crate of the graph that the build compiles (or would have, had it not
+    /// stopped: those are `not-run`), by name and version.
     pub crates: Vec<CrateReport>,
     /// What `vet` adds (`verdict`, `phases`, `provenance`, `inventory`, `vet`), flattened into
     /// the top level; empty for `build` and `fuzz`.
@@ -54,6 +55,9 @@ pub struct Summary {
     pub suspicious: usize,
     /// Crates judged `failed`.
     pub failed: usize,
+    /// Crates judged `not-run`: their build script or compilation never ran.
+    #[serde(default)]
+    pub not_run: usize,
     /// Build scripts that ran in the sandbox.
     pub build_scripts_run: usize,
     /// rustc invocations that expanded proc macros in the sandbox.
@@ -68,6 +72,9 @@ pub struct Summary {
 pub enum Verdict {
     /// Nothing notable happened and everything built.
     Clean,
+    /// Its build script or its compilation never ran (the build stopped before it), so
+    /// nothing can be said about it: never `clean`. The reasons say what did not run.
+    NotRun,
     /// The build script or the compilation failed (and nothing notable happened); for `vet`'s
     /// verdicts: the crate could not be vetted completely.
     Failed,
@@ -82,6 +89,7 @@ impl Verdict {
             Verdict::Clean => "clean",
             Verdict::Suspicious => "suspicious",
             Verdict::Failed => "failed",
+            Verdict::NotRun => "not-run",
         }
     }
 }

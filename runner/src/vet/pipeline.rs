@@ -474,6 +474,7 @@ impl Pipeline<'_> {
             clean: count(&crates, Verdict::Clean),
             suspicious: count(&crates, Verdict::Suspicious),
             failed: count(&crates, Verdict::Failed),
+            not_run: count(&crates, Verdict::NotRun),
             build_scripts_run: crates
                 .iter()
                 .filter(|c| {

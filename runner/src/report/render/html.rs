@@ -20,7 +20,7 @@ pub(super) fn render(r: &Report) -> String {
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>cargo-airlock report</title><style>\
 body{font-family:system-ui,sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse;width:100%}\
 td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em}\
-.suspicious{background:#fdd}.failed{background:#ffd}.clean{background:#efe}code{font-size:.9em}\
+.suspicious{background:#fdd}.failed{background:#ffd}.not-run{background:#eee}.clean{background:#efe}code{font-size:.9em}\
 </style></head><body>\n",
     );
     let _ = writeln!(
@@ -32,8 +32,8 @@ td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em}\
     if super::vet::build_ran(&r.vetting) {
         let _ = writeln!(
             out,
-            "<p><b>{} crates: {} clean, {} suspicious, {} failed.</b> {} build scripts and {} proc-macro expansions ran sandboxed; the build {}.</p>",
-            s.crates, s.clean, s.suspicious, s.failed, s.build_scripts_run, s.proc_macro_runs,
+            "<p><b>{} crates: {} clean, {} suspicious, {} failed, {} not run.</b> {} build scripts and {} proc-macro expansions ran sandboxed; the build {}.</p>",
+            s.crates, s.clean, s.suspicious, s.failed, s.not_run, s.build_scripts_run, s.proc_macro_runs,
             if s.build_succeeded { "succeeded" } else { "failed" }
         );
     } else {

@@ -23,11 +23,12 @@ pub(super) fn render(r: &Report) -> String {
     if super::vet::build_ran(&r.vetting) {
         let _ = writeln!(
             out,
-            "**{} crates: {} clean, {} suspicious, {} failed.** {} build scripts and {} proc-macro expansions ran in the sandbox; the build {}.\n",
+            "**{} crates: {} clean, {} suspicious, {} failed, {} not run.** {} build scripts and {} proc-macro expansions ran in the sandbox; the build {}.\n",
             s.crates,
             s.clean,
             s.suspicious,
             s.failed,
+            s.not_run,
             s.build_scripts_run,
             s.proc_macro_runs,
             if s.build_succeeded { "succeeded" } else { "failed" }

@@ -89,7 +89,16 @@ impl Report {
 fn event_detail(e: &Event) -> String {
     let mut parts = Vec::new();
     for key in [
-        "address", "query", "path", "decoy", "location", "limit", "line", "reason",
+        "address",
+        "query",
+        "path",
+        "decoy",
+        "location",
+        "limit",
+        "line",
+        "reason",
+        "resolved",
+        "candidates",
     ] {
         if let Some(v) = e.detail.get(key) {
             let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
@@ -98,6 +107,14 @@ fn event_detail(e: &Event) -> String {
     }
     if e.is_network_tool() {
         parts.push("network tool".into());
+    }
+    // Every flag the JSON has (`found=false`, `writable_dir=true`, `fileless=true`).
+    for (key, v) in e
+        .detail
+        .iter()
+        .filter(|(k, v)| v.is_boolean() && *k != crate::events::NETWORK_TOOL)
+    {
+        parts.push(format!("{key}={v}"));
     }
     parts.join(" ")
 }
@@ -148,6 +165,7 @@ mod tests {
                 clean: 1,
                 suspicious: 1,
                 failed: 0,
+                not_run: 0,
                 build_scripts_run: 2,
                 proc_macro_runs: 0,
                 build_succeeded: true,
