@@ -106,6 +106,12 @@ impl Handler {
             }
         }
         let root = proc_root(pid);
+        if path.starts_with("/proc") {
+            // The sandbox's own /proc: its `cwd`, `root` and `fd/N` entries are magic links,
+            // whose text (read from outside the sandbox's mount namespace) need not name the
+            // file; the kernel follows them itself, so open the path as it stands.
+            return open_path(&join_inside(&root, path), OFlag::O_NOFOLLOW);
+        }
         let resolved = resolve_inside(&root, path);
         open_path(&join_inside(&root, &resolved), OFlag::O_NOFOLLOW)
     }
