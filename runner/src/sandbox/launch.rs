@@ -246,6 +246,7 @@ fn context(
         write_regions: view.write_regions,
         exec_dirs: view.exec_dirs,
         write_exec_dirs: view.write_exec_dirs,
+        produced_dirs: view.produced_dirs,
         network_tools: profile.network_tools.clone(),
         denied,
         init_pid: AtomicI32::new(0),

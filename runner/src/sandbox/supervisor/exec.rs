@@ -1,6 +1,8 @@
 //! Executions: `execve` and `execveat`. Every exec is recorded with its argv and the file it
 //! resolves to; one from outside the executable directories, or of a file without a name
-//! (a descriptor, `memfd`), is refused.
+//! (a descriptor, `memfd`), is refused. In a run with produced directories (a build script's
+//! `OUT_DIR`), an exec from one is judged by `produced.rs` before it may go on, and compilers
+//! are noted there as they start.
 //!
 //! This is the hot path of a build (a compiler driver execs dozens of times), so where
 //! Landlock's execute right decides in the kernel the process goes on at once and its event is
@@ -85,9 +87,23 @@ impl Handler {
             Some(p) if p.starts_with("/proc") => {
                 ExecFile::Opened(self.open_inside(call.pid, &proc_self(&p, pid)))
             }
-            Some(p) if self.writable(&p) => ExecFile::Opened(self.open_inside(call.pid, &p)),
+            // With produced directories every exec is opened first: which rule applies depends
+            // on where the file really is, and a compiler's start must be seen.
+            Some(p) if self.writable(&p) || self.produces() => {
+                ExecFile::Opened(self.open_inside(call.pid, &p))
+            }
             other => ExecFile::Deferred(other),
         };
+        if let ExecFile::Opened(Some(opened)) = &file {
+            if let Some(resolved) = self.produces().then(|| path_of(opened)).flatten() {
+                if self.in_produced_dir(&resolved) && !self.explicit_write_exec(&resolved) {
+                    return self.judge_produced(call, &path_text, argv, opened, &resolved);
+                }
+                if !self.writable(&resolved) {
+                    self.note_compile(call, opened, &resolved, &argv);
+                }
+            }
+        }
         let attempt = ExecAttempt {
             pid,
             host_pid: call.pid,
@@ -117,6 +133,16 @@ impl Handler {
         for attempt in pending {
             self.judge_exec(attempt);
         }
+    }
+
+    /// Whether `path` lies beneath an explicit write-and-execute grant (`exec-out-dir`), where
+    /// anything written may run.
+    fn explicit_write_exec(&self, path: &Path) -> bool {
+        self.ctx
+            .write_exec_dirs
+            .iter()
+            .filter(|d| !self.ctx.produced_dirs.contains(d))
+            .any(|d| path.starts_with(d))
     }
 
     /// Predicts Landlock's answer to an exec, records it, and answers the same way.
