@@ -7,5 +7,6 @@ mod common;
 mod support;
 
 mod build;
+mod build_conftest;
 mod cli;
 mod sandbox;
