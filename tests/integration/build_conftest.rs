@@ -50,7 +50,10 @@ airtest!(a_program_the_build_compiled_runs_from_out_dir_without_exception, |s| {
     assert_eq!(b.code, 0, "stderr:\n{}", b.stderr);
     assert_eq!(b.report["summary"]["build_succeeded"], true);
     let results = conftest_results(&ws);
-    assert_eq!(results, "direct=Ok(Some(42))\nshell=Ok(Some(42))\n");
+    assert_eq!(
+        results,
+        "direct=Ok(Some(42))\nshell=Ok(Some(42))\nscript=Ok(Some(42))\n"
+    );
     let c = b.krate("conftest-run");
     assert_eq!(c["verdict"], "clean", "{c:#}");
     assert!(c["exceptions"].as_array().unwrap().is_empty());
@@ -60,7 +63,7 @@ airtest!(a_program_the_build_compiled_runs_from_out_dir_without_exception, |s| {
     let produced: Vec<&Value> = exec_events(c, "allowed")
         .filter(|e| e["detail"]["writable_dir"] == true)
         .collect();
-    assert_eq!(produced.len(), 2, "{:#}", c["events"]);
+    assert_eq!(produced.len(), 3, "{:#}", c["events"]);
     for (e, file) in produced.iter().zip(["/out/conftest", "/out/conftest2"]) {
         assert!(
             e["detail"]["resolved"].as_str().unwrap().ends_with(file),
@@ -70,6 +73,12 @@ airtest!(a_program_the_build_compiled_runs_from_out_dir_without_exception, |s| {
         assert!(e["detail"]["produced_by"]["pid"].as_i64().unwrap() > 0);
     }
     assert_eq!(produced[1]["detail"]["path"], "./conftest2");
+    // The script the crate ships, copied into OUT_DIR: named with its source.
+    assert_eq!(produced[2]["detail"]["script"], true, "{:#}", produced[2]);
+    assert!(produced[2]["detail"]["copied_from"]
+        .as_str()
+        .unwrap()
+        .ends_with("/conftest/gen.sh"));
 });
 
 airtest!(a_program_the_build_wrote_itself_is_refused_in_out_dir, |s| {
@@ -97,10 +106,15 @@ airtest!(a_program_the_build_wrote_itself_is_refused_in_out_dir, |s| {
             "{name}: {results}"
         );
     }
+    // Swapped in and out under a compiled program's name by another process, the copy never
+    // ran.
+    let raced = conftest_outcome(&results, "raced");
+    assert!(raced.contains(" copied 0 "), "{raced}");
     let c = b.krate("conftest-exec");
     assert_eq!(c["verdict"], "suspicious", "{c:#}");
     let allowed: Vec<&Value> = exec_events(c, "allowed")
         .filter(|e| e["detail"]["writable_dir"] == true)
+        .filter(|e| !e["detail"]["path"].as_str().unwrap().contains("raced"))
         .collect();
     assert_eq!(allowed.len(), 1, "{:#}", c["events"]);
     assert_eq!(allowed[0]["detail"]["path"], "./conftest");
@@ -203,6 +217,10 @@ airtest!(exec_out_dir_exception_opens_out_dir_only, |s| {
     // Allowed, logged, and marked as coming from a writable directory.
     let allowed: Vec<&Value> = exec_events(c, "allowed")
         .filter(|e| e["detail"]["writable_dir"] == true)
+        .collect();
+    let allowed: Vec<&Value> = allowed
+        .into_iter()
+        .filter(|e| !e["detail"]["path"].as_str().unwrap().contains("raced"))
         .collect();
     assert_eq!(allowed.len(), 6, "{:#}", c["events"]);
     assert_eq!(allowed[0]["detail"]["path"], "./conftest");

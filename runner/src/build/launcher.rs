@@ -157,6 +157,7 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
         config.extra_write_exec.push(out_dir.clone());
     } else {
         config.produced_exec.push(out_dir.clone());
+        config.produced_sources.push(manifest_dir.clone());
     }
     config.extra_write.extend(exception.write.iter().cloned());
     if let Some(dir) = real.parent() {

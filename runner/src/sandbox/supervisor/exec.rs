@@ -83,6 +83,11 @@ impl Handler {
         }
         let pid = self.inner_pid(call.pid);
         let absolute = absolute(call.pid, dirfd, OsStr::new(&path_text));
+        if let Some(p) = absolute.as_ref().filter(|p| self.produces() && self.in_produced_dir(p)) {
+            if !self.explicit_write_exec(p) {
+                return self.exec_in_produced_dir(call, &path_text, argv, p);
+            }
+        }
         let file = match absolute {
             Some(p) if p.starts_with("/proc") => {
                 ExecFile::Opened(self.open_inside(call.pid, &proc_self(&p, pid)))
@@ -97,7 +102,14 @@ impl Handler {
         if let ExecFile::Opened(Some(opened)) = &file {
             if let Some(resolved) = self.produces().then(|| path_of(opened)).flatten() {
                 if self.in_produced_dir(&resolved) && !self.explicit_write_exec(&resolved) {
-                    return self.judge_produced(call, &path_text, argv, opened, &resolved);
+                    // Named from elsewhere through a symlink (the lexical path is not in a
+                    // produced directory): the run could repoint it before the exec.
+                    let event = Event::new(Kind::Exec, "exec", Decision::Denied)
+                        .with("path", path_text.as_str())
+                        .with("argv", argv)
+                        .with("resolved", resolved.to_string_lossy())
+                        .with("writable_dir", true);
+                    return self.refuse_exec(call, event, super::produced::REACHED_BY_SYMLINK);
                 }
                 if !self.writable(&resolved) {
                     self.note_compile(call, opened, &resolved, &argv);

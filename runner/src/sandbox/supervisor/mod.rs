@@ -88,6 +88,9 @@ pub(crate) struct Context {
     /// Writable directories (among `write_exec_dirs`) from which only a program a compiler or
     /// linker of the run produced may be executed (`produced.rs`): a build script's `OUT_DIR`.
     pub produced_dirs: Vec<PathBuf>,
+    /// The crate's own sources (read-only): a `#!` script copied from them into a produced
+    /// directory may run from there too.
+    pub produced_sources: Vec<PathBuf>,
     /// Program names whose execution is marked `network_tool` in its event.
     pub network_tools: Vec<String>,
     /// The syscalls the profile denies, by number, with the names the profile gives them.

@@ -50,18 +50,25 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::fstat;
 
 use super::inside::{absolute, path_of, tgid};
+use crate::sandbox::procmem::read_cstring;
 use super::{Answer, Call, Handler};
 use crate::events::{Decision, Event, Kind};
+
+/// Why an exec reached through a symlink in a produced directory is refused.
+pub(super) const REACHED_BY_SYMLINK: &str = "reached through a symlink, which the run could point \
+     elsewhere between this check and the exec";
 
 /// How long a syscall that could swap a file waits for an allowed exec to happen.
 const SETTLE_LIMIT: Duration = Duration::from_millis(50);
@@ -82,6 +89,8 @@ pub(super) struct Produced {
     sealed: Mutex<HashMap<(u64, u64), Sealed>>,
     /// Allowed execs of produced files that may not have happened yet.
     in_flight: Mutex<Vec<InFlight>>,
+    /// The crate's source files, indexed on the first script exec.
+    sources: OnceLock<SourceIndex>,
 }
 
 /// A compiler process writing into a produced directory.
@@ -123,9 +132,19 @@ impl Stamp {
 
 /// A produced file.
 struct Sealed {
+    /// Where its compiler wrote it (inside view).
+    path: PathBuf,
     stamp: Stamp,
     program: String,
     pid: i32,
+}
+
+/// Why a file in a produced directory may run.
+enum Origin {
+    /// A compiler of the run wrote it.
+    Compiled { program: String, pid: i32 },
+    /// A `#!` script, a copy of this file of the crate's own sources.
+    Copied(PathBuf),
 }
 
 /// An allowed exec of a produced file.
@@ -160,9 +179,44 @@ impl Handler {
     }
 
     /// A rename or symlink: [`Handler::before_notification`] has already collected the ended
-    /// compiles and let allowed execs happen; Landlock decides the call itself.
-    pub(super) fn swap(&self, _call: &Call) -> Answer {
+    /// compiles and let allowed execs happen. A rename's source and destination are unsealed
+    /// before it may go on (it takes effect after this answer, possibly after an exec judged
+    /// meanwhile; a symlink cannot replace an existing name). Landlock decides the call itself.
+    pub(super) fn swap(&self, call: &Call) -> Answer {
+        if !self.produces() {
+            return Answer::Continue;
+        }
+        let names: [(i32, u64); 2] = match call.nr {
+            #[cfg(target_arch = "x86_64")]
+            libc::SYS_rename => [
+                (libc::AT_FDCWD, call.args[0]),
+                (libc::AT_FDCWD, call.args[1]),
+            ],
+            libc::SYS_renameat | libc::SYS_renameat2 => [
+                (call.args[0] as i32, call.args[1]),
+                (call.args[2] as i32, call.args[3]),
+            ],
+            _ => return Answer::Continue,
+        };
+        for (dirfd, ptr) in names {
+            let Some(path) = read_cstring(call.pid, ptr)
+                .and_then(|raw| absolute(call.pid, dirfd, OsStr::from_bytes(&raw)))
+            else {
+                continue;
+            };
+            if self.in_produced_dir(&path) {
+                self.unseal(call, &path);
+            }
+        }
         Answer::Continue
+    }
+
+    /// Forgets the produced files at or beneath `path` (inside view), and the file it names.
+    fn unseal(&self, call: &Call, path: &Path) {
+        let named = self.open_inside(call.pid, path).and_then(|f| identity(&f));
+        if let Ok(mut sealed) = self.produced.sealed.lock() {
+            sealed.retain(|id, s| Some(*id) != named && !s.path.starts_with(path));
+        }
     }
 
     /// Notes an exec of `file` (opened, at `resolved`, outside every writable directory) with
@@ -288,6 +342,7 @@ impl Handler {
             sealed.insert(
                 (st.st_dev, st.st_ino),
                 Sealed {
+                    path: compile.output.clone(),
                     stamp: Stamp::of(&st),
                     program: compile.program.clone(),
                     pid: compile.pid,
@@ -309,11 +364,41 @@ impl Handler {
                 }
             }
         }
-        if let Some(id) = self.open_inside(call.pid, path).and_then(|f| identity(&f)) {
-            if let Ok(mut sealed) = self.produced.sealed.lock() {
-                sealed.remove(&id);
-            }
+        self.unseal(call, path);
+    }
+
+    /// An exec of `lexical` (absolute, inside view), which lies in a produced directory: the
+    /// file is looked up without following any symlink (the run could swap one between this
+    /// check and the kernel's own lookup) and judged by [`Handler::judge_produced`].
+    pub(super) fn exec_in_produced_dir(
+        &self,
+        call: &Call,
+        path: &str,
+        argv: Vec<String>,
+        lexical: &Path,
+    ) -> Answer {
+        if Path::new(path).components().any(|c| c == Component::ParentDir) {
+            let event = exec_event(path, argv, lexical);
+            return self.refuse_exec(call, event, "names its file through `..`, which the run \
+                 could make lead elsewhere between this check and the exec");
         }
+        match self.open_inside_no_symlinks(lexical) {
+            Ok(file) => self.judge_produced(call, path, argv, &file, lexical),
+            Err(Errno::ELOOP) => {
+                let event = exec_event(path, argv, lexical);
+                self.refuse_exec(call, event, REACHED_BY_SYMLINK)
+            }
+            // Nothing there: what the kernel would answer.
+            Err(_) => Answer::Deny(libc::ENOENT),
+        }
+    }
+
+    /// Records `event` as a refused exec with `reason` and refuses it.
+    pub(super) fn refuse_exec(&self, call: &Call, event: Event, reason: &str) -> Answer {
+        let mut event = event.with("reason", reason);
+        event.decision = Decision::Denied;
+        self.record(call, event);
+        Answer::Deny(libc::EACCES)
     }
 
     /// Judges an exec of `file` (opened race-free, at `resolved` in a produced directory):
@@ -326,26 +411,23 @@ impl Handler {
         file: &OwnedFd,
         resolved: &Path,
     ) -> Answer {
-        let pid = self.inner_pid(call.pid);
-        let event = Event::new(Kind::Exec, "exec", Decision::Allowed)
-            .with("path", path)
-            .with("argv", argv)
-            .with("resolved", resolved.to_string_lossy())
-            .with("writable_dir", true);
+        let event = exec_event(path, argv, resolved);
         let verdict = match fstat(file.as_fd()) {
-            Ok(st) => self.produced_by(&st),
+            Ok(st) => self.produced_by(&st).or_else(|reason| {
+                self.copied_script(call, file, &st).ok_or(reason)
+            }),
             Err(_) => Err("the file could not be examined"),
         };
-        let verdict = verdict.and_then(|producer| {
+        let verdict = verdict.and_then(|origin| {
             if shares_path_memory(call.pid) {
                 Err("the caller shares its memory with another running thread, which could \
                      change the path between the check and the exec")
             } else {
-                Ok(producer)
+                Ok(origin)
             }
         });
         match verdict {
-            Ok((program, producer_pid)) => {
+            Ok(origin) => {
                 if !notification_valid(call) {
                     return Answer::Deny(libc::EACCES); // the caller is gone
                 }
@@ -357,24 +439,58 @@ impl Handler {
                         since: Instant::now(),
                     });
                 }
-                let produced_by = serde_json::json!({"program": program, "pid": producer_pid});
-                self.record_by(pid, event.with("produced_by", produced_by));
+                let event = match origin {
+                    Origin::Compiled { program, pid } => event.with(
+                        "produced_by",
+                        serde_json::json!({"program": program, "pid": pid}),
+                    ),
+                    Origin::Copied(source) => event
+                        .with("script", true)
+                        .with("copied_from", source.to_string_lossy()),
+                };
+                self.record(call, event);
                 Answer::Continue
             }
-            Err(reason) => {
-                let mut event = event.with("reason", reason);
-                event.decision = Decision::Denied;
-                self.record_by(pid, event);
-                Answer::Deny(libc::EACCES)
-            }
+            Err(reason) => self.refuse_exec(call, event, reason),
         }
     }
 
+    /// If `file` (described by `st`) is a `#!` script whose interpreter lies outside every
+    /// writable directory and whose bytes are those of a file of the crate's own sources of
+    /// the same name (a build that copies its sources into `OUT_DIR`, as tikv-jemalloc-sys
+    /// does before `configure`), that source file. Running it runs that interpreter on a file
+    /// it could read anyway (`sh script` needs no exception); the kernel checks the
+    /// interpreter's execute right itself.
+    fn copied_script(&self, call: &Call, file: &OwnedFd, st: &libc::stat) -> Option<Origin> {
+        if self.ctx.produced_sources.is_empty() || st.st_size > MAX_SCRIPT {
+            return None;
+        }
+        let path = path_of(file)?;
+        let content = fs::read(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
+        let interpreter = absolute(call.pid, libc::AT_FDCWD, interpreter(&content)?)?;
+        if self.writable(&interpreter) {
+            return None;
+        }
+        let index = self
+            .produced
+            .sources
+            .get_or_init(|| index_sources(&self.ctx.produced_sources));
+        let key = (path.file_name()?.to_owned(), content.len() as u64);
+        let source = index
+            .get(&key)?
+            .iter()
+            .find(|candidate| fs::read(candidate).is_ok_and(|c| c == content))?;
+        Some(Origin::Copied(source.clone()))
+    }
+
     /// The producer of the file `st` describes, if it was sealed with this very stamp.
-    fn produced_by(&self, st: &libc::stat) -> Result<(String, i32), &'static str> {
+    fn produced_by(&self, st: &libc::stat) -> Result<Origin, &'static str> {
         let sealed = self.produced.sealed.lock().map_err(|_| "internal error")?;
         match sealed.get(&(st.st_dev, st.st_ino)) {
-            Some(s) if s.stamp == Stamp::of(st) => Ok((s.program.clone(), s.pid)),
+            Some(s) if s.stamp == Stamp::of(st) => Ok(Origin::Compiled {
+                program: s.program.clone(),
+                pid: s.pid,
+            }),
             Some(_) => Err("changed after the compiler of this run produced it"),
             None => Err("written into a writable directory, not produced by a compiler or \
                          linker of this run"),
@@ -397,6 +513,65 @@ impl Handler {
             }
         });
     }
+}
+
+/// The event of an exec of `resolved`, named `path` with `argv`, from a produced directory.
+fn exec_event(path: &str, argv: Vec<String>, resolved: &Path) -> Event {
+    Event::new(Kind::Exec, "exec", Decision::Allowed)
+        .with("path", path)
+        .with("argv", argv)
+        .with("resolved", resolved.to_string_lossy())
+        .with("writable_dir", true)
+}
+
+/// Source files of the crate, by file name and size, for recognizing copied scripts.
+type SourceIndex = HashMap<(std::ffi::OsString, u64), Vec<PathBuf>>;
+
+/// At most this many files of the crate's sources are indexed.
+const MAX_SOURCES: usize = 50_000;
+
+/// A `#!` script at most this big may be recognized as a copy of a source file.
+const MAX_SCRIPT: i64 = 1 << 20;
+
+/// Indexes the regular files beneath `dirs` (not following symlinks; skipping `target` and
+/// `.git` directories), by file name and size.
+fn index_sources(dirs: &[PathBuf]) -> SourceIndex {
+    let mut index = SourceIndex::new();
+    let mut stack: Vec<PathBuf> = dirs.to_vec();
+    let mut seen = 0;
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            seen += 1;
+            if seen > MAX_SOURCES {
+                return index;
+            }
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let name = entry.file_name();
+            if kind.is_dir() && name != "target" && name != ".git" {
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                if let Ok(meta) = entry.metadata() {
+                    index.entry((name, meta.len())).or_default().push(entry.path());
+                }
+            }
+        }
+    }
+    index
+}
+
+/// The interpreter a `#!` script names (its first word), if `content` is one.
+fn interpreter(content: &[u8]) -> Option<&OsStr> {
+    let line = content.strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let word = line
+        .split(|b| b.is_ascii_whitespace())
+        .find(|w| !w.is_empty())?;
+    Some(OsStr::from_bytes(word))
 }
 
 /// `tgid(host)` if `host` may be `compile`'s process at all (cheap test first).
