@@ -41,110 +41,118 @@ fn exec_events<'a>(c: &'a Value, decision: &'a str) -> impl Iterator<Item = &'a 
         .filter(move |e| e["kind"] == "exec" && e["decision"] == decision)
 }
 
-airtest!(a_program_the_build_compiled_runs_from_out_dir_without_exception, |s| {
-    if !build_test_runs(&s) {
-        return;
-    }
-    let ws = fixture_copy(&s, "conftest-run", "conftest");
-    let b = airlock_build(&ws.join("Cargo.toml"), &["--", "--offline"]);
-    assert_eq!(b.code, 0, "stderr:\n{}", b.stderr);
-    assert_eq!(b.report["summary"]["build_succeeded"], true);
-    let results = conftest_results(&ws);
-    assert_eq!(
-        results,
-        "direct=Ok(Some(42))\nshell=Ok(Some(42))\nscript=Ok(Some(42))\n"
-    );
-    let c = b.krate("conftest-run");
-    assert_eq!(c["verdict"], "clean", "{c:#}");
-    assert!(c["exceptions"].as_array().unwrap().is_empty());
-    // Both runs are allowed execs from the writable OUT_DIR, each naming the compiler that
-    // produced it: the direct one by its absolute path, the shell's by `./conftest2`, whose
-    // `-o conftest2` was resolved against the shell's working directory.
-    let produced: Vec<&Value> = exec_events(c, "allowed")
-        .filter(|e| e["detail"]["writable_dir"] == true)
-        .collect();
-    assert_eq!(produced.len(), 3, "{:#}", c["events"]);
-    for (e, file) in produced.iter().zip(["/out/conftest", "/out/conftest2"]) {
-        assert!(
-            e["detail"]["resolved"].as_str().unwrap().ends_with(file),
-            "{e:#}"
+airtest!(
+    a_program_the_build_compiled_runs_from_out_dir_without_exception,
+    |s| {
+        if !build_test_runs(&s) {
+            return;
+        }
+        let ws = fixture_copy(&s, "conftest-run", "conftest");
+        let b = airlock_build(&ws.join("Cargo.toml"), &["--", "--offline"]);
+        assert_eq!(b.code, 0, "stderr:\n{}", b.stderr);
+        assert_eq!(b.report["summary"]["build_succeeded"], true);
+        let results = conftest_results(&ws);
+        assert_eq!(
+            results,
+            "direct=Ok(Some(42))\nshell=Ok(Some(42))\nscript=Ok(Some(42))\n"
         );
-        assert_eq!(e["detail"]["produced_by"]["program"], "cc", "{e:#}");
-        assert!(e["detail"]["produced_by"]["pid"].as_i64().unwrap() > 0);
+        let c = b.krate("conftest-run");
+        assert_eq!(c["verdict"], "clean", "{c:#}");
+        assert!(c["exceptions"].as_array().unwrap().is_empty());
+        // Both runs are allowed execs from the writable OUT_DIR, each naming the compiler that
+        // produced it: the direct one by its absolute path, the shell's by `./conftest2`, whose
+        // `-o conftest2` was resolved against the shell's working directory.
+        let produced: Vec<&Value> = exec_events(c, "allowed")
+            .filter(|e| e["detail"]["writable_dir"] == true)
+            .collect();
+        assert_eq!(produced.len(), 3, "{:#}", c["events"]);
+        for (e, file) in produced.iter().zip(["/out/conftest", "/out/conftest2"]) {
+            assert!(
+                e["detail"]["resolved"].as_str().unwrap().ends_with(file),
+                "{e:#}"
+            );
+            assert_eq!(e["detail"]["produced_by"]["program"], "cc", "{e:#}");
+            assert!(e["detail"]["produced_by"]["pid"].as_i64().unwrap() > 0);
+        }
+        assert_eq!(produced[1]["detail"]["path"], "./conftest2");
+        // The script the crate ships, copied into OUT_DIR: named with its source.
+        assert_eq!(produced[2]["detail"]["script"], true, "{:#}", produced[2]);
+        assert!(produced[2]["detail"]["copied_from"]
+            .as_str()
+            .unwrap()
+            .ends_with("/conftest/gen.sh"));
     }
-    assert_eq!(produced[1]["detail"]["path"], "./conftest2");
-    // The script the crate ships, copied into OUT_DIR: named with its source.
-    assert_eq!(produced[2]["detail"]["script"], true, "{:#}", produced[2]);
-    assert!(produced[2]["detail"]["copied_from"]
-        .as_str()
-        .unwrap()
-        .ends_with("/conftest/gen.sh"));
-});
+);
 
-airtest!(a_program_the_build_wrote_itself_is_refused_in_out_dir, |s| {
-    if !build_test_runs(&s) {
-        return;
-    }
-    let ws = fixture_copy(&s, "conftest-exec", "conftest");
-    let b = airlock_build(&ws.join("Cargo.toml"), &["--", "--offline"]);
-    assert_eq!(b.code, 1, "stderr:\n{}", b.stderr);
-    assert_eq!(b.report["summary"]["build_succeeded"], true);
-    // The compiled program ran; nothing the script wrote, copied, rewrote or renamed did.
-    let results = conftest_results(&ws);
-    assert_eq!(conftest_outcome(&results, "out_dir"), "ran", "{results}");
-    for name in [
-        "copied",
-        "written",
-        "script",
-        "rewritten",
-        "renamed",
-        "tmp",
-        "memfd",
-    ] {
+airtest!(
+    a_program_the_build_wrote_itself_is_refused_in_out_dir,
+    |s| {
+        if !build_test_runs(&s) {
+            return;
+        }
+        let ws = fixture_copy(&s, "conftest-exec", "conftest");
+        let b = airlock_build(&ws.join("Cargo.toml"), &["--", "--offline"]);
+        assert_eq!(b.code, 1, "stderr:\n{}", b.stderr);
+        assert_eq!(b.report["summary"]["build_succeeded"], true);
+        // The compiled program ran; nothing the script wrote, copied, rewrote or renamed did.
+        let results = conftest_results(&ws);
+        assert_eq!(conftest_outcome(&results, "out_dir"), "ran", "{results}");
+        for name in [
+            "copied",
+            "written",
+            "script",
+            "rewritten",
+            "renamed",
+            "tmp",
+            "memfd",
+        ] {
+            assert!(
+                conftest_outcome(&results, name).starts_with("refused: Permission denied"),
+                "{name}: {results}"
+            );
+        }
+        // Swapped in and out under a compiled program's name by another process, the copy never
+        // ran.
+        let raced = conftest_outcome(&results, "raced");
+        assert!(raced.contains(" copied 0 "), "{raced}");
+        let c = b.krate("conftest-exec");
+        assert_eq!(c["verdict"], "suspicious", "{c:#}");
+        let allowed: Vec<&Value> = exec_events(c, "allowed")
+            .filter(|e| e["detail"]["writable_dir"] == true)
+            .filter(|e| !e["detail"]["path"].as_str().unwrap().contains("raced"))
+            .collect();
+        assert_eq!(allowed.len(), 1, "{:#}", c["events"]);
+        assert_eq!(allowed[0]["detail"]["path"], "./conftest");
+        assert_eq!(allowed[0]["detail"]["produced_by"]["program"], "cc");
+        let denied: Vec<&Value> = exec_events(c, "denied").collect();
+        for name in ["copied", "written", "script.sh", "rewritten", "renamed"] {
+            assert!(
+                denied
+                    .iter()
+                    .any(|e| e["detail"]["path"] == format!("./{name}")
+                        && e["detail"]["writable_dir"] == true
+                        && e["detail"]["resolved"]
+                            .as_str()
+                            .is_some_and(|r| r.ends_with(&format!("/out/{name}")))
+                        && e["detail"]["reason"]
+                            .as_str()
+                            .is_some_and(|r| r.contains("not produced by a compiler"))),
+                "{name}: {denied:#?}"
+            );
+        }
         assert!(
-            conftest_outcome(&results, name).starts_with("refused: Permission denied"),
-            "{name}: {results}"
+            denied.iter().any(|e| e["detail"]["path"] == "/tmp/conftest"
+                && e["detail"]["reason"] == "not beneath an executable directory"),
+            "{denied:#?}"
         );
-    }
-    // Swapped in and out under a compiled program's name by another process, the copy never
-    // ran.
-    let raced = conftest_outcome(&results, "raced");
-    assert!(raced.contains(" copied 0 "), "{raced}");
-    let c = b.krate("conftest-exec");
-    assert_eq!(c["verdict"], "suspicious", "{c:#}");
-    let allowed: Vec<&Value> = exec_events(c, "allowed")
-        .filter(|e| e["detail"]["writable_dir"] == true)
-        .filter(|e| !e["detail"]["path"].as_str().unwrap().contains("raced"))
-        .collect();
-    assert_eq!(allowed.len(), 1, "{:#}", c["events"]);
-    assert_eq!(allowed[0]["detail"]["path"], "./conftest");
-    assert_eq!(allowed[0]["detail"]["produced_by"]["program"], "cc");
-    let denied: Vec<&Value> = exec_events(c, "denied").collect();
-    for name in ["copied", "written", "script.sh", "rewritten", "renamed"] {
         assert!(
-            denied.iter().any(|e| e["detail"]["path"] == format!("./{name}")
-                && e["detail"]["writable_dir"] == true
-                && e["detail"]["resolved"]
-                    .as_str()
-                    .is_some_and(|r| r.ends_with(&format!("/out/{name}")))
-                && e["detail"]["reason"]
-                    .as_str()
-                    .is_some_and(|r| r.contains("not produced by a compiler"))),
-            "{name}: {denied:#?}"
+            denied.iter().any(|e| e["detail"]["fileless"] == true),
+            "{denied:#?}"
         );
+        // The script went on, so no hint.
+        assert!(!b.stderr.contains("exec-out-dir = true"), "{}", b.stderr);
     }
-    assert!(
-        denied.iter().any(|e| e["detail"]["path"] == "/tmp/conftest"
-            && e["detail"]["reason"] == "not beneath an executable directory"),
-        "{denied:#?}"
-    );
-    assert!(
-        denied.iter().any(|e| e["detail"]["fileless"] == true),
-        "{denied:#?}"
-    );
-    // The script went on, so no hint.
-    assert!(!b.stderr.contains("exec-out-dir = true"), "{}", b.stderr);
-});
+);
 
 airtest!(exec_from_out_dir_is_refused_by_default_with_a_hint, |s| {
     if !build_test_runs(&s) {
@@ -203,7 +211,14 @@ airtest!(exec_out_dir_exception_opens_out_dir_only, |s| {
     assert_eq!(b.report["summary"]["build_succeeded"], true);
     // Under the exception anything in OUT_DIR runs, compiled or not.
     let results = conftest_results(&ws);
-    for name in ["out_dir", "copied", "written", "script", "rewritten", "renamed"] {
+    for name in [
+        "out_dir",
+        "copied",
+        "written",
+        "script",
+        "rewritten",
+        "renamed",
+    ] {
         assert_eq!(conftest_outcome(&results, name), "ran", "{name}: {results}");
     }
     assert!(

@@ -83,7 +83,10 @@ impl Handler {
         }
         let pid = self.inner_pid(call.pid);
         let absolute = absolute(call.pid, dirfd, OsStr::new(&path_text));
-        if let Some(p) = absolute.as_ref().filter(|p| self.produces() && self.in_produced_dir(p)) {
+        if let Some(p) = absolute
+            .as_ref()
+            .filter(|p| self.produces() && self.in_produced_dir(p))
+        {
             if !self.explicit_write_exec(p) {
                 return self.exec_in_produced_dir(call, &path_text, argv, p);
             }

@@ -5,53 +5,69 @@
 //! The directories where this applies ([`super::Context::produced_dirs`], a build script's
 //! `OUT_DIR`) carry Landlock's execute right and are mounted without `noexec`, so the kernel
 //! lets any file there run; the supervisor refuses every exec from them except of a file that
-//! a compiler of the run produced and nobody changed since. The rule:
+//! a compiler of the run produced and nobody changed since. (Refusing is always safe; a
+//! `continue` is backed by Landlock's execute right, which is why the check below must make
+//! sure that what the kernel runs is what was checked.)
 //!
 //! 1. **A compile is noticed** when a compiler or linker (`cc`, `gcc`, `clang`, `c++`, `ld`,
-//!    `collect2`, `rustc`, their triple- and version-suffixed names; see [`is_compiler`]) is
-//!    exec'd from outside every writable directory with `-o PATH` (`--output`), `PATH` (resolved
-//!    against the process's cwd) beneath a produced directory. The process is held by a pidfd.
-//!    It counts only once the process is seen running that compiler (its `/proc/<pid>/exe` is
-//!    the compiler's file, checked at its next notified syscall: a driver execs its passes, a
-//!    linker opens its output to write): an exec that failed, leaving the caller to write the
-//!    output itself, produces nothing.
+//!    `collect2`, `rustc`, with triple and version affixes; `names.rs`) is exec'd from outside
+//!    every writable directory with `-o PATH` (`--output`), `PATH` (resolved against the
+//!    process's cwd) beneath a produced directory. The process is held by a pidfd. It counts
+//!    only once the process is seen running that compiler (`/proc/<pid>/exe` is the
+//!    compiler's file at one of its later notified syscalls: a driver execs its passes, a
+//!    linker opens its output to write), so an exec that failed, leaving the caller to write
+//!    the output itself, produces nothing.
 //! 2. **The output is sealed when the compiler exits**: its `(device, inode)` with size, mtime
-//!    and ctime, taken from a descriptor opened without following a final symlink. Exits are
-//!    collected at the start of every notification ([`Handler::reap_compiles`]), and every way
-//!    the run could change which file the path names or what it holds before that is a
-//!    notified syscall: write-intent opens, links, and renames and symlinks (routed here only
-//!    for this, see `policy.rs`). So nothing the run does after the exit is seen before the
-//!    seal. A write-intent open of the output during the compile by a process outside the
-//!    compiler's process tree taints the compile (it is never sealed).
-//! 3. **An exec from a produced directory** opens the file race-free (`openat2` with
-//!    `RESOLVE_IN_ROOT` on the sandbox root), and is allowed only if its identity and stamp are
-//!    a sealed one (a rewrite changes mtime and ctime; a rename or copy is another inode), the
-//!    calling process is the only thread that can change the path it passed (one thread, and
-//!    not sharing its memory with a multi-threaded parent, as a `vfork` child would), and the
-//!    notification is still valid (`SECCOMP_IOCTL_NOTIF_ID_VALID`). The event is `allowed`
-//!    with `produced_by` (the compiler's argv[0] and pid). Anything else is `denied` (the
-//!    crate is suspicious): a dropped or copied binary, a script, a file written with
-//!    `fs::write`, a program rewritten after its compile. Fileless execs stay refused in
-//!    `exec.rs` before any of this.
+//!    and ctime, from a descriptor whose path is the output itself (no symlink followed).
+//!    Exits are collected at the start of every notification ([`Handler::reap_compiles`]).
+//!    Everything the run could do after the exit to put another file under the output's name
+//!    or other bytes into it, short of `truncate`, is a notified syscall (a write-intent open,
+//!    a link, a rename, a symlink: the last two routed here for this alone, `policy.rs`), so
+//!    the seal is taken before any of it. A write-intent open of the output during the
+//!    compile by a process outside the compiler's process tree taints the compile.
+//! 3. **An exec in a produced directory** is looked up in the sandbox's root without following
+//!    any symlink (`openat2` with `RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS`; a path with `..` is
+//!    refused): the name cannot be re-pointed between the check and the kernel's lookup. One
+//!    that reaches the directory through a symlink from elsewhere is refused in `exec.rs`.
+//!    The file is allowed if its identity and stamp are a sealed one (`produced_by`: the
+//!    compiler's argv[0] and pid), or if it is a `#!` script, byte for byte a file of the
+//!    crate's own sources, whose interpreter lies outside every writable directory
+//!    (`copied_from`; running it runs that interpreter on a file it may read anyway, as `sh
+//!    file` always may). The caller must be the only thread that can change the path it passed
+//!    (one thread, not sharing its memory with a multi-threaded parent as a `vfork` child
+//!    does), and the notification still valid (`SECCOMP_IOCTL_NOTIF_ID_VALID`). Anything else
+//!    is `denied` with a reason (the crate is suspicious): a dropped or copied binary, bytes
+//!    written with `fs::write`, a script the build wrote, a program rewritten or renamed
+//!    over. Fileless execs are refused in `exec.rs` before any of this.
 //!
-//! **Between the answer and the kernel's exec** the path is resolved again. Every syscall that
-//! could make it name another file or change the file's content is notified (renames,
-//! symlinks, links, write-intent opens), and while an allowed exec is in flight each of them
-//! first waits until the exec has happened (the process's `/proc/<pid>/exe` is no longer what
-//! it ran, or it is gone; [`Handler::settle_execs`]). After that the file is a running
-//! executable, which the kernel refuses to open for writing (`ETXTBSY`); a writer already
-//! holding it open at the exec makes the exec fail the same way. A write-intent open of a
-//! sealed file unseals it. What remains: a descriptor opened for writing before the compile
-//! began, on an inode the compiler then rewrites in place (linkers unlink or rename their
-//! output first, so a linked program is a fresh inode), and `truncate(2)`, which can only cut
-//! the file short. In every case the program still runs inside the same sandbox, with the
-//! same grants as the build script that could compile any code it likes.
+//! **Races with other processes of the run.** A syscall answered `continue` takes effect
+//! after the answer, so the order in which the supervisor sees two syscalls is not the order
+//! in which they act. Both orders are covered:
+//! - a rename or write-intent open answered *before* an exec is judged unseals the files it
+//!   names first ([`Handler::swap`], [`Handler::produced_write`]), so the exec is refused
+//!   whether or not it has taken effect yet;
+//! - one notified *after* an exec was allowed first waits until that exec has happened (the
+//!   process's `/proc/<pid>/exe` changed, or it is gone; [`Handler::settle_execs`]). From then
+//!   on the file is a running executable, which the kernel will not open for writing
+//!   (`ETXTBSY`); a writer holding it open already makes the exec itself fail that way.
+//!
+//! What remains: a descriptor opened for writing before the compile began, on an inode the
+//! compiler then rewrites in place (linkers unlink or rename their output first, so a linked
+//! program is a fresh inode); `truncate(2)`, which can only cut a file short; a copied script
+//! rewritten through a descriptor opened before the check (the interpreter line is read by the
+//! kernel at the exec: an interpreter in `OUT_DIR` would then run unchecked); and a path
+//! string in memory shared with another process (`MAP_SHARED`). In every case the program runs
+//! inside the same sandbox with the grants the build script has anyway (it may compile and
+//! run any code it likes): what is at stake is which exec the report attributes to a
+//! compiler, never what the sandbox lets a build do.
+
+mod names;
+mod process;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -61,10 +77,12 @@ use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::stat::fstat;
 
+use self::names::{index_sources, interpreter, is_compiler, output_of, SourceIndex, MAX_SCRIPT};
+use self::process::{descends_from, exe_identity, notification_valid, shares_path_memory};
 use super::inside::{absolute, path_of, tgid};
-use crate::sandbox::procmem::read_cstring;
 use super::{Answer, Call, Handler};
 use crate::events::{Decision, Event, Kind};
+use crate::sandbox::procmem::read_cstring;
 
 /// Why an exec reached through a symlink in a produced directory is refused.
 pub(super) const REACHED_BY_SYMLINK: &str = "reached through a symlink, which the run could point \
@@ -72,13 +90,6 @@ pub(super) const REACHED_BY_SYMLINK: &str = "reached through a symlink, which th
 
 /// How long a syscall that could swap a file waits for an allowed exec to happen.
 const SETTLE_LIMIT: Duration = Duration::from_millis(50);
-
-/// The compilers and linkers whose `-o` output may be executed (names without a target triple
-/// or version suffix).
-const COMPILERS: &[&str] = &[
-    "cc", "c++", "gcc", "g++", "clang", "clang++", "ld", "ld.bfd", "ld.gold", "ld.lld", "lld",
-    "ld.mold", "mold", "collect2", "rustc",
-];
 
 /// The run's compiles and the programs they produced.
 #[derive(Default)]
@@ -273,12 +284,24 @@ impl Handler {
         let Ok(mut pending) = self.produced.pending.lock() else {
             return;
         };
-        if pending.iter().all(|c| c.confirmed || c.host_pid != tgid_cached(host, c)) {
+        if pending.iter().all(|c| c.confirmed) {
             return;
         }
-        let exe = exe_identity(host);
-        for c in pending.iter_mut().filter(|c| !c.confirmed) {
-            if c.host_pid == tgid_cached(host, c) && exe == Some(c.exe) {
+        // The thread itself leads its group, unless a worker thread of a linker asks.
+        let group = if pending.iter().any(|c| c.host_pid == host) {
+            host
+        } else {
+            tgid(host)
+        };
+        let mut exe = None;
+        for c in pending
+            .iter_mut()
+            .filter(|c| !c.confirmed && c.host_pid == group)
+        {
+            if exe.is_none() {
+                exe = Some(exe_identity(group));
+            }
+            if exe == Some(Some(c.exe)) {
                 c.confirmed = true;
             }
         }
@@ -377,10 +400,17 @@ impl Handler {
         argv: Vec<String>,
         lexical: &Path,
     ) -> Answer {
-        if Path::new(path).components().any(|c| c == Component::ParentDir) {
+        if Path::new(path)
+            .components()
+            .any(|c| c == Component::ParentDir)
+        {
             let event = exec_event(path, argv, lexical);
-            return self.refuse_exec(call, event, "names its file through `..`, which the run \
-                 could make lead elsewhere between this check and the exec");
+            return self.refuse_exec(
+                call,
+                event,
+                "names its file through `..`, which the run \
+                 could make lead elsewhere between this check and the exec",
+            );
         }
         match self.open_inside_no_symlinks(lexical) {
             Ok(file) => self.judge_produced(call, path, argv, &file, lexical),
@@ -413,15 +443,17 @@ impl Handler {
     ) -> Answer {
         let event = exec_event(path, argv, resolved);
         let verdict = match fstat(file.as_fd()) {
-            Ok(st) => self.produced_by(&st).or_else(|reason| {
-                self.copied_script(call, file, &st).ok_or(reason)
-            }),
+            Ok(st) => self
+                .produced_by(&st)
+                .or_else(|reason| self.copied_script(call, file, &st).ok_or(reason)),
             Err(_) => Err("the file could not be examined"),
         };
         let verdict = verdict.and_then(|origin| {
             if shares_path_memory(call.pid) {
-                Err("the caller shares its memory with another running thread, which could \
-                     change the path between the check and the exec")
+                Err(
+                    "the caller shares its memory with another running thread, which could \
+                     change the path between the check and the exec",
+                )
             } else {
                 Ok(origin)
             }
@@ -492,8 +524,10 @@ impl Handler {
                 pid: s.pid,
             }),
             Some(_) => Err("changed after the compiler of this run produced it"),
-            None => Err("written into a writable directory, not produced by a compiler or \
-                         linker of this run"),
+            None => Err(
+                "written into a writable directory, not produced by a compiler or \
+                         linker of this run",
+            ),
         }
     }
 
@@ -503,14 +537,12 @@ impl Handler {
         let Ok(mut in_flight) = self.produced.in_flight.lock() else {
             return;
         };
-        in_flight.retain(|e| {
-            loop {
-                let now = exe_identity(e.host_pid);
-                if now.is_none() || now != e.before || e.since.elapsed() > SETTLE_LIMIT {
-                    return false;
-                }
-                std::thread::sleep(Duration::from_micros(50));
+        in_flight.retain(|e| loop {
+            let now = exe_identity(e.host_pid);
+            if now.is_none() || now != e.before || e.since.elapsed() > SETTLE_LIMIT {
+                return false;
             }
+            std::thread::sleep(Duration::from_micros(50));
         });
     }
 }
@@ -524,234 +556,7 @@ fn exec_event(path: &str, argv: Vec<String>, resolved: &Path) -> Event {
         .with("writable_dir", true)
 }
 
-/// Source files of the crate, by file name and size, for recognizing copied scripts.
-type SourceIndex = HashMap<(std::ffi::OsString, u64), Vec<PathBuf>>;
-
-/// At most this many files of the crate's sources are indexed.
-const MAX_SOURCES: usize = 50_000;
-
-/// A `#!` script at most this big may be recognized as a copy of a source file.
-const MAX_SCRIPT: i64 = 1 << 20;
-
-/// Indexes the regular files beneath `dirs` (not following symlinks; skipping `target` and
-/// `.git` directories), by file name and size.
-fn index_sources(dirs: &[PathBuf]) -> SourceIndex {
-    let mut index = SourceIndex::new();
-    let mut stack: Vec<PathBuf> = dirs.to_vec();
-    let mut seen = 0;
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            seen += 1;
-            if seen > MAX_SOURCES {
-                return index;
-            }
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            let name = entry.file_name();
-            if kind.is_dir() && name != "target" && name != ".git" {
-                stack.push(entry.path());
-            } else if kind.is_file() {
-                if let Ok(meta) = entry.metadata() {
-                    index.entry((name, meta.len())).or_default().push(entry.path());
-                }
-            }
-        }
-    }
-    index
-}
-
-/// The interpreter a `#!` script names (its first word), if `content` is one.
-fn interpreter(content: &[u8]) -> Option<&OsStr> {
-    let line = content.strip_prefix(b"#!")?;
-    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
-    let word = line
-        .split(|b| b.is_ascii_whitespace())
-        .find(|w| !w.is_empty())?;
-    Some(OsStr::from_bytes(word))
-}
-
-/// `tgid(host)` if `host` may be `compile`'s process at all (cheap test first).
-fn tgid_cached(host: i32, compile: &Compile) -> i32 {
-    if host == compile.host_pid {
-        host
-    } else {
-        tgid(host)
-    }
-}
-
-/// Whether `name` (a file name) is a compiler or linker: one of [`COMPILERS`], perhaps with a
-/// target triple before it (`x86_64-linux-gnu-gcc`) and a version after it (`gcc-12`,
-/// `clang-17`).
-pub(super) fn is_compiler(name: &str) -> bool {
-    let mut name = name;
-    // A trailing `-N` or `-N.M` version.
-    if let Some((stem, version)) = name.rsplit_once('-') {
-        if !version.is_empty() && version.chars().all(|c| c.is_ascii_digit() || c == '.') {
-            name = stem;
-        }
-    }
-    let base = name.rsplit('-').next().unwrap_or(name);
-    // `c++` contains no dash; `x86_64-linux-gnu-g++` ends in `g++`.
-    COMPILERS.contains(&name) || COMPILERS.contains(&base)
-}
-
-/// The output a compiler's `argv` names: the last `-o PATH`, `-oPATH`, `--output PATH` or
-/// `--output=PATH`.
-pub(super) fn output_of(argv: &[String]) -> Option<&str> {
-    let mut out = None;
-    let mut args = argv.iter().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "-o" || arg == "--output" {
-            out = args.next().map(String::as_str);
-        } else if let Some(v) = arg.strip_prefix("--output=") {
-            out = Some(v);
-        } else if let Some(v) = arg.strip_prefix("-o").filter(|v| !v.is_empty()) {
-            // Not an option that merely starts with -o (there are none in cc, ld or rustc
-            // whose value could be a path beneath OUT_DIR besides -o itself).
-            out = Some(v);
-        }
-    }
-    out
-}
-
 /// `(device, inode)` of an open file.
 fn identity(file: &OwnedFd) -> Option<(u64, u64)> {
     fstat(file.as_fd()).ok().map(|st| (st.st_dev, st.st_ino))
-}
-
-/// `(device, inode)` of the program host process `pid` runs.
-fn exe_identity(pid: i32) -> Option<(u64, u64)> {
-    fs::metadata(format!("/proc/{pid}/exe"))
-        .ok()
-        .map(|m| (m.dev(), m.ino()))
-}
-
-/// A number from `/proc/<pid>/status` (host pids).
-fn status_number(pid: i32, field: &str) -> Option<i32> {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-}
-
-/// Whether host process `pid` is `ancestor` or descends from it.
-fn descends_from(pid: i32, ancestor: i32) -> bool {
-    let mut pid = tgid(pid);
-    for _ in 0..64 {
-        if pid == ancestor {
-            return true;
-        }
-        match status_number(pid, "PPid:") {
-            Some(parent) if parent > 1 => pid = parent,
-            _ => return false,
-        }
-    }
-    false
-}
-
-/// Whether another thread could change the memory of host thread `tid` while it waits in
-/// `execve`: it has sibling threads, or it shares its memory with a parent (a `vfork` or
-/// `posix_spawn` child) that has more than one thread.
-fn shares_path_memory(tid: i32) -> bool {
-    let pid = tgid(tid);
-    if status_number(pid, "Threads:").is_none_or(|n| n != 1) {
-        return true;
-    }
-    let Some(parent) = status_number(pid, "PPid:") else {
-        return true;
-    };
-    // kcmp(pid1, pid2, KCMP_VM, 0, 0) is 0 when both use the same memory.
-    const KCMP_VM: libc::c_long = 1;
-    // SAFETY: kcmp compares two processes' resources; it reads nothing from our memory.
-    let same = unsafe {
-        libc::syscall(
-            libc::SYS_kcmp,
-            libc::c_long::from(pid),
-            libc::c_long::from(parent),
-            KCMP_VM,
-            0,
-            0,
-        )
-    };
-    match same {
-        0 => status_number(parent, "Threads:").is_none_or(|n| n != 1),
-        r if r > 0 => false,
-        _ => true, // kcmp unavailable: assume the worst
-    }
-}
-
-/// Whether the notification `call` answers is still pending (its process has not died and
-/// been replaced by another with the same pid).
-fn notification_valid(call: &Call) -> bool {
-    let mut id = call.id;
-    // SAFETY: ID_VALID reads a u64 notification id from the pointer.
-    let r = unsafe {
-        libc::ioctl(
-            call.listener,
-            libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
-            &mut id as *mut u64,
-        )
-    };
-    r == 0 || call.listener < 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(words: &[&str]) -> Vec<String> {
-        words.iter().map(|w| (*w).to_owned()).collect()
-    }
-
-    #[test]
-    fn compilers_are_known_by_name_triple_and_version() {
-        for name in [
-            "cc",
-            "gcc",
-            "gcc-12",
-            "x86_64-linux-gnu-gcc-12",
-            "clang",
-            "clang-17",
-            "clang++",
-            "c++",
-            "x86_64-linux-gnu-g++",
-            "ld",
-            "ld.bfd",
-            "x86_64-linux-gnu-ld.gold",
-            "collect2",
-            "rustc",
-        ] {
-            assert!(is_compiler(name), "{name}");
-        }
-        for name in ["sh", "cp", "install", "cc1", "as", "true", "conftest", "gcc-ar"] {
-            assert!(!is_compiler(name), "{name}");
-        }
-    }
-
-    #[test]
-    fn the_last_output_option_names_the_output() {
-        assert_eq!(output_of(&args(&["cc", "-o", "conftest", "c.c"])), Some("conftest"));
-        assert_eq!(output_of(&args(&["cc", "-oconftest", "c.c"])), Some("conftest"));
-        assert_eq!(output_of(&args(&["ld", "--output=a.out"])), Some("a.out"));
-        assert_eq!(
-            output_of(&args(&["ld", "-o", "x", "--output", "y"])),
-            Some("y")
-        );
-        assert_eq!(output_of(&args(&["cc", "-c", "c.c"])), None);
-        // argv[0] is never an option.
-        assert_eq!(output_of(&args(&["-ofoo"])), None);
-    }
-
-    #[test]
-    fn a_vfork_child_of_a_single_threaded_parent_cannot_be_raced() {
-        // This test process has several threads (the harness's): a child sharing its memory
-        // could have its path changed under it; a forked child cannot.
-        let me = std::process::id() as i32;
-        let threads = status_number(me, "Threads:").unwrap();
-        assert_eq!(shares_path_memory(me), threads != 1);
-    }
 }
