@@ -7,6 +7,7 @@ mod common;
 mod support;
 
 mod build;
+mod build_conftest;
 mod build_report;
 mod cli;
 mod gen;

@@ -8,7 +8,7 @@
 //!
 //! [crate.tikv-jemalloc-sys]
 //! exec-out-dir = true
-//! reason = "autoconf's configure runs the ./conftest programs it links"
+//! reason = "runs the helper binary it unpacks into OUT_DIR"
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,8 +60,8 @@ pub(crate) struct CrateException {
     /// Extra paths to execute from (absolute); the sandbox cannot write them.
     #[serde(default)]
     pub exec: Vec<PathBuf>,
-    /// The build script may execute programs it wrote into its own `OUT_DIR` (autoconf's
-    /// `./conftest`). Landlock grants the execute right on that one directory only, for the
+    /// The build script may execute anything it wrote into its own `OUT_DIR`, not only what a
+    /// compiler or linker of the build produced there (the default). Landlock grants the execute right on that one directory only, for the
     /// build script's runs only (proc-macro runs have no `OUT_DIR`); every exec is still
     /// logged, and every other writable directory, memory (`memfd`) and descriptors stay
     /// non-executable.

@@ -246,6 +246,8 @@ fn context(
         write_regions: view.write_regions,
         exec_dirs: view.exec_dirs,
         write_exec_dirs: view.write_exec_dirs,
+        produced_dirs: view.produced_dirs,
+        produced_sources: config.produced_sources.clone(),
         network_tools: profile.network_tools.clone(),
         denied,
         init_pid: AtomicI32::new(0),

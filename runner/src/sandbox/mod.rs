@@ -118,6 +118,16 @@ pub struct SandboxConfig {
     /// writable directory stays non-executable, and no other write directory may lie beneath
     /// one of these.
     pub extra_write_exec: Vec<PathBuf>,
+    /// Write directories from which the command may execute only what a compiler or linker of
+    /// the same run produced there (a build script's `OUT_DIR`, where autoconf links and runs
+    /// `./conftest`): Landlock grants the execute right and the mount keeps exec, and the
+    /// supervisor refuses every exec of a file there that no compiler of the run wrote, or that
+    /// changed since (see `supervisor/produced.rs`).
+    pub produced_exec: Vec<PathBuf>,
+    /// Read-only directories (the crate's package) whose `#!` scripts, copied byte for byte
+    /// into a `produced_exec` directory, may run from there too (a build that copies its
+    /// sources into `OUT_DIR` and runs their scripts, as autoconf's `config.status` does).
+    pub produced_sources: Vec<PathBuf>,
     /// Write directories (among `extra_write`) whose files may be mapped executable, e.g. the
     /// deps directory from which rustc `dlopen`s a proc macro it also writes outputs next to.
     /// `execve` from them stays refused (Landlock grants no execute right there).
@@ -157,6 +167,8 @@ impl SandboxConfig {
             extra_write: Vec::new(),
             extra_exec: Vec::new(),
             extra_write_exec: Vec::new(),
+            produced_exec: Vec::new(),
+            produced_sources: Vec::new(),
             exec_map: Vec::new(),
             env: std::env::vars_os().collect(),
             env_set: Vec::new(),

@@ -1,6 +1,8 @@
 //! Executions: `execve` and `execveat`. Every exec is recorded with its argv and the file it
 //! resolves to; one from outside the executable directories, or of a file without a name
-//! (a descriptor, `memfd`), is refused.
+//! (a descriptor, `memfd`), is refused. In a run with produced directories (a build script's
+//! `OUT_DIR`), an exec from one is judged by `produced.rs` before it may go on, and compilers
+//! are noted there as they start.
 //!
 //! This is the hot path of a build (a compiler driver execs dozens of times), so where
 //! Landlock's execute right decides in the kernel the process goes on at once and its event is
@@ -81,13 +83,42 @@ impl Handler {
         }
         let pid = self.inner_pid(call.pid);
         let absolute = absolute(call.pid, dirfd, OsStr::new(&path_text));
+        if let Some(p) = absolute
+            .as_ref()
+            .filter(|p| self.produces() && self.in_produced_dir(p))
+        {
+            if !self.explicit_write_exec(p) {
+                return self.exec_in_produced_dir(call, &path_text, argv, p);
+            }
+        }
         let file = match absolute {
             Some(p) if p.starts_with("/proc") => {
                 ExecFile::Opened(self.open_inside(call.pid, &proc_self(&p, pid)))
             }
-            Some(p) if self.writable(&p) => ExecFile::Opened(self.open_inside(call.pid, &p)),
+            // With produced directories every exec is opened first: which rule applies depends
+            // on where the file really is, and a compiler's start must be seen.
+            Some(p) if self.writable(&p) || self.produces() => {
+                ExecFile::Opened(self.open_inside(call.pid, &p))
+            }
             other => ExecFile::Deferred(other),
         };
+        if let ExecFile::Opened(Some(opened)) = &file {
+            if let Some(resolved) = self.produces().then(|| path_of(opened)).flatten() {
+                if self.in_produced_dir(&resolved) && !self.explicit_write_exec(&resolved) {
+                    // Named from elsewhere through a symlink (the lexical path is not in a
+                    // produced directory): the run could repoint it before the exec.
+                    let event = Event::new(Kind::Exec, "exec", Decision::Denied)
+                        .with("path", path_text.as_str())
+                        .with("argv", argv)
+                        .with("resolved", resolved.to_string_lossy())
+                        .with("writable_dir", true);
+                    return self.refuse_exec(call, event, super::produced::REACHED_BY_SYMLINK);
+                }
+                if !self.writable(&resolved) {
+                    self.note_compile(call, opened, &resolved, &argv);
+                }
+            }
+        }
         let attempt = ExecAttempt {
             pid,
             host_pid: call.pid,
@@ -117,6 +148,16 @@ impl Handler {
         for attempt in pending {
             self.judge_exec(attempt);
         }
+    }
+
+    /// Whether `path` lies beneath an explicit write-and-execute grant (`exec-out-dir`), where
+    /// anything written may run.
+    fn explicit_write_exec(&self, path: &Path) -> bool {
+        self.ctx
+            .write_exec_dirs
+            .iter()
+            .filter(|d| !self.ctx.produced_dirs.contains(d))
+            .any(|d| path.starts_with(d))
     }
 
     /// Predicts Landlock's answer to an exec, records it, and answers the same way.

@@ -148,6 +148,7 @@ impl Handler {
                     return Answer::Deny(libc::EACCES);
                 }
             }
+            self.produced_write(call, &path);
         }
         // Landlock decides the rest.
         Answer::Continue

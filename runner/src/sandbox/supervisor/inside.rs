@@ -116,6 +116,17 @@ impl Handler {
         open_path(&join_inside(&root, &resolved), OFlag::O_NOFOLLOW)
     }
 
+    /// Opens (`O_PATH`) absolute `path` inside the sandbox without following any symlink on
+    /// the way (`RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS`): a path that names a file only
+    /// through a symlink fails with `ELOOP`.
+    pub(super) fn open_inside_no_symlinks(&self, path: &Path) -> nix::Result<OwnedFd> {
+        let root = self.sandbox_root().ok_or(Errno::ENOENT)?;
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_SYMLINKS);
+        openat2(root, relative(path), how)
+    }
+
     /// Whether absolute `path` exists inside the sandbox (a symlink counts as itself).
     pub(super) fn exists_inside(&self, call: &Call, path: &Path) -> bool {
         match self.sandbox_root() {

@@ -13,6 +13,8 @@
 //!   [`Handler::handle`] both derive from it, so a routed call without a handler cannot be built.
 //! - `net.rs`: `socket`, `socketpair`, `connect`, `bind`, `sendto`, `sendmsg`, `sendmmsg`.
 //! - `exec.rs`: `execve`, `execveat`.
+//! - `produced.rs`: the programs a compiler of the run produced in a write directory, the only
+//!   files there an exec may run (plus the renames and symlinks routed only to keep that sound).
 //! - `fs.rs`: opens that could write (`openat`, `openat2`, `open`, `creat`), links, and the
 //!   reads of decoys and protected paths.
 //! - `signal.rs`: `kill`, `tkill`, `tgkill`, `rt_sigqueueinfo`, `rt_tgsigqueueinfo`.
@@ -26,6 +28,7 @@ mod fs;
 mod inside;
 mod net;
 mod policy;
+mod produced;
 mod refuse;
 mod signal;
 
@@ -82,6 +85,12 @@ pub(crate) struct Context {
     /// Those of `exec_dirs` that are writable too (an explicit write-and-execute grant): an
     /// exec from one is marked `writable_dir` in its event.
     pub write_exec_dirs: Vec<PathBuf>,
+    /// Writable directories (among `write_exec_dirs`) from which only a program a compiler or
+    /// linker of the run produced may be executed (`produced.rs`): a build script's `OUT_DIR`.
+    pub produced_dirs: Vec<PathBuf>,
+    /// The crate's own sources (read-only): a `#!` script copied from them into a produced
+    /// directory may run from there too.
+    pub produced_sources: Vec<PathBuf>,
     /// Program names whose execution is marked `network_tool` in its event.
     pub network_tools: Vec<String>,
     /// The syscalls the profile denies, by number, with the names the profile gives them.
@@ -110,6 +119,10 @@ pub(crate) struct Call {
     pub nr: i64,
     /// Its arguments.
     pub args: [u64; 6],
+    /// The notification's id, for `SECCOMP_IOCTL_NOTIF_ID_VALID`.
+    pub id: u64,
+    /// The listener it came from (-1 where there is none, as in unit tests).
+    pub listener: RawFd,
 }
 
 /// Decodes and answers notifications.
@@ -125,6 +138,8 @@ pub(crate) struct Handler {
     pretend_connected: Mutex<HashMap<(i32, RawFd), String>>,
     /// Exec attempts already answered, whose events are still to be worked out.
     pending_execs: Mutex<Vec<exec::ExecAttempt>>,
+    /// The run's compiles and the programs they produced.
+    produced: produced::Produced,
 }
 
 impl Handler {
@@ -138,6 +153,7 @@ impl Handler {
             reads_seen: Mutex::new(HashSet::new()),
             pretend_connected: Mutex::new(HashMap::new()),
             pending_execs: Mutex::new(Vec::new()),
+            produced: produced::Produced::default(),
         }
     }
 
@@ -148,6 +164,7 @@ impl Handler {
 
     /// Decides one notification: the handler the policy table names for its syscall answers.
     pub(crate) fn handle(&self, call: &Call) -> Answer {
+        self.before_notification(call);
         match self.dispatch.judge(call.nr) {
             Some(judge) => judge.answer(self, call),
             None => self.unrouted(call),

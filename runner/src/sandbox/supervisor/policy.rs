@@ -67,6 +67,8 @@ pub(super) enum Judge {
     TerminalIoctl,
     /// A syscall the profile denies: `refuse.rs`.
     Denied,
+    /// Renames and symlinks, which could swap a produced program: `produced.rs`.
+    Swap,
 }
 
 impl Judge {
@@ -94,6 +96,7 @@ impl Judge {
             Judge::NewNamespace => handler.new_namespace(call),
             Judge::TerminalIoctl => handler.terminal_ioctl(call),
             Judge::Denied => handler.denied(call),
+            Judge::Swap => handler.swap(call),
         }
     }
 }
@@ -169,6 +172,9 @@ const LINK: &str = "a hard link out of a writable directory would make a read-on
                     through a new name; the supervisor records it";
 const EXEC: &str = "every execution is recorded (argv, the resolved file), and one from outside \
                     the executable directories refused (Landlock agrees where it can)";
+const SWAP: &str = "a rename or symlink can make a path name another file: it is ordered after \
+     the compiles that ended and the execs of produced programs already allowed (produced.rs), \
+     and Landlock decides it";
 const NET: &str = "the network namespace is empty, so nothing is reached; the supervisor records \
                    the attempt and its payload (a DNS query names its target)";
 
@@ -287,6 +293,14 @@ const ROUTES: &[Route] = &[
     ),
     #[cfg(target_arch = "x86_64")]
     Route::always(libc::SYS_link, Ask(J::Link), LINK),
+    // Produced programs (produced.rs): the syscalls that could swap one.
+    Route::always(libc::SYS_renameat, Ask(J::Swap), SWAP),
+    Route::always(libc::SYS_renameat2, Ask(J::Swap), SWAP),
+    Route::always(libc::SYS_symlinkat, Ask(J::Swap), SWAP),
+    #[cfg(target_arch = "x86_64")]
+    Route::always(libc::SYS_rename, Ask(J::Swap), SWAP),
+    #[cfg(target_arch = "x86_64")]
+    Route::always(libc::SYS_symlink, Ask(J::Swap), SWAP),
 ];
 
 /// Why a syscall the profile denies is routed to the supervisor.
@@ -365,6 +379,7 @@ mod tests {
             J::NewNamespace,
             J::TerminalIoctl,
             J::Denied,
+            J::Swap,
         ];
         for judge in all {
             match judge {
@@ -382,7 +397,8 @@ mod tests {
                 | J::Signal
                 | J::NewNamespace
                 | J::TerminalIoctl
-                | J::Denied => {}
+                | J::Denied
+                | J::Swap => {}
                 #[cfg(target_arch = "x86_64")]
                 J::Open | J::Creat | J::Link => {}
             }
