@@ -18,6 +18,7 @@
 
 pub(crate) mod child;
 mod closer;
+pub mod command;
 mod control;
 pub mod decode;
 pub mod decoys;
@@ -255,6 +256,14 @@ pub enum SandboxError {
         program: String,
         /// The `PATH` searched.
         path: String,
+    },
+    /// The program, given as a path (`./prog`), does not exist.
+    #[error("`{}` does not exist (looked for it from {})", program.display(), cwd.display())]
+    NoSuchProgram {
+        /// The program as given.
+        program: PathBuf,
+        /// The working directory it was looked up from.
+        cwd: PathBuf,
     },
     /// A path the caller gave cannot be used as asked.
     #[error("--{flag} {}: {reason}", path.display())]
