@@ -62,6 +62,10 @@ impl Handler {
         let (path, argv) = read_exec(call.pid, path_ptr, argv_ptr);
         let path = path.unwrap_or_default();
         let path_text = String::from_utf8_lossy(&path).into_owned();
+        if !call.still_pending() {
+            return Answer::Deny(libc::ESRCH); // what was read may be another process's
+        }
+        self.note_decoys_in_argv(call, &path_text, &argv);
         let fileless = flags & libc::AT_EMPTY_PATH != 0 && path.is_empty()
             || is_fd_path(&path_text)
             || dirfd != libc::AT_FDCWD && path.is_empty();

@@ -24,6 +24,7 @@
 mod exec;
 mod fs;
 mod inside;
+mod leak;
 mod net;
 mod policy;
 mod refuse;
@@ -110,6 +111,10 @@ pub(crate) struct Call {
     pub nr: i64,
     /// Its arguments.
     pub args: [u64; 6],
+    /// The notification's id, and the listener it came from (-1 in tests): see
+    /// [`Call::still_pending`].
+    pub id: u64,
+    pub listener: RawFd,
 }
 
 /// Decodes and answers notifications.
