@@ -182,14 +182,17 @@ impl Handler {
         if !call.still_pending() {
             return Answer::Deny(libc::ESRCH); // what was read may be another process's
         }
-        if self.writable(&old) && self.writable(&new) {
+        // The file the link would name, as resolved inside (a symlinked directory on the way
+        // followed): what the new name would have made writable.
+        let target = self.write_target(call, &old, false).unwrap_or(old);
+        if self.writable(&target) && self.writable(&new) {
             return Answer::Continue; // Landlock's refer right governs links within write dirs
         }
         self.record(
             call,
             Event::new(Kind::Fs, "link", Decision::Denied)
                 .with("path", new.to_string_lossy())
-                .with("target", old.to_string_lossy()),
+                .with("target", target.to_string_lossy()),
         );
         Answer::Deny(libc::EXDEV)
     }
