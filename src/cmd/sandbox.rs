@@ -107,8 +107,7 @@ pub(crate) fn run(args: SandboxArgs) -> anyhow::Result<Outcome> {
             .map(|p| format!(" (all in {})", p.display()))
             .unwrap_or_default(),
     );
-    for event in outcome.events.iter().filter(|e| e.is_notable()).take(20)
-    {
+    for event in outcome.events.iter().filter(|e| e.is_notable()).take(20) {
         eprintln!("  {}", one_line(event));
     }
     if denied > 20 {

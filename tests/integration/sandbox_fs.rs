@@ -56,7 +56,10 @@ airtest!(readme_script_example_runs_from_a_temporary_directory, |s| {
     );
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("installing") && stdout.contains("done"), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("installing") && stdout.contains("done"),
+        "{stdout}\n{stderr}"
+    );
     assert!(!Path::new("/etc/airlock-installed").exists());
     let events = events(&d.join("events.jsonl"));
     assert!(
@@ -111,20 +114,27 @@ airtest!(help_example_compiles_from_a_temporary_directory, |s| {
     assert_eq!(text(&hello.stdout), "hello\n");
 });
 
-airtest!(no_cwd_hides_the_working_directory_and_says_how_to_show_it, |s| {
-    let d = s.dir.path();
-    fs::write(d.join("script.sh"), "echo visible\n").unwrap();
-    let out = sandbox_in(d, &["--no-cwd", "--", "sh", "./script.sh"]);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_ne!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(!stdout.contains("visible"), "{stdout}");
-    assert!(
-        stderr.contains("`./script.sh` exists here but the sandbox hides it; pass --read"),
-        "{stderr}"
-    );
-    let out = sandbox_in(d, &["--", "sh", "./script.sh"]);
-    assert!(text(&out.stdout).contains("visible"), "{}", text(&out.stderr));
-});
+airtest!(
+    no_cwd_hides_the_working_directory_and_says_how_to_show_it,
+    |s| {
+        let d = s.dir.path();
+        fs::write(d.join("script.sh"), "echo visible\n").unwrap();
+        let out = sandbox_in(d, &["--no-cwd", "--", "sh", "./script.sh"]);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert_ne!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        assert!(!stdout.contains("visible"), "{stdout}");
+        assert!(
+            stderr.contains("`./script.sh` exists here but the sandbox hides it; pass --read"),
+            "{stderr}"
+        );
+        let out = sandbox_in(d, &["--", "sh", "./script.sh"]);
+        assert!(
+            text(&out.stdout).contains("visible"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+);
 
 airtest!(fail_on_events_exits_1_only_when_something_was_denied, |s| {
     let d = s.dir.path();
@@ -142,44 +152,50 @@ airtest!(fail_on_events_exits_1_only_when_something_was_denied, |s| {
     assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stderr));
 });
 
-airtest!(writes_through_a_symlinked_directory_record_where_they_land, |s| {
-    let victim = s.path("victim");
-    let target = victim.join("profile");
-    fs::write(&target, "original").unwrap();
-    std::os::unix::fs::symlink(&victim, s.out().join("dir")).unwrap();
-    let through = s.out().join("dir/profile");
-    let run = s.attack(&[], &["write", through.to_str().unwrap()]);
-    run.refused();
-    assert_eq!(fs::read_to_string(&target).unwrap(), "original");
-    let e = run.expect("fs", "write", "denied", "path", "out/dir/profile");
-    assert_eq!(
-        e["detail"]["via_symlink"].as_str(),
-        Some(target.to_str().unwrap()),
-        "{e}"
-    );
-});
+airtest!(
+    writes_through_a_symlinked_directory_record_where_they_land,
+    |s| {
+        let victim = s.path("victim");
+        let target = victim.join("profile");
+        fs::write(&target, "original").unwrap();
+        std::os::unix::fs::symlink(&victim, s.out().join("dir")).unwrap();
+        let through = s.out().join("dir/profile");
+        let run = s.attack(&[], &["write", through.to_str().unwrap()]);
+        run.refused();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "original");
+        let e = run.expect("fs", "write", "denied", "path", "out/dir/profile");
+        assert_eq!(
+            e["detail"]["via_symlink"].as_str(),
+            Some(target.to_str().unwrap()),
+            "{e}"
+        );
+    }
+);
 
-airtest!(hard_links_through_a_symlinked_directory_record_the_file, |s| {
-    let victim = s.path("victim");
-    let target = victim.join("config");
-    fs::write(&target, "original").unwrap();
-    std::os::unix::fs::symlink(&victim, s.out().join("dir")).unwrap();
-    let link = s.out().join("hl");
-    let via = s.out().join("dir/config");
-    let run = s.attack(
-        &[],
-        &["hard-link", via.to_str().unwrap(), link.to_str().unwrap()],
-    );
-    run.refused();
-    assert!(!link.exists(), "the hard link was made");
-    assert_eq!(fs::read_to_string(&target).unwrap(), "original");
-    let e = run.expect("fs", "link", "denied", "path", "out/hl");
-    assert_eq!(
-        e["detail"]["target"].as_str(),
-        Some(target.to_str().unwrap()),
-        "{e}"
-    );
-});
+airtest!(
+    hard_links_through_a_symlinked_directory_record_the_file,
+    |s| {
+        let victim = s.path("victim");
+        let target = victim.join("config");
+        fs::write(&target, "original").unwrap();
+        std::os::unix::fs::symlink(&victim, s.out().join("dir")).unwrap();
+        let link = s.out().join("hl");
+        let via = s.out().join("dir/config");
+        let run = s.attack(
+            &[],
+            &["hard-link", via.to_str().unwrap(), link.to_str().unwrap()],
+        );
+        run.refused();
+        assert!(!link.exists(), "the hard link was made");
+        assert_eq!(fs::read_to_string(&target).unwrap(), "original");
+        let e = run.expect("fs", "link", "denied", "path", "out/hl");
+        assert_eq!(
+            e["detail"]["target"].as_str(),
+            Some(target.to_str().unwrap()),
+            "{e}"
+        );
+    }
+);
 
 airtest!(a_read_landlock_refuses_is_recorded, |s| {
     // A directory outside the private /tmp and every grant, which the sandbox sees but may not
@@ -193,7 +209,11 @@ airtest!(a_read_landlock_refuses_is_recorded, |s| {
     fs::write(&secret, "NOT-FOR-THE-SANDBOX").unwrap();
     fs::set_permissions(&secret, fs::Permissions::from_mode(0o644)).unwrap();
     let run = s.attack(&[], &["read", secret.to_str().unwrap()]);
-    assert!(!run.stdout.contains("NOT-FOR-THE-SANDBOX"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("NOT-FOR-THE-SANDBOX"),
+        "{}",
+        run.stdout
+    );
     run.refused();
     let under_home = std::env::var_os("HOME").is_some_and(|h| secret.starts_with(h));
     assert!(!under_home, "the test's target directory lies beneath HOME");
@@ -223,5 +243,9 @@ airtest!(a_decoy_on_a_command_line_is_a_leak, |s| {
         Some(format!("exec:{fixture}").as_str()),
         "{e}"
     );
-    assert!(run.stderr.contains("FLAGGED leak/decoy-output"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("FLAGGED leak/decoy-output"),
+        "{}",
+        run.stderr
+    );
 });

@@ -192,9 +192,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let prog = dir.path().join("prog");
         fs::write(&prog, "#!/bin/sh\n").unwrap();
-        let g =
-            CommandGrants::new(&profile(), OsStr::new("./prog"), dir.path(), None, None, true)
-                .unwrap();
+        let g = CommandGrants::new(
+            &profile(),
+            OsStr::new("./prog"),
+            dir.path(),
+            None,
+            None,
+            true,
+        )
+        .unwrap();
         let canonical = fs::canonicalize(dir.path()).unwrap();
         assert_eq!(g.exec, Some(canonical.join("prog")));
         assert_eq!(g.read, Some(canonical));
@@ -241,8 +247,15 @@ mod tests {
         }
         let project = home.join("project");
         fs::create_dir(&project).unwrap();
-        let g = CommandGrants::new(&profile(), OsStr::new("sh"), &project, None, Some(&home), true)
-            .unwrap();
+        let g = CommandGrants::new(
+            &profile(),
+            OsStr::new("sh"),
+            &project,
+            None,
+            Some(&home),
+            true,
+        )
+        .unwrap();
         assert_eq!(g.read, Some(fs::canonicalize(&project).unwrap()));
     }
 
@@ -253,7 +266,12 @@ mod tests {
         fs::write(&script, "true\n").unwrap();
         let mut config = SandboxConfig::new(
             profile(),
-            vec!["sh".into(), "-e".into(), "./install.sh".into(), "nothing".into()],
+            vec![
+                "sh".into(),
+                "-e".into(),
+                "./install.sh".into(),
+                "nothing".into(),
+            ],
         );
         config.cwd = dir.path().to_owned();
         let hidden = hidden_arguments(&config);
