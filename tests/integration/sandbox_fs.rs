@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::{attacks, bin, Scene};
+use crate::support::{attacks, bin};
 
 /// `cargo airlock sandbox ARGS` run from `dir`.
 fn sandbox_in(dir: &Path, args: &[&str]) -> Output {
