@@ -26,6 +26,9 @@ pub(super) struct ExecAttempt {
     path: String,
     argv: Vec<String>,
     file: ExecFile,
+    /// The inside name of an `Opened` file, read while the process waited: once the run's
+    /// processes are gone their mounts are detached, and a name read then is the mount's own.
+    named: Option<PathBuf>,
 }
 
 /// The file an exec names.
@@ -92,12 +95,17 @@ impl Handler {
             Some(p) if self.writable(&p) => ExecFile::Opened(self.open_inside(call.pid, &p)),
             other => ExecFile::Deferred(other),
         };
+        let named = match &file {
+            ExecFile::Opened(f) => f.as_ref().and_then(path_of),
+            ExecFile::Deferred(_) => None,
+        };
         let attempt = ExecAttempt {
             pid,
             host_pid: call.pid,
             path: path_text,
             argv,
             file,
+            named,
         };
         if self.ctx.landlock_exec.load(Ordering::Relaxed) {
             // Landlock's execute right decides in the kernel, so the process may go on at once;
@@ -131,6 +139,7 @@ impl Handler {
             path,
             argv,
             file,
+            named,
         } = attempt;
         let file = match file {
             ExecFile::Opened(file) => file,
@@ -144,7 +153,7 @@ impl Handler {
         let mut event = Event::new(Kind::Exec, "exec", Decision::Allowed)
             .with("path", path.as_str())
             .with("argv", argv);
-        let Some(resolved) = file.as_ref().and_then(path_of) else {
+        let Some(resolved) = named.or_else(|| file.as_ref().and_then(path_of)) else {
             // execvp probing each PATH entry: the kernel answers ENOENT. Only a missing network
             // tool is worth a line (the attempt says what the payload wanted).
             if network_tool {
