@@ -29,6 +29,12 @@ pub(super) const WRITE_INTENT: u32 =
 /// The controlling terminal, whose opening is refused without an event (see `Handler::open`).
 const NO_TERMINAL: &str = "/dev/tty";
 
+/// Trees whose refused reads are not recorded: kernel and device state that runtimes probe on
+/// their own (Rust's `available_parallelism` reads the cgroup's CPU quota under
+/// `/sys/fs/cgroup` in every build script that asks how many jobs to run), where no user data
+/// lives. Landlock still refuses them.
+const QUIET_REFUSALS: &[&str] = &["/sys", "/dev"];
+
 impl Handler {
     /// `openat(dirfd, path, flags, mode)`.
     pub(super) fn openat(&self, call: &Call) -> Answer {
@@ -329,8 +335,11 @@ impl Handler {
             }
         }
         let granted = |p: &Path| self.ctx.grants.iter().any(|g| p.starts_with(g));
-        if granted(&path) || self.is_protected(&path) {
-            // Granted, or a protected path whose tripwire records the read.
+        if granted(&path)
+            || self.is_protected(&path)
+            || QUIET_REFUSALS.iter().any(|q| path.starts_with(q))
+        {
+            // Granted, a protected path whose tripwire records the read, or a quiet probe.
             return Answer::Continue;
         }
         // Grants are canonical; the path may reach one through a symlink on the host (`/lib`
