@@ -247,3 +247,16 @@ airtest!(a_decoy_on_a_command_line_is_a_leak, |s| {
         run.stderr
     );
 });
+
+airtest!(a_decoy_moved_into_another_variable_is_a_leak, |s| {
+    // Every child inherits the decoy variables as planted: that alone is no leak.
+    let quiet = s.sandbox(&[], &["sh", "-c", "/bin/true"]);
+    assert!(
+        quiet.find("leak", "decoy-output").is_empty(),
+        "{:#?}",
+        quiet.events
+    );
+    let run = s.sandbox(&[], &["sh", "-c", "LEAK=\"$GITHUB_TOKEN\" /bin/true"]);
+    let e = run.expect("leak", "decoy-output", "flagged", "decoy", "GITHUB_TOKEN");
+    assert_eq!(e["detail"]["location"], "exec-env:/bin/true", "{e}");
+});

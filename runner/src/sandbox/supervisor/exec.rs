@@ -68,7 +68,7 @@ impl Handler {
         if !call.still_pending() {
             return Answer::Deny(libc::ESRCH); // what was read may be another process's
         }
-        self.note_decoys_in_argv(call, &path_text, &argv);
+        self.note_decoys_in_exec(call, &path_text, &argv);
         let fileless = flags & libc::AT_EMPTY_PATH != 0 && path.is_empty()
             || is_fd_path(&path_text)
             || dirfd != libc::AT_FDCWD && path.is_empty();
