@@ -78,9 +78,7 @@ pub(crate) fn run(args: SandboxArgs) -> anyhow::Result<Outcome> {
         !args.no_cwd,
     )?;
     if let Some(why) = &grants.cwd_withheld {
-        eprintln!(
-            "airlock: the working directory is hidden because {why}; pass --read . to show it"
-        );
+        eprintln!("airlock: the working directory is hidden: {why}");
     }
     config.extra_read = args.read;
     config.extra_write = args.write;

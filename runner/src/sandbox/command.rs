@@ -17,6 +17,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::plan::resolve_program;
+
+/// Directories the sandbox replaces with its own (private `/tmp`, empty `/run` and
+/// `/dev/shm`): a grant of one of them shows nothing of the host's, only a grant beneath.
+const REPLACED: &[&str] = &["/tmp", "/run", "/dev/shm"];
 use super::{SandboxConfig, SandboxError};
 use crate::profile::Profile;
 
@@ -93,12 +97,20 @@ impl CommandGrants {
 /// Why `cwd` (canonical) must not be granted by default, if it must not.
 fn cwd_refusal(profile: &Profile, cwd: &Path, home: Option<&Path>) -> Option<String> {
     if cwd == Path::new("/") {
-        return Some("it is the root directory".into());
+        return Some("it is the root directory (pass --read . to show it)".into());
+    }
+    if REPLACED.iter().any(|r| cwd == Path::new(r)) {
+        return Some(format!(
+            "the sandbox has its own {}: work from a directory beneath it, or pass --read FILE \
+             for each file the command needs",
+            cwd.display()
+        ));
     }
     if let Some(home) = home.and_then(|h| fs::canonicalize(h).ok()) {
         if home.starts_with(cwd) {
             return Some(format!(
-                "it holds your home directory {} (the sandbox shows a decoy home instead)",
+                "it holds your home directory {}, where the sandbox shows a decoy home (pass \
+                 --read . to show it)",
                 home.display()
             ));
         }
@@ -108,7 +120,12 @@ fn cwd_refusal(profile: &Profile, cwd: &Path, home: Option<&Path>) -> Option<Str
         .iter()
         .filter_map(|a| fs::canonicalize(&a.path).ok())
         .find(|p| cwd.starts_with(p))
-        .map(|p| format!("it lies beneath protected path {}", p.display()))
+        .map(|p| {
+            format!(
+                "it lies beneath protected path {} (pass --read . to show it)",
+                p.display()
+            )
+        })
 }
 
 /// An argument of the command that names a file the sandbox hides.
@@ -135,6 +152,7 @@ pub fn hidden_arguments(config: &SandboxConfig) -> Vec<Hidden> {
         .chain(config.extra_exec.iter().cloned())
         .chain(config.extra_write_exec.iter().cloned())
         .filter_map(|p| canonical(&p))
+        .filter(|p| !REPLACED.iter().any(|r| p == Path::new(r)))
         .collect();
     let protect: Vec<PathBuf> = profile
         .protect
@@ -165,10 +183,13 @@ pub fn hidden_arguments(config: &SandboxConfig) -> Vec<Hidden> {
             if visible {
                 return None;
             }
-            let dir = if path.is_dir() {
-                path.clone()
-            } else {
-                path.parent().map_or_else(|| path.clone(), Path::to_owned)
+            let dir = match path.parent() {
+                Some(parent)
+                    if !path.is_dir() && !REPLACED.iter().any(|r| parent == Path::new(r)) =>
+                {
+                    parent.to_owned()
+                }
+                _ => path.clone(),
             };
             Some(Hidden {
                 argument: text.into_owned(),
@@ -239,7 +260,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
         fs::create_dir(&home).unwrap();
-        for cwd in [dir.path(), home.as_path(), Path::new("/")] {
+        for cwd in [
+            dir.path(),
+            home.as_path(),
+            Path::new("/"),
+            Path::new("/tmp"),
+        ] {
             let g = CommandGrants::new(&profile(), OsStr::new("sh"), cwd, None, Some(&home), true)
                 .unwrap();
             assert_eq!(g.read, None, "{}", cwd.display());
