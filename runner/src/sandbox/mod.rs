@@ -12,6 +12,9 @@
 //!   listener arrives;
 //! - `finish`: limit events, scans of what the run wrote, the outcome.
 //!
+//! [`command`] holds what `cargo airlock sandbox -- CMD` grants besides the profile (the
+//! program, the working directory) and the hint for a file the sandbox hid from it.
+//!
 //! System calls outside the cloned children go through `nix`; raw `libc` stays where nix
 //! cannot serve (the allocation-free children, seccomp notification ioctls, `pidfd_getfd`),
 //! with the reason beside each.

@@ -13,11 +13,12 @@
 //!   [`Handler::handle`] both derive from it, so a routed call without a handler cannot be built.
 //! - `net.rs`: `socket`, `socketpair`, `connect`, `bind`, `sendto`, `sendmsg`, `sendmmsg`.
 //! - `exec.rs`: `execve`, `execveat`.
-//! - `fs.rs`: opens that could write (`openat`, `openat2`, `open`, `creat`), links, and the
-//!   reads of decoys and protected paths.
+//! - `fs.rs`: opens (`openat`, `openat2`, `open`, `creat`; reads outside every grant are
+//!   recorded), links, and the reads of decoys and protected paths.
 //! - `signal.rs`: `kill`, `tkill`, `tgkill`, `rt_sigqueueinfo`, `rt_tgsigqueueinfo`.
 //! - `refuse.rs`: calls refused whatever else holds: new namespaces, terminal injection, the
 //!   syscalls the profile denies.
+//! - `leak.rs`: decoy values in an exec's argv and environment (called from `exec.rs`).
 //! - `inside.rs`: looking into the sandbox from outside (its root directory, its PID namespace,
 //!   paths as a sandboxed process sees them).
 
