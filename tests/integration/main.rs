@@ -16,4 +16,5 @@ mod gen;
 #[allow(dead_code)]
 mod registry_server;
 mod sandbox;
+mod sandbox_fs;
 mod vet;

@@ -12,12 +12,16 @@
 //!   listener arrives;
 //! - `finish`: limit events, scans of what the run wrote, the outcome.
 //!
+//! [`command`] holds what `cargo airlock sandbox -- CMD` grants besides the profile (the
+//! program, the working directory) and the hint for a file the sandbox hid from it.
+//!
 //! System calls outside the cloned children go through `nix`; raw `libc` stays where nix
 //! cannot serve (the allocation-free children, seccomp notification ioctls, `pidfd_getfd`),
 //! with the reason beside each.
 
 pub(crate) mod child;
 mod closer;
+pub mod command;
 mod control;
 pub mod decode;
 pub mod decoys;
@@ -267,6 +271,14 @@ pub enum SandboxError {
         program: String,
         /// The `PATH` searched.
         path: String,
+    },
+    /// The program, given as a path (`./prog`), does not exist.
+    #[error("`{}` does not exist (looked for it from {})", program.display(), cwd.display())]
+    NoSuchProgram {
+        /// The program as given.
+        program: PathBuf,
+        /// The working directory it was looked up from.
+        cwd: PathBuf,
     },
     /// A path the caller gave cannot be used as asked.
     #[error("--{flag} {}: {reason}", path.display())]

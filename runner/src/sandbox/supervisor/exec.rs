@@ -28,6 +28,9 @@ pub(super) struct ExecAttempt {
     path: String,
     argv: Vec<String>,
     file: ExecFile,
+    /// The inside name of an `Opened` file, read while the process waited: once the run's
+    /// processes are gone their mounts are detached, and a name read then is the mount's own.
+    named: Option<PathBuf>,
 }
 
 /// The file an exec names.
@@ -64,6 +67,10 @@ impl Handler {
         let (path, argv) = read_exec(call.pid, path_ptr, argv_ptr);
         let path = path.unwrap_or_default();
         let path_text = String::from_utf8_lossy(&path).into_owned();
+        if !call.still_pending() {
+            return Answer::Deny(libc::ESRCH); // what was read may be another process's
+        }
+        self.note_decoys_in_exec(call, &path_text, &argv);
         let fileless = flags & libc::AT_EMPTY_PATH != 0 && path.is_empty()
             || is_fd_path(&path_text)
             || dirfd != libc::AT_FDCWD && path.is_empty();
@@ -119,12 +126,17 @@ impl Handler {
                 }
             }
         }
+        let named = match &file {
+            ExecFile::Opened(f) => f.as_ref().and_then(path_of),
+            ExecFile::Deferred(_) => None,
+        };
         let attempt = ExecAttempt {
             pid,
             host_pid: call.pid,
             path: path_text,
             argv,
             file,
+            named,
         };
         if self.ctx.landlock_exec.load(Ordering::Relaxed) {
             // Landlock's execute right decides in the kernel, so the process may go on at once;
@@ -168,6 +180,7 @@ impl Handler {
             path,
             argv,
             file,
+            named,
         } = attempt;
         let file = match file {
             ExecFile::Opened(file) => file,
@@ -181,7 +194,7 @@ impl Handler {
         let mut event = Event::new(Kind::Exec, "exec", Decision::Allowed)
             .with("path", path.as_str())
             .with("argv", argv);
-        let Some(resolved) = file.as_ref().and_then(path_of) else {
+        let Some(resolved) = named.or_else(|| file.as_ref().and_then(path_of)) else {
             // execvp probing each PATH entry: the kernel answers ENOENT. Only a missing network
             // tool is worth a line (the attempt says what the payload wanted).
             if network_tool {

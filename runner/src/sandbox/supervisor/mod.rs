@@ -15,17 +15,19 @@
 //! - `exec.rs`: `execve`, `execveat`.
 //! - `produced.rs`: the programs a compiler of the run produced in a write directory, the only
 //!   files there an exec may run (plus the renames and symlinks routed only to keep that sound).
-//! - `fs.rs`: opens that could write (`openat`, `openat2`, `open`, `creat`), links, and the
-//!   reads of decoys and protected paths.
+//! - `fs.rs`: opens (`openat`, `openat2`, `open`, `creat`; reads outside every grant are
+//!   recorded), links, and the reads of decoys and protected paths.
 //! - `signal.rs`: `kill`, `tkill`, `tgkill`, `rt_sigqueueinfo`, `rt_tgsigqueueinfo`.
 //! - `refuse.rs`: calls refused whatever else holds: new namespaces, terminal injection, the
 //!   syscalls the profile denies.
+//! - `leak.rs`: decoy values in an exec's argv and environment (called from `exec.rs`).
 //! - `inside.rs`: looking into the sandbox from outside (its root directory, its PID namespace,
 //!   paths as a sandboxed process sees them).
 
 mod exec;
 mod fs;
 mod inside;
+mod leak;
 mod net;
 mod policy;
 mod produced;
@@ -119,9 +121,9 @@ pub(crate) struct Call {
     pub nr: i64,
     /// Its arguments.
     pub args: [u64; 6],
-    /// The notification's id, for `SECCOMP_IOCTL_NOTIF_ID_VALID`.
+    /// The notification's id, and the listener it came from (-1 in tests): see
+    /// [`Call::still_pending`].
     pub id: u64,
-    /// The listener it came from (-1 where there is none, as in unit tests).
     pub listener: RawFd,
 }
 

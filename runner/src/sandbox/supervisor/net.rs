@@ -72,6 +72,9 @@ impl Handler {
         let Some(addr) = addr else {
             return Answer::Deny(libc::EFAULT);
         };
+        if !call.still_pending() {
+            return Answer::Deny(libc::ESRCH); // what was read may be another process's
+        }
         if addr == SockAddr::Unspec {
             return Answer::Continue; // dissolves an association; reaches nothing
         }

@@ -7,7 +7,6 @@
 //! The filter takes the first route that matches, in table order; anything no route matches is
 //! allowed (the kernel's other layers still apply).
 
-use super::fs::WRITE_INTENT;
 use super::refuse::NS_FLAGS;
 use super::{Answer, Call, Handler};
 use crate::sandbox::seccomp::{Action, ArgTest, Rule};
@@ -44,11 +43,11 @@ pub(super) enum Judge {
     Execve,
     /// `execveat`: `exec.rs`.
     Execveat,
-    /// `openat` with write intent: `fs.rs`.
+    /// `openat`: `fs.rs`.
     Openat,
     /// `openat2`: `fs.rs`.
     Openat2,
-    /// `open` with write intent: `fs.rs`.
+    /// `open`: `fs.rs`.
     #[cfg(target_arch = "x86_64")]
     Open,
     /// `creat`: `fs.rs`.
@@ -166,8 +165,9 @@ const NEW_NAMESPACES: &str = "new namespaces are refused whatever the profile sa
      namespace a process would hold every capability again (and could, say, chroot away from the \
      sandbox's root, which the supervisor relies on sharing with every process of the run)";
 const TERMINAL: &str = "pushes input into a terminal, to be run by whoever reads it";
-const WRITE_OPEN: &str = "only opens that could write reach the supervisor; reads are Landlock's \
-     alone, and reads of secrets are seen through tripwires at no cost to ordinary opens";
+const OPEN: &str = "an open that could write is checked against the writable directories and \
+     symlinks out of them; a read outside every grant, which Landlock refuses silently, is \
+     recorded (reads of decoys and protected paths are seen through tripwires as well)";
 const LINK: &str = "a hard link out of a writable directory would make a read-only file writable \
                     through a new name; the supervisor records it";
 const EXEC: &str = "every execution is recorded (argv, the resolved file), and one from outside \
@@ -227,19 +227,11 @@ const ROUTES: &[Route] = &[
         Ask(J::SocketPair),
         "datagram socketpairs can address arbitrary unix sockets",
     ),
-    Route::when(
-        libc::SYS_openat,
-        any_bit(2, WRITE_INTENT),
-        Ask(J::Openat),
-        WRITE_OPEN,
-    ),
+    // sbx-cli (issue 12, refused reads): every open reaches the supervisor, reads included.
+    Route::always(libc::SYS_openat, Ask(J::Openat), OPEN),
     #[cfg(target_arch = "x86_64")]
-    Route::when(
-        libc::SYS_open,
-        any_bit(1, WRITE_INTENT),
-        Ask(J::Open),
-        WRITE_OPEN,
-    ),
+    Route::always(libc::SYS_open, Ask(J::Open), OPEN),
+    // end sbx-cli
     Route::when(
         libc::SYS_kill,
         masked_eq(1, u32::MAX, 0),
