@@ -11,7 +11,9 @@
 //!   filter lets through, refuses, or asks the supervisor about, and why; a route that asks
 //!   names the handler that answers. The BPF program ([`filter_rules`]) and the dispatch of
 //!   [`Handler::handle`] both derive from it, so a routed call without a handler cannot be built.
-//! - `net.rs`: `socket`, `socketpair`, `connect`, `bind`, `sendto`, `sendmsg`, `sendmmsg`.
+//! - `net.rs`: `socket`, `socketpair`, `connect`, `bind`, `sendto`, `sendmsg`, `sendmmsg`, and
+//!   the events of connections the sinkhole answered; `reach.rs`: what a destination in the
+//!   run's private network namespace is (a listener of the run, or nobody).
 //! - `exec.rs`: `execve`, `execveat`.
 //! - `fs.rs`: opens that could write (`openat`, `openat2`, `open`, `creat`), links, and the
 //!   reads of decoys and protected paths.
@@ -26,6 +28,7 @@ mod fs;
 mod inside;
 mod net;
 mod policy;
+mod reach;
 mod refuse;
 mod signal;
 
@@ -33,10 +36,11 @@ use std::collections::{HashMap, HashSet};
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::decoys::DecoySet;
 use super::seccomp::{syscall_number, Rule};
+use super::sinkhole::Sinkhole;
 use crate::events::{Event, EventLog};
 use crate::profile::Profile;
 
@@ -91,6 +95,9 @@ pub(crate) struct Context {
     /// Whether Landlock enforces the execute rights (set once the command reports it): then
     /// an exec is answered before its event is worked out.
     pub landlock_exec: AtomicBool,
+    /// The run's sinkhole, once the sandbox handed its listener over (never without a network
+    /// namespace of the run's own).
+    pub sinkhole: OnceLock<Arc<Sinkhole>>,
 }
 
 /// The decoy home as the sandbox sees it.
