@@ -3,7 +3,7 @@
 //!
 //! Answers follow one rule: **deny** freely (a denial is safe whatever the process does to its
 //! memory meanwhile), and **continue** only where a kernel rule bounds the outcome anyway
-//! (Landlock for paths and executions, the empty network namespace for sockets, the PID
+//! (Landlock for paths and executions, the private network namespace for sockets, the PID
 //! namespace for signals). A log entry never stands in for a check.
 //!
 //! Where a syscall is decided:

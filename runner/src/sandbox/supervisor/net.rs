@@ -36,7 +36,7 @@ impl Handler {
         let (answer, event) = match (domain, base) {
             (libc::AF_UNIX, libc::SOCK_STREAM) | (libc::AF_NETLINK, _) => (Answer::Continue, false),
             (libc::AF_INET | libc::AF_INET6, libc::SOCK_STREAM | libc::SOCK_DGRAM) => {
-                // Harmless in an empty network namespace; recorded because builds rarely need it.
+                // Harmless in the private network namespace; recorded: builds rarely need it.
                 (Answer::Continue, true)
             }
             (libc::AF_UNIX, _) => (Answer::Deny(libc::EACCES), true),
@@ -427,4 +427,28 @@ fn sockaddr_at(pid: i32, addr: u64, len: u64) -> Option<SockAddr> {
     let len = (len as usize).min(MAX_SOCKADDR);
     let n = read_mem(pid, addr, &mut buf[..len]).ok()?;
     decode::sockaddr(&buf[..n])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_streams_payload_is_summarized_in_its_event() {
+        let e = with_payload(
+            Event::new(Kind::Net, "connect", Decision::Denied),
+            b"GET /x HTTP/1.1\r\nHost: h.example\r\n\r\n",
+        );
+        assert_eq!(e.detail_str("payload"), Some("GET http://h.example/x"));
+        assert_eq!(e.detail_str("http_host"), Some("h.example"));
+        assert_eq!(e.detail["payload_bytes"], 36);
+        // DNS over TCP: a two-byte length, then the query.
+        let mut dns = vec![0, 29, 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        dns.extend_from_slice(b"\x05exfil\x04test\x00\x00\x01\x00\x01");
+        let e = with_payload(Event::new(Kind::Net, "connect", Decision::Denied), &dns);
+        assert_eq!(e.detail_str("payload_kind"), Some("data"));
+        assert_eq!(e.detail_str("query"), Some("exfil.test"));
+        let e = with_payload(Event::new(Kind::Net, "connect", Decision::Denied), b"");
+        assert_eq!(e.detail_str("payload"), Some("nothing sent"));
+    }
 }
