@@ -90,15 +90,22 @@ pub(crate) struct Sinkhole {
     stop: OwnedFd,
 }
 
-/// A running sinkhole: its thread, stopped with [`Running::stop`].
+/// A running sinkhole: its thread, stopped with [`Running::stop`] (or when dropped, on an
+/// early return).
 pub(crate) struct Running {
     sinkhole: Arc<Sinkhole>,
-    thread: JoinHandle<()>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Running {
     /// Finishes every connection with what has arrived and waits for the thread.
     pub(crate) fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
         // SAFETY: writes an 8-byte counter increment to our own eventfd.
         unsafe {
             libc::write(
@@ -107,7 +114,9 @@ impl Running {
                 8,
             )
         };
-        let _ = self.thread.join();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -122,6 +131,7 @@ pub(crate) fn start(
     let thread = std::thread::Builder::new()
         .name("airlock-sinkhole".into())
         .spawn(move || serving.serve(on_finished))?;
+    let thread = Some(thread);
     Ok((Arc::clone(&sinkhole), Running { sinkhole, thread }))
 }
 
