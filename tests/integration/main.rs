@@ -17,4 +17,5 @@ mod gen;
 mod registry_server;
 mod sandbox;
 mod sandbox_fs;
+mod sandbox_net;
 mod vet;

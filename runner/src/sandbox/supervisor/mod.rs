@@ -3,7 +3,7 @@
 //!
 //! Answers follow one rule: **deny** freely (a denial is safe whatever the process does to its
 //! memory meanwhile), and **continue** only where a kernel rule bounds the outcome anyway
-//! (Landlock for paths and executions, the empty network namespace for sockets, the PID
+//! (Landlock for paths and executions, the private network namespace for sockets, the PID
 //! namespace for signals). A log entry never stands in for a check.
 //!
 //! Where a syscall is decided:
@@ -11,7 +11,9 @@
 //!   filter lets through, refuses, or asks the supervisor about, and why; a route that asks
 //!   names the handler that answers. The BPF program ([`filter_rules`]) and the dispatch of
 //!   [`Handler::handle`] both derive from it, so a routed call without a handler cannot be built.
-//! - `net.rs`: `socket`, `socketpair`, `connect`, `bind`, `sendto`, `sendmsg`, `sendmmsg`.
+//! - `net.rs`: `socket`, `socketpair`, `connect`, `bind`, `sendto`, `sendmsg`, `sendmmsg`, and
+//!   the events of connections the sinkhole answered; `reach.rs`: what a destination in the
+//!   run's private network namespace is (a listener of the run, or nobody).
 //! - `exec.rs`: `execve`, `execveat`.
 //! - `produced.rs`: the programs a compiler of the run produced in a write directory, the only
 //!   files there an exec may run (plus the renames and symlinks routed only to keep that sound).
@@ -31,6 +33,7 @@ mod leak;
 mod net;
 mod policy;
 mod produced;
+mod reach;
 mod refuse;
 mod signal;
 
@@ -38,10 +41,11 @@ use std::collections::{HashMap, HashSet};
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::decoys::DecoySet;
 use super::seccomp::{syscall_number, Rule};
+use super::sinkhole::Sinkhole;
 use crate::events::{Event, EventLog};
 use crate::profile::Profile;
 
@@ -102,6 +106,9 @@ pub(crate) struct Context {
     /// Whether Landlock enforces the execute rights (set once the command reports it): then
     /// an exec is answered before its event is worked out.
     pub landlock_exec: AtomicBool,
+    /// The run's sinkhole, once the sandbox handed its listener over (never without a network
+    /// namespace of the run's own).
+    pub sinkhole: OnceLock<Arc<Sinkhole>>,
 }
 
 /// The decoy home as the sandbox sees it.

@@ -175,8 +175,13 @@ const EXEC: &str = "every execution is recorded (argv, the resolved file), and o
 const SWAP: &str = "a rename or symlink can make a path name another file: it is ordered after \
      the compiles that ended and the execs of produced programs already allowed (produced.rs), \
      and Landlock decides it";
-const NET: &str = "the network namespace is empty, so nothing is reached; the supervisor records \
-                   the attempt and its payload (a DNS query names its target)";
+// sbx-net: the private loopback and the sinkhole.
+const NET: &str = "the network namespace is private (its own loopback only), so nothing outside \
+                   is reached; the supervisor lets a run reach its own servers, answers any other \
+                   TCP destination with its sinkhole, and records each attempt and its payload \
+                   (a DNS query names its target, an HTTP request its host)";
+const BIND: &str = "a port bound in the run's private namespace is reachable from the run alone; \
+                    unix sockets are bounded by Landlock; a socket from outside it is refused";
 
 /// The policy, in the order the filter tries it.
 const ROUTES: &[Route] = &[
@@ -261,11 +266,7 @@ const ROUTES: &[Route] = &[
         "raw, packet, unix datagram and unknown sockets are refused; internet ones recorded",
     ),
     Route::always(libc::SYS_connect, Ask(J::Connect), NET),
-    Route::always(
-        libc::SYS_bind,
-        Ask(J::Bind),
-        "a listening port is a way in; unix sockets are bounded by Landlock",
-    ),
+    Route::always(libc::SYS_bind, Ask(J::Bind), BIND),
     Route::always(libc::SYS_sendto, Ask(J::SendTo), NET),
     Route::always(libc::SYS_sendmsg, Ask(J::SendMsg), NET),
     Route::always(libc::SYS_sendmmsg, Ask(J::SendMsg), NET),
