@@ -98,6 +98,11 @@ fn event_detail(e: &Event) -> String {
         "line",
         "reason",
         "resolved",
+        "via_symlink",
+        "target",
+        "payload",
+        "tls_sni",
+        "produced_by",
         "candidates",
     ] {
         if let Some(v) = e.detail.get(key) {
