@@ -3,8 +3,9 @@
 //!
 //! The file is a JSON array with one [`TargetRecord`] per generated target and per discovered
 //! item without one. `status` is `built`, `skipped` or `failed`; `kind` is `deserialize`,
-//! `ffi`, `format` or `parse`. Built targets carry the main-thread stack they are meant to run
-//! with (`stack_bytes`, [`STACK_BYTES`]) and, where they need them, libFuzzer options.
+//! `ffi`, `format`, `parse` or `shaped` (a `Deserialize` type fed well-formed input built from
+//! its serde shape, beside its byte-level `deserialize` target). Built targets carry the
+//! main-thread stack they are meant to run with (`stack_bytes`, [`STACK_BYTES`]) and, where they need them, libFuzzer options.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,10 @@ pub enum TargetKind {
     Format,
     /// Feeds bytes to a hand-written parse entry point (`parse`, `FromStr`, `TryFrom<&[u8]>`).
     Parse,
+    /// Builds a value of a `Deserialize` type's serde shape from the bytes (with `arbitrary`),
+    /// serializes it with each format and feeds that to the type: well-formed input that
+    /// reaches the code reading each field.
+    Shaped,
 }
 
 impl TargetKind {
@@ -42,6 +47,7 @@ impl TargetKind {
             TargetKind::Ffi => "ffi",
             TargetKind::Format => "format",
             TargetKind::Parse => "parse",
+            TargetKind::Shaped => "shaped",
         }
     }
 }
