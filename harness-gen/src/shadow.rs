@@ -418,3 +418,148 @@ impl Gen<'_> {
         self.items.push(s);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shadow of the type named `name` in `src`.
+    fn shadow(src: &str, name: &str) -> Shadow {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("lib.rs");
+        std::fs::write(&path, src).expect("write");
+        let tree = crate::source::load(&path, &crate::cfg::CfgEnv::with_features(["serde"]))
+            .expect("loads");
+        let model = CrateModel::build("demo", tree, false);
+        let items = crate::deser::discover(&model);
+        let item = items
+            .iter()
+            .find(|i| i.internal_path.ends_with(name))
+            .unwrap_or_else(|| panic!("{name} not discovered"));
+        item.instances[0].shadow.clone().expect("a shadow")
+    }
+
+    #[test]
+    fn names_tags_and_optional_fields_follow_serde() {
+        let s = shadow(
+            r#"
+            use serde::Deserialize;
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            pub struct Config {
+                pub max_items: u32,
+                #[serde(rename = "label")] pub name: String,
+                pub note: Option<String>,
+                #[serde(default)] pub retries: u8,
+                #[serde(skip)] pub cache: Vec<u8>,
+                #[serde(flatten)] pub extra: Extra,
+                pub kind: Kind,
+                pub by_name: std::collections::HashMap<String, i64>,
+            }
+            #[derive(Deserialize)]
+            pub struct Extra { pub level: i16 }
+            #[derive(Deserialize)]
+            #[serde(tag = "t", content = "c")]
+            pub enum Kind { Unit, Pair(u8, char), Named { x: f64 } }
+            "#,
+            "Config",
+        );
+        assert_eq!(s.root, "S0");
+        let src = &s.items;
+        for want in [
+            "map.push((\"maxItems\".to_string(), self.f0.v()));",
+            "map.push((\"label\".to_string(), self.f1.v()));",
+            // `Option` and `default` fields may be absent.
+            "f2: Option<Option<StrLeaf>>,",
+            "f3: Option<Iu8>,",
+            "if let Some(x) = &self.f3 {",
+            "flatten_into(&mut map, self.f4.v());",
+            "f5: Nest<S2>,",
+            "f6: MapOf<StrLeaf, Ii64>,",
+            "let repr = Repr::Adjacent(\"t\", \"c\");",
+            "repr.wrap(\"Pair\", body, false)",
+            "repr.wrap(\"Unit\", body, true)",
+            "seq.push(self.f1.v());",
+            "f0: f64,",
+        ] {
+            assert!(src.contains(want), "missing {want:?} in\n{src}");
+        }
+        assert!(
+            !src.contains("cache"),
+            "a skipped field is not in the shape"
+        );
+        let leaves: Vec<&str> = s.ints.keys().map(String::as_str).collect();
+        assert_eq!(leaves, ["Ii16", "Ii64", "Iu32", "Iu8"]);
+        assert_eq!(s.ints["Iu8"][1], Classic::Pos(255));
+    }
+
+    #[test]
+    fn conversions_and_custom_readers_give_the_type_actually_read() {
+        let s = shadow(
+            r#"
+            use serde::{Deserialize, Deserializer};
+            #[derive(Deserialize)]
+            #[serde(try_from = "Raw")]
+            pub struct Checked { pub total: u8 }
+            #[derive(Deserialize)]
+            struct Raw {
+                #[serde(deserialize_with = "bits")] mask: u64,
+                #[serde(deserialize_with = "opaque")] other: u64,
+                next: Option<Box<Raw>>,
+            }
+            fn bits<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+                let b = u8::deserialize(d)?;
+                Ok(1u64 << b)
+            }
+            fn opaque<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> { todo!() }
+            "#,
+            "Checked",
+        );
+        let src = &s.items;
+        for want in [
+            "/// `demo::Checked` is read as `Raw` (`try_from`).",
+            "struct S0(Nest<S1>);",
+            "f0: Iu8,",
+            "f1: AnyLeaf,",
+            // A recursive type refers to itself through `Nest`, which ends the recursion.
+            "f2: Option<Option<Nest<S1>>>,",
+        ] {
+            assert!(src.contains(want), "missing {want:?} in\n{src}");
+        }
+        assert!(!s.ints.contains_key("Iu64"), "{:?}", s.ints.keys());
+    }
+
+    #[test]
+    fn untagged_external_and_hand_written() {
+        let s = shadow(
+            r#"
+            #[derive(serde::Deserialize)]
+            #[serde(untagged)]
+            pub enum Id { Num(u64), Text(String) }
+            "#,
+            "Id",
+        );
+        assert!(s.items.contains("let repr = Repr::Untagged;"));
+        assert!(s.items.contains("self.f0.v()"));
+        let s = shadow(
+            r#"
+            #[derive(serde::Deserialize)]
+            pub enum Op { Start, Stop { at: (u16, bool) } }
+            "#,
+            "Op",
+        );
+        assert!(s.items.contains("let repr = Repr::External;"));
+        assert!(s.items.contains("f0: (Iu16, bool),"));
+        let s = shadow(
+            r#"
+            pub struct Hand;
+            impl<'de> serde::Deserialize<'de> for Hand {
+                fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> { todo!() }
+            }
+            "#,
+            "Hand",
+        );
+        assert_eq!(s.root, "Tree");
+        assert!(s.items.is_empty());
+    }
+}

@@ -106,12 +106,12 @@ pub(crate) fn shaped_target(
     for (f, ser, de) in &usable {
         let krate = f.package.replace('-', "_");
         let _ = writeln!(src, "    // {}.", f.format);
-        let _ = writeln!(src, "    if let Ok(bytes) = {krate}::{ser}(&value) {{");
+        let _ = writeln!(src, "    if let Ok(written) = {krate}::{ser}(&value) {{");
         let_stmt(
             &mut src,
             "        ",
             "_",
-            &format!("{krate}::{de}::<{ty}>(&bytes)"),
+            &format!("{krate}::{de}::<{ty}>(&written)"),
         );
         let _ = writeln!(src, "    }}");
     }
