@@ -8,12 +8,21 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::target::{cited, entry_prelude, let_stmt, Emitted, DESER_LIBFUZZER};
+use super::target::{cited, entry_prelude, let_stmt, Emitted};
 use crate::deser::{DeserItem, How, Instance};
 use crate::int_bounds::{self, Classic};
-use crate::targets::{TargetKind, TargetRecord, TargetStatus, STACK_BYTES};
+use crate::targets::{LibFuzzerOptions, TargetKind, TargetRecord, TargetStatus, STACK_BYTES};
 use crate::text_classics;
 use crate::workspace::FormatDep;
+
+/// libFuzzer options of shaped targets: inputs up to 1 KiB, grown as libFuzzer grows them.
+/// The bytes choose a value rather than spell it, so a short input already builds a document
+/// with every field; longer ones build long sequences, which slow every run without reaching
+/// new code (nesting is capped, and deep nesting is the byte-level target's job).
+pub(super) const SHAPED_LIBFUZZER: LibFuzzerOptions = LibFuzzerOptions {
+    max_len: Some(1024),
+    len_control: None,
+};
 
 /// The support code every shaped target carries: the value model, `ToV`, the wide leaves.
 const SUPPORT: &str = include_str!("shaped_support.rs.txt");
@@ -154,7 +163,7 @@ pub(crate) fn shaped_target(
             format,
             status: TargetStatus::Built,
             reason: None,
-            libfuzzer: Some(DESER_LIBFUZZER),
+            libfuzzer: Some(SHAPED_LIBFUZZER),
             stack_bytes: Some(STACK_BYTES),
         },
         source: Some(src),
