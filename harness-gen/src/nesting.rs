@@ -5,29 +5,45 @@
 //! such an input reaches; mutating a short seed one byte at a time never gets there within a
 //! campaign, and libFuzzer's stack-depth signal then rewards what is kept.
 
+/// One deep seed: `prefix`, `open` repeated, `suffix`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Opener {
+    prefix: String,
+    open: String,
+    suffix: String,
+}
+
+/// An opener without a suffix: a recursive parser descends while it reads, before it sees
+/// that the input ends early.
+fn open(prefix: impl Into<String>, open: impl Into<String>) -> Opener {
+    Opener {
+        prefix: prefix.into(),
+        open: open.into(),
+        suffix: String::new(),
+    }
+}
+
 /// The opening tokens of the formats and impls a target reads, each with the text that must
 /// precede the first one (a TOML key) and at most once each.
-fn openers(packages: &[&str], key: &str, manual: bool, brackets: &[u8]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = vec![
-        (String::new(), "[".into()),
-        (String::new(), format!("{{{}:", json_str(key))),
-    ];
+fn openers(packages: &[&str], key: &str, manual: bool, brackets: &[u8]) -> Vec<Opener> {
+    let mut out: Vec<Opener> = vec![open("", "["), open("", format!("{{{}:", json_str(key)))];
     for p in packages {
         match *p {
             "toml" => {
-                out.push((format!("{key}="), "[".into()));
-                out.push((format!("{key}="), format!("{{{key}=")));
+                out.push(open(format!("{key}="), "["));
+                out.push(open(format!("{key}="), format!("{{{key}=")));
             }
             "serde_yaml" => {
-                out.push((String::new(), "- ".into()));
-                out.push((String::new(), format!("{{{key}: ")));
+                out.push(open("", "- "));
+                out.push(open("", format!("{{{key}: ")));
             }
-            "ron" => out.push((String::new(), "(".into())),
+            "ron" => out.push(open("", "(")),
             _ => {}
         }
     }
     if manual {
-        // A string the impl parses itself: inside a JSON string, so the JSON layer lets it in.
+        // A string the impl parses itself: a whole JSON string (the JSON layer reads it to its
+        // end before the impl sees it).
         let mut chars: Vec<u8> = b"([{<".to_vec();
         chars.extend(
             brackets
@@ -38,7 +54,11 @@ fn openers(packages: &[&str], key: &str, manual: bool, brackets: &[u8]) -> Vec<(
         );
         for c in chars {
             if c.is_ascii_graphic() && c != b'"' && c != b'\\' {
-                out.push(("\"".into(), (c as char).to_string()));
+                out.push(Opener {
+                    prefix: "\"".into(),
+                    open: (c as char).to_string(),
+                    suffix: "\"".into(),
+                });
             }
         }
     }
@@ -65,11 +85,12 @@ pub(crate) fn deep_seeds(
 ) -> Vec<Vec<u8>> {
     openers(packages, key, manual, brackets)
         .into_iter()
-        .map(|(prefix, open)| {
-            let mut s = prefix.into_bytes();
-            while s.len() + open.len() <= max_len {
-                s.extend_from_slice(open.as_bytes());
+        .map(|o| {
+            let mut s = o.prefix.into_bytes();
+            while s.len() + o.open.len() + o.suffix.len() <= max_len {
+                s.extend_from_slice(o.open.as_bytes());
             }
+            s.extend_from_slice(o.suffix.as_bytes());
             s
         })
         .collect()
@@ -121,7 +142,14 @@ mod tests {
             .iter()
             .map(|s| String::from_utf8(s.clone()).expect("utf-8"))
             .collect();
-        assert!(texts.iter().any(|t| t.starts_with("\"((((")));
+        let parens = texts
+            .iter()
+            .find(|t| t.starts_with("\"(((("))
+            .expect("a string of parentheses");
+        // A complete JSON string, as long as allowed.
+        assert!(parens.ends_with("(\"") && parens.len() == 100);
+        let inner: String = serde_json::from_str(parens).expect("valid JSON");
+        assert_eq!(inner, "(".repeat(98));
         assert!(texts.iter().any(|t| t.starts_with("\"<<<<")));
         assert!(texts.iter().any(|t| t.starts_with("\"||||")));
         assert!(recursive(&[], true));
