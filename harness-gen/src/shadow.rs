@@ -282,6 +282,10 @@ impl Gen<'_> {
                 {
                     return "AnyLeaf".into();
                 }
+                // A hand-written impl reads what it likes: its fields say nothing.
+                if self.manual(d) {
+                    return "Nest<Tree>".into();
+                }
                 let mut inner = Subst::new();
                 if let Some(g) = generics_of(self.model.item(d)) {
                     for (p, a) in g.type_params().zip(args.iter()) {
@@ -294,6 +298,16 @@ impl Gen<'_> {
                 format!("Nest<{}>", self.def(d, &inner, depth))
             }
         }
+    }
+
+    /// Whether the crate implements `Deserialize` for `d` by hand.
+    fn manual(&self, d: DefId) -> bool {
+        self.model.impls.iter().any(|&r| {
+            let imp = self.model.impl_item(r);
+            imp.trait_.as_ref().is_some_and(|(_, p, _)| {
+                p.segments.last().is_some_and(|s| s.ident == "Deserialize")
+            }) && types::self_def(self.model, r.module, &imp.self_ty) == Some(d)
+        })
     }
 
     fn newtype(&mut self, name: &str, doc: &str, inner: &str) {
@@ -561,5 +575,17 @@ mod tests {
         );
         assert_eq!(s.root, "Tree");
         assert!(s.items.is_empty());
+        let s = shadow(
+            r#"
+            pub struct Hand;
+            impl<'de> serde::Deserialize<'de> for Hand {
+                fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> { todo!() }
+            }
+            #[derive(serde::Deserialize)]
+            pub struct Outer { pub hand: Hand }
+            "#,
+            "Outer",
+        );
+        assert!(s.items.contains("f0: Nest<Tree>,"), "{}", s.items);
     }
 }
