@@ -319,7 +319,8 @@ fn describe(
     di.text = walker.text;
     di.roundtrip_blockers = walker.blockers;
     for inst in &mut di.instances {
-        inst.shadow = Some(crate::shadow::shadow_of(model, d, how, &inst.subst));
+        let manual = how == How::Manual;
+        inst.shadow = Some(crate::shadow::shadow_of(model, d, manual, &inst.subst));
     }
     let subst = di.instances[0].subst.clone();
     if how == How::Derive {

@@ -17,7 +17,6 @@ use std::fmt::Write as _;
 
 use syn::{Fields, Item, Type};
 
-use crate::deser::How;
 use crate::int_bounds::{self, Classic};
 use crate::model::{segs, CrateModel, DefId, DefKind, Ns, Res};
 use crate::serde_attrs::{de_str, has, ident_name, rename_all, serde_kv, RenameRule};
@@ -38,18 +37,20 @@ pub(crate) struct Shadow {
 /// How deep shadow definitions follow nested crate types; deeper ones become `AnyLeaf`.
 const MAX_DEPTH: usize = 12;
 
-/// The shadow of `inst`, an instance of `item`. A hand-written impl has no derived shape: its
-/// shadow is the support's `Tree` (any value, with the type's own words as keys and strings).
-pub(crate) fn shadow_of(model: &CrateModel, d: DefId, how: How, subst: &Subst) -> Shadow {
+/// The shadow of the definition `d` with its generic parameters bound by `subst`. A
+/// hand-written impl (`manual`) has no derived shape: its shadow is the support's `Tree` (any
+/// value, with the type's own words as keys and strings).
+pub(crate) fn shadow_of(model: &CrateModel, d: DefId, manual: bool, subst: &Subst) -> Shadow {
     let mut g = Gen {
         model,
         memo: HashMap::new(),
         items: Vec::new(),
         ints: BTreeMap::new(),
     };
-    let root = match how {
-        How::Manual => "Tree".to_string(),
-        How::Derive => g.def(d, subst, 0),
+    let root = if manual {
+        "Tree".to_string()
+    } else {
+        g.def(d, subst, 0)
     };
     Shadow {
         items: g.items.join("\n"),
