@@ -83,12 +83,16 @@ mod macros;
 mod mining;
 mod model;
 mod naming;
+mod nesting;
 mod parsers;
+mod read_type;
 mod serde_attrs;
 mod serde_shape;
+mod shadow;
 mod source;
 pub mod suggest;
 pub mod targets;
+mod text_classics;
 mod types;
 pub mod workspace;
 
@@ -263,7 +267,8 @@ pub fn generate_with_progress(
                 ));
             }
             for inst in &item.instances {
-                let name = unique(format!("de_{}", naming::target_stem(&inst.ty)));
+                let stem = naming::target_stem(&inst.ty);
+                let name = unique(format!("de_{stem}"));
                 emitted.push(emit::deser::deser_target(
                     name,
                     &p.name,
@@ -273,6 +278,12 @@ pub fn generate_with_progress(
                     &analysed.mined,
                     &crate_dir,
                 ));
+                if item.skip.is_none() {
+                    let name = unique(format!("de_{stem}_shaped"));
+                    emitted.extend(emit::shaped::shaped_target(
+                        name, &p.name, item, inst, &p.formats, &crate_dir,
+                    ));
+                }
             }
         }
         for item in &analysed.ffi {

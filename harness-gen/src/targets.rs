@@ -4,8 +4,10 @@
 //! The file is a JSON array with one [`TargetRecord`] per generated target and per discovered
 //! item without one. `status` is `built` (generated and compiled), `generated` (written, the
 //! compile check skipped: `fuzz` builds it), `skipped` or `failed`; `kind` is `deserialize`,
-//! `ffi`, `format` or `parse`. Built targets carry the main-thread stack they are meant to run
-//! with (`stack_bytes`, [`STACK_BYTES`]) and, where they need them, libFuzzer options.
+//! `ffi`, `format`, `parse` or `shaped` (a `Deserialize` type fed well-formed input built from
+//! its serde shape, beside its byte-level `deserialize` target). Built targets carry the
+//! main-thread stack they are meant to run with (`stack_bytes`, [`STACK_BYTES`]) and, where
+//! they need them, libFuzzer options.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -33,6 +35,10 @@ pub enum TargetKind {
     Format,
     /// Feeds bytes to a hand-written parse entry point (`parse`, `FromStr`, `TryFrom<&[u8]>`).
     Parse,
+    /// Builds a value of a `Deserialize` type's serde shape from the bytes (with `arbitrary`),
+    /// serializes it with each format and feeds that to the type: well-formed input that
+    /// reaches the code reading each field.
+    Shaped,
 }
 
 impl TargetKind {
@@ -43,6 +49,7 @@ impl TargetKind {
             TargetKind::Ffi => "ffi",
             TargetKind::Format => "format",
             TargetKind::Parse => "parse",
+            TargetKind::Shaped => "shaped",
         }
     }
 }
