@@ -44,8 +44,9 @@ pub(super) fn fuzz_counts(f: &FuzzSection) -> String {
     let count = |status: &str| f.findings.iter().filter(|x| x.status == status).count();
     let targets = |status: &str| f.targets.iter().filter(|t| t.status == status).count();
     format!(
-        "{} findings: {} new, {} known, {} fixed. {} targets: {} built, {} failed, {} skipped.",
+        "{} finding{}: {} new, {} known, {} fixed. {} targets: {} built, {} failed, {} skipped.",
         f.findings.len(),
+        if f.findings.len() == 1 { "" } else { "s" },
         count("new"),
         count("known"),
         count("fixed"),

@@ -17,7 +17,7 @@ fn esc(text: &str) -> String {
 }
 
 const STYLE: &str = "\
-body{font-family:system-ui,sans-serif;margin:1em;max-width:80em;line-height:1.4;overflow-wrap:anywhere}\
+body{font-family:system-ui,sans-serif;margin:1em;max-width:80em;line-height:1.4;overflow-wrap:break-word}\
 .wide{overflow-x:auto;max-width:100%}table{border-collapse:collapse;min-width:60%}\
 td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top;font-size:.9em}\
 pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f6f6;padding:.5em;font-size:.85em}\

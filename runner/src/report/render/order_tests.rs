@@ -277,7 +277,7 @@ fn html_of_a_fuzz_run_shows_the_finding_with_its_input_before_targets_and_skippe
         ]
     );
     let verdict = text(&select(&doc, "section#verdict")[0]);
-    assert!(verdict.contains("1 findings: 1 new"), "{verdict}");
+    assert!(verdict.contains("1 finding: 1 new"), "{verdict}");
     assert!(!verdict.contains("crates:"), "{verdict}");
     let finding = select(&doc, "section#findings article#finding-F1a2b");
     assert_eq!(finding.len(), 1);
@@ -358,7 +358,7 @@ fn markdown_follows_the_same_order() {
     in_order(
         &md,
         &[
-            "**1 findings: 1 new, 0 known, 0 fixed.",
+            "**1 finding: 1 new, 0 known, 0 fixed.",
             "## Findings",
             "### F1a2b: panic in `de_value` (new)",
             "1. `toml::de::Deserializer::parse` at src/de.rs:412:9",
