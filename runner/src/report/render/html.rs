@@ -29,7 +29,7 @@ details{border:1px solid #ddd;margin:.3em 0;padding:.2em .5em}summary{cursor:poi
 /// Renders the report as a standalone HTML page.
 pub(super) fn render(r: &Report) -> String {
     let mut out = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>cargo-airlock {cmd} report</title><style>{STYLE}</style></head><body>\n\
 <h1>cargo-airlock {cmd} report</h1>\n",
