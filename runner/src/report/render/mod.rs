@@ -1,11 +1,15 @@
 //! The rendering layer: one module per format, each reading the report model and nothing
 //! else, plus the words they share (an event's telling detail, an exception in words).
 
+mod account;
 mod html;
 mod json;
 mod markdown;
 mod sarif;
 mod vet;
+
+#[cfg(test)]
+mod order_tests;
 
 use std::path::{Path, PathBuf};
 
