@@ -171,7 +171,7 @@ pub(crate) fn run(args: VetArgs) -> anyhow::Result<Outcome> {
         }
     };
     let result = match &update {
-        Some(u) => pipeline::run_update(&opts, u, &on_progress),
+        Some(u) => runner::vet::run_update(&opts, u, &on_progress),
         None => pipeline::run(&opts, &on_progress),
     };
     if let Display::Bar(bar) = &*display.lock().unwrap_or_else(|e| e.into_inner()) {

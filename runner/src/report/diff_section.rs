@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::vet_section::Level;
+use super::judgement::Level;
 
 /// `diff`: everything listed is "added in NEW" (or changed, where it says so).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,4 +1,4 @@
-//! Reports (DESIGN.md, "Report"): the `airlock.report/1` data that `build`, `fuzz` and `vet`
+//! Reports (docs/report-schema.md): the `airlock.report/1` data that `build`, `fuzz` and `vet`
 //! fill, and its renderings.
 //!
 //! Two layers, pointing one way: the model (`model`, with the fuzz section in
@@ -9,6 +9,7 @@
 
 mod diff_section;
 mod fuzz_section;
+mod judgement;
 mod model;
 mod render;
 mod vet_section;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::fuzz_section::FuzzSection;
+pub use super::judgement::Verdict;
 use super::vet_section::VetSections;
 use crate::events::{Decision, Event, Kind};
 
@@ -64,34 +65,6 @@ pub struct Summary {
     pub proc_macro_runs: usize,
     /// Whether `cargo build` itself succeeded.
     pub build_succeeded: bool,
-}
-
-/// A crate's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// Nothing notable happened and everything built.
-    Clean,
-    /// Its build script or its compilation never ran (the build stopped before it), so
-    /// nothing can be said about it: never `clean`. The reasons say what did not run.
-    NotRun,
-    /// The build script or the compilation failed (and nothing notable happened); for `vet`'s
-    /// verdicts: the crate could not be vetted completely.
-    Failed,
-    /// A notable event counted against the crate.
-    Suspicious,
-}
-
-impl Verdict {
-    /// The word used in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Clean => "clean",
-            Verdict::Suspicious => "suspicious",
-            Verdict::Failed => "failed",
-            Verdict::NotRun => "not-run",
-        }
-    }
 }
 
 /// What happened to a crate's build script.

@@ -10,40 +10,9 @@ use inventory::CrateInventory;
 use serde::{Deserialize, Serialize};
 
 use super::diff_section::VetDiff;
-use super::model::Verdict;
+use super::judgement::Verdict;
 
-/// How much a signal weighs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// Worth knowing; never makes a crate suspicious.
-    Info,
-    /// Makes the crate suspicious.
-    Warn,
-    /// Makes the crate suspicious: something is plainly wrong (the crate does not exist).
-    Error,
-}
-
-impl Level {
-    /// The lower-case name used in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        }
-    }
-}
-
-impl From<inventory::Level> for Level {
-    fn from(level: inventory::Level) -> Self {
-        match level {
-            inventory::Level::Info => Level::Info,
-            inventory::Level::Warn => Level::Warn,
-            inventory::Level::Error => Level::Error,
-        }
-    }
-}
+pub use super::judgement::Level;
 
 /// The provenance signal codes (kebab-case in reports; extend, never rename).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

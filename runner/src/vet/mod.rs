@@ -1,6 +1,6 @@
 //! `cargo airlock vet`: whether to trust a crate before it enters a dependency tree.
 //!
-//! The pipeline, one report for all of it (DESIGN.md, "Vetting"):
+//! The pipeline, one report for all of it (docs/architecture.md, "vet"):
 //!
 //! 1. **provenance** ([`provenance`], [`typo`]): what the registry's sparse index says about
 //!    the crate (existence, ages, versions, yanks) and which names one typo away exist.
@@ -32,3 +32,4 @@ mod update;
 mod verdict;
 
 pub use error::VetError;
+pub use update::run_update;

@@ -21,7 +21,6 @@ use super::provenance::{self, Assessment, ProvenanceOptions};
 use super::registry::source::CRATES_IO;
 use super::registry::{RegistrySource, SparseRegistry, UnpackedCrate};
 use super::spec::CrateSpec;
-pub use super::update::run_update;
 use super::{scratch, verdict};
 use crate::build::graph::{Graph, SourceKind};
 use crate::build::{self, BuildOptions};
