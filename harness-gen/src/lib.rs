@@ -87,6 +87,7 @@ mod parsers;
 mod serde_attrs;
 mod serde_shape;
 mod source;
+mod stateful;
 pub mod targets;
 mod types;
 pub mod workspace;

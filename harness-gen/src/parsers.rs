@@ -19,6 +19,7 @@ use crate::args::{classify, is_deserialize_bound, param_bounds, Input};
 use crate::callgraph::CallGraph;
 use crate::model::{CrateModel, DefId};
 use crate::naming::target_stem;
+use crate::stateful::{self, ctor_wrap, extra_slot, Drive, Slot, Wrap};
 use crate::types::{self, self_def, show_ty};
 
 /// What a parse target calls.
@@ -41,6 +42,10 @@ pub struct ParseItem {
     pub stem: String,
     /// The call and how the input is passed, or why there is no target.
     pub plan: Result<(ParseCall, Input), String>,
+    /// The call's arguments in order when it takes more than the input (empty: the input alone).
+    pub args: Vec<Slot>,
+    /// For a constructor: how it returns its value and what drives the value afterwards.
+    pub drive: Option<(Wrap, Drive)>,
     /// The function's name, for finding example inputs (`parse`, `from_str`, `try_from`).
     pub fn_name: String,
     /// Source file.
@@ -93,17 +98,23 @@ pub(crate) fn discover(
         let mut receiver = false;
         let mut inputs = Vec::new();
         let mut others = Vec::new();
+        let mut slots = Vec::new();
         for a in &node.sig.inputs {
             match a {
                 FnArg::Receiver(_) => receiver = true,
                 FnArg::Typed(pt) => {
-                    match classify(model, node.module, &pt.ty, &bounds, 0)
-                        .ok()
-                        .as_ref()
-                        .and_then(Input::of)
-                    {
-                        Some(i) => inputs.push(i),
-                        None => others.push(show_ty(&pt.ty)),
+                    let kind = classify(model, node.module, &pt.ty, &bounds, 0);
+                    match kind.as_ref().ok().and_then(Input::of) {
+                        Some(i) if inputs.is_empty() => {
+                            inputs.push(i);
+                            slots.push(Ok(Slot::Input));
+                        }
+                        _ => {
+                            others.push(show_ty(&pt.ty));
+                            slots.push(extra_slot(pt, &bounds, kind).map_err(|why| {
+                                format!("takes `{}` besides the input: {why}", show_ty(&pt.ty))
+                            }));
+                        }
                     }
                 }
             }
@@ -134,6 +145,8 @@ pub(crate) fn discover(
                         plan: Err(
                             "an associated function of a generic impl (no instance chosen)".into(),
                         ),
+                        args: vec![],
+                        drive: None,
                         fn_name: node.name.clone(),
                         file,
                         line,
@@ -145,17 +158,37 @@ pub(crate) fn discover(
             }
             _ => continue,
         };
+        let slots: Result<Vec<Slot>, String> = slots.into_iter().collect();
+        // A constructor of the method's own type: the target drives the value it returns.
+        let ctor = match node.imp {
+            Some((_, Some(t))) if !receiver => ctor_wrap(model, t, &node.sig).map(|w| (t, w)),
+            _ => None,
+        };
+        let mut drive = None;
         let plan = if receiver {
             Err("a method: needs a value to call it on (fuzz the constructor instead)".into())
-        } else if !others.is_empty() || inputs.len() > 1 {
-            Err(format!(
-                "takes other arguments besides the input ({})",
-                others.join(", ")
-            ))
         } else if node.sig.asyncness.is_some() {
             Err("async fn (needs an executor)".into())
+        } else if node
+            .sig
+            .generics
+            .type_params()
+            .any(|p| !bounds.contains_key(&p.ident.to_string()))
+        {
+            Err("a type parameter without bounds (no instance chosen)".into())
+        } else if let Err(why) = &slots {
+            Err(why.clone())
+        } else if let Some((t, wrap)) = ctor {
+            stateful::drive(model, graph, t).map(|d| {
+                drive = Some((wrap, d));
+                (ParseCall::Fn(item.clone()), inputs[0])
+            })
         } else {
             fallible(&node.sig).map(|()| (ParseCall::Fn(item.clone()), inputs[0]))
+        };
+        let args = match slots {
+            Ok(s) if s.len() > 1 => s,
+            _ => vec![],
         };
         if plan.is_ok() {
             if let Some((_, Some(t))) = node.imp {
@@ -166,6 +199,8 @@ pub(crate) fn discover(
             item,
             stem,
             plan,
+            args,
+            drive,
             fn_name: node.name.clone(),
             file,
             line,
@@ -205,6 +240,8 @@ pub(crate) fn discover(
                 item: format!("{tp} as FromStr"),
                 stem: format!("{}_from_str", target_stem(&tp)),
                 plan,
+                args: vec![],
+                drive: None,
                 fn_name: "parse".into(),
                 file,
                 line,
@@ -242,6 +279,8 @@ pub(crate) fn discover(
             item: format!("{tp} as TryFrom<{written}>"),
             stem: format!("{}_try_from_{}", target_stem(&tp), input.word()),
             plan,
+            args: vec![],
+            drive: None,
             fn_name: "try_from".into(),
             file,
             line,
@@ -259,7 +298,16 @@ pub(crate) fn discover(
         out.push(ParseItem {
             stem: target_stem(&item),
             item,
-            plan: Err("a pure getter (takes only `&self`): no input to fuzz".into()),
+            plan: Err(match node.sig.inputs.first() {
+                Some(FnArg::Receiver(r)) if r.mutability.is_some() => {
+                    "a `&mut self` method without input: the targets of the type's constructors \
+                     drive it"
+                        .into()
+                }
+                _ => "a pure getter (takes only `&self`): no input to fuzz".into(),
+            }),
+            args: vec![],
+            drive: None,
             fn_name: node.name.clone(),
             file: model.tree.modules[node.module].file.clone(),
             line: node.sig.ident.span().start().line,
