@@ -113,7 +113,11 @@ fn closure(p: &syn::ParenthesizedGenericArguments) -> String {
         {
             return "|x| x".into();
         }
-        ReturnType::Type(_, ty) if types::is_named(ty, "Option") => "None".into(),
+        ReturnType::Type(_, ty)
+            if types::last_segment(ty).is_some_and(|(id, _)| id == "Option") =>
+        {
+            "None".into()
+        }
         ReturnType::Type(..) => "Default::default()".into(),
     };
     format!("|{params}| {body}")
@@ -290,8 +294,8 @@ mod tests {
     #[test]
     fn closures_follow_the_bound() {
         let p = |s: &str| -> syn::ParenthesizedGenericArguments {
-            let path: syn::Path = syn::parse_str(s).expect("path");
-            match &path.segments.last().expect("segment").arguments {
+            let bound: syn::TraitBound = syn::parse_str(s).expect("bound");
+            match &bound.path.segments.last().expect("segment").arguments {
                 syn::PathArguments::Parenthesized(p) => p.clone(),
                 _ => panic!("not parenthesized"),
             }
