@@ -1,15 +1,18 @@
 //! Discovery of **parse entry points**: public safe functions and associated functions that take
-//! untrusted input (`&str`, `&[u8]`, `String`, `Vec<u8>`, a reader) as their only argument and
-//! return a `Result` or `Option`; `FromStr` impls; and `TryFrom<&[u8]>`/`TryFrom<&str>` impls
-//! (and their owned `Vec<u8>`/`String` forms). Functions that are format entry points (generic
-//! over a `Deserialize` result, see [`formats`](crate::formats)) or that reach FFI (the FFI
-//! family fuzzes those) are left out.
+//! untrusted input (`&str`, `&[u8]`, `String`, `Vec<u8>`, a reader) and return a `Result` or
+//! `Option`; constructors that build a value from such input and return `Self` (or a
+//! `Result`/`Option` of it), whose value the target then drives ([`stateful`](crate::stateful));
+//! `FromStr` impls; and `TryFrom<&[u8]>`/`TryFrom<&str>` impls (and their owned
+//! `Vec<u8>`/`String` forms). Arguments besides the input are plain values chosen by `arbitrary`
+//! or generated closures. Functions that are format entry points (generic over a `Deserialize`
+//! result, see [`formats`](crate::formats)) or that reach FFI (the FFI family fuzzes those) are
+//! left out.
 //!
-//! Candidates that cannot get a target are kept with the reason: an input argument next to
-//! other arguments, a method that needs a receiver, a result that is neither `Result` nor
-//! `Option`, a generic impl, no public path. Pure getters (`&self` and nothing else) of a type
-//! that has a parse target are listed as skipped too, so the report says why they were not
-//! fuzzed.
+//! Candidates that cannot get a target are kept with the reason: an argument besides the input
+//! that cannot be built, a method that needs a receiver, a result that is neither `Result` nor
+//! `Option` (nor a value that can be driven), a generic impl, no public path. Pure getters
+//! (`&self` and nothing else) and `&mut self` methods without input of a type that has a parse
+//! target are listed as skipped too, so the report says why they were not fuzzed on their own.
 
 use std::collections::BTreeSet;
 
@@ -179,10 +182,15 @@ pub(crate) fn discover(
         } else if let Err(why) = &slots {
             Err(why.clone())
         } else if let Some((t, wrap)) = ctor {
-            stateful::drive(model, graph, t).map(|d| {
-                drive = Some((wrap, d));
-                (ParseCall::Fn(item.clone()), inputs[0])
-            })
+            // A fallible constructor of a value with nothing to drive is fuzzed as a parser.
+            match (stateful::drive(model, graph, t), wrap) {
+                (Ok(d), _) => {
+                    drive = Some((wrap, d));
+                    Ok((ParseCall::Fn(item.clone()), inputs[0]))
+                }
+                (Err(why), Wrap::Plain) => Err(why),
+                (Err(_), _) => Ok((ParseCall::Fn(item.clone()), inputs[0])),
+            }
         } else {
             fallible(&node.sig).map(|()| (ParseCall::Fn(item.clone()), inputs[0]))
         };
