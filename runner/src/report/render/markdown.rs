@@ -169,6 +169,12 @@ fn fuzz_section(section: &FuzzSection) -> String {
             if f.minimized { " (minimized)" } else { "" },
             f.repro
         ));
+        if !f.also_reached_by.is_empty() {
+            out.push_str(&format!(
+                "  - also reached by: `{}`\n",
+                f.also_reached_by.join("`, `")
+            ));
+        }
         for frame in f.frames.iter().take(8) {
             out.push_str(&format!(
                 "    - `{}`{}\n",
