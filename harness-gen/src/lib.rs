@@ -70,6 +70,7 @@
 //! ```
 
 mod args;
+mod c_mining;
 mod callgraph;
 mod cfg;
 pub mod compile;
@@ -272,9 +273,17 @@ pub fn generate_with_progress(
                 ));
             }
         }
+        // The C/C++ behind the FFI wrappers: its literals are the FFI targets' dictionary.
+        let c_dict = if analysed.ffi.is_empty() {
+            vec![]
+        } else {
+            c_mining::mine_dir(&crate_dir)
+        };
         for item in &analysed.ffi {
             let name = unique(format!("ffi_{}", naming::target_stem(&item.item)));
-            emitted.push(emit::ffi::ffi_target(name, &p.name, item, &crate_dir));
+            emitted.push(emit::ffi::ffi_target(
+                name, &p.name, item, &crate_dir, &c_dict,
+            ));
         }
         if let Some(fc) = &analysed.format {
             for entry in &fc.entries {
