@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::baseline::apply_baseline;
-use super::instrumented_build::{FuzzBuild, Vetting};
+use super::instrumented_build::{FuzzBuild, Vetting, NO_CLANG};
 use super::libfuzzer::{as_args, libfuzzer_limits, libfuzzer_options, parse_stats, Stats};
 use super::project::{FuzzProject, TargetRecord};
 use super::schedule;
@@ -199,9 +199,12 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
         if build.instrumentation.c_instrumented {
             ", C instrumented with clang"
         } else {
-            "; C code not instrumented: no clang"
+            ""
         }
     ));
+    if !build.instrumentation.c_instrumented {
+        say(&format!("fuzz: {NO_CLANG}"));
+    }
     let (failed, verdicts, build_failure): (BTreeMap<String, String>, _, _) = if names.is_empty() {
         (BTreeMap::new(), Verdicts::default(), None)
     } else {
