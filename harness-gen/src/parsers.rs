@@ -34,6 +34,15 @@ pub enum ParseCall {
     FromStr(String),
     /// `<T as TryFrom<A>>::try_from(x)`: the type's public path and `A` as written.
     TryFrom(String, String),
+    /// `value.method(x)` on a value built without input (`T::new()`, `T::default()`).
+    Method {
+        /// The expression that builds the value.
+        build: String,
+        /// The method's name.
+        method: String,
+        /// Whether the method takes `&mut self` or `self` (the value is bound `mut`).
+        mutable: bool,
+    },
 }
 
 /// A discovered parse entry point.
@@ -169,7 +178,36 @@ pub(crate) fn discover(
         };
         let mut drive = None;
         let plan = if receiver {
-            Err("a method: needs a value to call it on (fuzz the constructor instead)".into())
+            // A method fed the input (`parse(&mut self, buf)`): on a value built without input.
+            let t = node.imp.and_then(|(_, t)| t);
+            match t.and_then(|t| stateful::plain_value(model, graph, t)) {
+                Some(build) if slots.is_ok() && node.sig.asyncness.is_none() => {
+                    let mutable = matches!(
+                        node.sig.inputs.first(),
+                        Some(FnArg::Receiver(r)) if r.reference.is_none() || r.mutability.is_some()
+                    );
+                    fallible(&node.sig).map(|()| {
+                        (
+                            ParseCall::Method {
+                                build,
+                                method: node.name.clone(),
+                                mutable,
+                            },
+                            inputs[0],
+                        )
+                    })
+                }
+                Some(_) => Err(slots
+                    .as_ref()
+                    .err()
+                    .cloned()
+                    .unwrap_or_else(|| "async fn (needs an executor)".into())),
+                None => Err(
+                    "a method: needs a value to call it on, and the type has no `new()` \
+                     without arguments nor a `Default` (fuzz the constructor instead)"
+                        .into(),
+                ),
+            }
         } else if node.sig.asyncness.is_some() {
             Err("async fn (needs an executor)".into())
         } else if node

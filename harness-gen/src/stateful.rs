@@ -196,6 +196,53 @@ fn end_pattern(model: &CrateModel, m: ModId, sig: &syn::Signature) -> Option<Str
     Some(format!("{public}::{}{rest}", v.ident))
 }
 
+/// An expression that builds a value of `t` without input: its public `new()` without
+/// arguments, else its `Default` (derived or implemented).
+pub(crate) fn plain_value(model: &CrateModel, graph: &CallGraph, t: DefId) -> Option<String> {
+    let public = model.public_path(t)?;
+    let generic = |g: &syn::Generics| g.type_params().next().is_some();
+    let new = graph.nodes.iter().any(|n| {
+        n.name == "new"
+            && n.is_pub
+            && n.trait_name.is_none()
+            && n.sig.inputs.is_empty()
+            && n.sig.unsafety.is_none()
+            && !generic(&n.sig.generics)
+            && matches!(n.imp, Some((r, Some(d))) if d == t && !generic(&model.impl_item(r).generics))
+            && ctor_wrap(model, t, &n.sig) == Some(Wrap::Plain)
+    });
+    if new {
+        return Some(format!("{public}::new()"));
+    }
+    let derived = types::generics_of(model.item(t)).is_some_and(|g| !generic(g))
+        && item_attrs(model.item(t)).iter().any(|a| {
+            a.path().is_ident("derive")
+                && a.parse_args_with(
+                    syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+                )
+                .is_ok_and(|ps| ps.iter().any(|p| p.is_ident("Default")))
+        });
+    let implemented = model.impls.iter().any(|&r| {
+        let imp = model.impl_item(r);
+        !generic(&imp.generics)
+            && imp
+                .trait_
+                .as_ref()
+                .and_then(|(_, p, _)| p.segments.last())
+                .is_some_and(|s| s.ident == "Default")
+            && self_def(model, r.module, &imp.self_ty) == Some(t)
+    });
+    (derived || implemented).then(|| format!("<{public} as Default>::default()"))
+}
+
+fn item_attrs(item: &syn::Item) -> &[syn::Attribute] {
+    match item {
+        syn::Item::Struct(s) => &s.attrs,
+        syn::Item::Enum(e) => &e.attrs,
+        _ => &[],
+    }
+}
+
 /// Whether the read/next/parse family names a method (driven first).
 fn preferred(name: &str) -> bool {
     ["read", "next", "parse"]

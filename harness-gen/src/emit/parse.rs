@@ -54,6 +54,10 @@ pub(crate) fn parse_target(
             format!("the `FromStr` impl of `{ty}`"),
             format!("{arg}.parse::<{ty}>()"),
         ),
+        ParseCall::Method { build, method, .. } => (
+            format!("`{method}` of a `{build}` value"),
+            format!("value.{method}({arg})"),
+        ),
         ParseCall::TryFrom(ty, a) => (
             format!("the `TryFrom<{a}>` impl of `{ty}`"),
             format!("<{ty} as std::convert::TryFrom<{a}>>::try_from({arg})"),
@@ -119,11 +123,17 @@ pub(crate) fn parse_target(
     if input.is_text() {
         bind_text(&mut src);
     }
+    if let ParseCall::Method { build, mutable, .. } = &call {
+        let binding = if *mutable { "mut value" } else { "value" };
+        let_stmt(&mut src, "    ", binding, build);
+    }
     let call_expr = if item.args.is_empty() {
         call_expr
     } else {
-        let ParseCall::Fn(path) = &call else {
-            unreachable!("only functions take extra arguments")
+        let path = match &call {
+            ParseCall::Fn(path) => path.clone(),
+            ParseCall::Method { method, .. } => format!("value.{method}"),
+            _ => unreachable!("only functions and methods take extra arguments"),
         };
         let mut exprs = Vec::new();
         for (i, slot) in item.args.iter().enumerate() {
