@@ -7,8 +7,10 @@
 //! [`types`] renders and compares types, [`callgraph`] links the crate's functions and finds
 //! those that reach FFI, [`args`] classifies argument types; [`deser`] (with [`serde_shape`]),
 //! [`ffi`], [`formats`] (crates with their own serde `Deserializer`) and [`parsers`]
-//! (hand-written parse entry points) discover items and plan targets; [`mining`] finds example
-//! inputs and dictionary tokens for the last two; [`emit`] turns each plan into a target and
+//! (hand-written parse entry points, with [`stateful`] for values built from the input and then
+//! driven, closures and extra arguments) discover items and plan targets; [`mining`] finds
+//! example inputs and dictionary tokens for the last two, [`c_mining`] the literals of the C/C++
+//! behind FFI targets; [`emit`] turns each plan into a target and
 //! writes the project; [`targets`] is the `targets.json` contract that `cargo airlock fuzz`
 //! reads; [`compile`] checks that the targets build.
 //!
