@@ -345,10 +345,15 @@ pub(crate) fn discover(
             stem: target_stem(&item),
             item,
             plan: Err(match node.sig.inputs.first() {
-                Some(FnArg::Receiver(r)) if r.mutability.is_some() => {
+                Some(FnArg::Receiver(r))
+                    if r.mutability.is_some() && fallible(&node.sig).is_ok() =>
+                {
                     "a `&mut self` method without input: the targets of the type's constructors \
                      drive it"
                         .into()
+                }
+                Some(FnArg::Receiver(r)) if r.mutability.is_some() => {
+                    "takes only `&mut self`: no input to fuzz".into()
                 }
                 _ => "a pure getter (takes only `&self`): no input to fuzz".into(),
             }),
