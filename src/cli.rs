@@ -27,6 +27,9 @@ pub(crate) enum Command {
     /// Build the workspace with every build script and proc-macro expansion sandboxed; report
     /// crate by crate.
     Build(crate::cmd::build::BuildArgs),
+    /// Vet crates before they enter a dependency tree: registry provenance, static inventory,
+    /// sandboxed build; one verdict.
+    Vet(crate::cmd::vet::VetArgs),
     /// Render a saved report.json as md, sarif, html or json.
     Report(crate::cmd::report::ReportArgs),
 }

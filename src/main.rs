@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Repro(args) => cmd::repro::run(args),
         Command::Build(args) => cmd::build::run(args),
         Command::Report(args) => cmd::report::run(args),
+        Command::Vet(args) => cmd::vet::run(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),

@@ -32,7 +32,8 @@ pub fn capped_rustflags(existing: Option<&str>) -> String {
     }
 }
 
-/// Builds every `built` target in `out` and updates the records.
+/// Builds every `built` or `generated` target in `out` and updates the records: `built` when
+/// it compiled, `failed` with the compiler's first error when it did not.
 pub fn check(
     out: &Path,
     target_dir: Option<&Path>,
@@ -40,7 +41,7 @@ pub fn check(
 ) -> Result<(), GenError> {
     let wanted: BTreeSet<String> = records
         .iter()
-        .filter(|r| r.status == TargetStatus::Built)
+        .filter(|r| r.is_built())
         .map(|r| r.name.clone())
         .collect();
     if wanted.is_empty() {
@@ -101,11 +102,9 @@ pub fn check(
             lines.join("\n")
         }
     };
-    for r in records
-        .iter_mut()
-        .filter(|r| r.status == TargetStatus::Built)
-    {
+    for r in records.iter_mut().filter(|r| r.is_built()) {
         if built.contains(&r.name) {
+            r.status = TargetStatus::Built;
             continue;
         }
         r.status = TargetStatus::Failed;

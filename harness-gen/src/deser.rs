@@ -36,6 +36,8 @@ pub struct Instance {
     pub via: Option<String>,
     /// Generic parameters bound for this instance.
     pub subst: Subst,
+    /// The instance's shadow type, for the shaped target ([`crate::shadow`]).
+    pub(crate) shadow: Option<crate::shadow::Shadow>,
 }
 
 /// A discovered Deserialize type.
@@ -70,6 +72,9 @@ pub struct DeserItem {
     /// Dictionary words for the integer types the fields use: their bounds and the values just
     /// past them, as decimal text ([`crate::bounds`]).
     pub numbers: BTreeSet<String>,
+    /// Whether some field holds text: the dictionary then gets the text classics
+    /// ([`crate::text_classics`]).
+    pub text: bool,
     /// Valid JSON inputs built from the type's shape.
     pub seeds: Vec<Value>,
 }
@@ -208,6 +213,7 @@ fn describe(
         borrowed: generics.lifetimes().next().is_some(),
         words: BTreeSet::new(),
         numbers: BTreeSet::new(),
+        text: false,
         seeds: Vec::new(),
     };
     let kv = serde_kv(crate::source::item_attrs(item));
@@ -237,6 +243,7 @@ fn describe(
             ty: public,
             via: None,
             subst: Subst::new(),
+            shadow: None,
         });
     } else {
         let mut params = type_params.clone();
@@ -273,6 +280,7 @@ fn describe(
                         ty,
                         via: Some("its hand-written `Deserialize` impl".into()),
                         subst: type_params.iter().cloned().zip(rendered).collect(),
+                        shadow: None,
                     });
                 }
             }
@@ -298,6 +306,7 @@ fn describe(
         model,
         words: BTreeSet::new(),
         numbers: BTreeSet::new(),
+        text: false,
         blockers: BTreeSet::new(),
         visited: HashSet::new(),
     };
@@ -307,12 +316,18 @@ fn describe(
     }
     di.words = walker.words;
     di.numbers = walker.numbers;
+    di.text = walker.text;
     di.roundtrip_blockers = walker.blockers;
+    for inst in &mut di.instances {
+        let manual = how == How::Manual;
+        inst.shadow = Some(crate::shadow::shadow_of(model, d, manual, &inst.subst));
+    }
     let subst = di.instances[0].subst.clone();
     if how == How::Derive {
-        // Every integer at 1, then (where the type has integers) all at their minimum and all
-        // at their maximum: boundary values are where arithmetic on them goes wrong.
-        for fill in [Fill::One, Fill::Min, Fill::Max] {
+        // Every integer at 1 and every string empty, then (where the type has integers or
+        // text) all at their minimum, at their maximum and at the bit width 64, with text NUL,
+        // long and multi-byte: boundary values are where arithmetic and slicing go wrong.
+        for fill in [Fill::One, Fill::Min, Fill::Max, Fill::Width] {
             let mut seeder = Seeder {
                 model,
                 depth: 0,
@@ -429,6 +444,7 @@ fn instantiations(
             ty,
             via: Some(mention.via.clone()),
             subst,
+            shadow: None,
         });
         if out.len() == 3 {
             break;

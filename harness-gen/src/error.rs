@@ -26,12 +26,16 @@ pub enum GenError {
         source: cargo_metadata::Error,
     },
     /// `-p NAME` names no package of the dependency graph.
-    #[error("package `{name}` is not in the dependency graph of {}; hint: `cargo tree` lists the packages `-p` accepts", manifest.display())]
+    #[error("package `{name}` is not in the dependency graph of {}; {}", manifest.display(), unknown_hint(name, versions, closest))]
     UnknownPackage {
         /// The name given.
         name: String,
         /// The workspace manifest.
         manifest: PathBuf,
+        /// The versions of that name the graph has (`-p NAME@VERSION` asked for another).
+        versions: Vec<String>,
+        /// The graph's names closest to a misspelt one.
+        closest: Vec<String>,
     },
     /// A selected package has no library target, so there is nothing to link a fuzz target to.
     #[error("package `{name}` ({}) has no library target; gen needs a library (binaries cannot be fuzzed from outside)", manifest.display())]
@@ -82,6 +86,27 @@ pub enum GenError {
 }
 
 /// The manifest as messages name it.
+/// What to do about a `-p` naming no package: the versions the graph has, else the closest
+/// names, else where the packages come from.
+fn unknown_hint(name: &str, versions: &[String], closest: &[String]) -> String {
+    let base = name.split_once('@').map_or(name, |(n, _)| n);
+    let quote = |v: &[String], f: &dyn Fn(&String) -> String| {
+        v.iter().map(f).collect::<Vec<_>>().join(", ")
+    };
+    if !versions.is_empty() {
+        format!(
+            "the graph has {}; pass -p {base}@VERSION with one of them, or -p {base}",
+            quote(versions, &|v| format!("`{base}@{v}`"))
+        )
+    } else if !closest.is_empty() {
+        format!("did you mean {}?", quote(closest, &|n| format!("`{n}`")))
+    } else {
+        "-p takes a workspace member or a dependency of it, so gen needs a project that depends \
+         on the crate; `cargo tree` lists the packages -p accepts"
+            .to_owned()
+    }
+}
+
 fn shown(manifest: Option<&std::path::Path>) -> String {
     manifest.map_or_else(
         || "the current directory".into(),

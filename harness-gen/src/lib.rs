@@ -40,8 +40,8 @@
 //! integer fields as words and seeds ([`int_bounds`]), and, for hand-written impls, the lexer's
 //! tokens and nesting seeds. Generated sources are laid out as rustfmt lays them out.
 //!
-//! `status` is `built` when the target was generated (and compiled, when the compile check ran),
-//! `failed` when it did not compile (`reason` holds the first compiler error) and `skipped` when
+//! `status` is `built` when the target was generated and compiled, `generated` when it was
+//! written without the compile check (`fuzz` builds it), `failed` when it did not compile (`reason` holds the first compiler error) and `skipped` when
 //! no target could be generated (`reason` says why).
 //!
 //! # Limits
@@ -86,12 +86,17 @@ mod macros;
 mod mining;
 mod model;
 mod naming;
+mod nesting;
 mod parsers;
+mod read_type;
 mod serde_attrs;
 mod serde_shape;
+mod shadow;
 mod source;
 mod stateful;
+pub mod suggest;
 pub mod targets;
+mod text_classics;
 mod types;
 pub mod workspace;
 
@@ -122,10 +127,12 @@ pub struct GenOptions {
 /// Totals over all records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
-    /// Targets generated (built + failed).
+    /// Targets generated (built, failed, or written without the compile check).
     pub generated: usize,
-    /// Targets that are built (compiled, with the compile check).
+    /// Targets generated and compiled by the compile check.
     pub built: usize,
+    /// Targets written without the compile check (status `generated`).
+    pub unchecked: usize,
     /// Items with no target.
     pub skipped: usize,
     /// Targets that did not compile.
@@ -139,11 +146,12 @@ impl Counts {
         for r in records {
             match r.status {
                 TargetStatus::Built => c.built += 1,
+                TargetStatus::Generated => c.unchecked += 1,
                 TargetStatus::Skipped => c.skipped += 1,
                 TargetStatus::Failed => c.failed += 1,
             }
         }
-        c.generated = c.built + c.failed;
+        c.generated = c.built + c.unchecked + c.failed;
         c
     }
 }
@@ -263,7 +271,8 @@ pub fn generate_with_progress(
                 ));
             }
             for inst in &item.instances {
-                let name = unique(format!("de_{}", naming::target_stem(&inst.ty)));
+                let stem = naming::target_stem(&inst.ty);
+                let name = unique(format!("de_{stem}"));
                 emitted.push(emit::deser::deser_target(
                     name,
                     &p.name,
@@ -273,6 +282,12 @@ pub fn generate_with_progress(
                     &analysed.mined,
                     &crate_dir,
                 ));
+                if item.skip.is_none() {
+                    let name = unique(format!("de_{stem}_shaped"));
+                    emitted.extend(emit::shaped::shaped_target(
+                        name, &p.name, item, inst, &p.formats, &crate_dir,
+                    ));
+                }
             }
         }
         // The C/C++ behind the FFI wrappers: its literals are the FFI targets' dictionary.
@@ -333,7 +348,16 @@ pub fn generate_with_progress(
             source,
         })?;
     }
-    let records: Vec<TargetRecord> = emitted.into_iter().map(|e| e.record).collect();
+    let mut records: Vec<TargetRecord> = emitted.into_iter().map(|e| e.record).collect();
+    if !opts.compile_check {
+        // Nothing compiled them: they are generated, not built.
+        for r in records
+            .iter_mut()
+            .filter(|r| r.status == TargetStatus::Built)
+        {
+            r.status = TargetStatus::Generated;
+        }
+    }
     let mut manifest = TargetsManifest { records };
     let targets_json = manifest.write(&opts.out_dir)?;
     progress(&Progress::Written(Counts::of(&manifest.records).generated));

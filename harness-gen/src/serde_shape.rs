@@ -2,6 +2,8 @@
 //! the dictionary words it reads (field, variant and tag names, with renames and aliases), the
 //! integer boundary values of its fields, the reasons a JSON round trip may change a value
 //! ([`Walker`]), and valid JSON seed values honouring renames, tags and `default` ([`Seeder`]).
+//! A field read through `deserialize_with` is followed to the type the function reads
+//! ([`crate::read_type`]).
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -22,6 +24,8 @@ pub(crate) struct Walker<'a> {
     pub(crate) words: BTreeSet<String>,
     /// Integer boundary values of the fields.
     pub(crate) numbers: BTreeSet<String>,
+    /// Whether some field holds text (so the text classics belong in the dictionary).
+    pub(crate) text: bool,
     /// Reasons a JSON round trip may legitimately change the value.
     pub(crate) blockers: BTreeSet<String>,
     pub(crate) visited: HashSet<DefId>,
@@ -122,6 +126,9 @@ impl Walker<'_> {
                 );
                 self.words.extend(all_str(&fkv, "alias"));
             }
+            if let Some((rm, read)) = crate::read_type::custom_read_type(self.model, m, &fkv) {
+                self.walk_type(rm, &read, depth + 1);
+            }
             self.walk_type(m, &f.ty, depth + 1);
         }
     }
@@ -147,6 +154,16 @@ impl Walker<'_> {
                 .and_then(|s| int_bounds::int_range(&s.ident.to_string()))
             {
                 self.numbers.extend(range.words());
+                self.numbers.extend(int_bounds::classic_words());
+                continue;
+            }
+            if path.segments.last().is_some_and(|s| {
+                matches!(
+                    s.ident.to_string().as_str(),
+                    "String" | "str" | "char" | "PathBuf" | "OsString"
+                )
+            }) {
+                self.text = true;
                 continue;
             }
             let mut bare = path.clone();
@@ -171,6 +188,20 @@ pub(crate) enum Fill {
     Min,
     /// The type's maximum.
     Max,
+    /// The bit width `64` (or the type's maximum, if smaller): the shift that overflows.
+    Width,
+}
+
+impl Fill {
+    /// The string this seed gives text fields ([`crate::text_classics::seed_text`]).
+    fn text(self) -> String {
+        crate::text_classics::seed_text(match self {
+            Fill::One => 0,
+            Fill::Min => 1,
+            Fill::Max => 2,
+            Fill::Width => 3,
+        })
+    }
 }
 
 /// Builds valid JSON values from a type's shape, honouring renames, tags and `default`.
@@ -305,7 +336,9 @@ impl Seeder<'_> {
                     let optional = has(&fkv, "default");
                     let custom = has(&fkv, "deserialize_with") || has(&fkv, "with");
                     let value = if custom {
-                        None
+                        // What the function reads, where the crate's source says.
+                        crate::read_type::custom_read_type(self.model, m, &fkv)
+                            .and_then(|(rm, ty)| self.seed_type(rm, &ty, subst))
                     } else {
                         self.seed_type(m, &f.ty, subst)
                     };
@@ -361,13 +394,14 @@ impl Seeder<'_> {
                 Fill::One => json!(1),
                 Fill::Min => range.min_json(),
                 Fill::Max => range.max_json(),
+                Fill::Width => range.width_json(),
             });
         }
         Some(match name.as_str() {
             "f32" | "f64" => json!(0.5),
             "bool" => json!(false),
-            "char" => json!("a"),
-            "String" | "str" | "PathBuf" | "Path" | "OsString" => json!(""),
+            "char" => json!(self.fill.text().chars().next().unwrap_or('a')),
+            "String" | "str" | "PathBuf" | "Path" | "OsString" => Value::String(self.fill.text()),
             "Cow" => return args.last().and_then(|t| self.seed_type(m, t, subst)),
             "Vec" | "VecDeque" | "HashSet" | "BTreeSet" | "LinkedList" | "BinaryHeap" => json!([]),
             "HashMap" | "BTreeMap" | "IndexMap" => json!({}),

@@ -2,9 +2,12 @@
 //! fuzz` (which reads it): one typed schema, one reader and one writer, used by both sides.
 //!
 //! The file is a JSON array with one [`TargetRecord`] per generated target and per discovered
-//! item without one. `status` is `built`, `skipped` or `failed`; `kind` is `deserialize`,
-//! `ffi`, `format` or `parse`. Built targets carry the main-thread stack they are meant to run
-//! with (`stack_bytes`, [`STACK_BYTES`]) and, where they need them, libFuzzer options.
+//! item without one. `status` is `built` (generated and compiled), `generated` (written, the
+//! compile check skipped: `fuzz` builds it), `skipped` or `failed`; `kind` is `deserialize`,
+//! `ffi`, `format`, `parse` or `shaped` (a `Deserialize` type fed well-formed input built from
+//! its serde shape, beside its byte-level `deserialize` target). Built targets carry the
+//! main-thread stack they are meant to run with (`stack_bytes`, [`STACK_BYTES`]) and, where
+//! they need them, libFuzzer options.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -32,6 +35,10 @@ pub enum TargetKind {
     Format,
     /// Feeds bytes to a hand-written parse entry point (`parse`, `FromStr`, `TryFrom<&[u8]>`).
     Parse,
+    /// Builds a value of a `Deserialize` type's serde shape from the bytes (with `arbitrary`),
+    /// serializes it with each format and feeds that to the type: well-formed input that
+    /// reaches the code reading each field.
+    Shaped,
 }
 
 impl TargetKind {
@@ -42,6 +49,7 @@ impl TargetKind {
             TargetKind::Ffi => "ffi",
             TargetKind::Format => "format",
             TargetKind::Parse => "parse",
+            TargetKind::Shaped => "shaped",
         }
     }
 }
@@ -69,8 +77,11 @@ pub struct LibFuzzerOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetStatus {
-    /// Generated (and, with the compile check, compiled).
+    /// Generated and compiled by the compile check.
     Built,
+    /// Generated; the compile check did not run (`gen --no-compile`), so whether it builds is
+    /// not known until `fuzz` builds it.
+    Generated,
     /// Discovered, but no target could be generated; `reason` says why.
     Skipped,
     /// Generated, but it does not compile; `reason` holds the compiler's first error.
@@ -82,6 +93,7 @@ impl TargetStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             TargetStatus::Built => "built",
+            TargetStatus::Generated => "generated",
             TargetStatus::Skipped => "skipped",
             TargetStatus::Failed => "failed",
         }
@@ -109,7 +121,7 @@ pub struct TargetRecord {
     /// Input formats: `json+toml` for Deserialize targets, `arbitrary` for FFI targets.
     #[serde(default)]
     pub format: String,
-    /// Built, skipped or failed.
+    /// Built, generated, skipped or failed.
     pub status: TargetStatus,
     /// Why it was skipped or failed.
     #[serde(default)]
@@ -124,9 +136,10 @@ pub struct TargetRecord {
 }
 
 impl TargetRecord {
-    /// Whether the target exists and builds, so a campaign can run it.
+    /// Whether the target exists and is not known not to build (`built`, or `generated`
+    /// without the compile check), so a campaign builds and runs it.
     pub fn is_built(&self) -> bool {
-        self.status == TargetStatus::Built
+        matches!(self.status, TargetStatus::Built | TargetStatus::Generated)
     }
 
     /// The main-thread stack to run the target with: the recorded one, else [`STACK_BYTES`].

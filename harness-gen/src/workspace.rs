@@ -106,9 +106,24 @@ pub fn select(manifest: Option<&Path>, names: &[String]) -> Result<Selection, Ge
             // Prefer a workspace member, then the newest version.
             matches.sort_by_key(|p| (meta.workspace_members.contains(&p.id), p.version.clone()));
             let Some(p) = matches.last() else {
+                let mut versions: Vec<&cargo_metadata::semver::Version> = meta
+                    .packages
+                    .iter()
+                    .filter(|p| p.name.as_str() == name)
+                    .map(|p| &p.version)
+                    .collect();
+                versions.sort();
+                versions.dedup();
+                let closest = if versions.is_empty() {
+                    crate::suggest::closest(name, meta.packages.iter().map(|p| p.name.as_str()), 3)
+                } else {
+                    Vec::new()
+                };
                 return Err(GenError::UnknownPackage {
                     name: spec.clone(),
                     manifest: ws_manifest,
+                    versions: versions.iter().map(ToString::to_string).collect(),
+                    closest: closest.into_iter().map(str::to_owned).collect(),
                 });
             };
             out.packages.push(selected(&meta, p)?);

@@ -60,7 +60,6 @@ mod tests {
 
         let io = || std::io::Error::from_raw_os_error(libc::EACCES);
         let path = || PathBuf::from("/w/x");
-        let toml_err = toml::from_str::<toml::Table>("= 1").unwrap_err();
         let json_err = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
         let report = |source| ReportError::Write {
             path: path(),
@@ -74,10 +73,6 @@ mod tests {
             Box::new(BuildError::ConfigRead {
                 path: path(),
                 source: io(),
-            }),
-            Box::new(BuildError::ConfigParse {
-                path: path(),
-                source: toml_err,
             }),
             Box::new(BuildError::Session {
                 step: "creating".into(),

@@ -23,19 +23,19 @@ use crate::outcome::Outcome;
     after_help = "Examples:\n  cargo airlock build\n  cargo airlock build --manifest-path ../app/Cargo.toml -- --locked --features tls\n\nExit status: 0 every crate clean, 1 a crate is suspicious, 2 bad input or the build failed on its own."
 )]
 pub(crate) struct BuildArgs {
-    /// The workspace's Cargo.toml (default: ./Cargo.toml).
+    /// The workspace's Cargo.toml, or the directory holding it (default: ./Cargo.toml).
     #[arg(long, value_name = "M")]
     pub manifest_path: Option<PathBuf>,
     /// A built-in profile (build, strict, fuzz) or the path of a TOML profile.
     #[arg(long, default_value = DEFAULT_PROFILE, value_name = "P")]
     pub profile: String,
-    /// Where report.json, report.md and report.sarif go (default: <target>/airlock).
+    /// Where report.json, report.md and report.sarif go (default: <target>/airlock/build).
     #[arg(long, value_name = "D")]
     pub report_dir: Option<PathBuf>,
     /// Run even if this kernel lacks a sandbox layer (the report records it).
     #[arg(long)]
     pub allow_degraded: bool,
-    /// Arguments for `cargo build` (e.g. --locked, --keep-going, --features F).
+    /// Arguments for `cargo build` (e.g. --locked, --features F); --keep-going is always passed.
     #[arg(last = true, value_name = "CARGO_BUILD_ARGS")]
     pub cargo_args: Vec<OsString>,
 }
@@ -77,7 +77,7 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<Outcome> {
     let on_progress = |p: Progress| {
         let d = display.lock().unwrap_or_else(|e| e.into_inner());
         match (&*d, p) {
-            (Display::Bar(bar), Progress::Started { total }) => bar.set_length(total as u64),
+            (Display::Bar(bar), Progress::Started { total, .. }) => bar.set_length(total as u64),
             (Display::Bar(bar), Progress::CrateBuilt { done, .. }) => bar.set_position(done as u64),
             (Display::Bar(bar), Progress::Running(now)) => bar.set_message(if now.is_empty() {
                 String::new()
@@ -96,9 +96,10 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<Outcome> {
                 phase_name(phase)
             )),
             (Display::Bar(_), _) => {}
-            (Display::Lines, Progress::Started { total }) => {
-                eprintln!("airlock: building up to {total} crates with build scripts and proc macros sandboxed")
-            }
+            (Display::Lines, Progress::Started { total, sandboxed }) => eprintln!(
+                "airlock: building {total} {}; the build scripts and proc macros of {sandboxed} run sandboxed",
+                if total == 1 { "crate" } else { "crates" }
+            ),
             (
                 Display::Lines,
                 Progress::RunFinished {
@@ -131,8 +132,8 @@ pub(crate) fn run(args: BuildArgs) -> anyhow::Result<Outcome> {
     }
     let s = &r.summary;
     eprintln!(
-        "airlock: {} crates: {} clean, {} suspicious, {} failed; {} build scripts and {} proc-macro expansions sandboxed. Reports in {}",
-        s.crates, s.clean, s.suspicious, s.failed, s.build_scripts_run, s.proc_macro_runs,
+        "airlock: {} crates: {} clean, {} suspicious, {} failed, {} not run; {} build scripts and {} proc-macro expansions sandboxed. Reports in {}",
+        s.crates, s.clean, s.suspicious, s.failed, s.not_run, s.build_scripts_run, s.proc_macro_runs,
         result.report_dir.display()
     );
     if let Some(failure) = &result.failure {

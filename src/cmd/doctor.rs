@@ -103,6 +103,10 @@ impl Capabilities {
     }
 }
 
+/// The namespaces a run is created in; this user can create all of them or none
+/// ([`Support::user_namespaces`] probes them together).
+const NAMESPACES: [&str; 6] = ["user", "mount", "pid", "net", "ipc", "uts"];
+
 /// How a run's process count and memory are capped for this user.
 fn limit_methods(root: bool) -> (&'static str, &'static str) {
     if root {
@@ -127,11 +131,21 @@ pub(crate) fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
     let uid = effective_uid();
     let capabilities = Capabilities::read();
     let (process_limit, memory_limit) = limit_methods(support.root);
+    let landlock_ok = support
+        .landlock_abi
+        .is_some_and(|abi| abi >= profile.landlock_abi);
     if args.json {
+        let namespaces: serde_json::Map<String, Value> = NAMESPACES
+            .iter()
+            .map(|n| ((*n).to_owned(), Value::Bool(support.user_namespaces)))
+            .collect();
         let value = json!({
             "support": support,
+            "user": if support.root { "root" } else { "unprivileged" },
             "uid": uid,
+            "landlock_ok": landlock_ok,
             "profile_landlock_abi": profile.landlock_abi,
+            "namespaces": namespaces,
             "process_limit": process_limit,
             "memory_limit": memory_limit,
             "capabilities": capabilities.to_json(),
@@ -167,7 +181,7 @@ pub(crate) fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
             Some(abi) => println!(
                 "  landlock            ABI {abi} (profiles pin ABI {})  {}",
                 profile.landlock_abi,
-                ok(abi >= profile.landlock_abi)
+                ok(landlock_ok)
             ),
             None => println!("  landlock            not available  MISSING"),
         }
@@ -181,7 +195,8 @@ pub(crate) fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
             ok(support.seccomp_user_notif)
         );
         println!(
-            "  namespaces          user, mount, pid, net, ipc, uts  {}",
+            "  namespaces          {}  {}",
+            NAMESPACES.join(", "),
             ok(support.user_namespaces)
         );
         println!("  process limit       {process_limit}");

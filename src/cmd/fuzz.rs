@@ -53,8 +53,9 @@ pub(crate) struct FuzzArgs {
     /// Fuzz only this target (repeatable).
     #[arg(long = "target", value_name = "T")]
     pub targets: Vec<String>,
-    /// Where report.json, report.md, report.sarif and the reproducers go.
-    #[arg(long, value_name = "D", default_value = "target/airlock")]
+    /// Where report.json, report.md, report.sarif and the reproducers go (`build` writes to
+    /// target/airlock/build, so neither overwrites the other).
+    #[arg(long, value_name = "D", default_value = "target/airlock/fuzz")]
     pub report_dir: PathBuf,
     /// An earlier report: findings are marked new, known or fixed; exit 1 only for new ones.
     #[arg(long, value_name = "REPORT")]
@@ -199,8 +200,8 @@ pub(crate) fn run(args: FuzzArgs) -> anyhow::Result<Outcome> {
     }
     let s = &report.summary;
     eprintln!(
-        "fuzz: {} build scripts and {} proc-macro expansions of the instrumented build ran in the sandbox; {} crates clean, {} suspicious, {} failed",
-        s.build_scripts_run, s.proc_macro_runs, s.clean, s.suspicious, s.failed
+        "fuzz: {} build scripts and {} proc-macro expansions of the instrumented build ran in the sandbox; {} crates clean, {} suspicious, {} failed, {} not run",
+        s.build_scripts_run, s.proc_macro_runs, s.clean, s.suspicious, s.failed, s.not_run
     );
     for c in report.crates.iter().filter(|c| c.verdict != Verdict::Clean) {
         eprintln!(

@@ -8,3 +8,4 @@ pub(crate) mod gen;
 pub(crate) mod report;
 pub(crate) mod repro;
 pub(crate) mod sandbox;
+pub(crate) mod vet;

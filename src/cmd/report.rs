@@ -10,8 +10,12 @@ use crate::outcome::Outcome;
 
 /// Arguments of `cargo airlock report`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  cargo airlock report target/airlock/build/report.json --format html -o build.html\n  cargo airlock report target/airlock/fuzz/report.json --format sarif"
+)]
 pub(crate) struct ReportArgs {
-    /// A report.json written by build, fuzz or vet.
+    /// A report.json written by build (target/airlock/build), fuzz (target/airlock/fuzz) or vet
+    /// (target/airlock/vet).
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
     /// md, sarif, html or json.

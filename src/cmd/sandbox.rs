@@ -1,5 +1,10 @@
 //! `cargo airlock sandbox`: run any command in the sandbox, stream its events, summarize them on
-//! stderr, and exit with the command's own status (128 + signal when it was killed).
+//! stderr, and exit with the command's own status (128 + signal when it was killed), or 1 when
+//! `--fail-on-events` is given and anything was denied or flagged.
+//!
+//! Besides the profile, the command's program (found through `PATH` as a shell would) is
+//! executable and its working directory readable (`--no-cwd` hides it); see
+//! [`sandbox::command`].
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -7,6 +12,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use runner::events::{Decision, Event};
 use runner::profile::{Placeholders, Profile, DEFAULT_PROFILE};
+use runner::sandbox::command::CommandGrants;
 use runner::sandbox::{self, SandboxConfig};
 
 use crate::outcome::Outcome;
@@ -14,7 +20,7 @@ use crate::outcome::Outcome;
 /// Arguments of `cargo airlock sandbox`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Example:\n  cargo airlock sandbox --write ./out --events events.jsonl -- sh -c 'cc -o out/hello hello.c'"
+    after_help = "The program and the working directory (read-only) are visible inside unless --no-cwd.\n\nExample:\n  cargo airlock sandbox --write ./out --events events.jsonl -- sh -c 'cc -o out/hello hello.c'"
 )]
 pub(crate) struct SandboxArgs {
     /// A built-in profile (build, strict, fuzz) or the path of a TOML profile.
@@ -38,6 +44,14 @@ pub(crate) struct SandboxArgs {
     /// Run even if this kernel lacks a sandbox layer (the summary says which).
     #[arg(long)]
     pub allow_degraded: bool,
+    /// Hide the working directory (by default it is readable, read-only, protected paths
+    /// inside it still masked).
+    #[arg(long)]
+    pub no_cwd: bool,
+    /// Exit 1 when anything was denied or flagged (or a network tool ran), whatever the
+    /// command's own status; for scripted "what would this do" checks.
+    #[arg(long)]
+    pub fail_on_events: bool,
     /// The command and its arguments.
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<OsString>,
@@ -54,20 +68,29 @@ pub(crate) fn run(args: SandboxArgs) -> anyhow::Result<Outcome> {
     }
     let profile = Profile::load(&args.profile, &Placeholders::from_env())?;
     let mut config = SandboxConfig::new(profile, args.command.clone());
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let grants = CommandGrants::new(
+        &config.profile,
+        &args.command[0],
+        &config.cwd,
+        std::env::var_os("PATH").as_deref(),
+        home.as_deref(),
+        !args.no_cwd,
+    )?;
+    if let Some(why) = &grants.cwd_withheld {
+        eprintln!("airlock: the working directory is hidden: {why}");
+    }
     config.extra_read = args.read;
     config.extra_write = args.write;
     config.extra_exec = args.exec;
     config.timeout = args.timeout;
     config.allow_degraded = args.allow_degraded;
     config.events_file = args.events.clone();
+    grants.apply(&mut config);
     let outcome = sandbox::run(&config).context("cannot run the command in the sandbox")?;
 
     let program = args.command[0].to_string_lossy();
-    let denied = outcome
-        .events
-        .iter()
-        .filter(|e| e.decision != Decision::Allowed)
-        .count();
+    let denied = outcome.events.iter().filter(|e| e.is_notable()).count();
     eprintln!(
         "airlock: `{program}` {} after {} ms; {} events, {denied} denied or flagged{}",
         match outcome.termination {
@@ -82,12 +105,7 @@ pub(crate) fn run(args: SandboxArgs) -> anyhow::Result<Outcome> {
             .map(|p| format!(" (all in {})", p.display()))
             .unwrap_or_default(),
     );
-    for event in outcome
-        .events
-        .iter()
-        .filter(|e| e.decision != Decision::Allowed)
-        .take(20)
-    {
+    for event in outcome.events.iter().filter(|e| e.is_notable()).take(20) {
         eprintln!("  {}", one_line(event));
     }
     if denied > 20 {
@@ -103,6 +121,17 @@ pub(crate) fn run(args: SandboxArgs) -> anyhow::Result<Outcome> {
         eprintln!("airlock: warning: could not write every event to the events file: {err}");
     }
     let code = outcome.termination.exit_code();
+    if code != 0 {
+        for hidden in sandbox::command::hidden_arguments(&config) {
+            eprintln!(
+                "airlock: `{}` exists here but the sandbox hides it; pass {} to let the command read it",
+                hidden.argument, hidden.flag
+            );
+        }
+    }
+    if args.fail_on_events && outcome.suspicious() {
+        return Ok(Outcome::Findings);
+    }
     Ok(Outcome::Status(
         u8::try_from(code.clamp(0, 255)).unwrap_or(255),
     ))
@@ -121,6 +150,7 @@ pub(crate) fn one_line(e: &Event) -> String {
         })
         .unwrap_or_default();
     let decision = match e.decision {
+        Decision::Allowed if e.is_network_tool() => "NETWORK-TOOL",
         Decision::Allowed => "allowed",
         Decision::Denied => "DENIED",
         Decision::Flagged => "FLAGGED",

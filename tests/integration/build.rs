@@ -20,11 +20,12 @@ fn workspace_copy(scene: &Scene) -> PathBuf {
     dst
 }
 
-struct Build {
-    code: i32,
-    stderr: String,
-    report: Value,
-    report_dir: PathBuf,
+/// What one `cargo airlock build` did.
+pub(crate) struct Build {
+    pub(crate) code: i32,
+    pub(crate) stderr: String,
+    pub(crate) report: Value,
+    pub(crate) report_dir: PathBuf,
 }
 
 /// The switch that skips the build tests (they need a toolchain this user can run).
@@ -34,7 +35,7 @@ const SKIP_SWITCH: &str = "AIRLOCK_TEST_SKIP_BUILD";
 /// skip is written to the real stderr (past the harness's capture, so it shows in every run)
 /// as `airlock-test: SKIPPED ...`, one line per test, for a caller to count. Without the
 /// switch, a toolchain this user cannot run fails the test: it never passes untested.
-fn build_test_runs(scene: &Scene) -> bool {
+pub(crate) fn build_test_runs(scene: &Scene) -> bool {
     let test = &scene.name;
     if std::env::var_os(SKIP_SWITCH).is_some() {
         // One write, so that the line stays whole between the harness's own output.
@@ -52,14 +53,15 @@ fn build_test_runs(scene: &Scene) -> bool {
 }
 
 /// A copy of the build fixture `fixture` in the scene's directory `dir`, to edit freely.
-fn fixture_copy(s: &Scene, fixture: &str, dir: &str) -> PathBuf {
+pub(crate) fn fixture_copy(s: &Scene, fixture: &str, dir: &str) -> PathBuf {
     let ws = s.path(dir);
     copy_tree(&crate::common::fixture(&format!("build/{fixture}")), &ws);
     ws
 }
 
-fn airlock_build(manifest: &Path, extra: &[&str]) -> Build {
-    let report_dir = manifest.parent().unwrap().join("target/airlock");
+/// Runs `cargo airlock build` on `manifest` with `extra` arguments.
+pub(crate) fn airlock_build(manifest: &Path, extra: &[&str]) -> Build {
+    let report_dir = manifest.parent().unwrap().join("target/airlock/build");
     let out = Command::new(bin())
         .arg("build")
         .arg("--manifest-path")
@@ -81,7 +83,8 @@ fn airlock_build(manifest: &Path, extra: &[&str]) -> Build {
 }
 
 impl Build {
-    fn krate(&self, name: &str) -> &Value {
+    /// The report entry of crate `name`.
+    pub(crate) fn krate(&self, name: &str) -> &Value {
         self.report["crates"]
             .as_array()
             .and_then(|cs| cs.iter().find(|c| c["name"] == name))
@@ -477,124 +480,4 @@ airtest!(exceptions_are_granted_and_listed, |s| {
             .any(|e| e["kind"] == "net"),
         "still recorded"
     );
-});
-
-/// The `results.txt` that `conftest-exec`'s build script leaves in its OUT_DIR: what really ran.
-fn conftest_results(ws: &Path) -> String {
-    let build = ws.join("target/airlock/build-target/debug/build");
-    std::fs::read_dir(&build)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path().join("out/results.txt"))
-        .find(|p| p.is_file())
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .unwrap_or_else(|| panic!("no results.txt under {}", build.display()))
-}
-
-fn exec_events<'a>(c: &'a Value, decision: &'a str) -> impl Iterator<Item = &'a Value> {
-    c["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(move |e| e["kind"] == "exec" && e["decision"] == decision)
-}
-
-airtest!(exec_from_out_dir_is_refused_by_default_with_a_hint, |s| {
-    if !build_test_runs(&s) {
-        return;
-    }
-    let ws = fixture_copy(&s, "conftest-exec", "conftest");
-    let b = airlock_build(&ws.join("Cargo.toml"), &["--", "--offline"]);
-    assert_eq!(b.code, 1, "stderr:\n{}", b.stderr);
-    assert_eq!(b.report["summary"]["build_succeeded"], false);
-    // The kernel refused it: the program never ran, and the script failed as configure does.
-    assert!(
-        conftest_results(&ws).starts_with("out_dir=refused: Permission denied"),
-        "{}",
-        conftest_results(&ws)
-    );
-    let c = b.krate("conftest-exec");
-    assert_eq!(c["verdict"], "suspicious", "{c:#}");
-    assert_eq!(c["build_script"]["exit_code"], 1);
-    let denied: Vec<&Value> = exec_events(c, "denied").collect();
-    assert!(
-        denied.iter().any(|e| e["detail"]["path"] == "./conftest"
-            && e["detail"]["resolved"]
-                .as_str()
-                .is_some_and(|r| r.ends_with("/out/conftest"))),
-        "{denied:#?}"
-    );
-    assert!(c["exceptions"].as_array().unwrap().is_empty());
-    // What to do about it, in the report and on stderr.
-    let hint = "`[crate.conftest-exec]` with `exec-out-dir = true`";
-    assert!(
-        c["reasons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r.as_str().unwrap().contains(hint)),
-        "{:#}",
-        c["reasons"]
-    );
-    assert!(b.stderr.contains(hint), "{}", b.stderr);
-});
-
-airtest!(exec_out_dir_exception_opens_out_dir_only, |s| {
-    if !build_test_runs(&s) {
-        return;
-    }
-    let ws = fixture_copy(&s, "conftest-exec", "conftest");
-    std::fs::write(
-        ws.join("airlock.toml"),
-        "[crate.conftest-exec]\nexec-out-dir = true\nreason = \"configure runs ./conftest\"\n",
-    )
-    .unwrap();
-    let b = airlock_build(&ws.join("Cargo.toml"), &["--", "--offline"]);
-    // The script's attempts on /tmp and memory are denied, so the crate is still suspicious.
-    assert_eq!(b.code, 1, "stderr:\n{}", b.stderr);
-    assert_eq!(b.report["summary"]["build_succeeded"], true);
-    let results = conftest_results(&ws);
-    let lines: Vec<&str> = results.lines().collect();
-    assert_eq!(lines[0], "out_dir=ran", "{results}");
-    assert!(
-        lines[1].starts_with("tmp=refused") && lines[2].starts_with("memfd=refused"),
-        "{results}"
-    );
-
-    let c = b.krate("conftest-exec");
-    assert_eq!(c["verdict"], "suspicious", "{c:#}");
-    // Allowed, logged, and marked as coming from a writable directory.
-    let allowed: Vec<&Value> = exec_events(c, "allowed")
-        .filter(|e| e["detail"]["writable_dir"] == true)
-        .collect();
-    assert_eq!(allowed.len(), 1, "{:#}", c["events"]);
-    assert_eq!(allowed[0]["detail"]["path"], "./conftest");
-    assert!(allowed[0]["detail"]["resolved"]
-        .as_str()
-        .unwrap()
-        .ends_with("/out/conftest"));
-    // Another writable directory and memory stay non-executable.
-    let denied: Vec<&Value> = exec_events(c, "denied").collect();
-    assert!(
-        denied.iter().any(|e| e["detail"]["path"] == "/tmp/conftest"
-            && e["detail"]["reason"] == "not beneath an executable directory"),
-        "{denied:#?}"
-    );
-    assert!(
-        denied.iter().any(|e| e["detail"]["fileless"] == true),
-        "{denied:#?}"
-    );
-    // Listed as granted, in every report.
-    let granted = &c["exceptions"][0];
-    assert_eq!(granted["kind"], "exec-out-dir");
-    assert_eq!(granted["reason"], "configure runs ./conftest");
-    let md = std::fs::read_to_string(b.report_dir.join("report.md")).unwrap();
-    assert!(
-        md.contains("conftest-exec 0.1.0: exec-out-dir OUT_DIR (configure runs ./conftest)"),
-        "{md}"
-    );
-    let sarif = std::fs::read_to_string(b.report_dir.join("report.sarif")).unwrap();
-    assert!(sarif.contains("airlock/exception/exec-out-dir"), "{sarif}");
-    // No hint once the exception is granted.
-    assert!(!b.stderr.contains("exec-out-dir = true"), "{}", b.stderr);
 });

@@ -94,7 +94,9 @@ fn doctor_reports_every_layer() {
     assert!(report["support"]["landlock_abi"].is_number() || code == 2);
     // Everything the text shows is in the JSON too.
     for key in [
+        "user",
         "uid",
+        "landlock_ok",
         "profile_landlock_abi",
         "process_limit",
         "memory_limit",
@@ -115,7 +117,24 @@ fn doctor_reports_every_layer() {
             "capabilities.{set}: {report:#}"
         );
     }
+    for kind in ["user", "mount", "pid", "net", "ipc", "uts"] {
+        assert_eq!(
+            report["namespaces"][kind], report["support"]["user_namespaces"],
+            "namespaces.{kind}: {report:#}"
+        );
+    }
     let (_, text, _) = airlock(&["doctor"]);
+    for key in ["process_limit", "memory_limit", "user"] {
+        let value = report[key].as_str().unwrap();
+        assert!(
+            text.contains(value),
+            "{key} `{value}` not in the text:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("namespaces          user, mount, pid, net, ipc, uts"),
+        "{text}"
+    );
     let effective_none = report["capabilities"]["effective"]
         .as_array()
         .is_some_and(Vec::is_empty);
@@ -263,6 +282,9 @@ fn fuzz_export_refuses_bad_input_and_foreign_files() {
         script.contains("TARGETS=('de_x')") && script.contains("max_len = 4096"),
         "{script}"
     );
+    let ignore = std::fs::read_to_string(repo.path().join(".dockerignore")).unwrap();
+    let patterns: Vec<&str> = ignore.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(patterns, ["**/target/", ".git/"], "{ignore}");
     assert!(
         !repo.path().join(".github").exists(),
         "the workflow only with --workflow"
@@ -346,6 +368,11 @@ fn no_user_facing_error_repeats_itself() {
         vec!["fuzz", "export", "clusterfuzzlite", "--dir", missing],
         vec!["repro", "Fdeadbeef", "--report", &missing_report],
         vec!["repro", "Fdeadbeef", "--report", not_json],
+        vec!["vet", "foo@@1"],
+        vec!["vet", "foo@notaversion"],
+        vec!["vet", "foo", "--registry", "nosuch"],
+        vec!["vet", "foo", "--phases", "bild"],
+        vec!["vet", "foo", "--time", "soon"],
     ];
     let mut failures = Vec::new();
     for args in &cases {

@@ -7,5 +7,15 @@ mod common;
 mod support;
 
 mod build;
+mod build_conftest;
+mod build_report;
 mod cli;
+mod gen;
+/// The loopback sparse registry of the runner's registry tests, shared.
+#[path = "../../runner/tests/vet_registry/server.rs"]
+#[allow(dead_code)]
+mod registry_server;
 mod sandbox;
+mod sandbox_fs;
+mod sandbox_net;
+mod vet;

@@ -5,7 +5,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::target::{cited, entry_prelude, Emitted, DESER_LIBFUZZER};
+use super::target::{
+    cited, entry_prelude, Emitted, DESER_LIBFUZZER, DESER_MAX_LEN, ENTRY_LIBFUZZER,
+};
 use crate::deser::{DeserItem, How, Instance};
 use crate::mining::Mined;
 use crate::targets::{TargetKind, TargetRecord, TargetStatus, STACK_BYTES};
@@ -150,11 +152,22 @@ pub(crate) fn deser_target(
     }
     // Integer bounds stand alone: JSON, TOML and YAML all write numbers unquoted.
     dict.extend(item.numbers.iter().cloned());
+    if item.text {
+        // Multi-byte characters and `\u` escapes (a lone surrogate too): text that byte
+        // mutations of ASCII seeds do not produce.
+        dict.extend(crate::text_classics::words());
+    }
     let mut seeds: Vec<Vec<u8>> = item
         .seeds
         .iter()
         .filter_map(|v| serde_json::to_vec(v).ok())
         .collect();
+    // A lone surrogate escape is valid JSON that no Rust string holds: where a seed has a NUL
+    // in a string, a copy has `\ud800` in its place.
+    if let Some(s) = seeds.iter().find(|s| contains(s, b"\\u0000")) {
+        let lone = String::from_utf8_lossy(s).replace("\\u0000", "\\ud800");
+        seeds.push(lone.into_bytes());
+    }
     if item.how == How::Manual {
         // A hand-written impl often parses a string with the crate's own lexer: its tokens go
         // into the dictionary, and its nested brackets into seeds, as JSON strings.
@@ -171,6 +184,35 @@ pub(crate) fn deser_target(
             }
         }
     }
+    // Deep nesting in every format the target reads, as long as `-max_len` allows: raised
+    // where a format or a hand-written impl may recurse without a limit.
+    let packages: Vec<&str> = usable.iter().map(|f| f.package.as_str()).collect();
+    let manual = item.how == How::Manual;
+    let libfuzzer = if crate::nesting::recursive(&packages, manual) {
+        ENTRY_LIBFUZZER
+    } else {
+        DESER_LIBFUZZER
+    };
+    let key = item
+        .words
+        .iter()
+        .find(|w| {
+            w.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+        .map_or("a", String::as_str);
+    let brackets: Vec<u8> = mined
+        .nested
+        .iter()
+        .filter_map(|n| n.first().copied())
+        .collect();
+    seeds.extend(crate::nesting::deep_seeds(
+        &packages,
+        key,
+        manual,
+        &brackets,
+        libfuzzer.max_len.unwrap_or(DESER_MAX_LEN),
+    ));
     Emitted {
         record: TargetRecord {
             name,
@@ -180,13 +222,18 @@ pub(crate) fn deser_target(
             format,
             status: TargetStatus::Built,
             reason: None,
-            libfuzzer: Some(DESER_LIBFUZZER),
+            libfuzzer: Some(libfuzzer),
             stack_bytes: Some(STACK_BYTES),
         },
         source: Some(src),
         dict: dict.into_iter().map(String::into_bytes).collect(),
         seeds,
     }
+}
+
+/// Whether `needle` occurs in `hay`.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Formats whose deserializers require `DeserializeOwned` (cannot borrow from the input).

@@ -9,4 +9,5 @@ pub(crate) mod ffi;
 pub(crate) mod format;
 pub(crate) mod parse;
 pub(crate) mod project;
+pub(crate) mod shaped;
 mod target;

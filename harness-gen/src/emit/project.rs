@@ -272,8 +272,12 @@ fn manifest(
         ),
         ("serde_json", version("1")),
     ];
-    // Deserializer constructors are driven through the `serde::Deserialize` trait.
-    if targets.iter().any(|t| t.record.kind == TargetKind::Format) {
+    // Deserializer constructors are driven through the `serde::Deserialize` trait; shaped
+    // targets implement `serde::Serialize` for the values they build.
+    if targets
+        .iter()
+        .any(|t| matches!(t.record.kind, TargetKind::Format | TargetKind::Shaped))
+    {
         fixed.push(("serde", version("1")));
     }
     for (k, v) in fixed {

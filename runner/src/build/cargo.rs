@@ -25,8 +25,11 @@ pub(crate) struct CargoRun {
     pub status: ExitStatus,
     /// Cargo exited 0 and its `build-finished` message (if any) said so.
     pub succeeded: bool,
-    /// Package ids cargo compiled or found fresh.
+    /// Package ids cargo compiled or found fresh (any target, build scripts included).
     pub built: BTreeSet<String>,
+    /// Package ids whose own code (a target other than the build script) cargo compiled or
+    /// found fresh.
+    pub compiled: BTreeSet<String>,
     /// Compiler errors by package id.
     pub compile_errors: BTreeMap<String, Vec<String>>,
     /// Cargo's own messages (its stderr).
@@ -91,13 +94,18 @@ pub(crate) fn run(
         source,
     })?;
     let graph = &session.info.graph;
-    let total = graph.packages.len();
-    progress(Progress::Started { total });
+    let in_build = || graph.packages.iter().filter(|p| p.in_build);
+    let total = in_build().count();
+    let sandboxed = in_build()
+        .filter(|p| p.build_script || p.proc_macro)
+        .count();
+    progress(Progress::Started { total, sandboxed });
 
     let stderr = child.stderr.take();
     let stdout = child.stdout.take();
     let done = AtomicBool::new(false);
     let mut built: BTreeSet<String> = BTreeSet::new();
+    let mut compiled: BTreeSet<String> = BTreeSet::new();
     let mut compile_errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut build_finished_ok = None;
     let known = record_files(session);
@@ -129,6 +137,11 @@ pub(crate) fn run(
         });
         if let Some(stdout) = stdout {
             for message in Message::parse_stream(BufReader::new(stdout)).map_while(Result::ok) {
+                if let Message::CompilerArtifact(artifact) = &message {
+                    if !artifact.target.is_custom_build() {
+                        compiled.insert(artifact.package_id.repr.clone());
+                    }
+                }
                 match message {
                     Message::CompilerArtifact(artifact)
                         if built.insert(artifact.package_id.repr.clone()) =>
@@ -174,6 +187,7 @@ pub(crate) fn run(
         status,
         succeeded: status.success() && build_finished_ok != Some(false),
         built,
+        compiled,
         compile_errors,
         log: log.to_owned(),
     })

@@ -8,15 +8,18 @@
 //!
 //! [crate.tikv-jemalloc-sys]
 //! exec-out-dir = true
-//! reason = "autoconf's configure runs the ./conftest programs it links"
+//! reason = "runs the helper binary it unpacks into OUT_DIR"
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use toml::Spanned;
 
+use super::graph::Graph;
 use super::BuildError;
+use crate::profile::Problem;
 use crate::report::Granted;
 
 /// The file's name, at the workspace root.
@@ -26,12 +29,22 @@ pub(crate) const FILE_NAME: &str = "airlock.toml";
 pub(crate) const EXEC_OUT_DIR: &str = "exec-out-dir";
 
 /// The whole file.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Config {
     /// Exceptions by crate name.
-    #[serde(default, rename = "crate")]
     pub crates: BTreeMap<String, CrateException>,
+    /// Where each crate's table is named in the file (1-based line and column), for errors.
+    places: BTreeMap<String, (usize, usize)>,
+    /// The file it was read from (empty for an absent file).
+    path: PathBuf,
+}
+
+/// The file as written: crate names spanned, so that a problem names its line and column.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default, rename = "crate")]
+    crates: BTreeMap<Spanned<String>, CrateException>,
 }
 
 /// What one crate is granted beyond the profile.
@@ -47,8 +60,8 @@ pub(crate) struct CrateException {
     /// Extra paths to execute from (absolute); the sandbox cannot write them.
     #[serde(default)]
     pub exec: Vec<PathBuf>,
-    /// The build script may execute programs it wrote into its own `OUT_DIR` (autoconf's
-    /// `./conftest`). Landlock grants the execute right on that one directory only, for the
+    /// The build script may execute anything it wrote into its own `OUT_DIR`, not only what a
+    /// compiler or linker of the build produced there (the default). Landlock grants the execute right on that one directory only, for the
     /// build script's runs only (proc-macro runs have no `OUT_DIR`); every exec is still
     /// logged, and every other writable directory, memory (`memfd`) and descriptors stay
     /// non-executable.
@@ -96,9 +109,9 @@ impl CrateException {
 }
 
 impl Config {
-    /// Reads `airlock.toml` from `workspace_root` (an absent file is an empty config).
-    pub(crate) fn load(workspace_root: &Path) -> Result<Config, BuildError> {
-        let path = workspace_root.join(FILE_NAME);
+    /// Reads `airlock.toml` from `dir` (an absent file is an empty config).
+    pub(crate) fn load(dir: &Path) -> Result<Config, BuildError> {
+        let path = dir.join(FILE_NAME);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
@@ -107,32 +120,111 @@ impl Config {
         Config::parse(&text, &path)
     }
 
-    /// Parses the text of `path`.
+    /// Parses the text of `path`, collecting every problem the schema lets through (a path
+    /// that is not absolute) with its line and column.
     pub(crate) fn parse(text: &str, path: &Path) -> Result<Config, BuildError> {
-        let config: Config = toml::from_str(text).map_err(|source| BuildError::ConfigParse {
+        let invalid = |problems| BuildError::ConfigInvalid {
             path: path.to_owned(),
-            source,
+            problems,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|err| {
+            let (line, column) = err.span().map_or((1, 1), |s| locate(text, s.start));
+            invalid(vec![Problem {
+                line,
+                column,
+                message: err.message().trim().to_owned(),
+            }])
         })?;
-        for (name, ex) in &config.crates {
+        let mut config = Config {
+            path: path.to_owned(),
+            ..Config::default()
+        };
+        let mut problems = Vec::new();
+        for (name, ex) in raw.crates {
+            let (line, column) = locate(text, name.span().start);
+            let name = name.into_inner();
             for p in ex.read.iter().chain(&ex.write).chain(&ex.exec) {
                 if !p.is_absolute() {
-                    return Err(BuildError::Config {
-                        path: path.to_owned(),
-                        reason: format!(
+                    problems.push(Problem {
+                        line,
+                        column,
+                        message: format!(
                             "[crate.{name}]: path `{}` is not absolute; write the full path",
                             p.display()
                         ),
                     });
                 }
             }
+            config.places.insert(name.clone(), (line, column));
+            config.crates.insert(name, ex);
+        }
+        if !problems.is_empty() {
+            problems.sort_by_key(|p| (p.line, p.column));
+            return Err(invalid(problems));
         }
         Ok(config)
+    }
+
+    /// Checks that every exception names a crate of `graph` (a misspelt name would grant
+    /// nothing, silently): every stray name at once, each with its place and the closest names
+    /// of the graph.
+    pub(crate) fn check_names(&self, graph: &Graph) -> Result<(), BuildError> {
+        let names: BTreeSet<&str> = graph.packages.iter().map(|p| p.name.as_str()).collect();
+        let problems: Vec<Problem> = self
+            .crates
+            .keys()
+            .filter(|name| !names.contains(name.as_str()))
+            .map(|name| {
+                let (line, column) = self.places.get(name).copied().unwrap_or((1, 1));
+                let close = harness_gen::suggest::closest(name, names.iter().copied(), 3);
+                Problem {
+                    line,
+                    column,
+                    message: format!(
+                        "[crate.{name}] names no crate of the dependency graph{}",
+                        if close.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; did you mean {}?",
+                                close
+                                    .iter()
+                                    .map(|n| format!("`{n}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }
+                    ),
+                }
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            let mut problems = problems;
+            problems.sort_by_key(|p| (p.line, p.column));
+            Err(BuildError::ConfigInvalid {
+                path: self.path.clone(),
+                problems,
+            })
+        }
     }
 
     /// The exception for crate `name`, if any.
     pub(crate) fn for_crate(&self, name: &str) -> Option<&CrateException> {
         self.crates.get(name)
     }
+}
+
+/// The 1-based line and column of byte `offset` in `text`.
+fn locate(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, column)
 }
 
 #[cfg(test)]
@@ -184,5 +276,74 @@ mod tests {
             .unwrap_err(),
         );
         assert!(err.contains("exec_out_dir"), "{err}");
+    }
+
+    fn graph(names: &[&str]) -> Graph {
+        Graph {
+            workspace_root: PathBuf::from("/w"),
+            target_directory: PathBuf::from("/w/target"),
+            packages: names
+                .iter()
+                .map(|n| super::super::graph::Package {
+                    id: format!("{n} 1.0.0"),
+                    name: (*n).to_owned(),
+                    version: "1.0.0".to_owned(),
+                    source: super::super::graph::SourceKind::Registry,
+                    location: String::new(),
+                    manifest_dir: PathBuf::new(),
+                    build_script: true,
+                    proc_macro: false,
+                    workspace_member: false,
+                    in_build: true,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn every_exception_naming_no_crate_is_an_error_with_its_place_and_the_closest_names() {
+        let text = "[crate.tikv-jemalloc-sys]\nexec-out-dir = true\n\n[crate.tikv-jemaloc-sys]\nnet = true\n[crate.zzzz]\nnet = true\n";
+        let c = Config::parse(text, Path::new("/w/airlock.toml")).unwrap();
+        let g = graph(&["tikv-jemalloc-sys", "tikv-jemallocator", "libc"]);
+        let err = c.check_names(&g).unwrap_err();
+        let BuildError::ConfigInvalid { problems, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(problems.len(), 2, "{err}");
+        assert_eq!((problems[0].line, problems[0].column), (4, 8), "{err}");
+        assert!(
+            problems[0].message.contains("tikv-jemaloc-sys")
+                && problems[0]
+                    .message
+                    .contains("did you mean `tikv-jemalloc-sys`"),
+            "{err}"
+        );
+        assert_eq!(problems[1].line, 6, "{err}");
+        assert!(!problems[1].message.contains("did you mean"), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("/w/airlock.toml:4:8: [crate.tikv-jemaloc-sys]"),
+            "{text}"
+        );
+        assert!(c
+            .check_names(&graph(&["tikv-jemaloc-sys", "zzzz", "tikv-jemalloc-sys"]))
+            .is_ok());
+    }
+
+    #[test]
+    fn every_relative_path_is_reported_at_once() {
+        let err = Config::parse(
+            "[crate.a]\nread = [\"rel\"]\n[crate.b]\nwrite = [\"x/y\"]\n",
+            Path::new("airlock.toml"),
+        )
+        .unwrap_err();
+        let BuildError::ConfigInvalid { problems, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(
+            problems.iter().map(|p| p.line).collect::<Vec<_>>(),
+            [1, 3],
+            "{err}"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! host platform can compile, where it comes from, and whether it has a build script or is a
 //! proc macro. The graph is what runs are attributed to.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -37,6 +38,10 @@ pub(crate) struct Package {
     pub build_script: bool,
     pub proc_macro: bool,
     pub workspace_member: bool,
+    /// `cargo build` of the workspace compiles it: a default member, or reached from one
+    /// through normal and build dependencies (not dev-dependencies only).
+    #[serde(default)]
+    pub in_build: bool,
 }
 
 impl Package {
@@ -73,10 +78,11 @@ impl Graph {
             path: manifest.to_owned(),
             source: super::MetadataError(e),
         })?;
-        let in_resolve: Option<std::collections::HashSet<&cargo_metadata::PackageId>> = meta
+        let in_resolve: Option<HashSet<&cargo_metadata::PackageId>> = meta
             .resolve
             .as_ref()
             .map(|r| r.nodes.iter().map(|n| &n.id).collect());
+        let in_build = build_closure(&meta);
         let packages = meta
             .packages
             .iter()
@@ -107,6 +113,7 @@ impl Graph {
                     build_script: p.targets.iter().any(|t| t.is_custom_build()),
                     proc_macro: p.targets.iter().any(|t| t.is_proc_macro()),
                     workspace_member: meta.workspace_members.contains(&p.id),
+                    in_build: in_build.contains(&p.id),
                 }
             })
             .collect();
@@ -138,6 +145,42 @@ impl Graph {
     pub(crate) fn by_id(&self, id: &str) -> Option<&Package> {
         self.packages.iter().find(|p| p.id == id)
     }
+}
+
+/// The packages `cargo build` of the workspace compiles: the default members and everything
+/// they reach through normal and build dependencies (all of them when cargo gave no resolve).
+fn build_closure(meta: &cargo_metadata::Metadata) -> HashSet<cargo_metadata::PackageId> {
+    use cargo_metadata::DependencyKind;
+    let Some(resolve) = &meta.resolve else {
+        return meta.packages.iter().map(|p| p.id.clone()).collect();
+    };
+    let nodes: HashMap<&cargo_metadata::PackageId, &cargo_metadata::Node> =
+        resolve.nodes.iter().map(|n| (&n.id, n)).collect();
+    let mut seen: HashSet<cargo_metadata::PackageId> = HashSet::new();
+    // `cargo build` builds the default members (all members when cargo cannot say which).
+    let mut todo: Vec<&cargo_metadata::PackageId> = if meta.workspace_default_members.is_available()
+    {
+        meta.workspace_default_members.iter().collect()
+    } else {
+        meta.workspace_members.iter().collect()
+    };
+    while let Some(id) = todo.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let Some(node) = nodes.get(id) else { continue };
+        for dep in &node.deps {
+            let built = dep.dep_kinds.is_empty()
+                || dep
+                    .dep_kinds
+                    .iter()
+                    .any(|k| k.kind != DependencyKind::Development);
+            if built {
+                todo.push(&dep.pkg);
+            }
+        }
+    }
+    seen
 }
 
 /// The host triple, from `rustc -vV` (None if rustc cannot be asked; then nothing is filtered).

@@ -2,9 +2,10 @@
 //! wrapper put a two-line shell script in place of the linked `build-script-build`; it calls
 //! `cargo-airlock __build-script REAL ARGS..`, which lands here. The real script runs under the
 //! sandbox with the crate's grants (read its sources, the build's target directory and the
-//! `DEP_*` directories; write its `OUT_DIR`; execute only its own binary and the profile's
-//! tools, plus its `OUT_DIR` under an `exec-out-dir` exception), cargo's jobserver passed
-//! through. Its stdout goes to cargo unchanged and is parsed for directives; the run is
+//! `DEP_*` directories; write its `OUT_DIR`; execute its own binary, the profile's tools, and
+//! from its `OUT_DIR` what a compiler or linker of the same run produced there (autoconf's
+//! `./conftest`; anything written there under an `exec-out-dir` exception), cargo's jobserver
+//! passed through. Its stdout goes to cargo unchanged and is parsed for directives; the run is
 //! recorded in the session. A script that fails after the sandbox refused to run a program
 //! from its `OUT_DIR` gets a hint naming the `airlock.toml` lines that would allow it.
 
@@ -155,7 +156,8 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
     if exception.exec_out_dir {
         config.extra_write_exec.push(out_dir.clone());
     } else {
-        config.extra_write.push(out_dir.clone());
+        config.produced_exec.push(out_dir.clone());
+        config.produced_sources.push(manifest_dir.clone());
     }
     config.extra_write.extend(exception.write.iter().cloned());
     if let Some(dir) = real.parent() {
@@ -240,9 +242,10 @@ pub(super) fn out_dir_exec_hint(name: &str, events: &[Event], out_dir: &Path) ->
     })?;
     Some(format!(
         "the build script of {name} failed after the sandbox refused to execute {refused}, a \
-         program it wrote into its OUT_DIR (by default nothing writable is executable). If \
-         {name} must run what it builds (autoconf's ./conftest), allow it in airlock.toml at \
-         the workspace root: `[crate.{name}]` with `{EXEC_OUT_DIR} = true`"
+         file in its OUT_DIR that no compiler or linker of the build produced (or that changed \
+         after it did): by default only those may run from there. If {name} must run what it \
+         writes itself, allow it in airlock.toml at the workspace root: `[crate.{name}]` with \
+         `{EXEC_OUT_DIR} = true`"
     ))
 }
 

@@ -16,6 +16,7 @@
 pub(crate) mod cargo;
 pub(crate) mod config;
 mod directives;
+mod exec_attempts;
 pub(crate) mod graph;
 mod intercept;
 mod launcher;
@@ -34,7 +35,7 @@ use std::process::Command;
 
 use crate::error_chain::error_chain;
 use crate::events::Phase;
-use crate::profile::{Placeholders, Profile, ProfileError};
+use crate::profile::{Placeholders, Problem, Profile, ProfileError};
 use crate::report::{Environment, Report, Summary, SCHEMA};
 use config::Config;
 use graph::Graph;
@@ -69,22 +70,13 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
-    /// `airlock.toml` is not valid TOML of its schema.
-    #[error("{} is not a valid airlock.toml", path.display())]
-    ConfigParse {
-        /// The `airlock.toml` parsed.
-        path: PathBuf,
-        /// The TOML error, with its line and column.
-        #[source]
-        source: toml::de::Error,
-    },
-    /// `airlock.toml` parsed but says something it may not.
-    #[error("{}: {reason}", path.display())]
-    Config {
+    /// `airlock.toml` does not parse, or says something it may not: every problem found.
+    #[error("{}", render_problems(path, problems))]
+    ConfigInvalid {
         /// The `airlock.toml` checked.
         path: PathBuf,
-        /// What is wrong and how to fix it.
-        reason: String,
+        /// Every problem found, in source order, with its line and column.
+        problems: Vec<Problem>,
     },
     /// The sandbox profile could not be loaded.
     #[error(transparent)]
@@ -151,6 +143,21 @@ pub enum BuildError {
     Report(#[from] crate::report::ReportError),
 }
 
+/// `invalid PATH:` and one `PATH:LINE:COLUMN: message` line per problem.
+fn render_problems(path: &Path, problems: &[Problem]) -> String {
+    let mut out = format!("invalid {}:", path.display());
+    for p in problems {
+        out.push_str(&format!(
+            "\n  {}:{}:{}: {}",
+            path.display(),
+            p.line,
+            p.column,
+            p.message
+        ));
+    }
+    out
+}
+
 /// An error of `cargo_metadata`, printed once. Its messages already end with their cause
 /// (`failed to start `cargo metadata`: {io error}`) and also return it from `source()`; this
 /// wrapper keeps the message and stops the chain there, so the cause is not printed twice.
@@ -166,11 +173,12 @@ pub fn load_profile(name: &str) -> Result<Profile, BuildError> {
 /// What to build and where to report.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
-    /// The workspace manifest (`Cargo.toml` in the current directory if None).
+    /// The workspace manifest, or the directory holding it (`Cargo.toml` in the current
+    /// directory if None).
     pub manifest_path: Option<PathBuf>,
     /// A built-in profile name or a profile path.
     pub profile: String,
-    /// Where the reports go (`<target>/airlock` if None).
+    /// Where the reports go (`<target>/airlock/build` if None).
     pub report_dir: Option<PathBuf>,
     /// Extra arguments for `cargo build`.
     pub cargo_args: Vec<OsString>,
@@ -189,8 +197,10 @@ pub struct BuildOptions {
 pub enum Progress {
     /// Cargo started; about this many packages may be compiled.
     Started {
-        /// Packages in the graph.
+        /// Packages the build compiles.
         total: usize,
+        /// Of those, the ones with a build script or a proc macro (what runs sandboxed).
+        sandboxed: usize,
     },
     /// A package finished compiling.
     CrateBuilt {
@@ -198,7 +208,7 @@ pub enum Progress {
         label: String,
         /// Packages compiled so far.
         done: usize,
-        /// Packages in the graph.
+        /// Packages the build compiles.
         total: usize,
     },
     /// These build scripts and proc-macro expansions are running now.
@@ -242,21 +252,20 @@ pub fn build(
     opts: &BuildOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<BuildResult, BuildError> {
-    let manifest = match &opts.manifest_path {
-        Some(m) => m.clone(),
-        None => std::env::current_dir()
-            .map(|d| d.join("Cargo.toml"))
-            .unwrap_or_else(|_| PathBuf::from("Cargo.toml")),
-    };
-    let manifest = std::fs::canonicalize(&manifest).unwrap_or(manifest);
+    let manifest = manifest_path(opts.manifest_path.as_deref());
+    // Without a manifest there is no workspace to report on: an error, and no report.
+    if !manifest.is_file() {
+        return Err(BuildError::NoManifest { path: manifest });
+    }
     let graph = match Graph::load(&opts.cargo, &manifest) {
         Ok(g) => g,
         Err(err) => {
             let dir = opts.report_dir.clone().unwrap_or_else(|| {
-                manifest.parent().filter(|d| d.is_dir()).map_or_else(
-                    || PathBuf::from("target/airlock"),
-                    |d| d.join("target/airlock"),
-                )
+                manifest
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join("target/airlock")
+                    .join(REPORT_SUBDIR)
             });
             return failed_early(opts, &dir, None, error_chain(&err));
         }
@@ -265,11 +274,12 @@ pub fn build(
     let report_dir = opts
         .report_dir
         .clone()
-        .unwrap_or_else(|| airlock_dir.clone());
-    let config = match Config::load(&graph.workspace_root) {
-        Ok(c) => c,
-        Err(err) => return failed_early(opts, &report_dir, Some(&graph), error_chain(&err)),
-    };
+        .unwrap_or_else(|| airlock_dir.join(REPORT_SUBDIR));
+    let config =
+        match Config::load(&graph.workspace_root).and_then(|c| c.check_names(&graph).map(|()| c)) {
+            Ok(c) => c,
+            Err(err) => return failed_early(opts, &report_dir, Some(&graph), error_chain(&err)),
+        };
     if let Err(err) = load_profile(&opts.profile) {
         return failed_early(opts, &report_dir, Some(&graph), error_chain(&err));
     }
@@ -324,8 +334,12 @@ pub fn build(
         .arg("--manifest-path")
         .arg(&manifest)
         .arg("--target-dir")
-        .arg(&session.info.build_target)
-        .args(&opts.cargo_args);
+        .arg(&session.info.build_target);
+    // Every build script that can run does, even when another crate fails.
+    if !opts.cargo_args.iter().any(|a| a == "--keep-going") {
+        cmd.arg("--keep-going");
+    }
+    cmd.args(&opts.cargo_args);
     let cargo_log = report_dir.join("cargo-build.log");
     let run = cargo::run(cmd, &session, &cargo_log, progress)?;
     let mut report = empty_report(opts, Some(&graph));
@@ -342,6 +356,23 @@ pub fn build(
         cargo_log: Some(cargo_log),
         failure,
     })
+}
+
+/// The subdirectory of `<target>/airlock` that `build`'s reports go to (`fuzz` and `vet` have
+/// their own), so that no command overwrites another's report.
+pub const REPORT_SUBDIR: &str = "build";
+
+/// The manifest to build: `given` (a `Cargo.toml`, or a directory holding one), else
+/// `./Cargo.toml`; canonical when it exists.
+fn manifest_path(given: Option<&Path>) -> PathBuf {
+    let manifest = match given {
+        Some(m) if m.is_dir() => m.join("Cargo.toml"),
+        Some(m) => m.to_owned(),
+        None => std::env::current_dir()
+            .map(|d| d.join("Cargo.toml"))
+            .unwrap_or_else(|_| PathBuf::from("Cargo.toml")),
+    };
+    std::fs::canonicalize(&manifest).unwrap_or(manifest)
 }
 
 /// A result for input that stopped the build before it started: a report with the error.
@@ -372,7 +403,7 @@ fn empty_report(opts: &BuildOptions, graph: Option<&Graph>) -> Report {
         workspace: graph.map(|g| g.workspace_root.clone()),
         summary: Summary::default(),
         crates: Vec::new(),
-        provenance: Vec::new(),
+        vetting: Default::default(),
         fuzz: None,
         environment: Environment {
             kernel: support.kernel.clone(),

@@ -1,13 +1,16 @@
 //! Verdicts: what the run records of a sandboxed cargo run say about each crate of its graph.
 //! A crate is `suspicious` when one of its events was denied, a decoy leaked, a directive was
 //! flagged or a network tool ran (unless `airlock.toml` expects its network attempts);
-//! `failed` when its build script or compilation failed; `clean` otherwise. Both `build` and the
+//! `failed` when its build script or compilation failed; `not-run` when its build script or
+//! its compilation never ran (cargo stopped before it); `clean` otherwise. Every crate the
+//! build compiles is judged, whether cargo reached it or not. Both `build` and the
 //! instrumented build of `fuzz` judge their crates here.
 
 use std::collections::BTreeSet;
 
 use super::cargo::CargoRun;
 use super::config::{self, Config};
+use super::exec_attempts;
 use super::graph::{self, Graph};
 use super::session::RunRecord;
 use crate::events::{Event, Kind, Phase};
@@ -19,6 +22,24 @@ use crate::report::{BuildScript, CrateReport, Report, ScriptStatus, Summary, Ver
 fn counts(e: &Event, net_granted: bool) -> bool {
     let granted = net_granted && (e.kind == Kind::Net || e.is_network_tool());
     !granted && e.is_notable()
+}
+
+/// Why nothing can be said of part of crate `p`: its build script or its own compilation never
+/// ran (empty when both ran, or the crate has nothing of the kind).
+fn not_run_reasons(p: &graph::Package, script: &BuildScript, cargo: &CargoRun) -> Vec<String> {
+    let why = if cargo.succeeded {
+        "cargo did not run it"
+    } else {
+        "the build stopped before it (see the errors)"
+    };
+    let mut out = Vec::new();
+    if script.status == ScriptStatus::NotRun {
+        out.push(format!("build script never ran: {why}"));
+    }
+    if !cargo.compiled.contains(&p.id) && !cargo.compile_errors.contains_key(&p.id) {
+        out.push(format!("never compiled: {why}"));
+    }
+    out
 }
 
 /// What the records of a cargo run say about each crate of the graph.
@@ -67,8 +88,13 @@ pub(crate) fn judge(
             .iter()
             .filter(|r| r.package_ids.contains(&p.id))
             .collect();
-        if mine.is_empty() && !built.contains(&p.id) && !compile_errors.contains_key(&p.id) {
-            continue; // not part of this build (dev-dependency, other platform, not selected)
+        let took_part =
+            !mine.is_empty() || built.contains(&p.id) || compile_errors.contains_key(&p.id);
+        // A crate the build compiles that cargo never reached because it stopped is reported
+        // as `not-run`; one cargo left out of a build that succeeded was not selected
+        // (dev-dependency, other platform, `-p`).
+        if !took_part && (succeeded || !p.in_build) {
+            continue;
         }
         let exception = config.for_crate(&p.name);
         let net_granted = exception.is_some_and(|e| e.net);
@@ -80,7 +106,7 @@ pub(crate) fn judge(
         let mut events = Vec::new();
         let mut directives = Vec::new();
         for r in &mine {
-            events.extend(r.events.iter().cloned());
+            events.extend(exec_attempts::fold(r.events.clone()));
             if r.phase == Phase::BuildScript {
                 directives.extend(r.directives.iter().cloned());
             }
@@ -165,14 +191,20 @@ pub(crate) fn judge(
                     .unwrap_or("error")
             ));
         }
+        let not_run = not_run_reasons(p, &build_script, cargo);
         let verdict = if suspicious {
             Verdict::Suspicious
         } else if !failures.is_empty() {
             Verdict::Failed
+        } else if !not_run.is_empty() {
+            Verdict::NotRun
         } else {
             Verdict::Clean
         };
         reasons.extend(failures);
+        if verdict != Verdict::Failed {
+            reasons.extend(not_run);
+        }
         for hint in scripts.iter().filter_map(|r| r.hint.as_ref()) {
             if !reasons.contains(hint) {
                 reasons.push(hint.clone());
@@ -207,6 +239,7 @@ pub(crate) fn judge(
         clean: count(Verdict::Clean),
         suspicious: count(Verdict::Suspicious),
         failed: count(Verdict::Failed),
+        not_run: count(Verdict::NotRun),
         build_scripts_run: records
             .iter()
             .filter(|r| r.phase == Phase::BuildScript && r.exit_code.is_some())

@@ -4,9 +4,12 @@
 //!
 //! - `.clusterfuzzlite/project.yaml` (`language: rust`);
 //! - `.clusterfuzzlite/Dockerfile`: the Rust base builder image with the repository copied in;
+//! - `.dockerignore` at the repository root (the image's build context): `target/`
+//!   directories at any depth and `.git` stay out of the image (a built workspace's target
+//!   directories reach hundreds of MB, and build.sh builds from source);
 //! - `.clusterfuzzlite/build.sh`: `cargo build` on the nightly toolchain with the flags of
 //!   `instrumented_build::rustflags` and an explicit `--target`, for the selected targets
-//!   (status `built` in `targets.json`, `--target` and `--shard` as for `fuzz`); it copies
+//!   (status `built` or `generated` in `targets.json`, `--target` and `--shard` as for `fuzz`); it copies
 //!   each binary to `$OUT`, its dictionary to `$OUT/<target>.dict`, its corpus to
 //!   `$OUT/<target>_seed_corpus.zip` and its libFuzzer options (`libfuzzer::libfuzzer_options`)
 //!   to `$OUT/<target>.options`. It needs neither cargo-fuzz nor cargo-airlock;
@@ -97,6 +100,7 @@ pub fn clusterfuzzlite(opts: &ExportOptions) -> Result<Exported, FuzzError> {
             build_sh(&name, &rel, &selected, opts),
             true,
         ),
+        (out.join(".dockerignore"), dockerignore(), false),
     ];
     let workflow = opts.workflow.then(|| {
         (
@@ -203,6 +207,17 @@ fn dockerfile(name: &str) -> String {
          COPY . $SRC/{name}\n\
          WORKDIR $SRC/{name}\n\
          COPY .clusterfuzzlite/build.sh $SRC/\n"
+    )
+}
+
+/// What the image's `COPY . $SRC/<name>` leaves out: every cargo target directory (the
+/// workspace's, the fuzz project's, a crate's own) and the git history.
+fn dockerignore() -> String {
+    format!(
+        "# {MARK}; regenerate rather than edit.\n\
+         # Build outputs and history stay out of the image: build.sh builds from source.\n\
+         **/target/\n\
+         .git/\n"
     )
 }
 

@@ -67,7 +67,8 @@ impl FuzzProject {
         })
     }
 
-    /// The targets that were generated and compiled (status `built`).
+    /// The targets a campaign builds and runs: `built`, or `generated` without the compile
+    /// check.
     pub(crate) fn runnable(&self) -> impl Iterator<Item = &TargetRecord> {
         self.targets.iter().filter(|t| t.is_built())
     }
@@ -175,16 +176,20 @@ mod tests {
         let dir = project(
             r#"[{"name":"de_a","package":"x","kind":"deserialize","item":"x::A","format":"json","status":"built","reason":null,"stack_bytes":1048576},
                 {"name":"ffi_b","package":"x","kind":"ffi","item":"x::b","format":"arbitrary","status":"skipped","reason":"no"},
-                {"name":"parse_c","package":"x","kind":"parse","item":"x::c","format":"str","status":"built","reason":null}]"#,
+                {"name":"parse_c","package":"x","kind":"parse","item":"x::c","format":"str","status":"built","reason":null},
+                {"name":"fmt_d","package":"x","kind":"format","item":"x::d","format":"str","status":"generated","reason":null},
+                {"name":"de_e","package":"x","kind":"deserialize","item":"x::E","format":"json","status":"failed","reason":"error[E0308]"}]"#,
         );
         let p = FuzzProject::open(dir.path()).expect("opens");
         let runnable: Vec<(&str, u64)> =
             p.runnable().map(|t| (t.name.as_str(), t.stack())).collect();
+        // `generated` (gen --no-compile) is built by the campaign; `failed` is not.
         assert_eq!(
             runnable,
             [
                 ("de_a", 1 << 20),
-                ("parse_c", harness_gen::targets::STACK_BYTES)
+                ("parse_c", harness_gen::targets::STACK_BYTES),
+                ("fmt_d", harness_gen::targets::STACK_BYTES)
             ]
         );
         assert_eq!(p.targets[1].status, TargetStatus::Skipped);

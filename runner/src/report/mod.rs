@@ -2,17 +2,25 @@
 //! fill, and its renderings.
 //!
 //! Two layers, pointing one way: the model (`model`, with the fuzz section in
-//! `fuzz_section`) knows only the event vocabulary; `build` and `fuzz` import the model to
+//! `fuzz_section` and vet's sections in `vet_section`) knows only the event vocabulary and the
+//! inventory's types; `build` and `fuzz` import the model to
 //! fill it; the renderers (`render`: JSON, Markdown, SARIF, HTML) read the model and nothing
 //! else. Renderers only present: verdicts are decided by the command that made the report.
 
+mod diff_section;
 mod fuzz_section;
 mod model;
 mod render;
+mod vet_section;
 
+pub use diff_section::{DiffFinding, VetDiff};
 pub use fuzz_section::{Finding, Frame, FuzzSection, Instrumentation, TargetResult};
 pub use model::{
-    BuildScript, CrateReport, Directive, Environment, FuzzReport, Granted, Provenance, Report,
-    ReportError, ScriptStatus, Summary, Verdict, SCHEMA,
+    BuildScript, CrateReport, Directive, Environment, FuzzReport, Granted, Report, ReportError,
+    ScriptStatus, Summary, Verdict, SCHEMA,
 };
 pub use render::Format;
+pub use vet_section::{
+    Code, Level, Neighbour, PhaseRecord, PhaseStatus, Provenance, Reason, Signal, TypoRule,
+    VetPhase, VetRequest, VetSections, VetVerdict, VettedCrate,
+};

@@ -1,5 +1,6 @@
 //! The report model: the serde types of `report.json` (schema `airlock.report/1`) that `build`,
-//! `fuzz` and `vet` fill and every renderer reads. It depends on the event vocabulary only; the
+//! `fuzz` and `vet` fill and every renderer reads (vet's sections are in `vet_section`). It
+//! depends on the event vocabulary and the inventory's types only; the
 //! directives and granted exceptions are kept here as the report records them, and `build`
 //! produces them.
 
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::fuzz_section::FuzzSection;
+use super::vet_section::VetSections;
 use crate::events::{Decision, Event, Kind};
 
 /// The schema tag of every report this version writes.
@@ -25,11 +27,13 @@ pub struct Report {
     pub workspace: Option<PathBuf>,
     /// The counts.
     pub summary: Summary,
-    /// One entry per crate of the graph that took part, by name and version.
+    /// One entry per crate of the graph that the build compiles (or would have, had it not
+    /// stopped: those are `not-run`), by name and version.
     pub crates: Vec<CrateReport>,
-    /// Registry provenance (filled by `vet`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub provenance: Vec<Provenance>,
+    /// What `vet` adds (`verdict`, `phases`, `provenance`, `inventory`, `vet`), flattened into
+    /// the top level; empty for `build` and `fuzz`.
+    #[serde(flatten)]
+    pub vetting: VetSections,
     /// The fuzz campaign (filled by `fuzz` and `vet`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fuzz: Option<FuzzReport>,
@@ -51,6 +55,9 @@ pub struct Summary {
     pub suspicious: usize,
     /// Crates judged `failed`.
     pub failed: usize,
+    /// Crates judged `not-run`: their build script or compilation never ran.
+    #[serde(default)]
+    pub not_run: usize,
     /// Build scripts that ran in the sandbox.
     pub build_scripts_run: usize,
     /// rustc invocations that expanded proc macros in the sandbox.
@@ -65,7 +72,11 @@ pub struct Summary {
 pub enum Verdict {
     /// Nothing notable happened and everything built.
     Clean,
-    /// The build script or the compilation failed (and nothing notable happened).
+    /// Its build script or its compilation never ran (the build stopped before it), so
+    /// nothing can be said about it: never `clean`. The reasons say what did not run.
+    NotRun,
+    /// The build script or the compilation failed (and nothing notable happened); for `vet`'s
+    /// verdicts: the crate could not be vetted completely.
     Failed,
     /// A notable event counted against the crate.
     Suspicious,
@@ -78,6 +89,7 @@ impl Verdict {
             Verdict::Clean => "clean",
             Verdict::Suspicious => "suspicious",
             Verdict::Failed => "failed",
+            Verdict::NotRun => "not-run",
         }
     }
 }
@@ -155,29 +167,6 @@ impl CrateReport {
     }
 }
 
-/// `provenance[]` (from `vet`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Provenance {
-    /// The package name.
-    pub name: String,
-    /// The package version.
-    pub version: String,
-    /// Whether the registry knows the version.
-    pub exists: bool,
-    /// When the package's first version was published.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_published: Option<String>,
-    /// When its latest version was published.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latest_published: Option<String>,
-    /// How many versions the registry lists.
-    #[serde(default)]
-    pub versions: usize,
-    /// Whether this version is yanked.
-    #[serde(default)]
-    pub yanked: bool,
-}
-
 /// `fuzz` (from `fuzz` and `vet`): the campaign's own section type, so the report carries
 /// exactly what the campaign measured.
 pub type FuzzReport = FuzzSection;
@@ -253,7 +242,7 @@ impl Report {
             workspace: None,
             summary: Summary::default(),
             crates: Vec::new(),
-            provenance: Vec::new(),
+            vetting: VetSections::default(),
             fuzz: Some(section),
             environment,
             errors: Vec::new(),

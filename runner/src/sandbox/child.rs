@@ -43,6 +43,7 @@ pub(crate) enum Step {
     SendListener = 12,
     Exec = 13,
     Cgroup = 14,
+    Network = 15,
 }
 
 impl Step {
@@ -64,6 +65,7 @@ impl Step {
             SendListener,
             Exec,
             Cgroup,
+            Network,
         ]
         .into_iter()
         .find(|s| *s as u32 == v)
@@ -86,6 +88,7 @@ impl Step {
             Step::Seccomp => "installing the seccomp filter",
             Step::SendListener => "handing the seccomp listener to the supervisor",
             Step::Exec => "executing the command",
+            Step::Network => "bringing up the private loopback and the sinkhole",
         }
     }
 }
@@ -96,8 +99,14 @@ pub(crate) enum Message {
     /// Setup failed at `step` (with a step-specific `detail`, e.g. the mount index) with `errno`.
     Failed { step: u32, detail: u32, errno: i32 },
     /// The filter is installed as descriptor `listener` in the sender, which waits for an
-    /// acknowledgement (any message) before it closes it. `landlock` is the layer's status.
-    Ready { landlock: u32, listener: i32 },
+    /// acknowledgement (any message) before it closes it and `sinkhole` (the sinkhole's
+    /// listening socket in the run's network namespace, or -1). `landlock` is the layer's
+    /// status.
+    Ready {
+        landlock: u32,
+        listener: i32,
+        sinkhole: i32,
+    },
     /// The command ended with wait status `status`; `survivors` processes were still running.
     Exited { status: i32, survivors: u32 },
 }
@@ -117,7 +126,11 @@ impl Message {
                 detail,
                 errno,
             } => (TAG_FAILED, step, detail, errno as u32),
-            Message::Ready { landlock, listener } => (TAG_READY, landlock, listener as u32, 0),
+            Message::Ready {
+                landlock,
+                listener,
+                sinkhole,
+            } => (TAG_READY, landlock, listener as u32, sinkhole as u32),
             Message::Exited { status, survivors } => (TAG_EXITED, status as u32, survivors, 0),
         };
         let mut out = [0u8; MESSAGE_LEN];
@@ -143,6 +156,7 @@ impl Message {
             TAG_READY => Some(Message::Ready {
                 landlock: word(4),
                 listener: word(8) as i32,
+                sinkhole: word(12) as i32,
             }),
             TAG_EXITED => Some(Message::Exited {
                 status: word(4) as i32,
@@ -159,6 +173,9 @@ pub(crate) struct ChildPlan {
     pub id_maps: Option<(CString, CString)>,
     pub mounts: Option<CompiledPlan>,
     pub set_hostname: bool,
+    /// Whether the run has its own network namespace: then init brings its loopback up and
+    /// opens the sinkhole's listener there.
+    pub network: bool,
     /// Whether this process is PID 1 of its own namespace (then leftovers are counted, and
     /// killed by the kernel when it exits).
     pub pid_namespace: bool,
@@ -270,6 +287,17 @@ impl ChildPlan {
                 fail(control, Step::Hostname, 0, errno());
             }
         }
+        let sinkhole = if self.network {
+            if let Err(e) = super::namespaces::loopback_up() {
+                fail(control, Step::Network, 0, e);
+            }
+            match super::sinkhole::listen_in_child() {
+                Ok(fd) => fd,
+                Err(e) => fail(control, Step::Network, 1, e),
+            }
+        } else {
+            -1
+        };
         if let Err((resource, e)) = self.rlimits.apply() {
             fail(control, Step::Rlimit, resource, e);
         }
@@ -293,9 +321,14 @@ impl ChildPlan {
         }
         if pid == 0 {
             let landlock = self.landlock.take();
-            self.run_command(landlock);
+            self.run_command(landlock, sinkhole);
         }
         self.landlock = None;
+        if sinkhole >= 0 {
+            // The command process has its copy, for the supervisor to take.
+            // SAFETY: closing our own descriptor; init never uses it again.
+            unsafe { libc::close(sinkhole) };
+        }
         let command = pid as libc::pid_t;
         // Reap everything until the command itself exits.
         let status = loop {
@@ -320,7 +353,7 @@ impl ChildPlan {
         unsafe { libc::_exit(0) }
     }
 
-    fn run_command(&self, landlock: Option<PreparedRuleset>) -> ! {
+    fn run_command(&self, landlock: Option<PreparedRuleset>, sinkhole: RawFd) -> ! {
         let control = self.control;
         // SAFETY: resetting signal state inherited from the supervisor (which ignores SIGPIPE).
         unsafe {
@@ -374,12 +407,17 @@ impl ChildPlan {
             Message::Ready {
                 landlock: landlock_status as u32,
                 listener: listener.as_raw_fd(),
+                sinkhole,
             },
         );
         if !wait_for_supervisor(control) {
             fail(control, Step::SendListener, 0, libc::EPIPE);
         }
         drop(listener);
+        if sinkhole >= 0 {
+            // SAFETY: the supervisor holds its own copy now; the command never sees this one.
+            unsafe { libc::close(sinkhole) };
+        }
         mark_inherited_fds_cloexec(&self.keep_fds);
 
         let mut argv_ptrs = [std::ptr::null::<libc::c_char>(); MAX_ARGS];
@@ -562,6 +600,7 @@ mod tests {
             Message::Ready {
                 landlock: 0,
                 listener: 5,
+                sinkhole: -1,
             },
             Message::Exited {
                 status: 0x0900,

@@ -1,5 +1,7 @@
 //! The Landlock layer: filesystem rules (read, write, execute beneath given paths), TCP bind and
-//! connect refused outright, and (ABI >= 6) abstract-socket and signal scoping.
+//! connect refused outright where the run has no network namespace of its own (in its own, the
+//! namespace bounds them: only the run's private loopback is there), and (ABI >= 6)
+//! abstract-socket and signal scoping.
 //!
 //! The ABI is pinned by the profile, never detected at runtime (rust-landlock's advice): a newer
 //! kernel then still enforces exactly what the profile was written for. The ruleset is built in
@@ -143,11 +145,13 @@ pub struct PreparedRuleset {
 
 impl PreparedRuleset {
     /// Builds the ruleset for `rules` at the pinned `abi_version`. With `required`, a kernel
-    /// that cannot enforce every right of that ABI is an error.
+    /// that cannot enforce every right of that ABI is an error. With `refuse_tcp`, every TCP
+    /// bind and connect is refused (for a run without a network namespace of its own).
     pub fn build(
         abi_version: u8,
         rules: &[FsRule],
         required: bool,
+        refuse_tcp: bool,
     ) -> Result<PreparedRuleset, LandlockError> {
         let kernel = kernel_abi();
         if required && kernel.is_none_or(|k| k < abi_version) {
@@ -165,7 +169,7 @@ impl PreparedRuleset {
         let mut ruleset = Ruleset::default()
             .set_compatibility(level)
             .handle_access(AccessFs::from_all(abi))?;
-        if abi_version >= 4 {
+        if abi_version >= 4 && refuse_tcp {
             // Handled with no rule added: every TCP bind and connect is refused.
             ruleset = ruleset.handle_access(AccessNet::from_all(abi))?;
         }

@@ -113,6 +113,7 @@ pub(crate) fn launch(
     let go = Message::Ready {
         landlock: 0,
         listener: 0,
+        sinkhole: -1,
     };
     // A failed send shows as the child's failure (it reports waiting for the supervisor).
     let _ = control::send(control.as_fd(), go);
@@ -150,6 +151,9 @@ fn build_layers(
             profile.landlock_abi,
             &plan.rules,
             required,
+            // In the run's own network namespace the namespace bounds TCP (the run's servers
+            // work there); without one, Landlock refuses it all.
+            !usable.namespaces,
         )?)
     } else {
         None
@@ -206,6 +210,7 @@ fn child_plan(
             .flatten(),
         mounts: layers.mounts,
         set_hostname: usable.namespaces,
+        network: usable.namespaces,
         pid_namespace: usable.namespaces,
         rlimits: Rlimits::from_profile(&config.profile.limits, false),
         join_cgroups: Vec::new(),
@@ -246,10 +251,13 @@ fn context(
         write_regions: view.write_regions,
         exec_dirs: view.exec_dirs,
         write_exec_dirs: view.write_exec_dirs,
+        produced_dirs: view.produced_dirs,
+        produced_sources: config.produced_sources.clone(),
         network_tools: profile.network_tools.clone(),
         denied,
         init_pid: AtomicI32::new(0),
         landlock_exec: AtomicBool::new(false),
+        sinkhole: std::sync::OnceLock::new(),
     }
 }
 

@@ -12,12 +12,16 @@
 //!   listener arrives;
 //! - `finish`: limit events, scans of what the run wrote, the outcome.
 //!
+//! [`command`] holds what `cargo airlock sandbox -- CMD` grants besides the profile (the
+//! program, the working directory) and the hint for a file the sandbox hid from it.
+//!
 //! System calls outside the cloned children go through `nix`; raw `libc` stays where nix
 //! cannot serve (the allocation-free children, seccomp notification ioctls, `pidfd_getfd`),
 //! with the reason beside each.
 
 pub(crate) mod child;
 mod closer;
+pub mod command;
 mod control;
 pub mod decode;
 pub mod decoys;
@@ -27,11 +31,13 @@ mod launch;
 pub(crate) mod limits;
 mod monitor;
 pub(crate) mod namespaces;
+pub mod payload;
 mod plan;
 pub mod probe;
 pub(crate) mod procmem;
 mod rundir;
 pub(crate) mod seccomp;
+pub(crate) mod sinkhole;
 mod supervise;
 pub(crate) mod supervisor;
 pub(crate) mod tripwire;
@@ -118,6 +124,16 @@ pub struct SandboxConfig {
     /// writable directory stays non-executable, and no other write directory may lie beneath
     /// one of these.
     pub extra_write_exec: Vec<PathBuf>,
+    /// Write directories from which the command may execute only what a compiler or linker of
+    /// the same run produced there (a build script's `OUT_DIR`, where autoconf links and runs
+    /// `./conftest`): Landlock grants the execute right and the mount keeps exec, and the
+    /// supervisor refuses every exec of a file there that no compiler of the run wrote, or that
+    /// changed since (see `supervisor/produced.rs`).
+    pub produced_exec: Vec<PathBuf>,
+    /// Read-only directories (the crate's package) whose `#!` scripts, copied byte for byte
+    /// into a `produced_exec` directory, may run from there too (a build that copies its
+    /// sources into `OUT_DIR` and runs their scripts, as autoconf's `config.status` does).
+    pub produced_sources: Vec<PathBuf>,
     /// Write directories (among `extra_write`) whose files may be mapped executable, e.g. the
     /// deps directory from which rustc `dlopen`s a proc macro it also writes outputs next to.
     /// `execve` from them stays refused (Landlock grants no execute right there).
@@ -157,6 +173,8 @@ impl SandboxConfig {
             extra_write: Vec::new(),
             extra_exec: Vec::new(),
             extra_write_exec: Vec::new(),
+            produced_exec: Vec::new(),
+            produced_sources: Vec::new(),
             exec_map: Vec::new(),
             env: std::env::vars_os().collect(),
             env_set: Vec::new(),
@@ -255,6 +273,14 @@ pub enum SandboxError {
         program: String,
         /// The `PATH` searched.
         path: String,
+    },
+    /// The program, given as a path (`./prog`), does not exist.
+    #[error("`{}` does not exist (looked for it from {})", program.display(), cwd.display())]
+    NoSuchProgram {
+        /// The program as given.
+        program: PathBuf,
+        /// The working directory it was looked up from.
+        cwd: PathBuf,
     },
     /// A path the caller gave cannot be used as asked.
     #[error("--{flag} {}: {reason}", path.display())]

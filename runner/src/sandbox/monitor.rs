@@ -4,7 +4,7 @@
 //! count of the run's processes.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ use super::control::{self, Received};
 use super::launch::{Launched, Usable};
 use super::limits::{ProcessWatch, PROCESS_POLL};
 use super::plan::Plan;
+use super::sinkhole;
 use super::supervise::supervise;
 use super::{LayerStatus, SandboxConfig, SandboxError, Termination};
 use crate::events::{Decision, Event, Kind};
@@ -41,6 +42,7 @@ pub(crate) fn monitor(
     let deadline = timeout.map(|t| run.started + t);
     let mut landlock = LayerStatus::NotEnforced;
     let mut supervisor_thread = None;
+    let mut sinkhole_thread = None;
     let mut exit: Option<(i32, u32)> = None;
     let mut timed_out = false;
     // Without a pids cgroup (unprivileged), RLIMIT_NPROC caps the run and nobody counts what it
@@ -88,6 +90,7 @@ pub(crate) fn monitor(
                 Message::Ready {
                     landlock: status,
                     listener,
+                    sinkhole,
                 },
                 Some(sender),
             )) => {
@@ -102,9 +105,11 @@ pub(crate) fn monitor(
                         });
                     }
                 };
+                let sinkhole = (sinkhole >= 0).then(|| control::take_fd(sender, sinkhole));
                 let ack = Message::Ready {
                     landlock: 0,
                     listener: 0,
+                    sinkhole: -1,
                 };
                 // A failed send shows as the child's failure (handing the listener over).
                 let _ = control::send(run.control.as_fd(), ack);
@@ -118,6 +123,9 @@ pub(crate) fn monitor(
                     .context()
                     .landlock_exec
                     .store(landlock != LayerStatus::NotEnforced, Ordering::Relaxed);
+                if let Some(fd) = sinkhole {
+                    sinkhole_thread = Some(start_sinkhole(run, fd)?);
+                }
                 let handler = Arc::clone(&run.handler);
                 let watch = run.watch.take();
                 supervisor_thread = Some(
@@ -153,6 +161,9 @@ pub(crate) fn monitor(
     if let Some(t) = supervisor_thread {
         let _ = t.join();
     }
+    if let Some(sinkhole) = sinkhole_thread {
+        sinkhole.stop(); // every process is gone: what was sent has all arrived
+    }
     let termination = match (timed_out, exit) {
         (true, _) => Termination::TimedOut,
         (false, Some((status, _))) => Termination::from_wait_status(status),
@@ -163,6 +174,24 @@ pub(crate) fn monitor(
         survivors: exit.map_or(0, |(_, survivors)| survivors),
         landlock,
     })
+}
+
+/// Starts the run's sinkhole on the listener the sandbox handed over (`taken`), reporting what
+/// it read through the supervisor's handler.
+fn start_sinkhole(
+    run: &mut Launched,
+    taken: io::Result<OwnedFd>,
+) -> Result<sinkhole::Running, SandboxError> {
+    let prepare = |source| SandboxError::Prepare {
+        step: "starting the sinkhole".into(),
+        source,
+    };
+    let handler = Arc::clone(&run.handler);
+    let fd = taken.map_err(prepare)?;
+    let (sinkhole, running) =
+        sinkhole::start(fd, move |finished| handler.sinkholed(finished)).map_err(prepare)?;
+    let _ = run.handler.context().sinkhole.set(sinkhole);
+    Ok(running)
 }
 
 /// The error for a setup step the child reported failing.

@@ -15,6 +15,10 @@
 //! - *masks* cover protected paths that a broader read grant would expose (`/etc/shadow` under
 //!   `/etc`) with a read-only tripwire (see `tripwire.rs`);
 //! - a fresh `/proc` for the new PID namespace.
+//!
+//! The network namespace is private: its only interface is its own loopback, brought up by
+//! the sandbox's init ([`loopback_up`]) so that a run can talk to its own servers; nothing
+//! outside the namespace is reachable from it.
 
 use std::ffi::CString;
 use std::io;
@@ -433,6 +437,43 @@ impl CompiledPlan {
             }
         }
     }
+}
+
+/// Brings up `lo` in the calling process's network namespace (which must be the run's own:
+/// this needs `CAP_NET_ADMIN` there). Raw syscalls only, no allocation: for the sandbox's init.
+/// The kernel gives the loopback its addresses (`127.0.0.1`, `::1`) as it comes up.
+pub(crate) fn loopback_up() -> Result<(), i32> {
+    let errno = || {
+        io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO)
+    };
+    // SAFETY: plain socket(2); closed below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: an all-zero ifreq is valid; the name fits with its NUL.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS and SIOCSIFFLAGS read and write the ifreq we own.
+    let result = unsafe {
+        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) != 0 {
+            Err(errno())
+        } else {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            if libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) != 0 {
+                Err(errno())
+            } else {
+                Ok(())
+            }
+        }
+    };
+    // SAFETY: closing the socket opened above.
+    unsafe { libc::close(fd) };
+    result
 }
 
 /// Writes `/proc/self/fd/<fd>\0` into `buf` without allocating.

@@ -79,6 +79,8 @@ pub(crate) struct Request {
     pub read: Vec<PathBuf>,
     pub write: Vec<PathBuf>,
     pub write_exec: Vec<PathBuf>,
+    /// Write directories whose produced programs may run (`SandboxConfig::produced_exec`).
+    pub produced_exec: Vec<PathBuf>,
     pub exec: Vec<PathBuf>,
     /// Write directories whose files may be mapped executable (those that exist).
     pub exec_map: Vec<PathBuf>,
@@ -100,6 +102,7 @@ impl Request {
             read: all(&config.extra_read, &|p| existing("read", p))?,
             write: all(&config.extra_write, &|p| write_dir("write", p))?,
             write_exec: all(&config.extra_write_exec, &|p| write_dir("write", p))?,
+            produced_exec: all(&config.produced_exec, &|p| write_dir("write", p))?,
             exec: all(&config.extra_exec, &|p| existing("exec", p))?,
             exec_map: config
                 .exec_map
@@ -185,6 +188,8 @@ pub(crate) fn grants(
         (&request.exec, Grant::Exec),
         (&request.write, Grant::Write),
         (&request.write_exec, Grant::WriteExec),
+        // Executable for Landlock; the supervisor runs only produced programs there.
+        (&request.produced_exec, Grant::WriteExec),
     ] {
         for p in list {
             add(p, grant, false)?;
@@ -424,6 +429,8 @@ pub(crate) struct InsideView {
     pub write_regions: Vec<(PathBuf, bool)>,
     pub exec_dirs: Vec<PathBuf>,
     pub write_exec_dirs: Vec<PathBuf>,
+    /// Those of `write_exec_dirs` where only produced programs may run.
+    pub produced_dirs: Vec<PathBuf>,
     /// The profile's protected paths, and the real home where the decoy home is not over it.
     pub protect: Vec<PathBuf>,
 }
@@ -460,6 +467,7 @@ impl InsideView {
                 .filter(|r| r.grant == Grant::WriteExec)
                 .map(|r| inside(&r.path))
                 .collect(),
+            produced_dirs: Vec::new(),
             protect,
         }
     }
@@ -477,6 +485,15 @@ pub(crate) fn inside_path(p: &Path, paths: &RunPaths, home: &Home) -> PathBuf {
     } else {
         p.to_owned()
     }
+}
+
+/// The produced-program directories of `request` (inside view).
+fn produced_dirs(request: &Request, paths: &RunPaths, home: &Home) -> Vec<PathBuf> {
+    request
+        .produced_exec
+        .iter()
+        .map(|p| inside_path(p, paths, home))
+        .collect()
 }
 
 /// The whole plan of a run.
@@ -516,7 +533,8 @@ impl Plan {
         let path_var = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v);
         let program = resolve_program(program, path_var.map(OsString::as_os_str))?;
         let layout = namespaces.then(|| Layout::new(profile, request, &rules, paths, &home));
-        let view = InsideView::new(profile, &rules, paths, &home);
+        let mut view = InsideView::new(profile, &rules, paths, &home);
+        view.produced_dirs = produced_dirs(request, paths, &home);
         Ok(Plan {
             rules,
             home,

@@ -104,6 +104,8 @@ fn answer_one(listener: RawFd, handler: &Handler) {
         pid: notif.pid as i32,
         nr: i64::from(notif.data.nr),
         args: notif.data.args,
+        id: notif.id,
+        listener,
     };
     let answer = handler.handle(&call);
     let mut resp = libc::seccomp_notif_resp {

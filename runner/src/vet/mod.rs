@@ -12,10 +12,23 @@
 //!
 //! Every phase reads the crate the same way: [`spec`] parses `CRATE[@VERSION]`, [`registry`]
 //! resolves the registry as cargo does, reads its index, and downloads and unpacks the `.crate`
-//! after checking it against the index. This module owns those shared pieces and the
-//! provenance phase; the other phases plug in beside it.
+//! after checking it against the index. [`pipeline`] runs the phases in order for every crate
+//! asked for (the inventory phase is the `inventory` crate; the build phase builds a scratch
+//! workspace that depends on the crate, `scratch`) and `verdict` turns what they found into the
+//! report's verdict and reasons; `phases` is the `--phases` selection and `options` what a run
+//! takes and gives back. `update` vets `CRATE@OLD..NEW` (both versions, then `diff`).
 
+mod diff;
+mod error;
+mod options;
+mod phases;
+pub mod pipeline;
 pub mod provenance;
 pub mod registry;
+mod scratch;
 pub mod spec;
 pub mod typo;
+mod update;
+mod verdict;
+
+pub use error::VetError;

@@ -1,6 +1,6 @@
 //! `CRATE[@VERSION]` as `vet` takes it: a valid crate name and, optionally, one exact semver
 //! version. Anything else (`foo@@1`, `foo@notaversion`, `@1.0.0`, `foo@`) is an error that says
-//! what is wrong.
+//! what is wrong. `CRATE@OLD..NEW` ([`UpdateSpec`]) names an update to vet against its base.
 
 use std::fmt;
 use std::str::FromStr;
@@ -31,6 +31,12 @@ pub enum SpecError {
         /// The name part.
         name: String,
     },
+    /// An update is not `CRATE@OLD..NEW`.
+    #[error("`{spec}`: an update is written CRATE@OLD..NEW with two exact versions, e.g. serde@1.0.199..1.0.200")]
+    BadUpdate {
+        /// The whole argument.
+        spec: String,
+    },
     /// The version part is not one exact semver version.
     #[error("`{spec}`: `{version}` is not a version (expected CRATE@MAJOR.MINOR.PATCH, e.g. serde@1.0.200)")]
     BadVersion {
@@ -38,9 +44,69 @@ pub enum SpecError {
         spec: String,
         /// The version part.
         version: String,
+        /// The underlying error.
         #[source]
         source: semver::Error,
     },
+}
+
+/// `CRATE@OLD..NEW`: vet NEW and compare it with OLD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateSpec {
+    /// The version updated from.
+    pub old: CrateSpec,
+    /// The version updated to.
+    pub new: CrateSpec,
+}
+
+impl UpdateSpec {
+    /// Whether `spec` is written as an update (`..` in it).
+    pub fn is_update(spec: &str) -> bool {
+        spec.contains("..")
+    }
+}
+
+impl FromStr for UpdateSpec {
+    type Err = SpecError;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let bad = || SpecError::BadUpdate {
+            spec: spec.to_owned(),
+        };
+        let (name, versions) = spec.split_once('@').ok_or_else(bad)?;
+        let (old, new) = versions.split_once("..").ok_or_else(bad)?;
+        if old.is_empty() || new.is_empty() {
+            return Err(bad());
+        }
+        let part = |version: &str| -> Result<CrateSpec, SpecError> {
+            let one: CrateSpec = format!("{name}@{version}").parse()?;
+            Ok(one)
+        };
+        Ok(Self {
+            old: part(old).map_err(|e| e.within(spec))?,
+            new: part(new).map_err(|e| e.within(spec))?,
+        })
+    }
+}
+
+impl SpecError {
+    /// The same error, naming the whole argument `spec`.
+    fn within(self, spec: &str) -> Self {
+        match self {
+            SpecError::BadName { name, .. } => SpecError::BadName {
+                spec: spec.to_owned(),
+                name,
+            },
+            SpecError::BadVersion {
+                version, source, ..
+            } => SpecError::BadVersion {
+                spec: spec.to_owned(),
+                version,
+                source,
+            },
+            other => other,
+        }
+    }
 }
 
 impl FromStr for CrateSpec {
@@ -99,6 +165,22 @@ mod tests {
             "foo@1.0.0-rc.1".parse::<CrateSpec>().unwrap().to_string(),
             "foo@1.0.0-rc.1"
         );
+    }
+
+    #[test]
+    fn updates_name_two_exact_versions() {
+        let u: UpdateSpec = "serde@1.0.199..1.0.200".parse().unwrap();
+        assert_eq!(u.old.to_string(), "serde@1.0.199");
+        assert_eq!(u.new.to_string(), "serde@1.0.200");
+        for bad in [
+            "serde..1.0.0",
+            "serde@1.0.0..",
+            "serde@..1.0.0",
+            "serde@1..x.y",
+        ] {
+            let err = bad.parse::<UpdateSpec>().unwrap_err();
+            assert!(err.to_string().starts_with(&format!("`{bad}`")), "{err}");
+        }
     }
 
     #[test]

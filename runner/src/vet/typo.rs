@@ -6,8 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::registry::index::is_valid_crate_name;
 
 /// Names shorter than this get no deletion or swap candidates: one typo from a three-letter
@@ -18,92 +16,19 @@ pub const MIN_LEN_FOR_EDITS: usize = 4;
 const SUFFIXES: [&str; 4] = ["-rs", "_rs", "-rust", "_rust"];
 const PREFIXES: [&str; 2] = ["rust-", "rust_"];
 
-/// How a neighbour's name differs from the vetted crate's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum TypoRule {
-    /// A `-` where the other has `_`, or the reverse.
-    SeparatorSwapped,
-    /// The neighbour is this name with a `-` or `_` removed.
-    SeparatorRemoved,
-    /// The neighbour is this name with a `-` or `_` inserted.
-    SeparatorAdded,
-    /// The neighbour is this name without `-rs`, `rust-` or `-rust`.
-    AffixRemoved,
-    /// The neighbour is this name with `-rs`, `rust-` or `-rust` added.
-    AffixAdded,
-    /// The neighbour is this name with a doubled character undoubled.
-    DoubledCharacter,
-    /// The neighbour is this name with one character deleted.
-    CharacterDeleted,
-    /// The neighbour is this name with one character added.
-    CharacterAdded,
-    /// The neighbour is this name with two adjacent characters swapped.
-    AdjacentSwapped,
-}
+pub use crate::report::TypoRule;
 
-impl TypoRule {
-    /// Every rule, in the order candidates are generated.
-    pub const ALL: [TypoRule; 9] = [
-        Self::SeparatorSwapped,
-        Self::SeparatorRemoved,
-        Self::SeparatorAdded,
-        Self::AffixRemoved,
-        Self::AffixAdded,
-        Self::DoubledCharacter,
-        Self::CharacterDeleted,
-        Self::CharacterAdded,
-        Self::AdjacentSwapped,
-    ];
-
-    /// The kebab-case name used in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SeparatorSwapped => "separator-swapped",
-            Self::SeparatorRemoved => "separator-removed",
-            Self::SeparatorAdded => "separator-added",
-            Self::AffixRemoved => "affix-removed",
-            Self::AffixAdded => "affix-added",
-            Self::DoubledCharacter => "doubled-character",
-            Self::CharacterDeleted => "character-deleted",
-            Self::CharacterAdded => "character-added",
-            Self::AdjacentSwapped => "adjacent-swapped",
-        }
-    }
-
-    /// What the rule means, for reasons and docs.
-    pub fn description(self) -> &'static str {
-        match self {
-            Self::SeparatorSwapped => "`-` and `_` swapped",
-            Self::SeparatorRemoved => "a `-` or `_` removed",
-            Self::SeparatorAdded => "a `-` or `_` added",
-            Self::AffixRemoved => "`-rs`, `rust-` or `-rust` removed",
-            Self::AffixAdded => "`-rs`, `rust-` or `-rust` added",
-            Self::DoubledCharacter => "a doubled character undoubled",
-            Self::CharacterDeleted => "one character deleted",
-            Self::CharacterAdded => "one character added",
-            Self::AdjacentSwapped => "two adjacent characters swapped",
-        }
-    }
-
-    /// The rule seen from the other name.
-    fn reversed(self) -> Self {
-        match self {
-            Self::SeparatorRemoved => Self::SeparatorAdded,
-            Self::SeparatorAdded => Self::SeparatorRemoved,
-            Self::AffixRemoved => Self::AffixAdded,
-            Self::AffixAdded => Self::AffixRemoved,
-            Self::DoubledCharacter | Self::CharacterDeleted => Self::CharacterAdded,
-            Self::CharacterAdded => Self::CharacterDeleted,
-            Self::SeparatorSwapped | Self::AdjacentSwapped => self,
-        }
-    }
-}
-
-impl std::fmt::Display for TypoRule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+/// The rule seen from the other name.
+fn reversed(rule: TypoRule) -> TypoRule {
+    use TypoRule as R;
+    match rule {
+        R::SeparatorRemoved => R::SeparatorAdded,
+        R::SeparatorAdded => R::SeparatorRemoved,
+        R::AffixRemoved => R::AffixAdded,
+        R::AffixAdded => R::AffixRemoved,
+        R::DoubledCharacter | R::CharacterDeleted => R::CharacterAdded,
+        R::CharacterAdded => R::CharacterDeleted,
+        R::SeparatorSwapped | R::AdjacentSwapped => rule,
     }
 }
 
@@ -194,7 +119,7 @@ pub fn relation(name: &str, other: &str) -> Option<TypoRule> {
     candidates(name).get(&other).copied().or_else(|| {
         candidates(&other)
             .get(&name.to_lowercase())
-            .map(|r| r.reversed())
+            .map(|r| reversed(*r))
     })
 }
 

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 /// How the server answers one path.
 #[derive(Clone)]
-pub enum Route {
+pub(crate) enum Route {
     /// 200 with this body (and validators).
     Body(Vec<u8>),
     /// This status with no body.
@@ -25,7 +25,7 @@ pub enum Route {
 
 /// Which validators 200 answers carry.
 #[derive(Clone, Copy, PartialEq)]
-pub enum Validators {
+pub(crate) enum Validators {
     ETag,
     LastModified,
 }
@@ -39,7 +39,7 @@ struct State {
 }
 
 /// One version to publish.
-pub struct Version {
+pub(crate) struct Version {
     pub vers: String,
     pub yanked: bool,
     /// How long ago it was published.
@@ -47,7 +47,7 @@ pub struct Version {
 }
 
 /// Shorthand for [`Version`].
-pub fn v(vers: &str, yanked: bool, age: Duration) -> Version {
+pub(crate) fn v(vers: &str, yanked: bool, age: Duration) -> Version {
     Version {
         vers: vers.to_owned(),
         yanked,
@@ -57,7 +57,7 @@ pub fn v(vers: &str, yanked: bool, age: Duration) -> Version {
 
 /// `count` clean versions `0.1.0`, `0.2.0`, ..., the first `first_age` ago, the last
 /// `last_age` ago, evenly spread.
-pub fn history(count: usize, first_age: Duration, last_age: Duration) -> Vec<Version> {
+pub(crate) fn history(count: usize, first_age: Duration, last_age: Duration) -> Vec<Version> {
     let step = (first_age - last_age) / (count.max(2) as u32 - 1);
     (0..count)
         .map(|i| Version {
@@ -68,11 +68,11 @@ pub fn history(count: usize, first_age: Duration, last_age: Duration) -> Vec<Ver
         .collect()
 }
 
-pub const DAY: Duration = Duration::from_secs(24 * 3600);
-pub const HOUR: Duration = Duration::from_secs(3600);
+pub(crate) const DAY: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const HOUR: Duration = Duration::from_secs(3600);
 
 /// The registry: a listener and what it serves.
-pub struct Registry {
+pub(crate) struct Registry {
     pub addr: SocketAddr,
     state: Arc<Mutex<State>>,
     /// Index lines per crate, so `publish` can be called more than once.
@@ -81,7 +81,7 @@ pub struct Registry {
 
 impl Registry {
     /// Starts serving; `config.json` has the plain-URL `dl` form (`http://ADDR/dl`).
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(State {
@@ -110,29 +110,29 @@ impl Registry {
     }
 
     /// `sparse+http://ADDR/index/`, for `CARGO_REGISTRIES_<NAME>_INDEX`.
-    pub fn index_url(&self) -> String {
+    pub(crate) fn index_url(&self) -> String {
         format!("sparse+http://{}/index/", self.addr)
     }
 
-    pub fn route(&self, path: &str, route: Route) {
+    pub(crate) fn route(&self, path: &str, route: Route) {
         let mut state = self.state.lock().unwrap();
         state.generation += 1;
         let generation = state.generation;
         state.routes.insert(path.to_owned(), (route, generation));
     }
 
-    pub fn set_validators(&self, validators: Validators) {
+    pub(crate) fn set_validators(&self, validators: Validators) {
         self.state.lock().unwrap().validators = validators;
     }
 
     /// Every request so far: (path, status answered).
-    pub fn log(&self) -> Vec<(String, u16)> {
+    pub(crate) fn log(&self) -> Vec<(String, u16)> {
         self.state.lock().unwrap().log.clone()
     }
 
     /// Publishes versions of `name`: index lines at the standard path (with `pubtime`s from
     /// their ages) and a `.crate` for each at the `dl` location.
-    pub fn publish(&self, name: &str, versions: &[Version]) {
+    pub(crate) fn publish(&self, name: &str, versions: &[Version]) {
         for version in versions {
             let krate = crate_file(
                 name,
@@ -144,7 +144,7 @@ impl Registry {
     }
 
     /// Publishes one version with the given archive and the given index checksum.
-    pub fn publish_file(&self, name: &str, version: &Version, krate: &[u8], cksum: &str) {
+    pub(crate) fn publish_file(&self, name: &str, version: &Version, krate: &[u8], cksum: &str) {
         let pubtime =
             humantime::format_rfc3339_seconds(SystemTime::now() - version.age).to_string();
         let line = format!(
@@ -163,7 +163,7 @@ impl Registry {
 }
 
 /// The standard sparse path, written out independently of the code under test.
-pub fn index_path(name: &str) -> String {
+pub(crate) fn index_path(name: &str) -> String {
     let n = name.to_lowercase();
     let dir = match n.len() {
         1 => "1".to_owned(),
@@ -174,7 +174,7 @@ pub fn index_path(name: &str) -> String {
     format!("/index/{dir}/{n}")
 }
 
-pub fn sha256(data: &[u8]) -> String {
+pub(crate) fn sha256(data: &[u8]) -> String {
     Sha256::digest(data)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -182,7 +182,7 @@ pub fn sha256(data: &[u8]) -> String {
 }
 
 /// A `.crate`: `NAME-VERSION/Cargo.toml` plus `files`, tar.gz.
-pub fn crate_file(name: &str, version: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+pub(crate) fn crate_file(name: &str, version: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(GzEncoder::new(Vec::new(), flate2::Compression::fast()));
     let manifest =
         format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n");

@@ -1,10 +1,15 @@
 //! The rendering layer: one module per format, each reading the report model and nothing
 //! else, plus the words they share (an event's telling detail, an exception in words).
 
+mod account;
 mod html;
 mod json;
 mod markdown;
 mod sarif;
+mod vet;
+
+#[cfg(test)]
+mod order_tests;
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +42,18 @@ impl Format {
     }
 }
 
+impl Format {
+    /// The file extension of `report.<ext>`.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Markdown => "md",
+            Format::Sarif => "sarif",
+            Format::Html => "html",
+        }
+    }
+}
+
 impl Report {
     /// Renders in `format`.
     pub fn render(&self, format: Format) -> String {
@@ -50,17 +67,18 @@ impl Report {
 
     /// Writes `report.json`, `report.md` and `report.sarif` into `dir` (created).
     pub fn write_all(&self, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+        self.write(dir, &[Format::Json, Format::Markdown, Format::Sarif])
+    }
+
+    /// Writes `report.<ext>` for each of `formats` into `dir` (created).
+    pub fn write(&self, dir: &Path, formats: &[Format]) -> Result<Vec<PathBuf>, ReportError> {
         std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
             path: dir.to_owned(),
             source,
         })?;
         let mut written = Vec::new();
-        for (file, format) in [
-            ("report.json", Format::Json),
-            ("report.md", Format::Markdown),
-            ("report.sarif", Format::Sarif),
-        ] {
-            let path = dir.join(file);
+        for &format in formats {
+            let path = dir.join(format!("report.{}", format.extension()));
             std::fs::write(&path, self.render(format)).map_err(|source| ReportError::Write {
                 path: path.clone(),
                 source,
@@ -75,7 +93,21 @@ impl Report {
 fn event_detail(e: &Event) -> String {
     let mut parts = Vec::new();
     for key in [
-        "address", "query", "path", "decoy", "location", "limit", "line", "reason",
+        "address",
+        "query",
+        "path",
+        "decoy",
+        "location",
+        "limit",
+        "line",
+        "reason",
+        "resolved",
+        "via_symlink",
+        "target",
+        "payload",
+        "tls_sni",
+        "produced_by",
+        "candidates",
     ] {
         if let Some(v) = e.detail.get(key) {
             let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
@@ -84,6 +116,14 @@ fn event_detail(e: &Event) -> String {
     }
     if e.is_network_tool() {
         parts.push("network tool".into());
+    }
+    // Every flag the JSON has (`found=false`, `writable_dir=true`, `fileless=true`).
+    for (key, v) in e
+        .detail
+        .iter()
+        .filter(|(k, v)| v.is_boolean() && *k != crate::events::NETWORK_TOOL)
+    {
+        parts.push(format!("{key}={v}"));
     }
     parts.join(" ")
 }
@@ -134,6 +174,7 @@ mod tests {
                 clean: 1,
                 suspicious: 1,
                 failed: 0,
+                not_run: 0,
                 build_scripts_run: 2,
                 proc_macro_runs: 0,
                 build_succeeded: true,
@@ -142,7 +183,7 @@ mod tests {
                 krate("evil-sys", Verdict::Suspicious, vec![e]),
                 krate("fine", Verdict::Clean, vec![]),
             ],
-            provenance: vec![],
+            vetting: Default::default(),
             fuzz: None,
             environment: Environment {
                 kernel: "6.8".into(),
@@ -250,5 +291,150 @@ mod tests {
             .detail
             .insert("address".into(), "10.0.0.1:80".into());
         assert_ne!(print, fingerprints(&later));
+    }
+
+    /// The sample with what `vet` adds: a verdict with a reason, provenance and an inventory.
+    fn vet_sample() -> Report {
+        use crate::report::vet_section::{
+            Code, Level, PhaseRecord, PhaseStatus, Provenance, Reason, Signal, VetPhase,
+            VetVerdict, VettedCrate,
+        };
+        let mut r = sample();
+        r.command = "vet".into();
+        let reason = Reason {
+            krate: "evil-sys 0.1.0".into(),
+            phase: VetPhase::Inventory,
+            code: "shell-download".into(),
+            level: Level::Warn,
+            evidence: "powershell handed to Command".into(),
+            location: Some("src/win.rs:7".into()),
+        };
+        r.vetting.verdict = Some(VetVerdict {
+            verdict: Verdict::Suspicious,
+            reasons: vec![reason.clone()],
+            crates: vec![VettedCrate {
+                name: "evil-sys".into(),
+                version: Some("0.1.0".into()),
+                verdict: Verdict::Suspicious,
+                reasons: vec![reason],
+            }],
+        });
+        r.vetting.phases.push(PhaseRecord {
+            phase: VetPhase::Build,
+            status: PhaseStatus::Ran,
+            reason: None,
+            skipped_crates: vec![],
+            duration_ms: Some(900),
+        });
+        r.vetting.phases.push(PhaseRecord {
+            phase: VetPhase::Fuzz,
+            status: PhaseStatus::Skipped,
+            reason: Some("not selected with --phases".into()),
+            skipped_crates: vec![],
+            duration_ms: None,
+        });
+        r.vetting.provenance.push(Provenance {
+            name: "evil-sys".into(),
+            version: Some("0.1.0".into()),
+            exists: true,
+            first_published: Some("2026-11-20T00:00:00Z".into()),
+            latest_published: None,
+            versions: 1,
+            yanked: false,
+            published: None,
+            neighbours: vec![],
+            signals: vec![Signal {
+                code: Code::YoungCrate,
+                level: Level::Info,
+                reason: "first published 6 days ago".into(),
+            }],
+        });
+        r.vetting.inventory.push(inventory::CrateInventory {
+            name: "evil-sys".into(),
+            version: "0.1.0".into(),
+            capabilities: Default::default(),
+            signals: vec![inventory::Signal {
+                code: inventory::SignalCode::ShellDownload,
+                level: inventory::Level::Warn,
+                path: "src/win.rs".into(),
+                line: 7,
+                text: "powershell -c iwr".into(),
+                reason: "powershell handed to Command".into(),
+            }],
+            files: Default::default(),
+        });
+        r
+    }
+
+    #[test]
+    fn vet_reports_open_with_the_verdict_then_provenance_inventory_and_phases() {
+        let r = vet_sample();
+        let md = r.render(Format::Markdown);
+        let at = |needle: &str| {
+            md.find(needle)
+                .unwrap_or_else(|| panic!("{needle} in {md}"))
+        };
+        assert!(at("## Verdict: suspicious") < at("## Provenance"));
+        assert!(at("## Provenance") < at("## Inventory"));
+        assert!(at("## Inventory") < at("## Phases"));
+        assert!(at("## Phases") < at("## Build"));
+        assert!(at("## Verdict") < at("crates: 1 clean"));
+        assert!(md.contains("src/win.rs:7"));
+        let mut update = r.clone();
+        update.vetting.diff = Some(crate::report::VetDiff {
+            name: "evil-sys".into(),
+            old: "0.0.9".into(),
+            new: "0.1.0".into(),
+            build_script: Some("added".into()),
+            files: vec!["build.rs".into()],
+            ..Default::default()
+        });
+        let md = update.render(Format::Markdown);
+        assert!(
+            md.find("## Inventory").unwrap()
+                < md.find("## Update evil-sys 0.0.9 -> 0.1.0").unwrap()
+        );
+        assert!(md.contains("- `build.rs`"), "{md}");
+        assert!(update
+            .render(Format::Html)
+            .contains("Update evil-sys 0.0.9 -&gt; 0.1.0"));
+        let html = r.render(Format::Html);
+        assert!(html.find("Verdict: suspicious").unwrap() < html.find("<h2>Provenance").unwrap());
+        // The JSON keeps the names flat at the top level, and reads back.
+        let v: serde_json::Value = serde_json::from_str(&r.render(Format::Json)).unwrap();
+        assert_eq!(v["verdict"]["verdict"], "suspicious");
+        assert_eq!(v["verdict"]["reasons"][0]["crate"], "evil-sys 0.1.0");
+        assert_eq!(v["phases"][1]["phase"], "fuzz");
+        // Without the build phase, no build summary.
+        let mut no_build = r.clone();
+        no_build.vetting.phases.remove(0);
+        let md = no_build.render(Format::Markdown);
+        assert!(md.contains("The build phase did not run") && !md.contains("crates: 1 clean"));
+        assert_eq!(v["provenance"][0]["signals"][0]["code"], "young-crate");
+        assert_eq!(v["inventory"][0]["signals"][0]["code"], "shell-download");
+        let back: Report = serde_json::from_value(v).unwrap();
+        assert_eq!(back.vetting.inventory.len(), 1);
+        // A build report has none of it.
+        assert!(!sample().render(Format::Markdown).contains("## Verdict"));
+    }
+
+    #[test]
+    fn sarif_has_vet_signals_located_in_the_package() {
+        let sarif: serde_json::Value =
+            serde_json::from_str(&vet_sample().render(Format::Sarif)).unwrap();
+        let results = sarif["runs"][0]["results"].as_array().unwrap();
+        let inv = results
+            .iter()
+            .find(|x| x["ruleId"] == "inventory/shell-download")
+            .expect("the inventory signal");
+        assert_eq!(inv["level"], "warning");
+        let loc = &inv["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], "evil-sys-0.1.0/src/win.rs");
+        assert_eq!(loc["region"]["startLine"], 7);
+        let prov = results
+            .iter()
+            .find(|x| x["ruleId"] == "provenance/young-crate")
+            .expect("the provenance signal");
+        assert_eq!(prov["level"], "note");
     }
 }

@@ -5,7 +5,10 @@
 //! included); the rule id is `airlock/KIND/ACTION`, the location the crate's manifest. Each
 //! granted `airlock.toml` exception is a `note`-level result (`airlock/exception/KIND`), so that
 //! a loosened sandbox stays visible where findings are read. Each fuzz finding that is not fixed
-//! is an `error` result (`fuzz/KIND`) located at its innermost symbolized frame.
+//! is an `error` result (`fuzz/KIND`) located at its innermost symbolized frame. `vet`'s
+//! provenance and inventory signals are results too (`provenance/CODE`, `inventory/CODE`; `error`,
+//! `warning` or `note` by their level), located in the package (`NAME-VERSION/PATH`, with the
+//! line where known).
 //!
 //! Every result carries `partialFingerprints` that do not depend on the run (no times, pids or
 //! versions), so a dashboard tracks the same result across runs and across upgrades of the
@@ -23,6 +26,7 @@ use serde_json::json;
 use super::event_detail;
 use crate::report::fuzz_section::FuzzSection;
 use crate::report::model::Report;
+use crate::report::vet_section::VetSections;
 
 /// The log: `$schema`, `version` and one run.
 #[derive(Serialize)]
@@ -79,7 +83,20 @@ struct Configuration {
 #[serde(rename_all = "lowercase")]
 enum Level {
     Error,
+    Warning,
     Note,
+}
+
+impl Level {
+    /// The SARIF level of a signal's level.
+    fn of(level: crate::report::vet_section::Level) -> Level {
+        use crate::report::vet_section::Level as L;
+        match level {
+            L::Error => Level::Error,
+            L::Warn => Level::Warning,
+            L::Info => Level::Note,
+        }
+    }
 }
 
 /// `message` (plain text).
@@ -207,6 +224,7 @@ pub(super) fn render(r: &Report) -> String {
     if let Some(fuzz) = &r.fuzz {
         fuzz_results(fuzz, &mut rules, &mut results);
     }
+    vet_results(&r.vetting, &mut rules, &mut results);
     let log = Log {
         schema: "https://json.schemastore.org/sarif-2.1.0.json",
         version: "2.1.0",
@@ -262,6 +280,70 @@ fn fuzz_results(
             partial_fingerprints: BTreeMap::from([("airlockSignature", f.signature.clone())]),
             properties: json!({ "id": f.id, "status": f.status, "reproducer": f.reproducer }),
         });
+    }
+}
+
+/// One result per provenance signal (located at the package's manifest) and per inventory
+/// signal (at its file and line in the package, `NAME-VERSION/PATH`), with their rules.
+fn vet_results(
+    v: &VetSections,
+    rules: &mut BTreeMap<String, Rule>,
+    results: &mut Vec<SarifResult>,
+) {
+    let mut rule = |id: &str, what: &str| {
+        rules.entry(id.to_owned()).or_insert_with(|| Rule {
+            id: id.to_owned(),
+            name: None,
+            short_description: Message {
+                text: what.to_owned(),
+            },
+            default_configuration: None,
+        });
+    };
+    for p in &v.provenance {
+        let package = match &p.version {
+            Some(version) if p.exists => format!("{}-{version}", p.name),
+            _ => p.name.clone(),
+        };
+        for s in &p.signals {
+            let id = format!("provenance/{}", s.code);
+            rule(&id, s.code.description());
+            results.push(SarifResult {
+                partial_fingerprints: fingerprint("airlockSignal/v1", [&p.name, &id, &s.reason]),
+                rule_id: id,
+                level: Level::of(s.level),
+                message: Message {
+                    text: format!("{package}: {}", s.reason),
+                },
+                locations: vec![Location::file(format!("{package}/Cargo.toml"), None)],
+                properties: json!({"crate": p.name, "version": p.version, "signal": s}),
+            });
+        }
+    }
+    for inv in &v.inventory {
+        for s in &inv.signals {
+            let id = format!("inventory/{}", s.code.as_str());
+            rule(
+                &id,
+                &format!("Static inventory signal `{}`", s.code.as_str()),
+            );
+            results.push(SarifResult {
+                partial_fingerprints: fingerprint(
+                    "airlockSignal/v1",
+                    [&inv.name, &id, &s.path, &s.text],
+                ),
+                rule_id: id,
+                level: Level::of(s.level.into()),
+                message: Message {
+                    text: format!("{} {}: {}", inv.name, inv.version, s.reason),
+                },
+                locations: vec![Location::file(
+                    format!("{}-{}/{}", inv.name, inv.version, s.path),
+                    (s.line > 0).then_some(s.line as u64),
+                )],
+                properties: json!({"crate": inv.name, "version": inv.version, "signal": s}),
+            });
+        }
     }
 }
 

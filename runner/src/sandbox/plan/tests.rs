@@ -351,3 +351,40 @@ fn the_plan_lays_out_mounts_and_the_inside_view() {
     assert!(flat.layout.is_none());
     assert_eq!(value(&flat.env, "TMPDIR"), paths.private_tmp.to_str());
 }
+
+#[test]
+fn a_produced_exec_dir_is_writable_executable_and_known_to_the_supervisor() {
+    let t = Tree::new();
+    let mut config = t.config(&[]);
+    config.produced_exec = vec![t.path("host/work/out")];
+    let request = Request::resolve(&config).unwrap();
+    let paths = t.run_paths();
+    let plan = Plan::new(&config, &request, &paths, true, Some(&t.path("home")), &[]).unwrap();
+    // Landlock's execute right and a mount without noexec: the supervisor decides what runs.
+    assert!(plan.rules.contains(&FsRule {
+        path: t.path("host/work/out"),
+        grant: Grant::WriteExec
+    }));
+    let layout = plan.layout.as_ref().unwrap();
+    let out = layout
+        .visible
+        .iter()
+        .find(|v| v.path == t.path("host/work/out"))
+        .unwrap();
+    assert_eq!(out.attrs & attr::NOEXEC, 0);
+    assert_eq!(plan.view.produced_dirs, vec![t.path("host/work/out")]);
+    assert!(plan.view.write_exec_dirs.contains(&t.path("host/work/out")));
+    // A plain write directory stays noexec and is no produced directory.
+    config.produced_exec.clear();
+    config.extra_write = vec![t.path("host/work/out")];
+    let request = Request::resolve(&config).unwrap();
+    let plan = Plan::new(&config, &request, &paths, true, Some(&t.path("home")), &[]).unwrap();
+    assert!(plan.view.produced_dirs.is_empty());
+    let layout = plan.layout.as_ref().unwrap();
+    let out = layout
+        .visible
+        .iter()
+        .find(|v| v.path == t.path("host/work/out"))
+        .unwrap();
+    assert_ne!(out.attrs & attr::NOEXEC, 0);
+}

@@ -1,6 +1,8 @@
 //! Executions: `execve` and `execveat`. Every exec is recorded with its argv and the file it
 //! resolves to; one from outside the executable directories, or of a file without a name
-//! (a descriptor, `memfd`), is refused.
+//! (a descriptor, `memfd`), is refused. In a run with produced directories (a build script's
+//! `OUT_DIR`), an exec from one is judged by `produced.rs` before it may go on, and compilers
+//! are noted there as they start.
 //!
 //! This is the hot path of a build (a compiler driver execs dozens of times), so where
 //! Landlock's execute right decides in the kernel the process goes on at once and its event is
@@ -26,6 +28,9 @@ pub(super) struct ExecAttempt {
     path: String,
     argv: Vec<String>,
     file: ExecFile,
+    /// The inside name of an `Opened` file, read while the process waited: once the run's
+    /// processes are gone their mounts are detached, and a name read then is the mount's own.
+    named: Option<PathBuf>,
 }
 
 /// The file an exec names.
@@ -62,6 +67,10 @@ impl Handler {
         let (path, argv) = read_exec(call.pid, path_ptr, argv_ptr);
         let path = path.unwrap_or_default();
         let path_text = String::from_utf8_lossy(&path).into_owned();
+        if !call.still_pending() {
+            return Answer::Deny(libc::ESRCH); // what was read may be another process's
+        }
+        self.note_decoys_in_exec(call, &path_text, &argv);
         let fileless = flags & libc::AT_EMPTY_PATH != 0 && path.is_empty()
             || is_fd_path(&path_text)
             || dirfd != libc::AT_FDCWD && path.is_empty();
@@ -81,12 +90,45 @@ impl Handler {
         }
         let pid = self.inner_pid(call.pid);
         let absolute = absolute(call.pid, dirfd, OsStr::new(&path_text));
+        if let Some(p) = absolute
+            .as_ref()
+            .filter(|p| self.produces() && self.in_produced_dir(p))
+        {
+            if !self.explicit_write_exec(p) {
+                return self.exec_in_produced_dir(call, &path_text, argv, p);
+            }
+        }
         let file = match absolute {
             Some(p) if p.starts_with("/proc") => {
                 ExecFile::Opened(self.open_inside(call.pid, &proc_self(&p, pid)))
             }
-            Some(p) if self.writable(&p) => ExecFile::Opened(self.open_inside(call.pid, &p)),
+            // With produced directories every exec is opened first: which rule applies depends
+            // on where the file really is, and a compiler's start must be seen.
+            Some(p) if self.writable(&p) || self.produces() => {
+                ExecFile::Opened(self.open_inside(call.pid, &p))
+            }
             other => ExecFile::Deferred(other),
+        };
+        if let ExecFile::Opened(Some(opened)) = &file {
+            if let Some(resolved) = self.produces().then(|| path_of(opened)).flatten() {
+                if self.in_produced_dir(&resolved) && !self.explicit_write_exec(&resolved) {
+                    // Named from elsewhere through a symlink (the lexical path is not in a
+                    // produced directory): the run could repoint it before the exec.
+                    let event = Event::new(Kind::Exec, "exec", Decision::Denied)
+                        .with("path", path_text.as_str())
+                        .with("argv", argv)
+                        .with("resolved", resolved.to_string_lossy())
+                        .with("writable_dir", true);
+                    return self.refuse_exec(call, event, super::produced::REACHED_BY_SYMLINK);
+                }
+                if !self.writable(&resolved) {
+                    self.note_compile(call, opened, &resolved, &argv);
+                }
+            }
+        }
+        let named = match &file {
+            ExecFile::Opened(f) => f.as_ref().and_then(path_of),
+            ExecFile::Deferred(_) => None,
         };
         let attempt = ExecAttempt {
             pid,
@@ -94,6 +136,7 @@ impl Handler {
             path: path_text,
             argv,
             file,
+            named,
         };
         if self.ctx.landlock_exec.load(Ordering::Relaxed) {
             // Landlock's execute right decides in the kernel, so the process may go on at once;
@@ -119,6 +162,16 @@ impl Handler {
         }
     }
 
+    /// Whether `path` lies beneath an explicit write-and-execute grant (`exec-out-dir`), where
+    /// anything written may run.
+    fn explicit_write_exec(&self, path: &Path) -> bool {
+        self.ctx
+            .write_exec_dirs
+            .iter()
+            .filter(|d| !self.ctx.produced_dirs.contains(d))
+            .any(|d| path.starts_with(d))
+    }
+
     /// Predicts Landlock's answer to an exec, records it, and answers the same way.
     fn judge_exec(&self, attempt: ExecAttempt) -> Answer {
         let ExecAttempt {
@@ -127,6 +180,7 @@ impl Handler {
             path,
             argv,
             file,
+            named,
         } = attempt;
         let file = match file {
             ExecFile::Opened(file) => file,
@@ -140,7 +194,7 @@ impl Handler {
         let mut event = Event::new(Kind::Exec, "exec", Decision::Allowed)
             .with("path", path.as_str())
             .with("argv", argv);
-        let Some(resolved) = file.as_ref().and_then(path_of) else {
+        let Some(resolved) = named.or_else(|| file.as_ref().and_then(path_of)) else {
             // execvp probing each PATH entry: the kernel answers ENOENT. Only a missing network
             // tool is worth a line (the attempt says what the payload wanted).
             if network_tool {

@@ -1,14 +1,23 @@
-//! The filesystem: opens that could write (`openat`, `openat2`, `open`, `creat`), hard links
-//! (`linkat`, `link`), and the reads of decoys and protected paths. Landlock decides every
-//! path in the kernel; these handlers refuse early what it would refuse anyway, record it, and
-//! add what it cannot see (decoys, protected paths, symlinks out of writable directories).
+//! The filesystem: opens (`openat`, `openat2`, `open`, `creat`), hard links (`linkat`,
+//! `link`), and the reads of decoys and protected paths. Landlock decides every path in the
+//! kernel; these handlers refuse early what it would refuse anyway, record it, and add what it
+//! cannot see (decoys, protected paths, symlinks out of writable directories).
+//!
+//! Refused reads: Landlock refuses a read outside the granted trees without telling anyone.
+//! Its own denial log (`LANDLOCK_RESTRICT_SELF_LOG_*`, ABI 7) goes to the audit subsystem,
+//! which only root can read, through an audit netlink socket that a host's auditd may own
+//! already; so every read-only open reaches the supervisor instead, which looks at the path
+//! (one memory read, one `readlink` of the cwd for a relative path) and lets it go on at once
+//! (`Continue`: Landlock still decides). Only a path outside every grant that exists on the
+//! host costs more: a `stat`, and its event, once per path and run. `bench/sandbox-overhead`
+//! measures the price (its "refused reads" workload).
 
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::inside::{absolute, fd_target_from_path, is_fd_path, normalize};
+use super::inside::{absolute, fd_target_from_path, is_fd_path, normalize, path_of};
 use super::{Answer, Call, Handler};
 use crate::events::{Decision, Event, Kind};
 use crate::sandbox::procmem::{read_cstring, read_u64};
@@ -20,10 +29,20 @@ pub(super) const WRITE_INTENT: u32 =
 /// The controlling terminal, whose opening is refused without an event (see `Handler::open`).
 const NO_TERMINAL: &str = "/dev/tty";
 
+/// Trees whose refused reads are not recorded: kernel and device state that runtimes probe on
+/// their own (Rust's `available_parallelism` reads the cgroup's CPU quota under
+/// `/sys/fs/cgroup` in every build script that asks how many jobs to run), where no user data
+/// lives. Landlock still refuses them.
+const QUIET_REFUSALS: &[&str] = &["/sys", "/dev"];
+
 impl Handler {
-    /// `openat(dirfd, path, flags, mode)` with write intent.
+    /// `openat(dirfd, path, flags, mode)`.
     pub(super) fn openat(&self, call: &Call) -> Answer {
-        self.open(call, call.args[0] as i32, call.args[1], call.args[2] as i32)
+        let flags = call.args[2] as i32;
+        if flags & WRITE_INTENT as i32 == 0 {
+            return self.open_read(call, call.args[0] as i32, call.args[1]);
+        }
+        self.open(call, call.args[0] as i32, call.args[1], flags)
     }
 
     /// `openat2(dirfd, path, how, size)`.
@@ -33,10 +52,14 @@ impl Handler {
         self.open(call, call.args[0] as i32, call.args[1], flags)
     }
 
-    /// `open(path, flags, mode)` with write intent.
+    /// `open(path, flags, mode)`.
     #[cfg(target_arch = "x86_64")]
     pub(super) fn open_legacy(&self, call: &Call) -> Answer {
-        self.open(call, libc::AT_FDCWD, call.args[0], call.args[1] as i32)
+        let flags = call.args[1] as i32;
+        if flags & WRITE_INTENT as i32 == 0 {
+            return self.open_read(call, libc::AT_FDCWD, call.args[0]);
+        }
+        self.open(call, libc::AT_FDCWD, call.args[0], flags)
     }
 
     /// `creat(path, mode)`: an open to create, write and truncate.
@@ -80,6 +103,9 @@ impl Handler {
         let Some(path) = absolute(call.pid, dirfd, OsStr::from_bytes(&raw)) else {
             return Answer::Continue;
         };
+        if !call.still_pending() {
+            return Answer::Deny(libc::ESRCH); // what was read may be another process's
+        }
         let write_intent = flags & WRITE_INTENT as i32 != 0;
 
         if let Some(view) = &self.ctx.decoys {
@@ -137,17 +163,16 @@ impl Handler {
                 );
                 return Answer::Deny(libc::EACCES);
             }
-            if flags & libc::O_NOFOLLOW == 0 {
-                if let Some(target) = self.symlink_escape(call, &path) {
-                    self.record(
-                        call,
-                        Event::new(Kind::Fs, "write", Decision::Denied)
-                            .with("path", path.to_string_lossy())
-                            .with("via_symlink", target.to_string_lossy()),
-                    );
-                    return Answer::Deny(libc::EACCES);
-                }
+            if let Some(target) = self.symlink_escape(call, &path, flags & libc::O_NOFOLLOW == 0) {
+                self.record(
+                    call,
+                    Event::new(Kind::Fs, "write", Decision::Denied)
+                        .with("path", path.to_string_lossy())
+                        .with("via_symlink", target.to_string_lossy()),
+                );
+                return Answer::Deny(libc::EACCES);
             }
+            self.produced_write(call, &path);
         }
         // Landlock decides the rest.
         Answer::Continue
@@ -161,14 +186,20 @@ impl Handler {
         let (Some(old), Some(new)) = (old, new) else {
             return Answer::Continue;
         };
-        if self.writable(&old) && self.writable(&new) {
+        if !call.still_pending() {
+            return Answer::Deny(libc::ESRCH); // what was read may be another process's
+        }
+        // The file the link would name, as resolved inside (a symlinked directory on the way
+        // followed): what the new name would have made writable.
+        let target = self.write_target(call, &old, false).unwrap_or(old);
+        if self.writable(&target) && self.writable(&new) {
             return Answer::Continue; // Landlock's refer right governs links within write dirs
         }
         self.record(
             call,
             Event::new(Kind::Fs, "link", Decision::Denied)
                 .with("path", new.to_string_lossy())
-                .with("target", old.to_string_lossy()),
+                .with("target", target.to_string_lossy()),
         );
         Answer::Deny(libc::EXDEV)
     }
@@ -254,12 +285,94 @@ impl Handler {
         }
     }
 
-    /// If `path` (inside a write dir) is a symlink whose target lies outside every write dir,
-    /// that target.
-    fn symlink_escape(&self, call: &Call, path: &Path) -> Option<PathBuf> {
-        let link = self.read_link_inside(call, path)?;
-        let target = normalize(&path.parent().unwrap_or(Path::new("/")).join(link));
-        (!self.writable(&target)).then_some(target)
+    /// If a write to `path` (inside a write dir) would land outside every write dir through a
+    /// symlink (a directory on the way, or the file itself when `follow`), where it would land.
+    fn symlink_escape(&self, call: &Call, path: &Path, follow: bool) -> Option<PathBuf> {
+        let target = self.write_target(call, path, follow)?;
+        (target != path && !self.writable(&target)).then_some(target)
+    }
+
+    /// Where a write to absolute `path` lands inside the sandbox: its directory resolved there
+    /// (every symlink on the way followed, as the kernel will), then, when `follow`, its last
+    /// component followed while it is a symlink (at most 8 hops; the kernel allows 40 but no
+    /// honest build chains more). `None` if its directory does not exist.
+    fn write_target(&self, call: &Call, path: &Path, follow: bool) -> Option<PathBuf> {
+        let mut path = path.to_owned();
+        for _ in 0..8 {
+            let name = path.file_name()?.to_owned();
+            let dir = self.open_inside(call.pid, path.parent()?)?;
+            let resolved = path_of(&dir)?.join(name);
+            if !follow {
+                return Some(resolved);
+            }
+            match self.read_link_inside(call, &resolved) {
+                Some(link) => {
+                    path = normalize(&resolved.parent().unwrap_or(Path::new("/")).join(link));
+                }
+                None => return Some(resolved),
+            }
+        }
+        Some(path)
+    }
+
+    /// A read-only open: Landlock decides it; one of a decoy is recorded with the process that
+    /// made it, and one outside every grant (which Landlock refuses, or the mount layout hides)
+    /// is recorded once per path when the path exists on the host (see this module's doc).
+    fn open_read(&self, call: &Call, dirfd: i32, path_ptr: u64) -> Answer {
+        let Some(raw) = read_cstring(call.pid, path_ptr) else {
+            return Answer::Continue;
+        };
+        let Some(path) = absolute(call.pid, dirfd, OsStr::from_bytes(&raw)) else {
+            return Answer::Continue;
+        };
+        if let Some(view) = &self.ctx.decoys {
+            if let Ok(rel) = path.strip_prefix(&view.home_inside) {
+                if let Some(decoy) = view.set.by_file(rel) {
+                    if call.still_pending() {
+                        self.note_decoy_read(call, &decoy.name, &path);
+                    }
+                }
+                return Answer::Continue; // the decoy home is readable
+            }
+        }
+        let granted = |p: &Path| self.ctx.grants.iter().any(|g| p.starts_with(g));
+        if granted(&path)
+            || self.is_protected(&path)
+            || QUIET_REFUSALS.iter().any(|q| path.starts_with(q))
+        {
+            // Granted, a protected path whose tripwire records the read, or a quiet probe.
+            return Answer::Continue;
+        }
+        // Grants are canonical; the path may reach one through a symlink on the host (`/lib`
+        // is `/usr/lib` on a merged-/usr system). Its directory resolved inside decides.
+        let path = match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) => match self.resolve_dir_inside(call.pid, dir) {
+                Some(resolved) => resolved.join(name),
+                None => return Answer::Continue, // no such directory: the open fails (ENOENT)
+            },
+            _ => path, // `/` itself
+        };
+        if granted(&path) || self.is_protected(&path) {
+            return Answer::Continue;
+        }
+        let key = format!("refused:{}", path.display());
+        let fresh = self
+            .reads_seen
+            .lock()
+            .map(|seen| !seen.contains(&(key.clone(), 0)))
+            .unwrap_or(false);
+        if fresh && exists_on_host(&path) && call.still_pending() {
+            if let Ok(mut seen) = self.reads_seen.lock() {
+                seen.insert((key, 0));
+            }
+            self.record(
+                call,
+                Event::new(Kind::Fs, "read", Decision::Denied)
+                    .with("path", path.to_string_lossy())
+                    .with("reason", "outside the granted paths"),
+            );
+        }
+        Answer::Continue
     }
 }
 

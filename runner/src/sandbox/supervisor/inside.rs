@@ -30,7 +30,14 @@ pub(super) struct SandboxView {
     pid_namespace: OnceLock<Option<OwnedFd>>,
     /// The sandbox's root directory.
     root: OnceLock<Option<OwnedFd>>,
+    /// Directories outside every grant, as given and as they resolve inside (a merged-`/usr`
+    /// system's `/lib` is `/usr/lib`): the sandbox cannot change what lies outside its write
+    /// grants, so a resolution holds for the run. Bounded by [`RESOLVED_DIRS`].
+    resolved_dirs: Mutex<HashMap<PathBuf, Option<PathBuf>>>,
 }
+
+/// The most directories [`SandboxView::resolved_dirs`] remembers; beyond, each is resolved again.
+const RESOLVED_DIRS: usize = 4096;
 
 impl Handler {
     /// The in-sandbox pid of host pid `host` (0 if unknown).
@@ -106,8 +113,46 @@ impl Handler {
             }
         }
         let root = proc_root(pid);
+        if path.starts_with("/proc") {
+            // The sandbox's own /proc: its `cwd`, `root` and `fd/N` entries are magic links,
+            // whose text (read from outside the sandbox's mount namespace) need not name the
+            // file; the kernel follows them itself, so open the path as it stands.
+            return open_path(&join_inside(&root, path), OFlag::O_NOFOLLOW);
+        }
         let resolved = resolve_inside(&root, path);
         open_path(&join_inside(&root, &resolved), OFlag::O_NOFOLLOW)
+    }
+
+    /// Opens (`O_PATH`) absolute `path` inside the sandbox without following any symlink on
+    /// the way (`RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS`): a path that names a file only
+    /// through a symlink fails with `ELOOP`.
+    pub(super) fn open_inside_no_symlinks(&self, path: &Path) -> nix::Result<OwnedFd> {
+        let root = self.sandbox_root().ok_or(Errno::ENOENT)?;
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_SYMLINKS);
+        openat2(root, relative(path), how)
+    }
+
+    /// Directory `dir` (absolute, outside every write grant) as it resolves inside the sandbox,
+    /// its symlinks followed; `None` if there is no such directory. Remembered per run.
+    pub(super) fn resolve_dir_inside(&self, pid: i32, dir: &Path) -> Option<PathBuf> {
+        if let Some(known) = self
+            .view
+            .resolved_dirs
+            .lock()
+            .ok()
+            .and_then(|m| m.get(dir).cloned())
+        {
+            return known;
+        }
+        let resolved = self.open_inside(pid, dir).and_then(|fd| path_of(&fd));
+        if let Ok(mut m) = self.view.resolved_dirs.lock() {
+            if m.len() < RESOLVED_DIRS {
+                m.insert(dir.to_owned(), resolved.clone());
+            }
+        }
+        resolved
     }
 
     /// Whether absolute `path` exists inside the sandbox (a symlink counts as itself).
@@ -130,6 +175,28 @@ impl Handler {
     pub(super) fn pid_exists_inside(&self, pid: i32) -> bool {
         let init = self.ctx.init_pid.load(Ordering::Relaxed);
         Path::new(&format!("/proc/{init}/root/proc/{pid}")).exists()
+    }
+}
+
+impl Call {
+    /// Whether the notification is still waiting for its answer, checked after reading the
+    /// process's memory or `/proc/<pid>` and before acting on what was read: a process that
+    /// died meanwhile may have had its pid reused, and then what was read belongs to another
+    /// process (`SECCOMP_IOCTL_NOTIF_ID_VALID`). A call without a listener (tests) is pending.
+    pub(super) fn still_pending(&self) -> bool {
+        if self.listener < 0 {
+            return true;
+        }
+        let mut id = self.id;
+        // Raw libc: nix has no seccomp API. SAFETY: ID_VALID reads one u64 through the pointer,
+        // which points at a live local.
+        unsafe {
+            libc::ioctl(
+                self.listener,
+                libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
+                &mut id as *mut u64,
+            ) == 0
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Answers follow one rule: **deny** freely (a denial is safe whatever the process does to its
 //! memory meanwhile), and **continue** only where a kernel rule bounds the outcome anyway
-//! (Landlock for paths and executions, the empty network namespace for sockets, the PID
+//! (Landlock for paths and executions, the private network namespace for sockets, the PID
 //! namespace for signals). A log entry never stands in for a check.
 //!
 //! Where a syscall is decided:
@@ -11,21 +11,29 @@
 //!   filter lets through, refuses, or asks the supervisor about, and why; a route that asks
 //!   names the handler that answers. The BPF program ([`filter_rules`]) and the dispatch of
 //!   [`Handler::handle`] both derive from it, so a routed call without a handler cannot be built.
-//! - `net.rs`: `socket`, `socketpair`, `connect`, `bind`, `sendto`, `sendmsg`, `sendmmsg`.
+//! - `net.rs`: `socket`, `socketpair`, `connect`, `bind`, `sendto`, `sendmsg`, `sendmmsg`, and
+//!   the events of connections the sinkhole answered; `reach.rs`: what a destination in the
+//!   run's private network namespace is (a listener of the run, or nobody).
 //! - `exec.rs`: `execve`, `execveat`.
-//! - `fs.rs`: opens that could write (`openat`, `openat2`, `open`, `creat`), links, and the
-//!   reads of decoys and protected paths.
+//! - `produced.rs`: the programs a compiler of the run produced in a write directory, the only
+//!   files there an exec may run (plus the renames and symlinks routed only to keep that sound).
+//! - `fs.rs`: opens (`openat`, `openat2`, `open`, `creat`; reads outside every grant are
+//!   recorded), links, and the reads of decoys and protected paths.
 //! - `signal.rs`: `kill`, `tkill`, `tgkill`, `rt_sigqueueinfo`, `rt_tgsigqueueinfo`.
 //! - `refuse.rs`: calls refused whatever else holds: new namespaces, terminal injection, the
 //!   syscalls the profile denies.
+//! - `leak.rs`: decoy values in an exec's argv and environment (called from `exec.rs`).
 //! - `inside.rs`: looking into the sandbox from outside (its root directory, its PID namespace,
 //!   paths as a sandboxed process sees them).
 
 mod exec;
 mod fs;
 mod inside;
+mod leak;
 mod net;
 mod policy;
+mod produced;
+mod reach;
 mod refuse;
 mod signal;
 
@@ -33,10 +41,11 @@ use std::collections::{HashMap, HashSet};
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::decoys::DecoySet;
 use super::seccomp::{syscall_number, Rule};
+use super::sinkhole::Sinkhole;
 use crate::events::{Event, EventLog};
 use crate::profile::Profile;
 
@@ -82,6 +91,12 @@ pub(crate) struct Context {
     /// Those of `exec_dirs` that are writable too (an explicit write-and-execute grant): an
     /// exec from one is marked `writable_dir` in its event.
     pub write_exec_dirs: Vec<PathBuf>,
+    /// Writable directories (among `write_exec_dirs`) from which only a program a compiler or
+    /// linker of the run produced may be executed (`produced.rs`): a build script's `OUT_DIR`.
+    pub produced_dirs: Vec<PathBuf>,
+    /// The crate's own sources (read-only): a `#!` script copied from them into a produced
+    /// directory may run from there too.
+    pub produced_sources: Vec<PathBuf>,
     /// Program names whose execution is marked `network_tool` in its event.
     pub network_tools: Vec<String>,
     /// The syscalls the profile denies, by number, with the names the profile gives them.
@@ -91,6 +106,9 @@ pub(crate) struct Context {
     /// Whether Landlock enforces the execute rights (set once the command reports it): then
     /// an exec is answered before its event is worked out.
     pub landlock_exec: AtomicBool,
+    /// The run's sinkhole, once the sandbox handed its listener over (never without a network
+    /// namespace of the run's own).
+    pub sinkhole: OnceLock<Arc<Sinkhole>>,
 }
 
 /// The decoy home as the sandbox sees it.
@@ -110,6 +128,10 @@ pub(crate) struct Call {
     pub nr: i64,
     /// Its arguments.
     pub args: [u64; 6],
+    /// The notification's id, and the listener it came from (-1 in tests): see
+    /// [`Call::still_pending`].
+    pub id: u64,
+    pub listener: RawFd,
 }
 
 /// Decodes and answers notifications.
@@ -125,6 +147,8 @@ pub(crate) struct Handler {
     pretend_connected: Mutex<HashMap<(i32, RawFd), String>>,
     /// Exec attempts already answered, whose events are still to be worked out.
     pending_execs: Mutex<Vec<exec::ExecAttempt>>,
+    /// The run's compiles and the programs they produced.
+    produced: produced::Produced,
 }
 
 impl Handler {
@@ -138,6 +162,7 @@ impl Handler {
             reads_seen: Mutex::new(HashSet::new()),
             pretend_connected: Mutex::new(HashMap::new()),
             pending_execs: Mutex::new(Vec::new()),
+            produced: produced::Produced::default(),
         }
     }
 
@@ -148,6 +173,7 @@ impl Handler {
 
     /// Decides one notification: the handler the policy table names for its syscall answers.
     pub(crate) fn handle(&self, call: &Call) -> Answer {
+        self.before_notification(call);
         match self.dispatch.judge(call.nr) {
             Some(judge) => judge.answer(self, call),
             None => self.unrouted(call),

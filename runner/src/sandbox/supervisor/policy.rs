@@ -7,7 +7,6 @@
 //! The filter takes the first route that matches, in table order; anything no route matches is
 //! allowed (the kernel's other layers still apply).
 
-use super::fs::WRITE_INTENT;
 use super::refuse::NS_FLAGS;
 use super::{Answer, Call, Handler};
 use crate::sandbox::seccomp::{Action, ArgTest, Rule};
@@ -44,11 +43,11 @@ pub(super) enum Judge {
     Execve,
     /// `execveat`: `exec.rs`.
     Execveat,
-    /// `openat` with write intent: `fs.rs`.
+    /// `openat`: `fs.rs`.
     Openat,
     /// `openat2`: `fs.rs`.
     Openat2,
-    /// `open` with write intent: `fs.rs`.
+    /// `open`: `fs.rs`.
     #[cfg(target_arch = "x86_64")]
     Open,
     /// `creat`: `fs.rs`.
@@ -67,6 +66,8 @@ pub(super) enum Judge {
     TerminalIoctl,
     /// A syscall the profile denies: `refuse.rs`.
     Denied,
+    /// Renames and symlinks, which could swap a produced program: `produced.rs`.
+    Swap,
 }
 
 impl Judge {
@@ -94,6 +95,7 @@ impl Judge {
             Judge::NewNamespace => handler.new_namespace(call),
             Judge::TerminalIoctl => handler.terminal_ioctl(call),
             Judge::Denied => handler.denied(call),
+            Judge::Swap => handler.swap(call),
         }
     }
 }
@@ -163,14 +165,23 @@ const NEW_NAMESPACES: &str = "new namespaces are refused whatever the profile sa
      namespace a process would hold every capability again (and could, say, chroot away from the \
      sandbox's root, which the supervisor relies on sharing with every process of the run)";
 const TERMINAL: &str = "pushes input into a terminal, to be run by whoever reads it";
-const WRITE_OPEN: &str = "only opens that could write reach the supervisor; reads are Landlock's \
-     alone, and reads of secrets are seen through tripwires at no cost to ordinary opens";
+const OPEN: &str = "an open that could write is checked against the writable directories and \
+     symlinks out of them; a read outside every grant, which Landlock refuses silently, is \
+     recorded (reads of decoys and protected paths are seen through tripwires as well)";
 const LINK: &str = "a hard link out of a writable directory would make a read-only file writable \
                     through a new name; the supervisor records it";
 const EXEC: &str = "every execution is recorded (argv, the resolved file), and one from outside \
                     the executable directories refused (Landlock agrees where it can)";
-const NET: &str = "the network namespace is empty, so nothing is reached; the supervisor records \
-                   the attempt and its payload (a DNS query names its target)";
+const SWAP: &str = "a rename or symlink can make a path name another file: it is ordered after \
+     the compiles that ended and the execs of produced programs already allowed (produced.rs), \
+     and Landlock decides it";
+// sbx-net: the private loopback and the sinkhole.
+const NET: &str = "the network namespace is private (its own loopback only), so nothing outside \
+                   is reached; the supervisor lets a run reach its own servers, answers any other \
+                   TCP destination with its sinkhole, and records each attempt and its payload \
+                   (a DNS query names its target, an HTTP request its host)";
+const BIND: &str = "a port bound in the run's private namespace is reachable from the run alone; \
+                    unix sockets are bounded by Landlock; a socket from outside it is refused";
 
 /// The policy, in the order the filter tries it.
 const ROUTES: &[Route] = &[
@@ -221,19 +232,11 @@ const ROUTES: &[Route] = &[
         Ask(J::SocketPair),
         "datagram socketpairs can address arbitrary unix sockets",
     ),
-    Route::when(
-        libc::SYS_openat,
-        any_bit(2, WRITE_INTENT),
-        Ask(J::Openat),
-        WRITE_OPEN,
-    ),
+    // sbx-cli (issue 12, refused reads): every open reaches the supervisor, reads included.
+    Route::always(libc::SYS_openat, Ask(J::Openat), OPEN),
     #[cfg(target_arch = "x86_64")]
-    Route::when(
-        libc::SYS_open,
-        any_bit(1, WRITE_INTENT),
-        Ask(J::Open),
-        WRITE_OPEN,
-    ),
+    Route::always(libc::SYS_open, Ask(J::Open), OPEN),
+    // end sbx-cli
     Route::when(
         libc::SYS_kill,
         masked_eq(1, u32::MAX, 0),
@@ -263,11 +266,7 @@ const ROUTES: &[Route] = &[
         "raw, packet, unix datagram and unknown sockets are refused; internet ones recorded",
     ),
     Route::always(libc::SYS_connect, Ask(J::Connect), NET),
-    Route::always(
-        libc::SYS_bind,
-        Ask(J::Bind),
-        "a listening port is a way in; unix sockets are bounded by Landlock",
-    ),
+    Route::always(libc::SYS_bind, Ask(J::Bind), BIND),
     Route::always(libc::SYS_sendto, Ask(J::SendTo), NET),
     Route::always(libc::SYS_sendmsg, Ask(J::SendMsg), NET),
     Route::always(libc::SYS_sendmmsg, Ask(J::SendMsg), NET),
@@ -287,6 +286,14 @@ const ROUTES: &[Route] = &[
     ),
     #[cfg(target_arch = "x86_64")]
     Route::always(libc::SYS_link, Ask(J::Link), LINK),
+    // Produced programs (produced.rs): the syscalls that could swap one.
+    Route::always(libc::SYS_renameat, Ask(J::Swap), SWAP),
+    Route::always(libc::SYS_renameat2, Ask(J::Swap), SWAP),
+    Route::always(libc::SYS_symlinkat, Ask(J::Swap), SWAP),
+    #[cfg(target_arch = "x86_64")]
+    Route::always(libc::SYS_rename, Ask(J::Swap), SWAP),
+    #[cfg(target_arch = "x86_64")]
+    Route::always(libc::SYS_symlink, Ask(J::Swap), SWAP),
 ];
 
 /// Why a syscall the profile denies is routed to the supervisor.
@@ -365,6 +372,7 @@ mod tests {
             J::NewNamespace,
             J::TerminalIoctl,
             J::Denied,
+            J::Swap,
         ];
         for judge in all {
             match judge {
@@ -382,7 +390,8 @@ mod tests {
                 | J::Signal
                 | J::NewNamespace
                 | J::TerminalIoctl
-                | J::Denied => {}
+                | J::Denied
+                | J::Swap => {}
                 #[cfg(target_arch = "x86_64")]
                 J::Open | J::Creat | J::Link => {}
             }

@@ -15,6 +15,7 @@ pub enum RegistryError {
     LoadCargoConfig {
         /// The directory the configuration was searched from.
         cwd: PathBuf,
+        /// The underlying error.
         #[source]
         source: cargo_config2::Error,
     },
@@ -65,6 +66,7 @@ pub enum RegistryError {
     BadProxy {
         /// The configured value.
         proxy: String,
+        /// The underlying error.
         #[source]
         source: Box<ureq::Error>,
     },
@@ -76,6 +78,7 @@ pub enum RegistryError {
         registry: String,
         /// The requested URL.
         url: String,
+        /// The underlying error.
         #[source]
         source: Box<ureq::Error>,
     },
@@ -109,6 +112,7 @@ pub enum RegistryError {
         registry: String,
         /// The requested URL.
         url: String,
+        /// The underlying error.
         #[source]
         source: Box<ureq::Error>,
     },
@@ -145,6 +149,7 @@ pub enum RegistryError {
         registry: String,
         /// The requested URL.
         url: String,
+        /// The underlying error.
         #[source]
         source: serde_json::Error,
     },
@@ -157,6 +162,7 @@ pub enum RegistryError {
         crate_name: String,
         /// 1-based line number.
         line: usize,
+        /// The underlying error.
         #[source]
         source: serde_json::Error,
     },
@@ -226,6 +232,7 @@ pub enum RegistryError {
         registry: String,
         /// The crate and version (`NAME VERSION`).
         package: String,
+        /// The underlying error.
         #[source]
         source: super::unpack::UnpackError,
     },
@@ -234,6 +241,7 @@ pub enum RegistryError {
     Cache {
         /// The file or directory.
         path: PathBuf,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },

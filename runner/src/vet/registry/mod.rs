@@ -1,5 +1,5 @@
 //! The registry client `vet` reads crates through: a registry resolved as cargo resolves it
-//! ([`source`]), its sparse index read over HTTP with an on-disk cache ([`http`], [`index`]), and
+//! ([`source`]), its sparse index read over HTTP with an on-disk cache (`http`, [`index`]), and
 //! `.crate` files downloaded through the `dl` template, checked against the index's sha256 before
 //! anything else, and unpacked without trusting them ([`unpack`]).
 //!

@@ -25,6 +25,7 @@ pub enum UnpackError {
     /// The archive could not be read: cut short, corrupt, or not a gzip tar.
     #[error("the archive is truncated or corrupt")]
     ReadArchive {
+        /// The underlying error.
         #[source]
         source: io::Error,
     },
@@ -115,6 +116,7 @@ pub enum UnpackError {
     Write {
         /// The file or directory.
         path: PathBuf,
+        /// The underlying error.
         #[source]
         source: io::Error,
     },

@@ -1,0 +1,249 @@
+//! `vet`'s verdict: the reasons each phase gives against a crate (provenance and inventory
+//! signals of `warn` level or above; a crate of the build graph judged suspicious by the build,
+//! that is a denied attempt, a leak, a flagged directive or a network tool), and the verdict
+//! they make per crate and over the whole run. Renderers only show what is decided here.
+
+use crate::events::Event;
+use crate::report::{
+    CrateReport, Level, Provenance, Reason, Verdict, VetPhase, VetVerdict, VettedCrate,
+};
+
+/// Reasons from a provenance entry: its signals of `warn` level or above.
+pub(crate) fn provenance_reasons(p: &Provenance) -> Vec<Reason> {
+    let krate = match &p.version {
+        Some(v) if p.exists => format!("{} {v}", p.name),
+        _ => p.name.clone(),
+    };
+    p.signals
+        .iter()
+        .filter(|s| s.level >= Level::Warn)
+        .map(|s| Reason {
+            krate: krate.clone(),
+            phase: VetPhase::Provenance,
+            code: s.code.as_str().to_owned(),
+            level: s.level,
+            evidence: s.reason.clone(),
+            location: None,
+        })
+        .collect()
+}
+
+/// Reasons from an inventory: its signals of `warn` level or above, each at its place.
+pub(crate) fn inventory_reasons(inv: &inventory::CrateInventory) -> Vec<Reason> {
+    inv.signals_at_least(inventory::Level::Warn)
+        .map(|s| Reason {
+            krate: format!("{} {}", inv.name, inv.version),
+            phase: VetPhase::Inventory,
+            code: s.code.as_str().to_owned(),
+            level: s.level.into(),
+            evidence: if s.text.is_empty() {
+                s.reason.clone()
+            } else {
+                format!("{} (`{}`)", s.reason, s.text)
+            },
+            location: Some(if s.line > 0 {
+                format!("{}:{}", s.path, s.line)
+            } else {
+                s.path.clone()
+            }),
+        })
+        .collect()
+}
+
+/// Reasons from the crates of a build graph: one per reason of each crate the build judged
+/// suspicious, with the first notable event that shows it as evidence.
+pub(crate) fn build_reasons(crates: &[CrateReport]) -> Vec<Reason> {
+    let mut out = Vec::new();
+    for c in crates.iter().filter(|c| c.verdict == Verdict::Suspicious) {
+        let notable: Vec<&Event> = c.notable_events().collect();
+        for reason in &c.reasons {
+            let shown = notable
+                .iter()
+                .find(|e| reason.ends_with(&format!("{}/{}", e.kind.as_str(), e.action)))
+                .or(notable.first());
+            out.push(Reason {
+                krate: c.label(),
+                phase: VetPhase::Build,
+                code: reason.clone(),
+                level: Level::Error,
+                evidence: shown.map_or_else(|| reason.clone(), |e| event_evidence(e)),
+                location: None,
+            });
+        }
+    }
+    out
+}
+
+/// An event in words: `denied net/connect by the build script: address=127.0.0.1:9 ...`.
+pub(crate) fn event_evidence(e: &Event) -> String {
+    let mut parts = Vec::new();
+    for key in [
+        "address", "query", "path", "argv", "decoy", "line", "reason",
+    ] {
+        if let Some(v) = e.detail.get(key) {
+            let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            parts.push(format!("{key}={v}"));
+        }
+    }
+    if e.is_network_tool() {
+        parts.push("a network tool ran".to_owned());
+    }
+    format!(
+        "{} {}/{} in the {}{}{}",
+        e.decision.as_str(),
+        e.kind.as_str(),
+        e.action,
+        e.phase.as_str(),
+        if parts.is_empty() { "" } else { ": " },
+        parts.join(" ")
+    )
+}
+
+/// The verdict of one crate asked for: `suspicious` with any reason, else `failed` when it could
+/// not be vetted completely, else `clean`.
+pub(crate) fn crate_verdict(
+    name: &str,
+    version: Option<String>,
+    mut reasons: Vec<Reason>,
+    could_not_vet: bool,
+) -> VettedCrate {
+    sort(&mut reasons);
+    reasons.dedup();
+    let verdict = if !reasons.is_empty() {
+        Verdict::Suspicious
+    } else if could_not_vet {
+        Verdict::Failed
+    } else {
+        Verdict::Clean
+    };
+    VettedCrate {
+        name: name.to_owned(),
+        version,
+        verdict,
+        reasons,
+    }
+}
+
+/// The verdict over every crate asked for.
+pub(crate) fn overall(crates: Vec<VettedCrate>) -> VetVerdict {
+    let verdict = crates
+        .iter()
+        .map(|c| c.verdict)
+        .max()
+        .unwrap_or(Verdict::Clean);
+    let mut reasons: Vec<Reason> = crates.iter().flat_map(|c| c.reasons.clone()).collect();
+    sort(&mut reasons);
+    reasons.dedup();
+    VetVerdict {
+        verdict,
+        reasons,
+        crates,
+    }
+}
+
+/// Adds `reasons` against the crate `name` of `v` and decides its verdict and the overall one
+/// again.
+pub(crate) fn add_reasons(v: &mut VetVerdict, name: &str, reasons: Vec<Reason>) {
+    if reasons.is_empty() {
+        return;
+    }
+    let mut crates = std::mem::take(&mut v.crates);
+    for c in crates.iter_mut().filter(|c| c.name == name) {
+        let failed = c.verdict == Verdict::Failed;
+        let mut all = std::mem::take(&mut c.reasons);
+        all.extend(reasons.iter().cloned());
+        *c = crate_verdict(&c.name, c.version.take(), all, failed);
+    }
+    *v = overall(crates);
+}
+
+/// Most important first: by level, then by phase order (the earliest evidence first).
+fn sort(reasons: &mut [Reason]) {
+    reasons.sort_by(|a, b| {
+        b.level
+            .cmp(&a.level)
+            .then(a.phase.cmp(&b.phase))
+            .then(a.krate.cmp(&b.krate))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Decision, Kind};
+    use crate::report::{BuildScript, Code, ScriptStatus, Signal};
+
+    fn provenance(level: Level) -> Provenance {
+        Provenance {
+            name: "rustdecimal".into(),
+            version: Some("0.1.0".into()),
+            exists: true,
+            first_published: None,
+            latest_published: None,
+            versions: 1,
+            yanked: false,
+            published: None,
+            neighbours: vec![],
+            signals: vec![Signal {
+                code: Code::TypoNeighbour,
+                level,
+                reason: "`rust_decimal` exists".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn info_signals_never_make_a_crate_suspicious() {
+        let reasons = provenance_reasons(&provenance(Level::Info));
+        assert!(reasons.is_empty());
+        let c = crate_verdict("rustdecimal", None, reasons, false);
+        assert_eq!(c.verdict, Verdict::Clean);
+    }
+
+    #[test]
+    fn warn_signals_and_denied_events_are_reasons_that_name_phase_code_and_evidence() {
+        let mut reasons = provenance_reasons(&provenance(Level::Warn));
+        let e = Event::new(Kind::Net, "connect", Decision::Denied).with("address", "127.0.0.1:9");
+        let krate = CrateReport {
+            name: "evil".into(),
+            version: "0.1.0".into(),
+            source: "registry".into(),
+            location: "x".into(),
+            verdict: Verdict::Suspicious,
+            reasons: vec!["denied net/connect".into()],
+            build_script: BuildScript {
+                status: ScriptStatus::Ran,
+                exit_code: Some(0),
+                duration_ms: None,
+            },
+            proc_macro: false,
+            proc_macro_runs: 0,
+            events: vec![e],
+            directives: vec![],
+            exceptions: vec![],
+        };
+        reasons.extend(build_reasons(&[krate]));
+        let c = crate_verdict("evil", Some("0.1.0".into()), reasons, true);
+        assert_eq!(c.verdict, Verdict::Suspicious);
+        // The denied attempt (error) comes before the typo warning.
+        assert_eq!(c.reasons[0].phase, VetPhase::Build);
+        assert_eq!(c.reasons[0].code, "denied net/connect");
+        assert!(
+            c.reasons[0].evidence.contains("127.0.0.1:9"),
+            "{:?}",
+            c.reasons[0]
+        );
+        assert_eq!(c.reasons[1].code, "typo-neighbour");
+        let all = overall(vec![c, crate_verdict("ok", None, vec![], false)]);
+        assert_eq!(all.verdict, Verdict::Suspicious);
+        assert_eq!(all.reasons.len(), 2);
+    }
+
+    #[test]
+    fn a_crate_that_could_not_be_vetted_fails_unless_it_is_suspicious() {
+        let c = crate_verdict("x", None, vec![], true);
+        assert_eq!(c.verdict, Verdict::Failed);
+        assert_eq!(overall(vec![c]).verdict, Verdict::Failed);
+        assert_eq!(overall(vec![]).verdict, Verdict::Clean);
+    }
+}
