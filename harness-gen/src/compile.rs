@@ -2,6 +2,10 @@
 //! toolchain (stable is enough: libfuzzer-sys builds there, only the campaign needs nightly) and
 //! `--keep-going`, reads cargo's JSON messages (as `cargo_metadata::Message`), and marks each target that did not build as
 //! `failed` with the compiler's first error for it. A failure never stops the run.
+//!
+//! The crate under test is built as cargo builds a dependency: with its lints capped
+//! ([`CAP_LINTS`]), so an old crate whose own `#![deny(...)]` meets a lint today's compiler
+//! raises still builds.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -12,6 +16,21 @@ use cargo_metadata::{Message, TargetKind};
 
 use crate::error::GenError;
 use crate::{TargetRecord, TargetStatus};
+
+/// The rustc flag that caps lints at warnings, as cargo caps them for dependencies (it passes
+/// `--cap-lints allow` to registry crates but nothing to path crates, which the crate under
+/// test usually is). Given in `RUSTFLAGS`, it reaches every unit; rustc keeps the first
+/// `--cap-lints` it is given, so registry crates keep cargo's `allow`.
+pub const CAP_LINTS: &str = "--cap-lints warn";
+
+/// `RUSTFLAGS` for a build of a generated project: the caller's, with [`CAP_LINTS`] added.
+pub fn capped_rustflags(existing: Option<&str>) -> String {
+    match existing.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(flags) if flags.contains("--cap-lints") => flags.to_owned(),
+        Some(flags) => format!("{flags} {CAP_LINTS}"),
+        None => CAP_LINTS.to_owned(),
+    }
+}
 
 /// Builds every `built` or `generated` target in `out` and updates the records: `built` when
 /// it compiled, `failed` with the compiler's first error when it did not.
@@ -37,6 +56,10 @@ pub fn check(
         // Build every target that can be built, not just up to the first failure.
         .arg("--keep-going")
         .arg("--message-format=json")
+        .env(
+            "RUSTFLAGS",
+            capped_rustflags(std::env::var("RUSTFLAGS").ok().as_deref()),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if let Some(dir) = target_dir {
@@ -96,6 +119,7 @@ pub fn check(
     Ok(())
 }
 
+/// The first `n` lines of a compiler message.
 fn first_lines(s: &str, n: usize) -> String {
     s.lines()
         .take(n)
@@ -103,4 +127,23 @@ fn first_lines(s: &str, n: usize) -> String {
         .join("\n")
         .trim_end()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lints_are_capped_once() {
+        assert_eq!(capped_rustflags(None), "--cap-lints warn");
+        assert_eq!(capped_rustflags(Some(" ")), "--cap-lints warn");
+        assert_eq!(
+            capped_rustflags(Some("-Copt-level=1")),
+            "-Copt-level=1 --cap-lints warn"
+        );
+        assert_eq!(
+            capped_rustflags(Some("--cap-lints allow")),
+            "--cap-lints allow"
+        );
+    }
 }

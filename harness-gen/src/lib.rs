@@ -7,8 +7,10 @@
 //! [`types`] renders and compares types, [`callgraph`] links the crate's functions and finds
 //! those that reach FFI, [`args`] classifies argument types; [`deser`] (with [`serde_shape`]),
 //! [`ffi`], [`formats`] (crates with their own serde `Deserializer`) and [`parsers`]
-//! (hand-written parse entry points) discover items and plan targets; [`mining`] finds example
-//! inputs and dictionary tokens for the last two; [`emit`] turns each plan into a target and
+//! (hand-written parse entry points, with [`stateful`] for values built from the input and then
+//! driven, closures and extra arguments) discover items and plan targets; [`mining`] finds
+//! example inputs and dictionary tokens for the last two, [`c_mining`] the literals of the C/C++
+//! behind FFI targets; [`emit`] turns each plan into a target and
 //! writes the project; [`targets`] is the `targets.json` contract that `cargo airlock fuzz`
 //! reads; [`compile`] checks that the targets build.
 //!
@@ -70,6 +72,7 @@
 //! ```
 
 mod args;
+mod c_mining;
 mod callgraph;
 mod cfg;
 pub mod compile;
@@ -90,6 +93,7 @@ mod serde_attrs;
 mod serde_shape;
 mod shadow;
 mod source;
+mod stateful;
 pub mod suggest;
 pub mod targets;
 mod text_classics;
@@ -286,9 +290,17 @@ pub fn generate_with_progress(
                 }
             }
         }
+        // The C/C++ behind the FFI wrappers: its literals are the FFI targets' dictionary.
+        let c_dict = if analysed.ffi.is_empty() {
+            vec![]
+        } else {
+            c_mining::mine_dir(&crate_dir)
+        };
         for item in &analysed.ffi {
             let name = unique(format!("ffi_{}", naming::target_stem(&item.item)));
-            emitted.push(emit::ffi::ffi_target(name, &p.name, item, &crate_dir));
+            emitted.push(emit::ffi::ffi_target(
+                name, &p.name, item, &crate_dir, &c_dict,
+            ));
         }
         if let Some(fc) = &analysed.format {
             for entry in &fc.entries {

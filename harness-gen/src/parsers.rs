@@ -1,15 +1,18 @@
 //! Discovery of **parse entry points**: public safe functions and associated functions that take
-//! untrusted input (`&str`, `&[u8]`, `String`, `Vec<u8>`, a reader) as their only argument and
-//! return a `Result` or `Option`; `FromStr` impls; and `TryFrom<&[u8]>`/`TryFrom<&str>` impls
-//! (and their owned `Vec<u8>`/`String` forms). Functions that are format entry points (generic
-//! over a `Deserialize` result, see [`formats`](crate::formats)) or that reach FFI (the FFI
-//! family fuzzes those) are left out.
+//! untrusted input (`&str`, `&[u8]`, `String`, `Vec<u8>`, a reader) and return a `Result` or
+//! `Option`; constructors that build a value from such input and return `Self` (or a
+//! `Result`/`Option` of it), whose value the target then drives ([`stateful`](crate::stateful));
+//! `FromStr` impls; and `TryFrom<&[u8]>`/`TryFrom<&str>` impls (and their owned
+//! `Vec<u8>`/`String` forms). Arguments besides the input are plain values chosen by `arbitrary`
+//! or generated closures. Functions that are format entry points (generic over a `Deserialize`
+//! result, see [`formats`](crate::formats)) or that reach FFI (the FFI family fuzzes those) are
+//! left out.
 //!
-//! Candidates that cannot get a target are kept with the reason: an input argument next to
-//! other arguments, a method that needs a receiver, a result that is neither `Result` nor
-//! `Option`, a generic impl, no public path. Pure getters (`&self` and nothing else) of a type
-//! that has a parse target are listed as skipped too, so the report says why they were not
-//! fuzzed.
+//! Candidates that cannot get a target are kept with the reason: an argument besides the input
+//! that cannot be built, a method that needs a receiver, a result that is neither `Result` nor
+//! `Option` (nor a value that can be driven), a generic impl, no public path. Pure getters
+//! (`&self` and nothing else) and `&mut self` methods without input of a type that has a parse
+//! target are listed as skipped too, so the report says why they were not fuzzed on their own.
 
 use std::collections::BTreeSet;
 
@@ -19,6 +22,7 @@ use crate::args::{classify, is_deserialize_bound, param_bounds, Input};
 use crate::callgraph::CallGraph;
 use crate::model::{CrateModel, DefId};
 use crate::naming::target_stem;
+use crate::stateful::{self, ctor_wrap, extra_slot, Drive, Slot, Wrap};
 use crate::types::{self, self_def, show_ty};
 
 /// What a parse target calls.
@@ -30,6 +34,15 @@ pub enum ParseCall {
     FromStr(String),
     /// `<T as TryFrom<A>>::try_from(x)`: the type's public path and `A` as written.
     TryFrom(String, String),
+    /// `value.method(x)` on a value built without input (`T::new()`, `T::default()`).
+    Method {
+        /// The expression that builds the value.
+        build: String,
+        /// The method's name.
+        method: String,
+        /// Whether the method takes `&mut self` or `self` (the value is bound `mut`).
+        mutable: bool,
+    },
 }
 
 /// A discovered parse entry point.
@@ -41,6 +54,10 @@ pub struct ParseItem {
     pub stem: String,
     /// The call and how the input is passed, or why there is no target.
     pub plan: Result<(ParseCall, Input), String>,
+    /// The call's arguments in order when it takes more than the input (empty: the input alone).
+    pub args: Vec<Slot>,
+    /// For a constructor: how it returns its value and what drives the value afterwards.
+    pub drive: Option<(Wrap, Drive)>,
     /// The function's name, for finding example inputs (`parse`, `from_str`, `try_from`).
     pub fn_name: String,
     /// Source file.
@@ -93,17 +110,23 @@ pub(crate) fn discover(
         let mut receiver = false;
         let mut inputs = Vec::new();
         let mut others = Vec::new();
+        let mut slots = Vec::new();
         for a in &node.sig.inputs {
             match a {
                 FnArg::Receiver(_) => receiver = true,
                 FnArg::Typed(pt) => {
-                    match classify(model, node.module, &pt.ty, &bounds, 0)
-                        .ok()
-                        .as_ref()
-                        .and_then(Input::of)
-                    {
-                        Some(i) => inputs.push(i),
-                        None => others.push(show_ty(&pt.ty)),
+                    let kind = classify(model, node.module, &pt.ty, &bounds, 0);
+                    match kind.as_ref().ok().and_then(Input::of) {
+                        Some(i) if inputs.is_empty() => {
+                            inputs.push(i);
+                            slots.push(Ok(Slot::Input));
+                        }
+                        _ => {
+                            others.push(show_ty(&pt.ty));
+                            slots.push(extra_slot(pt, &bounds, kind).map_err(|why| {
+                                format!("takes `{}` besides the input: {why}", show_ty(&pt.ty))
+                            }));
+                        }
                     }
                 }
             }
@@ -134,6 +157,8 @@ pub(crate) fn discover(
                         plan: Err(
                             "an associated function of a generic impl (no instance chosen)".into(),
                         ),
+                        args: vec![],
+                        drive: None,
                         fn_name: node.name.clone(),
                         file,
                         line,
@@ -145,17 +170,71 @@ pub(crate) fn discover(
             }
             _ => continue,
         };
+        let slots: Result<Vec<Slot>, String> = slots.into_iter().collect();
+        // A constructor of the method's own type: the target drives the value it returns.
+        let ctor = match node.imp {
+            Some((_, Some(t))) if !receiver => ctor_wrap(model, t, &node.sig).map(|w| (t, w)),
+            _ => None,
+        };
+        let mut drive = None;
         let plan = if receiver {
-            Err("a method: needs a value to call it on (fuzz the constructor instead)".into())
-        } else if !others.is_empty() || inputs.len() > 1 {
-            Err(format!(
-                "takes other arguments besides the input ({})",
-                others.join(", ")
-            ))
+            // A method fed the input (`parse(&mut self, buf)`): on a value built without input.
+            let t = node.imp.and_then(|(_, t)| t);
+            match t.and_then(|t| stateful::plain_value(model, graph, t)) {
+                Some(build) if slots.is_ok() && node.sig.asyncness.is_none() => {
+                    let mutable = matches!(
+                        node.sig.inputs.first(),
+                        Some(FnArg::Receiver(r)) if r.reference.is_none() || r.mutability.is_some()
+                    );
+                    fallible(&node.sig).map(|()| {
+                        (
+                            ParseCall::Method {
+                                build,
+                                method: node.name.clone(),
+                                mutable,
+                            },
+                            inputs[0],
+                        )
+                    })
+                }
+                Some(_) => Err(slots
+                    .as_ref()
+                    .err()
+                    .cloned()
+                    .unwrap_or_else(|| "async fn (needs an executor)".into())),
+                None => Err(
+                    "a method: needs a value to call it on, and the type has no `new()` \
+                     without arguments nor a `Default` (fuzz the constructor instead)"
+                        .into(),
+                ),
+            }
         } else if node.sig.asyncness.is_some() {
             Err("async fn (needs an executor)".into())
+        } else if node
+            .sig
+            .generics
+            .type_params()
+            .any(|p| !bounds.contains_key(&p.ident.to_string()))
+        {
+            Err("a type parameter without bounds (no instance chosen)".into())
+        } else if let Err(why) = &slots {
+            Err(why.clone())
+        } else if let Some((t, wrap)) = ctor {
+            // A fallible constructor of a value with nothing to drive is fuzzed as a parser.
+            match (stateful::drive(model, graph, t), wrap) {
+                (Ok(d), _) => {
+                    drive = Some((wrap, d));
+                    Ok((ParseCall::Fn(item.clone()), inputs[0]))
+                }
+                (Err(why), Wrap::Plain) => Err(why),
+                (Err(_), _) => Ok((ParseCall::Fn(item.clone()), inputs[0])),
+            }
         } else {
             fallible(&node.sig).map(|()| (ParseCall::Fn(item.clone()), inputs[0]))
+        };
+        let args = match slots {
+            Ok(s) if s.len() > 1 => s,
+            _ => vec![],
         };
         if plan.is_ok() {
             if let Some((_, Some(t))) = node.imp {
@@ -166,6 +245,8 @@ pub(crate) fn discover(
             item,
             stem,
             plan,
+            args,
+            drive,
             fn_name: node.name.clone(),
             file,
             line,
@@ -205,6 +286,8 @@ pub(crate) fn discover(
                 item: format!("{tp} as FromStr"),
                 stem: format!("{}_from_str", target_stem(&tp)),
                 plan,
+                args: vec![],
+                drive: None,
                 fn_name: "parse".into(),
                 file,
                 line,
@@ -242,6 +325,8 @@ pub(crate) fn discover(
             item: format!("{tp} as TryFrom<{written}>"),
             stem: format!("{}_try_from_{}", target_stem(&tp), input.word()),
             plan,
+            args: vec![],
+            drive: None,
             fn_name: "try_from".into(),
             file,
             line,
@@ -259,7 +344,21 @@ pub(crate) fn discover(
         out.push(ParseItem {
             stem: target_stem(&item),
             item,
-            plan: Err("a pure getter (takes only `&self`): no input to fuzz".into()),
+            plan: Err(match node.sig.inputs.first() {
+                Some(FnArg::Receiver(r))
+                    if r.mutability.is_some() && fallible(&node.sig).is_ok() =>
+                {
+                    "a `&mut self` method without input: the targets of the type's constructors \
+                     drive it"
+                        .into()
+                }
+                Some(FnArg::Receiver(r)) if r.mutability.is_some() => {
+                    "takes only `&mut self`: no input to fuzz".into()
+                }
+                _ => "a pure getter (takes only `&self`): no input to fuzz".into(),
+            }),
+            args: vec![],
+            drive: None,
             fn_name: node.name.clone(),
             file: model.tree.modules[node.module].file.clone(),
             line: node.sig.ident.span().start().line,

@@ -161,6 +161,13 @@ fn ffi_free() {
     snapshot_case("ffi_free");
 }
 
+/// Stateful parsers: a reader driven by several methods, an iterator, a constructor with an extra
+/// argument, closures, and a constructor with nothing to drive.
+#[test]
+fn stateful() {
+    snapshot_case("stateful");
+}
+
 #[test]
 fn ffi_type() {
     snapshot_case("ffi_type");
@@ -179,6 +186,7 @@ fn generated_projects_compile() {
         "formats_bincode2",
         "macro_generated",
         "format_crate",
+        "stateful",
     ] {
         let (_out, summary) = gen(case, true);
         let failed: Vec<_> = summary

@@ -150,6 +150,7 @@ pub(crate) fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
             "memory_limit": memory_limit,
             "capabilities": capabilities.to_json(),
             "nightly": nightly,
+            "clang": runner::fuzz::clang(),
             "missing": missing,
             "enforceable": missing.is_empty(),
         });
@@ -205,6 +206,13 @@ pub(crate) fn run(args: DoctorArgs) -> anyhow::Result<Outcome> {
             None => println!(
                 "  nightly toolchain   missing (needed only by `fuzz`): rustup toolchain install nightly"
             ),
+        }
+        match runner::fuzz::clang() {
+            Some(c) => println!(
+                "  clang               {}  ok (instruments C code in `fuzz`)",
+                c.display()
+            ),
+            None => println!("  clang               missing: {}", runner::fuzz::NO_CLANG),
         }
         if missing.is_empty() {
             println!("verdict: every sandbox layer is enforced on this machine");

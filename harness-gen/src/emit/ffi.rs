@@ -18,6 +18,7 @@ pub(crate) fn ffi_target(
     package: &str,
     item: &FfiItem,
     crate_root: &Path,
+    c_dict: &[Vec<u8>],
 ) -> Emitted {
     let record = |status, reason| TargetRecord {
         name: name.clone(),
@@ -197,7 +198,7 @@ pub(crate) fn ffi_target(
     Emitted {
         record: record(TargetStatus::Built, None),
         source: Some(src),
-        dict: vec![],
+        dict: c_dict.to_vec(),
         seeds: vec![],
     }
 }

@@ -67,6 +67,7 @@ mod tests {
             status: status.into(),
             repro: String::new(),
             found_after_secs: None,
+            also_reached_by: vec![],
         }
     }
 

@@ -1,13 +1,13 @@
 //! Running a campaign: libFuzzer per target inside the sandbox, then triage of every artifact.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::baseline::apply_baseline;
-use super::instrumented_build::{FuzzBuild, Vetting};
+use super::instrumented_build::{FuzzBuild, Vetting, NO_CLANG};
 use super::libfuzzer::{as_args, libfuzzer_limits, libfuzzer_options, parse_stats, Stats};
 use super::project::{FuzzProject, TargetRecord};
 use super::schedule;
@@ -199,9 +199,12 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
         if build.instrumentation.c_instrumented {
             ", C instrumented with clang"
         } else {
-            "; C code not instrumented: no clang"
+            ""
         }
     ));
+    if !build.instrumentation.c_instrumented {
+        say(&format!("fuzz: {NO_CLANG}"));
+    }
     let (failed, verdicts, build_failure): (BTreeMap<String, String>, _, _) = if names.is_empty() {
         (BTreeMap::new(), Verdicts::default(), None)
     } else {
@@ -335,8 +338,10 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
         }
     }
 
-    // Triage: reproduce every artifact of the fuzzed targets, deduplicate by signature.
-    let mut seen: HashSet<String> = HashSet::new();
+    // Triage: reproduce every artifact of the fuzzed targets, deduplicate by signature and by
+    // fault site (one defect reached through other targets, callers or instances is one
+    // finding, whose other targets are listed as `also_reached_by`).
+    let mut known: HashMap<String, usize> = HashMap::new();
     let report_json = opts.report_dir.join("report.json");
     for record in &runnable {
         let name = &record.name;
@@ -364,22 +369,29 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
             let rep = runner.rerun(artifact, &log, opts.input_timeout, opts.rss_limit_mb)?;
             let Some(crash) = rep.crash else { continue };
             let signature = triage::signature(&crash, &krate, crate_dir.as_deref());
-            if !seen.insert(signature.clone()) {
+            let site = format!(
+                "{krate}|{}",
+                triage::site(&crash, &krate, crate_dir.as_deref())
+            );
+            let seen = known.get(&signature).or_else(|| known.get(&site)).copied();
+            if let Some(i) = seen {
                 // The same bug again: artifacts are triaged smallest first, not earliest first,
                 // so the time to finding is the earliest of its target's artifacts.
-                let after = found_after(slices.get(name), artifact);
-                if let Some(f) = section
-                    .findings
-                    .iter_mut()
-                    .find(|f| f.signature == signature && f.target == *name)
-                {
+                let f = &mut section.findings[i];
+                if f.target == *name {
+                    let after = found_after(slices.get(name), artifact);
                     f.found_after_secs = match (f.found_after_secs, after) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
                     };
+                } else if !f.also_reached_by.contains(name) {
+                    f.also_reached_by.push(name.clone());
                 }
+                known.insert(signature, i);
                 continue;
             }
+            known.insert(signature.clone(), section.findings.len());
+            known.insert(site, section.findings.len());
             let id = triage::finding_id(&signature);
             let kept = reproducers.join(&id);
             fs::copy(artifact, &kept).map_err(write_err(&kept))?;
@@ -409,6 +421,7 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
                     report_json.display()
                 ),
                 found_after_secs: found_after(slices.get(name), artifact),
+                also_reached_by: vec![],
             });
         }
     }
@@ -488,9 +501,11 @@ fn minimize(
         opts.input_timeout,
         opts.rss_limit_mb,
     )?;
-    let same = check
-        .crash
-        .is_some_and(|c| triage::signature(&c, krate, crate_dir) == signature);
+    let site = triage::site(crash, krate, crate_dir);
+    let same = check.crash.is_some_and(|c| {
+        triage::signature(&c, krate, crate_dir) == signature
+            || triage::site(&c, krate, crate_dir) == site
+    });
     if same {
         Ok(Some(out))
     } else {

@@ -42,6 +42,9 @@ pub(super) fn rustflags() -> String {
         "-Coverflow-checks",
         // Frame pointers make ASan's fast unwinder reliable.
         "-Cforce-frame-pointers=yes",
+        // Lints capped as cargo caps them for dependencies, so an old crate whose own
+        // `#![deny(...)]` meets a lint today's compiler raises still builds.
+        harness_gen::compile::CAP_LINTS,
     ]
     .join(" ")
 }
@@ -69,7 +72,9 @@ pub(super) fn host_triple() -> Result<String, FuzzError> {
         .ok_or(FuzzError::NoNightly)
 }
 
-fn clang() -> Option<PathBuf> {
+/// The `clang` on `PATH`, which instruments the C code of a fuzzed crate (coverage and ASan);
+/// without it the C is built with gcc and [`GCC_HARDENING`].
+pub fn clang() -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .map(|d| d.join("clang"))
         .find(|p| p.is_file())
@@ -120,19 +125,19 @@ impl FuzzBuild {
         })
     }
 
-    /// `CC` and `CFLAGS` that instrument C code (when clang is here).
+    /// `CC` and `CFLAGS` that instrument C code (when clang is here), else `CFLAGS` that harden
+    /// it ([`GCC_HARDENING`]) for the `cc` crate's default compiler.
     fn c_env() -> Vec<(String, String)> {
-        clang()
-            .map(|clang| {
-                vec![
-                    ("CC".to_owned(), clang.to_string_lossy().into_owned()),
-                    (
-                        "CFLAGS".to_owned(),
-                        "-fsanitize=address,fuzzer-no-link -g".to_owned(),
-                    ),
-                ]
-            })
-            .unwrap_or_default()
+        match clang() {
+            Some(clang) => vec![
+                ("CC".to_owned(), clang.to_string_lossy().into_owned()),
+                (
+                    "CFLAGS".to_owned(),
+                    "-fsanitize=address,fuzzer-no-link -g".to_owned(),
+                ),
+            ],
+            None => vec![("CFLAGS".to_owned(), GCC_HARDENING.to_owned())],
+        }
     }
 
     /// The cargo command that builds `targets` (all when empty) of `project`.
@@ -253,6 +258,17 @@ impl FuzzBuild {
         })
     }
 }
+
+/// `CFLAGS` for C code when there is no clang to instrument it: no coverage and no ASan inside
+/// the C, but a smashed stack or an overflowing `memcpy`/`strcpy` into a buffer of known size
+/// aborts the run (a finding) instead of going unnoticed.
+pub const GCC_HARDENING: &str = "-fstack-protector-all -D_FORTIFY_SOURCE=2 -O1 -g";
+
+/// What is lost when C code is not instrumented, and how to get it, for the campaign's output
+/// and `doctor`.
+pub const NO_CLANG: &str = "C code not instrumented (no clang): no coverage and no memory errors \
+     are seen inside C, only stack smashes and fortified overflows abort (gcc hardening); \
+     install clang (`apt install clang`) to instrument it";
 
 /// The instrumented build's vetting session, inside its target directory (cleared with it).
 const SESSION_DIR: &str = "airlock-session";

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use campaign::{run_campaign, Campaign};
-pub use instrumented_build::Vetting;
+pub use instrumented_build::{clang, Vetting, GCC_HARDENING, NO_CLANG};
 pub use target_run::{reproduce, Reproduction, FUZZ_PROFILE};
 pub use triage::Crash;
 

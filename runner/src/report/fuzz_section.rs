@@ -81,6 +81,9 @@ pub struct Finding {
     /// when libFuzzer saved the earliest of the triaged artifacts that show it (when known).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found_after_secs: Option<u64>,
+    /// The other targets that reached the same defect (the same fault site).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_reached_by: Vec<String>,
 }
 
 /// One stack frame.

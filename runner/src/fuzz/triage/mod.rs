@@ -6,7 +6,7 @@ mod signature;
 
 use crate::report::Frame;
 
-pub(crate) use signature::{finding_id, signature};
+pub(crate) use signature::{finding_id, signature, site};
 
 /// What a crash output says.
 #[derive(Debug, Clone, PartialEq, Eq)]

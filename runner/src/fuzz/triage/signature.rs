@@ -100,6 +100,62 @@ pub(crate) fn signature(crash: &Crash, crate_name: &str, crate_dir: Option<&str>
     format!("{}|{}", crash.kind, picked.join("|"))
 }
 
+/// The fault site of a crash: the kind, the innermost frame in the crate under test (else the
+/// innermost non-runtime frame), without generic arguments, and where the fault is: the panic's
+/// location when it is outside the standard library (an `unwrap` or an index reports its
+/// caller's line), else that frame's `file:line`. Two crashes with one site are one defect,
+/// whatever the frames above it (another target, another caller, another instantiation of
+/// the generic code around it). For stack overflows, allocation failures, hangs and leaks,
+/// whose [`signature`] already names the one frame that identifies them, it is the signature.
+pub(crate) fn site(crash: &Crash, crate_name: &str, crate_dir: Option<&str>) -> String {
+    if matches!(
+        crash.kind.as_str(),
+        "oom" | "stack-overflow" | "timeout" | "leak"
+    ) {
+        return signature(crash, crate_name, crate_dir);
+    }
+    let own = crate_frames(&crash.frames, crate_name, crate_dir);
+    let first = own.first().copied().or(crash.frames.first());
+    let function = first.map(|f| without_generics(&f.function));
+    let location = panic_location(&crash.message)
+        .map(str::to_owned)
+        .or_else(|| first.and_then(|f| f.location.as_deref()).map(file_line));
+    format!(
+        "{}|{}|{}",
+        crash.kind,
+        function.unwrap_or_default(),
+        location.unwrap_or_default()
+    )
+}
+
+/// The location a panic message ends with (`... (src/lib.rs:29:46)`, as triage writes it),
+/// unless it is in the standard library.
+fn panic_location(message: &str) -> Option<&str> {
+    let inner = message.strip_suffix(')')?;
+    let loc = &inner[inner.rfind(" (")? + 2..];
+    let numbered = loc
+        .rsplit(':')
+        .take(2)
+        .all(|n| n.bytes().all(|b| b.is_ascii_digit()));
+    let std = loc.starts_with("/rustc/") || loc.contains("library/");
+    (numbered && loc.contains(".rs:") && !std).then_some(loc)
+}
+
+/// `file:line` of a `file:line[:col]` location (columns differ between inlined copies).
+fn file_line(location: &str) -> String {
+    let mut parts: Vec<&str> = location.rsplitn(3, ':').collect();
+    if parts.len() == 3
+        && parts
+            .iter()
+            .take(2)
+            .all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        parts.remove(0);
+    }
+    parts.reverse();
+    parts.join(":")
+}
+
 /// The function a recursion passes through most often. Every function of every level appears
 /// once per level, give or take the innermost level the stack ran out in: so all within one of
 /// the highest count are candidates, and the first by name is the one.
@@ -295,6 +351,59 @@ mod tests {
         assert_eq!(
             signature(&a, "handparse", None),
             signature(&b, "handparse", None)
+        );
+    }
+
+    #[test]
+    fn one_unwrap_is_one_site_whatever_the_callers_or_instances() {
+        // One `unwrap` on a `TryFromIntError`, reached through two entry points (two targets)
+        // and two instantiations of the generic function around it.
+        let report = |callers: &[&str], col: u32| {
+            let mut out = "thread '<unnamed>' panicked at src/lib.rs:41:38:\ncalled `Result::unwrap()` on an `Err` value: TryFromIntError(())\n==1== ERROR: libFuzzer: deadly signal\n".to_string();
+            out.push_str("    #0 0x1 in core::result::unwrap_failed /rustc/library/core/src/result.rs:1700:5\n");
+            for (n, f) in callers.iter().enumerate() {
+                out.push_str(&format!(
+                    "    #{} 0x2 in {f} /w/ti/src/lib.rs:{}:{col}\n",
+                    n + 1,
+                    41 + 10 * n
+                ));
+            }
+            classify(&out).unwrap()
+        };
+        let a = report(
+            &[
+                "ti::narrow::<u64>",
+                "ti::read_header",
+                "ti::parse",
+                "parse_parse::one",
+            ],
+            38,
+        );
+        let b = report(
+            &[
+                "ti::narrow::<usize>",
+                "ti::Reader::next_block",
+                "<ti::Reader as core::iter::Iterator>::next",
+            ],
+            12,
+        );
+        // The frames above differ, so the signatures do; the site is the same.
+        assert_ne!(signature(&a, "ti", None), signature(&b, "ti", None));
+        assert_eq!(site(&a, "ti", None), site(&b, "ti", None));
+        assert_eq!(site(&a, "ti", None), "panic|ti::narrow|src/lib.rs:41:38");
+        // Another unwrap is another defect.
+        let mut c = b.clone();
+        c.message = c.message.replace("41:38", "57:9");
+        assert_ne!(site(&c, "ti", None), site(&a, "ti", None));
+        // Without a panic location, the innermost frame's line.
+        let mut d = a.clone();
+        d.kind = "segv".into();
+        d.message = "AddressSanitizer: SEGV on unknown address".into();
+        assert_eq!(site(&d, "ti", None), "segv|ti::narrow|/w/ti/src/lib.rs:41");
+        assert_eq!(file_line("a.c:3"), "a.c:3");
+        assert_eq!(
+            panic_location("x (/rustc/library/core/src/str/mod.rs:1:2)"),
+            None
         );
     }
 

@@ -183,13 +183,18 @@ fn finding(out: &mut String, f: &Finding) {
     }
     let _ = writeln!(
         out,
-        "<p>Reproducer <code>{}</code>{}; signature <code>{}</code>{}</p><pre class=\"repro\">{}</pre></article>",
+        "<p>Reproducer <code>{}</code>{}; signature <code>{}</code>{}{}</p><pre class=\"repro\">{}</pre></article>",
         esc(&f.reproducer.display().to_string()),
         if f.minimized { " (minimized)" } else { "" },
         esc(&f.signature),
         f.found_after_secs
             .map(|s| format!("; found after {s} s of fuzzing"))
             .unwrap_or_default(),
+        if f.also_reached_by.is_empty() {
+            String::new()
+        } else {
+            format!("; also reached by <code>{}</code>", esc(&f.also_reached_by.join(", ")))
+        },
         esc(&f.repro)
     );
 }

@@ -159,6 +159,17 @@ fn finding(out: &mut String, f: &Finding) {
             .unwrap_or_default(),
         code(&f.repro)
     );
+    if !f.also_reached_by.is_empty() {
+        let _ = writeln!(
+            out,
+            "- also reached by: {}\n",
+            f.also_reached_by
+                .iter()
+                .map(|t| code(t))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }
 
 /// The suspicious, failed and not-run crates, each with what it tried.
@@ -269,7 +280,8 @@ fn targets(out: &mut String, section: &FuzzSection) {
             if i.c_instrumented {
                 "instrumented (clang)"
             } else {
-                "not instrumented (no clang)"
+                "not instrumented (no clang: no coverage and no memory errors inside C, only \
+                 gcc's stack protector and fortify abort on a smash; `apt install clang`)"
             }
         );
     }

@@ -161,6 +161,7 @@ fn fuzz_report(dir: &Path) -> Report {
         ],
         reproducer,
         minimized: true,
+        also_reached_by: vec!["de_other".into()],
         status: "new".into(),
         repro: "cargo airlock repro F1a2b".into(),
         found_after_secs: Some(3),
