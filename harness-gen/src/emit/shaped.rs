@@ -168,8 +168,21 @@ pub(crate) fn shaped_target(
         },
         source: Some(src),
         dict: Vec::new(),
-        seeds: Vec::new(),
+        seeds: shaped_seeds(),
     })
+}
+
+/// Seeds for a shaped target: byte strings from which `arbitrary` builds differently shaped
+/// values (every choice the first, every choice the last, a spread of choices, a repeating
+/// one), so the campaign starts from values that reach the real type's code: without seeds a
+/// fork-mode campaign starts from nothing and reports no coverage until its first job merges.
+fn shaped_seeds() -> Vec<Vec<u8>> {
+    vec![
+        vec![0; 64],
+        vec![0xff; 64],
+        (0..=255).collect(),
+        [1, 0, 2, 0].repeat(32),
+    ]
 }
 
 /// `fn word(i: u8) -> &'static str`: the type's own names, for strings and map keys.
