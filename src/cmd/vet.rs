@@ -338,11 +338,7 @@ fn important(r: &Report) -> Vec<String> {
         }
     }
     for inv in &r.vetting.inventory {
-        for s in inv
-            .signals
-            .iter()
-            .filter(|s| Level::from(s.level) == Level::Info)
-        {
+        for s in inv.signals.iter().filter(|s| s.level == Level::Info) {
             items.push(format!(
                 "[info] inventory {} {} `{}` at {}:{}: {}",
                 inv.name,

@@ -32,35 +32,6 @@ impl Verdict {
     }
 }
 
-/// How much a signal weighs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// Worth knowing; never makes a crate suspicious.
-    Info,
-    /// Makes the crate suspicious.
-    Warn,
-    /// Makes the crate suspicious: something is plainly wrong (the crate does not exist).
-    Error,
-}
-
-impl Level {
-    /// The lower-case name used in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-        }
-    }
-}
-
-impl From<inventory::Level> for Level {
-    fn from(level: inventory::Level) -> Self {
-        match level {
-            inventory::Level::Info => Level::Info,
-            inventory::Level::Warn => Level::Warn,
-            inventory::Level::Error => Level::Error,
-        }
-    }
-}
+/// How much a signal weighs: the inventory crate's scale, which every section of the report
+/// (provenance, inventory, the update diff) shares.
+pub use inventory::Level;

@@ -35,7 +35,7 @@ pub(crate) fn inventory_reasons(inv: &inventory::CrateInventory) -> Vec<Reason> 
             krate: format!("{} {}", inv.name, inv.version),
             phase: VetPhase::Inventory,
             code: s.code.as_str().to_owned(),
-            level: s.level.into(),
+            level: s.level,
             evidence: if s.text.is_empty() {
                 s.reason.clone()
             } else {

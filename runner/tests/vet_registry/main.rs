@@ -4,7 +4,6 @@
 //! that must be clear errors. Everything is written under the tests' temporary directories.
 
 mod bad_archives;
-mod real;
 mod server;
 
 use std::path::Path;

@@ -333,7 +333,7 @@ fn vet_results(
                     [&inv.name, &id, &s.path, &s.text],
                 ),
                 rule_id: id,
-                level: Level::of(s.level.into()),
+                level: Level::of(s.level),
                 message: Message {
                     text: format!("{} {}: {}", inv.name, inv.version, s.reason),
                 },
