@@ -88,6 +88,12 @@ pub enum Phase {
     Fuzz,
     /// `cargo airlock sandbox -- CMD`.
     Sandbox,
+    /// The crate's own tests, doc tests and examples (`cargo airlock test`, vet's `test`).
+    Test,
+    /// A program that links the crate and starts: its static constructors (vet's `load`).
+    Load,
+    /// The crate's public functions called with generated arguments (vet's `probe`).
+    Probe,
 }
 
 impl Phase {
@@ -98,6 +104,9 @@ impl Phase {
             Phase::ProcMacro => "proc-macro",
             Phase::Fuzz => "fuzz",
             Phase::Sandbox => "sandbox",
+            Phase::Test => "test",
+            Phase::Load => "load",
+            Phase::Probe => "probe",
         }
     }
 }
@@ -124,6 +133,10 @@ pub struct Event {
     /// Milliseconds since the sandbox started.
     #[serde(default)]
     pub time_ms: u64,
+    /// The entry point whose run made the attempt (`logs_update::run` for a probe, a test
+    /// binary's name for a test), when the phase runs several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
 }
 
 impl Event {
@@ -138,6 +151,7 @@ impl Event {
             detail: serde_json::Map::new(),
             pid: 0,
             time_ms: 0,
+            entry: None,
         }
     }
 

@@ -8,7 +8,8 @@
 //!
 //! 1. [`events`]: the event vocabulary, and the one rule of what is notable. Imports nothing of
 //!    this crate.
-//! 2. [`profile`] and [`sandbox`]: what a sandboxed run may do, and the run itself.
+//! 2. [`profile`] and [`sandbox`]: what a sandboxed run may do, and the run itself;
+//!    [`runtime`]: how the crate's own code (tests, load programs, probes) runs on it.
 //! 3. The report model ([`report`]'s types): imports [`events`] only.
 //! 4. [`build`] (interception of a cargo build, verdicts), then [`fuzz`] (which builds through
 //!    [`build`]'s interception): both fill the report model.
@@ -27,5 +28,6 @@ pub mod fuzz;
 mod kernel;
 pub mod profile;
 pub mod report;
+pub mod runtime;
 pub mod sandbox;
 pub mod vet;

@@ -154,5 +154,8 @@ fn phase_name(p: Phase) -> &'static str {
         Phase::ProcMacro => "proc-macro expansion",
         Phase::Fuzz => "fuzz run",
         Phase::Sandbox => "sandboxed run",
+        Phase::Test => "test run",
+        Phase::Load => "load run",
+        Phase::Probe => "probe run",
     }
 }

@@ -202,12 +202,7 @@ impl Session {
     ) -> Result<PathBuf, BuildError> {
         let name = format!(
             "{}-{}-{}.json",
-            match record.phase {
-                Phase::BuildScript => "build-script",
-                Phase::ProcMacro => "proc-macro",
-                Phase::Fuzz => "fuzz",
-                Phase::Sandbox => "sandbox",
-            },
+            record.phase.as_str(),
             sanitize(&record.krate),
             fnv1a(unit.as_bytes())
         );

@@ -38,6 +38,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../../sandbox-profiles/strict.toml"),
     ),
     ("fuzz", include_str!("../../../sandbox-profiles/fuzz.toml")),
+    ("test", include_str!("../../../sandbox-profiles/test.toml")),
 ];
 
 /// Whether a missing sandbox layer is an error or is tolerated.
