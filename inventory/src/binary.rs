@@ -5,11 +5,14 @@
 /// What a binary file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BinaryKind {
-    /// An ELF executable, shared library or object.
+    /// An ELF executable or shared library.
     Elf,
+    /// A relocatable object file (ELF `ET_REL`, Mach-O `MH_OBJECT`): code that only runs once
+    /// something links it.
+    Object,
     /// A Windows PE executable or DLL.
     Pe,
-    /// A Mach-O executable, library or object (or a universal binary).
+    /// A Mach-O executable or library (or a universal binary).
     MachO,
     /// A COFF object file (`.obj`, what assemblers emit on Windows).
     Coff,
@@ -32,15 +35,27 @@ pub(crate) enum BinaryKind {
 impl BinaryKind {
     /// Whether the file holds machine code that could be linked or run.
     pub(crate) fn is_code(self) -> bool {
+        self.is_runnable() || self.is_linkable_object()
+    }
+
+    /// Whether the file is a program or library that can be run or loaded as it is.
+    pub(crate) fn is_runnable(self) -> bool {
         matches!(
             self,
             BinaryKind::Elf
                 | BinaryKind::Pe
                 | BinaryKind::MachO
-                | BinaryKind::Coff
                 | BinaryKind::Wasm
                 | BinaryKind::JavaClass
-                | BinaryKind::StaticLibrary
+        )
+    }
+
+    /// Whether the file is object code that only runs once a build links it (object files,
+    /// static libraries of them): prebuilt assembly such as `ring`'s.
+    pub(crate) fn is_linkable_object(self) -> bool {
+        matches!(
+            self,
+            BinaryKind::Object | BinaryKind::Coff | BinaryKind::StaticLibrary
         )
     }
 
@@ -48,6 +63,7 @@ impl BinaryKind {
     pub(crate) fn describe(self) -> &'static str {
         match self {
             BinaryKind::Elf => "an ELF executable or library (magic 7f 45 4c 46)",
+            BinaryKind::Object => "a relocatable object file (ELF or Mach-O object code)",
             BinaryKind::Pe => "a Windows PE executable or DLL (MZ header with a PE signature)",
             BinaryKind::MachO => "a Mach-O executable or library",
             BinaryKind::Coff => {
@@ -75,7 +91,19 @@ pub(crate) const BINARY_EXTENSIONS: &[&str] = &[
 /// that long) and its extension. `None` means text or an image/font/media file.
 pub(crate) fn classify(head: &[u8], ext: &str) -> Option<BinaryKind> {
     if head.starts_with(b"\x7fELF") {
-        return Some(BinaryKind::Elf);
+        // e_type (offset 16) in the byte order of EI_DATA (offset 5: 2 is big-endian).
+        let e_type = head.get(16..18).map(|t| {
+            if head.get(5) == Some(&2) {
+                u16::from_be_bytes([t[0], t[1]])
+            } else {
+                u16::from_le_bytes([t[0], t[1]])
+            }
+        });
+        return Some(if e_type == Some(1) {
+            BinaryKind::Object
+        } else {
+            BinaryKind::Elf
+        });
     }
     if head.starts_with(b"MZ") && pe_signature(head) {
         return Some(BinaryKind::Pe);
@@ -87,7 +115,21 @@ pub(crate) fn classify(head: &[u8], ext: &str) -> Option<BinaryKind> {
         b"\xcf\xfa\xed\xfe",
     ];
     if macho.iter().any(|m| head.starts_with(m)) {
-        return Some(BinaryKind::MachO);
+        // filetype (offset 12) in the byte order of the magic (cf fa ed fe / ce fa ed fe:
+        // little-endian); 1 is MH_OBJECT.
+        let filetype = head.get(12..16).map(|t| {
+            let b = [t[0], t[1], t[2], t[3]];
+            if head[0] == 0xfe {
+                u32::from_be_bytes(b)
+            } else {
+                u32::from_le_bytes(b)
+            }
+        });
+        return Some(if filetype == Some(1) {
+            BinaryKind::Object
+        } else {
+            BinaryKind::MachO
+        });
     }
     if head.starts_with(b"\xca\xfe\xba\xbe") {
         // Universal Mach-O and Java class share a magic; the next word tells them apart

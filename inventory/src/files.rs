@@ -239,15 +239,25 @@ pub(crate) fn report_kind(file: &File, out: &mut Collector) {
         }
         Kind::Binary(kind) => {
             out.files.binary += 1;
-            let level = if kind.is_code() {
-                Level::Warn
+            let (level, why) = if kind.is_runnable() {
+                (
+                    Level::Warn,
+                    "machine code shipped in the package: it can be run or loaded without being built from source",
+                )
+            } else if kind.is_linkable_object() {
+                // Calibrated on real crates: `ring` ships prebuilt assembly as objects for the
+                // targets without an assembler. Object code runs only once a build links it, and
+                // what it then does is watched: the build phase records the link directives, the
+                // load phase runs its constructors, the probe and test phases its functions.
+                (
+                    Level::Info,
+                    "prebuilt object code: it runs only if a build script links it (the build phase records what is linked; the load phase runs its constructors)",
+                )
             } else {
-                Level::Info
-            };
-            let why = if kind.is_code() {
-                "machine code shipped in the package: it can be linked or run without being built from source"
-            } else {
-                "not code; listed so the package's contents are known"
+                (
+                    Level::Info,
+                    "not code; listed so the package's contents are known",
+                )
             };
             out.signal(Signal {
                 code: SignalCode::ShippedBinary,

