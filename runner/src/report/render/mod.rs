@@ -436,5 +436,29 @@ mod tests {
             .find(|x| x["ruleId"] == "provenance/young-crate")
             .expect("the provenance signal");
         assert_eq!(prov["level"], "note");
+        // An update's findings are results too, at NEW's manifest.
+        let mut update = vet_sample();
+        update.vetting.diff = Some(crate::report::VetDiff {
+            name: "evil-sys".into(),
+            old: "0.0.9".into(),
+            new: "0.1.0".into(),
+            findings: vec![crate::report::DiffFinding {
+                code: "build-script-added".into(),
+                level: crate::report::Level::Warn,
+                reason: "0.1.0 adds a build script".into(),
+            }],
+            ..Default::default()
+        });
+        let sarif: serde_json::Value = serde_json::from_str(&update.render(Format::Sarif)).unwrap();
+        let results = sarif["runs"][0]["results"].as_array().unwrap();
+        let diff = results
+            .iter()
+            .find(|x| x["ruleId"] == "diff/build-script-added")
+            .expect("the update finding");
+        assert_eq!(diff["level"], "warning");
+        assert_eq!(
+            diff["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "evil-sys-0.1.0/Cargo.toml"
+        );
     }
 }

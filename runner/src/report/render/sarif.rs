@@ -283,8 +283,9 @@ fn fuzz_results(
     }
 }
 
-/// One result per provenance signal (located at the package's manifest) and per inventory
-/// signal (at its file and line in the package, `NAME-VERSION/PATH`), with their rules.
+/// One result per provenance signal (located at the package's manifest), per finding of an
+/// update's diff (at NEW's manifest) and per inventory signal (at its file and line in the
+/// package, `NAME-VERSION/PATH`), with their rules.
 fn vet_results(
     v: &VetSections,
     rules: &mut BTreeMap<String, Rule>,
@@ -317,6 +318,31 @@ fn vet_results(
                 },
                 locations: vec![Location::file(format!("{package}/Cargo.toml"), None)],
                 properties: json!({"crate": p.name, "version": p.version, "signal": s}),
+            });
+        }
+    }
+    if let Some(d) = &v.diff {
+        for f in &d.findings {
+            let id = format!("diff/{}", f.code);
+            rule(
+                &id,
+                &format!("Update finding `{}`: new in the newer version", f.code),
+            );
+            results.push(SarifResult {
+                partial_fingerprints: fingerprint(
+                    "airlockDiff/v1",
+                    [&d.name, &d.new, &id, &f.reason],
+                ),
+                rule_id: id,
+                level: Level::of(f.level),
+                message: Message {
+                    text: format!("{} {} -> {}: {}", d.name, d.old, d.new, f.reason),
+                },
+                locations: vec![Location::file(
+                    format!("{}-{}/Cargo.toml", d.name, d.new),
+                    None,
+                )],
+                properties: json!({"crate": d.name, "old": d.old, "new": d.new, "finding": f}),
             });
         }
     }
