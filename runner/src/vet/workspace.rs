@@ -343,11 +343,13 @@ fn empty_report(opts: &VetOptions) -> Report {
 }
 
 /// The workspace manifest `--manifest-path` names: the file, or `Cargo.toml` in a directory.
+/// Canonical where it exists, so reports name it plainly.
 pub fn manifest_of(path: &Path) -> PathBuf {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
     if path.is_dir() {
         path.join("Cargo.toml")
     } else {
-        path.to_owned()
+        path
     }
 }
 
