@@ -376,12 +376,19 @@ fn workspace_line(ws: &runner::report::WorkspaceScope, cached: usize) -> String 
         if ws.packages == 1 { "" } else { "s" }
     )];
     if let Some(since) = &ws.since {
-        parts.push(format!("{} unchanged since {since} (not vetted)", ws.unchanged));
+        parts.push(format!(
+            "{} unchanged since {since} (not vetted)",
+            ws.unchanged
+        ));
     }
     let scope = if ws.shards.is_empty() {
         String::new()
     } else {
-        format!(" in shard{} {}", if ws.shards.len() == 1 { "" } else { "s" }, ws.shards.join(", "))
+        format!(
+            " in shard{} {}",
+            if ws.shards.len() == 1 { "" } else { "s" },
+            ws.shards.join(", ")
+        )
     };
     let from_cache = match cached {
         0 => String::new(),

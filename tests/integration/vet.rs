@@ -46,7 +46,13 @@ impl Fixture {
 
     /// Publishes `name` `version` (a year old, after a history of older versions) with `files`
     /// and the manifest `extra` lines.
-    pub(crate) fn publish(&self, name: &str, version: &str, extra_manifest: &str, files: &[(&str, &str)]) {
+    pub(crate) fn publish(
+        &self,
+        name: &str,
+        version: &str,
+        extra_manifest: &str,
+        files: &[(&str, &str)],
+    ) {
         let mut versions = history(4, 3 * YEAR, YEAR);
         for (i, old) in versions.iter_mut().enumerate() {
             old.vers = format!("0.0.{i}");
@@ -136,7 +142,12 @@ impl Vet {
 }
 
 /// A `.crate`: `NAME-VERSION/Cargo.toml` (with `extra` manifest lines) plus `files`.
-pub(crate) fn crate_file(name: &str, version: &str, extra: &str, files: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn crate_file(
+    name: &str,
+    version: &str,
+    extra: &str,
+    files: &[(&str, &str)],
+) -> Vec<u8> {
     let mut b = tar::Builder::new(GzEncoder::new(Vec::new(), flate2::Compression::fast()));
     let manifest = format!(
         "[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n{extra}\n"

@@ -131,7 +131,10 @@ fn every_third_party_package_is_vetted_once_and_the_second_run_comes_from_the_ca
     first.expect_code(0);
     assert_eq!(
         vetted(&first),
-        [(IN_SHARD_1.to_owned(), false), (IN_SHARD_2.to_owned(), false)],
+        [
+            (IN_SHARD_1.to_owned(), false),
+            (IN_SHARD_2.to_owned(), false)
+        ],
         "{}",
         first.stderr
     );
@@ -165,11 +168,23 @@ fn every_third_party_package_is_vetted_once_and_the_second_run_comes_from_the_ca
     );
     assert_eq!(downloads(&f), downloaded, "a .crate was fetched again");
     assert_eq!(second.report["crates"], first.report["crates"]);
-    assert!(second.stderr.contains("(cached verdict)"), "{}", second.stderr);
-    assert!(second.stderr.contains("2 from the cache"), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("(cached verdict)"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stderr.contains("2 from the cache"),
+        "{}",
+        second.stderr
+    );
 
     // --no-cache vets again.
-    let third = vet_ws(&f, "third", &["--no-cache", "--phases", "provenance,inventory"]);
+    let third = vet_ws(
+        &f,
+        "third",
+        &["--no-cache", "--phases", "provenance,inventory"],
+    );
     third.expect_code(0);
     assert!(vetted(&third).iter().all(|(_, cached)| !cached));
 }
@@ -245,10 +260,19 @@ fn shards_merged_are_the_whole_workspace() {
         n.sort();
         n
     };
-    assert_eq!(names(&merged, "inventory"), names(&whole.report, "inventory"));
-    assert_eq!(names(&merged, "provenance"), names(&whole.report, "provenance"));
+    assert_eq!(
+        names(&merged, "inventory"),
+        names(&whole.report, "inventory")
+    );
+    assert_eq!(
+        names(&merged, "provenance"),
+        names(&whole.report, "provenance")
+    );
     assert_eq!(merged["vet"]["workspace"]["selected"], 2);
-    assert_eq!(merged["vet"]["workspace"]["shards"], serde_json::json!(["1/2", "2/2"]));
+    assert_eq!(
+        merged["vet"]["workspace"]["shards"],
+        serde_json::json!(["1/2", "2/2"])
+    );
 }
 
 #[test]
@@ -269,7 +293,12 @@ fn bad_inputs_are_exit_2_and_name_what_is_wrong() {
     assert!(run.stderr.contains("3/2"), "{}", run.stderr);
     // A workspace that does not exist.
     let out = command(&f, bin())
-        .args(["vet", "--manifest-path", "nowhere/Cargo.toml", "--cache-dir"])
+        .args([
+            "vet",
+            "--manifest-path",
+            "nowhere/Cargo.toml",
+            "--cache-dir",
+        ])
         .arg(f.cache())
         .output()
         .unwrap();
@@ -297,4 +326,95 @@ fn bad_inputs_are_exit_2_and_name_what_is_wrong() {
         assert!(stderr.contains(input.file_name().unwrap().to_str().unwrap()));
     }
     assert!(!f.scene.path("merged").exists());
+}
+
+#[test]
+fn a_package_whose_vet_failed_is_never_cached() {
+    let f = workspace("vet_ws_failed", &[IN_SHARD_1, "half-built"]);
+    f.publish(
+        "half-built",
+        "1.0.0",
+        "",
+        &[("src/lib.rs", "pub fn f( -> u8 { 1 }\n")],
+    );
+    for report in ["first", "second"] {
+        let run = vet_ws(&f, report, &[]);
+        run.expect_code(2);
+        let got = vetted(&run);
+        assert!(
+            got.contains(&("half-built".to_owned(), false)),
+            "{report}: {got:?}"
+        );
+        assert!(run.stderr.contains("failed on its own"), "{}", run.stderr);
+    }
+    // The clean one was cached after the first run.
+    let again = vet_ws(&f, "third", &[]);
+    assert!(vetted(&again).contains(&(IN_SHARD_1.to_owned(), true)));
+}
+
+#[test]
+fn a_git_dependency_is_inventoried_and_built_without_provenance() {
+    let f = workspace("vet_ws_git", &[]);
+    let repo = f.scene.path("git-dep");
+    std::fs::create_dir_all(repo.join("src")).unwrap();
+    std::fs::write(
+        repo.join("Cargo.toml"),
+        "[package]\nname = \"git-dep\"\nversion = \"0.3.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("src/lib.rs"),
+        "pub fn home() -> Option<std::ffi::OsString> { std::env::var_os(\"HOME\") }\n",
+    )
+    .unwrap();
+    for args in [
+        &["init", "-q"][..],
+        &["add", "."],
+        &["commit", "-qm", "git dependency"],
+    ] {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let manifest = f.scene.path("ws/Cargo.toml");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str(&format!(
+        "git-dep = {{ git = \"file://{}\" }}\n",
+        repo.display()
+    ));
+    std::fs::write(&manifest, text).unwrap();
+    let run = vet_ws(&f, "report", &[]);
+    run.expect_code(0);
+    assert_eq!(
+        vetted(&run),
+        [("git-dep".to_owned(), false)],
+        "{}",
+        run.stderr
+    );
+    let provenance = run.phase("provenance");
+    assert_eq!(provenance["status"], "skipped");
+    assert!(provenance["reason"]
+        .as_str()
+        .unwrap()
+        .contains("git package"));
+    assert_eq!(run.report["inventory"][0]["name"], "git-dep");
+    assert!(run.report["inventory"][0]["capabilities"]["env"].is_object());
+    assert_eq!(run.phase("build")["status"], "ran", "{}", run.stderr);
+    let built = run.report["crates"].as_array().unwrap();
+    assert!(
+        built
+            .iter()
+            .any(|c| c["name"] == "git-dep" && c["source"] == "git"),
+        "{built:#?}"
+    );
+    // A git package pinned by its commit is cached like a registry one.
+    let again = vet_ws(&f, "again", &[]);
+    assert_eq!(vetted(&again), [("git-dep".to_owned(), true)]);
 }

@@ -11,8 +11,8 @@ use super::model::{Report, ReportError, Summary, Verdict};
 use super::vet_section::{
     PhaseRecord, PhaseStatus, VetRequest, VetSections, VetVerdict, VettedCrate, WorkspaceScope,
 };
-use crate::vet::verdict::{crate_verdict, overall};
 use crate::report::ScriptStatus;
+use crate::vet::verdict::{crate_verdict, overall};
 
 /// Why reports could not be merged.
 #[derive(Debug, thiserror::Error)]
@@ -230,9 +230,7 @@ fn summary(r: &Report) -> Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{
-        BuildScript, CrateReport, Environment, Level, Reason, VetPhase, SCHEMA,
-    };
+    use crate::report::{BuildScript, CrateReport, Environment, Level, Reason, VetPhase, SCHEMA};
 
     fn vetted(name: &str, verdict: Verdict, reasons: Vec<Reason>) -> VettedCrate {
         VettedCrate {
@@ -352,11 +350,18 @@ mod tests {
         assert_eq!(m.vetting.verdict.unwrap().verdict, Verdict::Failed);
         let mut c = shard("c", vec![vetted("x", Verdict::Clean, vec![])], vec![]);
         c.vetting.verdict.as_mut().unwrap().crates[0].cached = true;
-        let d = shard("d", vec![vetted("x", Verdict::Clean, vec![reason("x")])], vec![]);
+        let d = shard(
+            "d",
+            vec![vetted("x", Verdict::Clean, vec![reason("x")])],
+            vec![],
+        );
         let m = merge(vec![c, d]).unwrap();
         let v = m.vetting.verdict.unwrap();
         assert_eq!(v.verdict, Verdict::Suspicious);
-        assert!(!v.crates[0].cached, "not every input took it from the cache");
+        assert!(
+            !v.crates[0].cached,
+            "not every input took it from the cache"
+        );
     }
 
     #[test]

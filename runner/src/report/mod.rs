@@ -19,11 +19,11 @@ mod vet_section;
 
 pub use diff_section::{DiffFinding, VetDiff};
 pub use fuzz_section::{Finding, Frame, FuzzSection, Instrumentation, TargetResult};
+pub use merge::{merge, merge_files, MergeError};
 pub use model::{
     BuildScript, CrateReport, Directive, Environment, FuzzReport, Granted, Report, ReportError,
     ScriptStatus, Summary, Verdict, SCHEMA,
 };
-pub use merge::{merge, merge_files, MergeError};
 pub use render::Format;
 pub use vet_section::{
     Code, Level, Neighbour, PhaseRecord, PhaseStatus, Provenance, Reason, Signal, TypoRule,

@@ -94,8 +94,12 @@ impl VerdictCache {
 
     fn path(&self, key: &CacheKey) -> PathBuf {
         let digest = key.digest();
-        self.dir
-            .join(format!("{}-{}-{}.json", key.name, key.version, &digest[..24]))
+        self.dir.join(format!(
+            "{}-{}-{}.json",
+            key.name,
+            key.version,
+            &digest[..24]
+        ))
     }
 
     /// The cached report for `key`, if there is a readable one.
@@ -219,7 +223,9 @@ mod tests {
         let other = key("bb", "provenance");
         assert!(!cache.put(&other, &report(Verdict::Failed)));
         let mut partial = report(Verdict::Clean);
-        partial.errors.push("inventory of itoa 1.0.0: unreadable".into());
+        partial
+            .errors
+            .push("inventory of itoa 1.0.0: unreadable".into());
         assert!(!cache.put(&other, &partial));
         let mut partial = report(Verdict::Clean);
         partial.vetting.phases.push(PhaseRecord {

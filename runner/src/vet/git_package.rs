@@ -76,17 +76,15 @@ pub(crate) fn vet(
             });
             let started = Instant::now();
             let outcome = match phase {
-                Phase::Inventory => {
-                    inventory::scan_package(&pkg.dir, &pkg.name, &pkg.version)
-                        .map(|inv| {
-                            let found = verdict::inventory_reasons(&inv);
-                            let words = format!("{} reason(s) against it", found.len());
-                            reasons.extend(found);
-                            sections.inventory.push(inv);
-                            words
-                        })
-                        .map_err(|e| error_chain(&e))
-                }
+                Phase::Inventory => inventory::scan_package(&pkg.dir, &pkg.name, &pkg.version)
+                    .map(|inv| {
+                        let found = verdict::inventory_reasons(&inv);
+                        let words = format!("{} reason(s) against it", found.len());
+                        reasons.extend(found);
+                        sections.inventory.push(inv);
+                        words
+                    })
+                    .map_err(|e| error_chain(&e)),
                 Phase::Build => build_at_commit(opts, pkg, progress).map(|b| {
                     let found = verdict::build_reasons(&b.crates);
                     let words = format!("{} crate(s) built", b.crates.len());
@@ -242,7 +240,10 @@ fn write_scratch(dir: &Path, name: &str, url: &str, commit: &str) -> std::io::Re
     );
     let manifest = dir.join("Cargo.toml");
     std::fs::write(&manifest, text)?;
-    std::fs::write(dir.join("lib.rs"), "// The vetted package is the dependency.\n")?;
+    std::fs::write(
+        dir.join("lib.rs"),
+        "// The vetted package is the dependency.\n",
+    )?;
     Ok(manifest)
 }
 
@@ -269,7 +270,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let m = write_scratch(tmp.path(), "dep", "https://h/r\"x", "abc").unwrap();
         let doc: toml::Table = toml::from_str(&std::fs::read_to_string(m).unwrap()).unwrap();
-        assert_eq!(doc["dependencies"]["dep"]["git"].as_str(), Some("https://h/r\"x"));
+        assert_eq!(
+            doc["dependencies"]["dep"]["git"].as_str(),
+            Some("https://h/r\"x")
+        );
         assert_eq!(doc["dependencies"]["dep"]["rev"].as_str(), Some("abc"));
     }
 }

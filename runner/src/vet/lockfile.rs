@@ -138,7 +138,12 @@ impl Lockfile {
             return Err(LockfileError::Revision {
                 since: since.to_owned(),
                 dir: workspace.to_owned(),
-                message: said.lines().next().unwrap_or("git failed").trim().to_owned(),
+                message: said
+                    .lines()
+                    .next()
+                    .unwrap_or("git failed")
+                    .trim()
+                    .to_owned(),
             });
         }
         Self::parse(
@@ -149,9 +154,9 @@ impl Lockfile {
 
     /// The locked package with this name, version and source.
     pub(crate) fn find(&self, name: &str, version: &str, source: &str) -> Option<&LockedPackage> {
-        self.packages.iter().find(|p| {
-            p.name == name && p.version == version && p.source.as_deref() == Some(source)
-        })
+        self.packages
+            .iter()
+            .find(|p| p.name == name && p.version == version && p.source.as_deref() == Some(source))
     }
 }
 

@@ -106,7 +106,8 @@ pub fn run(
             dir: p.manifest_dir.clone(),
         })
         .collect();
-    candidates.sort_by(|a, b| (&a.name, &a.version, &a.source).cmp(&(&b.name, &b.version, &b.source)));
+    candidates
+        .sort_by(|a, b| (&a.name, &a.version, &a.source).cmp(&(&b.name, &b.version, &b.source)));
     candidates.dedup_by(|a, b| a.name == b.name && a.version == b.version && a.source == b.source);
     let packages = candidates.len();
 
