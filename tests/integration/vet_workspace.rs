@@ -418,3 +418,30 @@ fn a_git_dependency_is_inventoried_and_built_without_provenance() {
     let again = vet_ws(&f, "again", &[]);
     assert_eq!(vetted(&again), [("git-dep".to_owned(), true)]);
 }
+
+#[test]
+fn the_ci_workflow_uses_only_flags_the_commands_have() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/ci.md")).unwrap();
+    let mut checked = 0;
+    for (command, help_args) in [
+        ("cargo airlock vet ", &["vet", "--help"][..]),
+        (
+            "cargo airlock report merge ",
+            &["report", "merge", "--help"],
+        ),
+    ] {
+        let help = Command::new(bin()).args(help_args).output().unwrap();
+        let help = String::from_utf8_lossy(&help.stdout).into_owned();
+        for line in doc.lines().filter(|l| l.contains(command)) {
+            for flag in line.split_whitespace().filter(|w| w.starts_with("--")) {
+                assert!(
+                    help.contains(flag),
+                    "{flag} of `{line}` is not in {help_args:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 6, "the workflow's commands were not found");
+}
