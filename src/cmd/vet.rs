@@ -21,6 +21,8 @@ use crate::outcome::Outcome;
 
 /// How many signals and events the summary shows.
 const SUMMARY_ITEMS: usize = 5;
+/// Above this many crates, the summary lists only those that are not clean.
+const SUMMARY_CRATES: usize = 12;
 
 /// Arguments of `cargo airlock vet`.
 #[derive(Debug, clap::Args)]
@@ -53,8 +55,9 @@ pub(crate) struct VetArgs {
     #[arg(long)]
     pub no_cache: bool,
     /// A registry of cargo's configuration (`[registries.NAME]` or
-    /// CARGO_REGISTRIES_<NAME>_INDEX; default: crates.io).
-    #[arg(long, value_name = "NAME")]
+    /// CARGO_REGISTRIES_<NAME>_INDEX; default: crates.io). A workspace's packages come from the
+    /// registries their lockfile names.
+    #[arg(long, value_name = "NAME", conflicts_with = "manifest_path")]
     pub registry: Option<String>,
     /// The phases to run, comma-separated (default: all this version supports).
     #[arg(long, value_name = "LIST")]
@@ -273,7 +276,31 @@ fn summary(r: &Report, dir: &Path) -> String {
     let v = r.vetting.verdict.as_ref();
     let verdict = v.map_or(Verdict::Failed, |v| v.verdict);
     let _ = writeln!(out, "\nairlock vet: {}", verdict.as_str().to_uppercase());
-    for c in v.map(|v| v.crates.as_slice()).unwrap_or_default() {
+    let crates = v.map(|v| v.crates.as_slice()).unwrap_or_default();
+    // A workspace may have hundreds: then only those that are not clean, and a count.
+    let listed: Vec<_> = if crates.len() > SUMMARY_CRATES {
+        let clean = crates
+            .iter()
+            .filter(|c| c.verdict == Verdict::Clean)
+            .count();
+        let _ = writeln!(
+            out,
+            "  {clean} of {} packages clean{}",
+            crates.len(),
+            if clean < crates.len() {
+                "; the others:"
+            } else {
+                ""
+            }
+        );
+        crates
+            .iter()
+            .filter(|c| c.verdict != Verdict::Clean)
+            .collect()
+    } else {
+        crates.iter().collect()
+    };
+    for c in listed {
         let _ = writeln!(
             out,
             "  {}{}: {}{}",

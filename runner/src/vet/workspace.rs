@@ -302,12 +302,16 @@ fn name_of_index(index: &str) -> String {
     format!("airlock-{clean}")
 }
 
-/// Marks every crate of a cached report as taken from the cache.
+/// Marks every crate of a cached report as taken from the cache; its phases took no time in
+/// this run.
 fn mark_cached(report: &mut Report) {
     if let Some(v) = report.vetting.verdict.as_mut() {
         for c in &mut v.crates {
             c.cached = true;
         }
+    }
+    for p in &mut report.vetting.phases {
+        p.duration_ms = None;
     }
 }
 
