@@ -26,7 +26,7 @@ use crate::build::BuildError;
 use crate::error_chain::error_chain;
 use crate::fuzz::project::in_shard;
 use crate::report::{
-    merge, MergeError, Report, Summary, VetRequest, VetSections, WorkspaceScope, SCHEMA,
+    merge, MergeError, Report, Summary, Verdict, VetRequest, VetSections, WorkspaceScope, SCHEMA,
 };
 
 /// What `vet --manifest-path` is given.
@@ -54,9 +54,9 @@ pub enum WorkspaceError {
     /// The workspace's graph could not be read.
     #[error(transparent)]
     Graph(#[from] BuildError),
-    /// `--since` could not be read.
+    /// The workspace's `Cargo.lock`, or the older one `--since` names, could not be read.
     #[error(transparent)]
-    Since(#[from] LockfileError),
+    Lockfile(#[from] LockfileError),
     /// A step every package shares failed (the cache directory, writing the reports).
     #[error(transparent)]
     Vet(#[from] VetError),
@@ -90,42 +90,23 @@ pub fn run(
 ) -> Result<VetResult, WorkspaceError> {
     let graph = Graph::load(&opts.vet.cargo, &opts.manifest_path)?;
     let lock_path = graph.workspace_root.join("Cargo.lock");
-    let lock = Lockfile::read(&lock_path).unwrap_or_default();
-    let mut candidates: Vec<Candidate> = graph
-        .packages
-        .iter()
-        .filter(|p| p.source != SourceKind::Path && !p.workspace_member)
-        .map(|p| Candidate {
-            name: p.name.clone(),
-            version: p.version.clone(),
-            kind: p.source,
-            source: p.location.clone(),
-            checksum: lock
-                .find(&p.name, &p.version, &p.location)
-                .and_then(|l| l.checksum.clone()),
-            dir: p.manifest_dir.clone(),
-        })
-        .collect();
-    candidates
-        .sort_by(|a, b| (&a.name, &a.version, &a.source).cmp(&(&b.name, &b.version, &b.source)));
-    candidates.dedup_by(|a, b| a.name == b.name && a.version == b.version && a.source == b.source);
+    // `cargo metadata` wrote it if it was missing; without one, nothing has a checksum (and
+    // nothing is cached).
+    let lock = if lock_path.is_file() {
+        Lockfile::read(&lock_path)?
+    } else {
+        Lockfile::default()
+    };
+    let mut candidates = candidates(&graph, &lock);
     let packages = candidates.len();
 
-    let mut unchanged = 0;
-    if let Some(since) = &opts.since {
-        let older = Lockfile::since(since, &opts.cwd, &graph.workspace_root)?;
-        candidates.retain(|c| {
-            let locked = LockedPackage {
-                name: c.name.clone(),
-                version: c.version.clone(),
-                source: Some(c.source.clone()),
-                checksum: c.checksum.clone(),
-            };
-            let keep = lockfile::change(&older, &locked) != Change::Unchanged;
-            unchanged += usize::from(!keep);
-            keep
-        });
-    }
+    let unchanged = match &opts.since {
+        Some(since) => {
+            let older = Lockfile::since(since, &opts.cwd, &graph.workspace_root)?;
+            drop_unchanged(&mut candidates, &older)
+        }
+        None => 0,
+    };
     let selected = select_shard(candidates, opts.shard);
 
     let cache = VerdictCache::new(&opts.vet.cache_dir);
@@ -137,55 +118,23 @@ pub fn run(
     let mut sources: HashMap<String, Result<RegistrySource, String>> = HashMap::new();
     let mut reports = Vec::new();
     for c in &selected {
-        let key = CacheKey::new(
-            &c.name,
-            &c.version,
-            &c.source,
-            c.checksum.as_deref(),
-            &opts.vet.tool_version,
-            &opts.vet.profile,
-            &opts.vet.phases,
-        );
-        // A registry package without a locked checksum has nothing that pins its content.
-        let cacheable = c.checksum.is_some() || c.kind == SourceKind::Git;
-        if cacheable && opts.use_cache {
-            if let Some(mut cached) = cache.get(&key) {
-                mark_cached(&mut cached);
-                progress(VetProgress::Cached {
-                    krate: format!("{} {}", c.name, c.version),
-                    verdict: cached
-                        .vetting
-                        .verdict
-                        .as_ref()
-                        .map_or(crate::report::Verdict::Failed, |v| v.verdict),
-                });
-                reports.push(cached);
-                continue;
-            }
-        }
-        let report = match c.kind {
-            SourceKind::Git => git_package::vet(
-                &opts.vet,
-                &GitPackage {
-                    name: c.name.clone(),
-                    version: c.version.clone(),
-                    source: c.source.clone(),
-                    dir: c.dir.clone(),
-                },
-                progress,
-            ),
-            _ => {
-                let source = sources
+        let source = match c.kind {
+            SourceKind::Git => None,
+            _ => Some(
+                sources
                     .entry(c.source.clone())
                     .or_insert_with(|| registry_for(&c.source, &opts.vet))
-                    .clone();
-                vet_registry_package(opts, c, source, &extra_names, progress)?
-            }
+                    .clone(),
+            ),
         };
-        if cacheable {
-            cache.put(&key, &report);
-        }
-        reports.push(report);
+        reports.push(vet_or_reuse(
+            opts,
+            &cache,
+            c,
+            source,
+            &extra_names,
+            progress,
+        )?);
     }
 
     let mut report = if reports.is_empty() {
@@ -203,6 +152,8 @@ pub fn run(
         workspace: None,
     });
     request.specs = selected.iter().map(Candidate::spec).collect();
+    request.time_secs = Some(opts.vet.time.as_secs());
+    request.cache_dir = opts.vet.cache_dir.clone();
     request.workspace = Some(WorkspaceScope {
         manifest_path: opts.manifest_path.clone(),
         packages,
@@ -215,6 +166,98 @@ pub fn run(
         selected: selected.len(),
     });
     Ok(pipeline::write(report, &opts.vet.report_dir)?)
+}
+
+/// The third-party packages of `graph` (registry and git; not the workspace's own path
+/// packages), each once, in name order, with their checksums from `lock`.
+fn candidates(graph: &Graph, lock: &Lockfile) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = graph
+        .packages
+        .iter()
+        .filter(|p| p.source != SourceKind::Path && !p.workspace_member)
+        .map(|p| Candidate {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            kind: p.source,
+            source: p.location.clone(),
+            checksum: lock
+                .find(&p.name, &p.version, &p.location)
+                .and_then(|l| l.checksum.clone()),
+            dir: p.manifest_dir.clone(),
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.name, &a.version, &a.source).cmp(&(&b.name, &b.version, &b.source)));
+    out.dedup_by(|a, b| a.name == b.name && a.version == b.version && a.source == b.source);
+    out
+}
+
+/// Drops the candidates locked exactly so in `older`; returns how many.
+fn drop_unchanged(candidates: &mut Vec<Candidate>, older: &Lockfile) -> usize {
+    let before = candidates.len();
+    candidates.retain(|c| {
+        let locked = LockedPackage {
+            name: c.name.clone(),
+            version: c.version.clone(),
+            source: Some(c.source.clone()),
+            checksum: c.checksum.clone(),
+        };
+        lockfile::change(older, &locked) != Change::Unchanged
+    });
+    before - candidates.len()
+}
+
+/// The report of `c`: from the cache when a complete vet of exactly it is there (and the cache
+/// is used), else vetted now (`source`: its registry; None for a git package) and cached.
+fn vet_or_reuse(
+    opts: &WorkspaceOptions,
+    cache: &VerdictCache,
+    c: &Candidate,
+    source: Option<Result<RegistrySource, String>>,
+    extra_names: &[String],
+    progress: &(dyn Fn(VetProgress) + Sync),
+) -> Result<Report, WorkspaceError> {
+    let key = CacheKey::new(
+        &c.name,
+        &c.version,
+        &c.source,
+        c.checksum.as_deref(),
+        &opts.vet.tool_version,
+        &opts.vet.profile,
+        &opts.vet.phases,
+    );
+    // A registry package without a locked checksum has nothing that pins its content.
+    let cacheable = c.checksum.is_some() || c.kind == SourceKind::Git;
+    if cacheable && opts.use_cache {
+        if let Some(mut cached) = cache.get(&key) {
+            mark_cached(&mut cached);
+            progress(VetProgress::Cached {
+                krate: format!("{} {}", c.name, c.version),
+                verdict: cached
+                    .vetting
+                    .verdict
+                    .as_ref()
+                    .map_or(Verdict::Failed, |v| v.verdict),
+            });
+            return Ok(cached);
+        }
+    }
+    let report = match source {
+        None => git_package::vet(
+            &opts.vet,
+            &GitPackage {
+                name: c.name.clone(),
+                version: c.version.clone(),
+                source: c.source.clone(),
+                dir: c.dir.clone(),
+            },
+            progress,
+        ),
+        Some(source) => vet_registry_package(opts, c, source, extra_names, progress)?,
+    };
+    if cacheable {
+        cache.put(&key, &report);
+    }
+    Ok(report)
 }
 
 /// The packages of shard `k` of `n` (all of them without `--shard`), by a stable hash of
