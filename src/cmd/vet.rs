@@ -475,3 +475,66 @@ fn important(r: &Report) -> Vec<String> {
     }
     items
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runner::report::{VetVerdict, VettedCrate, WorkspaceScope};
+
+    fn workspace_report(clean: usize, suspicious: usize) -> Report {
+        let crate_ = |i: usize, verdict: Verdict| VettedCrate {
+            name: format!("dep{i}"),
+            version: Some("1.0.0".into()),
+            verdict,
+            reasons: vec![],
+            cached: i % 2 == 0,
+        };
+        let mut crates: Vec<VettedCrate> = (0..clean).map(|i| crate_(i, Verdict::Clean)).collect();
+        crates.extend((clean..clean + suspicious).map(|i| crate_(i, Verdict::Suspicious)));
+        let json = serde_json::json!({
+            "schema": "airlock.report/1", "command": "vet",
+            "summary": {"crates": 0, "clean": 0, "suspicious": 0, "failed": 0,
+                        "build_scripts_run": 0, "proc_macro_runs": 0, "build_succeeded": true},
+            "crates": [], "environment": {"kernel": "", "landlock_abi": null, "profile": "",
+                                          "tool_version": "", "toolchain": ""}
+        });
+        let mut r: Report = serde_json::from_value(json).unwrap();
+        r.vetting.verdict = Some(VetVerdict {
+            verdict: Verdict::Clean,
+            reasons: vec![],
+            crates,
+        });
+        r
+    }
+
+    #[test]
+    fn a_large_workspace_lists_only_what_is_not_clean() {
+        let text = summary(&workspace_report(20, 1), Path::new("/r"));
+        assert!(
+            text.contains("20 of 21 packages clean; the others:"),
+            "{text}"
+        );
+        assert!(text.contains("dep20 1.0.0: suspicious"), "{text}");
+        assert!(!text.contains("dep3 1.0.0"), "{text}");
+        let small = summary(&workspace_report(2, 0), Path::new("/r"));
+        assert!(small.contains("dep0 1.0.0: clean [cached]"), "{small}");
+        assert!(small.contains("dep1 1.0.0: clean\n"), "{small}");
+    }
+
+    #[test]
+    fn the_workspace_line_says_what_was_skipped_and_why() {
+        let ws = WorkspaceScope {
+            manifest_path: "/w/Cargo.toml".into(),
+            packages: 12,
+            since: Some("origin/main".into()),
+            unchanged: 9,
+            shards: vec!["1/2".into()],
+            selected: 2,
+        };
+        assert_eq!(
+            workspace_line(&ws, 1),
+            "Workspace: 12 third-party packages; 9 unchanged since origin/main (not vetted); \
+             2 vetted in shard 1/2 (1 from the cache)"
+        );
+    }
+}
