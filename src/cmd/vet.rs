@@ -137,6 +137,7 @@ pub(crate) fn run(args: VetArgs) -> anyhow::Result<Outcome> {
         config: ConfigInputs::from_process(&config_dir),
         source: None,
         extra_names: Vec::new(),
+        inventory_dependencies: true,
         phases,
         time,
         report_dir,

@@ -24,6 +24,9 @@ pub struct VetOptions {
     pub source: Option<RegistrySource>,
     /// Names a typo neighbour is also looked for among (a workspace's other packages).
     pub extra_names: Vec<String>,
+    /// Also inventory the other packages of the graph cargo resolves for each crate (a
+    /// workspace's vet vets every package of its graph on its own instead).
+    pub inventory_dependencies: bool,
     /// The phases to run.
     pub phases: PhaseSelection,
     /// The budget of the run-time phases (recorded; see [`super::phases::DEFAULT_TIME`]).

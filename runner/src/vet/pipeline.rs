@@ -307,6 +307,10 @@ impl Pipeline<'_> {
             words(&reasons, inv.signals.len(), "signal")
         );
         self.sections.inventory.push(inv);
+        if !self.opts.inventory_dependencies {
+            self.crates[i].reasons.extend(reasons);
+            return Ok(words);
+        }
         // The rest of the graph cargo resolves for it (host platform), from cargo's own
         // checksum-verified sources.
         let ws = self.scratch(&u)?;

@@ -293,6 +293,9 @@ fn vet_registry_package(
         registry,
         source: Some(source),
         extra_names: extra_names.to_vec(),
+        // Its dependencies are packages of the workspace's graph too, each vetted on its own
+        // (and cached on its own) as the workspace's lockfile resolves them.
+        inventory_dependencies: false,
         ..opts.vet.clone()
     };
     match pipeline::vet_crates(&package_opts, progress) {
