@@ -30,7 +30,7 @@ pub(crate) enum Command {
     /// Vet crates before they enter a dependency tree: registry provenance, static inventory,
     /// sandboxed build; one verdict.
     Vet(crate::cmd::vet::VetArgs),
-    /// Render a saved report.json as md, sarif, html or json.
+    /// Render a saved report.json as md, sarif, html or json, or merge reports (`report merge`).
     Report(crate::cmd::report::ReportArgs),
 }
 

@@ -15,25 +15,49 @@ use runner::report::{Level, Reason, Report, Verdict};
 use runner::vet::pipeline::{self, PhaseSelection, VetOptions, VetProgress};
 use runner::vet::registry::ConfigInputs;
 use runner::vet::spec::{CrateSpec, UpdateSpec};
+use runner::vet::workspace::{self, WorkspaceOptions};
 
 use crate::outcome::Outcome;
 
 /// How many signals and events the summary shows.
 const SUMMARY_ITEMS: usize = 5;
+/// Above this many crates, the summary lists only those that are not clean.
+const SUMMARY_CRATES: usize = 12;
 
 /// Arguments of `cargo airlock vet`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  cargo airlock vet semver@1.0.26\n  cargo airlock vet itoa anyhow --phases provenance,inventory\n  cargo airlock vet my-crate@0.3.1 --registry company\n  cargo airlock vet serde@1.0.199..1.0.200   (an update: what 1.0.200 adds)\n\nPhases: provenance, inventory, build, and diff for an update (test, load, probe and fuzz are listed in the report as not run by this version).\n\nExit status: 0 clean, 1 suspicious or a crate that does not exist, 2 could not vet (bad spec, unknown or unreachable registry, checksum mismatch, a build that failed on its own)."
+    after_help = "Examples:\n  cargo airlock vet semver@1.0.26\n  cargo airlock vet itoa anyhow --phases provenance,inventory\n  cargo airlock vet my-crate@0.3.1 --registry company\n  cargo airlock vet serde@1.0.199..1.0.200   (an update: what 1.0.200 adds)\n  cargo airlock vet --manifest-path .   (every third-party package of the workspace)\n  cargo airlock vet --manifest-path . --since origin/main   (only what a pull request adds or changes)\n  cargo airlock vet --manifest-path . --since old/Cargo.lock --shard 2/4\n\nPhases: provenance, inventory, build, and diff for an update (test, load, probe and fuzz are listed in the report as not run by this version).\n\nA workspace's verdicts are cached in the cache directory by name, version, checksum, tool version, profile and phases: a package vetted completely before is reported from the cache (`cached: true`); --no-cache vets it again.\n\nExit status: 0 clean, 1 suspicious or a crate that does not exist, 2 could not vet (bad spec, unknown or unreachable registry, checksum mismatch, a build that failed on its own, a --since that is neither a lockfile nor a revision with one, a bad --shard)."
 )]
 pub(crate) struct VetArgs {
     /// The crates to vet, each `NAME` (the newest non-yanked version) or `NAME@VERSION`; or one
     /// update `NAME@OLD..NEW` (NEW vetted and compared with OLD).
-    #[arg(required = true, value_name = "CRATE[@VERSION]")]
+    #[arg(
+        required_unless_present = "manifest_path",
+        conflicts_with = "manifest_path",
+        value_name = "CRATE[@VERSION]"
+    )]
     pub specs: Vec<String>,
+    /// Vet every third-party package (registry and git) of this workspace's graph instead: its
+    /// Cargo.toml, or the directory holding it.
+    #[arg(long, value_name = "M")]
+    pub manifest_path: Option<PathBuf>,
+    /// Only the packages added or changed since this older Cargo.lock, or since this git
+    /// revision's Cargo.lock (`git show REV:Cargo.lock` in the workspace).
+    #[arg(long, value_name = "LOCKFILE|REV", requires = "manifest_path")]
+    pub since: Option<String>,
+    /// Vet only shard K of N of the workspace's packages (split deterministically by
+    /// name@version, as `fuzz --shard` splits targets), e.g. 2/4.
+    #[arg(long, value_name = "K/N", value_parser = crate::cmd::fuzz::parse_shard, requires = "manifest_path")]
+    pub shard: Option<(u32, u32)>,
+    /// Vet every package again instead of reusing a cached verdict (fresh verdicts are still
+    /// cached).
+    #[arg(long)]
+    pub no_cache: bool,
     /// A registry of cargo's configuration (`[registries.NAME]` or
-    /// CARGO_REGISTRIES_<NAME>_INDEX; default: crates.io).
-    #[arg(long, value_name = "NAME")]
+    /// CARGO_REGISTRIES_<NAME>_INDEX; default: crates.io). A workspace's packages come from the
+    /// registries their lockfile names.
+    #[arg(long, value_name = "NAME", conflicts_with = "manifest_path")]
     pub registry: Option<String>,
     /// The phases to run, comma-separated (default: all this version supports).
     #[arg(long, value_name = "LIST")]
@@ -86,20 +110,34 @@ pub(crate) fn run(args: VetArgs) -> anyhow::Result<Outcome> {
         None => pipeline::DEFAULT_TIME,
     };
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let manifest = args
+        .manifest_path
+        .as_deref()
+        .map(|m| runner::vet::workspace::manifest_of(&cwd.join(m)));
+    // A workspace's own cargo configuration applies to its registries.
+    let config_dir = manifest
+        .as_deref()
+        .and_then(Path::parent)
+        .map_or_else(|| cwd.clone(), Path::to_owned);
     let cache_dir = match args.cache_dir {
         Some(d) => d,
         None => pipeline::default_cache_dir().context(
             "no cache directory: neither XDG_CACHE_HOME nor HOME is set; pass --cache-dir DIR",
         )?,
     };
-    let report_dir = args.report_dir.unwrap_or_else(|| default_report_dir(&cwd));
+    let report_dir = args
+        .report_dir
+        .unwrap_or_else(|| default_report_dir(&config_dir));
     let airlock_bin = std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .context("cannot find the cargo-airlock binary itself (needed as the rustc wrapper)")?;
     let opts = VetOptions {
         specs,
         registry: args.registry,
-        config: ConfigInputs::from_process(&cwd),
+        config: ConfigInputs::from_process(&config_dir),
+        source: None,
+        extra_names: Vec::new(),
+        inventory_dependencies: true,
         phases,
         time,
         report_dir,
@@ -126,6 +164,8 @@ pub(crate) fn run(args: VetArgs) -> anyhow::Result<Outcome> {
     };
     let display = Mutex::new(display);
     let current = Mutex::new(String::new());
+    // A workspace runs the pipeline once per package: say why a phase is skipped once.
+    let said_skipped = Mutex::new(std::collections::BTreeSet::new());
     let on_progress = |p: VetProgress| {
         let d = display.lock().unwrap_or_else(|e| e.into_inner());
         let mut now = current.lock().unwrap_or_else(|e| e.into_inner());
@@ -154,6 +194,10 @@ pub(crate) fn run(args: VetArgs) -> anyhow::Result<Outcome> {
             {
                 bar.set_message(format!("{now} (running: {})", running.join(", ")))
             }
+            (Display::Bar(bar), VetProgress::Cached { krate, verdict }) => bar.println(format!(
+                "airlock: {krate}: {} (cached verdict)",
+                verdict.as_str()
+            )),
             (Display::Bar(_), _) => {}
             (Display::Lines, VetProgress::Started { .. } | VetProgress::Build(_)) => {}
             (
@@ -166,13 +210,30 @@ pub(crate) fn run(args: VetArgs) -> anyhow::Result<Outcome> {
                 },
             ) => eprintln!("airlock: {phase} of {krate}: {outcome} ({})", secs(elapsed)),
             (Display::Lines, VetProgress::Skipped { phase, reason }) => {
-                eprintln!("airlock: {phase} skipped: {reason}")
+                let mut said = said_skipped.lock().unwrap_or_else(|e| e.into_inner());
+                if said.insert((phase, reason.clone())) {
+                    eprintln!("airlock: {phase} skipped: {reason}")
+                }
+            }
+            (Display::Lines, VetProgress::Cached { krate, verdict }) => {
+                eprintln!("airlock: {krate}: {} (cached verdict)", verdict.as_str())
             }
         }
     };
-    let result = match &update {
-        Some(u) => runner::vet::run_update(&opts, u, &on_progress),
-        None => pipeline::run(&opts, &on_progress),
+    let result: anyhow::Result<_> = match (&update, manifest) {
+        (Some(u), _) => runner::vet::run_update(&opts, u, &on_progress).map_err(Into::into),
+        (None, Some(manifest_path)) => {
+            let ws = WorkspaceOptions {
+                vet: opts,
+                manifest_path,
+                since: args.since,
+                shard: args.shard,
+                use_cache: !args.no_cache,
+                cwd,
+            };
+            workspace::run(&ws, &on_progress).map_err(Into::into)
+        }
+        (None, None) => pipeline::run(&opts, &on_progress).map_err(Into::into),
     };
     if let Display::Bar(bar) = &*display.lock().unwrap_or_else(|e| e.into_inner()) {
         bar.finish_and_clear();
@@ -216,7 +277,31 @@ fn summary(r: &Report, dir: &Path) -> String {
     let v = r.vetting.verdict.as_ref();
     let verdict = v.map_or(Verdict::Failed, |v| v.verdict);
     let _ = writeln!(out, "\nairlock vet: {}", verdict.as_str().to_uppercase());
-    for c in v.map(|v| v.crates.as_slice()).unwrap_or_default() {
+    let crates = v.map(|v| v.crates.as_slice()).unwrap_or_default();
+    // A workspace may have hundreds: then only those that are not clean, and a count.
+    let listed: Vec<_> = if crates.len() > SUMMARY_CRATES {
+        let clean = crates
+            .iter()
+            .filter(|c| c.verdict == Verdict::Clean)
+            .count();
+        let _ = writeln!(
+            out,
+            "  {clean} of {} packages clean{}",
+            crates.len(),
+            if clean < crates.len() {
+                "; the others:"
+            } else {
+                ""
+            }
+        );
+        crates
+            .iter()
+            .filter(|c| c.verdict != Verdict::Clean)
+            .collect()
+    } else {
+        crates.iter().collect()
+    };
+    for c in listed {
         let _ = writeln!(
             out,
             "  {}{}: {}{}",
@@ -231,6 +316,14 @@ fn summary(r: &Report, dir: &Path) -> String {
                 n => format!(" ({n} reason{})", if n == 1 { "" } else { "s" }),
             }
         );
+        if c.cached {
+            out.pop();
+            out.push_str(" [cached]\n");
+        }
+    }
+    if let Some(ws) = r.vetting.vet.as_ref().and_then(|v| v.workspace.as_ref()) {
+        let cached = v.map_or(0, |v| v.crates.iter().filter(|c| c.cached).count());
+        let _ = writeln!(out, "{}", workspace_line(ws, cached));
     }
     let items = important(r);
     if !items.is_empty() {
@@ -302,6 +395,37 @@ fn summary(r: &Report, dir: &Path) -> String {
     out
 }
 
+/// `Workspace: 12 third-party packages; 9 unchanged since origin/main; 2 in shard 1/2 (1
+/// from the cache)`.
+fn workspace_line(ws: &runner::report::WorkspaceScope, cached: usize) -> String {
+    let mut parts = vec![format!(
+        "{} third-party package{}",
+        ws.packages,
+        if ws.packages == 1 { "" } else { "s" }
+    )];
+    if let Some(since) = &ws.since {
+        parts.push(format!(
+            "{} unchanged since {since} (not vetted)",
+            ws.unchanged
+        ));
+    }
+    let scope = if ws.shards.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " in shard{} {}",
+            if ws.shards.len() == 1 { "" } else { "s" },
+            ws.shards.join(", ")
+        )
+    };
+    let from_cache = match cached {
+        0 => String::new(),
+        n => format!(" ({n} from the cache)"),
+    };
+    parts.push(format!("{} vetted{scope}{from_cache}", ws.selected));
+    format!("Workspace: {}", parts.join("; "))
+}
+
 /// The reasons (most important first), then the `info` signals of provenance and inventory,
 /// one line each with where they come from.
 fn important(r: &Report) -> Vec<String> {
@@ -351,4 +475,67 @@ fn important(r: &Report) -> Vec<String> {
         }
     }
     items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runner::report::{VetVerdict, VettedCrate, WorkspaceScope};
+
+    fn workspace_report(clean: usize, suspicious: usize) -> Report {
+        let crate_ = |i: usize, verdict: Verdict| VettedCrate {
+            name: format!("dep{i}"),
+            version: Some("1.0.0".into()),
+            verdict,
+            reasons: vec![],
+            cached: i % 2 == 0,
+        };
+        let mut crates: Vec<VettedCrate> = (0..clean).map(|i| crate_(i, Verdict::Clean)).collect();
+        crates.extend((clean..clean + suspicious).map(|i| crate_(i, Verdict::Suspicious)));
+        let json = serde_json::json!({
+            "schema": "airlock.report/1", "command": "vet",
+            "summary": {"crates": 0, "clean": 0, "suspicious": 0, "failed": 0,
+                        "build_scripts_run": 0, "proc_macro_runs": 0, "build_succeeded": true},
+            "crates": [], "environment": {"kernel": "", "landlock_abi": null, "profile": "",
+                                          "tool_version": "", "toolchain": ""}
+        });
+        let mut r: Report = serde_json::from_value(json).unwrap();
+        r.vetting.verdict = Some(VetVerdict {
+            verdict: Verdict::Clean,
+            reasons: vec![],
+            crates,
+        });
+        r
+    }
+
+    #[test]
+    fn a_large_workspace_lists_only_what_is_not_clean() {
+        let text = summary(&workspace_report(20, 1), Path::new("/r"));
+        assert!(
+            text.contains("20 of 21 packages clean; the others:"),
+            "{text}"
+        );
+        assert!(text.contains("dep20 1.0.0: suspicious"), "{text}");
+        assert!(!text.contains("dep3 1.0.0"), "{text}");
+        let small = summary(&workspace_report(2, 0), Path::new("/r"));
+        assert!(small.contains("dep0 1.0.0: clean [cached]"), "{small}");
+        assert!(small.contains("dep1 1.0.0: clean\n"), "{small}");
+    }
+
+    #[test]
+    fn the_workspace_line_says_what_was_skipped_and_why() {
+        let ws = WorkspaceScope {
+            manifest_path: "/w/Cargo.toml".into(),
+            packages: 12,
+            since: Some("origin/main".into()),
+            unchanged: 9,
+            shards: vec!["1/2".into()],
+            selected: 2,
+        };
+        assert_eq!(
+            workspace_line(&ws, 1),
+            "Workspace: 12 third-party packages; 9 unchanged since origin/main (not vetted); \
+             2 vetted in shard 1/2 (1 from the cache)"
+        );
+    }
 }

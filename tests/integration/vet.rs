@@ -18,20 +18,20 @@ use crate::support::{bin, Scene};
 const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// A registry with a test cargo home and a cache, and the vet runs against it.
-struct Fixture {
-    registry: Registry,
-    scene: Scene,
+pub(crate) struct Fixture {
+    pub(crate) registry: Registry,
+    pub(crate) scene: Scene,
 }
 
-struct Vet {
-    code: i32,
-    stderr: String,
-    report: Value,
-    report_dir: PathBuf,
+pub(crate) struct Vet {
+    pub(crate) code: i32,
+    pub(crate) stderr: String,
+    pub(crate) report: Value,
+    pub(crate) report_dir: PathBuf,
 }
 
 impl Fixture {
-    fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str) -> Self {
         let scene = Scene::new(name);
         std::fs::create_dir_all(scene.path("cargo-home")).unwrap();
         Self {
@@ -40,13 +40,19 @@ impl Fixture {
         }
     }
 
-    fn cache(&self) -> PathBuf {
+    pub(crate) fn cache(&self) -> PathBuf {
         self.scene.path("cache")
     }
 
     /// Publishes `name` `version` (a year old, after a history of older versions) with `files`
     /// and the manifest `extra` lines.
-    fn publish(&self, name: &str, version: &str, extra_manifest: &str, files: &[(&str, &str)]) {
+    pub(crate) fn publish(
+        &self,
+        name: &str,
+        version: &str,
+        extra_manifest: &str,
+        files: &[(&str, &str)],
+    ) {
         let mut versions = history(4, 3 * YEAR, YEAR);
         for (i, old) in versions.iter_mut().enumerate() {
             old.vers = format!("0.0.{i}");
@@ -98,7 +104,7 @@ impl Fixture {
 
 impl Vet {
     #[track_caller]
-    fn expect_code(&self, code: i32) {
+    pub(crate) fn expect_code(&self, code: i32) {
         assert_eq!(
             self.code, code,
             "exit code; stderr:\n{}\nreport: {:#}",
@@ -106,7 +112,7 @@ impl Vet {
         );
     }
 
-    fn verdict(&self) -> &str {
+    pub(crate) fn verdict(&self) -> &str {
         self.report["verdict"]["verdict"].as_str().unwrap_or("")
     }
 
@@ -127,7 +133,7 @@ impl Vet {
             .unwrap_or_default()
     }
 
-    fn phase(&self, name: &str) -> &Value {
+    pub(crate) fn phase(&self, name: &str) -> &Value {
         self.report["phases"]
             .as_array()
             .and_then(|ps| ps.iter().find(|p| p["phase"] == name))
@@ -136,7 +142,12 @@ impl Vet {
 }
 
 /// A `.crate`: `NAME-VERSION/Cargo.toml` (with `extra` manifest lines) plus `files`.
-fn crate_file(name: &str, version: &str, extra: &str, files: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn crate_file(
+    name: &str,
+    version: &str,
+    extra: &str,
+    files: &[(&str, &str)],
+) -> Vec<u8> {
     let mut b = tar::Builder::new(GzEncoder::new(Vec::new(), flate2::Compression::fast()));
     let manifest = format!(
         "[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n{extra}\n"

@@ -372,6 +372,10 @@ pub struct VettedCrate {
     /// Why it is not clean.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<Reason>,
+    /// The verdict, reasons and sections were reused from the verdict cache (`vet
+    /// --manifest-path`), not found by this run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
 }
 
 /// `verdict` (top level): `suspicious` when any crate is, else `failed` when any could not be
@@ -402,4 +406,28 @@ pub struct VetRequest {
     pub time_secs: Option<u64>,
     /// Where packages were downloaded and unpacked.
     pub cache_dir: PathBuf,
+    /// Which packages of a workspace were vetted (`vet --manifest-path`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<WorkspaceScope>,
+}
+
+/// `vet.workspace`: the third-party packages of a workspace's graph, and which of them this
+/// report vetted (after `--since` and `--shard`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceScope {
+    /// The workspace's `Cargo.toml`.
+    pub manifest_path: PathBuf,
+    /// Third-party packages (registry and git) in its graph.
+    pub packages: usize,
+    /// `--since`: the lockfile or git revision compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Packages unchanged since `since` (same name, version, source and checksum): not vetted.
+    #[serde(default)]
+    pub unchanged: usize,
+    /// The shards (`K/N`) this report covers; empty when the packages were not sharded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<String>,
+    /// Packages this report vetted (or took from the verdict cache).
+    pub selected: usize,
 }

@@ -17,9 +17,17 @@
 //! workspace that depends on the crate, `scratch`) and `verdict` turns what they found into the
 //! report's verdict and reasons; `phases` is the `--phases` selection and `options` what a run
 //! takes and gives back. `update` vets `CRATE@OLD..NEW` (both versions, then `diff`).
+//!
+//! [`workspace`] vets the third-party packages of a workspace (`--manifest-path`), each through
+//! the same pipeline: `lockfile` says which changed since an older `Cargo.lock` (`--since`),
+//! `cache` keeps complete verdicts so a nightly run re-vets only what changed, and `--shard`
+//! splits the packages as `fuzz --shard` splits targets.
 
+mod cache;
 mod diff;
 mod error;
+mod git_package;
+mod lockfile;
 mod options;
 mod phases;
 pub mod pipeline;
@@ -29,7 +37,9 @@ mod scratch;
 pub mod spec;
 pub mod typo;
 mod update;
-mod verdict;
+pub(crate) mod verdict;
+pub mod workspace;
 
 pub use error::VetError;
+pub use lockfile::LockfileError;
 pub use update::run_update;

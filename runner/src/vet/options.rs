@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::phases::{Phase, PhaseSelection};
-use super::registry::ConfigInputs;
+use super::registry::{ConfigInputs, RegistrySource};
 use super::spec::CrateSpec;
 use crate::build;
 use crate::report::{Report, Verdict};
@@ -19,6 +19,14 @@ pub struct VetOptions {
     pub registry: Option<String>,
     /// Where cargo's configuration is read from.
     pub config: ConfigInputs,
+    /// The registry already resolved (a workspace's package names its registry by index URL),
+    /// in place of resolving `registry` from the configuration.
+    pub source: Option<RegistrySource>,
+    /// Names a typo neighbour is also looked for among (a workspace's other packages).
+    pub extra_names: Vec<String>,
+    /// Also inventory the other packages of the graph cargo resolves for each crate (a
+    /// workspace's vet vets every package of its graph on its own instead).
+    pub inventory_dependencies: bool,
     /// The phases to run.
     pub phases: PhaseSelection,
     /// The budget of the run-time phases (recorded; see [`super::phases::DEFAULT_TIME`]).
@@ -71,6 +79,13 @@ pub enum VetProgress {
     },
     /// Progress of the sandboxed build.
     Build(build::Progress),
+    /// A package's verdict was taken from the verdict cache (`vet --manifest-path`).
+    Cached {
+        /// The crate (`name version`).
+        krate: String,
+        /// Its cached verdict.
+        verdict: Verdict,
+    },
 }
 
 /// What a vet produced.

@@ -111,7 +111,10 @@ pub(crate) fn vet_crates(
     opts: &VetOptions,
     progress: &(dyn Fn(VetProgress) + Sync),
 ) -> Result<Vetting, VetError> {
-    let source = RegistrySource::resolve(opts.registry.as_deref(), &opts.config)?;
+    let source = match &opts.source {
+        Some(source) => source.clone(),
+        None => RegistrySource::resolve(opts.registry.as_deref(), &opts.config)?,
+    };
     std::fs::create_dir_all(&opts.cache_dir).map_err(|source| VetError::Cache {
         path: opts.cache_dir.clone(),
         source,
@@ -122,6 +125,7 @@ pub(crate) fn vet_crates(
         index: source.index.clone(),
         time_secs: Some(opts.time.as_secs()),
         cache_dir: opts.cache_dir.clone(),
+        workspace: None,
     };
     let registry = SparseRegistry::open(source, &opts.cache_dir)?;
     let mut p = Pipeline {
@@ -155,7 +159,7 @@ pub(crate) fn vet_crates(
     for c in &mut p.crates {
         let options = ProvenanceOptions {
             now: opts.now,
-            extra_names: Vec::new(),
+            extra_names: opts.extra_names.clone(),
         };
         match provenance::assess(&p.registry, &c.spec, &options) {
             Ok(a) => {
@@ -303,6 +307,10 @@ impl Pipeline<'_> {
             words(&reasons, inv.signals.len(), "signal")
         );
         self.sections.inventory.push(inv);
+        if !self.opts.inventory_dependencies {
+            self.crates[i].reasons.extend(reasons);
+            return Ok(words);
+        }
         // The rest of the graph cargo resolves for it (host platform), from cargo's own
         // checksum-verified sources.
         let ws = self.scratch(&u)?;

@@ -121,6 +121,7 @@ pub(crate) fn crate_verdict(
         version,
         verdict,
         reasons,
+        cached: false,
     }
 }
 

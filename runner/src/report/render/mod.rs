@@ -317,6 +317,7 @@ mod tests {
                 version: Some("0.1.0".into()),
                 verdict: Verdict::Suspicious,
                 reasons: vec![reason],
+                cached: false,
             }],
         });
         r.vetting.phases.push(PhaseRecord {
