@@ -31,6 +31,15 @@ pub const ESTABLISHED_HEAD_START: Duration = Duration::from_secs(2 * 365 * 24 * 
 /// `older-versions-yanked` needs at least this many yanked earlier versions (one yanked release
 /// fixed by the next is ordinary).
 pub const MIN_YANKED_EARLIER: usize = 2;
+/// `older-versions-yanked` warns while this version is younger than this: a hijacked release
+/// steers users to itself in the days after it appears. Calibrated on real crates (ahash,
+/// subtle, untrusted, zeroize): maintainers who yank old versions as a habit leave a release
+/// that has stood for months, which is information only.
+pub const YANK_STEERING_WINDOW: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+/// A crate with few versions counts as "little used" for `typo-neighbour` only while it is
+/// younger than this: a name that has stood this long beside its neighbour (adler2 beside adler)
+/// is a successor or a fork people depend on, not a fresh squat.
+pub const TYPO_STANDING: Duration = Duration::from_secs(2 * 365 * 24 * 60 * 60);
 /// Index lookups of typo candidates run on at most this many threads.
 pub const LOOKUP_THREADS: usize = 8;
 
@@ -179,17 +188,28 @@ fn version_signals(file: &IndexFile, entry: &IndexEntry, now: SystemTime, out: &
             .map(|e| e.vers.to_string())
             .collect();
         if yanked.len() >= MIN_YANKED_EARLIER && yanked.len() * 2 > earlier.len() {
+            let age = entry
+                .published_at()
+                .and_then(|t| now.duration_since(t).ok());
+            let steering = age.is_none_or(|a| a < YANK_STEERING_WINDOW);
+            let mut reason = format!(
+                "{} {v} is not yanked, but {} of the {} earlier versions are ({}), so cargo \
+                 steers every user to it",
+                entry.name,
+                yanked.len(),
+                earlier.len(),
+                yanked.join(", ")
+            );
+            if let (false, Some(a)) = (steering, age) {
+                reason.push_str(&format!(
+                    "; {v} has stood for {}, so this looks like the maintainers' habit",
+                    span(a)
+                ));
+            }
             out.push(Signal {
                 code: Code::OlderVersionsYanked,
-                level: Level::Warn,
-                reason: format!(
-                    "{} {v} is not yanked, but {} of the {} earlier versions are ({}), so cargo \
-                     steers every user to it",
-                    entry.name,
-                    yanked.len(),
-                    earlier.len(),
-                    yanked.join(", ")
-                ),
+                level: if steering { Level::Warn } else { Level::Info },
+                reason,
             });
         }
     }
@@ -213,7 +233,9 @@ fn version_signals(file: &IndexFile, entry: &IndexEntry, now: SystemTime, out: &
 fn typo_signal(p: &Provenance, stats: Option<&Stats>, n: &Neighbour, now: SystemTime) -> Signal {
     let first = stats.and_then(|s| s.first.as_ref());
     let young = first.is_some_and(|(_, t)| now.duration_since(*t).unwrap_or_default() < TYPO_YOUNG);
-    let few = p.versions <= FEW_VERSIONS;
+    let standing =
+        first.is_some_and(|(_, t)| now.duration_since(*t).unwrap_or_default() >= TYPO_STANDING);
+    let few = p.versions <= FEW_VERSIONS && !standing;
     let many_more =
         n.versions >= ESTABLISHED_MIN_VERSIONS.max(ESTABLISHED_VERSION_FACTOR * p.versions);
     let n_first = n

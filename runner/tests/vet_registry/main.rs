@@ -368,6 +368,41 @@ fn hijacked_release_with_older_versions_yanked_warns() {
 }
 
 #[test]
+fn habitual_yanks_before_a_release_that_has_stood_for_months_are_information() {
+    let f = Fixture::new();
+    let mut versions: Vec<_> = history(5, 3 * YEAR, 400 * DAY)
+        .into_iter()
+        .map(|mut v| {
+            v.yanked = true;
+            v
+        })
+        .collect();
+    versions[0].yanked = false;
+    versions.push(v("0.6.0", false, 200 * DAY));
+    f.registry.publish("habitual", &versions);
+    let a = f.assess("habitual");
+    assert_eq!(signals(&a), [(Code::OlderVersionsYanked, Level::Info)]);
+    assert!(reason(&a, Code::OlderVersionsYanked).contains("has stood for"));
+}
+
+#[test]
+fn a_successor_that_has_stood_for_years_beside_its_neighbour_is_information() {
+    let f = Fixture::new();
+    // adler2 beside adler: few versions, but years old.
+    f.registry
+        .publish("adler", &history(12, 7 * YEAR, 3 * YEAR));
+    f.registry
+        .publish("adler2", &history(2, 3 * YEAR, 2 * YEAR + 100 * DAY));
+    let a = f.assess("adler2");
+    assert_eq!(
+        signals(&a),
+        [(Code::TypoNeighbour, Level::Info)],
+        "{:?}",
+        a.provenance.signals
+    );
+}
+
+#[test]
 fn one_yanked_predecessor_is_ordinary() {
     let f = Fixture::new();
     f.registry.publish(
