@@ -88,6 +88,7 @@ mod model;
 mod naming;
 mod nesting;
 mod parsers;
+pub mod probe;
 mod read_type;
 mod serde_attrs;
 mod serde_shape;
@@ -104,6 +105,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+pub use emit::probe::generate_probes;
 pub use error::GenError;
 pub use targets::{LibFuzzerOptions, TargetKind, TargetRecord, TargetStatus, TargetsManifest};
 
