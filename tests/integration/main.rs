@@ -19,3 +19,4 @@ mod sandbox;
 mod sandbox_fs;
 mod sandbox_net;
 mod vet;
+mod vet_probe;

@@ -23,6 +23,7 @@ mod error;
 mod options;
 mod phases;
 pub mod pipeline;
+mod probe_phase;
 pub mod provenance;
 pub mod registry;
 mod scratch;

@@ -1,6 +1,7 @@
 //! `vet`'s verdict: the reasons each phase gives against a crate (provenance and inventory
 //! signals of `warn` level or above; a crate of the build graph judged suspicious by the build,
-//! that is a denied attempt, a leak, a flagged directive or a network tool), and the verdict
+//! that is a denied attempt, a leak, a flagged directive or a network tool; a notable event of a
+//! probe of the crate's public functions), and the verdict
 //! they make per crate and over the whole run. Renderers only show what is decided here.
 
 use crate::events::Event;
@@ -70,6 +71,33 @@ pub(crate) fn build_reasons(crates: &[CrateReport]) -> Vec<Reason> {
                 location: None,
             });
         }
+    }
+    out
+}
+
+/// Reasons from the events of vet's `probe` phase for the crate `krate` (`name version`): one
+/// per distinct notable attempt ([`Event::is_notable`]), with the first event that shows it and
+/// the entry point whose run made it as evidence.
+pub(crate) fn probe_reasons(krate: &str, events: &[Event]) -> Vec<Reason> {
+    let mut out: Vec<Reason> = Vec::new();
+    for e in events.iter().filter(|e| e.is_notable()) {
+        let code = format!("{} {}/{}", e.decision.as_str(), e.kind.as_str(), e.action);
+        if out.iter().any(|r| r.code == code) {
+            continue;
+        }
+        let entry = e
+            .entry
+            .as_ref()
+            .map(|n| format!(" (entry `{n}`)"))
+            .unwrap_or_default();
+        out.push(Reason {
+            krate: krate.to_owned(),
+            phase: VetPhase::Probe,
+            code,
+            level: Level::Error,
+            evidence: format!("{}{entry}", event_evidence(e)),
+            location: None,
+        });
     }
     out
 }
