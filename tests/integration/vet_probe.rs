@@ -344,13 +344,21 @@ airtest!(
         assert_eq!(run.verdict_of("calm-parse"), "clean");
         let probe = run.phase("probe");
         assert_eq!(probe["status"], "ran", "{}", run.stderr);
-        // 4 entries; `always_panics` panics once, `parse_port` on almost every argument set.
+        // 5 entries; `always_panics` panics once, `parse_port` on almost every argument set, and
+        // `wait_forever` runs out of time (noted).
         let words = run
             .stderr
             .lines()
             .find(|l| l.contains("probe of calm-parse"))
             .unwrap_or_else(|| panic!("no probe line: {}", run.stderr));
-        assert!(words.contains("4 entries ran"), "{words}");
+        assert!(words.contains("5 entries ran"), "{words}");
+        assert!(words.contains("1 timed out"), "{words}");
+        assert!(
+            probe["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("`calm_parse::wait_forever` ran out of time")),
+            "{probe:#}"
+        );
         let panics: usize = words
             .split("; ")
             .find(|p| p.contains("panicked call"))

@@ -150,3 +150,29 @@ fn what_cannot_be_called_is_skipped_with_the_reason() {
     assert!(skip_reason(&p, "demo::Boxed::boxed").contains("self: Box<Self>"));
     entry(&p, "demo::Boxed::new");
 }
+
+#[test]
+fn text_entries_get_the_crates_example_inputs_as_seeds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("tests")).unwrap();
+    std::fs::write(
+        dir.path().join("tests/parse.rs"),
+        "#[test]\nfn t() { demo::parse_line(\"key = value\"); }\n",
+    )
+    .unwrap();
+    let lib = dir.path().join("lib.rs");
+    std::fs::write(
+        &lib,
+        "pub fn parse_line(s: &str) -> usize { s.len() }\npub fn add(a: u8, b: u8) {}\n",
+    )
+    .unwrap();
+    let tree = crate::source::load(&lib, &crate::cfg::CfgEnv::default()).expect("loads");
+    let model = CrateModel::build("demo", tree, false);
+    let graph = crate::callgraph::call_graph(&model, &BTreeSet::new());
+    let mut p = plan(&model, &graph);
+    add_seeds(&mut p.entries, dir.path(), std::slice::from_ref(&lib));
+    let parse = entry(&p, "demo::parse_line");
+    assert_eq!(parse.seeds, [b"key = value".to_vec()]);
+    assert_eq!(parse.calls(), ARGUMENT_SETS + 1);
+    assert!(entry(&p, "demo::add").seeds.is_empty());
+}

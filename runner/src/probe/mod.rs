@@ -76,12 +76,14 @@ pub struct ProbeProject {
 
 /// Writes the probe project of `package` (`name@version`, in the dependency graph of the
 /// workspace `workspace_manifest`) into `dir` and, when it has entries, builds it sandboxed as
-/// `template` says (its manifest and report directory replaced by the project's).
+/// `template` says (its manifest and report directory replaced by the project's), reporting the
+/// build's progress to `progress`.
 pub fn prepare(
     workspace_manifest: &Path,
     package: &str,
     dir: &Path,
     template: &BuildOptions,
+    progress: &(dyn Fn(build::Progress) + Sync),
 ) -> Result<ProbeProject, ProbeError> {
     let manifest = harness_gen::generate_probes(&ProbeOptions {
         manifest_path: Some(workspace_manifest.to_owned()),
@@ -111,7 +113,7 @@ pub fn prepare(
         dir: dir.to_owned(),
         source: Box::new(source),
     };
-    let result = build::build(&opts, &|_| {}).map_err(build_err)?;
+    let result = build::build(&opts, progress).map_err(build_err)?;
     if let Some(failure) = &result.failure {
         return Err(ProbeError::BuildFailed {
             dir: dir.to_owned(),

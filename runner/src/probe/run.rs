@@ -1,7 +1,8 @@
 //! Running the probe binary's entries: each entry in its own sandboxed run
 //! ([`crate::runtime::run`], phase `probe`, `entry` the item path), in a private working
 //! directory of its own (the only place it may write), with stdout and stderr kept in files
-//! beside it, a timeout per entry shared out of the budget, and up to `jobs` entries at once.
+//! beside it, a timeout per entry shared out of the budget, and up to `jobs` entries at once;
+//! once the budget is spent, the entries not started yet are not run.
 //! The binary's last stdout line is its summary ([`EntrySummary`]).
 
 use std::ffi::OsString;
@@ -10,7 +11,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::events::Phase;
 use crate::runtime::{self, RuntimeError, RuntimeRun};
@@ -84,6 +85,12 @@ pub enum EntryError {
     /// The sandbox could not run it.
     #[error(transparent)]
     Run(#[from] RuntimeError),
+    /// Not started: the entries before it spent the budget.
+    #[error("not run: the budget of {}s was spent", budget.as_secs())]
+    OutOfTime {
+        /// The budget.
+        budget: Duration,
+    },
 }
 
 /// One entry's run.
@@ -108,8 +115,10 @@ impl EntryRun {
     }
 }
 
-/// Runs every entry of `plan`, up to `plan.jobs` at once; results in the plan's order.
+/// Runs every entry of `plan`, up to `plan.jobs` at once, starting none once the budget is
+/// spent; results in the plan's order.
 pub fn run_entries(plan: &RunPlan) -> Vec<EntryRun> {
+    let started = Instant::now();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<EntryRun>>> =
         Mutex::new((0..plan.entries.len()).map(|_| None).collect());
@@ -121,7 +130,18 @@ pub fn run_entries(plan: &RunPlan) -> Vec<EntryRun> {
                 let Some(entry) = plan.entries.get(i) else {
                     return;
                 };
-                let run = run_one(plan, i, entry);
+                let run = if started.elapsed() < plan.budget {
+                    run_one(plan, i, entry)
+                } else {
+                    EntryRun {
+                        entry: entry.clone(),
+                        dir: plan.work_dir.join(i.to_string()),
+                        outcome: Err(EntryError::OutOfTime {
+                            budget: plan.budget,
+                        }),
+                        summary: None,
+                    }
+                };
                 if let Ok(mut r) = results.lock() {
                     r[i] = Some(run);
                 }

@@ -71,7 +71,7 @@ pub(super) struct Pipeline<'a> {
     pub(super) notes: Vec<String>,
     environment: Option<Environment>,
     build_succeeded: bool,
-    progress: &'a (dyn Fn(VetProgress) + Sync),
+    pub(super) progress: &'a (dyn Fn(VetProgress) + Sync),
 }
 
 /// Vets every crate of `opts.specs` and writes the reports.

@@ -10,13 +10,14 @@
 
 use std::time::Duration;
 
-use super::pipeline::{plural, words, Pipeline};
+use super::pipeline::{plural, words, Pipeline, VetProgress};
 use super::verdict;
 use crate::build::BuildOptions;
 use crate::error_chain::error_chain;
 use crate::events::Event;
-use crate::probe::{self, EntryRun, RunPlan, PROBE_DIR};
+use crate::probe::{self, EntryError, EntryRun, RunPlan, PROBE_DIR};
 use crate::report::{BuildScript, CrateReport, ScriptStatus, Verdict};
+use crate::sandbox::Termination;
 
 /// Skipped items named in the phase's words before "and N more".
 const SKIPS_SHOWN: usize = 3;
@@ -39,8 +40,11 @@ impl Pipeline<'_> {
             tool_version: opts.tool_version.clone(),
         };
         let package = format!("{}@{}", u.name, u.version);
-        let project =
-            probe::prepare(&ws.manifest, &package, &dir, &template).map_err(|e| error_chain(&e))?;
+        let progress = self.progress;
+        let project = probe::prepare(&ws.manifest, &package, &dir, &template, &|p| {
+            progress(VetProgress::Build(p))
+        })
+        .map_err(|e| error_chain(&e))?;
         let skipped = skipped_words(&project.manifest.skipped);
         let Some(binary) = project.binary else {
             return Ok(format!("no public function a probe can call; {skipped}"));
@@ -67,6 +71,7 @@ impl Pipeline<'_> {
         for run in runs {
             match run.outcome {
                 Ok(outcome) => events.extend(outcome.events),
+                Err(EntryError::OutOfTime { .. }) => {}
                 Err(e) => self.crates[i].fail(format!(
                     "the probe `{}` of {label} could not run: {}",
                     run.entry,
@@ -148,31 +153,39 @@ struct Tally {
 impl Tally {
     fn of(runs: &[EntryRun], timeout: Duration) -> Tally {
         let mut t = Tally::default();
+        let mut not_run = 0;
         for run in runs {
-            if run.outcome.is_ok() {
-                t.ran += 1;
+            match &run.outcome {
+                Ok(_) => t.ran += 1,
+                Err(EntryError::OutOfTime { .. }) => not_run += 1,
+                Err(_) => {}
             }
             if let Some(s) = run.summary {
                 t.panics += s.panics;
-            } else if matches!(&run.outcome, Ok(o) if !o.termination.eq(&crate::sandbox::Termination::TimedOut))
-            {
-                t.notes.push(format!(
-                    "the probe `{}` ended without its summary (exit {}; its output is in {})",
-                    run.entry,
-                    run.outcome
-                        .as_ref()
-                        .map_or(0, |o| o.termination.exit_code()),
-                    run.dir.display()
-                ));
+            } else if let Ok(o) = &run.outcome {
+                if o.termination != Termination::TimedOut {
+                    t.notes.push(format!(
+                        "the probe `{}` ended without its summary (exit {}; its output is in {})",
+                        run.entry,
+                        o.termination.exit_code(),
+                        run.dir.display()
+                    ));
+                }
             }
             if run.timed_out() {
                 t.timed_out += 1;
                 t.notes.push(format!(
-                    "the probe `{}` ran out of time ({} s per entry)",
+                    "the probe `{}` ran out of time ({} s per entry, a quarter of it per call)",
                     run.entry,
                     timeout.as_secs()
                 ));
             }
+        }
+        if not_run > 0 {
+            t.notes.push(format!(
+                "{not_run} probe entr{} not run: the --time budget was spent",
+                if not_run == 1 { "y was" } else { "ies were" }
+            ));
         }
         t
     }
