@@ -322,14 +322,14 @@ fn entry_fn(src: &mut String, i: usize, e: &PlannedEntry) {
                 }
             });
             let exprs = build_args(&arg_slots, last_field.as_deref(), &mut stmts);
-            format!("recv.{}({})", e.callee, exprs.join(", "))
+            call_stmt(&format!("recv.{}", e.callee), &exprs)
         }
         None => {
             let exprs = build_args(&arg_slots, last_field.as_deref(), &mut stmts);
-            format!("{}({})", e.callee, exprs.join(", "))
+            call_stmt(&e.callee, &exprs)
         }
     };
-    stmts.push(format!("let _ = {call};"));
+    stmts.push(call);
     let param = if last_field.is_some() {
         "data"
     } else {
@@ -343,12 +343,37 @@ fn entry_fn(src: &mut String, i: usize, e: &PlannedEntry) {
     src.push_str("    Ok(())\n}\n");
 }
 
+/// `let _ = callee(args);` as rustfmt lays it out at the entry function's indent: on one line
+/// when it fits, else the call on the next line when that fits, else one argument per line.
+fn call_stmt(callee: &str, args: &[String]) -> String {
+    let rhs = format!("{callee}({});", args.join(", "));
+    let width = super::target::MAX_WIDTH;
+    if rhs.len() + "    let _ = ".len() <= width || args.is_empty() {
+        return format!("let _ = {rhs}");
+    }
+    if rhs.len() + 8 <= width {
+        return format!("let _ =\n    {rhs}");
+    }
+    let mut out = format!("let _ = {callee}(\n");
+    for a in args {
+        let _ = writeln!(out, "    {a},");
+    }
+    out.push_str(");");
+    out
+}
+
 /// The fixed part of the binary: the entry table's type, `main`, the byte stream and the loop
 /// that makes the calls.
 const PRELUDE: &str = r#"//! public function and method a probe can call, each entry called with arguments built by
 //! `arbitrary` from a deterministic byte stream. `probe --list` prints the entries; `probe ENTRY
 //! [--call-timeout-ms N]` makes one entry's calls and prints a JSON summary as its last line.
-#![allow(unused_mut, unused_variables, unused_imports, unused_braces, clippy::all)]
+#![allow(
+    unused_mut,
+    unused_variables,
+    unused_imports,
+    unused_braces,
+    clippy::all
+)]
 
 use std::io::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -416,10 +441,9 @@ fn main() {
 /// The bytes of argument set `k` of the entry `name`: splitmix64 from the name and `k`, of a
 /// length and a byte range that vary with `k` (printable text, any byte, small values).
 fn set_bytes(name: &str, k: u64) -> Vec<u8> {
-    let mut state = name
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
-        ^ k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut state = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    }) ^ k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let mut next = move || {
         state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = state;
@@ -551,6 +575,8 @@ mod project_tests {
 pub fn run() {}
 pub fn greet(name: &str) -> String { format!("hi {name}") }
 pub fn pair(a: u8, b: Option<String>, p: &std::path::Path) {}
+pub fn with_a_rather_long_name_for_a_function(first_path: &std::path::Path, second: Option<String>) {}
+pub fn with_a_rather_long_name_and_many_arguments(first_path: &std::path::Path, second: Option<String>, third: &str) {}
 pub struct Updater { n: u32 }
 impl Updater {
     pub fn new() -> Self { Updater { n: 0 } }
@@ -582,7 +608,9 @@ pub unsafe fn raw() {}
                 "demo::Updater::run",
                 "demo::greet",
                 "demo::pair",
-                "demo::run"
+                "demo::run",
+                "demo::with_a_rather_long_name_and_many_arguments",
+                "demo::with_a_rather_long_name_for_a_function"
             ]
         );
         assert_eq!(manifest.skipped[0].item, "demo::raw");
@@ -592,5 +620,17 @@ pub unsafe fn raw() {}
         assert_eq!(send.inputs, ["&str", "&[u8]", "u32"]);
         let src = std::fs::read_to_string(out.join("src/main.rs")).unwrap();
         syn::parse_file(&src).unwrap_or_else(|e| panic!("{e}\n{src}"));
+        // Laid out as rustfmt lays it out, like every generated target.
+        let rustfmt = std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into());
+        let output = std::process::Command::new(rustfmt)
+            .args(["--check", "--edition", "2021"])
+            .arg(out.join("src/main.rs"))
+            .output()
+            .expect("rustfmt runs (install it with `rustup component add rustfmt`)");
+        assert!(
+            output.status.success(),
+            "the probe source is not rustfmt-formatted:\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
     }
 }
