@@ -52,6 +52,14 @@ pub fn generate_probes(opts: &ProbeOptions) -> Result<ProbeManifest, GenError> {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    plan.entries.retain(|e| {
+        let excluded = opts.exclude.iter().find(|x| x.item == e.name);
+        if let Some(x) = excluded {
+            plan.skipped.push(x.clone());
+        }
+        excluded.is_none()
+    });
+    plan.skipped.sort_by(|a, b| a.item.cmp(&b.item));
     probe::add_seeds(&mut plan.entries, &crate_dir, &sources);
     let out = &opts.out_dir;
     let write = |path: PathBuf, data: &[u8]| -> Result<(), GenError> {
@@ -239,7 +247,7 @@ fn byte_string(bytes: &[u8]) -> String {
 /// One input field: its type when it reads from the byte stream.
 fn field_type(slot: &ProbeSlot) -> Option<String> {
     match slot {
-        ProbeSlot::Kind(k) => k.field_type(),
+        ProbeSlot::Kind(k) | ProbeSlot::Ref(k) => k.field_type(),
         ProbeSlot::Path { .. } => Some("String".into()),
         ProbeSlot::Closure(_) => None,
     }
@@ -267,6 +275,11 @@ fn build_args(
                 let (pre, expr) = k.build(var, "return Ok(());");
                 stmts.extend(pre);
                 exprs.push(expr);
+            }
+            ProbeSlot::Ref(k) => {
+                let (pre, expr) = k.build(var, "return Ok(());");
+                stmts.extend(pre);
+                exprs.push(format!("&{expr}"));
             }
             ProbeSlot::Path { owned: false } => {
                 exprs.push(format!("std::path::Path::new({var}.as_str())"));
@@ -596,6 +609,7 @@ pub unsafe fn raw() {}
             manifest_path: Some(root.join("demo/Cargo.toml")),
             package: "demo".into(),
             out_dir: out.clone(),
+            exclude: vec![],
         })
         .unwrap();
         let names: Vec<&str> = manifest.entries.iter().map(|e| e.name.as_str()).collect();

@@ -45,6 +45,9 @@ pub struct ProbeOptions {
     pub package: String,
     /// Where the probe project is written.
     pub out_dir: PathBuf,
+    /// Entries to leave out (by name), with the reason `probes.json` gives (for example that
+    /// a previous build of the project could not compile their calls).
+    pub exclude: Vec<ProbeSkip>,
 }
 
 /// One entry of the probe binary: an item and how many calls it makes.
@@ -114,6 +117,9 @@ impl ProbeManifest {
 pub(crate) enum ProbeSlot {
     /// As fuzz targets build it.
     Kind(ArgKind),
+    /// A reference to one of the crate's own types built by value (`&Version` from
+    /// `Version::new(..)`, a unit enum's variant).
+    Ref(ArgKind),
     /// A path from an arbitrary string: `&Path` (borrowed) or `PathBuf` (owned; also for
     /// `impl AsRef<Path>`).
     Path {
@@ -193,7 +199,7 @@ impl ProbeSlot {
     /// Whether the slot reads from the byte stream.
     pub(crate) fn takes_input(&self) -> bool {
         match self {
-            ProbeSlot::Kind(k) => k.field_type().is_some(),
+            ProbeSlot::Kind(k) | ProbeSlot::Ref(k) => k.field_type().is_some(),
             ProbeSlot::Path { .. } => true,
             ProbeSlot::Closure(_) => false,
         }
@@ -358,6 +364,15 @@ fn slot(
 ) -> Result<ProbeSlot, String> {
     if let Some(owned) = path_arg(&pt.ty, bounds) {
         return Ok(ProbeSlot::Path { owned });
+    }
+    if let Type::Reference(r) = &*pt.ty {
+        if r.mutability.is_none() {
+            if let Ok(k @ (ArgKind::Ctor(..) | ArgKind::UnitEnum(_))) =
+                classify(model, m, &r.elem, bounds, 1)
+            {
+                return Ok(ProbeSlot::Ref(k));
+            }
+        }
     }
     match extra_slot(pt, bounds, classify(model, m, &pt.ty, bounds, 0))? {
         Slot::Value(k) => Ok(ProbeSlot::Kind(k)),

@@ -176,3 +176,21 @@ fn text_entries_get_the_crates_example_inputs_as_seeds() {
     assert_eq!(parse.calls(), ARGUMENT_SETS + 1);
     assert!(entry(&p, "demo::add").seeds.is_empty());
 }
+
+#[test]
+fn the_crates_own_types_are_passed_by_reference_too() {
+    let p = planned(
+        r#"
+        pub struct Version { major: u64 }
+        impl Version { pub fn new(major: u64) -> Self { Version { major } } }
+        pub enum Level { Low, High }
+        pub fn matches(v: &Version, l: &Level, by_value: Version) -> bool { true }
+        "#,
+    );
+    let m = entry(&p, "demo::matches");
+    assert!(
+        matches!(&m.args[0], ProbeSlot::Ref(ArgKind::Ctor(path, _)) if path == "demo::Version")
+    );
+    assert!(matches!(&m.args[1], ProbeSlot::Ref(ArgKind::UnitEnum(_))));
+    assert!(matches!(&m.args[2], ProbeSlot::Kind(ArgKind::Ctor(..))));
+}
