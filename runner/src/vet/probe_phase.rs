@@ -68,16 +68,20 @@ impl Pipeline<'_> {
         let runs = probe::run_entries(&plan);
         let tally = Tally::of(&runs, plan.entry_timeout());
         let mut events: Vec<Event> = Vec::new();
+        let mut failed: Vec<String> = Vec::new();
         for run in runs {
             match run.outcome {
                 Ok(outcome) => events.extend(outcome.events),
                 Err(EntryError::OutOfTime { .. }) => {}
-                Err(e) => self.crates[i].fail(format!(
-                    "the probe `{}` of {label} could not run: {}",
-                    run.entry,
-                    error_chain(&e)
-                )),
+                Err(e) => failed.push(format!("`{}`: {}", run.entry, error_chain(&e))),
             }
+        }
+        if let Some(first) = failed.first() {
+            self.crates[i].fail(format!(
+                "{} probe{} of {label} could not run (the first, {first})",
+                failed.len(),
+                plural(failed.len())
+            ));
         }
         self.notes.extend(tally.notes.iter().cloned());
         let reasons = verdict::probe_reasons(&label, &events);
@@ -208,4 +212,27 @@ fn skipped_words(skipped: &[harness_gen::probe::ProbeSkip]) -> String {
         ));
     }
     format!("{} skipped: {}", skipped.len(), shown.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness_gen::probe::ProbeSkip;
+
+    #[test]
+    fn the_words_name_the_first_skipped_items_and_count_the_rest() {
+        assert_eq!(skipped_words(&[]), "none skipped");
+        let skip = |n: usize| ProbeSkip {
+            item: format!("d::f{n}"),
+            reason: "unsafe: calling it is the caller's contract".into(),
+        };
+        let all: Vec<ProbeSkip> = (0..5).map(skip).collect();
+        let words = skipped_words(&all);
+        assert!(
+            words.starts_with("5 skipped: d::f0 (unsafe: calling it is the caller's contract), "),
+            "{words}"
+        );
+        assert!(words.ends_with(", 2 more in probes.json"), "{words}");
+        assert!(!words.contains("d::f3"), "{words}");
+    }
 }
