@@ -244,7 +244,7 @@ fn cached_arbitrary() -> Option<PathBuf> {
 
 /// Unpacks `arbitrary` from the cargo cache into the directory source `vendor` (fetching it into
 /// the cache first when it is not there).
-fn vendor_arbitrary(vendor: &Path) {
+pub(crate) fn vendor_arbitrary(vendor: &Path) {
     let krate = cached_arbitrary().unwrap_or_else(|| {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("src")).unwrap();
