@@ -12,7 +12,9 @@
 //! example inputs and dictionary tokens for the last two, [`c_mining`] the literals of the C/C++
 //! behind FFI targets; [`emit`] turns each plan into a target and
 //! writes the project; [`targets`] is the `targets.json` contract that `cargo airlock fuzz`
-//! reads; [`compile`] checks that the targets build.
+//! reads; [`compile`] checks that the targets build. For vet's `probe` phase, [`probe`] plans
+//! calls of the crate's public functions and methods from the same analysis and
+//! [`generate_probes`] writes them as a plain cargo package with one binary.
 //!
 //! # The generated project
 //!
