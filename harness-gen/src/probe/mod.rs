@@ -3,14 +3,14 @@
 //! `with_capacity`, `open`...) whose arguments `arbitrary` can build, and a method (`&self`,
 //! `&mut self`, `self`) of a public, non-generic type that has a constructor the probe can call
 //! (`Default`, a public `new()`, else a `new`-style function with arguments it can build).
-//! Arguments are what [`crate::args::classify`] builds for fuzz targets (integers, `bool`,
+//! Arguments are what `args::classify` builds for fuzz targets (integers, `bool`,
 //! `char`, floats, text, bytes, slices and vectors of primitives, options, tuples, the crate's
 //! unit enums and types with a `new` of primitives, readers and writers), closures for
-//! `Fn` parameters ([`crate::stateful::extra_slot`]), and paths (`&Path`, `PathBuf`,
+//! `Fn` parameters (`stateful::extra_slot`), and paths (`&Path`, `PathBuf`,
 //! `impl AsRef<Path>`), which fuzz targets refuse but a sandboxed probe may use.
 //!
 //! Every public function seen is either an entry of the plan or a [`ProbeSkip`] saying why not;
-//! trait methods are not entries (their callers are generic code). [`crate::emit::probe`] turns
+//! trait methods are not entries (their callers are generic code). `emit::probe` turns
 //! the plan into the probe project; [`ProbeManifest`] (`probes.json`) is what the runner reads.
 
 use std::collections::{BTreeSet, HashMap};

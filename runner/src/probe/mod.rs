@@ -3,7 +3,7 @@
 //! call the crate's public functions and methods with arguments built by `arbitrary`), built
 //! through the sandboxed build ([`crate::build::build`], every build script and proc macro in
 //! the sandbox, its own report directory), then each entry run in its own sandboxed run
-//! ([`run`]: [`crate::runtime::run`], phase `probe`, every event stamped with the entry).
+//! (`run`: [`crate::runtime::run`], phase `probe`, every event stamped with the entry).
 //!
 //! What the events mean for a verdict is the caller's business (`vet`'s probe phase).
 

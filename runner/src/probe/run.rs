@@ -43,7 +43,7 @@ pub struct RunPlan {
 
 impl RunPlan {
     /// Each entry's timeout: its share of the budget over `jobs` lanes, at least
-    /// [`MIN_ENTRY_TIME`] and at most the whole budget.
+    /// 2 s and at most the whole budget.
     pub fn entry_timeout(&self) -> Duration {
         let n = self.entries.len().max(1) as u32;
         let lanes = self.jobs.clamp(1, self.entries.len().max(1)) as u32;
