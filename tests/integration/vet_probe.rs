@@ -344,8 +344,10 @@ airtest!(
         assert_eq!(run.verdict_of("calm-parse"), "clean");
         let probe = run.phase("probe");
         assert_eq!(probe["status"], "ran", "{}", run.stderr);
-        // 5 entries; `always_panics` panics once, `parse_port` on almost every argument set, and
-        // `wait_forever` runs out of time (noted).
+        // 8 entries; `always_panics` panics once, `parse_port` on almost every argument set;
+        // `wait_forever` overruns its call's time and `settle` its entry's (noted, not
+        // suspicious); `label`'s call does not compile, so it is skipped and the project is
+        // built again.
         let words = run
             .stderr
             .lines()
@@ -353,17 +355,30 @@ airtest!(
             .unwrap_or_else(|| panic!("no probe line: {}", run.stderr));
         assert!(
             words.contains(
-                "7 entries ran, 1 skipped: calm_parse::label (its generated call did not compile"
+                "8 entries ran, 1 skipped: calm_parse::label (its generated call did not compile"
             ),
             "{words}"
         );
-        assert!(words.contains("1 timed out"), "{words}");
-        assert!(
-            probe["reason"]
-                .as_str()
-                .is_some_and(|r| r.contains("`calm_parse::wait_forever` ran out of time")),
-            "{probe:#}"
-        );
+        assert!(words.contains("2 timed out"), "{words}");
+        for entry in ["wait_forever", "settle"] {
+            let needle = format!("`calm_parse::{entry}` ran out of time");
+            assert!(
+                probe["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains(&needle)),
+                "{probe:#}"
+            );
+        }
+        let krate = run.report["crates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "calm-parse")
+            .unwrap();
+        let stopped = krate["events"].as_array().unwrap().iter().any(|e| {
+            e["kind"] == "limit" && e["action"] == "timeout" && e["entry"] == "calm_parse::settle"
+        });
+        assert!(stopped, "{:#}", krate["events"]);
         let panics: usize = words
             .split("; ")
             .find(|p| p.contains("panicked call"))

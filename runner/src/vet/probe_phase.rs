@@ -5,8 +5,9 @@
 //! `probe/report`, each entry's working directory and output in `probe/runs/N`).
 //!
 //! Every event goes into the vetted crate's `crates[]` entry; a notable one (denied, flagged,
-//! a network tool) is a reason against the crate ([`verdict::probe_reasons`]). Panics are
-//! counted and entries that run out of time are noted; neither is suspicious by itself.
+//! a network tool) is a reason against the crate ([`verdict::probe_reasons`]), except running
+//! out of time or memory. Panics are counted and entries that run out of time are noted;
+//! neither is suspicious by itself.
 
 use std::time::Duration;
 
@@ -85,7 +86,7 @@ impl Pipeline<'_> {
         }
         self.notes.extend(tally.notes.iter().cloned());
         let reasons = verdict::probe_reasons(&label, &events);
-        let notable = events.iter().filter(|e| e.is_notable()).count();
+        let notable = events.iter().filter(|e| verdict::probe_counts(e)).count();
         let krate = self.crate_report(&u.name, &u.version.to_string(), &u.dir);
         for r in &reasons {
             if !krate.reasons.contains(&r.code) {

@@ -4,7 +4,7 @@
 //! probe of the crate's public functions), and the verdict
 //! they make per crate and over the whole run. Renderers only show what is decided here.
 
-use crate::events::Event;
+use crate::events::{Event, Kind};
 use crate::report::{
     CrateReport, Level, Provenance, Reason, Verdict, VetPhase, VetVerdict, VettedCrate,
 };
@@ -75,12 +75,19 @@ pub(crate) fn build_reasons(crates: &[CrateReport]) -> Vec<Reason> {
     out
 }
 
+/// Whether an event of vet's `probe` phase counts against the crate: a notable one
+/// ([`Event::is_notable`]) other than running out of time or memory, which innocent code does
+/// with generated arguments (a probe that never returns, a huge allocation).
+pub(crate) fn probe_counts(e: &Event) -> bool {
+    e.is_notable() && !(e.kind == Kind::Limit && matches!(e.action.as_str(), "timeout" | "memory"))
+}
+
 /// Reasons from the events of vet's `probe` phase for the crate `krate` (`name version`): one
-/// per distinct notable attempt ([`Event::is_notable`]), with the first event that shows it and
+/// per distinct attempt that counts ([`probe_counts`]), with the first event that shows it and
 /// the entry point whose run made it as evidence.
 pub(crate) fn probe_reasons(krate: &str, events: &[Event]) -> Vec<Reason> {
     let mut out: Vec<Reason> = Vec::new();
-    for e in events.iter().filter(|e| e.is_notable()) {
+    for e in events.iter().filter(|e| probe_counts(e)) {
         let code = format!("{} {}/{}", e.decision.as_str(), e.kind.as_str(), e.action);
         if out.iter().any(|r| r.code == code) {
             continue;
@@ -265,6 +272,39 @@ mod tests {
         let all = overall(vec![c, crate_verdict("ok", None, vec![], false)]);
         assert_eq!(all.verdict, Verdict::Suspicious);
         assert_eq!(all.reasons.len(), 2);
+    }
+
+    #[test]
+    fn probe_reasons_name_the_entry_and_leave_out_running_out_of_time() {
+        let at = |e: Event, entry: &str| Event {
+            entry: Some(entry.to_owned()),
+            ..e
+        };
+        let events = [
+            at(
+                Event::new(Kind::Limit, "timeout", Decision::Denied),
+                "d::serve",
+            ),
+            at(
+                Event::new(Kind::Net, "connect", Decision::Denied).with("address", "127.0.0.1:9"),
+                "d::run",
+            ),
+            at(
+                Event::new(Kind::Net, "connect", Decision::Denied).with("address", "127.0.0.1:9"),
+                "d::again",
+            ),
+        ];
+        let reasons = probe_reasons("d 1.0.0", &events);
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        assert_eq!(reasons[0].phase, VetPhase::Probe);
+        assert_eq!(reasons[0].code, "denied net/connect");
+        assert!(
+            reasons[0]
+                .evidence
+                .ends_with("address=127.0.0.1:9 (entry `d::run`)"),
+            "{}",
+            reasons[0].evidence
+        );
     }
 
     #[test]
