@@ -386,5 +386,32 @@ airtest!(
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("no panic count: {words}"));
         assert!(panics > 1, "{words}");
+        // The project stays in the scratch workspace: `probe --list` and `probes.json` agree.
+        let project = f
+            .scene
+            .path("cache/scratch/fixtures/calm-parse-1.0.0/probe");
+        let list = Command::new(project.join("target/airlock/build-target/debug/probe"))
+            .arg("--list")
+            .output()
+            .unwrap();
+        let listed: Vec<String> = String::from_utf8_lossy(&list.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let manifest: Value =
+            serde_json::from_str(&std::fs::read_to_string(project.join("probes.json")).unwrap())
+                .unwrap();
+        let entries: Vec<&str> = manifest["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed, entries);
+        assert!(
+            listed.iter().any(|l| l == "calm_parse::describe"),
+            "{listed:?}"
+        );
+        assert_eq!(manifest["skipped"][0]["item"], "calm_parse::label");
     }
 );
