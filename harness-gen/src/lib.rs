@@ -12,7 +12,9 @@
 //! example inputs and dictionary tokens for the last two, [`c_mining`] the literals of the C/C++
 //! behind FFI targets; [`emit`] turns each plan into a target and
 //! writes the project; [`targets`] is the `targets.json` contract that `cargo airlock fuzz`
-//! reads; [`compile`] checks that the targets build.
+//! reads; [`compile`] checks that the targets build. For vet's `probe` phase, [`probe`] plans
+//! calls of the crate's public functions and methods from the same analysis and
+//! [`generate_probes`] writes them as a plain cargo package with one binary.
 //!
 //! # The generated project
 //!
@@ -88,6 +90,7 @@ mod model;
 mod naming;
 mod nesting;
 mod parsers;
+pub mod probe;
 mod read_type;
 mod serde_attrs;
 mod serde_shape;
@@ -104,6 +107,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+pub use emit::probe::generate_probes;
 pub use error::GenError;
 pub use targets::{LibFuzzerOptions, TargetKind, TargetRecord, TargetStatus, TargetsManifest};
 

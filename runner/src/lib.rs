@@ -12,7 +12,8 @@
 //!    [`runtime`]: how the crate's own code (tests, load programs, probes) runs on it.
 //! 3. The report model ([`report`]'s types): imports [`events`] only.
 //! 4. [`build`] (interception of a cargo build, verdicts), then [`fuzz`] (which builds through
-//!    [`build`]'s interception): both fill the report model.
+//!    [`build`]'s interception): both fill the report model; [`probe`] builds probes of a
+//!    crate's public functions through [`build`] and runs them through [`runtime`].
 //! 5. Report rendering (JSON, Markdown, SARIF, HTML): reads the report model only.
 //!
 //! # Test strategy
@@ -26,6 +27,7 @@ mod error_chain;
 pub mod events;
 pub mod fuzz;
 mod kernel;
+pub mod probe;
 pub mod profile;
 pub mod report;
 pub mod runtime;

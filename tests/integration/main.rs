@@ -19,4 +19,5 @@ mod sandbox;
 mod sandbox_fs;
 mod sandbox_net;
 mod vet;
+mod vet_probe;
 mod vet_workspace;

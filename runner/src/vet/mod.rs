@@ -31,6 +31,7 @@ mod lockfile;
 mod options;
 mod phases;
 pub mod pipeline;
+mod probe_phase;
 pub mod provenance;
 pub mod registry;
 mod scratch;

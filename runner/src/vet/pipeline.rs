@@ -34,7 +34,7 @@ use crate::report::{
 pub(crate) const DIFF_ONLY_FOR_UPDATES: &str = "runs for an update only (CRATE@OLD..NEW)";
 
 /// One crate as it goes through the phases.
-struct Vetted {
+pub(super) struct Vetted {
     spec: CrateSpec,
     assessment: Option<Assessment>,
     unpacked: Option<UnpackedCrate>,
@@ -42,7 +42,7 @@ struct Vetted {
     out: Option<String>,
     /// Why it could not be vetted completely.
     errors: Vec<String>,
-    reasons: Vec<Reason>,
+    pub(super) reasons: Vec<Reason>,
 }
 
 impl Vetted {
@@ -53,25 +53,25 @@ impl Vetted {
         }
     }
 
-    fn fail(&mut self, message: String) {
+    pub(super) fn fail(&mut self, message: String) {
         self.errors.push(message);
     }
 }
 
 /// The pipeline's state: the registry, the crates, and what the report collects.
-struct Pipeline<'a> {
-    opts: &'a VetOptions,
+pub(super) struct Pipeline<'a> {
+    pub(super) opts: &'a VetOptions,
     registry: SparseRegistry,
-    crates: Vec<Vetted>,
+    pub(super) crates: Vec<Vetted>,
     sections: VetSections,
-    built: Vec<CrateReport>,
+    pub(super) built: Vec<CrateReport>,
     /// Inventories of the vetted crates' dependencies (after the vetted crates in the report).
     dependencies: Vec<inventory::CrateInventory>,
     /// What a phase noted without failing (it goes into the phase's `reason`).
-    notes: Vec<String>,
+    pub(super) notes: Vec<String>,
     environment: Option<Environment>,
     build_succeeded: bool,
-    progress: &'a (dyn Fn(VetProgress) + Sync),
+    pub(super) progress: &'a (dyn Fn(VetProgress) + Sync),
 }
 
 /// Vets every crate of `opts.specs` and writes the reports.
@@ -227,6 +227,7 @@ impl Pipeline<'_> {
                 Phase::Provenance => self.provenance(i),
                 Phase::Inventory => self.inventory(i),
                 Phase::Build => self.build(i),
+                Phase::Probe => self.probe(i),
                 _ => Err("not supported".to_owned()),
             };
             let outcome = match outcome {
@@ -279,7 +280,7 @@ impl Pipeline<'_> {
     }
 
     /// Downloads (checksum verified) and unpacks the crate, once.
-    fn unpacked(&mut self, i: usize) -> Result<UnpackedCrate, String> {
+    pub(super) fn unpacked(&mut self, i: usize) -> Result<UnpackedCrate, String> {
         if let Some(u) = &self.crates[i].unpacked {
             return Ok(u.clone());
         }
@@ -373,7 +374,7 @@ impl Pipeline<'_> {
     }
 
     /// The scratch workspace that depends on `u` (written again each time it is needed).
-    fn scratch(&self, u: &UnpackedCrate) -> Result<scratch::Scratch, String> {
+    pub(super) fn scratch(&self, u: &UnpackedCrate) -> Result<scratch::Scratch, String> {
         let opts = self.opts;
         let scratch_root = opts
             .cache_dir
@@ -529,7 +530,7 @@ fn count(crates: &[CrateReport], verdict: Verdict) -> usize {
 }
 
 /// `clean (2 signals)` or `3 reasons against it (5 signals)`.
-fn words(reasons: &[Reason], seen: usize, what: &str) -> String {
+pub(super) fn words(reasons: &[Reason], seen: usize, what: &str) -> String {
     let seen = format!("{seen} {what}{}", if seen == 1 { "" } else { "s" });
     match reasons.len() {
         0 => format!("clean ({seen})"),
@@ -540,7 +541,7 @@ fn words(reasons: &[Reason], seen: usize, what: &str) -> String {
     }
 }
 
-fn plural(n: usize) -> &'static str {
+pub(super) fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
     } else {

@@ -1,9 +1,10 @@
 //! `vet`'s verdict: the reasons each phase gives against a crate (provenance and inventory
 //! signals of `warn` level or above; a crate of the build graph judged suspicious by the build,
-//! that is a denied attempt, a leak, a flagged directive or a network tool), and the verdict
+//! that is a denied attempt, a leak, a flagged directive or a network tool; a notable event of a
+//! probe of the crate's public functions), and the verdict
 //! they make per crate and over the whole run. Renderers only show what is decided here.
 
-use crate::events::Event;
+use crate::events::{Event, Kind};
 use crate::report::{
     CrateReport, Level, Provenance, Reason, Verdict, VetPhase, VetVerdict, VettedCrate,
 };
@@ -70,6 +71,40 @@ pub(crate) fn build_reasons(crates: &[CrateReport]) -> Vec<Reason> {
                 location: None,
             });
         }
+    }
+    out
+}
+
+/// Whether an event of vet's `probe` phase counts against the crate: a notable one
+/// ([`Event::is_notable`]) other than running out of time or memory, which innocent code does
+/// with generated arguments (a probe that never returns, a huge allocation).
+pub(crate) fn probe_counts(e: &Event) -> bool {
+    e.is_notable() && !(e.kind == Kind::Limit && matches!(e.action.as_str(), "timeout" | "memory"))
+}
+
+/// Reasons from the events of vet's `probe` phase for the crate `krate` (`name version`): one
+/// per distinct attempt that counts ([`probe_counts`]), with the first event that shows it and
+/// the entry point whose run made it as evidence.
+pub(crate) fn probe_reasons(krate: &str, events: &[Event]) -> Vec<Reason> {
+    let mut out: Vec<Reason> = Vec::new();
+    for e in events.iter().filter(|e| probe_counts(e)) {
+        let code = format!("{} {}/{}", e.decision.as_str(), e.kind.as_str(), e.action);
+        if out.iter().any(|r| r.code == code) {
+            continue;
+        }
+        let entry = e
+            .entry
+            .as_ref()
+            .map(|n| format!(" (entry `{n}`)"))
+            .unwrap_or_default();
+        out.push(Reason {
+            krate: krate.to_owned(),
+            phase: VetPhase::Probe,
+            code,
+            level: Level::Error,
+            evidence: format!("{}{entry}", event_evidence(e)),
+            location: None,
+        });
     }
     out
 }
@@ -238,6 +273,39 @@ mod tests {
         let all = overall(vec![c, crate_verdict("ok", None, vec![], false)]);
         assert_eq!(all.verdict, Verdict::Suspicious);
         assert_eq!(all.reasons.len(), 2);
+    }
+
+    #[test]
+    fn probe_reasons_name_the_entry_and_leave_out_running_out_of_time() {
+        let at = |e: Event, entry: &str| Event {
+            entry: Some(entry.to_owned()),
+            ..e
+        };
+        let events = [
+            at(
+                Event::new(Kind::Limit, "timeout", Decision::Denied),
+                "d::serve",
+            ),
+            at(
+                Event::new(Kind::Net, "connect", Decision::Denied).with("address", "127.0.0.1:9"),
+                "d::run",
+            ),
+            at(
+                Event::new(Kind::Net, "connect", Decision::Denied).with("address", "127.0.0.1:9"),
+                "d::again",
+            ),
+        ];
+        let reasons = probe_reasons("d 1.0.0", &events);
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        assert_eq!(reasons[0].phase, VetPhase::Probe);
+        assert_eq!(reasons[0].code, "denied net/connect");
+        assert!(
+            reasons[0]
+                .evidence
+                .ends_with("address=127.0.0.1:9 (entry `d::run`)"),
+            "{}",
+            reasons[0].evidence
+        );
     }
 
     #[test]
