@@ -1,7 +1,13 @@
-//! Decoys: a fake home full of credentials and fake tokens in the usual variables, so that a
-//! payload that goes looking for secrets finds ours, and we can tell. Each run gets fresh random
-//! values; any read of a decoy file, and any decoy value found in what the sandbox wrote or
-//! tried to send, is a `leak` event. Real secrets are never passed in.
+//! Decoys: a fake home full of credentials and wallets, fake tokens and private keys in the
+//! usual variables, and (for a run whose working directory the tool owns) a fake `.env`, so that
+//! a payload that goes looking for secrets finds ours, and we can tell. Each run gets fresh
+//! random values; any read of a decoy file, and any decoy value found in what the sandbox wrote
+//! or tried to send, is a `leak` event. Real secrets are never passed in.
+//!
+//! Wallets and keys are written in their real formats (a Solana keypair is a JSON array of 64
+//! bytes, an Ethereum keystore a v3 JSON, ...), so that a payload that checks what it found
+//! before sending it still sends ours; each is recognised in the forms a payload would send it
+//! in (the file's text, the key's bytes, their hex, base58 or base64).
 
 use std::fs;
 use std::io::{self, Read};
@@ -19,9 +25,10 @@ pub struct Decoy {
     pub name: String,
     /// The secret value itself (unique per run).
     pub value: String,
-    /// The file it was planted in, relative to the decoy home (None for variables).
+    /// The file it was planted in: relative to the decoy home, or absolute for a file planted
+    /// outside it (the `.env` of a working directory the tool owns); None for variables.
     pub file: Option<PathBuf>,
-    /// The encodings of `value` searched for in output.
+    /// The encodings of `value` (and of the forms it takes in its file) searched for in output.
     needles: Vec<Vec<u8>>,
 }
 
@@ -32,6 +39,9 @@ pub struct DecoySet {
     pub decoys: Vec<Decoy>,
     /// Variables to set inside the sandbox (name, value).
     pub env: Vec<(String, String)>,
+    /// Files planted outside the decoy home (host path, content as planted): a scan of what
+    /// the run wrote skips them while they are unchanged.
+    planted_outside: Vec<(PathBuf, Vec<u8>)>,
     /// One automaton over every encoding of every decoy (pattern -> decoy index), so a scan is
     /// one pass over the bytes whatever the number of decoys. Built on the first scan: building
     /// it takes about a millisecond, which a run that writes and sends nothing never pays.
@@ -52,21 +62,133 @@ pub const TOKEN_VARIABLES: &[(&str, &str)] = &[
     ("DOCKER_PASSWORD", ""),
 ];
 
-/// A random token: 24 hex digits from the kernel's CSPRNG, after an `AIRLOCK` tag.
-fn token() -> String {
-    let mut bytes = [0u8; 12];
+/// Variables given decoy private keys: the names deploy scripts and wallets read keys from.
+pub const PRIVATE_KEY_VARIABLES: &[(&str, KeyForm)] = &[
+    ("PRIVATE_KEY", KeyForm::Hex),
+    ("ETH_PRIVATE_KEY", KeyForm::Hex),
+    ("DEPLOYER_PRIVATE_KEY", KeyForm::Hex),
+    ("WALLET_PRIVATE_KEY", KeyForm::Hex),
+    ("SOLANA_PRIVATE_KEY", KeyForm::Base58Keypair),
+    ("SSH_PRIVATE_KEY", KeyForm::OpenSsh),
+];
+
+/// How a decoy private key variable is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyForm {
+    /// An Ethereum-style key: `0x` and 64 hex digits (32 bytes).
+    Hex,
+    /// A Solana keypair (64 bytes) in base58, as wallets export it.
+    Base58Keypair,
+    /// An OpenSSH private key file's text.
+    OpenSsh,
+}
+
+/// The name of the decoy `.env` planted in a working directory the tool owns.
+pub const DOTENV: &str = ".env";
+
+/// `n` random bytes from the kernel's CSPRNG.
+fn random(n: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; n];
     // /dev/urandom never blocks after boot; getrandom(2) would do the same.
     let filled = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
     if filled.is_err() {
-        // Fall back to time and pid: still unique per run, which is all a decoy needs.
+        // Fall back to time, pid and a counter: still unique per run, which is all a decoy
+        // needs.
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        bytes[..8].copy_from_slice(&(now as u64).to_le_bytes());
-        bytes[8..].copy_from_slice(&std::process::id().to_le_bytes());
+            .map_or(0, |d| d.as_nanos() as u64);
+        let mut x = now
+            ^ u64::from(std::process::id()) << 32
+            ^ COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) << 48
+            | 1;
+        for b in &mut bytes {
+            // xorshift64
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
     }
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("AIRLOCK{hex}")
+    bytes
+}
+
+/// Lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A random token: 24 hex digits from the kernel's CSPRNG, after an `AIRLOCK` tag.
+fn token() -> String {
+    format!("AIRLOCK{}", hex(&random(12)))
+}
+
+/// Base58 (Bitcoin's alphabet), as Solana and Bitcoin keys are written.
+fn base58(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    let mut digits: Vec<u8> = Vec::new(); // little-endian base-58 digits
+    for &b in bytes {
+        let mut carry = u32::from(b);
+        for d in &mut digits {
+            carry += u32::from(*d) << 8;
+            *d = (carry % 58) as u8;
+            carry /= 58;
+        }
+        while carry > 0 {
+            digits.push((carry % 58) as u8);
+            carry /= 58;
+        }
+    }
+    let zeros = bytes.iter().take_while(|&&b| b == 0).count();
+    std::iter::repeat_n(b'1', zeros)
+        .chain(digits.iter().rev().map(|&d| ALPHABET[d as usize]))
+        .map(char::from)
+        .collect()
+}
+
+/// A Solana keypair: its 64 bytes, their base58 (the key as wallets export it) and the
+/// `id.json` text (`[12,250,...]`, as `solana-keygen` writes it). Needles: the base58 and the
+/// bytes in every encoding, and the JSON text.
+fn solana_keypair() -> (Vec<u8>, String, String, Vec<Vec<u8>>) {
+    let bytes = random(64);
+    let b58 = base58(&bytes);
+    let json = format!(
+        "[{}]",
+        bytes
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut needles = decode::encodings(&b58);
+    needles.extend(decode::encodings(&bytes));
+    needles.push(json.clone().into_bytes());
+    (bytes, b58, json, needles)
+}
+
+/// A random base58 string of `n` characters.
+fn base58_chars(n: usize) -> String {
+    const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    random(n)
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % 58]))
+        .collect()
+}
+
+/// A v4 UUID's text from random bytes.
+fn uuid() -> String {
+    let mut b = random(16);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 impl DecoySet {
@@ -119,7 +241,122 @@ impl DecoySet {
             set.decoys
                 .push(Decoy::new(&format!("env:{var}"), value, None));
         }
+        set.plant_wallets(home)?;
+        for (var, form) in PRIVATE_KEY_VARIABLES {
+            let (text, decoy) = private_key(&format!("env:{var}"), *form);
+            set.env.push(((*var).to_owned(), text));
+            set.decoys.push(decoy);
+        }
         Ok(set)
+    }
+
+    /// Writes `content` to `home/rel` (parents created) and records `decoy` as planted there.
+    fn put(&mut self, home: &Path, rel: &str, content: &[u8], mut decoy: Decoy) -> io::Result<()> {
+        let path = home.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::write(&path, content)?;
+        decoy.file = Some(PathBuf::from(rel));
+        self.decoys.push(decoy);
+        Ok(())
+    }
+
+    /// Plants the wallets and keystores payloads look for: Solana's keypair, an Ethereum v3
+    /// keystore, Bitcoin Core's and Electrum's wallets, Exodus's seed file.
+    fn plant_wallets(&mut self, home: &Path) -> io::Result<()> {
+        // solana-keygen's default keypair: a JSON array of the 64 bytes.
+        let (_, b58, json, needles) = solana_keypair();
+        let keypair = Decoy::with_needles("solana-keypair", b58, needles);
+        self.put(home, ".config/solana/id.json", json.as_bytes(), keypair)?;
+
+        // geth's keystore: a v3 JSON whose file name ends with the address.
+        let secret = hex(&random(32));
+        let address = hex(&random(20));
+        let keystore = format!(
+            "{{\"address\":\"{address}\",\"crypto\":{{\"cipher\":\"aes-128-ctr\",\
+             \"ciphertext\":\"{secret}\",\"cipherparams\":{{\"iv\":\"{}\"}},\
+             \"kdf\":\"scrypt\",\"kdfparams\":{{\"dklen\":32,\"n\":262144,\"p\":1,\"r\":8,\
+             \"salt\":\"{}\"}},\"mac\":\"{}\"}},\"id\":\"{}\",\"version\":3}}",
+            hex(&random(16)),
+            hex(&random(32)),
+            hex(&random(32)),
+            uuid()
+        );
+        let rel = format!(".ethereum/keystore/UTC--2024-03-11T09-27-41.512408193Z--{address}");
+        let decoy = Decoy::new("ethereum-keystore", secret, None);
+        self.put(home, &rel, keystore.as_bytes(), decoy)?;
+
+        // Bitcoin Core's legacy wallet: a Berkeley DB btree file holding the keys.
+        let key = random(32);
+        let mut wallet = vec![0u8; 12];
+        wallet.extend_from_slice(&0x0005_3162u32.to_le_bytes()); // the btree magic
+        wallet.extend_from_slice(&[0u8; 16]);
+        wallet.extend_from_slice(b"\x03key\x21\x03");
+        wallet.extend_from_slice(&random(32));
+        wallet.extend_from_slice(b"\x30\x81\xd3\x02\x01\x01\x04\x20");
+        wallet.extend_from_slice(&key);
+        wallet.extend_from_slice(b"\x04name\x22");
+        wallet.extend_from_slice(base58_chars(34).as_bytes());
+        let decoy = Decoy::with_needles("bitcoin-wallet", hex(&key), decode::encodings(&key));
+        self.put(home, ".bitcoin/wallet.dat", &wallet, decoy)?;
+
+        // Electrum's default wallet (unencrypted): the master private key in JSON.
+        let xprv = format!("xprv9s21ZrQH143K{}", base58_chars(95));
+        let electrum = format!(
+            "{{\n    \"keystore\": {{\n        \"type\": \"bip32\",\n        \"xprv\": \"{xprv}\",\n        \
+             \"xpub\": \"xpub661MyMwAqRbc{}\"\n    }},\n    \"seed_version\": 18,\n    \
+             \"use_encryption\": false,\n    \"wallet_type\": \"standard\"\n}}\n",
+            base58_chars(95)
+        );
+        let decoy = Decoy::new("electrum-wallet", xprv, None);
+        self.put(
+            home,
+            ".electrum/wallets/default_wallet",
+            electrum.as_bytes(),
+            decoy,
+        )?;
+
+        // Exodus's encrypted seed: a SECO container around ciphertext.
+        let sealed = random(64);
+        let mut seco = b"SECO\0\0\0\x01\0\0\0\0seco-v0-scrypt-aes\0".to_vec();
+        seco.extend_from_slice(&random(32));
+        seco.extend_from_slice(&sealed);
+        let decoy = Decoy::with_needles("exodus-wallet", hex(&sealed), decode::encodings(&sealed));
+        self.put(home, ".config/Exodus/exodus.wallet/seed.seco", &seco, decoy)
+    }
+
+    /// Plants a decoy `.env` in `dir` (a working directory the tool owns), unless one is there
+    /// already, and returns its path. Its values (a database password, an API secret, a private
+    /// key) make one decoy, `dotenv`, whose `file` is the absolute path.
+    pub fn plant_dotenv(&mut self, dir: &Path) -> io::Result<Option<PathBuf>> {
+        let path = dir.join(DOTENV);
+        if path.symlink_metadata().is_ok() {
+            return Ok(None);
+        }
+        let password = token();
+        let secret = token();
+        let key = random(32);
+        let text = format!(
+            "# local settings; never commit this file\n\
+             DATABASE_URL=postgres://app:{password}@127.0.0.1:5432/app\n\
+             API_SECRET_KEY={secret}\n\
+             PRIVATE_KEY=0x{}\n",
+            hex(&key)
+        );
+        let mut needles = decode::encodings(&password);
+        needles.extend(decode::encodings(&secret));
+        needles.extend(decode::encodings(&key));
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        io::Write::write_all(&mut file, text.as_bytes())?;
+        let mut decoy = Decoy::with_needles("dotenv", secret, needles);
+        decoy.file = Some(path.clone());
+        self.decoys.push(decoy);
+        self.planted_outside.push((path.clone(), text.into_bytes()));
+        Ok(Some(path))
     }
 
     fn matcher(&self) -> Option<&(AhoCorasick, Vec<usize>)> {
@@ -142,7 +379,8 @@ impl DecoySet {
             .as_ref()
     }
 
-    /// The decoy planted in `rel` (relative to the decoy home), if any.
+    /// The decoy planted in `rel` (relative to the decoy home), or at the absolute path `rel`
+    /// (a file planted outside the decoy home), if any.
     pub fn by_file(&self, rel: &Path) -> Option<&Decoy> {
         self.decoys.iter().find(|d| d.file.as_deref() == Some(rel))
     }
@@ -193,6 +431,13 @@ impl DecoySet {
                         let _ = f.take(limit).read_to_end(&mut buf);
                     }
                     budget = budget.saturating_sub(buf.len() as u64);
+                    if self
+                        .planted_outside
+                        .iter()
+                        .any(|(p, c)| *p == path && *c == buf)
+                    {
+                        continue; // a decoy as planted, not a leak
+                    }
                     for decoy in self.found_in(&buf) {
                         found.push((path.clone(), decoy.name.clone()));
                     }
@@ -216,6 +461,42 @@ impl Decoy {
             value,
             file,
             needles,
+        }
+    }
+
+    /// A decoy recognised by `needles` (the forms its value takes) rather than by the
+    /// encodings of `value` alone.
+    fn with_needles(name: &str, value: String, needles: Vec<Vec<u8>>) -> Decoy {
+        Decoy {
+            name: name.to_owned(),
+            value,
+            file: None,
+            needles,
+        }
+    }
+}
+
+/// A decoy private key variable's value and its decoy.
+fn private_key(name: &str, form: KeyForm) -> (String, Decoy) {
+    match form {
+        KeyForm::Hex => {
+            let key = random(32);
+            let text = format!("0x{}", hex(&key));
+            (
+                text,
+                Decoy::with_needles(name, hex(&key), decode::encodings(&key)),
+            )
+        }
+        KeyForm::Base58Keypair => {
+            let (_, b58, _, needles) = solana_keypair();
+            (b58.clone(), Decoy::with_needles(name, b58, needles))
+        }
+        KeyForm::OpenSsh => {
+            let value = token();
+            let text = format!(
+                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA{value}\n-----END OPENSSH PRIVATE KEY-----\n"
+            );
+            (text, Decoy::new(name, value, None))
         }
     }
 }
@@ -248,5 +529,145 @@ mod tests {
     #[test]
     fn tokens_are_fresh() {
         assert_ne!(token(), token());
+    }
+
+    #[test]
+    fn base58_matches_the_reference_encoding() {
+        assert_eq!(base58(b"hello world"), "StV1DL6CwTryKyV");
+        assert_eq!(base58(&[0, 0, 1]), "112");
+        assert_eq!(base58(&[]), "");
+    }
+
+    /// Every wallet and keystore is planted where its software keeps it, in its format, and
+    /// its value is found again in the file's bytes and in the forms a payload sends it in.
+    #[test]
+    fn wallets_are_planted_in_their_formats_and_found_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let set = DecoySet::plant(&home).unwrap();
+        let file_of = |name: &str| {
+            let d = set.decoys.iter().find(|d| d.name == name).unwrap();
+            (d, home.join(d.file.as_ref().unwrap()))
+        };
+        for (name, rel) in [
+            ("solana-keypair", ".config/solana/id.json"),
+            ("bitcoin-wallet", ".bitcoin/wallet.dat"),
+            ("electrum-wallet", ".electrum/wallets/default_wallet"),
+            ("exodus-wallet", ".config/Exodus/exodus.wallet/seed.seco"),
+        ] {
+            let (d, path) = file_of(name);
+            assert_eq!(d.file.as_deref(), Some(Path::new(rel)));
+            let bytes = fs::read(&path).unwrap();
+            let found: Vec<_> = set.found_in(&bytes).iter().map(|d| &d.name).collect();
+            assert_eq!(found, [name], "{rel}");
+        }
+        let (d, path) = file_of("ethereum-keystore");
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(path.starts_with(home.join(".ethereum/keystore")));
+        let keystore: serde_json::Value =
+            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(keystore["version"], 3);
+        assert_eq!(keystore["crypto"]["ciphertext"], d.value.as_str());
+        let address = keystore["address"].as_str().unwrap();
+        assert!(name.starts_with("UTC--") && name.ends_with(&format!("--{address}")));
+        assert_eq!(
+            set.found_in(d.value.as_bytes())[0].name,
+            "ethereum-keystore"
+        );
+
+        // Solana's keypair: 64 bytes as JSON; found as that text, as bytes, hex and base58.
+        let (d, path) = file_of("solana-keypair");
+        let bytes: Vec<u8> = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+        assert_eq!(bytes.len(), 64);
+        assert_eq!(d.value, base58(&bytes));
+        for form in [
+            bytes.clone(),
+            hex(&bytes).into_bytes(),
+            d.value.clone().into_bytes(),
+        ] {
+            let mut sent = b"POST /x HTTP/1.1\r\n\r\nkey=".to_vec();
+            sent.extend_from_slice(&form);
+            assert_eq!(set.found_in(&sent)[0].name, "solana-keypair");
+        }
+        let electrum: serde_json::Value = serde_json::from_slice(
+            &fs::read(home.join(".electrum/wallets/default_wallet")).unwrap(),
+        )
+        .unwrap();
+        assert!(electrum["keystore"]["xprv"]
+            .as_str()
+            .unwrap()
+            .starts_with("xprv"));
+    }
+
+    /// Each private key variable is set, and its value (as set, or as the key's bytes) is
+    /// found again.
+    #[test]
+    fn private_key_variables_are_set_and_found_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = DecoySet::plant(dir.path()).unwrap();
+        for (var, form) in PRIVATE_KEY_VARIABLES {
+            let (_, value) = set.env.iter().find(|(k, _)| k == var).unwrap();
+            match form {
+                KeyForm::Hex => assert!(value.starts_with("0x") && value.len() == 66),
+                KeyForm::Base58Keypair => assert!(value.len() > 80),
+                KeyForm::OpenSsh => assert!(value.contains("OPENSSH PRIVATE KEY")),
+            }
+            let found: Vec<_> = set
+                .found_in(format!("echo {value} > out").as_bytes())
+                .iter()
+                .map(|d| d.name.clone())
+                .collect();
+            assert_eq!(found, [format!("env:{var}")]);
+        }
+        let eth = &set
+            .env
+            .iter()
+            .find(|(k, _)| k == "ETH_PRIVATE_KEY")
+            .unwrap()
+            .1;
+        let raw: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&eth[2 + 2 * i..4 + 2 * i], 16).unwrap())
+            .collect();
+        assert_eq!(set.found_in(&raw)[0].name, "env:ETH_PRIVATE_KEY");
+        assert!(set.env.iter().all(|(_, v)| !v.is_empty()));
+        let other = DecoySet::plant(&dir.path().join("again")).unwrap();
+        assert_ne!(set.env, other.env, "fresh values per run");
+    }
+
+    /// The `.env` is planted only when asked, never over an existing one, found by its absolute
+    /// path and in output, and a scan skips it while it is as planted.
+    #[test]
+    fn the_dotenv_is_planted_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        fs::create_dir(&work).unwrap();
+        let mut set = DecoySet::plant(&dir.path().join("home")).unwrap();
+        assert!(!work.join(DOTENV).exists(), "not planted with the home");
+        assert!(set.decoys.iter().all(|d| d.name != "dotenv"));
+        let path = set.plant_dotenv(&work).unwrap().unwrap();
+        assert_eq!(path, work.join(DOTENV));
+        let decoy = set.by_file(&path).unwrap();
+        assert_eq!(decoy.name, "dotenv");
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("DATABASE_URL=") && text.contains("PRIVATE_KEY=0x"));
+        for line in text.lines().filter(|l| l.contains('=')) {
+            let value = line.split_once('=').unwrap().1;
+            assert_eq!(set.found_in(value.as_bytes())[0].name, "dotenv", "{line}");
+        }
+        assert!(
+            set.scan_dir(&work).is_empty(),
+            "the .env as planted is no leak"
+        );
+        fs::write(work.join("copy"), &text).unwrap();
+        assert_eq!(
+            set.scan_dir(&work),
+            [(work.join("copy"), "dotenv".to_owned())]
+        );
+
+        let mine = dir.path().join("mine");
+        fs::create_dir(&mine).unwrap();
+        fs::write(mine.join(DOTENV), "KEEP=me\n").unwrap();
+        assert_eq!(set.plant_dotenv(&mine).unwrap(), None);
+        assert_eq!(fs::read_to_string(mine.join(DOTENV)).unwrap(), "KEEP=me\n");
     }
 }
