@@ -16,6 +16,7 @@ mod gen;
 #[allow(dead_code)]
 mod registry_server;
 mod sandbox;
+mod sandbox_decoys;
 mod sandbox_fs;
 mod sandbox_net;
 mod vet;
