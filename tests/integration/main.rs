@@ -20,3 +20,4 @@ mod sandbox_decoys;
 mod sandbox_fs;
 mod sandbox_net;
 mod vet;
+mod vet_load;

@@ -17,9 +17,12 @@
 //! workspace that depends on the crate, `scratch`) and `verdict` turns what they found into the
 //! report's verdict and reasons; `phases` is the `--phases` selection and `options` what a run
 //! takes and gives back. `update` vets `CRATE@OLD..NEW` (both versions, then `diff`).
+//! `load_phase` runs the program `load_program` links (the crate's static constructors).
 
 mod diff;
 mod error;
+mod load_phase;
+mod load_program;
 mod options;
 mod phases;
 pub mod pipeline;

@@ -74,6 +74,44 @@ pub(crate) fn build_reasons(crates: &[CrateReport]) -> Vec<Reason> {
     out
 }
 
+/// Reasons from the events of a run of the crate's own code (phase `test`, `load`, `probe`):
+/// one per kind of notable event (`denied net/connect`, `flagged leak/decoy-read`), with the
+/// first such event as evidence.
+pub(crate) fn runtime_reasons(krate: &str, phase: VetPhase, events: &[Event]) -> Vec<Reason> {
+    let mut out: Vec<Reason> = Vec::new();
+    for e in events.iter().filter(|e| e.is_notable()) {
+        let code = event_code(e);
+        if out.iter().any(|r| r.code == code) {
+            continue;
+        }
+        out.push(Reason {
+            krate: krate.to_owned(),
+            phase,
+            code,
+            level: Level::Error,
+            evidence: event_evidence(e),
+            location: e.entry.clone(),
+        });
+    }
+    out
+}
+
+/// `denied net/connect`, `flagged leak/decoy-read`, `allowed exec/exec (network tool)`: the
+/// reason a notable event gives (as the build's verdict words it).
+pub(crate) fn event_code(e: &Event) -> String {
+    format!(
+        "{} {}/{}{}",
+        e.decision.as_str(),
+        e.kind.as_str(),
+        e.action,
+        if e.is_network_tool() {
+            " (network tool)"
+        } else {
+            ""
+        }
+    )
+}
+
 /// An event in words: `denied net/connect by the build script: address=127.0.0.1:9 ...`.
 pub(crate) fn event_evidence(e: &Event) -> String {
     let mut parts = Vec::new();
