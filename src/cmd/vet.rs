@@ -24,7 +24,7 @@ const SUMMARY_ITEMS: usize = 5;
 /// Arguments of `cargo airlock vet`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  cargo airlock vet semver@1.0.26\n  cargo airlock vet itoa anyhow --phases provenance,inventory\n  cargo airlock vet my-crate@0.3.1 --registry company\n  cargo airlock vet serde@1.0.199..1.0.200   (an update: what 1.0.200 adds)\n\nPhases: provenance, inventory, build, and diff for an update (test, load, probe and fuzz are listed in the report as not run by this version).\n\nExit status: 0 clean, 1 suspicious or a crate that does not exist, 2 could not vet (bad spec, unknown or unreachable registry, checksum mismatch, a build that failed on its own)."
+    after_help = "Examples:\n  cargo airlock vet semver@1.0.26\n  cargo airlock vet itoa anyhow --phases provenance,inventory\n  cargo airlock vet my-crate@0.3.1 --registry company\n  cargo airlock vet serde@1.0.199..1.0.200   (an update: what 1.0.200 adds)\n\nPhases: provenance, inventory, build, load, and diff for an update (test, probe and fuzz are listed in the report as not run by this version).\n\nExit status: 0 clean, 1 suspicious or a crate that does not exist, 2 could not vet (bad spec, unknown or unreachable registry, checksum mismatch, a build that failed on its own)."
 )]
 pub(crate) struct VetArgs {
     /// The crates to vet, each `NAME` (the newest non-yanked version) or `NAME@VERSION`; or one
