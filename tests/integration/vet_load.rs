@@ -22,7 +22,11 @@ fn fixture_files(name: &str, port: u16) -> Vec<(String, Vec<u8>)> {
             if path.is_dir() {
                 walk(root, &path, port, out);
             } else {
-                let rel = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 let text = std::fs::read_to_string(&path).unwrap();
                 out.push((rel, text.replace("@PORT@", &port.to_string()).into_bytes()));
             }
@@ -54,7 +58,14 @@ fn vet(scene: &Scene, dir: &str, name: &str, port: u16) -> (i32, String, Value) 
     std::fs::create_dir_all(scene.path("cargo-home")).unwrap();
     let report_dir = scene.path("report");
     let out = Command::new(bin())
-        .args(["vet", name, "--registry", "fixtures", "--phases", "build,load"])
+        .args([
+            "vet",
+            name,
+            "--registry",
+            "fixtures",
+            "--phases",
+            "build,load",
+        ])
         .arg("--cache-dir")
         .arg(scene.path("cache"))
         .arg("--report-dir")
@@ -114,82 +125,86 @@ fn load_reasons(report: &Value) -> Vec<&Value> {
         .collect()
 }
 
-airtest!(a_c_constructor_linked_by_the_build_script_is_caught_at_load, |s| {
-    let port = closed_port();
-    let (code, stderr, report) = vet(&s, "ctor-c", "fast-adler", port);
-    assert_eq!(code, 1, "{stderr}\n{:#}", report["verdict"]);
-    assert_eq!(load_phase(&report)["status"], "ran", "{stderr}");
-    let c = krate(&report, "fast-adler", &stderr);
-    assert_eq!(c["verdict"], "suspicious");
-    // The build itself did nothing wrong: the payload only runs when a program starts.
-    assert!(
-        c["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["phase"] == "build-script")
-            .all(|e| e["decision"] == "allowed"),
-        "{:#}",
-        c["events"]
-    );
-    let events = load_events(c);
-    let connect = events
-        .iter()
-        .find(|e| {
-            e["kind"] == "net"
-                && e["action"] == "connect"
-                && e["decision"] == "denied"
-                && e["detail"]["address"]
-                    .as_str()
-                    .is_some_and(|a| a.ends_with(&format!(":{port}")))
-        })
-        .unwrap_or_else(|| panic!("no denied connect to {port}: {events:#?}\n{stderr}"));
-    assert_eq!(connect["entry"], "load");
-    let reasons = load_reasons(&report);
-    assert!(
-        reasons
-            .iter()
-            .any(|r| r["code"] == "denied net/connect"
-                && r["evidence"].as_str().unwrap().contains(&port.to_string())),
-        "{reasons:#?}"
-    );
-    assert!(
-        stderr.contains("static library linked whole"),
-        "the progress line says how it linked: {stderr}"
-    );
-});
-
-airtest!(a_rust_init_array_constructor_stealing_a_wallet_is_caught_at_load, |s| {
-    let (code, stderr, report) = vet(&s, "ctor-rust", "byte-human", closed_port());
-    assert_eq!(code, 1, "{stderr}\n{:#}", report["verdict"]);
-    let c = krate(&report, "byte-human", &stderr);
-    assert_eq!(c["verdict"], "suspicious");
-    let events = load_events(c);
-    let leak = |action: &str| {
-        events
+airtest!(
+    a_c_constructor_linked_by_the_build_script_is_caught_at_load,
+    |s| {
+        let port = closed_port();
+        let (code, stderr, report) = vet(&s, "ctor-c", "fast-adler", port);
+        assert_eq!(code, 1, "{stderr}\n{:#}", report["verdict"]);
+        assert_eq!(load_phase(&report)["status"], "ran", "{stderr}");
+        let c = krate(&report, "fast-adler", &stderr);
+        assert_eq!(c["verdict"], "suspicious");
+        // The build itself did nothing wrong: the payload only runs when a program starts.
+        assert!(
+            c["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["phase"] == "build-script")
+                .all(|e| e["decision"] == "allowed"),
+            "{:#}",
+            c["events"]
+        );
+        let events = load_events(c);
+        let connect = events
             .iter()
             .find(|e| {
-                e["kind"] == "leak"
-                    && e["action"] == action
-                    && e["detail"]["decoy"] == "solana-keypair"
+                e["kind"] == "net"
+                    && e["action"] == "connect"
+                    && e["decision"] == "denied"
+                    && e["detail"]["address"]
+                        .as_str()
+                        .is_some_and(|a| a.ends_with(&format!(":{port}")))
             })
-            .unwrap_or_else(|| panic!("no leak/{action}: {events:#?}\n{stderr}"))
-    };
-    assert!(leak("decoy-read")["detail"]["location"]
-        .as_str()
-        .unwrap()
-        .ends_with(".config/solana/id.json"));
-    assert!(leak("decoy-output")["detail"]["location"]
-        .as_str()
-        .unwrap()
-        .ends_with("wallet-backup.json"));
-    let codes: Vec<&str> = load_reasons(&report)
-        .iter()
-        .map(|r| r["code"].as_str().unwrap())
-        .collect();
-    assert!(codes.contains(&"flagged leak/decoy-read"), "{codes:?}");
-    assert!(codes.contains(&"flagged leak/decoy-output"), "{codes:?}");
-});
+            .unwrap_or_else(|| panic!("no denied connect to {port}: {events:#?}\n{stderr}"));
+        assert_eq!(connect["entry"], "load");
+        let reasons = load_reasons(&report);
+        assert!(
+            reasons.iter().any(|r| r["code"] == "denied net/connect"
+                && r["evidence"].as_str().unwrap().contains(&port.to_string())),
+            "{reasons:#?}"
+        );
+        assert!(
+            stderr.contains("static library linked whole"),
+            "the progress line says how it linked: {stderr}"
+        );
+    }
+);
+
+airtest!(
+    a_rust_init_array_constructor_stealing_a_wallet_is_caught_at_load,
+    |s| {
+        let (code, stderr, report) = vet(&s, "ctor-rust", "byte-human", closed_port());
+        assert_eq!(code, 1, "{stderr}\n{:#}", report["verdict"]);
+        let c = krate(&report, "byte-human", &stderr);
+        assert_eq!(c["verdict"], "suspicious");
+        let events = load_events(c);
+        let leak = |action: &str| {
+            events
+                .iter()
+                .find(|e| {
+                    e["kind"] == "leak"
+                        && e["action"] == action
+                        && e["detail"]["decoy"] == "solana-keypair"
+                })
+                .unwrap_or_else(|| panic!("no leak/{action}: {events:#?}\n{stderr}"))
+        };
+        assert!(leak("decoy-read")["detail"]["location"]
+            .as_str()
+            .unwrap()
+            .ends_with(".config/solana/id.json"));
+        assert!(leak("decoy-output")["detail"]["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("wallet-backup.json"));
+        let codes: Vec<&str> = load_reasons(&report)
+            .iter()
+            .map(|r| r["code"].as_str().unwrap())
+            .collect();
+        assert!(codes.contains(&"flagged leak/decoy-read"), "{codes:?}");
+        assert!(codes.contains(&"flagged leak/decoy-output"), "{codes:?}");
+    }
+);
 
 airtest!(a_crate_without_constructors_stays_clean_at_load, |s| {
     let (code, stderr, report) = vet(&s, "clean", "tidy-clamp", closed_port());

@@ -55,7 +55,7 @@ impl Pipeline<'_> {
         let version = u.version.to_string();
         let artifacts = load_program::artifacts(&profile_dir, &u.name, &version, &lib)
             .map_err(|e| error_chain(&e))?;
-        let dir = ws.dir.join("load");
+        let dir = ws.load_dir();
         let program = load_program::link(&dir, &lib, &artifacts, &load_program::rustc())
             .map_err(|e| error_chain(&e))?;
         let krate = format!("{} {}", u.name, u.version);
@@ -74,7 +74,8 @@ impl Pipeline<'_> {
         fs::create_dir_all(&cwd).map_err(|e| io("create", &cwd, e))?;
         let log_path = dir.join("output.log");
         let log = fs::File::create(&log_path).map_err(|e| io("create", &log_path, e))?;
-        let null = fs::File::open("/dev/null").map_err(|e| io("open", Path::new("/dev/null"), e))?;
+        let null =
+            fs::File::open("/dev/null").map_err(|e| io("open", Path::new("/dev/null"), e))?;
         let mut env_set = Vec::new();
         if !artifacts.dylib_dirs.is_empty() {
             let joined = std::env::join_paths(&artifacts.dylib_dirs)

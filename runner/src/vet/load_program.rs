@@ -108,7 +108,8 @@ pub(crate) fn library(dir: &Path, package: &str) -> Library {
         .and_then(|p| p.get("autolib"))
         .and_then(toml::Value::as_bool)
         .unwrap_or(true);
-    if !declared && !(autolib && dir.join("src/lib.rs").is_file()) {
+    let discovered = autolib && dir.join("src/lib.rs").is_file();
+    if !(declared || discovered) {
         return Library::None;
     }
     let name = lib
@@ -164,9 +165,11 @@ pub(crate) fn artifacts(
             if !search.contains(&arg) {
                 search.push(arg);
             }
-            let has_dylib = fs::read_dir(dir).into_iter().flatten().flatten().any(|e| {
-                e.file_name().to_string_lossy().contains(".so")
-            });
+            let has_dylib = fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().contains(".so"));
             if has_dylib && dir.starts_with(profile_dir) && !dylib_dirs.contains(dir) {
                 dylib_dirs.push(dir.clone());
             }
@@ -228,7 +231,8 @@ fn find_rlib(deps: &Path, name: &str, version: &str, lib: &str) -> Option<PathBu
     let marker = format!("{name}-{version}/");
     let built_from_it = |rlib: &Path| {
         let stem = rlib.file_stem()?.to_string_lossy().into_owned();
-        let info = fs::read_to_string(deps.join(format!("{}.d", stem.strip_prefix("lib")?))).ok()?;
+        let info =
+            fs::read_to_string(deps.join(format!("{}.d", stem.strip_prefix("lib")?))).ok()?;
         Some(info.contains(&marker))
     };
     candidates
@@ -428,7 +432,10 @@ mod tests {
             Library::Lib("my_crate".into())
         );
         manifest("[package]\nname = \"my-crate\"\n[lib]\nname = \"other\"\npath = \"x.rs\"\n");
-        assert_eq!(library(dir.path(), "my-crate"), Library::Lib("other".into()));
+        assert_eq!(
+            library(dir.path(), "my-crate"),
+            Library::Lib("other".into())
+        );
         manifest("[package]\nname = \"m\"\n[lib]\nproc-macro = true\n");
         assert_eq!(library(dir.path(), "m"), Library::ProcMacro);
     }

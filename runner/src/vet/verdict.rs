@@ -278,6 +278,37 @@ mod tests {
     }
 
     #[test]
+    fn runtime_events_give_one_reason_per_kind_with_the_first_as_evidence() {
+        let entry = |e: Event| Event {
+            phase: crate::events::Phase::Load,
+            entry: Some("load".into()),
+            ..e
+        };
+        let events = [
+            entry(Event::new(Kind::Exec, "exec", Decision::Allowed).with("path", "/bin/true")),
+            entry(
+                Event::new(Kind::Net, "connect", Decision::Denied).with("address", "127.0.0.1:9"),
+            ),
+            entry(
+                Event::new(Kind::Net, "connect", Decision::Denied).with("address", "127.0.0.1:8"),
+            ),
+            entry(
+                Event::new(Kind::Leak, "decoy-read", Decision::Flagged)
+                    .with("decoy", "solana-keypair"),
+            ),
+        ];
+        let reasons = runtime_reasons("x 0.1.0", VetPhase::Load, &events);
+        let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
+        assert_eq!(codes, ["denied net/connect", "flagged leak/decoy-read"]);
+        assert!(
+            reasons[0].evidence.contains("127.0.0.1:9") && reasons[0].evidence.contains("load")
+        );
+        assert_eq!(reasons[0].phase, VetPhase::Load);
+        assert_eq!(reasons[1].location.as_deref(), Some("load"));
+        assert!(runtime_reasons("x", VetPhase::Load, &events[..1]).is_empty());
+    }
+
+    #[test]
     fn a_crate_that_could_not_be_vetted_fails_unless_it_is_suspicious() {
         let c = crate_verdict("x", None, vec![], true);
         assert_eq!(c.verdict, Verdict::Failed);
