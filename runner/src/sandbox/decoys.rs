@@ -7,7 +7,7 @@
 //! Wallets and keys are written in their real formats (a Solana keypair is a JSON array of 64
 //! bytes, an Ethereum keystore a v3 JSON, ...), so that a payload that checks what it found
 //! before sending it still sends ours; each is recognised in the forms a payload would send it
-//! in (the file's text, the key's bytes, their hex, base58 or base64).
+//! in (the file's text, the key's bytes, their hex, base58 or base64); `formats` writes them.
 
 use std::fs;
 use std::io::{self, Read};
@@ -17,6 +17,9 @@ use std::sync::OnceLock;
 use aho_corasick::AhoCorasick;
 
 use super::decode;
+use formats::{private_key, token};
+
+mod formats;
 
 /// One planted secret.
 #[derive(Debug, Clone)]
@@ -85,111 +88,6 @@ pub enum KeyForm {
 
 /// The name of the decoy `.env` planted in a working directory the tool owns.
 pub const DOTENV: &str = ".env";
-
-/// `n` random bytes from the kernel's CSPRNG.
-fn random(n: usize) -> Vec<u8> {
-    let mut bytes = vec![0u8; n];
-    // /dev/urandom never blocks after boot; getrandom(2) would do the same.
-    let filled = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    if filled.is_err() {
-        // Fall back to time, pid and a counter: still unique per run, which is all a decoy
-        // needs.
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let mut x = now
-            ^ u64::from(std::process::id()) << 32
-            ^ COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) << 48
-            | 1;
-        for b in &mut bytes {
-            // xorshift64
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = x as u8;
-        }
-    }
-    bytes
-}
-
-/// Lowercase hex.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A random token: 24 hex digits from the kernel's CSPRNG, after an `AIRLOCK` tag.
-fn token() -> String {
-    format!("AIRLOCK{}", hex(&random(12)))
-}
-
-/// Base58 (Bitcoin's alphabet), as Solana and Bitcoin keys are written.
-fn base58(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    let mut digits: Vec<u8> = Vec::new(); // little-endian base-58 digits
-    for &b in bytes {
-        let mut carry = u32::from(b);
-        for d in &mut digits {
-            carry += u32::from(*d) << 8;
-            *d = (carry % 58) as u8;
-            carry /= 58;
-        }
-        while carry > 0 {
-            digits.push((carry % 58) as u8);
-            carry /= 58;
-        }
-    }
-    let zeros = bytes.iter().take_while(|&&b| b == 0).count();
-    std::iter::repeat_n(b'1', zeros)
-        .chain(digits.iter().rev().map(|&d| ALPHABET[d as usize]))
-        .map(char::from)
-        .collect()
-}
-
-/// A Solana keypair: its 64 bytes, their base58 (the key as wallets export it) and the
-/// `id.json` text (`[12,250,...]`, as `solana-keygen` writes it). Needles: the base58 and the
-/// bytes in every encoding, and the JSON text.
-fn solana_keypair() -> (Vec<u8>, String, String, Vec<Vec<u8>>) {
-    let bytes = random(64);
-    let b58 = base58(&bytes);
-    let json = format!(
-        "[{}]",
-        bytes
-            .iter()
-            .map(u8::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    );
-    let mut needles = decode::encodings(&b58);
-    needles.extend(decode::encodings(&bytes));
-    needles.push(json.clone().into_bytes());
-    (bytes, b58, json, needles)
-}
-
-/// A random base58 string of `n` characters.
-fn base58_chars(n: usize) -> String {
-    const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    random(n)
-        .iter()
-        .map(|b| char::from(ALPHABET[usize::from(*b) % 58]))
-        .collect()
-}
-
-/// A v4 UUID's text from random bytes.
-fn uuid() -> String {
-    let mut b = random(16);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
-}
 
 impl DecoySet {
     /// Plants a decoy home in `home` (created) and makes decoy token variables.
@@ -262,68 +160,12 @@ impl DecoySet {
         Ok(())
     }
 
-    /// Plants the wallets and keystores payloads look for: Solana's keypair, an Ethereum v3
-    /// keystore, Bitcoin Core's and Electrum's wallets, Exodus's seed file.
+    /// Plants the wallets and keystores payloads look for ([`formats::wallets`]).
     fn plant_wallets(&mut self, home: &Path) -> io::Result<()> {
-        // solana-keygen's default keypair: a JSON array of the 64 bytes.
-        let (_, b58, json, needles) = solana_keypair();
-        let keypair = Decoy::with_needles("solana-keypair", b58, needles);
-        self.put(home, ".config/solana/id.json", json.as_bytes(), keypair)?;
-
-        // geth's keystore: a v3 JSON whose file name ends with the address.
-        let secret = hex(&random(32));
-        let address = hex(&random(20));
-        let keystore = format!(
-            "{{\"address\":\"{address}\",\"crypto\":{{\"cipher\":\"aes-128-ctr\",\
-             \"ciphertext\":\"{secret}\",\"cipherparams\":{{\"iv\":\"{}\"}},\
-             \"kdf\":\"scrypt\",\"kdfparams\":{{\"dklen\":32,\"n\":262144,\"p\":1,\"r\":8,\
-             \"salt\":\"{}\"}},\"mac\":\"{}\"}},\"id\":\"{}\",\"version\":3}}",
-            hex(&random(16)),
-            hex(&random(32)),
-            hex(&random(32)),
-            uuid()
-        );
-        let rel = format!(".ethereum/keystore/UTC--2024-03-11T09-27-41.512408193Z--{address}");
-        let decoy = Decoy::new("ethereum-keystore", secret, None);
-        self.put(home, &rel, keystore.as_bytes(), decoy)?;
-
-        // Bitcoin Core's legacy wallet: a Berkeley DB btree file holding the keys.
-        let key = random(32);
-        let mut wallet = vec![0u8; 12];
-        wallet.extend_from_slice(&0x0005_3162u32.to_le_bytes()); // the btree magic
-        wallet.extend_from_slice(&[0u8; 16]);
-        wallet.extend_from_slice(b"\x03key\x21\x03");
-        wallet.extend_from_slice(&random(32));
-        wallet.extend_from_slice(b"\x30\x81\xd3\x02\x01\x01\x04\x20");
-        wallet.extend_from_slice(&key);
-        wallet.extend_from_slice(b"\x04name\x22");
-        wallet.extend_from_slice(base58_chars(34).as_bytes());
-        let decoy = Decoy::with_needles("bitcoin-wallet", hex(&key), decode::encodings(&key));
-        self.put(home, ".bitcoin/wallet.dat", &wallet, decoy)?;
-
-        // Electrum's default wallet (unencrypted): the master private key in JSON.
-        let xprv = format!("xprv9s21ZrQH143K{}", base58_chars(95));
-        let electrum = format!(
-            "{{\n    \"keystore\": {{\n        \"type\": \"bip32\",\n        \"xprv\": \"{xprv}\",\n        \
-             \"xpub\": \"xpub661MyMwAqRbc{}\"\n    }},\n    \"seed_version\": 18,\n    \
-             \"use_encryption\": false,\n    \"wallet_type\": \"standard\"\n}}\n",
-            base58_chars(95)
-        );
-        let decoy = Decoy::new("electrum-wallet", xprv, None);
-        self.put(
-            home,
-            ".electrum/wallets/default_wallet",
-            electrum.as_bytes(),
-            decoy,
-        )?;
-
-        // Exodus's encrypted seed: a SECO container around ciphertext.
-        let sealed = random(64);
-        let mut seco = b"SECO\0\0\0\x01\0\0\0\0seco-v0-scrypt-aes\0".to_vec();
-        seco.extend_from_slice(&random(32));
-        seco.extend_from_slice(&sealed);
-        let decoy = Decoy::with_needles("exodus-wallet", hex(&sealed), decode::encodings(&sealed));
-        self.put(home, ".config/Exodus/exodus.wallet/seed.seco", &seco, decoy)
+        for (rel, content, decoy) in formats::wallets() {
+            self.put(home, &rel, &content, decoy)?;
+        }
+        Ok(())
     }
 
     /// Plants a decoy `.env` in `dir` (a working directory the tool owns), unless one is there
@@ -334,25 +176,12 @@ impl DecoySet {
         if path.symlink_metadata().is_ok() {
             return Ok(None);
         }
-        let password = token();
-        let secret = token();
-        let key = random(32);
-        let text = format!(
-            "# local settings; never commit this file\n\
-             DATABASE_URL=postgres://app:{password}@127.0.0.1:5432/app\n\
-             API_SECRET_KEY={secret}\n\
-             PRIVATE_KEY=0x{}\n",
-            hex(&key)
-        );
-        let mut needles = decode::encodings(&password);
-        needles.extend(decode::encodings(&secret));
-        needles.extend(decode::encodings(&key));
+        let (text, mut decoy) = formats::dotenv();
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&path)?;
         io::Write::write_all(&mut file, text.as_bytes())?;
-        let mut decoy = Decoy::with_needles("dotenv", secret, needles);
         decoy.file = Some(path.clone());
         self.decoys.push(decoy);
         self.planted_outside.push((path.clone(), text.into_bytes()));
@@ -476,33 +305,9 @@ impl Decoy {
     }
 }
 
-/// A decoy private key variable's value and its decoy.
-fn private_key(name: &str, form: KeyForm) -> (String, Decoy) {
-    match form {
-        KeyForm::Hex => {
-            let key = random(32);
-            let text = format!("0x{}", hex(&key));
-            (
-                text,
-                Decoy::with_needles(name, hex(&key), decode::encodings(&key)),
-            )
-        }
-        KeyForm::Base58Keypair => {
-            let (_, b58, _, needles) = solana_keypair();
-            (b58.clone(), Decoy::with_needles(name, b58, needles))
-        }
-        KeyForm::OpenSsh => {
-            let value = token();
-            let text = format!(
-                "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA{value}\n-----END OPENSSH PRIVATE KEY-----\n"
-            );
-            (text, Decoy::new(name, value, None))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::formats::{base58, hex};
     use super::*;
 
     #[test]
@@ -529,13 +334,6 @@ mod tests {
     #[test]
     fn tokens_are_fresh() {
         assert_ne!(token(), token());
-    }
-
-    #[test]
-    fn base58_matches_the_reference_encoding() {
-        assert_eq!(base58(b"hello world"), "StV1DL6CwTryKyV");
-        assert_eq!(base58(&[0, 0, 1]), "112");
-        assert_eq!(base58(&[]), "");
     }
 
     /// Every wallet and keystore is planted where its software keeps it, in its format, and
