@@ -179,6 +179,12 @@ mod tests {
         assert_eq!(config.extra_exec, [PathBuf::from("/t/target/debug/deps")]);
         assert_eq!(config.extra_write, [PathBuf::from("/t/target/tmp")]);
         assert!(config.extra_write_exec.is_empty() && config.produced_exec.is_empty());
+        assert!(!config.decoy_dotenv, "a .env only where asked");
+        let owned = RuntimeRun {
+            decoy_dotenv: true,
+            ..run
+        };
+        assert!(owned.config().unwrap().decoy_dotenv);
     }
 
     #[test]

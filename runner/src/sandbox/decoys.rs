@@ -208,6 +208,15 @@ impl DecoySet {
             .as_ref()
     }
 
+    /// The decoy planted outside the decoy home at `path` (the `.env`), if any: free when
+    /// nothing was planted outside it (the supervisor asks on every open).
+    pub fn outside_home(&self, path: &Path) -> Option<&Decoy> {
+        if self.planted_outside.is_empty() {
+            return None;
+        }
+        self.by_file(path)
+    }
+
     /// The decoy planted in `rel` (relative to the decoy home), or at the absolute path `rel`
     /// (a file planted outside the decoy home), if any.
     pub fn by_file(&self, rel: &Path) -> Option<&Decoy> {
@@ -442,10 +451,13 @@ mod tests {
         let mut set = DecoySet::plant(&dir.path().join("home")).unwrap();
         assert!(!work.join(DOTENV).exists(), "not planted with the home");
         assert!(set.decoys.iter().all(|d| d.name != "dotenv"));
+        assert!(set.outside_home(&work.join(DOTENV)).is_none());
         let path = set.plant_dotenv(&work).unwrap().unwrap();
         assert_eq!(path, work.join(DOTENV));
         let decoy = set.by_file(&path).unwrap();
         assert_eq!(decoy.name, "dotenv");
+        assert_eq!(set.outside_home(&path).unwrap().name, "dotenv");
+        assert!(set.outside_home(Path::new(".ssh/id_rsa")).is_none());
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.contains("DATABASE_URL=") && text.contains("PRIVATE_KEY=0x"));
         for line in text.lines().filter(|l| l.contains('=')) {

@@ -25,12 +25,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The program's source: the crate linked, nothing run.
+/// The program's source: the crate linked, nothing run (a raw identifier, so that a library
+/// named like a keyword links too).
 fn source(lib: &str) -> String {
     format!(
         "// Written by `cargo airlock vet`: a program that links the vetted crate and starts, so\n\
          // that its static constructors run (the `load` phase).\n\
-         extern crate {lib};\n\nfn main() {{}}\n"
+         extern crate r#{lib};\n\nfn main() {{}}\n"
     )
 }
 

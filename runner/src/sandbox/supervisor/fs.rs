@@ -120,7 +120,7 @@ impl Handler {
                 }
             }
             // A decoy planted outside the decoy home (the `.env` of an owned working directory).
-            if let Some(decoy) = view.set.by_file(&path) {
+            if let Some(decoy) = view.set.outside_home(&path) {
                 self.note_decoy_read(call, &decoy.name, &path);
                 return match write_intent {
                     true => Answer::Deny(libc::EACCES),
@@ -343,7 +343,7 @@ impl Handler {
                 return Answer::Continue; // the decoy home is readable
             }
             // A decoy planted outside the decoy home (the `.env` of an owned working directory).
-            if let Some(decoy) = view.set.by_file(&path) {
+            if let Some(decoy) = view.set.outside_home(&path) {
                 if call.still_pending() {
                     self.note_decoy_read(call, &decoy.name, &path);
                 }
