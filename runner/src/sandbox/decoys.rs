@@ -211,7 +211,7 @@ impl DecoySet {
     /// The decoy planted outside the decoy home at `path` (the `.env`), if any: free when
     /// nothing was planted outside it (the supervisor asks on every open).
     pub fn outside_home(&self, path: &Path) -> Option<&Decoy> {
-        if self.planted_outside.is_empty() {
+        if !self.planted_outside.iter().any(|(p, _)| p == path) {
             return None;
         }
         self.by_file(path)
