@@ -223,3 +223,21 @@ airtest!(a_crate_without_constructors_stays_clean_at_load, |s| {
         "{stderr}"
     );
 });
+
+airtest!(
+    a_load_program_that_does_not_link_is_a_failed_phase_with_the_reason,
+    |s| {
+        let (code, stderr, report) = vet(&s, "no-link", "absent-sys", closed_port());
+        assert_eq!(code, 2, "could not vet: {stderr}\n{:#}", report["verdict"]);
+        assert_eq!(report["verdict"]["verdict"], "failed");
+        let phase = load_phase(&report);
+        assert_eq!(phase["status"], "failed", "{phase:#}");
+        let errors = report["errors"].to_string();
+        assert!(
+            errors.contains("did not link") && errors.contains("airlock_fixture_absent"),
+            "{errors}"
+        );
+        // The build phase ran and stays as it was.
+        assert_eq!(krate(&report, "absent-sys", &stderr)["verdict"], "clean");
+    }
+);

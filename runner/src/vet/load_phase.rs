@@ -25,9 +25,12 @@ use crate::report::Verdict;
 use crate::runtime::{self, RuntimeRun};
 use crate::sandbox::Termination;
 
-/// How long a load program may run: it only starts, so anything longer is a constructor that
-/// does not return.
+/// How long a load program may run (or `--time`, if shorter): it only starts, so anything
+/// longer is a constructor that does not return.
 pub(crate) const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The shortest a load program is given, whatever `--time` says.
+const MIN_LOAD_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The build phase's target directory for the scratch workspace whose own is `target`
 /// (`build::build` builds into `<target>/airlock/build-target`), host profile `debug`.
@@ -47,7 +50,7 @@ impl Pipeline<'_> {
         let lib = match load_program::library(&u.dir, &u.name) {
             Library::Lib(lib) => lib,
             Library::ProcMacro => return Ok("a proc macro: no program links it".to_owned()),
-            Library::None => return Ok("no library target: no program links it".to_owned()),
+            Library::None => return Ok("no Rust library: no program links it".to_owned()),
         };
         let ws = self.scratch(&u)?;
         let graph = Graph::load(&self.opts.cargo, &ws.manifest).map_err(|e| error_chain(&e))?;
@@ -82,13 +85,14 @@ impl Pipeline<'_> {
                 .map_err(|e| format!("cannot pass the library path: {e}"))?;
             env_set.push(("LD_LIBRARY_PATH".into(), joined));
         }
+        let timeout = LOAD_TIMEOUT.min(self.opts.time).max(MIN_LOAD_TIMEOUT);
         let run = RuntimeRun {
             entry: Some("load".to_owned()),
             cwd: Some(cwd.clone()),
             read: vec![profile_dir],
             write: vec![cwd],
             env_set,
-            timeout: Some(LOAD_TIMEOUT),
+            timeout: Some(timeout),
             allow_degraded: self.opts.allow_degraded,
             stdio: [
                 Some(null.as_raw_fd()),
@@ -105,10 +109,9 @@ impl Pipeline<'_> {
         self.attribute(&u.name, &version, outcome.events);
         let ended = match outcome.termination {
             Termination::Exited { code: 0 } => "started and exited".to_owned(),
-            Termination::TimedOut => format!(
-                "did not return within {}s (stopped)",
-                LOAD_TIMEOUT.as_secs()
-            ),
+            Termination::TimedOut => {
+                format!("did not return within {}s (stopped)", timeout.as_secs())
+            }
             other => format!(
                 "ended with {} (its output: {})",
                 other.exit_code(),

@@ -83,7 +83,7 @@ pub(crate) enum Library {
     Lib(String),
     /// A proc macro: it runs in the compiler, never in a program.
     ProcMacro,
-    /// No library target (binaries only).
+    /// No Rust library (binaries only, or only a C-compatible library).
     None,
 }
 
@@ -101,6 +101,19 @@ pub(crate) fn library(dir: &Path, package: &str) -> Library {
     };
     if flag("proc-macro") || flag("proc_macro") {
         return Library::ProcMacro;
+    }
+    // `crate-type = ["cdylib"]` alone: no rlib for a Rust program to link.
+    let types = lib
+        .and_then(|l| l.get("crate-type").or_else(|| l.get("crate_type")))
+        .and_then(toml::Value::as_array);
+    if let Some(types) = types {
+        let rust = ["lib", "rlib", "dylib"];
+        if !types
+            .iter()
+            .any(|t| t.as_str().is_some_and(|t| rust.contains(&t)))
+        {
+            return Library::None;
+        }
     }
     let declared = lib.is_some();
     let autolib = manifest
@@ -351,11 +364,7 @@ pub(crate) fn link(
             return Ok(());
         }
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let errors: Vec<&str> = stderr
-            .lines()
-            .filter(|l| l.starts_with("error") || l.contains("undefined reference"))
-            .take(4)
-            .collect();
+        let errors = link_errors(&stderr);
         Err(LoadError::Link {
             errors: if errors.is_empty() {
                 format!("rustc exited with {}", out.status)
@@ -383,6 +392,21 @@ pub(crate) fn link(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The lines of rustc's output that say why a link failed: its errors, and the linker's own
+/// words (rustc prints them as notes), at most six.
+fn link_errors(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .map(|l| l.trim().trim_start_matches("= note:").trim())
+        .filter(|l| {
+            (l.starts_with("error") && !l.starts_with("error: aborting"))
+                || l.contains("ld: ")
+                || l.contains("undefined reference")
+        })
+        .take(6)
+        .collect()
 }
 
 /// The compiler cargo uses: `$RUSTC`, else `rustc` from the `PATH`.
@@ -421,6 +445,20 @@ mod tests {
     }
 
     #[test]
+    fn link_errors_keep_the_linkers_words() {
+        let stderr = "error: linking with `cc` failed: exit status: 1\n  |\n  = note: \"cc\" \"-m64\"\n                        = note: /usr/bin/ld: cannot find -lgone: No such file or directory\n                                = note: rust-lld: error: unable to find library -lother\n          \
+                      collect2: error: ld returned 1 exit status\n\nerror: aborting due to 1 previous error\n";
+        assert_eq!(
+            link_errors(stderr),
+            [
+                "error: linking with `cc` failed: exit status: 1",
+                "/usr/bin/ld: cannot find -lgone: No such file or directory",
+                "rust-lld: error: unable to find library -lother",
+            ]
+        );
+    }
+
+    #[test]
     fn the_library_is_read_from_the_manifest() {
         let dir = tempfile::tempdir().unwrap();
         let manifest = |text: &str| fs::write(dir.path().join("Cargo.toml"), text).unwrap();
@@ -439,6 +477,10 @@ mod tests {
         );
         manifest("[package]\nname = \"m\"\n[lib]\nproc-macro = true\n");
         assert_eq!(library(dir.path(), "m"), Library::ProcMacro);
+        manifest("[package]\nname = \"m\"\n[lib]\ncrate-type = [\"cdylib\"]\n");
+        assert_eq!(library(dir.path(), "m"), Library::None);
+        manifest("[package]\nname = \"m\"\n[lib]\ncrate-type = [\"cdylib\", \"rlib\"]\n");
+        assert_eq!(library(dir.path(), "m"), Library::Lib("m".into()));
     }
 
     #[test]
