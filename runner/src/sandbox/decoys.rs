@@ -184,6 +184,7 @@ impl DecoySet {
         io::Write::write_all(&mut file, text.as_bytes())?;
         decoy.file = Some(path.clone());
         self.decoys.push(decoy);
+        self.matcher = OnceLock::new(); // built again, with the new decoy
         self.planted_outside.push((path.clone(), text.into_bytes()));
         Ok(Some(path))
     }
@@ -452,6 +453,7 @@ mod tests {
         assert!(!work.join(DOTENV).exists(), "not planted with the home");
         assert!(set.decoys.iter().all(|d| d.name != "dotenv"));
         assert!(set.outside_home(&work.join(DOTENV)).is_none());
+        assert!(set.found_in(b"nothing").is_empty(), "the matcher is built");
         let path = set.plant_dotenv(&work).unwrap().unwrap();
         assert_eq!(path, work.join(DOTENV));
         let decoy = set.by_file(&path).unwrap();
