@@ -3,17 +3,26 @@
 //! Ethereum v3 keystore, Bitcoin Core's, Electrum's and Exodus's wallets, private-key
 //! variables, a `.env`), each with the needles its value is found by.
 
-use std::fs;
-use std::io::Read;
+use std::io;
 
 use super::{decode, Decoy, KeyForm};
 
-/// `n` random bytes from the kernel's CSPRNG.
+/// `n` random bytes from the kernel's CSPRNG (`getrandom(2)`: no descriptor to open, and a
+/// run plants a few dozen values).
 pub(super) fn random(n: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; n];
-    // /dev/urandom never blocks after boot; getrandom(2) would do the same.
-    let filled = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    if filled.is_err() {
+    let mut filled = 0;
+    while filled < n {
+        let rest = &mut bytes[filled..];
+        // SAFETY: the kernel writes at most `rest.len()` bytes into `rest`, which we own.
+        let got = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        match usize::try_from(got) {
+            Ok(k) if k > 0 => filled += k,
+            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            _ => break,
+        }
+    }
+    if filled < n {
         // Fall back to time, pid and a counter: still unique per run, which is all a decoy
         // needs.
         static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
