@@ -10,12 +10,13 @@
 //! without a library (binaries only, or a proc macro) has nothing a program links; a program
 //! that does not link is a failed phase with rustc's errors.
 
+use std::ffi::OsString;
 use std::fs;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::load_program::{self, Library};
+use super::load_program::{self, Compiled, Library, LoadError};
 use super::pipeline::{Phase, Pipeline};
 use super::verdict;
 use crate::build::graph::Graph;
@@ -59,9 +60,21 @@ impl Pipeline<'_> {
         let artifacts = load_program::artifacts(&profile_dir, &u.name, &version, &lib)
             .map_err(|e| error_chain(&e))?;
         let dir = ws.load_dir();
-        let program = load_program::link(&dir, &lib, &artifacts, &load_program::rustc())
-            .map_err(|e| error_chain(&e))?;
         let krate = format!("{} {}", u.name, u.version);
+        let rustc = load_program::real_rustc(&ws.dir).map_err(|e| error_chain(&e))?;
+        let mut link_events = Vec::new();
+        let mut sandboxed_rustc = |args: &[OsString]| {
+            let (compiled, events) =
+                self.rustc_in_sandbox(&rustc, args, &dir, &profile_dir, &krate, &u.dir)?;
+            // What the link attempted beyond compiling (a proc macro's constructor in rustc).
+            link_events.extend(events.into_iter().filter(Event::is_notable));
+            Ok(compiled)
+        };
+        let linked = load_program::link(&dir, &lib, &artifacts, &mut sandboxed_rustc);
+        let link_reasons = verdict::runtime_reasons(&krate, Phase::Load, &link_events);
+        self.attribute(&u.name, &version, std::mem::take(&mut link_events));
+        self.crates[i].reasons.extend(link_reasons);
+        let program = linked.map_err(|e| error_chain(&e))?;
         if let Some(note) = &program.note {
             self.notes.push(format!("{krate}: {note}"));
         }
@@ -131,6 +144,50 @@ impl Pipeline<'_> {
         };
         self.crates[i].reasons.extend(reasons);
         Ok(format!("the load program{linked} {ended}: {judged}"))
+    }
+
+    /// Runs `rustc args` in the sandbox (the profile of the build's runs, phase `load`, entry
+    /// `link`) from `dir`, reading the build's artifacts in `profile_dir` and writing only the
+    /// program's directory; returns how it ended and what it attempted.
+    fn rustc_in_sandbox(
+        &self,
+        rustc: &Path,
+        args: &[OsString],
+        dir: &Path,
+        profile_dir: &Path,
+        krate: &str,
+        package_dir: &Path,
+    ) -> Result<(Compiled, Vec<Event>), LoadError> {
+        let (_, bin_dir) = load_program::layout(dir);
+        let stderr_path = dir.join("rustc.log");
+        let write_err = |source| LoadError::Write {
+            path: stderr_path.clone(),
+            source,
+        };
+        let stderr = fs::File::create(&stderr_path).map_err(write_err)?;
+        let null = fs::File::open("/dev/null").map_err(write_err)?;
+        let run = RuntimeRun {
+            args: args.to_vec(),
+            entry: Some("link".to_owned()),
+            cwd: Some(dir.to_owned()),
+            read: vec![profile_dir.to_owned(), dir.to_owned()],
+            write: vec![bin_dir],
+            allow_degraded: self.opts.allow_degraded,
+            stdio: [
+                Some(null.as_raw_fd()),
+                Some(null.as_raw_fd()),
+                Some(stderr.as_raw_fd()),
+            ],
+            profile: Some(self.opts.profile.clone()),
+            ..RuntimeRun::new(rustc, EventPhase::Load, krate, package_dir)
+        };
+        let outcome = runtime::run(&run).map_err(|source| LoadError::Sandbox { source })?;
+        drop((stderr, null));
+        let compiled = Compiled {
+            success: outcome.termination == Termination::Exited { code: 0 },
+            stderr: fs::read_to_string(&stderr_path).unwrap_or_default(),
+        };
+        Ok((compiled, outcome.events))
     }
 
     /// Adds a run's `events` to the report entry of `name` `version` (its `crates[]` entry of

@@ -18,9 +18,11 @@
 //!
 //! The program is compiled against the build phase's artifacts (the rlibs in
 //! `<target>/airlock/build-target/debug/deps`, found through cargo's dep-info so that the
-//! vetted version is the one linked) by a plain `rustc`: no code of the crate runs while it
-//! links (no proc macro is loaded, no build script runs).
+//! vetted version is the one linked). rustc runs in the sandbox too: loading an rlib loads the
+//! crates it depends on, and rustc `dlopen`s the proc macros among them, whose static
+//! constructors then run inside rustc.
 
+use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -67,6 +69,19 @@ pub(crate) enum LoadError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// rustc did not say where its sysroot is.
+    #[error("`{rustc} --print sysroot` did not name a compiler")]
+    Sysroot {
+        /// The compiler asked.
+        rustc: String,
+    },
+    /// The sandboxed rustc could not run.
+    #[error("cannot run rustc in the sandbox")]
+    Sandbox {
+        /// Why.
+        #[source]
+        source: crate::runtime::RuntimeError,
     },
     /// rustc ran and the program did not link.
     #[error("the load program did not link: {errors}")]
@@ -313,15 +328,82 @@ pub(crate) struct LoadProgram {
     pub note: Option<String>,
 }
 
-/// Writes and links the load program of `lib` into `dir` (created; its `bin/` holds the
-/// executable) with `rustc`, from `artifacts`.
+/// How one rustc invocation ended: whether it succeeded, and its messages (stderr).
+#[derive(Debug, Clone)]
+pub(crate) struct Compiled {
+    /// rustc exited 0.
+    pub success: bool,
+    /// What it printed on stderr.
+    pub stderr: String,
+}
+
+/// Where the load program lives under `dir`: its source, and the directory its executable is
+/// linked into.
+pub(crate) fn layout(dir: &Path) -> (PathBuf, PathBuf) {
+    (dir.join("load.rs"), dir.join("bin"))
+}
+
+/// rustc's arguments to link the program `src` of `lib` into `binary` from `artifacts`, with
+/// the archives `whole` linked whole.
+fn rustc_args(
+    src: &Path,
+    binary: &Path,
+    lib: &str,
+    artifacts: &Artifacts,
+    whole: &[PathBuf],
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = [
+        "--edition",
+        "2021",
+        "--crate-type",
+        "bin",
+        "--crate-name",
+        "airlock_load",
+        "-C",
+        "debuginfo=0",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    args.push(src.into());
+    args.push("-o".into());
+    args.push(binary.into());
+    args.push("-L".into());
+    args.push(format!("dependency={}", artifacts.deps.display()).into());
+    args.push("--extern".into());
+    args.push(format!("{lib}={}", artifacts.rlib.display()).into());
+    for s in &artifacts.search {
+        args.push("-L".into());
+        args.push(s.into());
+    }
+    if !whole.is_empty() {
+        // A member the ordinary link pulled in is pulled in again: the first copy wins.
+        for a in [
+            "link-arg=-Wl,--allow-multiple-definition".to_owned(),
+            "link-arg=-Wl,--whole-archive".to_owned(),
+        ]
+        .into_iter()
+        .chain(whole.iter().map(|a| format!("link-arg={}", a.display())))
+        .chain(["link-arg=-Wl,--no-whole-archive".to_owned()])
+        {
+            args.push("-C".into());
+            args.push(a.into());
+        }
+    }
+    args
+}
+
+/// Writes the load program of `lib` into `dir` (see [`layout`]) and links it from
+/// `artifacts`; `rustc` runs one rustc invocation with the arguments given (in the sandbox:
+/// loading the crate's rlib loads its dependencies, proc macros included, whose static
+/// constructors run inside rustc).
 pub(crate) fn link(
     dir: &Path,
     lib: &str,
     artifacts: &Artifacts,
-    rustc: &Path,
+    rustc: &mut dyn FnMut(&[OsString]) -> Result<Compiled, LoadError>,
 ) -> Result<LoadProgram, LoadError> {
-    let bin_dir = dir.join("bin");
+    let (src, bin_dir) = layout(dir);
     let write = |path: &Path, r: std::io::Result<()>| {
         r.map_err(|source| LoadError::Write {
             path: path.to_owned(),
@@ -329,45 +411,17 @@ pub(crate) fn link(
         })
     };
     write(&bin_dir, fs::create_dir_all(&bin_dir))?;
-    let src = dir.join("load.rs");
     write(&src, fs::write(&src, source(lib)))?;
     let binary = bin_dir.join("airlock-load");
-    let attempt = |whole: &[PathBuf]| -> Result<(), LoadError> {
-        let mut cmd = Command::new(rustc);
-        cmd.current_dir(dir)
-            .args(["--edition", "2021", "--crate-type", "bin"])
-            .args(["--crate-name", "airlock_load", "-C", "debuginfo=0"])
-            .arg(&src)
-            .arg("-o")
-            .arg(&binary)
-            .arg("-L")
-            .arg(format!("dependency={}", artifacts.deps.display()))
-            .arg("--extern")
-            .arg(format!("{lib}={}", artifacts.rlib.display()));
-        for s in &artifacts.search {
-            cmd.arg("-L").arg(s);
-        }
-        if !whole.is_empty() {
-            // A member the ordinary link pulled in is pulled in again: the first copy wins.
-            cmd.args(["-C", "link-arg=-Wl,--allow-multiple-definition"]);
-            cmd.args(["-C", "link-arg=-Wl,--whole-archive"]);
-            for a in whole {
-                cmd.arg("-C").arg(format!("link-arg={}", a.display()));
-            }
-            cmd.args(["-C", "link-arg=-Wl,--no-whole-archive"]);
-        }
-        let out = cmd.output().map_err(|source| LoadError::Rustc {
-            rustc: rustc.display().to_string(),
-            source,
-        })?;
-        if out.status.success() {
+    let mut attempt = |whole: &[PathBuf]| -> Result<(), LoadError> {
+        let out = rustc(&rustc_args(&src, &binary, lib, artifacts, whole))?;
+        if out.success {
             return Ok(());
         }
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let errors = link_errors(&stderr);
+        let errors = link_errors(&out.stderr);
         Err(LoadError::Link {
             errors: if errors.is_empty() {
-                format!("rustc exited with {}", out.status)
+                "rustc failed and said nothing".to_owned()
             } else {
                 errors.join("; ")
             },
@@ -409,11 +463,29 @@ fn link_errors(stderr: &str) -> Vec<&str> {
         .collect()
 }
 
-/// The compiler cargo uses: `$RUSTC`, else `rustc` from the `PATH`.
-pub(crate) fn rustc() -> PathBuf {
-    std::env::var_os("RUSTC")
+/// The compiler itself (not a rustup proxy, which would need rustup's state inside the
+/// sandbox): `<sysroot>/bin/rustc` of the compiler cargo uses (`$RUSTC`, else `rustc`), asked
+/// from `dir` so that a toolchain file there is honoured. Printing the sysroot loads no crate.
+pub(crate) fn real_rustc(dir: &Path) -> Result<PathBuf, LoadError> {
+    let rustc = std::env::var_os("RUSTC")
         .filter(|r| !r.is_empty())
-        .map_or_else(|| PathBuf::from("rustc"), PathBuf::from)
+        .unwrap_or_else(|| "rustc".into());
+    let shown = Path::new(&rustc).display().to_string();
+    let out = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .current_dir(dir)
+        .output()
+        .map_err(|source| LoadError::Rustc {
+            rustc: shown.clone(),
+            source,
+        })?;
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let real = Path::new(&sysroot).join("bin/rustc");
+    if out.status.success() && real.is_file() {
+        Ok(real)
+    } else {
+        Err(LoadError::Sysroot { rustc: shown })
+    }
 }
 
 #[cfg(test)]
