@@ -11,7 +11,9 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::common::fixture;
-use crate::registry_server::{crate_file, sha256, v, Registry, DAY};
+use flate2::write::GzEncoder;
+
+use crate::registry_server::{crate_file, index_path, sha256, v, Registry, Route, DAY};
 use crate::support::{bin, Scene};
 
 /// Every file of the fixture crate `name` (under `runtime-load/`), with `@PORT@` replaced.
@@ -55,6 +57,27 @@ fn vet(scene: &Scene, dir: &str, name: &str, port: u16) -> (i32, String, Value) 
         .collect();
     let krate = crate_file(name, "0.3.0", &files);
     registry.publish_file(name, &v("0.3.0", false, 300 * DAY), &krate, &sha256(&krate));
+    vet_from(scene, &registry, name)
+}
+
+/// A `.crate` of `name` `version` with the manifest `manifest` and the fixture files of `dir`.
+fn crate_with_manifest(name: &str, version: &str, manifest: &str, dir: &str, port: u16) -> Vec<u8> {
+    let mut b = tar::Builder::new(GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    let files = fixture_files(dir, port);
+    let all = std::iter::once(("Cargo.toml".to_owned(), manifest.as_bytes().to_vec())).chain(files);
+    for (path, data) in all {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(format!("{name}-{version}/{path}")).unwrap();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, data.as_slice()).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+/// Vets `name` from `registry` (phases `build,load`): exit code, stderr, report.
+fn vet_from(scene: &Scene, registry: &Registry, name: &str) -> (i32, String, Value) {
     std::fs::create_dir_all(scene.path("cargo-home")).unwrap();
     let report_dir = scene.path("report");
     let out = Command::new(bin())
@@ -239,5 +262,60 @@ airtest!(
         );
         // The build phase ran and stays as it was.
         assert_eq!(krate(&report, "absent-sys", &stderr)["verdict"], "clean");
+    }
+);
+
+airtest!(
+    a_proc_macro_of_the_graph_runs_sandboxed_while_the_load_program_links,
+    |s| {
+        // Listening, so that a constructor outside the sandbox would get through.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let registry = Registry::start();
+        let manifest =
+            "[package]\nname = \"nothing-macro\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+                    [lib]\nproc-macro = true\n";
+        let archive = crate_with_manifest("nothing-macro", "0.1.0", manifest, "pm-ctor", port);
+        registry.publish_file(
+            "nothing-macro",
+            &v("0.1.0", false, 300 * DAY),
+            &archive,
+            &sha256(&archive),
+        );
+        let manifest = format!(
+            "[package]\nname = \"uses-nothing\"\nversion = \"0.3.0\"\nedition = \"2021\"\n\n\
+         [dependencies.nothing-macro]\nversion = \"^0.1.0\"\nregistry-index = \"{}\"\n",
+            registry.index_url()
+        );
+        let archive = crate_with_manifest("uses-nothing", "0.3.0", &manifest, "pm-user", port);
+        let line = format!(
+            r#"{{"name":"uses-nothing","vers":"0.3.0","deps":[{{"name":"nothing-macro","req":"^0.1.0","features":[],"optional":false,"default_features":true,"target":null,"kind":"normal"}}],"cksum":"{}","features":{{}},"yanked":false,"links":null,"pubtime":"2025-01-01T00:00:00Z"}}"#,
+            sha256(&archive)
+        );
+        registry.route(&index_path("uses-nothing"), Route::Body(line.into_bytes()));
+        registry.route("/dl/uses-nothing/0.3.0/download", Route::Body(archive));
+
+        let (code, stderr, report) = vet_from(&s, &registry, "uses-nothing");
+        assert_eq!(code, 1, "{stderr}\n{:#}", report["verdict"]);
+        assert!(
+            listener.accept().is_err(),
+            "the macro's constructor reached the listener: it ran outside the sandbox"
+        );
+        assert_eq!(load_phase(&report)["status"], "ran", "{stderr}");
+        let c = krate(&report, "uses-nothing", &stderr);
+        let events = load_events(c);
+        let connect = events
+            .iter()
+            .find(|e| {
+                e["kind"] == "net"
+                    && e["decision"] == "denied"
+                    && e["detail"]["address"]
+                        .as_str()
+                        .is_some_and(|a| a.ends_with(&format!(":{port}")))
+            })
+            .unwrap_or_else(|| panic!("no denied connect while linking: {events:#?}\n{stderr}"));
+        assert_eq!(connect["entry"], "link");
+        assert_eq!(c["verdict"], "suspicious");
     }
 );
