@@ -148,7 +148,9 @@ impl Pipeline<'_> {
 
     /// Runs `rustc args` in the sandbox (the profile of the build's runs, phase `load`, entry
     /// `link`) from `dir`, reading the build's artifacts in `profile_dir` and writing only the
-    /// program's directory; returns how it ended and what it attempted.
+    /// program's directory; returns how it ended and what it attempted. Native search paths
+    /// outside the target directory are not granted (a build script names them; the profile's
+    /// system directories are readable anyway): a library only found there fails the link.
     fn rustc_in_sandbox(
         &self,
         rustc: &Path,
