@@ -16,8 +16,10 @@ mod gen;
 #[allow(dead_code)]
 mod registry_server;
 mod sandbox;
+mod sandbox_decoys;
 mod sandbox_fs;
 mod sandbox_net;
 mod vet;
+mod vet_load;
 mod vet_probe;
 mod vet_workspace;

@@ -77,6 +77,9 @@ pub struct RuntimeRun {
     pub stdio: [Option<RawFd>; 3],
     /// A profile to use instead of the built-in `test` one (`--profile`).
     pub profile: Option<String>,
+    /// Plant a decoy `.env` in the working directory (only when the caller owns it: a private
+    /// directory of the run, as vet's `load` and `probe` runs have).
+    pub decoy_dotenv: bool,
 }
 
 impl RuntimeRun {
@@ -99,6 +102,7 @@ impl RuntimeRun {
             allow_degraded: false,
             stdio: [None; 3],
             profile: None,
+            decoy_dotenv: false,
         }
     }
 
@@ -126,6 +130,7 @@ impl RuntimeRun {
         config.timeout = self.timeout;
         config.allow_degraded = self.allow_degraded;
         config.stdio = self.stdio;
+        config.decoy_dotenv = self.decoy_dotenv;
         Ok(config)
     }
 }
@@ -174,6 +179,12 @@ mod tests {
         assert_eq!(config.extra_exec, [PathBuf::from("/t/target/debug/deps")]);
         assert_eq!(config.extra_write, [PathBuf::from("/t/target/tmp")]);
         assert!(config.extra_write_exec.is_empty() && config.produced_exec.is_empty());
+        assert!(!config.decoy_dotenv, "a .env only where asked");
+        let owned = RuntimeRun {
+            decoy_dotenv: true,
+            ..run
+        };
+        assert!(owned.config().unwrap().decoy_dotenv);
     }
 
     #[test]

@@ -173,9 +173,10 @@ pub fn dns_query(payload: &[u8]) -> Option<String> {
 }
 
 /// Encodings under which a decoy value is searched for: as is, hex (either case), base64
-/// (standard and URL-safe, at each of the three alignments).
-pub fn encodings(value: &str) -> Vec<Vec<u8>> {
-    let raw = value.as_bytes();
+/// (standard and URL-safe, at each of the three alignments). `value` is text (a token) or
+/// bytes (a key a payload may send as it decoded it).
+pub fn encodings<T: AsRef<[u8]> + ?Sized>(value: &T) -> Vec<Vec<u8>> {
+    let raw = value.as_ref();
     let mut out = vec![raw.to_vec()];
     let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
     out.push(hex.clone().into_bytes());

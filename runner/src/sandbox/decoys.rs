@@ -1,7 +1,13 @@
-//! Decoys: a fake home full of credentials and fake tokens in the usual variables, so that a
-//! payload that goes looking for secrets finds ours, and we can tell. Each run gets fresh random
-//! values; any read of a decoy file, and any decoy value found in what the sandbox wrote or
-//! tried to send, is a `leak` event. Real secrets are never passed in.
+//! Decoys: a fake home full of credentials and wallets, fake tokens and private keys in the
+//! usual variables, and (for a run whose working directory the tool owns) a fake `.env`, so that
+//! a payload that goes looking for secrets finds ours, and we can tell. Each run gets fresh
+//! random values; any read of a decoy file, and any decoy value found in what the sandbox wrote
+//! or tried to send, is a `leak` event. Real secrets are never passed in.
+//!
+//! Wallets and keys are written in their real formats (a Solana keypair is a JSON array of 64
+//! bytes, an Ethereum keystore a v3 JSON, ...), so that a payload that checks what it found
+//! before sending it still sends ours; each is recognised in the forms a payload would send it
+//! in (the file's text, the key's bytes, their hex, base58 or base64); `formats` writes them.
 
 use std::fs;
 use std::io::{self, Read};
@@ -11,6 +17,9 @@ use std::sync::OnceLock;
 use aho_corasick::AhoCorasick;
 
 use super::decode;
+use formats::{private_key, token};
+
+mod formats;
 
 /// One planted secret.
 #[derive(Debug, Clone)]
@@ -19,9 +28,10 @@ pub struct Decoy {
     pub name: String,
     /// The secret value itself (unique per run).
     pub value: String,
-    /// The file it was planted in, relative to the decoy home (None for variables).
+    /// The file it was planted in: relative to the decoy home, or absolute for a file planted
+    /// outside it (the `.env` of a working directory the tool owns); None for variables.
     pub file: Option<PathBuf>,
-    /// The encodings of `value` searched for in output.
+    /// The encodings of `value` (and of the forms it takes in its file) searched for in output.
     needles: Vec<Vec<u8>>,
 }
 
@@ -32,6 +42,9 @@ pub struct DecoySet {
     pub decoys: Vec<Decoy>,
     /// Variables to set inside the sandbox (name, value).
     pub env: Vec<(String, String)>,
+    /// Files planted outside the decoy home (host path, content as planted): a scan of what
+    /// the run wrote skips them while they are unchanged.
+    planted_outside: Vec<(PathBuf, Vec<u8>)>,
     /// One automaton over every encoding of every decoy (pattern -> decoy index), so a scan is
     /// one pass over the bytes whatever the number of decoys. Built on the first scan: building
     /// it takes about a millisecond, which a run that writes and sends nothing never pays.
@@ -52,22 +65,29 @@ pub const TOKEN_VARIABLES: &[(&str, &str)] = &[
     ("DOCKER_PASSWORD", ""),
 ];
 
-/// A random token: 24 hex digits from the kernel's CSPRNG, after an `AIRLOCK` tag.
-fn token() -> String {
-    let mut bytes = [0u8; 12];
-    // /dev/urandom never blocks after boot; getrandom(2) would do the same.
-    let filled = fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    if filled.is_err() {
-        // Fall back to time and pid: still unique per run, which is all a decoy needs.
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        bytes[..8].copy_from_slice(&(now as u64).to_le_bytes());
-        bytes[8..].copy_from_slice(&std::process::id().to_le_bytes());
-    }
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("AIRLOCK{hex}")
+/// Variables given decoy private keys: the names deploy scripts and wallets read keys from.
+pub const PRIVATE_KEY_VARIABLES: &[(&str, KeyForm)] = &[
+    ("PRIVATE_KEY", KeyForm::Hex),
+    ("ETH_PRIVATE_KEY", KeyForm::Hex),
+    ("DEPLOYER_PRIVATE_KEY", KeyForm::Hex),
+    ("WALLET_PRIVATE_KEY", KeyForm::Hex),
+    ("SOLANA_PRIVATE_KEY", KeyForm::Base58Keypair),
+    ("SSH_PRIVATE_KEY", KeyForm::OpenSsh),
+];
+
+/// How a decoy private key variable is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyForm {
+    /// An Ethereum-style key: `0x` and 64 hex digits (32 bytes).
+    Hex,
+    /// A Solana keypair (64 bytes) in base58, as wallets export it.
+    Base58Keypair,
+    /// An OpenSSH private key file's text.
+    OpenSsh,
 }
+
+/// The name of the decoy `.env` planted in a working directory the tool owns.
+pub const DOTENV: &str = ".env";
 
 impl DecoySet {
     /// Plants a decoy home in `home` (created) and makes decoy token variables.
@@ -119,7 +139,54 @@ impl DecoySet {
             set.decoys
                 .push(Decoy::new(&format!("env:{var}"), value, None));
         }
+        set.plant_wallets(home)?;
+        for (var, form) in PRIVATE_KEY_VARIABLES {
+            let (text, decoy) = private_key(&format!("env:{var}"), *form);
+            set.env.push(((*var).to_owned(), text));
+            set.decoys.push(decoy);
+        }
         Ok(set)
+    }
+
+    /// Writes `content` to `home/rel` (parents created) and records `decoy` as planted there.
+    fn put(&mut self, home: &Path, rel: &str, content: &[u8], mut decoy: Decoy) -> io::Result<()> {
+        let path = home.join(rel);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::write(&path, content)?;
+        decoy.file = Some(PathBuf::from(rel));
+        self.decoys.push(decoy);
+        Ok(())
+    }
+
+    /// Plants the wallets and keystores payloads look for ([`formats::wallets`]).
+    fn plant_wallets(&mut self, home: &Path) -> io::Result<()> {
+        for (rel, content, decoy) in formats::wallets() {
+            self.put(home, &rel, &content, decoy)?;
+        }
+        Ok(())
+    }
+
+    /// Plants a decoy `.env` in `dir` (a working directory the tool owns), unless one is there
+    /// already, and returns its path. Its values (a database password, an API secret, a private
+    /// key) make one decoy, `dotenv`, whose `file` is the absolute path.
+    pub fn plant_dotenv(&mut self, dir: &Path) -> io::Result<Option<PathBuf>> {
+        let path = dir.join(DOTENV);
+        if path.symlink_metadata().is_ok() {
+            return Ok(None);
+        }
+        let (text, mut decoy) = formats::dotenv();
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        io::Write::write_all(&mut file, text.as_bytes())?;
+        decoy.file = Some(path.clone());
+        self.decoys.push(decoy);
+        self.matcher = OnceLock::new(); // built again, with the new decoy
+        self.planted_outside.push((path.clone(), text.into_bytes()));
+        Ok(Some(path))
     }
 
     fn matcher(&self) -> Option<&(AhoCorasick, Vec<usize>)> {
@@ -142,7 +209,17 @@ impl DecoySet {
             .as_ref()
     }
 
-    /// The decoy planted in `rel` (relative to the decoy home), if any.
+    /// The decoy planted outside the decoy home at `path` (the `.env`), if any: free when
+    /// nothing was planted outside it (the supervisor asks on every open).
+    pub fn outside_home(&self, path: &Path) -> Option<&Decoy> {
+        if !self.planted_outside.iter().any(|(p, _)| p == path) {
+            return None;
+        }
+        self.by_file(path)
+    }
+
+    /// The decoy planted in `rel` (relative to the decoy home), or at the absolute path `rel`
+    /// (a file planted outside the decoy home), if any.
     pub fn by_file(&self, rel: &Path) -> Option<&Decoy> {
         self.decoys.iter().find(|d| d.file.as_deref() == Some(rel))
     }
@@ -193,6 +270,13 @@ impl DecoySet {
                         let _ = f.take(limit).read_to_end(&mut buf);
                     }
                     budget = budget.saturating_sub(buf.len() as u64);
+                    if self
+                        .planted_outside
+                        .iter()
+                        .any(|(p, c)| *p == path && *c == buf)
+                    {
+                        continue; // a decoy as planted, not a leak
+                    }
                     for decoy in self.found_in(&buf) {
                         found.push((path.clone(), decoy.name.clone()));
                     }
@@ -218,10 +302,22 @@ impl Decoy {
             needles,
         }
     }
+
+    /// A decoy recognised by `needles` (the forms its value takes) rather than by the
+    /// encodings of `value` alone.
+    fn with_needles(name: &str, value: String, needles: Vec<Vec<u8>>) -> Decoy {
+        Decoy {
+            name: name.to_owned(),
+            value,
+            file: None,
+            needles,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::formats::{base58, hex};
     use super::*;
 
     #[test]
@@ -248,5 +344,142 @@ mod tests {
     #[test]
     fn tokens_are_fresh() {
         assert_ne!(token(), token());
+    }
+
+    /// Every wallet and keystore is planted where its software keeps it, in its format, and
+    /// its value is found again in the file's bytes and in the forms a payload sends it in.
+    #[test]
+    fn wallets_are_planted_in_their_formats_and_found_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let set = DecoySet::plant(&home).unwrap();
+        let file_of = |name: &str| {
+            let d = set.decoys.iter().find(|d| d.name == name).unwrap();
+            (d, home.join(d.file.as_ref().unwrap()))
+        };
+        for (name, rel) in [
+            ("solana-keypair", ".config/solana/id.json"),
+            ("bitcoin-wallet", ".bitcoin/wallet.dat"),
+            ("electrum-wallet", ".electrum/wallets/default_wallet"),
+            ("exodus-wallet", ".config/Exodus/exodus.wallet/seed.seco"),
+        ] {
+            let (d, path) = file_of(name);
+            assert_eq!(d.file.as_deref(), Some(Path::new(rel)));
+            let bytes = fs::read(&path).unwrap();
+            let found: Vec<_> = set.found_in(&bytes).iter().map(|d| &d.name).collect();
+            assert_eq!(found, [name], "{rel}");
+        }
+        let (d, path) = file_of("ethereum-keystore");
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(path.starts_with(home.join(".ethereum/keystore")));
+        let keystore: serde_json::Value =
+            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(keystore["version"], 3);
+        assert_eq!(keystore["crypto"]["ciphertext"], d.value.as_str());
+        let address = keystore["address"].as_str().unwrap();
+        assert!(name.starts_with("UTC--") && name.ends_with(&format!("--{address}")));
+        assert_eq!(
+            set.found_in(d.value.as_bytes())[0].name,
+            "ethereum-keystore"
+        );
+
+        // Solana's keypair: 64 bytes as JSON; found as that text, as bytes, hex and base58.
+        let (d, path) = file_of("solana-keypair");
+        let bytes: Vec<u8> = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
+        assert_eq!(bytes.len(), 64);
+        assert_eq!(d.value, base58(&bytes));
+        for form in [
+            bytes.clone(),
+            hex(&bytes).into_bytes(),
+            d.value.clone().into_bytes(),
+        ] {
+            let mut sent = b"POST /x HTTP/1.1\r\n\r\nkey=".to_vec();
+            sent.extend_from_slice(&form);
+            assert_eq!(set.found_in(&sent)[0].name, "solana-keypair");
+        }
+        let electrum: serde_json::Value = serde_json::from_slice(
+            &fs::read(home.join(".electrum/wallets/default_wallet")).unwrap(),
+        )
+        .unwrap();
+        assert!(electrum["keystore"]["xprv"]
+            .as_str()
+            .unwrap()
+            .starts_with("xprv"));
+    }
+
+    /// Each private key variable is set, and its value (as set, or as the key's bytes) is
+    /// found again.
+    #[test]
+    fn private_key_variables_are_set_and_found_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = DecoySet::plant(dir.path()).unwrap();
+        for (var, form) in PRIVATE_KEY_VARIABLES {
+            let (_, value) = set.env.iter().find(|(k, _)| k == var).unwrap();
+            match form {
+                KeyForm::Hex => assert!(value.starts_with("0x") && value.len() == 66),
+                KeyForm::Base58Keypair => assert!(value.len() > 80),
+                KeyForm::OpenSsh => assert!(value.contains("OPENSSH PRIVATE KEY")),
+            }
+            let found: Vec<_> = set
+                .found_in(format!("echo {value} > out").as_bytes())
+                .iter()
+                .map(|d| d.name.clone())
+                .collect();
+            assert_eq!(found, [format!("env:{var}")]);
+        }
+        let eth = &set
+            .env
+            .iter()
+            .find(|(k, _)| k == "ETH_PRIVATE_KEY")
+            .unwrap()
+            .1;
+        let raw: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&eth[2 + 2 * i..4 + 2 * i], 16).unwrap())
+            .collect();
+        assert_eq!(set.found_in(&raw)[0].name, "env:ETH_PRIVATE_KEY");
+        assert!(set.env.iter().all(|(_, v)| !v.is_empty()));
+        let other = DecoySet::plant(&dir.path().join("again")).unwrap();
+        assert_ne!(set.env, other.env, "fresh values per run");
+    }
+
+    /// The `.env` is planted only when asked, never over an existing one, found by its absolute
+    /// path and in output, and a scan skips it while it is as planted.
+    #[test]
+    fn the_dotenv_is_planted_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        fs::create_dir(&work).unwrap();
+        let mut set = DecoySet::plant(&dir.path().join("home")).unwrap();
+        assert!(!work.join(DOTENV).exists(), "not planted with the home");
+        assert!(set.decoys.iter().all(|d| d.name != "dotenv"));
+        assert!(set.outside_home(&work.join(DOTENV)).is_none());
+        assert!(set.found_in(b"nothing").is_empty(), "the matcher is built");
+        let path = set.plant_dotenv(&work).unwrap().unwrap();
+        assert_eq!(path, work.join(DOTENV));
+        let decoy = set.by_file(&path).unwrap();
+        assert_eq!(decoy.name, "dotenv");
+        assert_eq!(set.outside_home(&path).unwrap().name, "dotenv");
+        assert!(set.outside_home(Path::new(".ssh/id_rsa")).is_none());
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("DATABASE_URL=") && text.contains("PRIVATE_KEY=0x"));
+        for line in text.lines().filter(|l| l.contains('=')) {
+            let value = line.split_once('=').unwrap().1;
+            assert_eq!(set.found_in(value.as_bytes())[0].name, "dotenv", "{line}");
+        }
+        assert!(
+            set.scan_dir(&work).is_empty(),
+            "the .env as planted is no leak"
+        );
+        fs::write(work.join("copy"), &text).unwrap();
+        assert_eq!(
+            set.scan_dir(&work),
+            [(work.join("copy"), "dotenv".to_owned())]
+        );
+
+        let mine = dir.path().join("mine");
+        fs::create_dir(&mine).unwrap();
+        fs::write(mine.join(DOTENV), "KEEP=me\n").unwrap();
+        assert_eq!(set.plant_dotenv(&mine).unwrap(), None);
+        assert_eq!(fs::read_to_string(mine.join(DOTENV)).unwrap(), "KEEP=me\n");
     }
 }

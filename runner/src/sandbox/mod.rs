@@ -160,6 +160,10 @@ pub struct SandboxConfig {
     /// Replacements for the command's stdin, stdout and stderr (descriptors the caller owns
     /// and keeps open for the run); `None` inherits the caller's.
     pub stdio: [Option<RawFd>; 3],
+    /// Plant a decoy `.env` in the working directory for the run (removed after it; one that
+    /// exists is left alone). Only for a working directory the caller owns (vet's `load` and
+    /// `probe` runs start in a private directory); off by default.
+    pub decoy_dotenv: bool,
 }
 
 impl SandboxConfig {
@@ -186,6 +190,7 @@ impl SandboxConfig {
             events_file: None,
             keep_fds: Vec::new(),
             stdio: [None; 3],
+            decoy_dotenv: false,
         }
     }
 }
@@ -355,7 +360,8 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     let (usable, degraded) = check_support(config)?;
     let request = Request::resolve(config)?;
     let mut rundir = RunDir::create()?;
-    let decoys = rundir.plant_decoys(config.profile.decoys)?;
+    let dotenv_dir = config.decoy_dotenv.then_some(request.cwd.as_path());
+    let decoys = rundir.plant_decoys(config.profile.decoys, dotenv_dir)?;
     let decoy_env = decoys.as_ref().map_or(&[][..], |d| &d.env[..]);
     let real_home = std::env::var_os("HOME").map(PathBuf::from);
     let plan = Plan::new(

@@ -1,11 +1,12 @@
 //! The run's own directories on the host and what is planted in them: the decoy home (decoys,
 //! stand-ins mirroring the real home), `/run` and `/dev/shm` stand-ins, the tripwires that
-//! mask protected paths, and the private `/tmp`. Everything is removed when the run ends.
+//! mask protected paths, and the private `/tmp`; and, when asked, a decoy `.env` in the working
+//! directory (one the tool owns). Everything is removed when the run ends.
 
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::sys::statfs::{statfs, TMPFS_MAGIC};
 use nix::unistd::{access, AccessFlags};
@@ -27,6 +28,16 @@ pub(crate) struct RunDir {
     tripwire_dir: PathBuf,
     /// Every tripwire planted, for the supervisor's inotify watch.
     pub tripwires: Vec<Tripwire>,
+    /// Decoy files planted outside the run's directories (the `.env`), removed with the run.
+    planted_outside: Vec<PathBuf>,
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        for path in &self.planted_outside {
+            let _ = fs::remove_file(path);
+        }
+    }
 }
 
 fn step<T>(what: &str, result: io::Result<T>) -> Result<T, SandboxError> {
@@ -62,16 +73,27 @@ impl RunDir {
             paths,
             tripwire_dir,
             tripwires: Vec::new(),
+            planted_outside: Vec::new(),
         })
     }
 
-    /// Plants the decoy home (when `enabled`), each decoy file a tripwire.
-    pub(super) fn plant_decoys(&mut self, enabled: bool) -> Result<Option<DecoySet>, SandboxError> {
+    /// Plants the decoy home (when `enabled`), each decoy file a tripwire, and a decoy `.env`
+    /// in `dotenv_dir` when given (the working directory, which the caller owns: see
+    /// `SandboxConfig::decoy_dotenv`).
+    pub(super) fn plant_decoys(
+        &mut self,
+        enabled: bool,
+        dotenv_dir: Option<&Path>,
+    ) -> Result<Option<DecoySet>, SandboxError> {
         if !enabled {
             return Ok(None);
         }
         let home = &self.paths.decoy_home;
-        let set = step("planting decoys", DecoySet::plant(home))?;
+        let mut set = step("planting decoys", DecoySet::plant(home))?;
+        if let Some(dir) = dotenv_dir {
+            let planted = step("planting the decoy .env", set.plant_dotenv(dir))?;
+            self.planted_outside.extend(planted);
+        }
         self.tripwires.extend(set.decoys.iter().filter_map(|d| {
             Some(Tripwire {
                 host: home.join(d.file.as_ref()?),
@@ -168,7 +190,7 @@ mod tests {
         assert!(masks[0].1.is_dir() && masks[1].1.is_file());
         assert_eq!(fs::read(&masks[1].1).unwrap(), b"", "never the content");
         assert_eq!(run.tripwires.len(), 2);
-        let decoys = run.plant_decoys(true).unwrap().unwrap();
+        let decoys = run.plant_decoys(true, None).unwrap().unwrap();
         assert!(run.tripwires.len() > 2);
         assert!(run.paths.decoy_home.join(".ssh/id_rsa").is_file());
         assert!(!decoys.env.is_empty());

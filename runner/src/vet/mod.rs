@@ -22,12 +22,17 @@
 //! the same pipeline: `lockfile` says which changed since an older `Cargo.lock` (`--since`),
 //! `cache` keeps complete verdicts so a nightly run re-vets only what changed, and `--shard`
 //! splits the packages as `fuzz --shard` splits targets.
+//!
+//! The run-time phases each have a module: `load_phase` runs the program `load_program` links
+//! (the crate's static constructors), `probe_phase` the probes of its public functions.
 
 mod cache;
 mod diff;
 mod error;
 mod git_package;
 mod lockfile;
+mod load_phase;
+mod load_program;
 mod options;
 mod phases;
 pub mod pipeline;

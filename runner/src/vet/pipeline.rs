@@ -228,6 +228,7 @@ impl Pipeline<'_> {
                 Phase::Inventory => self.inventory(i),
                 Phase::Build => self.build(i),
                 Phase::Probe => self.probe(i),
+                Phase::Load => self.load(i),
                 _ => Err("not supported".to_owned()),
             };
             let outcome = match outcome {

@@ -5,7 +5,7 @@
 //! `probe/report`, each entry's working directory and output in `probe/runs/N`).
 //!
 //! Every event goes into the vetted crate's `crates[]` entry; a notable one (denied, flagged,
-//! a network tool) is a reason against the crate ([`verdict::probe_reasons`]), except running
+//! a network tool) is a reason against the crate ([`verdict::runtime_reasons`]), except running
 //! out of time or memory. Panics are counted and entries that run out of time are noted;
 //! neither is suspicious by itself.
 
@@ -17,7 +17,7 @@ use crate::build::BuildOptions;
 use crate::error_chain::error_chain;
 use crate::events::Event;
 use crate::probe::{self, EntryError, EntryRun, RunPlan, PROBE_DIR};
-use crate::report::{BuildScript, CrateReport, ScriptStatus, Verdict};
+use crate::report::{BuildScript, CrateReport, ScriptStatus, Verdict, VetPhase as Phase};
 use crate::sandbox::Termination;
 
 /// Skipped items named in the phase's words before "and N more".
@@ -85,8 +85,8 @@ impl Pipeline<'_> {
             ));
         }
         self.notes.extend(tally.notes.iter().cloned());
-        let reasons = verdict::probe_reasons(&label, &events);
-        let notable = events.iter().filter(|e| verdict::probe_counts(e)).count();
+        let reasons = verdict::runtime_reasons(&label, Phase::Probe, &events);
+        let notable = events.iter().filter(|e| verdict::runtime_counts(Phase::Probe, e)).count();
         let krate = self.crate_report(&u.name, &u.version.to_string(), &u.dir);
         for r in &reasons {
             if !krate.reasons.contains(&r.code) {

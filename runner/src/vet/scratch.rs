@@ -3,6 +3,8 @@
 //! from the vetted registry, so cargo resolves and builds the crate with its real dependencies,
 //! exactly as a project that adds it would. Its `.cargo/config.toml` points cargo at the same
 //! index `vet` read (the registry may be configured only in the directory `vet` ran from).
+//! The run-time phases keep their programs in it too: the `load` phase's program, its output
+//! and its private working directory in [`Scratch::load_dir`].
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +21,14 @@ pub(crate) struct Scratch {
     pub dir: PathBuf,
     /// Its `Cargo.toml`.
     pub manifest: PathBuf,
+}
+
+impl Scratch {
+    /// Where the `load` phase links its program (`load.rs`, `bin/`) and runs it (`run/`,
+    /// `output.log`): beside the package, outside anything cargo builds.
+    pub(crate) fn load_dir(&self) -> PathBuf {
+        self.dir.join("load")
+    }
 }
 
 /// The cargo configuration that makes cargo read `source` the way `vet` did: the named registry
@@ -119,6 +129,7 @@ mod tests {
         let crates_io =
             RegistrySource::from_index(CRATES_IO, "sparse+https://index.crates.io/").unwrap();
         assert_eq!(cargo_config(&crates_io), None);
+        assert_eq!(s.load_dir(), s.dir.join("load"));
         let plain = create(tmp.path(), None, None, "itoa", &v).unwrap();
         let text = std::fs::read_to_string(plain.manifest).unwrap();
         assert!(!text.contains("registry ="), "{text}");

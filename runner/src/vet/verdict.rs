@@ -75,20 +75,24 @@ pub(crate) fn build_reasons(crates: &[CrateReport]) -> Vec<Reason> {
     out
 }
 
-/// Whether an event of vet's `probe` phase counts against the crate: a notable one
-/// ([`Event::is_notable`]) other than running out of time or memory, which innocent code does
-/// with generated arguments (a probe that never returns, a huge allocation).
-pub(crate) fn probe_counts(e: &Event) -> bool {
-    e.is_notable() && !(e.kind == Kind::Limit && matches!(e.action.as_str(), "timeout" | "memory"))
+/// Whether an event of a run of the crate's own code counts against it: a notable one
+/// ([`Event::is_notable`]), except, in the `probe` phase, running out of time or memory, which
+/// innocent code does with generated arguments (a probe that never returns, a huge allocation).
+pub(crate) fn runtime_counts(phase: VetPhase, e: &Event) -> bool {
+    e.is_notable()
+        && !(phase == VetPhase::Probe
+            && e.kind == Kind::Limit
+            && matches!(e.action.as_str(), "timeout" | "memory"))
 }
 
-/// Reasons from the events of vet's `probe` phase for the crate `krate` (`name version`): one
-/// per distinct attempt that counts ([`probe_counts`]), with the first event that shows it and
-/// the entry point whose run made it as evidence.
-pub(crate) fn probe_reasons(krate: &str, events: &[Event]) -> Vec<Reason> {
+/// Reasons from the events of a run of the crate's own code (phase `test`, `load`, `probe`):
+/// one per kind of event that counts ([`runtime_counts`]: `denied net/connect`, `flagged
+/// leak/decoy-read`), with the first such event and the entry point whose run made it as
+/// evidence.
+pub(crate) fn runtime_reasons(krate: &str, phase: VetPhase, events: &[Event]) -> Vec<Reason> {
     let mut out: Vec<Reason> = Vec::new();
-    for e in events.iter().filter(|e| probe_counts(e)) {
-        let code = format!("{} {}/{}", e.decision.as_str(), e.kind.as_str(), e.action);
+    for e in events.iter().filter(|e| runtime_counts(phase, e)) {
+        let code = event_code(e);
         if out.iter().any(|r| r.code == code) {
             continue;
         }
@@ -99,14 +103,30 @@ pub(crate) fn probe_reasons(krate: &str, events: &[Event]) -> Vec<Reason> {
             .unwrap_or_default();
         out.push(Reason {
             krate: krate.to_owned(),
-            phase: VetPhase::Probe,
+            phase,
             code,
             level: Level::Error,
             evidence: format!("{}{entry}", event_evidence(e)),
-            location: None,
+            location: e.entry.clone(),
         });
     }
     out
+}
+
+/// `denied net/connect`, `flagged leak/decoy-read`, `allowed exec/exec (network tool)`: the
+/// reason a notable event gives (as the build's verdict words it).
+pub(crate) fn event_code(e: &Event) -> String {
+    format!(
+        "{} {}/{}{}",
+        e.decision.as_str(),
+        e.kind.as_str(),
+        e.action,
+        if e.is_network_tool() {
+            " (network tool)"
+        } else {
+            ""
+        }
+    )
 }
 
 /// An event in words: `denied net/connect by the build script: address=127.0.0.1:9 ...`.
@@ -295,7 +315,7 @@ mod tests {
                 "d::again",
             ),
         ];
-        let reasons = probe_reasons("d 1.0.0", &events);
+        let reasons = runtime_reasons("d 1.0.0", VetPhase::Probe, &events);
         assert_eq!(reasons.len(), 1, "{reasons:?}");
         assert_eq!(reasons[0].phase, VetPhase::Probe);
         assert_eq!(reasons[0].code, "denied net/connect");
@@ -306,6 +326,37 @@ mod tests {
             "{}",
             reasons[0].evidence
         );
+    }
+
+    #[test]
+    fn runtime_events_give_one_reason_per_kind_with_the_first_as_evidence() {
+        let entry = |e: Event| Event {
+            phase: crate::events::Phase::Load,
+            entry: Some("load".into()),
+            ..e
+        };
+        let events = [
+            entry(Event::new(Kind::Exec, "exec", Decision::Allowed).with("path", "/bin/true")),
+            entry(
+                Event::new(Kind::Net, "connect", Decision::Denied).with("address", "127.0.0.1:9"),
+            ),
+            entry(
+                Event::new(Kind::Net, "connect", Decision::Denied).with("address", "127.0.0.1:8"),
+            ),
+            entry(
+                Event::new(Kind::Leak, "decoy-read", Decision::Flagged)
+                    .with("decoy", "solana-keypair"),
+            ),
+        ];
+        let reasons = runtime_reasons("x 0.1.0", VetPhase::Load, &events);
+        let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
+        assert_eq!(codes, ["denied net/connect", "flagged leak/decoy-read"]);
+        assert!(
+            reasons[0].evidence.contains("127.0.0.1:9") && reasons[0].evidence.contains("load")
+        );
+        assert_eq!(reasons[0].phase, VetPhase::Load);
+        assert_eq!(reasons[1].location.as_deref(), Some("load"));
+        assert!(runtime_reasons("x", VetPhase::Load, &events[..1]).is_empty());
     }
 
     #[test]

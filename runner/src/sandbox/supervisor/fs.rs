@@ -119,6 +119,14 @@ impl Handler {
                     };
                 }
             }
+            // A decoy planted outside the decoy home (the `.env` of an owned working directory).
+            if let Some(decoy) = view.set.outside_home(&path) {
+                self.note_decoy_read(call, &decoy.name, &path);
+                return match write_intent {
+                    true => Answer::Deny(libc::EACCES),
+                    false => Answer::Continue,
+                };
+            }
         }
         if path == Path::new(NO_TERMINAL) && write_intent {
             // Every bash opens its controlling terminal at startup (`check_dev_tty`) and goes on
@@ -333,6 +341,12 @@ impl Handler {
                     }
                 }
                 return Answer::Continue; // the decoy home is readable
+            }
+            // A decoy planted outside the decoy home (the `.env` of an owned working directory).
+            if let Some(decoy) = view.set.outside_home(&path) {
+                if call.still_pending() {
+                    self.note_decoy_read(call, &decoy.name, &path);
+                }
             }
         }
         let granted = |p: &Path| self.ctx.grants.iter().any(|g| p.starts_with(g));
