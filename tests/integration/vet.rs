@@ -34,6 +34,19 @@ impl Fixture {
     pub(crate) fn new(name: &str) -> Self {
         let scene = Scene::new(name);
         std::fs::create_dir_all(scene.path("cargo-home")).unwrap();
+        // The probe project depends on `arbitrary` from crates.io: served from a directory
+        // source made from the local cargo cache, so these tests never touch the internet.
+        let vendor = scene.path("vendor");
+        crate::vet_probe::vendor_arbitrary(&vendor);
+        std::fs::write(
+            scene.path("cargo-home/config.toml"),
+            format!(
+                "[source.crates-io]\nreplace-with = \"airlock-test-vendor\"\n\n\
+                 [source.airlock-test-vendor]\ndirectory = {:?}\n",
+                vendor.display().to_string()
+            ),
+        )
+        .unwrap();
         Self {
             registry: Registry::start(),
             scene,

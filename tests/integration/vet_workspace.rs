@@ -408,6 +408,12 @@ fn a_git_dependency_is_inventoried_and_built_without_provenance() {
     assert_eq!(run.report["inventory"][0]["name"], "git-dep");
     assert!(run.report["inventory"][0]["capabilities"]["env"].is_object());
     assert_eq!(run.phase("build")["status"], "ran", "{}", run.stderr);
+    let load = run.phase("load");
+    assert_eq!(load["status"], "skipped");
+    assert!(load["reason"]
+        .as_str()
+        .unwrap()
+        .contains("registry packages only"));
     let built = run.report["crates"].as_array().unwrap();
     assert!(
         built

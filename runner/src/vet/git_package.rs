@@ -21,6 +21,10 @@ use crate::report::{
 pub(crate) const NO_INDEX: &str =
     "a git package has no registry index: provenance is read for registry packages only";
 
+/// Why the run-time phases do not run for a git package.
+pub(crate) const RUN_TIME_FOR_REGISTRY_PACKAGES: &str =
+    "the run-time phases (test, load, probe, fuzz) run for registry packages only in this version";
+
 /// A git package of the workspace's graph.
 #[derive(Debug, Clone)]
 pub(crate) struct GitPackage {
@@ -59,6 +63,11 @@ pub(crate) fn vet(
             Some(NO_INDEX)
         } else if phase == Phase::Diff {
             Some(super::pipeline::DIFF_ONLY_FOR_UPDATES)
+        } else if matches!(
+            phase,
+            Phase::Test | Phase::Load | Phase::Probe | Phase::Fuzz
+        ) {
+            Some(RUN_TIME_FOR_REGISTRY_PACKAGES)
         } else {
             unsupported(phase)
         };

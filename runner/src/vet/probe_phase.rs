@@ -86,7 +86,10 @@ impl Pipeline<'_> {
         }
         self.notes.extend(tally.notes.iter().cloned());
         let reasons = verdict::runtime_reasons(&label, Phase::Probe, &events);
-        let notable = events.iter().filter(|e| verdict::runtime_counts(Phase::Probe, e)).count();
+        let notable = events
+            .iter()
+            .filter(|e| verdict::runtime_counts(Phase::Probe, e))
+            .count();
         let krate = self.crate_report(&u.name, &u.version.to_string(), &u.dir);
         for r in &reasons {
             if !krate.reasons.contains(&r.code) {
