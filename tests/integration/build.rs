@@ -166,7 +166,13 @@ airtest!(malicious_crates_are_suspicious_and_contained, |s| {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let target = listener.local_addr().unwrap().to_string();
-    for c in ["evil-net", "evil-exec", "evil-detached", "macro-user"] {
+    for c in [
+        "evil-net",
+        "evil-exec",
+        "evil-detached",
+        "macro-user",
+        "ctor-user",
+    ] {
         std::fs::write(ws.join(c).join("target.txt"), &target).unwrap();
     }
     let registry = registry_src();
@@ -309,8 +315,13 @@ airtest!(malicious_crates_are_suspicious_and_contained, |s| {
         "{m:#}"
     );
 
+    // A proc macro's constructor runs in every compilation that loads the macro's library,
+    // also two steps downstream of its user (rustc loads the whole graph's proc macros): that
+    // compilation ran sandboxed, and the attempt is the macro's.
+    b.expect("ctor-macro", "net", "connect", "denied", "address", &target);
+
     // The bystanders: clean, their build script ran in the sandbox, their output intact.
-    for name in ["innocent", "macro-user"] {
+    for name in ["innocent", "macro-user", "ctor-mid", "ctor-user"] {
         let c = b.krate(name);
         assert_eq!(c["verdict"], "clean", "{name}: {c:#}");
     }

@@ -295,6 +295,7 @@ mod tests {
                     proc_macro: false,
                     workspace_member: false,
                     in_build: true,
+                    deps: Vec::new(),
                 })
                 .collect(),
         }

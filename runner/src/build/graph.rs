@@ -42,6 +42,9 @@ pub(crate) struct Package {
     /// through normal and build dependencies (not dev-dependencies only).
     #[serde(default)]
     pub in_build: bool,
+    /// Cargo ids of its dependencies of every kind (normal, build, dev).
+    #[serde(default)]
+    pub deps: Vec<String>,
 }
 
 impl Package {
@@ -83,6 +86,16 @@ impl Graph {
             .as_ref()
             .map(|r| r.nodes.iter().map(|n| &n.id).collect());
         let in_build = build_closure(&meta);
+        let deps: HashMap<&cargo_metadata::PackageId, Vec<String>> = meta
+            .resolve
+            .as_ref()
+            .map(|r| {
+                r.nodes
+                    .iter()
+                    .map(|n| (&n.id, n.deps.iter().map(|d| d.pkg.repr.clone()).collect()))
+                    .collect()
+            })
+            .unwrap_or_default();
         let packages = meta
             .packages
             .iter()
@@ -114,6 +127,7 @@ impl Graph {
                     proc_macro: p.targets.iter().any(|t| t.is_proc_macro()),
                     workspace_member: meta.workspace_members.contains(&p.id),
                     in_build: in_build.contains(&p.id),
+                    deps: deps.get(&p.id).cloned().unwrap_or_default(),
                 }
             })
             .collect();
@@ -139,6 +153,30 @@ impl Graph {
                     .iter()
                     .find(|p| p.name == name && p.version == version)
             })
+    }
+
+    /// The proc-macro packages that package `id` reaches through its dependencies, however
+    /// deep: rustc loads (`dlopen`s) every proc macro of a crate's dependency graph when it
+    /// loads the crates that use them, so their constructors run in any compilation downstream.
+    pub(crate) fn reachable_proc_macros(&self, id: &str) -> Vec<&Package> {
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut todo: Vec<&str> = self
+            .by_id(id)
+            .map(|p| p.deps.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        while let Some(next) = todo.pop() {
+            if !seen.insert(next) {
+                continue;
+            }
+            let Some(p) = self.by_id(next) else { continue };
+            if p.proc_macro {
+                out.push(p);
+            }
+            todo.extend(p.deps.iter().map(String::as_str));
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
     }
 
     /// The package with this cargo id.

@@ -155,12 +155,23 @@ pub fn run(argv: Vec<OsString>) -> Result<i32, BuildError> {
             session.note_macro(&format!("lib{name}{}.so", parsed.extra_filename), p);
         }
     }
-    let macros: Vec<Package> = parsed
+    let mut macros: Vec<Package> = parsed
         .proc_macros
         .iter()
         .filter_map(|p| p.file_name())
         .filter_map(|f| session.macro_package(&f.to_string_lossy()).cloned())
         .collect();
+    // rustc also loads the proc macros of the crates it loads, however deep (their
+    // constructors run even though nothing here expands them): a compilation downstream of a
+    // compiled proc macro runs sandboxed too.
+    if let Some(p) = &package {
+        let compiled = session.compiled_macro_ids();
+        for m in session.info.graph.reachable_proc_macros(&p.id) {
+            if compiled.contains(&m.id) && !macros.iter().any(|d| d.id == m.id) {
+                macros.push(m.clone());
+            }
+        }
+    }
     let code = if !macros.is_empty() {
         sandboxed(
             &session,

@@ -274,6 +274,17 @@ impl Session {
         self.info.graph.by_id(id.trim())
     }
 
+    /// The cargo ids of every proc macro the wrapper saw compiled in this session.
+    pub(crate) fn compiled_macro_ids(&self) -> std::collections::HashSet<String> {
+        fs::read_dir(self.dir.join("macros"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| fs::read_to_string(e.path()).ok())
+            .map(|id| id.trim().to_owned())
+            .collect()
+    }
+
     /// The `airlock.toml` the session was made from, as exceptions.
     pub(crate) fn exceptions_from(
         config: &Config,
