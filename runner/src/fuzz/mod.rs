@@ -10,6 +10,7 @@
 
 mod baseline;
 mod campaign;
+mod events;
 pub mod export;
 mod instrumented_build;
 mod libfuzzer;
