@@ -142,7 +142,11 @@ impl CampaignEvents {
                     verdicts.crates.len() - 1
                 }
             };
-            judge_fuzz(&mut verdicts.crates[i], &target, events.kept);
+            let mut kept = events.kept;
+            for e in &mut kept {
+                e.entry.get_or_insert_with(|| target.clone());
+            }
+            judge(&mut verdicts.crates[i], kept);
         }
         let s = &mut verdicts.summary;
         let count = |v| verdicts.crates.iter().filter(|c| c.verdict == v).count();
@@ -160,7 +164,7 @@ fn same_name(a: &str, b: &str) -> bool {
 }
 
 /// A crate the instrumented build did not list (its build was fresh and recorded nothing).
-fn unlisted(name: &str, dir: Option<&std::path::PathBuf>) -> CrateReport {
+pub(crate) fn unlisted(name: &str, dir: Option<&std::path::PathBuf>) -> CrateReport {
     CrateReport {
         name: name.to_owned(),
         version: dir.and_then(|d| version_of(d)).unwrap_or_default(),
@@ -205,17 +209,24 @@ pub(crate) fn reason(e: &Event) -> String {
     )
 }
 
-/// Adds the events of `target` to crate `c` and judges it again: each notable event not
-/// covered by a granted `net` exception is a reason, and any such reason makes it suspicious.
-fn judge_fuzz(c: &mut CrateReport, target: &str, events: Vec<Event>) {
+/// Whether a fuzz event of crate `c` counts against it: it is notable and no `net` exception
+/// granted to the crate covers it (as for the build's events).
+pub(crate) fn counts_against(c: &CrateReport, e: &Event) -> bool {
     let net_granted = c.exceptions.iter().any(|g| g.kind == "net");
+    let granted = net_granted && (e.kind == Kind::Net || e.is_network_tool());
+    e.is_notable() && !granted
+}
+
+/// Adds fuzz events (each naming its target in `entry`) to crate `c`, attributed to it, and
+/// judges it again: each one that [`counts_against`] it is a reason, and any such reason makes
+/// it suspicious.
+pub(crate) fn judge(c: &mut CrateReport, events: Vec<Event>) {
     let label = c.label();
     let mut reasons: BTreeSet<String> = BTreeSet::new();
     for mut e in events {
         e.krate.clone_from(&label);
-        e.entry.get_or_insert_with(|| target.to_owned());
-        let granted = net_granted && (e.kind == Kind::Net || e.is_network_tool());
-        if e.is_notable() && !granted {
+        e.phase = Phase::Fuzz;
+        if counts_against(c, &e) {
             reasons.insert(reason(&e));
         }
         c.events.push(e);

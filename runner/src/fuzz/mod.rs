@@ -10,7 +10,7 @@
 
 mod baseline;
 mod campaign;
-mod events;
+pub(crate) mod events;
 pub mod export;
 mod instrumented_build;
 mod libfuzzer;

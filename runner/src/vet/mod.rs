@@ -20,6 +20,7 @@
 
 mod diff;
 mod error;
+mod fuzz_phase;
 mod options;
 mod phases;
 pub mod pipeline;

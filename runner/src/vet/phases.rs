@@ -19,10 +19,7 @@ pub fn unsupported(phase: Phase) -> Option<&'static str> {
         Phase::Test | Phase::Load | Phase::Probe => {
             Some("this version of cargo-airlock does not run the crate's code yet")
         }
-        Phase::Fuzz => Some(
-            "this version of cargo-airlock does not fuzz within `vet` yet (run `cargo airlock gen` \
-             and `cargo airlock fuzz` in the scratch workspace)",
-        ),
+        Phase::Fuzz => super::fuzz_phase::unsupported(),
     }
 }
 
@@ -120,8 +117,17 @@ mod tests {
         ] {
             assert!(unsupported(p).is_none());
         }
-        for p in [Phase::Test, Phase::Load, Phase::Probe, Phase::Fuzz] {
+        for p in [Phase::Test, Phase::Load, Phase::Probe] {
             assert!(unsupported(p).is_some_and(|r| !r.is_empty()));
+        }
+        // Fuzzing runs where a nightly toolchain is installed, and says how to get one.
+        let nightly = std::process::Command::new("cargo")
+            .args(["+nightly", "-V"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        match unsupported(Phase::Fuzz) {
+            None => assert!(nightly),
+            Some(why) => assert!(!nightly && why.contains("rustup toolchain install nightly")),
         }
     }
 

@@ -34,7 +34,7 @@ use crate::report::{
 pub(crate) const DIFF_ONLY_FOR_UPDATES: &str = "runs for an update only (CRATE@OLD..NEW)";
 
 /// One crate as it goes through the phases.
-struct Vetted {
+pub(super) struct Vetted {
     spec: CrateSpec,
     assessment: Option<Assessment>,
     unpacked: Option<UnpackedCrate>,
@@ -42,7 +42,7 @@ struct Vetted {
     out: Option<String>,
     /// Why it could not be vetted completely.
     errors: Vec<String>,
-    reasons: Vec<Reason>,
+    pub(super) reasons: Vec<Reason>,
 }
 
 impl Vetted {
@@ -59,12 +59,14 @@ impl Vetted {
 }
 
 /// The pipeline's state: the registry, the crates, and what the report collects.
-struct Pipeline<'a> {
-    opts: &'a VetOptions,
-    registry: SparseRegistry,
-    crates: Vec<Vetted>,
+pub(super) struct Pipeline<'a> {
+    pub(super) opts: &'a VetOptions,
+    pub(super) registry: SparseRegistry,
+    pub(super) crates: Vec<Vetted>,
     sections: VetSections,
-    built: Vec<CrateReport>,
+    pub(super) built: Vec<CrateReport>,
+    /// The fuzz campaigns of the vetted crates (the `fuzz` phase).
+    pub(super) fuzz: Option<crate::report::FuzzReport>,
     /// Inventories of the vetted crates' dependencies (after the vetted crates in the report).
     dependencies: Vec<inventory::CrateInventory>,
     /// What a phase noted without failing (it goes into the phase's `reason`).
@@ -144,6 +146,7 @@ pub(crate) fn vet_crates(
             ..VetSections::default()
         },
         built: Vec::new(),
+        fuzz: None,
         dependencies: Vec::new(),
         notes: Vec::new(),
         environment: None,
@@ -223,6 +226,7 @@ impl Pipeline<'_> {
                 Phase::Provenance => self.provenance(i),
                 Phase::Inventory => self.inventory(i),
                 Phase::Build => self.build(i),
+                Phase::Fuzz => self.fuzz(i),
                 _ => Err("not supported".to_owned()),
             };
             let outcome = match outcome {
@@ -275,7 +279,7 @@ impl Pipeline<'_> {
     }
 
     /// Downloads (checksum verified) and unpacks the crate, once.
-    fn unpacked(&mut self, i: usize) -> Result<UnpackedCrate, String> {
+    pub(super) fn unpacked(&mut self, i: usize) -> Result<UnpackedCrate, String> {
         if let Some(u) = &self.crates[i].unpacked {
             return Ok(u.clone());
         }
@@ -504,7 +508,7 @@ impl Pipeline<'_> {
             summary,
             crates,
             vetting: sections,
-            fuzz: None,
+            fuzz: self.fuzz,
             environment,
             errors,
         };
@@ -541,7 +545,7 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// A directory name from a registry name.
-fn sanitize(name: &str) -> String {
+pub(super) fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {

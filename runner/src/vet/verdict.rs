@@ -74,6 +74,35 @@ pub(crate) fn build_reasons(crates: &[CrateReport]) -> Vec<Reason> {
     out
 }
 
+/// Reasons from the fuzz runs of crate `c`: one per kind of notable `fuzz` event that counts
+/// against it (as [`crate::fuzz::events::counts_against`] decides), with the first such event
+/// and its target as evidence. Crashes are not reasons: they are findings of the `fuzz`
+/// section.
+pub(crate) fn fuzz_reasons(c: &CrateReport) -> Vec<Reason> {
+    let mut out: Vec<Reason> = Vec::new();
+    for e in c.events.iter().filter(|e| {
+        e.phase == crate::events::Phase::Fuzz && crate::fuzz::events::counts_against(c, e)
+    }) {
+        let code = format!("{} {}/{}", e.decision.as_str(), e.kind.as_str(), e.action);
+        if out.iter().any(|r| r.code == code) {
+            continue;
+        }
+        out.push(Reason {
+            krate: c.label(),
+            phase: VetPhase::Fuzz,
+            code,
+            level: Level::Error,
+            evidence: format!(
+                "{} (fuzz target {})",
+                event_evidence(e),
+                e.entry.as_deref().unwrap_or("?")
+            ),
+            location: None,
+        });
+    }
+    out
+}
+
 /// An event in words: `denied net/connect by the build script: address=127.0.0.1:9 ...`.
 pub(crate) fn event_evidence(e: &Event) -> String {
     let mut parts = Vec::new();
@@ -237,6 +266,52 @@ mod tests {
         let all = overall(vec![c, crate_verdict("ok", None, vec![], false)]);
         assert_eq!(all.verdict, Verdict::Suspicious);
         assert_eq!(all.reasons.len(), 2);
+    }
+
+    #[test]
+    fn notable_fuzz_events_are_reasons_naming_their_target_and_allowed_ones_are_not() {
+        let mut c = CrateReport {
+            name: "beacon".into(),
+            version: "0.1.0".into(),
+            source: "registry".into(),
+            location: "x".into(),
+            verdict: Verdict::Clean,
+            reasons: vec![],
+            build_script: BuildScript {
+                status: ScriptStatus::None,
+                exit_code: None,
+                duration_ms: None,
+            },
+            proc_macro: false,
+            proc_macro_runs: 0,
+            events: vec![],
+            directives: vec![],
+            exceptions: vec![],
+        };
+        let fuzz = |e: Event| Event {
+            phase: crate::events::Phase::Fuzz,
+            entry: Some("de_beacon".into()),
+            ..e
+        };
+        c.events = vec![
+            fuzz(Event::new(Kind::Exec, "exec", Decision::Allowed).with("path", "/bin/sh")),
+            fuzz(Event::new(Kind::Net, "connect", Decision::Denied).with("address", "127.0.0.1:9")),
+            fuzz(Event::new(Kind::Net, "connect", Decision::Denied).with("address", "127.0.0.1:9")),
+            // A build-script event is the build phase's reason, not this one's.
+            Event::new(Kind::Fs, "open-write", Decision::Denied),
+        ];
+        let reasons = fuzz_reasons(&c);
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        let r = &reasons[0];
+        assert_eq!(
+            (r.phase, r.code.as_str()),
+            (VetPhase::Fuzz, "denied net/connect")
+        );
+        assert!(
+            r.evidence.contains("127.0.0.1:9") && r.evidence.contains("de_beacon"),
+            "{r:?}"
+        );
+        assert_eq!(r.krate, "beacon 0.1.0");
     }
 
     #[test]
