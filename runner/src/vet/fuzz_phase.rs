@@ -90,8 +90,15 @@ impl Pipeline<'_> {
             out_dir: project.clone(),
             compile_check: false,
             target_dir: None,
-        })
-        .map_err(|e| format!("gen: {}", error_chain(&e)))?;
+        });
+        let generated = match generated {
+            Ok(g) => g,
+            // A package without a library has nothing a fuzz target could link to.
+            Err(e @ harness_gen::GenError::NoLibrary { .. }) => {
+                return Ok(format!("nothing to fuzz: {e}"))
+            }
+            Err(e) => return Err(format!("gen: {}", error_chain(&e))),
+        };
         if generated.counts.generated == 0 {
             return Ok(format!(
                 "no fuzz target ({} skipped: no Deserialize type, parser or FFI wrapper to fuzz)",
