@@ -113,6 +113,18 @@ pub enum FuzzError {
     UnknownFinding(String),
 }
 
+/// Why fuzzing cannot run on this machine, with the fix (no nightly toolchain: `cargo +nightly
+/// -V` fails); None when it can. Checked once per process.
+pub fn unavailable() -> Option<&'static str> {
+    static WHY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    WHY.get_or_init(|| {
+        instrumented_build::nightly_version()
+            .err()
+            .map(|e| e.to_string())
+    })
+    .as_deref()
+}
+
 /// The error of writing `path` (a reproducer, a log, a campaign directory).
 fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> FuzzError + '_ {
     move |source| FuzzError::Write {

@@ -10,11 +10,10 @@
 //! `fuzz`, `entry` = the target) and each notable one is a reason against it, like any phase's.
 //! A crash is a finding, not suspicion (DESIGN: "crashes are findings"): it goes into the
 //! report's `fuzz` section with its repro command, and the command exits 1 for a new finding
-//! as `fuzz` does, whatever the verdict.
+//! as `fuzz` does, whatever the verdict. Without a nightly toolchain the phase does not run
+//! ([`crate::fuzz::unavailable`] says why, in `phases`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::pipeline::Pipeline;
@@ -37,22 +36,6 @@ const INPUT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Memory limit per input in MiB (as `fuzz`'s default `--rss-limit-mb`).
 const RSS_LIMIT_MB: u64 = 2048;
-
-/// Why the fuzz phase is skipped here: no nightly toolchain (`cargo +nightly -V` fails). The
-/// answer is cached for the process.
-pub(crate) fn unsupported() -> Option<&'static str> {
-    static NIGHTLY: OnceLock<bool> = OnceLock::new();
-    let present = *NIGHTLY.get_or_init(|| {
-        Command::new("cargo")
-            .args(["+nightly", "-V"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    (!present).then_some(
-        "no nightly toolchain (`cargo +nightly -V` fails): fuzzing needs it for sanitizers and \
-         coverage; install one with `rustup toolchain install nightly`",
-    )
-}
 
 /// The fuzzing time of each of `crates` crates: [`FUZZ_SHARE_PERCENT`] of `time`, split evenly,
 /// at least [`MIN_FUZZ_TIME`].

@@ -19,7 +19,7 @@ pub fn unsupported(phase: Phase) -> Option<&'static str> {
         Phase::Test | Phase::Load | Phase::Probe => {
             Some("this version of cargo-airlock does not run the crate's code yet")
         }
-        Phase::Fuzz => super::fuzz_phase::unsupported(),
+        Phase::Fuzz => crate::fuzz::unavailable(),
     }
 }
 
