@@ -1,7 +1,8 @@
 //! The sandbox events of fuzz runs count: a crate whose `Deserialize` phones home while fuzzed
 //! (`fuzz`), and a crate vetted from a loopback registry whose parser does the same (vet's
-//! `fuzz` phase), both come out suspicious with a `fuzz` event that names the target. Each
-//! fuzzes for seconds; the time goes into the instrumented builds.
+//! `fuzz` phase), both come out suspicious with a `fuzz` event that names the target; the
+//! vetted parser's planted crash is a finding with a repro command that works, not a reason.
+//! Each fuzzes for seconds; the time goes into the instrumented builds.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -227,10 +228,48 @@ fn vet_fuzzes_the_crate_and_counts_what_its_fuzz_runs_attempted() {
             manifest.display()
         );
     }
-    // The campaign's own report is next to vet's, for `repro`.
-    assert!(report_dir
-        .join("fuzz/beacon-parse-1.0.0/report.json")
-        .is_file());
+    // The crash is a finding with its repro command (naming the campaign's own report, next
+    // to vet's), not a reason against the crate.
+    let own_report = report_dir.join("fuzz/beacon-parse-1.0.0/report.json");
+    assert!(own_report.is_file());
+    let finding = report["fuzz"]["findings"]
+        .as_array()
+        .and_then(|fs| {
+            fs.iter().find(|f| {
+                f["kind"] == "panic"
+                    && f["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("a bang header"))
+            })
+        })
+        .cloned()
+        .unwrap_or_else(|| panic!("no finding: {:#}\n{stderr}", report["fuzz"]["findings"]));
+    let repro = finding["repro"].as_str().unwrap();
+    assert!(repro.contains(&own_report.display().to_string()), "{repro}");
+    assert!(
+        stderr.contains("Fuzz finding") && stderr.contains(repro),
+        "{stderr}"
+    );
+    for r in report["verdict"]["reasons"].as_array().unwrap() {
+        assert_ne!(r["code"], "panic", "a crash is no reason: {r:#}");
+    }
+    // ... and it reproduces with that command.
+    let again = Command::new(bin())
+        .args(["repro", finding["id"].as_str().unwrap(), "--report"])
+        .arg(&own_report)
+        .env("CARGO_HOME", &cargo_home)
+        .env("CARGO_REGISTRIES_FIXTURES_INDEX", registry.index_url())
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(stdout.contains("a bang header"), "{stdout}");
 }
 
 /// Every file under `dir`.
