@@ -115,7 +115,7 @@ pub enum FuzzError {
 
 /// Why fuzzing cannot run on this machine, with the fix (no nightly toolchain: `cargo +nightly
 /// -V` fails); None when it can. Checked once per process.
-pub fn unavailable() -> Option<&'static str> {
+pub(crate) fn unavailable() -> Option<&'static str> {
     static WHY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     WHY.get_or_init(|| {
         instrumented_build::nightly_version()
