@@ -157,7 +157,7 @@ fn fuzz_slice(
     )?;
     events
         .target(name, &krate)
-        .add(name, super::events::of_fork_mode(outcome.events));
+        .add(name, super::events::of_target(outcome.events));
     let length = start.elapsed().unwrap_or_default();
     Ok(Slice {
         start,
@@ -401,9 +401,10 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
         for (n, artifact) in arts.iter().enumerate() {
             let log = logs.join(format!("{name}-triage-{n}.log"));
             let mut rep = runner.rerun(artifact, &log, opts.input_timeout, opts.rss_limit_mb)?;
-            events
-                .target(name, &krate)
-                .add(name, std::mem::take(&mut rep.events));
+            events.target(name, &krate).add(
+                name,
+                super::events::of_target(std::mem::take(&mut rep.events)),
+            );
             let Some(crash) = rep.crash else { continue };
             let signature = triage::signature(&crash, &krate, crate_dir.as_deref());
             let site = format!(
@@ -522,7 +523,7 @@ fn minimize(
         &log,
         Duration::from_secs(MINIMIZE_SECS) + GRACE,
     )?;
-    events.add(&target, outcome.events);
+    events.add(&target, super::events::of_target(outcome.events));
     let original = fs::metadata(input).map_or(0, |m| m.len());
     let smallest = fs::read_dir(&scratch)
         .into_iter()
@@ -546,7 +547,10 @@ fn minimize(
         opts.input_timeout,
         opts.rss_limit_mb,
     )?;
-    events.add(&target, std::mem::take(&mut check.events));
+    events.add(
+        &target,
+        super::events::of_target(std::mem::take(&mut check.events)),
+    );
     let site = triage::site(crash, krate, crate_dir);
     let same = check.crash.is_some_and(|c| {
         triage::signature(&c, krate, crate_dir) == signature

@@ -36,12 +36,14 @@ pub(crate) struct TargetEvents {
 /// The `limit` action of a run that ended with processes of it still running.
 const SURVIVORS: &str = "survivors";
 
-/// The events of a fork-mode libFuzzer run that are the target's: all but the `limit/survivors`
-/// of its end. When its time is up, libFuzzer's fork-mode parent exits without waiting for the
-/// job it was running, which the sandbox then kills and records; that is the fuzzer's own doing
-/// on every target. (A single-input rerun or a minimization has no such job, so a survivor
-/// there is still counted: a target that leaves a process behind.)
-pub(crate) fn of_fork_mode(events: Vec<Event>) -> Vec<Event> {
+/// The events of a fuzz run that are the target's: all but the `limit/survivors` of its end,
+/// which the fuzzing machinery leaves on every target. When its time is up, libFuzzer's
+/// fork-mode parent exits without waiting for the job it was running; when an input crashes,
+/// the process dies while ASan's symbolizer (`llvm-symbolizer`, which it starts to symbolize
+/// the crash and never waits for) is still running. The sandbox kills both and records them.
+/// A process the target itself left behind is killed the same way, and what it attempted while
+/// it ran is recorded as events of its own, which do count.
+pub(crate) fn of_target(events: Vec<Event>) -> Vec<Event> {
     events
         .into_iter()
         .filter(|e| !(e.kind == Kind::Limit && e.action == SURVIVORS))
@@ -279,16 +281,13 @@ mod tests {
     }
 
     #[test]
-    fn the_job_a_fork_mode_run_leaves_behind_is_not_the_targets() {
+    fn what_the_fuzzing_machinery_leaves_running_is_not_the_targets() {
         let survivors = Event::new(Kind::Limit, SURVIVORS, Decision::Denied).with("processes", 1);
         let connect =
             Event::new(Kind::Net, "connect", Decision::Denied).with("address", "127.0.0.1:9");
-        let kept = of_fork_mode(vec![survivors.clone(), connect.clone()]);
-        assert_eq!(kept, [connect]);
-        // Elsewhere a survivor counts.
-        let mut t = TargetEvents::default();
-        t.add("x", vec![survivors]);
-        assert_eq!(t.notable, 1);
+        let timeout = Event::new(Kind::Limit, "timeout", Decision::Denied);
+        let kept = of_target(vec![survivors, connect.clone(), timeout.clone()]);
+        assert_eq!(kept, [connect, timeout]);
     }
 
     #[test]
