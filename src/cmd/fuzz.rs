@@ -1,7 +1,7 @@
 //! `cargo airlock fuzz`: build the generated targets with sanitizers and coverage (their build
 //! scripts and proc macros sandboxed as in `build`), run them in the sandbox within the time
 //! budget, triage the crashes, write the report; exit 1 for a new finding or a suspicious
-//! crate.
+//! crate (its build script, or a notable event of its fuzz runs).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,7 +35,7 @@ pub(crate) struct InputLimits {
 #[derive(Debug, clap::Args)]
 #[command(
     args_conflicts_with_subcommands = true,
-    after_help = "Examples:\n  cargo airlock gen --out fuzz-airlock && cargo airlock fuzz --dir fuzz-airlock --time 10m\n  cargo airlock fuzz --dir fuzz-airlock --time 1h --shard 2/4 --baseline last/report.json\n  cargo airlock fuzz export clusterfuzzlite --dir fuzz-airlock\n\nExit status: 0 nothing new, 1 a new finding or a suspicious build script, 2 the campaign could not run."
+    after_help = "Examples:\n  cargo airlock gen --out fuzz-airlock && cargo airlock fuzz --dir fuzz-airlock --time 10m\n  cargo airlock fuzz --dir fuzz-airlock --time 1h --shard 2/4 --baseline last/report.json\n  cargo airlock fuzz export clusterfuzzlite --dir fuzz-airlock\n\nExit status: 0 nothing new, 1 a new finding or a suspicious crate (its build script, or what it attempted while fuzzed), 2 the campaign could not run."
 )]
 pub(crate) struct FuzzArgs {
     #[command(subcommand)]
@@ -198,6 +198,23 @@ pub(crate) fn run(args: FuzzArgs) -> anyhow::Result<Outcome> {
         );
         eprintln!("      reproduce: {}", f.repro);
     }
+    let (recorded, notable): (u64, u64) = section
+        .targets
+        .iter()
+        .fold((0, 0), |(r, n), t| (r + t.events, n + t.notable_events));
+    eprintln!(
+        "fuzz: the sandboxed fuzz runs recorded {recorded} events, {notable} notable{}",
+        match section
+            .targets
+            .iter()
+            .filter(|t| t.notable_events > 0)
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+        {
+            names if names.is_empty() => String::new(),
+            names => format!(" (targets {})", names.join(", ")),
+        }
+    );
     let s = &report.summary;
     eprintln!(
         "fuzz: {} build scripts and {} proc-macro expansions of the instrumented build ran in the sandbox; {} crates clean, {} suspicious, {} failed, {} not run",

@@ -240,9 +240,12 @@ pub(crate) fn run(args: VetArgs) -> anyhow::Result<Outcome> {
     }
     let result = result?;
     eprint!("{}", summary(&result.report, &result.report_dir));
+    // A crash the fuzz phase found is a finding, not suspicion: exit 1 as `fuzz` does.
+    let found = result.report.fuzz.as_ref().is_some_and(|f| f.has_new());
     Ok(match result.verdict() {
-        Verdict::Clean => Outcome::Clean,
         Verdict::Suspicious => Outcome::Findings,
+        _ if found => Outcome::Findings,
+        Verdict::Clean => Outcome::Clean,
         Verdict::Failed | Verdict::NotRun => Outcome::Error,
     })
 }
@@ -338,6 +341,13 @@ fn summary(r: &Report, dir: &Path) -> String {
                 items.len() - SUMMARY_ITEMS
             );
         }
+    }
+    for f in r.fuzz.iter().flat_map(|f| &f.findings) {
+        let _ = writeln!(
+            out,
+            "Fuzz finding {} ({} in {}): {}\n  reproduce: {}",
+            f.id, f.kind, f.target, f.message, f.repro
+        );
     }
     if let Some(d) = &r.vetting.diff {
         let mut added = Vec::new();

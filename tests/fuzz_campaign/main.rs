@@ -10,6 +10,11 @@ use serde_json::Value;
 
 #[path = "../common/mod.rs"]
 mod common;
+mod fuzz_events;
+/// The loopback sparse registry of the runner's registry tests, shared.
+#[path = "../../runner/tests/vet_registry/server.rs"]
+#[allow(dead_code)]
+mod registry_server;
 use common::{bin, fixture, gen_project};
 
 struct Campaign {
@@ -203,6 +208,14 @@ fn clean_crate_yields_no_finding() {
         c.stderr, c.report["fuzz"]["findings"]
     );
     assert!(findings(&c).is_empty());
+    // What the fuzz profile itself grants (corpus and artifact writes, its reads, the fork-mode
+    // jobs, the symbolizer) is no notable event: the fuzz runs leave every crate clean.
+    for t in c.report["fuzz"]["targets"].as_array().unwrap() {
+        assert!(t.get("notable_events").is_none(), "{t:#}");
+    }
+    for krate in c.report["crates"].as_array().unwrap() {
+        assert_eq!(krate["verdict"], "clean", "{krate:#}");
+    }
     assert!(c.report["fuzz"]["targets"]
         .as_array()
         .unwrap()

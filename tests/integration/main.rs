@@ -10,6 +10,7 @@ mod build;
 mod build_conftest;
 mod build_report;
 mod cli;
+mod fuzz_events;
 mod gen;
 /// The loopback sparse registry of the runner's registry tests, shared.
 #[path = "../../runner/tests/vet_registry/server.rs"]

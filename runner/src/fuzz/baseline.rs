@@ -84,6 +84,8 @@ mod tests {
             execs_per_sec: 1,
             coverage: 1,
             seconds: 1,
+            events: 0,
+            notable_events: 0,
         };
         let base = FuzzSection {
             targets: vec![target.clone()],

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::baseline::apply_baseline;
+use super::events::{CampaignEvents, TargetEvents};
 use super::instrumented_build::{FuzzBuild, Vetting, NO_CLANG};
 use super::libfuzzer::{as_args, libfuzzer_limits, libfuzzer_options, parse_stats, Stats};
 use super::project::{FuzzProject, TargetRecord};
@@ -99,7 +100,8 @@ struct Slice {
 }
 
 /// Fuzzes `record` for `time` in fork mode, in the sandbox; its log goes to
-/// `logs/<target><suffix>.log`.
+/// `logs/<target><suffix>.log`, what it attempted to `events`.
+#[allow(clippy::too_many_arguments)]
 fn fuzz_slice(
     project: &FuzzProject,
     record: &TargetRecord,
@@ -108,6 +110,7 @@ fn fuzz_slice(
     logs: &Path,
     opts: &CampaignOptions,
     suffix: &str,
+    events: &mut CampaignEvents,
 ) -> Result<Slice, FuzzError> {
     let name = &record.name;
     let corpus = project.corpus(name);
@@ -145,13 +148,16 @@ fn fuzz_slice(
     };
     let start = SystemTime::now();
     let log = logs.join(format!("{name}{suffix}.log"));
-    let (_, text) = runner.run(
+    let (outcome, text) = runner.run(
         args,
         read,
         vec![artifacts.clone(), corpus],
         &log,
         time + GRACE,
     )?;
+    events
+        .target(name, &krate)
+        .add(name, super::events::of_target(outcome.events));
     let length = start.elapsed().unwrap_or_default();
     Ok(Slice {
         start,
@@ -205,16 +211,17 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
     if !build.instrumentation.c_instrumented {
         say(&format!("fuzz: {NO_CLANG}"));
     }
-    let (failed, verdicts, build_failure): (BTreeMap<String, String>, _, _) = if names.is_empty() {
-        (BTreeMap::new(), Verdicts::default(), None)
-    } else {
-        let built = build.build(&project, &names, &logs, say)?;
-        (
-            built.failed.into_iter().collect(),
-            built.verdicts,
-            built.failure,
-        )
-    };
+    let (failed, mut verdicts, build_failure): (BTreeMap<String, String>, _, _) =
+        if names.is_empty() {
+            (BTreeMap::new(), Verdicts::default(), None)
+        } else {
+            let built = build.build(&project, &names, &logs, say)?;
+            (
+                built.failed.into_iter().collect(),
+                built.verdicts,
+                built.failure,
+            )
+        };
     // Nothing to fuzz: the report still says what the build scripts did and why it failed.
     let failure = (!names.is_empty() && failed.len() == names.len()).then(|| {
         build_failure.unwrap_or_else(|| {
@@ -246,6 +253,8 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
                     execs_per_sec: 0,
                     coverage: 0,
                     seconds: 0,
+                    events: 0,
+                    notable_events: 0,
                 });
             }
             continue;
@@ -260,6 +269,8 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
     let mut slices: BTreeMap<String, Vec<Slice>> = BTreeMap::new();
     let share = schedule::first_round_share(opts.time, runnable.len());
     let mut outcomes = Vec::new();
+    // What every sandboxed run of each target attempted.
+    let mut events = CampaignEvents::default();
     for (i, record) in runnable.iter().enumerate() {
         say(&format!(
             "fuzz: [{}/{}] {} for {}s with {} job(s)",
@@ -269,7 +280,16 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
             share.as_secs(),
             opts.jobs
         ));
-        let slice = fuzz_slice(&project, record, share, &triple, &logs, opts, "")?;
+        let slice = fuzz_slice(
+            &project,
+            record,
+            share,
+            &triple,
+            &logs,
+            opts,
+            "",
+            &mut events,
+        )?;
         outcomes.push(schedule::Outcome {
             growing: slice.growing,
             crashed: slice.crashed,
@@ -299,7 +319,16 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
             record.name,
             time.as_secs()
         ));
-        let slice = fuzz_slice(&project, record, *time, &triple, &logs, opts, "-more")?;
+        let slice = fuzz_slice(
+            &project,
+            record,
+            *time,
+            &triple,
+            &logs,
+            opts,
+            "-more",
+            &mut events,
+        )?;
         slices.entry(record.name.clone()).or_default().push(slice);
     }
     // Figures over all of a target's runs (execs/s as an average: fork mode reports 0 while
@@ -319,6 +348,9 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
             execs_per_sec: total_runs / seconds.max(1),
             coverage: runs.iter().map(|s| s.stats.coverage).max().unwrap_or(0),
             seconds,
+            // Filled in once triage has run too.
+            events: 0,
+            notable_events: 0,
         });
     }
     for (name, err) in &failed {
@@ -334,6 +366,8 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
                 execs_per_sec: 0,
                 coverage: 0,
                 seconds: 0,
+                events: 0,
+                notable_events: 0,
             });
         }
     }
@@ -366,7 +400,11 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
         }
         for (n, artifact) in arts.iter().enumerate() {
             let log = logs.join(format!("{name}-triage-{n}.log"));
-            let rep = runner.rerun(artifact, &log, opts.input_timeout, opts.rss_limit_mb)?;
+            let mut rep = runner.rerun(artifact, &log, opts.input_timeout, opts.rss_limit_mb)?;
+            events.target(name, &krate).add(
+                name,
+                super::events::of_target(std::mem::take(&mut rep.events)),
+            );
             let Some(crash) = rep.crash else { continue };
             let signature = triage::signature(&crash, &krate, crate_dir.as_deref());
             let site = format!(
@@ -404,6 +442,7 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
                 &crash,
                 opts,
                 crate_dir.as_deref(),
+                events.target(name, &krate),
             )?;
             let reproducer = minimized.clone().unwrap_or_else(|| kept.clone());
             section.findings.push(Finding {
@@ -428,6 +467,10 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
     if let Some(base) = &opts.baseline {
         apply_baseline(&mut section, base);
     }
+    for t in &mut section.targets {
+        (t.events, t.notable_events) = events.counts(&t.name);
+    }
+    events.apply(&mut verdicts, &project.crates);
     Ok(Campaign {
         section,
         verdicts,
@@ -447,6 +490,7 @@ fn minimize(
     crash: &Crash,
     opts: &CampaignOptions,
     crate_dir: Option<&str>,
+    events: &mut TargetEvents,
 ) -> Result<Option<PathBuf>, FuzzError> {
     let krate = runner.krate;
     let signature = triage::signature(crash, krate, crate_dir);
@@ -471,13 +515,15 @@ fn minimize(
         input.as_os_str().to_owned(),
     ]);
     let log = logs.join(format!("{id}-minimize.log"));
-    runner.run(
+    let target = runner.target_name();
+    let (outcome, _) = runner.run(
         args,
         vec![reproducers.to_owned()],
         vec![scratch.clone(), logs.to_owned()],
         &log,
         Duration::from_secs(MINIMIZE_SECS) + GRACE,
     )?;
+    events.add(&target, super::events::of_target(outcome.events));
     let original = fs::metadata(input).map_or(0, |m| m.len());
     let smallest = fs::read_dir(&scratch)
         .into_iter()
@@ -495,12 +541,16 @@ fn minimize(
     if !moved {
         return Ok(None);
     }
-    let check = runner.rerun(
+    let mut check = runner.rerun(
         &out,
         &logs.join(format!("{id}-check.log")),
         opts.input_timeout,
         opts.rss_limit_mb,
     )?;
+    events.add(
+        &target,
+        super::events::of_target(std::mem::take(&mut check.events)),
+    );
     let site = triage::site(crash, krate, crate_dir);
     let same = check.crash.is_some_and(|c| {
         triage::signature(&c, krate, crate_dir) == signature

@@ -10,6 +10,7 @@
 
 mod baseline;
 mod campaign;
+pub(crate) mod events;
 pub mod export;
 mod instrumented_build;
 mod libfuzzer;
@@ -110,6 +111,18 @@ pub enum FuzzError {
     /// `repro` named a finding the report does not have.
     #[error("no finding `{0}` in the report; `report.json` lists the ids under fuzz.findings")]
     UnknownFinding(String),
+}
+
+/// Why fuzzing cannot run on this machine, with the fix (no nightly toolchain: `cargo +nightly
+/// -V` fails); None when it can. Checked once per process.
+pub(crate) fn unavailable() -> Option<&'static str> {
+    static WHY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    WHY.get_or_init(|| {
+        instrumented_build::nightly_version()
+            .err()
+            .map(|e| e.to_string())
+    })
+    .as_deref()
 }
 
 /// The error of writing `path` (a reproducer, a log, a campaign directory).

@@ -13,7 +13,7 @@ use super::libfuzzer::libfuzzer_limits;
 use super::project::FuzzProject;
 use super::triage::{self, Crash};
 use super::{write_err, FuzzError};
-use crate::events::Phase;
+use crate::events::{Event, Phase};
 use crate::profile::{Placeholders, Profile};
 use crate::sandbox::{self, SandboxConfig};
 
@@ -31,6 +31,14 @@ pub(super) struct TargetRun<'a> {
 }
 
 impl TargetRun<'_> {
+    /// The target's name (its binary's file name): the `entry` of its events.
+    pub(super) fn target_name(&self) -> String {
+        self.binary
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
     /// Runs the binary with `args` in the sandbox, stdout and stderr into `log`.
     pub(super) fn run(
         &self,
@@ -76,8 +84,12 @@ impl TargetRun<'_> {
             Some(file.as_raw_fd()),
             Some(file.as_raw_fd()),
         ];
-        let outcome = sandbox::run(&config)?;
+        let mut outcome = sandbox::run(&config)?;
         drop(file);
+        let target = self.target_name();
+        for e in &mut outcome.events {
+            e.entry.get_or_insert_with(|| target.clone());
+        }
         let text = fs::read(log)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .unwrap_or_default();
@@ -95,7 +107,7 @@ impl TargetRun<'_> {
         let mut args = libfuzzer_limits(input_timeout, rss_limit_mb);
         args.push(input.as_os_str().to_owned());
         let scratch = log.parent().unwrap_or(Path::new("/tmp")).to_owned();
-        let (_, output) = self.run(
+        let (outcome, output) = self.run(
             args,
             vec![input.parent().unwrap_or(Path::new("/")).to_owned()],
             vec![scratch],
@@ -105,6 +117,7 @@ impl TargetRun<'_> {
         Ok(Reproduction {
             crash: triage::classify(&output),
             output,
+            events: outcome.events,
         })
     }
 }
@@ -116,6 +129,8 @@ pub struct Reproduction {
     pub crash: Option<Crash>,
     /// Everything the target printed.
     pub output: String,
+    /// What the run attempted in the sandbox (phase `fuzz`).
+    pub events: Vec<Event>,
 }
 
 /// Rebuilds `target` of the project in `dir` (a no-op when fresh; build scripts sandboxed as

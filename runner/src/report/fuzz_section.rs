@@ -52,6 +52,19 @@ pub struct TargetResult {
     pub coverage: u64,
     /// Seconds the target was fuzzed.
     pub seconds: u64,
+    /// Events its sandboxed runs (fuzzing, triage, minimization) recorded, before
+    /// deduplication; the distinct ones are in its crate's `events` with phase `fuzz` and
+    /// `entry` = this target's name.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub events: u64,
+    /// The notable ones among them (denied, flagged, or a network tool run): each makes the
+    /// crate under test suspicious.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub notable_events: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One deduplicated crash.

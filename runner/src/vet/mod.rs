@@ -29,6 +29,7 @@
 mod cache;
 mod diff;
 mod error;
+mod fuzz_phase;
 mod git_package;
 mod load_phase;
 mod load_program;

@@ -17,13 +17,8 @@ pub fn unsupported(phase: Phase) -> Option<&'static str> {
     match phase {
         Phase::Provenance | Phase::Inventory | Phase::Build | Phase::Diff => None,
         Phase::Load | Phase::Probe => None,
-        Phase::Test => {
-            Some("this version of cargo-airlock does not run the crate's code yet")
-        }
-        Phase::Fuzz => Some(
-            "this version of cargo-airlock does not fuzz within `vet` yet (run `cargo airlock gen` \
-             and `cargo airlock fuzz` in the scratch workspace)",
-        ),
+        Phase::Test => Some("this version of cargo-airlock does not run the crate's code yet"),
+        Phase::Fuzz => crate::fuzz::unavailable(),
     }
 }
 
@@ -123,8 +118,17 @@ mod tests {
         ] {
             assert!(unsupported(p).is_none());
         }
-        for p in [Phase::Test, Phase::Fuzz] {
+        for p in [Phase::Test] {
             assert!(unsupported(p).is_some_and(|r| !r.is_empty()));
+        }
+        // Fuzzing runs where a nightly toolchain is installed, and says how to get one.
+        let nightly = std::process::Command::new("cargo")
+            .args(["+nightly", "-V"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        match unsupported(Phase::Fuzz) {
+            None => assert!(nightly),
+            Some(why) => assert!(!nightly && why.contains("rustup toolchain install nightly")),
         }
     }
 

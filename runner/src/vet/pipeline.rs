@@ -61,10 +61,12 @@ impl Vetted {
 /// The pipeline's state: the registry, the crates, and what the report collects.
 pub(super) struct Pipeline<'a> {
     pub(super) opts: &'a VetOptions,
-    registry: SparseRegistry,
+    pub(super) registry: SparseRegistry,
     pub(super) crates: Vec<Vetted>,
     sections: VetSections,
     pub(super) built: Vec<CrateReport>,
+    /// The fuzz campaigns of the vetted crates (the `fuzz` phase).
+    pub(super) fuzz: Option<crate::report::FuzzReport>,
     /// Inventories of the vetted crates' dependencies (after the vetted crates in the report).
     dependencies: Vec<inventory::CrateInventory>,
     /// What a phase noted without failing (it goes into the phase's `reason`).
@@ -148,6 +150,7 @@ pub(crate) fn vet_crates(
             ..VetSections::default()
         },
         built: Vec::new(),
+        fuzz: None,
         dependencies: Vec::new(),
         notes: Vec::new(),
         environment: None,
@@ -229,6 +232,7 @@ impl Pipeline<'_> {
                 Phase::Build => self.build(i),
                 Phase::Probe => self.probe(i),
                 Phase::Load => self.load(i),
+                Phase::Fuzz => self.fuzz(i),
                 _ => Err("not supported".to_owned()),
             };
             let outcome = match outcome {
@@ -514,7 +518,7 @@ impl Pipeline<'_> {
             summary,
             crates,
             vetting: sections,
-            fuzz: None,
+            fuzz: self.fuzz,
             environment,
             errors,
         };
@@ -551,7 +555,7 @@ pub(super) fn plural(n: usize) -> &'static str {
 }
 
 /// A directory name from a registry name.
-fn sanitize(name: &str) -> String {
+pub(super) fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {

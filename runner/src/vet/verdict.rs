@@ -113,6 +113,22 @@ pub(crate) fn runtime_reasons(krate: &str, phase: VetPhase, events: &[Event]) ->
     out
 }
 
+/// Reasons from the fuzz runs of crate `c`: one per kind of notable `fuzz` event that counts
+/// against it (as [`crate::fuzz::events::counts_against`] decides), with the first such event
+/// and its target as evidence. Crashes are not reasons: they are findings of the `fuzz`
+/// section.
+pub(crate) fn fuzz_reasons(c: &CrateReport) -> Vec<Reason> {
+    let events: Vec<Event> = c
+        .events
+        .iter()
+        .filter(|e| {
+            e.phase == crate::events::Phase::Fuzz && crate::fuzz::events::counts_against(c, e)
+        })
+        .cloned()
+        .collect();
+    runtime_reasons(&c.label(), VetPhase::Fuzz, &events)
+}
+
 /// `denied net/connect`, `flagged leak/decoy-read`, `allowed exec/exec (network tool)`: the
 /// reason a notable event gives (as the build's verdict words it).
 pub(crate) fn event_code(e: &Event) -> String {
@@ -357,6 +373,52 @@ mod tests {
         assert_eq!(reasons[0].phase, VetPhase::Load);
         assert_eq!(reasons[1].location.as_deref(), Some("load"));
         assert!(runtime_reasons("x", VetPhase::Load, &events[..1]).is_empty());
+    }
+
+    #[test]
+    fn notable_fuzz_events_are_reasons_naming_their_target_and_allowed_ones_are_not() {
+        let mut c = CrateReport {
+            name: "beacon".into(),
+            version: "0.1.0".into(),
+            source: "registry".into(),
+            location: "x".into(),
+            verdict: Verdict::Clean,
+            reasons: vec![],
+            build_script: BuildScript {
+                status: ScriptStatus::None,
+                exit_code: None,
+                duration_ms: None,
+            },
+            proc_macro: false,
+            proc_macro_runs: 0,
+            events: vec![],
+            directives: vec![],
+            exceptions: vec![],
+        };
+        let fuzz = |e: Event| Event {
+            phase: crate::events::Phase::Fuzz,
+            entry: Some("de_beacon".into()),
+            ..e
+        };
+        c.events = vec![
+            fuzz(Event::new(Kind::Exec, "exec", Decision::Allowed).with("path", "/bin/sh")),
+            fuzz(Event::new(Kind::Net, "connect", Decision::Denied).with("address", "127.0.0.1:9")),
+            fuzz(Event::new(Kind::Net, "connect", Decision::Denied).with("address", "127.0.0.1:9")),
+            // A build-script event is the build phase's reason, not this one's.
+            Event::new(Kind::Fs, "open-write", Decision::Denied),
+        ];
+        let reasons = fuzz_reasons(&c);
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        let r = &reasons[0];
+        assert_eq!(
+            (r.phase, r.code.as_str()),
+            (VetPhase::Fuzz, "denied net/connect")
+        );
+        assert!(
+            r.evidence.contains("127.0.0.1:9") && r.evidence.contains("de_beacon"),
+            "{r:?}"
+        );
+        assert_eq!(r.krate, "beacon 0.1.0");
     }
 
     #[test]

@@ -136,6 +136,8 @@ fn target(name: &str, status: &str, reason: Option<&str>) -> TargetResult {
         execs_per_sec: 500,
         coverage: 321,
         seconds: 2,
+        events: 0,
+        notable_events: 0,
     }
 }
 
