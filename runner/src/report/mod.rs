@@ -18,7 +18,7 @@ pub use diff_section::{DiffFinding, VetDiff};
 pub use fuzz_section::{Finding, Frame, FuzzSection, Instrumentation, TargetResult};
 pub use model::{
     BuildScript, CrateReport, Directive, Environment, FuzzReport, Granted, Report, ReportError,
-    ScriptStatus, Summary, Verdict, SCHEMA,
+    ScriptStatus, Summary, TestRun, Verdict, SCHEMA,
 };
 pub use render::Format;
 pub use vet_section::{

@@ -221,6 +221,7 @@ mod tests {
             events: vec![e],
             directives: vec![],
             exceptions: vec![],
+            tests: vec![],
         };
         reasons.extend(build_reasons(&[krate]));
         let c = crate_verdict("evil", Some("0.1.0".into()), reasons, true);
