@@ -18,4 +18,5 @@ mod registry_server;
 mod sandbox;
 mod sandbox_fs;
 mod sandbox_net;
+mod test_cmd;
 mod vet;
