@@ -243,3 +243,87 @@ fn tests_that_do_not_compile_and_a_missing_manifest_exit_2() {
         missing.stderr
     );
 }
+
+#[test]
+fn vet_runs_the_crates_own_tests_and_finds_the_one_that_connects_out() {
+    use crate::registry_server::{crate_file, history, sha256, v, Registry, DAY};
+    let scene = Scene::new("vet_test_phase");
+    if !build_test_runs(&scene) {
+        return;
+    }
+    std::fs::create_dir_all(scene.path("cargo-home")).unwrap();
+    let registry = Registry::start();
+    let year = std::time::Duration::from_secs(365 * 24 * 3600);
+    registry.publish("rt-phone", &history(3, 3 * year, year));
+    let lib = std::fs::read(fixture("runtime-test/vet-phone/src/lib.rs")).unwrap();
+    let krate = crate_file("rt-phone", "1.0.0", &[("src/lib.rs", &lib)]);
+    registry.publish_file("rt-phone", &v("1.0.0", false, 200 * DAY), &krate, &sha256(&krate));
+
+    let report_dir = scene.path("report");
+    let out = Command::new(bin())
+        .args(["vet", "rt-phone@1.0.0", "--registry", "fixtures"])
+        .args(["--phases", "provenance,build,test"])
+        .arg("--report-dir")
+        .arg(&report_dir)
+        .arg("--cache-dir")
+        .arg(scene.path("cache"))
+        .env("CI", "true")
+        .env("CARGO_HOME", scene.path("cargo-home"))
+        .env("CARGO_REGISTRIES_FIXTURES_INDEX", registry.index_url())
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET_DIR")
+        .current_dir(scene.dir.path())
+        .output()
+        .expect("cargo-airlock runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(report["verdict"]["verdict"], "suspicious", "{stderr}");
+    let phase = report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phase"] == "test")
+        .unwrap();
+    assert_eq!(phase["status"], "ran", "{phase:#}\n{stderr}");
+    let reasons = report["verdict"]["reasons"].as_array().unwrap();
+    assert!(
+        reasons.iter().any(|r| r["phase"] == "test"
+            && r["code"] == "denied net/connect"
+            && r["location"] == "rt_phone"
+            && r["evidence"].as_str().unwrap().contains("127.0.0.1:9")),
+        "{reasons:#?}"
+    );
+    let krate = report["crates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "rt-phone")
+        .unwrap();
+    assert_eq!(krate["verdict"], "suspicious");
+    assert_eq!(krate["tests"][0]["binary"], "rt_phone");
+    assert_eq!(krate["tests"][0]["passed"], true);
+    // The cache's copy of the package was never written to: it has no `[workspace]` and no
+    // target directory (the test ran in the scratch's copy).
+    let mut cached = Vec::new();
+    let mut stack = vec![scene.path("cache")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.ends_with("scratch") {
+                stack.push(p.clone());
+            }
+            if p.ends_with("rt-phone-1.0.0/Cargo.toml") {
+                cached.push(p);
+            }
+        }
+    }
+    assert!(!cached.is_empty(), "no unpacked package in the cache");
+    for manifest in cached {
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        assert!(!text.contains("[workspace]"), "{}", manifest.display());
+        assert!(!manifest.with_file_name("target").exists());
+    }
+}

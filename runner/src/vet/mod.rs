@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod provenance;
 pub mod registry;
 mod scratch;
+mod test_phase;
 pub mod spec;
 pub mod typo;
 mod update;

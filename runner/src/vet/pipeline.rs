@@ -34,7 +34,7 @@ use crate::report::{
 pub(crate) const DIFF_ONLY_FOR_UPDATES: &str = "runs for an update only (CRATE@OLD..NEW)";
 
 /// One crate as it goes through the phases.
-struct Vetted {
+pub(super) struct Vetted {
     spec: CrateSpec,
     assessment: Option<Assessment>,
     unpacked: Option<UnpackedCrate>,
@@ -42,7 +42,7 @@ struct Vetted {
     out: Option<String>,
     /// Why it could not be vetted completely.
     errors: Vec<String>,
-    reasons: Vec<Reason>,
+    pub(super) reasons: Vec<Reason>,
 }
 
 impl Vetted {
@@ -59,19 +59,19 @@ impl Vetted {
 }
 
 /// The pipeline's state: the registry, the crates, and what the report collects.
-struct Pipeline<'a> {
-    opts: &'a VetOptions,
-    registry: SparseRegistry,
-    crates: Vec<Vetted>,
+pub(super) struct Pipeline<'a> {
+    pub(super) opts: &'a VetOptions,
+    pub(super) registry: SparseRegistry,
+    pub(super) crates: Vec<Vetted>,
     sections: VetSections,
-    built: Vec<CrateReport>,
+    pub(super) built: Vec<CrateReport>,
     /// Inventories of the vetted crates' dependencies (after the vetted crates in the report).
     dependencies: Vec<inventory::CrateInventory>,
     /// What a phase noted without failing (it goes into the phase's `reason`).
-    notes: Vec<String>,
+    pub(super) notes: Vec<String>,
     environment: Option<Environment>,
     build_succeeded: bool,
-    progress: &'a (dyn Fn(VetProgress) + Sync),
+    pub(super) progress: &'a (dyn Fn(VetProgress) + Sync),
 }
 
 /// Vets every crate of `opts.specs` and writes the reports.
@@ -223,6 +223,7 @@ impl Pipeline<'_> {
                 Phase::Provenance => self.provenance(i),
                 Phase::Inventory => self.inventory(i),
                 Phase::Build => self.build(i),
+                Phase::Test => self.test(i),
                 _ => Err("not supported".to_owned()),
             };
             let outcome = match outcome {
@@ -234,8 +235,11 @@ impl Pipeline<'_> {
                     failed += 1;
                     let c = &mut self.crates[i];
                     c.fail(format!("{phase} of {krate}: {message}"));
-                    c.out
-                        .get_or_insert_with(|| format!("its {phase} phase failed"));
+                    // Tests that do not compile leave the crate to the other phases.
+                    if phase != Phase::Test {
+                        c.out
+                            .get_or_insert_with(|| format!("its {phase} phase failed"));
+                    }
                     format!("could not finish: {message}")
                 }
             };
@@ -275,7 +279,7 @@ impl Pipeline<'_> {
     }
 
     /// Downloads (checksum verified) and unpacks the crate, once.
-    fn unpacked(&mut self, i: usize) -> Result<UnpackedCrate, String> {
+    pub(super) fn unpacked(&mut self, i: usize) -> Result<UnpackedCrate, String> {
         if let Some(u) = &self.crates[i].unpacked {
             return Ok(u.clone());
         }
@@ -365,7 +369,7 @@ impl Pipeline<'_> {
     }
 
     /// The scratch workspace that depends on `u` (written again each time it is needed).
-    fn scratch(&self, u: &UnpackedCrate) -> Result<scratch::Scratch, String> {
+    pub(super) fn scratch(&self, u: &UnpackedCrate) -> Result<scratch::Scratch, String> {
         let opts = self.opts;
         let scratch_root = opts
             .cache_dir

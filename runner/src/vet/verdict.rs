@@ -74,6 +74,34 @@ pub(crate) fn build_reasons(crates: &[CrateReport]) -> Vec<Reason> {
     out
 }
 
+/// Reasons from the test phase: one per notable event of a test run (`denied net/connect`)
+/// of each tested crate, the test program that made it as the location.
+pub(crate) fn test_reasons(crates: &[&CrateReport]) -> Vec<Reason> {
+    let mut out: Vec<Reason> = Vec::new();
+    for c in crates {
+        for e in c
+            .notable_events()
+            .filter(|e| e.phase == crate::events::Phase::Test)
+        {
+            let reason = Reason {
+                krate: c.label(),
+                phase: VetPhase::Test,
+                code: format!("{} {}/{}", e.decision.as_str(), e.kind.as_str(), e.action),
+                level: Level::Error,
+                evidence: event_evidence(e),
+                location: e.entry.clone(),
+            };
+            if !out
+                .iter()
+                .any(|r| r.krate == reason.krate && r.code == reason.code)
+            {
+                out.push(reason);
+            }
+        }
+    }
+    out
+}
+
 /// An event in words: `denied net/connect by the build script: address=127.0.0.1:9 ...`.
 pub(crate) fn event_evidence(e: &Event) -> String {
     let mut parts = Vec::new();
