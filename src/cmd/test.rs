@@ -71,7 +71,8 @@ pub(crate) fn run(args: TestArgs) -> anyhow::Result<Outcome> {
         cwd: None,
     };
     // The tests' own output is on the terminal; progress says only what needs a look.
-    let on_progress = |p: Progress| match p {
+    let on_progress = |p: Progress| {
+        match p {
         Progress::Started { total, sandboxed } => eprintln!(
             "airlock: testing with {total} {} to build; the build scripts and proc macros of {sandboxed} and every test program run sandboxed",
             if total == 1 { "crate" } else { "crates" }
@@ -82,8 +83,10 @@ pub(crate) fn run(args: TestArgs) -> anyhow::Result<Outcome> {
             notable: true,
         } if phase != Phase::Test => eprintln!("airlock: {} of {label} needs a look", phase_name(phase)),
         _ => {}
+    }
     };
-    let result = test_run::test(&opts, &on_progress).context("the sandboxed tests could not run")?;
+    let result =
+        test_run::test(&opts, &on_progress).context("the sandboxed tests could not run")?;
 
     let r = &result.report;
     for c in r.crates.iter().filter(|c| c.verdict != Verdict::Clean) {

@@ -124,7 +124,8 @@ fn test_payloads_are_caught_and_ordinary_tests_stay_clean() {
 
     let clean = t.krate("clean-control");
     assert_eq!(
-        clean["verdict"], "clean",
+        clean["verdict"],
+        "clean",
         "clean-control: {:#?}",
         t.notable("clean-control")
     );
@@ -134,7 +135,9 @@ fn test_payloads_are_caught_and_ordinary_tests_stay_clean() {
         binaries.contains(&"clean_control") && binaries.contains(&"target_tmp"),
         "{binaries:?}"
     );
-    assert!(tests.iter().all(|r| r["passed"] == true && r["exit_code"] == 0));
+    assert!(tests
+        .iter()
+        .all(|r| r["passed"] == true && r["exit_code"] == 0));
     // What the controls did was seen, and allowed: their own server, sh and git.
     let events = clean["events"].as_array().unwrap();
     let allowed = |kind: &str, action: &str| {
@@ -187,7 +190,11 @@ fn a_failing_test_is_a_failed_test_not_a_finding() {
         "{}",
         t.stderr
     );
-    assert!(t.stdout.contains("a deliberately failing test"), "{}", t.stdout);
+    assert!(
+        t.stdout.contains("a deliberately failing test"),
+        "{}",
+        t.stdout
+    );
 }
 
 #[test]
@@ -203,9 +210,11 @@ fn a_hanging_test_is_stopped_at_the_test_timeout() {
     assert!(started.elapsed().as_secs() < 120);
     let c = t.krate("hanging-tests");
     assert!(
-        t.notable("hanging-tests").iter().any(|e| e["kind"] == "limit"
-            && e["action"] == "timeout"
-            && e["entry"] == "hanging_tests"),
+        t.notable("hanging-tests")
+            .iter()
+            .any(|e| e["kind"] == "limit"
+                && e["action"] == "timeout"
+                && e["entry"] == "hanging_tests"),
         "{c:#}"
     );
     assert_eq!(c["tests"][0]["passed"], false);
@@ -257,7 +266,12 @@ fn vet_runs_the_crates_own_tests_and_finds_the_one_that_connects_out() {
     registry.publish("rt-phone", &history(3, 3 * year, year));
     let lib = std::fs::read(fixture("runtime-test/vet-phone/src/lib.rs")).unwrap();
     let krate = crate_file("rt-phone", "1.0.0", &[("src/lib.rs", &lib)]);
-    registry.publish_file("rt-phone", &v("1.0.0", false, 200 * DAY), &krate, &sha256(&krate));
+    registry.publish_file(
+        "rt-phone",
+        &v("1.0.0", false, 200 * DAY),
+        &krate,
+        &sha256(&krate),
+    );
 
     let report_dir = scene.path("report");
     let out = Command::new(bin())

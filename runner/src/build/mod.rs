@@ -39,8 +39,8 @@ use crate::profile::{Placeholders, Problem, Profile, ProfileError};
 use crate::report::{Environment, Report, Summary, SCHEMA};
 use config::Config;
 use graph::Graph;
-use session::{Session, SessionInfo};
 pub(crate) use session::TestSettings;
+use session::{Session, SessionInfo};
 
 /// Errors of a vetting build. Each names the failing step and the input to fix; a variant with
 /// a cause returns it from `source()` and does not repeat it in its own message.
@@ -351,7 +351,10 @@ pub(crate) fn drive_cargo(
     for (name, ex) in &config.crates {
         if let Some(p) = &ex.profile {
             if let Err(err) = load_profile(p) {
-                return early(format!("airlock.toml [crate.{name}]: {}", error_chain(&err)));
+                return early(format!(
+                    "airlock.toml [crate.{name}]: {}",
+                    error_chain(&err)
+                ));
             }
         }
     }

@@ -247,7 +247,11 @@ impl Session {
     /// which the new run replaces; the build's records stay).
     pub(crate) fn forget_phase(&self, phase: Phase) {
         let prefix = format!("{}-", phase.as_str());
-        for e in fs::read_dir(self.dir.join("runs")).into_iter().flatten().flatten() {
+        for e in fs::read_dir(self.dir.join("runs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             if e.file_name().to_string_lossy().starts_with(&prefix) {
                 let _ = fs::remove_file(e.path());
             }

@@ -28,14 +28,21 @@ impl Pipeline<'_> {
     pub(super) fn test(&mut self, i: usize) -> Result<String, String> {
         let u = self.unpacked(i)?;
         let ws = self.scratch(&u)?;
-        let copy = ws.dir.join("test").join(format!("{}-{}", u.name, u.version));
-        prepare_copy(&u, &copy, scratch::cargo_config(self.registry.source()).as_deref())
-            .map_err(|e| {
-                format!(
-                    "cannot copy the package into {} to test it: {e}",
-                    copy.display()
-                )
-            })?;
+        let copy = ws
+            .dir
+            .join("test")
+            .join(format!("{}-{}", u.name, u.version));
+        prepare_copy(
+            &u,
+            &copy,
+            scratch::cargo_config(self.registry.source()).as_deref(),
+        )
+        .map_err(|e| {
+            format!(
+                "cannot copy the package into {} to test it: {e}",
+                copy.display()
+            )
+        })?;
         let opts = self.opts;
         let test_opts = TestOptions {
             build: BuildOptions {
@@ -112,7 +119,12 @@ fn merge_test_runs(into: &mut CrateReport, from: CrateReport) {
         .collect();
     let mut lines = Vec::new();
     for e in events.iter().filter(|e| e.is_notable()) {
-        let line = format!("{} {}/{} (test)", e.decision.as_str(), e.kind.as_str(), e.action);
+        let line = format!(
+            "{} {}/{} (test)",
+            e.decision.as_str(),
+            e.kind.as_str(),
+            e.action
+        );
         if !lines.contains(&line) && !into.reasons.contains(&line) {
             lines.push(line);
         }
@@ -227,7 +239,10 @@ mod tests {
         assert_eq!(built.reasons, ["denied net/connect (test)"]);
 
         let mut clean = krate(vec![]);
-        merge_test_runs(&mut clean, krate(vec![event(EventPhase::Test, Decision::Allowed)]));
+        merge_test_runs(
+            &mut clean,
+            krate(vec![event(EventPhase::Test, Decision::Allowed)]),
+        );
         assert_eq!(clean.verdict, Verdict::Clean);
         assert!(clean.reasons.is_empty());
     }
@@ -254,8 +269,12 @@ mod tests {
         fs::create_dir_all(copy.join("target")).unwrap();
         fs::write(copy.join("target/kept"), "").unwrap();
         fs::write(copy.join("stale.rs"), "").unwrap();
-        prepare_copy(&u, &copy, Some("[registries.x]\nindex = \"sparse+http://127.0.0.1:9/\"\n"))
-            .unwrap();
+        prepare_copy(
+            &u,
+            &copy,
+            Some("[registries.x]\nindex = \"sparse+http://127.0.0.1:9/\"\n"),
+        )
+        .unwrap();
         let manifest: toml::Table =
             toml::from_str(&fs::read_to_string(copy.join("Cargo.toml")).unwrap()).unwrap();
         assert!(manifest.contains_key("workspace"));
