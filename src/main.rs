@@ -50,7 +50,7 @@ fn hidden_role() -> Option<ExitCode> {
         let real = std::path::PathBuf::from(args.next().unwrap_or_default());
         let rest: Vec<_> = args.collect();
         runner::build::run_build_script(&real, &rest)
-    } else if first.as_deref() == Some(std::ffi::OsStr::new(runner::build::TEST_RUNNER_ROLE)) {
+    } else if first.as_deref() == Some(std::ffi::OsStr::new(runner::test_run::TEST_RUNNER_ROLE)) {
         let program = std::path::PathBuf::from(args.next().unwrap_or_default());
         let rest: Vec<_> = args.collect();
         return Some(match runner::test_run::run_test_runner(&program, &rest) {

@@ -69,6 +69,7 @@ pub(crate) fn run(args: TestArgs) -> anyhow::Result<Outcome> {
         test_profile: args.profile,
         timeout: args.test_timeout,
         cwd: None,
+        quiet: false,
     };
     // The tests' own output is on the terminal; progress says only what needs a look.
     let on_progress = |p: Progress| {

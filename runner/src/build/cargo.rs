@@ -4,7 +4,7 @@
 //! and attribution, and its own messages are kept in a log. `cargo airlock build` and the
 //! instrumented build of `cargo airlock fuzz` both run cargo through [`run`]; `cargo airlock
 //! test` runs `cargo test` through [`run_with`] in [`Mode::Test`], where what the tests print
-//! stays visible.
+//! can stay visible.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
@@ -77,11 +77,14 @@ impl CargoRun {
 pub(crate) enum Mode {
     /// `cargo build`: cargo's messages go to the log only; it succeeded when it exited 0.
     Build,
-    /// `cargo test`: what the tests print (the lines of cargo's stdout that are not its JSON
-    /// messages) goes to our stdout and cargo's stderr to our stderr as well as the log; the
-    /// build succeeded when cargo's `build-finished` message says so (a failing test makes
-    /// cargo exit 101 after a build that succeeded).
-    Test,
+    /// `cargo test`: the build succeeded when cargo's `build-finished` message says so (a
+    /// failing test makes cargo exit 101 after a build that succeeded). With `echo`, what the
+    /// tests print (the lines of cargo's stdout that are not its JSON messages) goes to our
+    /// stdout, and cargo's stderr to our stderr as well as the log.
+    Test {
+        /// Show the tests' and cargo's output.
+        echo: bool,
+    },
 }
 
 /// Runs `cmd` (a `cargo build` whose target directory is the session's) with cargo-airlock as
@@ -104,7 +107,7 @@ pub(crate) fn run_with(
     progress: &(dyn Fn(Progress) + Sync),
     mode: Mode,
 ) -> Result<CargoRun, BuildError> {
-    let echo = mode == Mode::Test;
+    let echo = mode == Mode::Test { echo: true };
     // Artifacts on stdout (for progress and attribution), diagnostics rendered on stderr.
     cmd.arg("--message-format=json-render-diagnostics")
         .env("RUSTC_WRAPPER", &session.info.airlock_bin)
@@ -221,7 +224,7 @@ pub(crate) fn run_with(
         status,
         succeeded: match mode {
             Mode::Build => status.success() && build_finished_ok != Some(false),
-            Mode::Test => build_finished_ok.unwrap_or_else(|| status.success()),
+            Mode::Test { .. } => build_finished_ok.unwrap_or_else(|| status.success()),
         },
         built,
         compiled,

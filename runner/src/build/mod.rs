@@ -267,6 +267,7 @@ pub fn build(
         cwd: None,
         test: None,
         mode: cargo::Mode::Build,
+        prepare: None,
     };
     drive_cargo(opts, &drive, progress)
 }
@@ -292,7 +293,13 @@ pub(crate) struct Drive {
     pub test: Option<session::TestSettings>,
     /// How cargo's output is followed.
     pub mode: cargo::Mode,
+    /// Adds to the cargo command what the session and the user's arguments call for (the
+    /// test runner hook of `cargo airlock test`).
+    pub prepare: Option<Prepare>,
 }
+
+/// See [`Drive::prepare`].
+pub(crate) type Prepare = fn(&mut Command, &Session, &[OsString]) -> Result<(), BuildError>;
 
 /// The target directory of a driven cargo run.
 #[derive(Debug, Clone, Copy)]
@@ -407,8 +414,8 @@ pub(crate) fn drive_cargo(
         cmd.current_dir(cwd);
     }
     cmd.args(&drive.args);
-    if drive.test.is_some() {
-        test_hook(&mut cmd, &session)?;
+    if let Some(prepare) = drive.prepare {
+        prepare(&mut cmd, &session, &opts.cargo_args)?;
     }
     cmd.args(&opts.cargo_args);
     let cargo_log = report_dir.join(format!("cargo-{}.log", drive.subcommand));
@@ -443,47 +450,6 @@ fn clear_dir(dir: &Path) -> Result<(), BuildError> {
         path: dir.to_owned(),
         source,
     })
-}
-
-/// Makes `cmd` (a `cargo test`) run every test program through cargo-airlock's test runner:
-/// cargo's `target.<host>.runner` (which cargo applies to doc tests too), and a `TMPDIR` under
-/// the target directory, where rustdoc writes its doc-test programs (the host's `/tmp` is not
-/// what the sandbox shows).
-fn test_hook(cmd: &mut Command, session: &Session) -> Result<(), BuildError> {
-    let host = host_triple().map_err(|source| BuildError::Cargo {
-        command: "rustc -vV".into(),
-        source,
-    })?;
-    let tmp = session.info.build_target.join(TEST_TMP_SUBDIR);
-    std::fs::create_dir_all(&tmp).map_err(|source| BuildError::Session {
-        step: "creating".into(),
-        path: tmp.clone(),
-        source,
-    })?;
-    let runner = serde_json::json!([session.info.airlock_bin, TEST_RUNNER_ROLE]);
-    cmd.arg("--config")
-        .arg(format!("target.{host}.runner={runner}"))
-        .env("TMPDIR", &tmp);
-    Ok(())
-}
-
-/// The hidden first argument that makes cargo-airlock the test runner
-/// (`cargo-airlock __test-runner PROGRAM ARGS..`).
-pub const TEST_RUNNER_ROLE: &str = "__test-runner";
-
-/// The directory under a test run's target directory that is cargo's `TMPDIR` (rustdoc's
-/// doc-test programs are written there).
-pub(crate) const TEST_TMP_SUBDIR: &str = "airlock-rustdoc-tmp";
-
-/// The host triple, from `rustc -vV`.
-fn host_triple() -> std::io::Result<String> {
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let out = Command::new(rustc).arg("-vV").output()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .map(|h| h.trim().to_owned())
-        .ok_or_else(|| std::io::Error::other("`rustc -vV` names no host triple"))
 }
 
 /// The subdirectory of `<target>/airlock` that `build`'s reports go to (`fuzz` and `vet` have

@@ -12,8 +12,10 @@
 //! are sandboxed the same way, so a second run is as warm as a second `cargo test`; the
 //! records of the build scripts that made its outputs stand for them.
 
+mod hook;
 mod runner_role;
 
+pub use hook::TEST_RUNNER_ROLE;
 pub use runner_role::run as run_test_runner;
 
 use std::ffi::OsString;
@@ -66,6 +68,8 @@ pub struct TestOptions {
     pub timeout: Duration,
     /// cargo's working directory (where it reads `.cargo/config.toml`); None: ours.
     pub cwd: Option<PathBuf>,
+    /// Keep cargo's and the tests' output out of the terminal (it is in cargo's log).
+    pub quiet: bool,
 }
 
 /// What a test run produced.
@@ -131,7 +135,8 @@ pub fn test(
             timeout_ms: u64::try_from(opts.timeout.as_millis()).unwrap_or(u64::MAX),
             host_tmpdir: std::env::var_os("TMPDIR").map(PathBuf::from),
         }),
-        mode: build::cargo::Mode::Test,
+        mode: build::cargo::Mode::Test { echo: !opts.quiet },
+        prepare: Some(hook::test_hook),
     };
     let r = build::drive_cargo(&opts.build, &drive, progress)?;
     Ok(TestResult {

@@ -14,9 +14,9 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::hook::TEST_TMP_SUBDIR;
 use super::TestError;
 use crate::build::session::{RunRecord, Session};
-use crate::build::TEST_TMP_SUBDIR;
 use crate::error_chain::error_chain;
 use crate::events::Phase;
 use crate::runtime::{self, RuntimeRun, TEST_PROFILE};

@@ -59,6 +59,7 @@ impl Pipeline<'_> {
             test_profile: TEST_PROFILE.to_owned(),
             timeout: opts.time.min(DEFAULT_TIMEOUT),
             cwd: Some(copy.clone()),
+            quiet: true,
         };
         let progress = self.progress;
         let result = test_run::test(&test_opts, &|p| progress(VetProgress::Build(p)))
