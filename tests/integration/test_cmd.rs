@@ -175,8 +175,10 @@ fn a_failing_test_is_a_failed_test_not_a_finding() {
         return;
     }
     let ws = copy(&scene, "failing");
-    let t = airlock_test(&ws, &[]);
+    // What follows a second `--` reaches the test binaries (and nothing of airlock's does).
+    let t = airlock_test(&ws, &["--", "--", "--test-threads=1"]);
     assert_eq!(t.code, 1, "{}", t.stderr);
+    assert!(t.stdout.contains("1 passed; 1 failed"), "{}", t.stdout);
     let c = t.krate("failing-tests");
     assert_eq!(c["verdict"], "failed", "{c:#}");
     assert!(t.notable("failing-tests").is_empty(), "{c:#}");

@@ -96,20 +96,23 @@ pub(crate) fn run(
     log: &Path,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<CargoRun, BuildError> {
-    run_with(cmd, session, log, progress, Mode::Build)
+    run_with(cmd, session, log, progress, Mode::Build, &[])
 }
 
-/// [`run`] for a cargo command of kind `mode`.
+/// [`run`] for a cargo command of kind `mode`; `trailing` goes after the arguments cargo-airlock
+/// adds (`--` and what `cargo test` passes on to the test binaries).
 pub(crate) fn run_with(
     mut cmd: Command,
     session: &Session,
     log: &Path,
     progress: &(dyn Fn(Progress) + Sync),
     mode: Mode,
+    trailing: &[std::ffi::OsString],
 ) -> Result<CargoRun, BuildError> {
     let echo = mode == Mode::Test { echo: true };
     // Artifacts on stdout (for progress and attribution), diagnostics rendered on stderr.
     cmd.arg("--message-format=json-render-diagnostics")
+        .args(trailing)
         .env("RUSTC_WRAPPER", &session.info.airlock_bin)
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .env(session::SESSION_VAR, &session.dir)

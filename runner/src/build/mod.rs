@@ -417,9 +417,17 @@ pub(crate) fn drive_cargo(
     if let Some(prepare) = drive.prepare {
         prepare(&mut cmd, &session, &opts.cargo_args)?;
     }
-    cmd.args(&opts.cargo_args);
+    // For `cargo test`, what follows `--` is the test binaries' (after cargo's own flags).
+    let split = match drive.test {
+        Some(_) => opts.cargo_args.iter().position(|a| a == "--"),
+        None => None,
+    };
+    let (cargo_args, trailing) = opts
+        .cargo_args
+        .split_at(split.unwrap_or(opts.cargo_args.len()));
+    cmd.args(cargo_args);
     let cargo_log = report_dir.join(format!("cargo-{}.log", drive.subcommand));
-    let run = cargo::run_with(cmd, &session, &cargo_log, progress, drive.mode)?;
+    let run = cargo::run_with(cmd, &session, &cargo_log, progress, drive.mode, trailing)?;
     let mut report = empty_report(opts, drive, Some(&graph));
     verdict::judge(&graph, &config, &session.records(), &run).fill(&mut report);
     let failure = run.failure(&format!("cargo {}", drive.subcommand));
