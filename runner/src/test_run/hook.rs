@@ -10,7 +10,8 @@ use crate::build::BuildError;
 
 /// Makes `cmd` (a `cargo test` with the user's `args`) run every test program through
 /// cargo-airlock's test runner: cargo's `target.<triple>.runner` (which cargo applies to doc
-/// tests too) for the host and for every `--target` of `args` or `CARGO_BUILD_TARGET`, and a
+/// tests too) for the host, for every `--target` of `args` or `CARGO_BUILD_TARGET`, and for any
+/// other target through `cfg(all())`, and a
 /// `TMPDIR` under the target directory, where rustdoc writes its doc-test programs (the host's
 /// `/tmp` is not what the sandbox shows).
 pub(super) fn test_hook(
@@ -40,6 +41,10 @@ pub(super) fn test_hook(
         cmd.arg("--config")
             .arg(format!("target.{triple}.runner={runner}"));
     }
+    // Any other target (`build.target` of a configuration file) too, unless that file gives
+    // it a runner of its own (cargo prefers a triple's table to a `cfg` one).
+    cmd.arg("--config")
+        .arg(format!("target.'cfg(all())'.runner={runner}"));
     cmd.env("TMPDIR", &tmp);
     Ok(())
 }

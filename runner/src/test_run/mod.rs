@@ -139,11 +139,81 @@ pub fn test(
         prepare: Some(hook::test_hook),
     };
     let r = build::drive_cargo(&opts.build, &drive, progress)?;
-    Ok(TestResult {
+    let mut result = TestResult {
         report: r.report,
         report_dir: r.report_dir,
         written: r.written,
         cargo_log: r.cargo_log,
         failure: r.failure,
+    };
+    if let Some(unsandboxed) = ran_outside(&result) {
+        result.report.errors.push(unsandboxed.clone());
+        result.written = result
+            .report
+            .write_all(&result.report_dir)
+            .map_err(BuildError::from)?;
+        result.failure.get_or_insert(unsandboxed);
+    }
+    Ok(result)
+}
+
+/// A safety net under the runner hook: when cargo says it ran more test binaries (its
+/// `Running ...` lines) than the test runner recorded, some ran outside the sandbox (a runner
+/// of the user's own configuration took precedence); says so.
+fn ran_outside(result: &TestResult) -> Option<String> {
+    let log = std::fs::read_to_string(result.cargo_log.as_ref()?).ok()?;
+    let announced = log
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Running "))
+        .count();
+    let recorded = result
+        .test_runs()
+        .filter(|(_, t)| t.binary != "doctest")
+        .count();
+    (announced > recorded).then(|| {
+        format!(
+            "cargo ran {announced} test binaries but only {recorded} went through the sandbox:              a runner of the cargo configuration (`target.<triple>.runner`) took precedence;              the others ran unobserved"
+        )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Environment, Summary, SCHEMA};
+
+    fn result(log: &str, dir: &std::path::Path) -> TestResult {
+        let path = dir.join("cargo-test.log");
+        std::fs::write(&path, log).unwrap();
+        TestResult {
+            report: Report {
+                schema: SCHEMA.into(),
+                command: "test".into(),
+                workspace: None,
+                summary: Summary::default(),
+                crates: Vec::new(),
+                vetting: Default::default(),
+                fuzz: None,
+                environment: Environment::default(),
+                errors: Vec::new(),
+            },
+            report_dir: dir.to_owned(),
+            written: Vec::new(),
+            cargo_log: Some(path),
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn test_binaries_cargo_ran_without_a_record_are_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ran = "   Compiling p v0.1.0\n     Running unittests src/lib.rs (target/debug/deps/p-0123456789abcdef)\n   Doc-tests p\n";
+        let message = ran_outside(&result(ran, tmp.path())).expect("one binary unrecorded");
+        assert!(
+            message.contains("cargo ran 1 test binaries but only 0"),
+            "{message}"
+        );
+        // `cargo test -q` announces nothing: nothing to compare.
+        assert!(ran_outside(&result("", tmp.path())).is_none());
+    }
 }
