@@ -139,6 +139,13 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    /// The host triple could not be read (`cargo airlock test` sets cargo's runner for it).
+    #[error("cannot read the host triple from `rustc -vV` (is a Rust toolchain on PATH?)")]
+    HostTriple {
+        /// Why `rustc -vV` did not say.
+        #[source]
+        source: std::io::Error,
+    },
     /// The report could not be written.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),

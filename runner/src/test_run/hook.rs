@@ -19,10 +19,7 @@ pub(super) fn test_hook(
     session: &Session,
     args: &[OsString],
 ) -> Result<(), BuildError> {
-    let host = host_triple().map_err(|source| BuildError::Cargo {
-        command: "rustc -vV".into(),
-        source,
-    })?;
+    let host = host_triple().map_err(|source| BuildError::HostTriple { source })?;
     let tmp = session.info.build_target.join(TEST_TMP_SUBDIR);
     std::fs::create_dir_all(&tmp).map_err(|source| BuildError::Session {
         step: "creating".into(),
@@ -83,7 +80,7 @@ fn host_triple() -> std::io::Result<String> {
         .lines()
         .find_map(|l| l.strip_prefix("host: "))
         .map(|h| h.trim().to_owned())
-        .ok_or_else(|| std::io::Error::other("`rustc -vV` names no host triple"))
+        .ok_or_else(|| std::io::Error::other("its output has no `host:` line"))
 }
 
 #[cfg(test)]
