@@ -27,6 +27,9 @@ pub(crate) enum Command {
     /// Build the workspace with every build script and proc-macro expansion sandboxed; report
     /// crate by crate.
     Build(crate::cmd::build::BuildArgs),
+    /// Run the workspace's tests with every build script, proc macro and test program
+    /// sandboxed; report what each crate's code attempted and which tests failed.
+    Test(crate::cmd::test::TestArgs),
     /// Vet crates before they enter a dependency tree: registry provenance, static inventory,
     /// sandboxed build; one verdict.
     Vet(crate::cmd::vet::VetArgs),

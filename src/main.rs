@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         Command::Fuzz(args) => cmd::fuzz::run(args),
         Command::Repro(args) => cmd::repro::run(args),
         Command::Build(args) => cmd::build::run(args),
+        Command::Test(args) => cmd::test::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Vet(args) => cmd::vet::run(args),
     };
@@ -36,9 +37,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// The roles `cargo airlock build` gives this binary inside cargo: the build-script launcher
-/// (`cargo-airlock __build-script REAL ARGS..`) and the rustc wrapper (`RUSTC_WRAPPER`, inside
-/// a vetting session: `cargo-airlock RUSTC ARGS..`). None for an ordinary command line.
+/// The roles `cargo airlock build` and `test` give this binary inside cargo: the build-script
+/// launcher (`cargo-airlock __build-script REAL ARGS..`), the test runner (cargo's
+/// `target.<host>.runner`: `cargo-airlock __test-runner PROGRAM ARGS..`) and the rustc wrapper
+/// (`RUSTC_WRAPPER`, inside a vetting session: `cargo-airlock RUSTC ARGS..`). None for an
+/// ordinary command line.
 fn hidden_role() -> Option<ExitCode> {
     let mut args = std::env::args_os();
     let _self = args.next();
@@ -47,6 +50,16 @@ fn hidden_role() -> Option<ExitCode> {
         let real = std::path::PathBuf::from(args.next().unwrap_or_default());
         let rest: Vec<_> = args.collect();
         runner::build::run_build_script(&real, &rest)
+    } else if first.as_deref() == Some(std::ffi::OsStr::new(runner::test_run::TEST_RUNNER_ROLE)) {
+        let program = std::path::PathBuf::from(args.next().unwrap_or_default());
+        let rest: Vec<_> = args.collect();
+        return Some(match runner::test_run::run_test_runner(&program, &rest) {
+            Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(101)),
+            Err(err) => {
+                eprintln!("cargo-airlock: error: {:#}", anyhow::Error::new(err));
+                ExitCode::from(101)
+            }
+        });
     } else if std::env::var_os(runner::build::SESSION_VAR).is_some() && first.is_some() {
         let mut argv: Vec<_> = first.into_iter().collect();
         argv.extend(args);

@@ -12,8 +12,10 @@
 //!    [`runtime`]: how the crate's own code (tests, load programs, probes) runs on it.
 //! 3. The report model ([`report`]'s types): imports [`events`] only.
 //! 4. [`build`] (interception of a cargo build, verdicts), then [`fuzz`] (which builds through
-//!    [`build`]'s interception): both fill the report model; [`probe`] builds probes of a
-//!    crate's public functions through [`build`] and runs them through [`runtime`].
+//!    [`build`]'s interception) and [`test_run`] (`cargo airlock test`: cargo's tests built
+//!    through [`build`]'s interception, each test program run through [`runtime`]): all fill
+//!    the report model; [`probe`] builds probes of a crate's public functions through
+//!    [`build`] and runs them through [`runtime`].
 //! 5. Report rendering (JSON, Markdown, SARIF, HTML): reads the report model only.
 //!
 //! # Test strategy
@@ -32,4 +34,5 @@ pub mod profile;
 pub mod report;
 pub mod runtime;
 pub mod sandbox;
+pub mod test_run;
 pub mod vet;

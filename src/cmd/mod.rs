@@ -8,4 +8,5 @@ pub(crate) mod gen;
 pub(crate) mod report;
 pub(crate) mod repro;
 pub(crate) mod sandbox;
+pub(crate) mod test;
 pub(crate) mod vet;

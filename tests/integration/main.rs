@@ -20,6 +20,7 @@ mod sandbox;
 mod sandbox_decoys;
 mod sandbox_fs;
 mod sandbox_net;
+mod test_cmd;
 mod vet;
 mod vet_load;
 mod vet_probe;

@@ -2,7 +2,9 @@
 //! that every build script cargo links is replaced by a launcher and every rustc invocation
 //! that loads a proc macro runs in the sandbox. Cargo's JSON messages are followed for progress
 //! and attribution, and its own messages are kept in a log. `cargo airlock build` and the
-//! instrumented build of `cargo airlock fuzz` both run cargo through [`run`].
+//! instrumented build of `cargo airlock fuzz` both run cargo through [`run`]; `cargo airlock
+//! test` runs `cargo test` through [`run_with`] in [`Mode::Test`], where what the tests print
+//! can stay visible.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
@@ -70,17 +72,47 @@ impl CargoRun {
     }
 }
 
+/// What kind of cargo command [`run_with`] follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `cargo build`: cargo's messages go to the log only; it succeeded when it exited 0.
+    Build,
+    /// `cargo test`: the build succeeded when cargo's `build-finished` message says so (a
+    /// failing test makes cargo exit 101 after a build that succeeded). With `echo`, what the
+    /// tests print (the lines of cargo's stdout that are not its JSON messages) goes to our
+    /// stdout, and cargo's stderr to our stderr as well as the log.
+    Test {
+        /// Show the tests' and cargo's output.
+        echo: bool,
+    },
+}
+
 /// Runs `cmd` (a `cargo build` whose target directory is the session's) with cargo-airlock as
 /// its rustc wrapper, cargo's messages into `log`. An existing `RUSTC_WRAPPER` or
 /// `RUSTC_WORKSPACE_WRAPPER` is not used.
 pub(crate) fn run(
-    mut cmd: Command,
+    cmd: Command,
     session: &Session,
     log: &Path,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<CargoRun, BuildError> {
+    run_with(cmd, session, log, progress, Mode::Build, &[])
+}
+
+/// [`run`] for a cargo command of kind `mode`; `trailing` goes after the arguments cargo-airlock
+/// adds (`--` and what `cargo test` passes on to the test binaries).
+pub(crate) fn run_with(
+    mut cmd: Command,
+    session: &Session,
+    log: &Path,
+    progress: &(dyn Fn(Progress) + Sync),
+    mode: Mode,
+    trailing: &[std::ffi::OsString],
+) -> Result<CargoRun, BuildError> {
+    let echo = mode == Mode::Test { echo: true };
     // Artifacts on stdout (for progress and attribution), diagnostics rendered on stderr.
     cmd.arg("--message-format=json-render-diagnostics")
+        .args(trailing)
         .env("RUSTC_WRAPPER", &session.info.airlock_bin)
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .env(session::SESSION_VAR, &session.dir)
@@ -118,6 +150,9 @@ pub(crate) fn run(
                 if let Some(f) = log.as_mut() {
                     let _ = writeln!(f, "{line}");
                 }
+                if echo {
+                    eprintln!("{line}");
+                }
             }
         });
         let done_ref = &done;
@@ -131,7 +166,14 @@ pub(crate) fn run(
                     last_running = running;
                 }
                 report_new_runs(session, &mut seen, progress);
-                std::thread::sleep(Duration::from_millis(200));
+                // Every 200 ms, but noticing the end of cargo within 20 ms: a warm `cargo
+                // test` is over in a second.
+                for _ in 0..10 {
+                    if done_ref.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
             }
             report_new_runs(session, &mut seen, progress);
         });
@@ -173,6 +215,11 @@ pub(crate) fn run(
                             .push(text.trim_end().to_owned());
                     }
                     Message::BuildFinished(finished) => build_finished_ok = Some(finished.success),
+                    Message::TextLine(line) if echo => {
+                        let mut out = std::io::stdout().lock();
+                        let _ = writeln!(out, "{line}");
+                        let _ = out.flush();
+                    }
                     _ => {}
                 }
             }
@@ -185,7 +232,10 @@ pub(crate) fn run(
     })?;
     Ok(CargoRun {
         status,
-        succeeded: status.success() && build_finished_ok != Some(false),
+        succeeded: match mode {
+            Mode::Build => status.success() && build_finished_ok != Some(false),
+            Mode::Test { .. } => build_finished_ok.unwrap_or_else(|| status.success()),
+        },
         built,
         compiled,
         compile_errors,

@@ -39,6 +39,7 @@ use crate::profile::{Placeholders, Problem, Profile, ProfileError};
 use crate::report::{Environment, Report, Summary, SCHEMA};
 use config::Config;
 use graph::Graph;
+pub(crate) use session::TestSettings;
 use session::{Session, SessionInfo};
 
 /// Errors of a vetting build. Each names the failing step and the input to fix; a variant with
@@ -135,6 +136,13 @@ pub enum BuildError {
         /// The command line.
         command: String,
         /// Why it could not run.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The host triple could not be read (`cargo airlock test` sets cargo's runner for it).
+    #[error("cannot read the host triple from `rustc -vV` (is a Rust toolchain on PATH?)")]
+    HostTriple {
+        /// Why `rustc -vV` did not say.
         #[source]
         source: std::io::Error,
     },
@@ -252,6 +260,72 @@ pub fn build(
     opts: &BuildOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<BuildResult, BuildError> {
+    let mut args = Vec::new();
+    // Every build script that can run does, even when another crate fails.
+    if !opts.cargo_args.iter().any(|a| a == "--keep-going") {
+        args.push("--keep-going".into());
+    }
+    let drive = Drive {
+        subcommand: "build",
+        report_subdir: REPORT_SUBDIR,
+        target: TargetDir::Fresh("build-target"),
+        session_subdir: "session",
+        args,
+        cwd: None,
+        test: None,
+        mode: cargo::Mode::Build,
+        prepare: None,
+    };
+    drive_cargo(opts, &drive, progress)
+}
+
+/// The cargo command a vetting run drives ([`build`]: `cargo build`; `cargo airlock test`:
+/// `cargo test`), and where it keeps its target directory, session and reports.
+#[derive(Debug, Clone)]
+pub(crate) struct Drive {
+    /// The cargo subcommand; also the report's `command` and the name of cargo's log
+    /// (`cargo-<subcommand>.log`).
+    pub subcommand: &'static str,
+    /// The subdirectory of `<target>/airlock` the reports go to by default.
+    pub report_subdir: &'static str,
+    /// The target directory of the run, under `<target>/airlock`.
+    pub target: TargetDir,
+    /// The session directory's name under `<target>/airlock`.
+    pub session_subdir: &'static str,
+    /// Arguments for cargo before the user's.
+    pub args: Vec<OsString>,
+    /// cargo's working directory (where it looks for `.cargo/config.toml`); None: ours.
+    pub cwd: Option<PathBuf>,
+    /// How test programs run (a `cargo test` through the runner hook); None for builds.
+    pub test: Option<session::TestSettings>,
+    /// How cargo's output is followed.
+    pub mode: cargo::Mode,
+    /// Adds to the cargo command what the session and the user's arguments call for (the
+    /// test runner hook of `cargo airlock test`).
+    pub prepare: Option<Prepare>,
+}
+
+/// See [`Drive::prepare`].
+pub(crate) type Prepare = fn(&mut Command, &Session, &[OsString]) -> Result<(), BuildError>;
+
+/// The target directory of a driven cargo run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TargetDir {
+    /// Cleared before every run: every build script really runs, every macro really expands.
+    Fresh(&'static str),
+    /// Kept with its session while the runs are sandboxed the same way (profile, binary,
+    /// exceptions): cargo reuses what it built, and the records of the build scripts and
+    /// macro expansions that made it stand; cleared otherwise.
+    Kept(&'static str),
+}
+
+/// Runs `drive`'s cargo command for `opts` under interception and turns its records into a
+/// report (see [`build`]).
+pub(crate) fn drive_cargo(
+    opts: &BuildOptions,
+    drive: &Drive,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<BuildResult, BuildError> {
     let manifest = manifest_path(opts.manifest_path.as_deref());
     // Without a manifest there is no workspace to report on: an error, and no report.
     if !manifest.is_file() {
@@ -265,86 +339,105 @@ pub fn build(
                     .parent()
                     .unwrap_or(Path::new("."))
                     .join("target/airlock")
-                    .join(REPORT_SUBDIR)
+                    .join(drive.report_subdir)
             });
-            return failed_early(opts, &dir, None, error_chain(&err));
+            return failed_early(opts, drive, &dir, None, error_chain(&err));
         }
     };
     let airlock_dir = graph.target_directory.join("airlock");
     let report_dir = opts
         .report_dir
         .clone()
-        .unwrap_or_else(|| airlock_dir.join(REPORT_SUBDIR));
+        .unwrap_or_else(|| airlock_dir.join(drive.report_subdir));
+    let early = |message: String| failed_early(opts, drive, &report_dir, Some(&graph), message);
     let config =
         match Config::load(&graph.workspace_root).and_then(|c| c.check_names(&graph).map(|()| c)) {
             Ok(c) => c,
-            Err(err) => return failed_early(opts, &report_dir, Some(&graph), error_chain(&err)),
+            Err(err) => return early(error_chain(&err)),
         };
-    if let Err(err) = load_profile(&opts.profile) {
-        return failed_early(opts, &report_dir, Some(&graph), error_chain(&err));
+    let mut profiles = vec![opts.profile.as_str()];
+    profiles.extend(drive.test.as_ref().map(|t| t.profile.as_str()));
+    for name in profiles {
+        if let Err(err) = load_profile(name) {
+            return early(error_chain(&err));
+        }
     }
     for (name, ex) in &config.crates {
         if let Some(p) = &ex.profile {
             if let Err(err) = load_profile(p) {
-                return failed_early(
-                    opts,
-                    &report_dir,
-                    Some(&graph),
-                    format!("airlock.toml [crate.{name}]: {}", error_chain(&err)),
-                );
+                return early(format!(
+                    "airlock.toml [crate.{name}]: {}",
+                    error_chain(&err)
+                ));
             }
         }
     }
-
-    // A fresh target directory: every build script really runs, every macro really expands.
-    let build_target = airlock_dir.join("build-target");
-    if build_target.exists() {
-        std::fs::remove_dir_all(&build_target).map_err(|source| BuildError::Session {
-            step: "clearing the previous vetting build in".into(),
-            path: build_target.clone(),
-            source,
-        })?;
-    }
-    std::fs::create_dir_all(&build_target).map_err(|source| BuildError::Session {
-        step: "creating".into(),
-        path: build_target.clone(),
-        source,
-    })?;
     std::fs::create_dir_all(&report_dir).map_err(|source| BuildError::Session {
         step: "creating the report directory".into(),
         path: report_dir.clone(),
         source,
     })?;
-    let session = Session::create(
-        &airlock_dir.join("session"),
-        SessionInfo {
-            graph: graph.clone(),
-            profile: opts.profile.clone(),
-            allow_degraded: opts.allow_degraded,
-            build_target: std::fs::canonicalize(&build_target).unwrap_or(build_target.clone()),
-            airlock_bin: opts.airlock_bin.clone(),
-            exceptions: Session::exceptions_from(&config),
-            script_env: Vec::new(),
-        },
-    )?;
+    let (TargetDir::Fresh(sub) | TargetDir::Kept(sub)) = drive.target;
+    let build_target = airlock_dir.join(sub);
+    std::fs::create_dir_all(&build_target).map_err(|source| BuildError::Session {
+        step: "creating".into(),
+        path: build_target.clone(),
+        source,
+    })?;
+    let info = SessionInfo {
+        graph: graph.clone(),
+        profile: opts.profile.clone(),
+        allow_degraded: opts.allow_degraded,
+        build_target: std::fs::canonicalize(&build_target).unwrap_or(build_target.clone()),
+        airlock_bin: opts.airlock_bin.clone(),
+        exceptions: Session::exceptions_from(&config),
+        script_env: Vec::new(),
+        test: drive.test.clone(),
+    };
+    let session_dir = airlock_dir.join(drive.session_subdir);
+    let resumed = match drive.target {
+        TargetDir::Kept(_) => Session::resume(&session_dir, info.clone())?,
+        TargetDir::Fresh(_) => None,
+    };
+    let session = match resumed {
+        Some(s) => {
+            s.forget_phase(Phase::Test);
+            s
+        }
+        None => {
+            clear_dir(&build_target)?;
+            Session::create(&session_dir, info)?
+        }
+    };
 
-    // cargo build, with us as the rustc wrapper.
+    // cargo, with us as the rustc wrapper.
     let mut cmd = Command::new(&opts.cargo);
-    cmd.arg("build")
+    cmd.arg(drive.subcommand)
         .arg("--manifest-path")
         .arg(&manifest)
         .arg("--target-dir")
         .arg(&session.info.build_target);
-    // Every build script that can run does, even when another crate fails.
-    if !opts.cargo_args.iter().any(|a| a == "--keep-going") {
-        cmd.arg("--keep-going");
+    if let Some(cwd) = &drive.cwd {
+        cmd.current_dir(cwd);
     }
-    cmd.args(&opts.cargo_args);
-    let cargo_log = report_dir.join("cargo-build.log");
-    let run = cargo::run(cmd, &session, &cargo_log, progress)?;
-    let mut report = empty_report(opts, Some(&graph));
+    cmd.args(&drive.args);
+    if let Some(prepare) = drive.prepare {
+        prepare(&mut cmd, &session, &opts.cargo_args)?;
+    }
+    // For `cargo test`, what follows `--` is the test binaries' (after cargo's own flags).
+    let split = match drive.test {
+        Some(_) => opts.cargo_args.iter().position(|a| a == "--"),
+        None => None,
+    };
+    let (cargo_args, trailing) = opts
+        .cargo_args
+        .split_at(split.unwrap_or(opts.cargo_args.len()));
+    cmd.args(cargo_args);
+    let cargo_log = report_dir.join(format!("cargo-{}.log", drive.subcommand));
+    let run = cargo::run_with(cmd, &session, &cargo_log, progress, drive.mode, trailing)?;
+    let mut report = empty_report(opts, drive, Some(&graph));
     verdict::judge(&graph, &config, &session.records(), &run).fill(&mut report);
-    let failure = run.failure("cargo build");
+    let failure = run.failure(&format!("cargo {}", drive.subcommand));
     if let Some(f) = &failure {
         report.errors.push(f.clone());
     }
@@ -355,6 +448,22 @@ pub fn build(
         written,
         cargo_log: Some(cargo_log),
         failure,
+    })
+}
+
+/// Empties `dir` (creating it if needed).
+fn clear_dir(dir: &Path) -> Result<(), BuildError> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).map_err(|source| BuildError::Session {
+            step: "clearing the previous vetting build in".into(),
+            path: dir.to_owned(),
+            source,
+        })?;
+    }
+    std::fs::create_dir_all(dir).map_err(|source| BuildError::Session {
+        step: "creating".into(),
+        path: dir.to_owned(),
+        source,
     })
 }
 
@@ -378,11 +487,12 @@ fn manifest_path(given: Option<&Path>) -> PathBuf {
 /// A result for input that stopped the build before it started: a report with the error.
 fn failed_early(
     opts: &BuildOptions,
+    drive: &Drive,
     dir: &Path,
     graph: Option<&Graph>,
     message: String,
 ) -> Result<BuildResult, BuildError> {
-    let mut report = empty_report(opts, graph);
+    let mut report = empty_report(opts, drive, graph);
     report.errors.push(message.clone());
     let written = report.write_all(dir).unwrap_or_default();
     Ok(BuildResult {
@@ -395,11 +505,11 @@ fn failed_early(
 }
 
 /// A report of this build with no crates yet.
-fn empty_report(opts: &BuildOptions, graph: Option<&Graph>) -> Report {
+fn empty_report(opts: &BuildOptions, drive: &Drive, graph: Option<&Graph>) -> Report {
     let support = crate::sandbox::probe::Support::get();
     Report {
         schema: SCHEMA.into(),
-        command: "build".into(),
+        command: drive.subcommand.into(),
         workspace: graph.map(|g| g.workspace_root.clone()),
         summary: Summary::default(),
         crates: Vec::new(),
@@ -410,7 +520,10 @@ fn empty_report(opts: &BuildOptions, graph: Option<&Graph>) -> Report {
             landlock_abi: support.landlock_abi,
             layers: None,
             degraded: false,
-            profile: opts.profile.clone(),
+            profile: drive
+                .test
+                .as_ref()
+                .map_or_else(|| opts.profile.clone(), |t| t.profile.clone()),
             tool_version: opts.tool_version.clone(),
             toolchain: toolchain(),
         },

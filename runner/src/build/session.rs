@@ -40,6 +40,23 @@ pub(crate) struct SessionInfo {
     /// `CFLAGS`, so that C code a script compiles is instrumented too).
     #[serde(default)]
     pub script_env: Vec<(String, String)>,
+    /// How test binaries, doc tests and examples run (`cargo airlock test`): None for builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestSettings>,
+}
+
+/// What the test runner (`cargo-airlock __test-runner PROGRAM ARGS..`, cargo's
+/// `target.<triple>.runner`) needs to know of a `cargo airlock test` session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TestSettings {
+    /// The profile test programs run under (`test` unless `--profile` says otherwise).
+    pub profile: String,
+    /// The per-program timeout, in milliseconds.
+    pub timeout_ms: u64,
+    /// The host's temporary directory (cargo gets one under the target directory for
+    /// rustdoc's doc-test programs; the sandbox's own run directories go here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_tmpdir: Option<PathBuf>,
 }
 
 impl SessionInfo {
@@ -85,6 +102,12 @@ pub(crate) struct RunRecord {
     /// The exceptions that were granted to the run.
     #[serde(default)]
     pub exceptions: Vec<Granted>,
+    /// For test runs: the test binary's name without hash, or `doctest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// For test runs: the program cargo ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<PathBuf>,
 }
 
 impl RunRecord {
@@ -109,6 +132,8 @@ impl RunRecord {
             error: None,
             hint: None,
             exceptions,
+            entry: None,
+            program: None,
         }
     }
 }
@@ -216,6 +241,21 @@ impl Session {
         fs::write(&tmp, text).map_err(io_err("writing a run record", &tmp))?;
         fs::rename(&tmp, &path).map_err(io_err("writing a run record", &path))?;
         Ok(path)
+    }
+
+    /// Removes the records of every run in `phase` (a resumed session's earlier test runs,
+    /// which the new run replaces; the build's records stay).
+    pub(crate) fn forget_phase(&self, phase: Phase) {
+        let prefix = format!("{}-", phase.as_str());
+        for e in fs::read_dir(self.dir.join("runs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
     }
 
     /// Every run record written so far (unreadable ones are skipped).
@@ -367,6 +407,7 @@ mod tests {
             airlock_bin: PathBuf::from("/usr/bin/cargo-airlock"),
             exceptions: Default::default(),
             script_env: Vec::new(),
+            test: None,
         }
     }
 

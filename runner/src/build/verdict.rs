@@ -1,10 +1,12 @@
 //! Verdicts: what the run records of a sandboxed cargo run say about each crate of its graph.
 //! A crate is `suspicious` when one of its events was denied, a decoy leaked, a directive was
 //! flagged or a network tool ran (unless `airlock.toml` expects its network attempts);
-//! `failed` when its build script or compilation failed; `not-run` when its build script or
-//! its compilation never ran (cargo stopped before it); `clean` otherwise. Every crate the
-//! build compiles is judged, whether cargo reached it or not. Both `build` and the
-//! instrumented build of `fuzz` judge their crates here.
+//! `failed` when its build script or compilation failed, or (`cargo airlock test`) one of its
+//! test programs failed; `not-run` when its build script or its compilation never ran (cargo
+//! stopped before it); `clean` otherwise. A test run's events count like a build script's: a
+//! failing test is a failure, never suspicion. Every crate the build compiles is judged,
+//! whether cargo reached it or not. `build`, `test` and the instrumented build of `fuzz` judge
+//! their crates here.
 
 use std::collections::BTreeSet;
 
@@ -14,7 +16,7 @@ use super::exec_attempts;
 use super::graph::{self, Graph};
 use super::session::RunRecord;
 use crate::events::{Event, Kind, Phase};
-use crate::report::{BuildScript, CrateReport, Report, ScriptStatus, Summary, Verdict};
+use crate::report::{BuildScript, CrateReport, Report, ScriptStatus, Summary, TestRun, Verdict};
 
 /// Whether an event counts against a crate: it is notable ([`Event::is_notable`]) and not
 /// covered by a granted `net` exception, which covers every network attempt and every network
@@ -40,6 +42,26 @@ fn not_run_reasons(p: &graph::Package, script: &BuildScript, cargo: &CargoRun) -
         out.push(format!("never compiled: {why}"));
     }
     out
+}
+
+/// The test programs among a crate's run records, by binary name.
+fn test_runs(mine: &[&RunRecord]) -> Vec<TestRun> {
+    let mut runs: Vec<TestRun> = mine
+        .iter()
+        .filter(|r| r.phase == Phase::Test)
+        .map(|r| TestRun {
+            binary: r.entry.clone().unwrap_or_else(|| "test".to_owned()),
+            program: r.program.clone().unwrap_or_default(),
+            exit_code: r.exit_code,
+            duration_ms: r.duration_ms,
+            passed: r.error.is_none() && r.exit_code == Some(0),
+            events: r.events.len(),
+            notable: r.events.iter().filter(|e| e.is_notable()).count(),
+            error: r.error.clone(),
+        })
+        .collect();
+    runs.sort_by(|a, b| a.binary.cmp(&b.binary).then(a.program.cmp(&b.program)));
+    runs
 }
 
 /// What the records of a cargo run say about each crate of the graph.
@@ -183,6 +205,14 @@ pub(crate) fn judge(
                     .unwrap_or_default()
             ));
         }
+        let tests = test_runs(&mine);
+        for t in tests.iter().filter(|t| !t.passed) {
+            failures.push(match (&t.error, t.exit_code) {
+                (Some(e), _) => format!("test program `{}` could not run: {e}", t.binary),
+                (None, Some(c)) => format!("tests failed: `{}` exited with {c}", t.binary),
+                (None, None) => format!("tests failed: `{}` did not finish", t.binary),
+            });
+        }
         if let Some(errs) = compile_errors.get(&p.id) {
             failures.push(format!(
                 "compilation failed: {}",
@@ -230,6 +260,7 @@ pub(crate) fn judge(
             exceptions: exception
                 .map(config::CrateException::granted)
                 .unwrap_or_default(),
+            tests,
         });
     }
     crates.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));

@@ -184,6 +184,7 @@ pub(crate) fn unlisted(name: &str, dir: Option<&std::path::PathBuf>) -> CrateRep
         events: Vec::new(),
         directives: Vec::new(),
         exceptions: Vec::new(),
+        tests: Vec::new(),
     }
 }
 

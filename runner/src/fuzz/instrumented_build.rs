@@ -190,6 +190,7 @@ impl FuzzBuild {
             airlock_bin: self.vetting.airlock_bin.clone(),
             exceptions: Session::exceptions_from(&config),
             script_env: Self::c_env(),
+            test: None,
         };
         let dir = target_dir.join(SESSION_DIR);
         if let Some(session) = Session::resume(&dir, info.clone())? {

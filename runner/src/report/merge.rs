@@ -271,6 +271,7 @@ mod tests {
             events: vec![],
             directives: vec![],
             exceptions: vec![],
+            tests: Vec::new(),
         }
     }
 

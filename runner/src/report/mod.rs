@@ -22,7 +22,7 @@ pub use fuzz_section::{Finding, Frame, FuzzSection, Instrumentation, TargetResul
 pub use merge::{merge, merge_files, MergeError};
 pub use model::{
     BuildScript, CrateReport, Directive, Environment, FuzzReport, Granted, Report, ReportError,
-    ScriptStatus, Summary, Verdict, SCHEMA,
+    ScriptStatus, Summary, TestRun, Verdict, SCHEMA,
 };
 pub use render::Format;
 pub use vet_section::{

@@ -126,6 +126,36 @@ pub struct CrateReport {
     pub directives: Vec<Directive>,
     /// The `airlock.toml` exceptions granted to it.
     pub exceptions: Vec<Granted>,
+    /// Its test binaries, doc tests and examples that `cargo airlock test` (or vet's `test`
+    /// phase) ran in the sandbox; their events are in `events` (phase `test`, `entry` the
+    /// binary).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<TestRun>,
+}
+
+/// One sandboxed run of a test binary, a doc test program or an example (`crates[].tests`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestRun {
+    /// The binary's name without cargo's hash (`it` for `tests/it.rs`, the crate's name for its
+    /// unit tests), or `doctest`.
+    pub binary: String,
+    /// The program as cargo ran it.
+    pub program: PathBuf,
+    /// Its exit code (128 + signal when killed, 137 on timeout); None when it could not start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Milliseconds it ran.
+    pub duration_ms: u64,
+    /// Whether it passed (exit code 0).
+    pub passed: bool,
+    /// How many events it recorded (they are in the crate's `events`).
+    pub events: usize,
+    /// How many of them are notable (denied, flagged, a network tool).
+    #[serde(default)]
+    pub notable: usize,
+    /// Why it could not run in the sandbox, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl CrateReport {

@@ -132,6 +132,9 @@ impl DecoySet {
             format!("machine api.github.com login builder password {v}\n")
         })?;
         fs::write(home.join(".bashrc"), "# decoy home of cargo-airlock\n")?;
+        // git reads its global config on every run (even `git --version`): a plain one here,
+        // rather than a tripwire over the real one, so that running git is no finding.
+        fs::write(home.join(".gitconfig"), "# decoy home of cargo-airlock\n")?;
         for (var, prefix) in TOKEN_VARIABLES {
             let value = token();
             set.env

@@ -42,6 +42,7 @@ pub mod provenance;
 pub mod registry;
 mod scratch;
 pub mod spec;
+mod test_phase;
 pub mod typo;
 mod update;
 pub(crate) mod verdict;

@@ -233,6 +233,7 @@ impl Pipeline<'_> {
                 Phase::Probe => self.probe(i),
                 Phase::Load => self.load(i),
                 Phase::Fuzz => self.fuzz(i),
+                Phase::Test => self.test(i),
                 _ => Err("not supported".to_owned()),
             };
             let outcome = match outcome {
@@ -244,8 +245,11 @@ impl Pipeline<'_> {
                     failed += 1;
                     let c = &mut self.crates[i];
                     c.fail(format!("{phase} of {krate}: {message}"));
-                    c.out
-                        .get_or_insert_with(|| format!("its {phase} phase failed"));
+                    // Tests that do not compile leave the crate to the other phases.
+                    if phase != Phase::Test {
+                        c.out
+                            .get_or_insert_with(|| format!("its {phase} phase failed"));
+                    }
                     format!("could not finish: {message}")
                 }
             };

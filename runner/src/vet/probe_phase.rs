@@ -142,6 +142,7 @@ impl Pipeline<'_> {
                 events: Vec::new(),
                 directives: Vec::new(),
                 exceptions: Vec::new(),
+                tests: Vec::new(),
             });
             self.built.len() - 1
         });

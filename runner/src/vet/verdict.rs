@@ -129,6 +129,22 @@ pub(crate) fn fuzz_reasons(c: &CrateReport) -> Vec<Reason> {
     runtime_reasons(&c.label(), VetPhase::Fuzz, &events)
 }
 
+/// Reasons from the test phase: for each tested crate, one per kind of its notable `test`
+/// events, the test program that made it as the location.
+pub(crate) fn test_reasons(crates: &[&CrateReport]) -> Vec<Reason> {
+    crates
+        .iter()
+        .flat_map(|c| {
+            let events: Vec<Event> = c
+                .notable_events()
+                .filter(|e| e.phase == crate::events::Phase::Test)
+                .cloned()
+                .collect();
+            runtime_reasons(&c.label(), VetPhase::Test, &events)
+        })
+        .collect()
+}
+
 /// `denied net/connect`, `flagged leak/decoy-read`, `allowed exec/exec (network tool)`: the
 /// reason a notable event gives (as the build's verdict words it).
 pub(crate) fn event_code(e: &Event) -> String {
@@ -293,6 +309,7 @@ mod tests {
             events: vec![e],
             directives: vec![],
             exceptions: vec![],
+            tests: Vec::new(),
         };
         reasons.extend(build_reasons(&[krate]));
         let c = crate_verdict("evil", Some("0.1.0".into()), reasons, true);
@@ -394,6 +411,7 @@ mod tests {
             events: vec![],
             directives: vec![],
             exceptions: vec![],
+            tests: Vec::new(),
         };
         let fuzz = |e: Event| Event {
             phase: crate::events::Phase::Fuzz,

@@ -164,6 +164,7 @@ mod tests {
             events,
             directives: vec![],
             exceptions: vec![],
+            tests: vec![],
         };
         Report {
             schema: SCHEMA.into(),

@@ -49,6 +49,7 @@ fn krate(name: &str, verdict: Verdict, events: Vec<Event>) -> CrateReport {
         events,
         directives: vec![],
         exceptions: vec![],
+        tests: vec![],
     }
 }
 

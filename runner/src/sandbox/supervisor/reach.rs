@@ -108,9 +108,19 @@ fn reachable_on_loopback(ip: IpAddr) -> bool {
 /// Raw `libc`: nix 0.30 offers neither `pidfd_open` nor `pidfd_getfd`.
 pub(super) fn socket_of(pid: i32, fd: RawFd) -> Option<OwnedFd> {
     // SAFETY: pidfd_open on a pid; the descriptor is owned below.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let mut pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     if pidfd < 0 {
-        return None;
+        // `pid` is a thread other than its process's leader (a test on libtest's threads):
+        // pidfd_open wants the process, whose descriptor table the thread shares.
+        let leader = super::inside::tgid(pid);
+        if leader == pid {
+            return None;
+        }
+        // SAFETY: as above.
+        pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, leader, 0) };
+        if pidfd < 0 {
+            return None;
+        }
     }
     // SAFETY: the kernel just gave us this descriptor.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd as i32) };

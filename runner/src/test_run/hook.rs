@@ -1,0 +1,109 @@
+//! cargo's runner hook for `cargo airlock test`: what the `cargo test` command gets so that
+//! cargo runs every test program (test binaries, examples, rustdoc's doc-test programs)
+//! through cargo-airlock's `__test-runner` role, for the host and every target it builds for.
+
+use std::ffi::OsString;
+use std::process::Command;
+
+use crate::build::session::Session;
+use crate::build::BuildError;
+
+/// Makes `cmd` (a `cargo test` with the user's `args`) run every test program through
+/// cargo-airlock's test runner: cargo's `target.<triple>.runner` (which cargo applies to doc
+/// tests too) for the host, for every `--target` of `args` or `CARGO_BUILD_TARGET`, and for any
+/// other target through `cfg(all())`, and a
+/// `TMPDIR` under the target directory, where rustdoc writes its doc-test programs (the host's
+/// `/tmp` is not what the sandbox shows).
+pub(super) fn test_hook(
+    cmd: &mut Command,
+    session: &Session,
+    args: &[OsString],
+) -> Result<(), BuildError> {
+    let host = host_triple().map_err(|source| BuildError::HostTriple { source })?;
+    let tmp = session.info.build_target.join(TEST_TMP_SUBDIR);
+    std::fs::create_dir_all(&tmp).map_err(|source| BuildError::Session {
+        step: "creating".into(),
+        path: tmp.clone(),
+        source,
+    })?;
+    let runner = serde_json::json!([session.info.airlock_bin, TEST_RUNNER_ROLE]);
+    let mut triples = vec![host];
+    let from_env = std::env::var("CARGO_BUILD_TARGET").ok();
+    for t in target_args(args).into_iter().chain(from_env) {
+        if !triples.contains(&t) {
+            triples.push(t);
+        }
+    }
+    for triple in triples {
+        cmd.arg("--config")
+            .arg(format!("target.{triple}.runner={runner}"));
+    }
+    // Any other target (`build.target` of a configuration file) too, unless that file gives
+    // it a runner of its own (cargo prefers a triple's table to a `cfg` one).
+    cmd.arg("--config")
+        .arg(format!("target.'cfg(all())'.runner={runner}"));
+    cmd.env("TMPDIR", &tmp);
+    Ok(())
+}
+
+/// The `--target T` and `--target=T` values among cargo arguments `args` (up to a `--`).
+fn target_args(args: &[OsString]) -> Vec<String> {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .take_while(|a| a != "--")
+        .collect();
+    let mut out = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        if a == "--target" {
+            out.extend(args.get(i + 1).cloned());
+        } else if let Some(t) = a.strip_prefix("--target=") {
+            out.push(t.to_owned());
+        }
+    }
+    out
+}
+
+/// The hidden first argument that makes cargo-airlock the test runner
+/// (`cargo-airlock __test-runner PROGRAM ARGS..`).
+pub const TEST_RUNNER_ROLE: &str = "__test-runner";
+
+/// The directory under a test run's target directory that is cargo's `TMPDIR` (rustdoc's
+/// doc-test programs are written there).
+pub(crate) const TEST_TMP_SUBDIR: &str = "airlock-rustdoc-tmp";
+
+/// The host triple, from `rustc -vV`.
+fn host_triple() -> std::io::Result<String> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = Command::new(rustc).arg("-vV").output()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(|h| h.trim().to_owned())
+        .ok_or_else(|| std::io::Error::other("its output has no `host:` line"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_target_of_the_cargo_arguments_gets_the_test_runner() {
+        let args: Vec<OsString> = [
+            "--target",
+            "aarch64-unknown-linux-gnu",
+            "--target=x86_64-unknown-linux-musl",
+            "--",
+            "--target",
+            "not-cargos",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        assert_eq!(
+            target_args(&args),
+            ["aarch64-unknown-linux-gnu", "x86_64-unknown-linux-musl"]
+        );
+        assert!(target_args(&[]).is_empty());
+    }
+}
