@@ -17,10 +17,10 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::inside::{absolute, fd_target_from_path, is_fd_path, normalize, path_of};
+use super::inside::{absolute, beneath, fd_target_from_path, is_fd_path, normalize, path_of};
 use super::{Answer, Call, Handler};
 use crate::events::{Decision, Event, Kind};
-use crate::sandbox::procmem::{read_cstring, read_u64};
+use crate::sandbox::procmem::{read_cstring, read_mem, read_u64};
 
 /// `open` flags that can change a file: `O_WRONLY | O_RDWR | O_CREAT | O_TRUNC`.
 pub(super) const WRITE_INTENT: u32 =
@@ -265,17 +265,19 @@ impl Handler {
         self.ctx
             .write_regions
             .iter()
-            .filter(|(region, _)| path.starts_with(region))
-            .max_by_key(|(region, _)| region.components().count())
+            .filter(|(region, _)| beneath(path, region))
+            // Every region that matches contains `path`: the longest is the deepest.
+            .max_by_key(|(region, _)| region.as_os_str().len())
             .is_some_and(|(_, writable)| *writable)
     }
 
     /// Whether `path` lies beneath a protected path deeper than any grant containing it.
     fn is_protected(&self, path: &Path) -> bool {
+        // Every path that matches contains `path`: the longest is the deepest.
         let deepest = |list: &[PathBuf]| {
             list.iter()
-                .filter(|p| path.starts_with(p))
-                .map(|p| p.components().count())
+                .filter(|p| beneath(path, p))
+                .map(|p| p.as_os_str().len())
                 .max()
         };
         match (deepest(&self.ctx.protect), deepest(&self.ctx.grants)) {
@@ -319,6 +321,16 @@ impl Handler {
     /// made it, and one outside every grant (which Landlock refuses, or the mount layout hides)
     /// is recorded once per path when the path exists on the host (see this module's doc).
     fn open_read(&self, call: &Call, dirfd: i32, path_ptr: u64) -> Answer {
+        // Most reads (every exec's loader cache and libraries, headers, sources) name a granted
+        // file by a plain absolute path: answered from one read into the stack.
+        let mut buf = [0u8; SHORT_PATH];
+        if let Ok(n) = read_mem(call.pid, path_ptr, &mut buf) {
+            if let Some(end) = buf[..n].iter().position(|&b| b == 0) {
+                if self.plainly_granted(&buf[..end]) {
+                    return Answer::Continue;
+                }
+            }
+        }
         let Some(raw) = read_cstring(call.pid, path_ptr) else {
             return Answer::Continue;
         };
@@ -335,10 +347,10 @@ impl Handler {
                 return Answer::Continue; // the decoy home is readable
             }
         }
-        let granted = |p: &Path| self.ctx.grants.iter().any(|g| p.starts_with(g));
+        let granted = |p: &Path| self.ctx.grants.iter().any(|g| beneath(p, g));
         if granted(&path)
             || self.is_protected(&path)
-            || QUIET_REFUSALS.iter().any(|q| path.starts_with(q))
+            || QUIET_REFUSALS.iter().any(|q| beneath(&path, Path::new(q)))
         {
             // Granted, a protected path whose tripwire records the read, or a quiet probe.
             return Answer::Continue;
@@ -373,6 +385,45 @@ impl Handler {
             );
         }
         Answer::Continue
+    }
+}
+
+/// Paths the read fast path ([`Handler::plainly_granted`]) looks at: longer ones take the
+/// general path.
+const SHORT_PATH: usize = 256;
+
+impl Handler {
+    /// Whether a read-only open of `raw` goes on without anything to record, decided without
+    /// allocating: an absolute path already in normal form (no `.` or `..` component, no
+    /// repeated separator; a name beginning with a dot takes the general path too) beneath a
+    /// grant, or in the decoy home and not a decoy. The general path would answer the same.
+    fn plainly_granted(&self, raw: &[u8]) -> bool {
+        let plain =
+            raw.first() == Some(&b'/') && !raw.windows(2).any(|w| w == b"//" || w == b"/.");
+        if !plain {
+            return false;
+        }
+        let path = Path::new(OsStr::from_bytes(raw.strip_suffix(b"/").unwrap_or(raw)));
+        let path = if path.as_os_str().is_empty() {
+            Path::new("/")
+        } else {
+            path
+        };
+        if let Some(view) = &self.ctx.decoys {
+            if let Ok(rel) = path.strip_prefix(&view.home_inside) {
+                // The decoy home is readable; a decoy's read is recorded by the general path.
+                return view.set.by_file(rel).is_none();
+            }
+        }
+        let granted = |p: &Path| self.ctx.grants.iter().any(|g| beneath(p, g));
+        // A directory reaching a grant through a host symlink (`/lib` on a merged-`/usr`
+        // system, where every library the loader opens is named), as the general path
+        // resolved it before: whatever lies beneath a granted directory is granted.
+        granted(path)
+            || path
+                .parent()
+                .and_then(|dir| self.known_dir_inside(dir))
+                .is_some_and(|dir| granted(&dir))
     }
 }
 
