@@ -398,8 +398,7 @@ impl Handler {
     /// repeated separator; a name beginning with a dot takes the general path too) beneath a
     /// grant, or in the decoy home and not a decoy. The general path would answer the same.
     fn plainly_granted(&self, raw: &[u8]) -> bool {
-        let plain =
-            raw.first() == Some(&b'/') && !raw.windows(2).any(|w| w == b"//" || w == b"/.");
+        let plain = raw.first() == Some(&b'/') && !raw.windows(2).any(|w| w == b"//" || w == b"/.");
         if !plain {
             return false;
         }

@@ -432,14 +432,27 @@ mod tests {
 
     #[test]
     fn beneath_compares_whole_components() {
-        let yes = [("/usr/lib/x", "/usr"), ("/usr", "/usr"), ("/usr", "/"), ("/", "/")];
-        let no = [("/usrx/lib", "/usr"), ("/us", "/usr"), ("/", "/usr"), ("/etc", "/usr/")];
+        let yes = [
+            ("/usr/lib/x", "/usr"),
+            ("/usr", "/usr"),
+            ("/usr", "/"),
+            ("/", "/"),
+        ];
+        let no = [
+            ("/usrx/lib", "/usr"),
+            ("/us", "/usr"),
+            ("/", "/usr"),
+            ("/etc", "/usr/"),
+        ];
         for (path, dir) in yes {
             assert!(beneath(Path::new(path), Path::new(dir)), "{path} in {dir}");
             assert!(Path::new(path).starts_with(dir));
         }
         for (path, dir) in no {
-            assert!(!beneath(Path::new(path), Path::new(dir)), "{path} not in {dir}");
+            assert!(
+                !beneath(Path::new(path), Path::new(dir)),
+                "{path} not in {dir}"
+            );
             assert!(!Path::new(path).starts_with(dir));
         }
     }
