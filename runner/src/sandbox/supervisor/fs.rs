@@ -4,13 +4,19 @@
 //! cannot see (decoys, protected paths, symlinks out of writable directories).
 //!
 //! Refused reads: Landlock refuses a read outside the granted trees without telling anyone.
-//! Its own denial log (`LANDLOCK_RESTRICT_SELF_LOG_*`, ABI 7) goes to the audit subsystem,
-//! which only root can read, through an audit netlink socket that a host's auditd may own
-//! already; so every read-only open reaches the supervisor instead, which looks at the path
-//! (one memory read, one `readlink` of the cwd for a relative path) and lets it go on at once
-//! (`Continue`: Landlock still decides). Only a path outside every grant that exists on the
-//! host costs more: a `stat`, and its event, once per path and run. `bench/sandbox-overhead`
-//! measures the price (its "refused reads" workload).
+//! Its own denial log (`LANDLOCK_RESTRICT_SELF_LOG_*`, ABI 7) goes to the audit subsystem, which
+//! logs nothing until audit is enabled host-wide (off where no auditd runs: enabling it is a
+//! change to the host, and then every record also goes to the kernel log) and which only a
+//! process holding `CAP_AUDIT_READ` in the initial user namespace may read: no use unprivileged,
+//! and no use on most hosts as root. The seccomp filter cannot read a path, so no flag tells a
+//! read it could skip from one Landlock refuses. So every read-only open reaches the
+//! supervisor, which lets it go on at once (`Continue`: Landlock still decides): a plain
+//! absolute path beneath a grant (the loader's cache and libraries, headers, sources) is
+//! answered from one read into the stack, without allocating; others take one more `readlink`
+//! (a relative path) or a remembered resolution (a directory reached through a host symlink).
+//! Only a path outside every grant that exists on the host costs more: a `stat`, and its
+//! event, once per path and run. `bench/sandbox-overhead` measures the price (its "opens"
+//! workloads).
 
 use std::ffi::OsStr;
 use std::fs;
