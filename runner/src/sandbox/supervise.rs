@@ -128,8 +128,8 @@ fn poll_loop(listener: &OwnedFd, handler: &Handler, watch: Option<tripwire::Watc
 
 /// Records what the tripwires of `watch` saw since the last call.
 fn tripped(handler: &Handler, watch: &tripwire::Watch) {
-    for meaning in watch.drain() {
-        match meaning {
+    for seen in watch.drain() {
+        match seen.meaning {
             tripwire::Meaning::Decoy(name) => {
                 let location = handler
                     .context()
@@ -140,9 +140,9 @@ fn tripped(handler: &Handler, watch: &tripwire::Watch) {
                         Some(v.home_inside.join(d.file.as_ref()?))
                     })
                     .unwrap_or_default();
-                handler.note_decoy_read_unattributed(&name, &location);
+                handler.note_decoy_read_unattributed(&name, &location, seen.pid);
             }
-            tripwire::Meaning::Protected(path) => handler.note_protected_read(&path),
+            tripwire::Meaning::Protected(path) => handler.note_protected_read(&path, seen.pid),
         }
     }
 }

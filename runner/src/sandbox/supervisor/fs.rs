@@ -227,8 +227,9 @@ impl Handler {
         }
     }
 
-    /// Records the opening of a tripwire over a protected path (seen by inotify).
-    pub(crate) fn note_protected_read(&self, path: &Path) {
+    /// Records the opening of a tripwire over a protected path (seen by its watch), by the
+    /// process the host numbers `host_pid` where the watch knows it.
+    pub(crate) fn note_protected_read(&self, path: &Path, host_pid: Option<i32>) {
         let key = format!("protected:{}", path.display());
         let fresh = self
             .reads_seen
@@ -236,7 +237,8 @@ impl Handler {
             .map(|mut seen| seen.insert((key, 0)))
             .unwrap_or(true);
         if fresh {
-            self.ctx.log.record(
+            self.record_by(
+                host_pid.map_or(0, |pid| self.inner_pid(pid)),
                 Event::new(Kind::Fs, "read", Decision::Denied)
                     .with("path", path.to_string_lossy())
                     .with(
@@ -247,18 +249,26 @@ impl Handler {
         }
     }
 
-    /// Records a decoy read that inotify saw and no open notification explained.
-    pub(crate) fn note_decoy_read_unattributed(&self, decoy: &str, location: &Path) {
+    /// Records a decoy read that a tripwire saw and no open notification explained, by the
+    /// process the host numbers `host_pid` where the watch knows it.
+    pub(crate) fn note_decoy_read_unattributed(
+        &self,
+        decoy: &str,
+        location: &Path,
+        host_pid: Option<i32>,
+    ) {
         let seen = self
             .reads_seen
             .lock()
             .map(|seen| seen.iter().any(|(d, _)| d == decoy))
             .unwrap_or(false);
         if !seen {
+            let pid = host_pid.map_or(0, |pid| self.inner_pid(pid));
             if let Ok(mut s) = self.reads_seen.lock() {
-                s.insert((decoy.to_owned(), 0));
+                s.insert((decoy.to_owned(), pid));
             }
-            self.ctx.log.record(
+            self.record_by(
+                pid,
                 Event::new(Kind::Leak, "decoy-read", Decision::Flagged)
                     .with("decoy", decoy)
                     .with("location", location.to_string_lossy()),
