@@ -145,3 +145,32 @@ fn env_pointers(pid: i32, envp: u64) -> Vec<u64> {
     }
     ptrs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+
+    #[test]
+    fn an_environment_reads_whole_in_clusters_and_alone() {
+        // Strings together on the heap (one block), one on the stack (far away: a block of its
+        // own), one longer than a block's tail (read alone).
+        let together: Vec<CString> = (0..40)
+            .map(|i| CString::new(format!("VAR{i}=value {i}")).unwrap())
+            .collect();
+        let on_stack = *b"STACK=here\0";
+        let alone = CString::new(format!("LONG={}", "x".repeat(3 * ENV_TAIL as usize))).unwrap();
+        let mut array: Vec<u64> = together.iter().map(|s| s.as_ptr() as u64).collect();
+        array.push(on_stack.as_ptr() as u64);
+        array.push(alone.as_ptr() as u64);
+        array.push(0);
+        let read = read_env(std::process::id() as i32, array.as_ptr() as u64);
+        let mut expected: Vec<Vec<u8>> = together.iter().map(|s| s.as_bytes().to_vec()).collect();
+        expected.push(b"STACK=here".to_vec());
+        expected.push(alone.as_bytes().to_vec());
+        assert_eq!(read, expected);
+        // An array without strings, and none at all.
+        assert!(read_env(std::process::id() as i32, [0u64].as_ptr() as u64).is_empty());
+        assert!(read_env(std::process::id() as i32, 0).is_empty());
+    }
+}
