@@ -340,15 +340,21 @@ impl Handler {
         // Most reads (every exec's loader cache and libraries, headers, sources) name a granted
         // file by a plain absolute path: answered from one read into the stack.
         let mut buf = [0u8; SHORT_PATH];
-        if let Ok(n) = read_mem(call.pid, path_ptr, &mut buf) {
-            if let Some(end) = buf[..n].iter().position(|&b| b == 0) {
-                if self.plainly_granted(&buf[..end]) {
-                    return Answer::Continue;
-                }
+        let short = read_mem(call.pid, path_ptr, &mut buf)
+            .ok()
+            .and_then(|n| buf[..n].iter().position(|&b| b == 0));
+        if let Some(end) = short {
+            if self.plainly_granted(&buf[..end]) {
+                return Answer::Continue;
             }
         }
-        let Some(raw) = read_cstring(call.pid, path_ptr) else {
-            return Answer::Continue;
+        // The path as read already, unless it was longer than the stack holds.
+        let raw = match short {
+            Some(end) => buf[..end].to_vec(),
+            None => match read_cstring(call.pid, path_ptr) {
+                Some(raw) => raw,
+                None => return Answer::Continue,
+            },
         };
         let Some(path) = absolute(call.pid, dirfd, OsStr::from_bytes(&raw)) else {
             return Answer::Continue;
