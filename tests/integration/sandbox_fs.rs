@@ -260,3 +260,28 @@ airtest!(a_decoy_moved_into_another_variable_is_a_leak, |s| {
     let e = run.expect("leak", "decoy-output", "flagged", "decoy", "GITHUB_TOKEN");
     assert_eq!(e["detail"]["location"], "exec-env:/bin/true", "{e}");
 });
+
+airtest!(
+    a_decoy_read_through_a_symlink_is_seen_by_its_tripwire,
+    |s| {
+        // The open names a path in the private /tmp, which the open handler lets through as it
+        // stands; the kernel follows the symlink into the decoy home, and the decoy's tripwire
+        // (watched on a thread of its own while the supervisor waits for notifications) sees it.
+        let run = s.sandbox(
+            &[],
+            &[
+                "sh",
+                "-c",
+                "ln -s ~/.aws/credentials /tmp/innocent && cat /tmp/innocent > /dev/null",
+            ],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let e = run.expect("leak", "decoy-read", "flagged", "decoy", "aws-credentials");
+        assert!(
+            e["detail"]["location"]
+                .as_str()
+                .is_some_and(|l| l.ends_with(".aws/credentials")),
+            "{e}"
+        );
+    }
+);

@@ -151,3 +151,59 @@ airtest!(sandbox_net_tls_client_hello_shows_its_server_name, |s| {
     assert_eq!(e["detail"]["tls_sni"], "x.example");
     assert_eq!(e["detail"]["payload"], "TLS ClientHello for x.example");
 });
+
+/// A program that binds a routing netlink socket, lists the interfaces it sees through it
+/// (`if_nameindex`, as OpenSSL's `getaddrinfo` does), then binds an audit netlink socket.
+const NETLINK_PROGRAM: &str = r#"
+#include <linux/netlink.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+int main(void) {
+  struct sockaddr_nl any;
+  memset(&any, 0, sizeof any);
+  any.nl_family = AF_NETLINK;
+  int route = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int bound = route >= 0 && bind(route, (struct sockaddr *)&any, sizeof any) == 0;
+  printf("route bind: %s\n", bound ? "ok" : "refused");
+  struct if_nameindex *names = if_nameindex();
+  printf("interfaces:");
+  for (struct if_nameindex *i = names; i && i->if_index; i++) printf(" %s", i->if_name);
+  printf("\n");
+  int audit = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
+  bound = audit >= 0 && bind(audit, (struct sockaddr *)&any, sizeof any) == 0;
+  printf("audit bind: %s\n", bound ? "ok" : "refused");
+  return 0;
+}
+"#;
+
+airtest!(
+    sandbox_net_routing_netlink_sees_the_private_namespace_and_other_families_are_refused,
+    |s| {
+        let src = s.path("victim/netlink.c");
+        std::fs::write(&src, NETLINK_PROGRAM).unwrap();
+        let program = s.path("victim/netlink");
+        let status = std::process::Command::new("cc")
+            .arg("-o")
+            .arg(&program)
+            .arg(&src)
+            .status()
+            .expect("cc runs");
+        assert!(status.success(), "compiling the netlink program failed");
+        let program = program.to_str().unwrap();
+        let run = s.sandbox(&["--exec", program], &[program]);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("route bind: ok"), "{}", run.stdout);
+        // Only the run's own loopback: no interface of the host is visible.
+        assert!(run.stdout.contains("interfaces: lo\n"), "{}", run.stdout);
+        assert!(run.stdout.contains("audit bind: refused"), "{}", run.stdout);
+        let e = run.expect("net", "bind", "allowed", "address", "netlink:route");
+        assert!(e["pid"].as_i64().unwrap() > 0, "{e:#}");
+        run.expect("net", "bind", "denied", "address", "netlink:9");
+        // The allowed bind is recorded, not reported: OpenSSL does it in every TLS build.
+        assert!(!run.stderr.contains("netlink:route"), "{}", run.stderr);
+        assert!(run.stderr.contains("DENIED net/bind"), "{}", run.stderr);
+    }
+);

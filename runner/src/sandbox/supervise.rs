@@ -2,10 +2,22 @@
 //! [`Handler`] judge it, answers the kernel, and turns tripwire opens (inotify) into events,
 //! until every filtered process is gone.
 //!
+//! Two ways to wait, by kernel:
+//! - Linux 6.6+ (where the listener takes `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`): the thread
+//!   blocks in `SECCOMP_IOCTL_NOTIF_RECV` itself, which that release made return once every
+//!   filtered process is gone. No `poll` per notification: a notification is a ping-pong
+//!   between two tasks, on the path of every open and exec of the run, and the poll was a
+//!   sixth of the supervisor's time. The tripwires get a thread of their own.
+//! - older kernels: one `poll` over the listener and the tripwires, as RECV there waits on a
+//!   semaphore that nothing releases when the processes are gone.
+//!
 //! The notification ioctls (`SECCOMP_IOCTL_NOTIF_*`) are raw `libc`: nix has no seccomp API.
 
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -16,35 +28,57 @@ use super::tripwire;
 /// Answers notifications on `listener` until every filtered process is gone, watching the
 /// tripwires of `watch` meanwhile.
 pub(crate) fn supervise(listener: OwnedFd, handler: Arc<Handler>, watch: Option<tripwire::Watch>) {
-    // Wake the supervisor synchronously (Linux 6.6+): a notification is a ping-pong between two
-    // tasks, and the synchronous hand-off saves a scheduler round per syscall.
-    // SAFETY: SET_FLAGS takes a u64 flag value; failure (older kernels) is harmless.
-    unsafe {
+    if !sync_wake_up(&listener) {
+        return poll_loop(&listener, &handler, watch);
+    }
+    let tripwires = match watch.map(|w| Tripwires::start(w, Arc::clone(&handler))) {
+        Some(Err(watch)) => return poll_loop(&listener, &handler, watch),
+        Some(Ok(t)) => Some(t),
+        None => None,
+    };
+    loop {
+        match answer_one(listener.as_raw_fd(), &handler) {
+            Ok(()) => handler.finish_pending(),
+            Err(Errno::EINTR) => {}
+            // The target died before we read it, or every filtered process is gone.
+            Err(Errno::ENOENT) if !hung_up(&listener) => {}
+            Err(_) => break,
+        }
+    }
+    handler.finish_pending();
+    if let Some(t) = tripwires {
+        t.stop();
+    }
+}
+
+/// Wakes the supervisor synchronously (Linux 6.6+): the task that notifies hands its CPU to
+/// the supervisor, saving a scheduler round per syscall. Whether the kernel took the flag.
+fn sync_wake_up(listener: &OwnedFd) -> bool {
+    // SAFETY: SET_FLAGS takes a u64 flag value; older kernels refuse it (EINVAL).
+    let r = unsafe {
         libc::ioctl(
             listener.as_raw_fd(),
             libc::SECCOMP_IOCTL_NOTIF_SET_FLAGS,
             1u64, // SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
         )
     };
-    let tripped = |w: &tripwire::Watch| {
-        for meaning in w.drain() {
-            match meaning {
-                tripwire::Meaning::Decoy(name) => {
-                    let location = handler
-                        .context()
-                        .decoys
-                        .as_ref()
-                        .and_then(|v| {
-                            let d = v.set.decoys.iter().find(|d| d.name == name)?;
-                            Some(v.home_inside.join(d.file.as_ref()?))
-                        })
-                        .unwrap_or_default();
-                    handler.note_decoy_read_unattributed(&name, &location);
-                }
-                tripwire::Meaning::Protected(path) => handler.note_protected_read(&path),
-            }
-        }
-    };
+    r == 0
+}
+
+/// Whether every filtered process is gone (the listener reports a hang-up).
+fn hung_up(listener: &OwnedFd) -> bool {
+    let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::ZERO) {
+        Ok(_) => fds[0]
+            .revents()
+            .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)),
+        Err(Errno::EINTR) => false,
+        Err(_) => true,
+    }
+}
+
+/// The loop for kernels before 6.6: one `poll` over the listener and the tripwires.
+fn poll_loop(listener: &OwnedFd, handler: &Handler, watch: Option<tripwire::Watch>) {
     loop {
         // On the stack: this runs once per notification.
         let listening = PollFd::new(listener.as_fd(), PollFlags::POLLIN);
@@ -72,11 +106,12 @@ pub(crate) fn supervise(listener: OwnedFd, handler: Arc<Handler>, watch: Option<
         let (listener_events, watch_events) = (events(0), events(1));
         if watch_events.contains(PollFlags::POLLIN) {
             if let Some(w) = &watch {
-                tripped(w);
+                tripped(handler, w);
             }
         }
         if listener_events.contains(PollFlags::POLLIN) {
-            answer_one(listener.as_raw_fd(), &handler);
+            // An error is a target gone before we read it: the next poll tells the rest.
+            let _ = answer_one(listener.as_raw_fd(), handler);
             handler.finish_pending();
             continue;
         }
@@ -87,18 +122,96 @@ pub(crate) fn supervise(listener: OwnedFd, handler: Arc<Handler>, watch: Option<
     }
     handler.finish_pending();
     if let Some(w) = &watch {
-        tripped(w);
+        tripped(handler, w);
     }
 }
 
-/// Receives one notification, judges it, and sends the answer.
-fn answer_one(listener: RawFd, handler: &Handler) {
+/// Records what the tripwires of `watch` saw since the last call.
+fn tripped(handler: &Handler, watch: &tripwire::Watch) {
+    for seen in watch.drain() {
+        match seen.meaning {
+            tripwire::Meaning::Decoy(name) => {
+                let location = handler
+                    .context()
+                    .decoys
+                    .as_ref()
+                    .and_then(|v| {
+                        let d = v.set.decoys.iter().find(|d| d.name == name)?;
+                        Some(v.home_inside.join(d.file.as_ref()?))
+                    })
+                    .unwrap_or_default();
+                handler.note_decoy_read_unattributed(&name, &location, seen.pid);
+            }
+            tripwire::Meaning::Protected(path) => handler.note_protected_read(&path, seen.pid),
+        }
+    }
+}
+
+/// The tripwires' own thread, while the supervisor blocks in RECV.
+struct Tripwires {
+    /// Dropped to stop the thread (its peer then reports a hang-up).
+    stop: UnixStream,
+    thread: JoinHandle<()>,
+}
+
+impl Tripwires {
+    /// Watches `watch` on a thread of its own; gives it back if the thread cannot start.
+    fn start(
+        watch: tripwire::Watch,
+        handler: Arc<Handler>,
+    ) -> Result<Tripwires, Option<tripwire::Watch>> {
+        let Ok((stop, stopped)) = UnixStream::pair() else {
+            return Err(Some(watch));
+        };
+        let watch = Arc::new(watch);
+        let theirs = Arc::clone(&watch);
+        let spawned = std::thread::Builder::new()
+            .name("airlock-tripwire".into())
+            .spawn(move || {
+                loop {
+                    let mut fds = [
+                        PollFd::new(theirs.as_fd(), PollFlags::POLLIN),
+                        PollFd::new(stopped.as_fd(), PollFlags::POLLIN),
+                    ];
+                    match poll(&mut fds, PollTimeout::NONE) {
+                        Err(Errno::EINTR) => continue,
+                        Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    let ended = fds[1].revents().is_some_and(|r| !r.is_empty());
+                    tripped(&handler, &theirs);
+                    if ended {
+                        break;
+                    }
+                }
+                tripped(&handler, &theirs);
+            });
+        match spawned {
+            Ok(thread) => Ok(Tripwires { stop, thread }),
+            // The closure, and its reference, are gone with the failed spawn.
+            // The failed spawn dropped the closure, and its reference with it.
+            Err(_) => Err(Arc::try_unwrap(watch).ok()),
+        }
+    }
+
+    /// Records what is still pending and ends the thread.
+    fn stop(self) {
+        drop(self.stop);
+        let _ = self.thread.join();
+    }
+}
+
+/// Receives one notification, judges it, and sends the answer. An error is RECV's: `EINTR`,
+/// or `ENOENT` (the target died before we read it, or every filtered process is gone).
+fn answer_one(listener: RawFd, handler: &Handler) -> Result<(), Errno> {
     // SAFETY: the kernel requires a zeroed struct for RECV.
     let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
     // SAFETY: notif is the struct RECV expects.
     let r = unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_RECV, &mut notif) };
     if r != 0 {
-        return; // ENOENT: the target died before we read it
+        return Err(Errno::from_raw(
+            io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        ));
     }
     let call = Call {
         pid: notif.pid as i32,
@@ -121,4 +234,5 @@ fn answer_one(listener: RawFd, handler: &Handler) {
     }
     // SAFETY: resp is the struct SEND expects; ENOENT (target gone) is harmless.
     unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND, &mut resp) };
+    Ok(())
 }

@@ -13,7 +13,9 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
-use super::inside::{absolute, fd_target, fd_target_from_path, is_fd_path, path_of, proc_self};
+use super::inside::{
+    absolute, beneath, fd_target, fd_target_from_path, is_fd_path, path_of, proc_self,
+};
 use super::{Answer, Call, Handler};
 use crate::events::{Decision, Event, Kind};
 use crate::sandbox::procmem::read_exec;
@@ -39,10 +41,11 @@ enum ExecFile {
     /// writable directory, or through `/proc`), so that removing or replacing the file after
     /// the answer changes nothing. `None`: no such file.
     Opened(Option<OwnedFd>),
-    /// To be opened once the process has gone on: a path outside every writable directory,
-    /// which the sandbox cannot change (unless the host itself keeps a symlink there into a
-    /// writable directory: then the file could be swapped in the meantime, and Landlock still
-    /// decides the exec). `None`: a path that could not be made absolute.
+    /// To be resolved once the process has gone on (remembered for the run: see
+    /// `Handler::resolve_program_inside`): a path outside every writable directory, which the
+    /// sandbox cannot change (unless the host itself keeps a symlink there into a writable
+    /// directory: then the file could be swapped in the meantime, and Landlock still decides
+    /// the exec). `None`: a path that could not be made absolute.
     Deferred(Option<PathBuf>),
 }
 
@@ -169,7 +172,7 @@ impl Handler {
             .write_exec_dirs
             .iter()
             .filter(|d| !self.ctx.produced_dirs.contains(d))
-            .any(|d| path.starts_with(d))
+            .any(|d| beneath(path, d))
     }
 
     /// Predicts Landlock's answer to an exec, records it, and answers the same way.
@@ -182,9 +185,9 @@ impl Handler {
             file,
             named,
         } = attempt;
-        let file = match file {
-            ExecFile::Opened(file) => file,
-            ExecFile::Deferred(p) => p.and_then(|p| self.open_inside(host_pid, &p)),
+        let resolved = match file {
+            ExecFile::Opened(file) => named.or_else(|| file.as_ref().and_then(path_of)),
+            ExecFile::Deferred(p) => p.and_then(|p| self.resolve_program_inside(host_pid, &p)),
         };
         let program = Path::new(&path)
             .file_name()
@@ -194,7 +197,7 @@ impl Handler {
         let mut event = Event::new(Kind::Exec, "exec", Decision::Allowed)
             .with("path", path.as_str())
             .with("argv", argv);
-        let Some(resolved) = named.or_else(|| file.as_ref().and_then(path_of)) else {
+        let Some(resolved) = resolved else {
             // execvp probing each PATH entry: the kernel answers ENOENT. Only a missing network
             // tool is worth a line (the attempt says what the payload wanted).
             if network_tool {
@@ -207,7 +210,7 @@ impl Handler {
             }
             return Answer::Continue;
         };
-        if !self.ctx.exec_dirs.iter().any(|d| resolved.starts_with(d)) {
+        if !self.ctx.exec_dirs.iter().any(|d| beneath(&resolved, d)) {
             event.decision = Decision::Denied;
             event = event
                 .with("resolved", resolved.to_string_lossy())
@@ -222,7 +225,7 @@ impl Handler {
             .ctx
             .write_exec_dirs
             .iter()
-            .any(|d| resolved.starts_with(d))
+            .any(|d| beneath(&resolved, d))
         {
             event = event
                 .with("resolved", resolved.to_string_lossy())

@@ -4,23 +4,29 @@
 //! cannot see (decoys, protected paths, symlinks out of writable directories).
 //!
 //! Refused reads: Landlock refuses a read outside the granted trees without telling anyone.
-//! Its own denial log (`LANDLOCK_RESTRICT_SELF_LOG_*`, ABI 7) goes to the audit subsystem,
-//! which only root can read, through an audit netlink socket that a host's auditd may own
-//! already; so every read-only open reaches the supervisor instead, which looks at the path
-//! (one memory read, one `readlink` of the cwd for a relative path) and lets it go on at once
-//! (`Continue`: Landlock still decides). Only a path outside every grant that exists on the
-//! host costs more: a `stat`, and its event, once per path and run. `bench/sandbox-overhead`
-//! measures the price (its "refused reads" workload).
+//! Its own denial log (`LANDLOCK_RESTRICT_SELF_LOG_*`, ABI 7) goes to the audit subsystem, which
+//! logs nothing until audit is enabled host-wide (off where no auditd runs: enabling it is a
+//! change to the host, and then every record also goes to the kernel log) and which only a
+//! process holding `CAP_AUDIT_READ` in the initial user namespace may read: no use unprivileged,
+//! and no use on most hosts as root. The seccomp filter cannot read a path, so no flag tells a
+//! read it could skip from one Landlock refuses. So every read-only open reaches the
+//! supervisor, which lets it go on at once (`Continue`: Landlock still decides): a plain
+//! absolute path beneath a grant (the loader's cache and libraries, headers, sources) is
+//! answered from one read into the stack, without allocating; others take one more `readlink`
+//! (a relative path) or a remembered resolution (a directory reached through a host symlink).
+//! Only a path outside every grant that exists on the host costs more: a `stat`, and its
+//! event, once per path and run. `bench/sandbox-overhead` measures the price (its "opens"
+//! workloads).
 
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::inside::{absolute, fd_target_from_path, is_fd_path, normalize, path_of};
+use super::inside::{absolute, beneath, fd_target_from_path, is_fd_path, normalize, path_of};
 use super::{Answer, Call, Handler};
 use crate::events::{Decision, Event, Kind};
-use crate::sandbox::procmem::{read_cstring, read_u64};
+use crate::sandbox::procmem::{read_cstring, read_mem, read_u64};
 
 /// `open` flags that can change a file: `O_WRONLY | O_RDWR | O_CREAT | O_TRUNC`.
 pub(super) const WRITE_INTENT: u32 =
@@ -229,8 +235,9 @@ impl Handler {
         }
     }
 
-    /// Records the opening of a tripwire over a protected path (seen by inotify).
-    pub(crate) fn note_protected_read(&self, path: &Path) {
+    /// Records the opening of a tripwire over a protected path (seen by its watch), by the
+    /// process the host numbers `host_pid` where the watch knows it.
+    pub(crate) fn note_protected_read(&self, path: &Path, host_pid: Option<i32>) {
         let key = format!("protected:{}", path.display());
         let fresh = self
             .reads_seen
@@ -238,7 +245,8 @@ impl Handler {
             .map(|mut seen| seen.insert((key, 0)))
             .unwrap_or(true);
         if fresh {
-            self.ctx.log.record(
+            self.record_by(
+                host_pid.map_or(0, |pid| self.inner_pid(pid)),
                 Event::new(Kind::Fs, "read", Decision::Denied)
                     .with("path", path.to_string_lossy())
                     .with(
@@ -249,18 +257,26 @@ impl Handler {
         }
     }
 
-    /// Records a decoy read that inotify saw and no open notification explained.
-    pub(crate) fn note_decoy_read_unattributed(&self, decoy: &str, location: &Path) {
+    /// Records a decoy read that a tripwire saw and no open notification explained, by the
+    /// process the host numbers `host_pid` where the watch knows it.
+    pub(crate) fn note_decoy_read_unattributed(
+        &self,
+        decoy: &str,
+        location: &Path,
+        host_pid: Option<i32>,
+    ) {
         let seen = self
             .reads_seen
             .lock()
             .map(|seen| seen.iter().any(|(d, _)| d == decoy))
             .unwrap_or(false);
         if !seen {
+            let pid = host_pid.map_or(0, |pid| self.inner_pid(pid));
             if let Ok(mut s) = self.reads_seen.lock() {
-                s.insert((decoy.to_owned(), 0));
+                s.insert((decoy.to_owned(), pid));
             }
-            self.ctx.log.record(
+            self.record_by(
+                pid,
                 Event::new(Kind::Leak, "decoy-read", Decision::Flagged)
                     .with("decoy", decoy)
                     .with("location", location.to_string_lossy()),
@@ -273,17 +289,19 @@ impl Handler {
         self.ctx
             .write_regions
             .iter()
-            .filter(|(region, _)| path.starts_with(region))
-            .max_by_key(|(region, _)| region.components().count())
+            .filter(|(region, _)| beneath(path, region))
+            // Every region that matches contains `path`: the longest is the deepest.
+            .max_by_key(|(region, _)| region.as_os_str().len())
             .is_some_and(|(_, writable)| *writable)
     }
 
     /// Whether `path` lies beneath a protected path deeper than any grant containing it.
     fn is_protected(&self, path: &Path) -> bool {
+        // Every path that matches contains `path`: the longest is the deepest.
         let deepest = |list: &[PathBuf]| {
             list.iter()
-                .filter(|p| path.starts_with(p))
-                .map(|p| p.components().count())
+                .filter(|p| beneath(path, p))
+                .map(|p| p.as_os_str().len())
                 .max()
         };
         match (deepest(&self.ctx.protect), deepest(&self.ctx.grants)) {
@@ -327,8 +345,24 @@ impl Handler {
     /// made it, and one outside every grant (which Landlock refuses, or the mount layout hides)
     /// is recorded once per path when the path exists on the host (see this module's doc).
     fn open_read(&self, call: &Call, dirfd: i32, path_ptr: u64) -> Answer {
-        let Some(raw) = read_cstring(call.pid, path_ptr) else {
-            return Answer::Continue;
+        // Most reads (every exec's loader cache and libraries, headers, sources) name a granted
+        // file by a plain absolute path: answered from one read into the stack.
+        let mut buf = [0u8; SHORT_PATH];
+        let short = read_mem(call.pid, path_ptr, &mut buf)
+            .ok()
+            .and_then(|n| buf[..n].iter().position(|&b| b == 0));
+        if let Some(end) = short {
+            if self.plainly_granted(&buf[..end]) {
+                return Answer::Continue;
+            }
+        }
+        // The path as read already, unless it was longer than the stack holds.
+        let raw = match short {
+            Some(end) => buf[..end].to_vec(),
+            None => match read_cstring(call.pid, path_ptr) {
+                Some(raw) => raw,
+                None => return Answer::Continue,
+            },
         };
         let Some(path) = absolute(call.pid, dirfd, OsStr::from_bytes(&raw)) else {
             return Answer::Continue;
@@ -349,10 +383,10 @@ impl Handler {
                 }
             }
         }
-        let granted = |p: &Path| self.ctx.grants.iter().any(|g| p.starts_with(g));
+        let granted = |p: &Path| self.ctx.grants.iter().any(|g| beneath(p, g));
         if granted(&path)
             || self.is_protected(&path)
-            || QUIET_REFUSALS.iter().any(|q| path.starts_with(q))
+            || QUIET_REFUSALS.iter().any(|q| beneath(&path, Path::new(q)))
         {
             // Granted, a protected path whose tripwire records the read, or a quiet probe.
             return Answer::Continue;
@@ -387,6 +421,44 @@ impl Handler {
             );
         }
         Answer::Continue
+    }
+}
+
+/// Paths the read fast path ([`Handler::plainly_granted`]) looks at: longer ones take the
+/// general path.
+const SHORT_PATH: usize = 256;
+
+impl Handler {
+    /// Whether a read-only open of `raw` goes on without anything to record, decided without
+    /// allocating: an absolute path already in normal form (no `.` or `..` component, no
+    /// repeated separator; a name beginning with a dot takes the general path too) beneath a
+    /// grant, or in the decoy home and not a decoy. The general path would answer the same.
+    fn plainly_granted(&self, raw: &[u8]) -> bool {
+        let plain = raw.first() == Some(&b'/') && !raw.windows(2).any(|w| w == b"//" || w == b"/.");
+        if !plain {
+            return false;
+        }
+        let path = Path::new(OsStr::from_bytes(raw.strip_suffix(b"/").unwrap_or(raw)));
+        let path = if path.as_os_str().is_empty() {
+            Path::new("/")
+        } else {
+            path
+        };
+        if let Some(view) = &self.ctx.decoys {
+            if let Ok(rel) = path.strip_prefix(&view.home_inside) {
+                // The decoy home is readable; a decoy's read is recorded by the general path.
+                return view.set.by_file(rel).is_none();
+            }
+        }
+        let granted = |p: &Path| self.ctx.grants.iter().any(|g| beneath(p, g));
+        // A directory reaching a grant through a host symlink (`/lib` on a merged-`/usr`
+        // system, where every library the loader opens is named), as the general path
+        // resolved it before: whatever lies beneath a granted directory is granted.
+        granted(path)
+            || path
+                .parent()
+                .and_then(|dir| self.known_dir_inside(dir))
+                .is_some_and(|dir| granted(&dir))
     }
 }
 

@@ -34,6 +34,12 @@ pub(super) struct SandboxView {
     /// system's `/lib` is `/usr/lib`): the sandbox cannot change what lies outside its write
     /// grants, so a resolution holds for the run. Bounded by [`RESOLVED_DIRS`].
     resolved_dirs: Mutex<HashMap<PathBuf, Option<PathBuf>>>,
+    /// Programs outside every write grant, as an exec names them and as they resolve inside,
+    /// for the same reason: a build runs the same few compilers and tools again and again, and
+    /// opening each to learn its name cost more than the rest of its exec's handling. Only
+    /// files found are remembered (an `execvp` probing `PATH` meets many that are not there,
+    /// and one may yet appear). Bounded by [`RESOLVED_DIRS`].
+    exec_names: Mutex<HashMap<PathBuf, PathBuf>>,
 }
 
 /// The most directories [`SandboxView::resolved_dirs`] remembers; beyond, each is resolved again.
@@ -153,6 +159,36 @@ impl Handler {
             }
         }
         resolved
+    }
+
+    /// Directory `dir` as [`Handler::resolve_dir_inside`] resolved it before, if it did.
+    pub(super) fn known_dir_inside(&self, dir: &Path) -> Option<PathBuf> {
+        self.view
+            .resolved_dirs
+            .lock()
+            .ok()
+            .and_then(|m| m.get(dir).cloned().flatten())
+    }
+
+    /// The name inside the sandbox of program `path` (absolute, outside every write grant), its
+    /// symlinks followed; `None` if there is no such file. Remembered per run when found.
+    pub(super) fn resolve_program_inside(&self, pid: i32, path: &Path) -> Option<PathBuf> {
+        if let Some(known) = self
+            .view
+            .exec_names
+            .lock()
+            .ok()
+            .and_then(|m| m.get(path).cloned())
+        {
+            return Some(known);
+        }
+        let resolved = self.open_inside(pid, path).and_then(|fd| path_of(&fd))?;
+        if let Ok(mut m) = self.view.exec_names.lock() {
+            if m.len() < RESOLVED_DIRS {
+                m.insert(path.to_owned(), resolved.clone());
+            }
+        }
+        Some(resolved)
     }
 
     /// Whether absolute `path` exists inside the sandbox (a symlink counts as itself).
@@ -360,6 +396,16 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// Whether `path` is `dir` or lies beneath it, for absolute paths in the form [`normalize`]
+/// leaves them (no `.`, `..`, repeated or trailing separators). Compares bytes: the supervisor
+/// asks this of every grant on every open and exec, and `Path::starts_with` parses both paths
+/// into components each time.
+pub(super) fn beneath(path: &Path, dir: &Path) -> bool {
+    let (path, dir) = (path.as_os_str().as_bytes(), dir.as_os_str().as_bytes());
+    let dir = dir.strip_suffix(b"/").unwrap_or(dir); // `/` contains every absolute path
+    path.starts_with(dir) && (path.len() == dir.len() || path[dir.len()] == b'/')
+}
+
 /// The absolute, normalized form of `path` as the process `pid` sees it, relative to `dirfd`.
 pub(super) fn absolute(pid: i32, dirfd: i32, path: &OsStr) -> Option<PathBuf> {
     let p = Path::new(path);
@@ -382,6 +428,33 @@ mod tests {
     fn normalize_resolves_dots() {
         assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
         assert_eq!(normalize(Path::new("/../x")), PathBuf::from("/x"));
+    }
+
+    #[test]
+    fn beneath_compares_whole_components() {
+        let yes = [
+            ("/usr/lib/x", "/usr"),
+            ("/usr", "/usr"),
+            ("/usr", "/"),
+            ("/", "/"),
+        ];
+        let no = [
+            ("/usrx/lib", "/usr"),
+            ("/us", "/usr"),
+            ("/", "/usr"),
+            ("/etc", "/usr/"),
+        ];
+        for (path, dir) in yes {
+            assert!(beneath(Path::new(path), Path::new(dir)), "{path} in {dir}");
+            assert!(Path::new(path).starts_with(dir));
+        }
+        for (path, dir) in no {
+            assert!(
+                !beneath(Path::new(path), Path::new(dir)),
+                "{path} not in {dir}"
+            );
+            assert!(!Path::new(path).starts_with(dir));
+        }
     }
 
     #[test]

@@ -154,7 +154,24 @@ pub(crate) struct Handler {
 impl Handler {
     /// A handler for the run `ctx` describes, its dispatch derived from the policy table and
     /// the syscalls `ctx` denies.
-    pub(crate) fn new(ctx: Context) -> Handler {
+    pub(crate) fn new(mut ctx: Context) -> Handler {
+        // Every path of the run in the form `inside::beneath` compares (the plan's paths are
+        // canonical already; this keeps a hand-made one from matching the wrong tree).
+        for list in [
+            &mut ctx.protect,
+            &mut ctx.grants,
+            &mut ctx.exec_dirs,
+            &mut ctx.write_exec_dirs,
+            &mut ctx.produced_dirs,
+        ] {
+            list.iter_mut().for_each(|p| *p = normalize(p));
+        }
+        for (region, _) in &mut ctx.write_regions {
+            *region = normalize(region);
+        }
+        if let Some(view) = &mut ctx.decoys {
+            view.home_inside = normalize(&view.home_inside);
+        }
         Handler {
             dispatch: policy::Dispatch::new(ctx.denied.keys().copied()),
             ctx,

@@ -9,7 +9,9 @@ use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::sync::atomic::Ordering;
 
 use super::inside::tgid;
-use super::reach::{is_loopback, peer_of, port, run_listens, socket_kind, socket_of, Transport};
+use super::reach::{
+    is_loopback, peer_of, port, run_listens, socket_kind, socket_of, socket_protocol, Transport,
+};
 use super::{Answer, Call, Handler};
 use crate::events::{Decision, Event, Kind};
 use crate::sandbox::decode::{self, SockAddr};
@@ -171,12 +173,43 @@ impl Handler {
             return Answer::Continue;
         }
         let socket = socket_of(call.pid, call.args[0] as RawFd);
+        if addr == SockAddr::Other(libc::AF_NETLINK as u16) {
+            return self.bind_netlink(call, socket.as_ref());
+        }
         if addr.is_inet() && self.in_run_namespace(socket.as_ref()).is_some() {
             self.record(call, event(Decision::Allowed));
             return Answer::Continue;
         }
         self.record(call, event(Decision::Denied));
         Answer::Deny(libc::EACCES)
+    }
+
+    /// `bind` of a netlink socket. A `NETLINK_ROUTE` socket of the run's own network namespace
+    /// sees that namespace alone (its loopback): what `getaddrinfo` (`AI_ADDRCONFIG`) and
+    /// `if_nameindex` ask, and OpenSSL with them, so it is allowed. Every other netlink family
+    /// (audit, netfilter, the kernel's uevents, ...) reaches beyond the run, and is refused.
+    fn bind_netlink(&self, call: &Call, socket: Option<&OwnedFd>) -> Answer {
+        let protocol = socket
+            .filter(|s| socket_kind(s).is_some_and(|(domain, _)| domain == libc::AF_NETLINK))
+            .and_then(socket_protocol);
+        let route = protocol == Some(libc::NETLINK_ROUTE);
+        let allowed = route && self.in_run_namespace(socket).is_some();
+        let address = match protocol {
+            Some(libc::NETLINK_ROUTE) => "netlink:route".to_owned(),
+            Some(p) => format!("netlink:{p}"),
+            None => "netlink".to_owned(),
+        };
+        let (decision, answer) = if allowed {
+            (Decision::Allowed, Answer::Continue)
+        } else {
+            (Decision::Denied, Answer::Deny(libc::EACCES))
+        };
+        let mut event = Event::new(Kind::Net, "bind", decision).with("address", address);
+        if allowed {
+            event = event.with("reason", NETLINK_ROUTE);
+        }
+        self.record(call, event);
+        answer
     }
 
     /// `sendto(fd, buf, len, flags, addr, addrlen)`.
@@ -385,6 +418,10 @@ impl Handler {
 /// Why a connection to the run's own listener is allowed, as its event says.
 const OWN_LISTENER: &str =
     "a port a process of the run listens on, in its private network namespace";
+
+/// Why a `NETLINK_ROUTE` bind is allowed, as its event says.
+const NETLINK_ROUTE: &str =
+    "routing netlink in the run's private network namespace, which holds its loopback alone";
 
 /// A send's arguments, whichever syscall made it.
 struct Send {

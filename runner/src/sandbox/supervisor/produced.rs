@@ -79,7 +79,7 @@ use nix::sys::stat::fstat;
 
 use self::names::{index_sources, interpreter, is_compiler, output_of, SourceIndex, MAX_SCRIPT};
 use self::process::{descends_from, exe_identity, notification_valid, shares_path_memory};
-use super::inside::{absolute, path_of, tgid};
+use super::inside::{absolute, beneath, path_of, tgid};
 use super::{Answer, Call, Handler};
 use crate::events::{Decision, Event, Kind};
 use crate::sandbox::procmem::read_cstring;
@@ -174,7 +174,7 @@ impl Handler {
 
     /// Whether inside path `path` lies in a produced directory.
     pub(super) fn in_produced_dir(&self, path: &Path) -> bool {
-        self.ctx.produced_dirs.iter().any(|d| path.starts_with(d))
+        self.ctx.produced_dirs.iter().any(|d| beneath(path, d))
     }
 
     /// Book-keeping before any notification is judged: collects exited compiles (sealing their

@@ -156,6 +156,24 @@ pub(super) fn socket_kind(socket: &OwnedFd) -> Option<(i32, i32)> {
     Some((get(libc::SO_DOMAIN)?, get(libc::SO_TYPE)?))
 }
 
+/// The protocol of a socket (`SO_PROTOCOL`: for a netlink socket, its family, such as
+/// `NETLINK_ROUTE`). Raw `getsockopt`, as for [`socket_kind`].
+pub(super) fn socket_protocol(socket: &OwnedFd) -> Option<i32> {
+    let mut value: i32 = 0;
+    let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
+    // SAFETY: value/len describe a writable int.
+    let r = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PROTOCOL,
+            (&mut value as *mut i32).cast(),
+            &mut len,
+        )
+    };
+    (r == 0).then_some(value)
+}
+
 /// The peer of a connected socket, decoded.
 pub(super) fn peer_of(socket: &OwnedFd) -> Option<SockAddr> {
     // SAFETY: an all-zero sockaddr_storage is valid; len describes it.
