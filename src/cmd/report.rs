@@ -6,7 +6,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use runner::report::{merge_files, Format, Report, Verdict};
+use runner::report::{Format, Report, Verdict};
+use runner::vet::merge::merge_files;
 
 use crate::outcome::Outcome;
 

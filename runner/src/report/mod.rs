@@ -6,20 +6,18 @@
 //! inventory's types; `build` and `fuzz` import the model to
 //! fill it; the renderers (`render`: JSON, Markdown, SARIF, HTML) read the model and nothing
 //! else. Renderers only present: verdicts are decided by the command that made the report.
-//! `merge` joins reports of the same schema (the shards of one run) into one, deciding the
-//! verdict again with `vet`'s rule.
+//! Joining reports of the same schema (`report merge`) decides the verdict again with `vet`'s
+//! rule, so it lives in `vet::merge`.
 
 mod diff_section;
 mod fuzz_section;
 mod judgement;
-mod merge;
 mod model;
 mod render;
 mod vet_section;
 
 pub use diff_section::{DiffFinding, VetDiff};
 pub use fuzz_section::{Finding, Frame, FuzzSection, Instrumentation, TargetResult};
-pub use merge::{merge, merge_files, MergeError};
 pub use model::{
     BuildScript, CrateReport, Directive, Environment, FuzzReport, Granted, Report, ReportError,
     ScriptStatus, Summary, TestRun, Verdict, SCHEMA,

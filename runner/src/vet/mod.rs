@@ -34,6 +34,7 @@ mod git_package;
 mod load_phase;
 mod load_program;
 mod lockfile;
+pub mod merge;
 mod options;
 mod phases;
 pub mod pipeline;

@@ -8,7 +8,7 @@
 //! split `fuzz --shard` makes; each package left is taken from the verdict cache (`cache`)
 //! when a complete vet of exactly it is there, else vetted (a registry package by the
 //! pipeline against the registry its source id names, a git package by `git_package`) and
-//! cached; the per-package reports are merged (`report::merge`) into the workspace's report.
+//! cached; the per-package reports are merged (`merge`) into the workspace's report.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use super::cache::{CacheKey, VerdictCache};
 use super::git_package::{self, GitPackage};
 use super::lockfile::{self, Change, LockedPackage, Lockfile, LockfileError};
+use super::merge::{merge, MergeError};
 use super::pipeline::{self, VetError, VetOptions, VetProgress, VetResult};
 use super::registry::source::{CRATES_IO, CRATES_IO_GIT_INDEX, CRATES_IO_SPARSE_INDEX};
 use super::registry::RegistrySource;
@@ -25,9 +26,7 @@ use crate::build::graph::{Graph, SourceKind};
 use crate::build::BuildError;
 use crate::error_chain::error_chain;
 use crate::fuzz::project::in_shard;
-use crate::report::{
-    merge, MergeError, Report, Summary, Verdict, VetRequest, VetSections, WorkspaceScope, SCHEMA,
-};
+use crate::report::{Report, Summary, Verdict, VetRequest, VetSections, WorkspaceScope, SCHEMA};
 
 /// What `vet --manifest-path` is given.
 #[derive(Debug, Clone)]

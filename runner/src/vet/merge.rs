@@ -6,13 +6,13 @@
 
 use std::path::PathBuf;
 
-use super::fuzz_section::FuzzSection;
-use super::model::{Report, ReportError, Summary, Verdict};
-use super::vet_section::{
+use super::verdict::{crate_verdict, overall};
+use crate::report::FuzzSection;
+use crate::report::ScriptStatus;
+use crate::report::{
     PhaseRecord, PhaseStatus, VetRequest, VetSections, VetVerdict, VettedCrate, WorkspaceScope,
 };
-use crate::report::ScriptStatus;
-use crate::vet::verdict::{crate_verdict, overall};
+use crate::report::{Report, ReportError, Summary, Verdict};
 
 /// Why reports could not be merged.
 #[derive(Debug, thiserror::Error)]
