@@ -178,6 +178,22 @@ impl Event {
         self.detail.get(NETWORK_TOOL).is_some_and(|v| v == true)
     }
 
+    /// The attempt in a few words, as reasons and verdicts name it: `denied net/connect`,
+    /// `flagged leak/decoy-read`, `allowed exec/exec (network tool)`.
+    pub fn code(&self) -> String {
+        format!(
+            "{} {}/{}{}",
+            self.decision.as_str(),
+            self.kind.as_str(),
+            self.action,
+            if self.is_network_tool() {
+                " (network tool)"
+            } else {
+                ""
+            }
+        )
+    }
+
     /// Whether the event is worth a look on its own: the sandbox denied the attempt, flagged it
     /// (a leaked decoy, a directive), or the attempt ran a network tool (allowed, but a build
     /// has no business fetching anything). This is the one rule behind a `suspicious` crate, the

@@ -164,17 +164,7 @@ pub(crate) fn judge(
         let mut reasons = Vec::new();
         let mut seen = BTreeSet::new();
         for e in events.iter().filter(|e| counts(e, net_granted)) {
-            let line = format!(
-                "{} {}/{}{}",
-                e.decision.as_str(),
-                e.kind.as_str(),
-                e.action,
-                if e.is_network_tool() {
-                    " (network tool)"
-                } else {
-                    ""
-                }
-            );
+            let line = e.code();
             if seen.insert(line.clone()) {
                 reasons.push(line);
             }

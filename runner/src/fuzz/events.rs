@@ -199,15 +199,8 @@ fn version_of(dir: &Path) -> Option<String> {
 /// `denied net/connect in fuzz target de_beacon`.
 pub(crate) fn reason(e: &Event) -> String {
     format!(
-        "{} {}/{}{} in fuzz target {}",
-        e.decision.as_str(),
-        e.kind.as_str(),
-        e.action,
-        if e.is_network_tool() {
-            " (network tool)"
-        } else {
-            ""
-        },
+        "{} in fuzz target {}",
+        e.code(),
         e.entry.as_deref().unwrap_or("?")
     )
 }

@@ -203,7 +203,7 @@ impl Pipeline<'_> {
             return;
         };
         for e in events.iter().filter(|e| e.is_notable()) {
-            let code = verdict::event_code(e);
+            let code = e.code();
             if !c.reasons.contains(&code) {
                 c.reasons.push(code);
             }

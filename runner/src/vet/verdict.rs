@@ -92,7 +92,7 @@ pub(crate) fn runtime_counts(phase: VetPhase, e: &Event) -> bool {
 pub(crate) fn runtime_reasons(krate: &str, phase: VetPhase, events: &[Event]) -> Vec<Reason> {
     let mut out: Vec<Reason> = Vec::new();
     for e in events.iter().filter(|e| runtime_counts(phase, e)) {
-        let code = event_code(e);
+        let code = e.code();
         if out.iter().any(|r| r.code == code) {
             continue;
         }
@@ -143,22 +143,6 @@ pub(crate) fn test_reasons(crates: &[&CrateReport]) -> Vec<Reason> {
             runtime_reasons(&c.label(), VetPhase::Test, &events)
         })
         .collect()
-}
-
-/// `denied net/connect`, `flagged leak/decoy-read`, `allowed exec/exec (network tool)`: the
-/// reason a notable event gives (as the build's verdict words it).
-pub(crate) fn event_code(e: &Event) -> String {
-    format!(
-        "{} {}/{}{}",
-        e.decision.as_str(),
-        e.kind.as_str(),
-        e.action,
-        if e.is_network_tool() {
-            " (network tool)"
-        } else {
-            ""
-        }
-    )
 }
 
 /// An event in words: `denied net/connect by the build script: address=127.0.0.1:9 ...`.
