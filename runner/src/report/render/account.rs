@@ -1,6 +1,7 @@
 //! What the Markdown and HTML renderers say of a report beyond its raw lists: the opening
 //! (counts and the crates of each verdict), each crate's account of what its runs did
-//! (programs grouped by path, files written, directives, network attempts, the rest), and a
+//! (programs grouped by path, files written, directives, network attempts, the rest, its test
+//! programs), and a
 //! fuzz finding's frames and crashing input. Only presents: verdicts come from the model.
 
 use std::collections::BTreeMap;
@@ -9,7 +10,7 @@ use std::io::Read;
 use super::event_detail;
 use crate::events::{Event, Kind};
 use crate::report::fuzz_section::{Finding, Frame, FuzzSection};
-use crate::report::model::{CrateReport, Report, ScriptStatus, Verdict};
+use crate::report::model::{CrateReport, Report, ScriptStatus, TestRun, Verdict};
 
 /// The crate counts in words, or `None` when the report has no build (a `fuzz` report).
 pub(super) fn crate_counts(r: &Report) -> Option<String> {
@@ -84,6 +85,36 @@ pub(super) fn script_line(c: &CrateReport) -> String {
         ));
     }
     line
+}
+
+/// One test program's run in words: `it: passed (exit 0, 120 ms, 3 events)`,
+/// `doctest: failed (exit 101, 2 notable of 5 events)`, `x: could not run: why`.
+pub(super) fn test_line(t: &TestRun) -> String {
+    if let Some(error) = &t.error {
+        return format!("{}: could not run: {error}", t.binary);
+    }
+    let mut facts = Vec::new();
+    if let Some(code) = t.exit_code {
+        facts.push(format!("exit {code}"));
+    }
+    facts.push(format!("{} ms", t.duration_ms));
+    facts.push(match t.notable {
+        0 => format!("{} events", t.events),
+        n => format!("{n} notable of {} events", t.events),
+    });
+    let status = if t.passed { "passed" } else { "failed" };
+    format!("{}: {status} ({})", t.binary, facts.join(", "))
+}
+
+/// How a crate's test programs fared: `3 test programs, 1 failed`.
+pub(super) fn tests_summary(c: &CrateReport) -> String {
+    let failed = c.tests.iter().filter(|t| !t.passed).count();
+    let n = c.tests.len();
+    let programs = if n == 1 { "program" } else { "programs" };
+    match failed {
+        0 => format!("{n} test {programs}, all passed"),
+        f => format!("{n} test {programs}, {f} failed"),
+    }
 }
 
 /// One program a crate's runs executed, with how often.

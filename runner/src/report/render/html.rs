@@ -246,7 +246,7 @@ fn suspicious(out: &mut String, r: &Report) {
     out.push_str("</section>\n");
 }
 
-/// One crate's account, folded: its build script, programs run, files written, directives,
+/// One crate's account, folded: its build script, programs run, files written, tests, directives,
 /// network attempts and anything else its runs recorded.
 fn crate_account(out: &mut String, c: &CrateReport) {
     let account = Account::of(c);
@@ -291,6 +291,22 @@ fn crate_account(out: &mut String, c: &CrateReport) {
         }
         out.push_str("</ul>");
     }
+    if !c.tests.is_empty() {
+        let _ = write!(
+            out,
+            "<h4>Tests: {}</h4><ul>",
+            esc(&account::tests_summary(c))
+        );
+        for t in &c.tests {
+            let class = if t.passed { "" } else { " class=\"failed\"" };
+            let _ = write!(
+                out,
+                "<li{class}><code>{}</code></li>",
+                esc(&account::test_line(t))
+            );
+        }
+        out.push_str("</ul>");
+    }
     if !c.directives.is_empty() {
         out.push_str("<h4>Directives</h4><ul>");
         for d in &c.directives {
@@ -307,7 +323,7 @@ fn crate_account(out: &mut String, c: &CrateReport) {
         }
         out.push_str("</ul>");
     }
-    if account.is_empty() && c.directives.is_empty() {
+    if account.is_empty() && c.directives.is_empty() && c.tests.is_empty() {
         out.push_str("<p>Its runs recorded no events and printed no directives.</p>");
     }
     out.push_str("</details>\n");

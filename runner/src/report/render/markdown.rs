@@ -217,7 +217,7 @@ fn suspicious(out: &mut String, r: &Report) {
     }
 }
 
-/// One crate's account as a sub-list: its build script, programs run, files written,
+/// One crate's account as a sub-list: its build script, programs run, files written, tests,
 /// directives, network attempts and anything else its runs recorded.
 fn crate_account(out: &mut String, c: &CrateReport) {
     let account = Account::of(c);
@@ -249,6 +249,12 @@ fn crate_account(out: &mut String, c: &CrateReport) {
         let _ = writeln!(out, "  - {title}:");
         for e in events {
             let _ = writeln!(out, "    - {}", code(&account::event_line(e)));
+        }
+    }
+    if !c.tests.is_empty() {
+        let _ = writeln!(out, "  - tests: {}", account::tests_summary(c));
+        for t in &c.tests {
+            let _ = writeln!(out, "    - {}", code(&account::test_line(t)));
         }
     }
     if !c.directives.is_empty() {

@@ -134,7 +134,8 @@ mod tests {
     use super::*;
     use crate::events::{Decision, Kind};
     use crate::report::model::{
-        BuildScript, CrateReport, Environment, Granted, ScriptStatus, Summary, Verdict, SCHEMA,
+        BuildScript, CrateReport, Environment, Granted, ScriptStatus, Summary, TestRun, Verdict,
+        SCHEMA,
     };
 
     /// A small report with one clean and one suspicious crate.
@@ -251,6 +252,43 @@ mod tests {
         assert!(!plain
             .render(Format::Markdown)
             .contains("Granted exceptions"));
+    }
+
+    #[test]
+    fn markdown_and_html_list_each_test_program_and_its_outcome() {
+        let mut r = sample();
+        let run = |binary: &str, code: i32, notable: usize| TestRun {
+            binary: binary.into(),
+            program: format!("/t/debug/deps/{binary}-0123").into(),
+            exit_code: Some(code),
+            duration_ms: 40,
+            passed: code == 0,
+            events: 3,
+            notable,
+            error: None,
+        };
+        r.crates[1].tests = vec![run("fine", 0, 0), run("it", 101, 1)];
+        let md = r.render(Format::Markdown);
+        assert!(md.contains("  - tests: 2 test programs, 1 failed"), "{md}");
+        assert!(
+            md.contains("`fine: passed (exit 0, 40 ms, 3 events)`"),
+            "{md}"
+        );
+        assert!(
+            md.contains("`it: failed (exit 101, 40 ms, 1 notable of 3 events)`"),
+            "{md}"
+        );
+        let html = r.render(Format::Html);
+        assert!(
+            html.contains("<h4>Tests: 2 test programs, 1 failed</h4>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<li class=\"failed\"><code>it: failed (exit 101"),
+            "{html}"
+        );
+        // A crate without test runs gets no tests section.
+        assert!(!sample().render(Format::Markdown).contains("- tests:"));
     }
 
     #[test]
