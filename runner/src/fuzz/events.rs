@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::build::verdict::Verdicts;
 use crate::events::{Event, Kind, Phase};
-use crate::report::{BuildScript, CrateReport, ScriptStatus, Verdict};
+use crate::report::{CrateReport, ScriptStatus, Verdict};
 
 /// Most distinct notable events kept per target.
 pub(crate) const MAX_NOTABLE: usize = 200;
@@ -167,25 +167,13 @@ fn same_name(a: &str, b: &str) -> bool {
 
 /// A crate the instrumented build did not list (its build was fresh and recorded nothing).
 pub(crate) fn unlisted(name: &str, dir: Option<&std::path::PathBuf>) -> CrateReport {
-    CrateReport {
-        name: name.to_owned(),
-        version: dir.and_then(|d| version_of(d)).unwrap_or_default(),
-        source: "path".to_owned(),
-        location: dir.map(|d| d.display().to_string()).unwrap_or_default(),
-        verdict: Verdict::Clean,
-        reasons: Vec::new(),
-        build_script: BuildScript {
-            status: ScriptStatus::None,
-            exit_code: None,
-            duration_ms: None,
-        },
-        proc_macro: false,
-        proc_macro_runs: 0,
-        events: Vec::new(),
-        directives: Vec::new(),
-        exceptions: Vec::new(),
-        tests: Vec::new(),
-    }
+    CrateReport::unjudged(
+        name,
+        &dir.and_then(|d| version_of(d)).unwrap_or_default(),
+        "path",
+        &dir.map(|d| d.display().to_string()).unwrap_or_default(),
+        ScriptStatus::None,
+    )
 }
 
 /// The `package.version` of the manifest in `dir`.

@@ -159,6 +159,38 @@ pub struct TestRun {
 }
 
 impl CrateReport {
+    /// A crate with nothing judged yet: clean, no events, no directives or exceptions, its
+    /// build script in state `script` (`None` when it has none, `NotRun` when no build of
+    /// this report ran it). `source` is `registry`, `path` or `git`; `location` its source id
+    /// or directory.
+    pub fn unjudged(
+        name: &str,
+        version: &str,
+        source: &str,
+        location: &str,
+        script: ScriptStatus,
+    ) -> CrateReport {
+        CrateReport {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            source: source.to_owned(),
+            location: location.to_owned(),
+            verdict: Verdict::Clean,
+            reasons: Vec::new(),
+            build_script: BuildScript {
+                status: script,
+                exit_code: None,
+                duration_ms: None,
+            },
+            proc_macro: false,
+            proc_macro_runs: 0,
+            events: Vec::new(),
+            directives: Vec::new(),
+            exceptions: Vec::new(),
+            tests: Vec::new(),
+        }
+    }
+
     /// `name version`.
     pub fn label(&self) -> String {
         format!("{} {}", self.name, self.version)

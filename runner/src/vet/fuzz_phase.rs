@@ -22,7 +22,7 @@ use super::verdict;
 use crate::error_chain::error_chain;
 use crate::events::Phase as EventPhase;
 use crate::fuzz::{self, events as fuzz_events, CampaignOptions};
-use crate::report::{CrateReport, Environment, Format, FuzzSection, Report};
+use crate::report::{CrateReport, Environment, Format, FuzzSection, Report, ScriptStatus};
 
 /// The share of `--time` the fuzz phase takes, in percent (the rest is the other run-time
 /// phases').
@@ -144,14 +144,14 @@ impl Pipeline<'_> {
         {
             Some(k) => k,
             None => {
-                self.built.push(CrateReport {
-                    location: u.dir.display().to_string(),
-                    source: "registry".to_owned(),
-                    ..fuzz_events::unlisted(&u.name, None)
-                });
-                let k = self.built.len() - 1;
-                self.built[k].version = version;
-                k
+                self.built.push(CrateReport::unjudged(
+                    &u.name,
+                    &version,
+                    "registry",
+                    &u.dir.display().to_string(),
+                    ScriptStatus::None,
+                ));
+                self.built.len() - 1
             }
         };
         fuzz_events::judge(&mut self.built[k], events);

@@ -230,7 +230,7 @@ fn summary(r: &Report) -> Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{BuildScript, CrateReport, Environment, Level, Reason, VetPhase, SCHEMA};
+    use crate::report::{CrateReport, Environment, Level, Reason, ScriptStatus, VetPhase, SCHEMA};
 
     fn vetted(name: &str, verdict: Verdict, reasons: Vec<Reason>) -> VettedCrate {
         VettedCrate {
@@ -255,23 +255,15 @@ mod tests {
 
     fn built(name: &str, verdict: Verdict) -> CrateReport {
         CrateReport {
-            name: name.into(),
-            version: "1.0.0".into(),
-            source: "registry".into(),
-            location: "sparse+http://127.0.0.1:1/index/".into(),
             verdict,
-            reasons: vec![],
-            build_script: BuildScript {
-                status: ScriptStatus::Ran,
-                exit_code: Some(0),
-                duration_ms: None,
-            },
-            proc_macro: false,
             proc_macro_runs: 1,
-            events: vec![],
-            directives: vec![],
-            exceptions: vec![],
-            tests: Vec::new(),
+            ..CrateReport::unjudged(
+                name,
+                "1.0.0",
+                "registry",
+                "sparse+http://127.0.0.1:1/index/",
+                ScriptStatus::Ran,
+            )
         }
     }
 

@@ -17,7 +17,7 @@ use crate::build::BuildOptions;
 use crate::error_chain::error_chain;
 use crate::events::Event;
 use crate::probe::{self, EntryError, EntryRun, RunPlan, PROBE_DIR};
-use crate::report::{BuildScript, CrateReport, ScriptStatus, Verdict, VetPhase as Phase};
+use crate::report::{CrateReport, ScriptStatus, Verdict, VetPhase as Phase};
 use crate::sandbox::Termination;
 
 /// Skipped items named in the phase's words before "and N more".
@@ -125,25 +125,13 @@ impl Pipeline<'_> {
             .iter()
             .position(|c| c.name == name && c.version == version);
         let at = at.unwrap_or_else(|| {
-            self.built.push(CrateReport {
-                name: name.to_owned(),
-                version: version.to_owned(),
-                source: "registry".to_owned(),
-                location: dir.display().to_string(),
-                verdict: Verdict::Clean,
-                reasons: Vec::new(),
-                build_script: BuildScript {
-                    status: ScriptStatus::NotRun,
-                    exit_code: None,
-                    duration_ms: None,
-                },
-                proc_macro: false,
-                proc_macro_runs: 0,
-                events: Vec::new(),
-                directives: Vec::new(),
-                exceptions: Vec::new(),
-                tests: Vec::new(),
-            });
+            self.built.push(CrateReport::unjudged(
+                name,
+                version,
+                "registry",
+                &dir.display().to_string(),
+                ScriptStatus::NotRun,
+            ));
             self.built.len() - 1
         });
         &mut self.built[at]

@@ -195,27 +195,12 @@ fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::events::{Decision, Event, Kind};
-    use crate::report::{BuildScript, ScriptStatus};
+    use crate::report::ScriptStatus;
 
     fn krate(events: Vec<Event>) -> CrateReport {
         CrateReport {
-            name: "p".into(),
-            version: "0.1.0".into(),
-            source: "registry".into(),
-            location: "registry+p".into(),
-            verdict: Verdict::Clean,
-            reasons: vec![],
-            build_script: BuildScript {
-                status: ScriptStatus::None,
-                exit_code: None,
-                duration_ms: None,
-            },
-            proc_macro: false,
-            proc_macro_runs: 0,
             events,
-            directives: vec![],
-            exceptions: vec![],
-            tests: vec![],
+            ..CrateReport::unjudged("p", "0.1.0", "registry", "registry+p", ScriptStatus::None)
         }
     }
 

@@ -243,7 +243,7 @@ fn sort(reasons: &mut [Reason]) {
 mod tests {
     use super::*;
     use crate::events::{Decision, Kind};
-    use crate::report::{BuildScript, Code, ScriptStatus, Signal};
+    use crate::report::{Code, ScriptStatus, Signal};
 
     fn provenance(level: Level) -> Provenance {
         Provenance {
@@ -277,23 +277,10 @@ mod tests {
         let mut reasons = provenance_reasons(&provenance(Level::Warn));
         let e = Event::new(Kind::Net, "connect", Decision::Denied).with("address", "127.0.0.1:9");
         let krate = CrateReport {
-            name: "evil".into(),
-            version: "0.1.0".into(),
-            source: "registry".into(),
-            location: "x".into(),
             verdict: Verdict::Suspicious,
             reasons: vec!["denied net/connect".into()],
-            build_script: BuildScript {
-                status: ScriptStatus::Ran,
-                exit_code: Some(0),
-                duration_ms: None,
-            },
-            proc_macro: false,
-            proc_macro_runs: 0,
             events: vec![e],
-            directives: vec![],
-            exceptions: vec![],
-            tests: Vec::new(),
+            ..CrateReport::unjudged("evil", "0.1.0", "registry", "x", ScriptStatus::Ran)
         };
         reasons.extend(build_reasons(&[krate]));
         let c = crate_verdict("evil", Some("0.1.0".into()), reasons, true);
@@ -378,25 +365,7 @@ mod tests {
 
     #[test]
     fn notable_fuzz_events_are_reasons_naming_their_target_and_allowed_ones_are_not() {
-        let mut c = CrateReport {
-            name: "beacon".into(),
-            version: "0.1.0".into(),
-            source: "registry".into(),
-            location: "x".into(),
-            verdict: Verdict::Clean,
-            reasons: vec![],
-            build_script: BuildScript {
-                status: ScriptStatus::None,
-                exit_code: None,
-                duration_ms: None,
-            },
-            proc_macro: false,
-            proc_macro_runs: 0,
-            events: vec![],
-            directives: vec![],
-            exceptions: vec![],
-            tests: Vec::new(),
-        };
+        let mut c = CrateReport::unjudged("beacon", "0.1.0", "registry", "x", ScriptStatus::None);
         let fuzz = |e: Event| Event {
             phase: crate::events::Phase::Fuzz,
             entry: Some("de_beacon".into()),
