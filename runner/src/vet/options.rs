@@ -29,6 +29,9 @@ pub struct VetOptions {
     pub inventory_dependencies: bool,
     /// The phases to run.
     pub phases: PhaseSelection,
+    /// Why the phases that build or run the crates' code do not run (a workspace's package
+    /// compiled only for other platforms than this host); None: they run as selected.
+    pub not_for_host: Option<String>,
     /// The budget of the run-time phases (recorded; see [`super::phases::DEFAULT_TIME`]).
     pub time: Duration,
     /// Where report.json, report.md, report.sarif and report.html go.

@@ -21,6 +21,15 @@ pub fn unsupported(phase: Phase) -> Option<&'static str> {
     }
 }
 
+/// Whether `phase` builds or runs the crate's code (and so needs code compiled for this host);
+/// provenance, inventory and diff only read.
+pub fn runs_code(phase: Phase) -> bool {
+    matches!(
+        phase,
+        Phase::Build | Phase::Test | Phase::Load | Phase::Probe | Phase::Fuzz
+    )
+}
+
 /// The phases to run (`--phases LIST`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PhaseSelection(BTreeSet<Phase>);
@@ -55,6 +64,11 @@ impl PhaseSelection {
     /// Whether `phase` was selected.
     pub fn contains(&self, phase: Phase) -> bool {
         self.0.contains(&phase)
+    }
+
+    /// The selected phases that only read the crate ([`runs_code`] is false).
+    pub fn reading_only(&self) -> Self {
+        Self(self.0.iter().copied().filter(|p| !runs_code(*p)).collect())
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::Instant;
 pub use super::error::VetError;
 pub use super::options::{VetOptions, VetProgress, VetResult};
 pub use super::phases::{
-    default_cache_dir, parse_time, unsupported, Phase, PhaseSelection, DEFAULT_TIME,
+    default_cache_dir, parse_time, runs_code, unsupported, Phase, PhaseSelection, DEFAULT_TIME,
 };
 use super::provenance::{self, Assessment, ProvenanceOptions};
 use super::registry::source::CRATES_IO;
@@ -200,6 +200,13 @@ impl Pipeline<'_> {
             Some("not selected with --phases")
         } else if phase == Phase::Diff {
             Some(DIFF_ONLY_FOR_UPDATES)
+        } else if let Some(why) = self
+            .opts
+            .not_for_host
+            .as_deref()
+            .filter(|_| runs_code(phase))
+        {
+            Some(why)
         } else {
             unsupported(phase)
         };

@@ -3,7 +3,10 @@
 //! own), each vetted once through the pipeline of a single crate, and one report for all.
 //!
 //! The steps, in order: the graph (`cargo metadata`, host platform) gives the packages and
-//! the workspace's `Cargo.lock` their checksums; `--since` drops those locked identically
+//! the workspace's `Cargo.lock` their checksums, and the registry packages the lockfile holds
+//! for other platforms only (a `[target.'cfg(windows)'.dependencies]` entry), which are vetted
+//! by the phases that read code (provenance, inventory: a payload gated on another platform is
+//! still in the source) with the others skipped saying why; `--since` drops those locked identically
 //! before (`lockfile`); `--shard K/N` keeps those whose `name@version` hashes into shard K, the
 //! split `fuzz --shard` makes; each package left is taken from the verdict cache (`cache`)
 //! when a complete vet of exactly it is there, else vetted (a registry package by the
@@ -74,7 +77,15 @@ struct Candidate {
     source: String,
     checksum: Option<String>,
     dir: PathBuf,
+    /// Whether the host platform's graph has it (else it is compiled for other platforms
+    /// only, and the phases that build or run code skip it).
+    host: bool,
 }
+
+/// Why the phases that build or run a package's code skip a package of other platforms.
+const NOT_FOR_HOST: &str = "the workspace uses this package on other platforms only (a \
+    target-specific dependency): its code is not compiled for this host, so it is vetted by \
+    the phases that read it (provenance, inventory)";
 
 impl Candidate {
     fn spec(&self) -> String {
@@ -168,7 +179,8 @@ pub fn run(
 }
 
 /// The third-party packages of `graph` (registry and git; not the workspace's own path
-/// packages), each once, in name order, with their checksums from `lock`.
+/// packages) and the registry packages `lock` holds for other platforms only, each once, in
+/// name order, with their checksums from `lock`.
 fn candidates(graph: &Graph, lock: &Lockfile) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = graph
         .packages
@@ -183,8 +195,31 @@ fn candidates(graph: &Graph, lock: &Lockfile) -> Vec<Candidate> {
                 .find(&p.name, &p.version, &p.location)
                 .and_then(|l| l.checksum.clone()),
             dir: p.manifest_dir.clone(),
+            host: true,
         })
         .collect();
+    // Registry packages of other platforms: the lockfile resolves every platform. (A git
+    // package of other platforms only is not checked out for this host: not vetted.)
+    for l in &lock.packages {
+        let Some(source) = l.source.as_deref() else {
+            continue;
+        };
+        let registry = source.starts_with("registry+") || source.starts_with("sparse+");
+        let known = out
+            .iter()
+            .any(|c| c.name == l.name && c.version == l.version && c.source == source);
+        if registry && !known {
+            out.push(Candidate {
+                name: l.name.clone(),
+                version: l.version.clone(),
+                kind: SourceKind::Registry,
+                source: source.to_owned(),
+                checksum: l.checksum.clone(),
+                dir: PathBuf::new(),
+                host: false,
+            });
+        }
+    }
     out.sort_by(|a, b| (&a.name, &a.version, &a.source).cmp(&(&b.name, &b.version, &b.source)));
     out.dedup_by(|a, b| a.name == b.name && a.version == b.version && a.source == b.source);
     out
@@ -222,7 +257,11 @@ fn vet_or_reuse(
         c.checksum.as_deref(),
         &opts.vet.tool_version,
         &opts.vet.profile,
-        &opts.vet.phases,
+        &if c.host {
+            opts.vet.phases.clone()
+        } else {
+            opts.vet.phases.reading_only()
+        },
     );
     // A registry package without a locked checksum has nothing that pins its content.
     let cacheable = c.checksum.is_some() || c.kind == SourceKind::Git;
@@ -295,6 +334,7 @@ fn vet_registry_package(
         // Its dependencies are packages of the workspace's graph too, each vetted on its own
         // (and cached on its own) as the workspace's lockfile resolves them.
         inventory_dependencies: false,
+        not_for_host: (!c.host).then(|| NOT_FOR_HOST.to_owned()),
         ..opts.vet.clone()
     };
     match pipeline::vet_crates(&package_opts, progress) {
@@ -415,6 +455,7 @@ mod tests {
             source: "registry+x".into(),
             checksum: None,
             dir: PathBuf::new(),
+            host: true,
         }
     }
 
