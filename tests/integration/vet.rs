@@ -9,10 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use flate2::write::GzEncoder;
 use serde_json::Value;
 
-use crate::registry_server::{history, index_path, sha256, v, Registry, Route, DAY};
+use crate::registry_server::{history, index_path, sha256, tarball, v, Registry, Route, DAY};
 use crate::support::{bin, Scene};
 
 const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
@@ -84,7 +83,7 @@ impl Fixture {
     /// [`Fixture::vet`] with the report in `report_dir` (None: vet's default, read from
     /// `./airlock-vet` of the scene).
     fn vet_into(&self, args: &[&str], report_dir: Option<PathBuf>) -> Vet {
-        let mut cmd = Command::new(bin());
+        let mut cmd = fixture_command(&self.scene, &self.registry, bin());
         cmd.arg("vet").args(args);
         if !args.contains(&"--registry") {
             cmd.args(["--registry", "fixtures"]);
@@ -93,26 +92,47 @@ impl Fixture {
             cmd.arg("--report-dir").arg(dir);
         }
         let report_dir = report_dir.unwrap_or_else(|| self.scene.path("airlock-vet"));
-        cmd.arg("--cache-dir")
-            .arg(self.cache())
-            .env("CI", "true")
-            .env("CARGO_HOME", self.scene.path("cargo-home"))
-            .env("CARGO_REGISTRIES_FIXTURES_INDEX", self.registry.index_url())
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_BUILD_TARGET_DIR")
-            .current_dir(self.scene.dir.path());
-        let out = cmd.output().expect("cargo-airlock runs");
-        let report = std::fs::read_to_string(report_dir.join("report.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or(Value::Null);
-        Vet {
-            code: out.status.code().unwrap_or(-1),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            report,
-            report_dir,
-        }
+        cmd.arg("--cache-dir").arg(self.cache());
+        run_vet(cmd, report_dir)
     }
+}
+
+/// `program` (cargo-airlock, cargo) with a fixture scene's environment: the scene's cargo home,
+/// the loopback registry as `fixtures`, CI=true (one progress line per step), no target
+/// directory of the caller's, the scene's directory as its working directory.
+pub(crate) fn fixture_command(
+    scene: &Scene,
+    registry: &Registry,
+    program: impl AsRef<std::ffi::OsStr>,
+) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env("CI", "true")
+        .env("CARGO_HOME", scene.path("cargo-home"))
+        .env("CARGO_REGISTRIES_FIXTURES_INDEX", registry.index_url())
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET_DIR")
+        .current_dir(scene.dir.path());
+    cmd
+}
+
+/// Runs a `cargo-airlock vet` command whose report goes to `report_dir`; its exit code,
+/// stderr and `report.json` (null when none was written).
+pub(crate) fn run_vet(mut cmd: Command, report_dir: PathBuf) -> Vet {
+    let out = cmd.output().expect("cargo-airlock runs");
+    Vet {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        report: read_json(&report_dir.join("report.json")),
+        report_dir,
+    }
+}
+
+/// A JSON file's value; null when it is missing or not JSON.
+pub(crate) fn read_json(path: &Path) -> Value {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null)
 }
 
 impl Vet {
@@ -161,20 +181,14 @@ pub(crate) fn crate_file(
     extra: &str,
     files: &[(&str, &str)],
 ) -> Vec<u8> {
-    let mut b = tar::Builder::new(GzEncoder::new(Vec::new(), flate2::Compression::fast()));
     let manifest = format!(
         "[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n{extra}\n"
     );
-    let all = std::iter::once(("Cargo.toml", manifest.as_str())).chain(files.iter().copied());
-    for (path, data) in all {
-        let mut h = tar::Header::new_gnu();
-        h.set_path(format!("{name}-{version}/{path}")).unwrap();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append(&h, data.as_bytes()).unwrap();
-    }
-    b.into_inner().unwrap().finish().unwrap()
+    let all: Vec<(&str, &[u8])> = std::iter::once(("Cargo.toml", manifest.as_str()))
+        .chain(files.iter().copied())
+        .map(|(p, d)| (p, d.as_bytes()))
+        .collect();
+    tarball(name, version, &all)
 }
 
 fn files_under(dir: &Path) -> usize {

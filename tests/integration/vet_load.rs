@@ -6,15 +6,14 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
 use crate::common::fixture;
-use flate2::write::GzEncoder;
 
-use crate::registry_server::{crate_file, index_path, sha256, v, Registry, Route, DAY};
+use crate::registry_server::{crate_file, index_path, sha256, tarball, v, Registry, Route, DAY};
 use crate::support::{bin, Scene};
+use crate::vet::{fixture_command, run_vet};
 
 /// Every file of the fixture crate `name` (under `runtime-load/`), with `@PORT@` replaced.
 fn fixture_files(name: &str, port: u16) -> Vec<(String, Vec<u8>)> {
@@ -62,54 +61,32 @@ fn vet(scene: &Scene, dir: &str, name: &str, port: u16) -> (i32, String, Value) 
 
 /// A `.crate` of `name` `version` with the manifest `manifest` and the fixture files of `dir`.
 fn crate_with_manifest(name: &str, version: &str, manifest: &str, dir: &str, port: u16) -> Vec<u8> {
-    let mut b = tar::Builder::new(GzEncoder::new(Vec::new(), flate2::Compression::fast()));
     let files = fixture_files(dir, port);
-    let all = std::iter::once(("Cargo.toml".to_owned(), manifest.as_bytes().to_vec())).chain(files);
-    for (path, data) in all {
-        let mut h = tar::Header::new_gnu();
-        h.set_path(format!("{name}-{version}/{path}")).unwrap();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append(&h, data.as_slice()).unwrap();
-    }
-    b.into_inner().unwrap().finish().unwrap()
+    let all: Vec<(&str, &[u8])> = std::iter::once(("Cargo.toml", manifest.as_bytes()))
+        .chain(files.iter().map(|(p, d)| (p.as_str(), d.as_slice())))
+        .collect();
+    tarball(name, version, &all)
 }
 
 /// Vets `name` from `registry` (phases `build,load`): exit code, stderr, report.
 fn vet_from(scene: &Scene, registry: &Registry, name: &str) -> (i32, String, Value) {
     std::fs::create_dir_all(scene.path("cargo-home")).unwrap();
     let report_dir = scene.path("report");
-    let out = Command::new(bin())
-        .args([
-            "vet",
-            name,
-            "--registry",
-            "fixtures",
-            "--phases",
-            "build,load",
-        ])
-        .arg("--cache-dir")
-        .arg(scene.path("cache"))
-        .arg("--report-dir")
-        .arg(&report_dir)
-        .env("CI", "true")
-        .env("CARGO_HOME", scene.path("cargo-home"))
-        .env("CARGO_REGISTRIES_FIXTURES_INDEX", registry.index_url())
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET_DIR")
-        .current_dir(scene.dir.path())
-        .output()
-        .expect("cargo-airlock runs");
-    let report = std::fs::read_to_string(report_dir.join("report.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        report,
-    )
+    let mut cmd = fixture_command(scene, registry, bin());
+    cmd.args([
+        "vet",
+        name,
+        "--registry",
+        "fixtures",
+        "--phases",
+        "build,load",
+    ])
+    .arg("--cache-dir")
+    .arg(scene.path("cache"))
+    .arg("--report-dir")
+    .arg(&report_dir);
+    let run = run_vet(cmd, report_dir);
+    (run.code, run.stderr, run.report)
 }
 
 /// The report entry of crate `name`.

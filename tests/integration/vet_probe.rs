@@ -16,8 +16,9 @@ use flate2::read::GzDecoder;
 use serde_json::Value;
 
 use crate::build::build_test_runs;
-use crate::registry_server::{index_path, sha256, Registry, Route};
+use crate::registry_server::{index_path, sha256, tarball, Registry, Route};
 use crate::support::{bin, Scene};
+use crate::vet::{fixture_command, run_vet};
 
 /// A registry of fixture crates, a cargo home that builds offline, and a listener nothing in a
 /// sandbox may reach.
@@ -81,10 +82,13 @@ impl Fixture {
         let lib = std::fs::read_to_string(dir.join("src/lib.rs"))
             .unwrap()
             .replace("@PORT@", &self.port().to_string());
-        let krate = tar_gz(
+        let krate = tarball(
             name,
             version,
-            &[("Cargo.toml", &manifest), ("src/lib.rs", &lib)],
+            &[
+                ("Cargo.toml", manifest.as_bytes()),
+                ("src/lib.rs", lib.as_bytes()),
+            ],
         );
         let dep_json: Vec<String> = deps
             .iter()
@@ -110,34 +114,23 @@ impl Fixture {
     /// `cargo airlock vet ARGS --registry fixtures --time 20s` with this test's cargo home.
     fn vet(&self, args: &[&str]) -> Vet {
         let report_dir = self.scene.path("report");
-        let out = Command::new(bin())
-            .arg("vet")
+        let mut cmd = fixture_command(&self.scene, &self.registry, bin());
+        cmd.arg("vet")
             .args(args)
             .args(["--registry", "fixtures", "--time", "20s"])
             .arg("--report-dir")
             .arg(&report_dir)
             .arg("--cache-dir")
-            .arg(self.scene.path("cache"))
-            .env("CI", "true")
-            .env("CARGO_HOME", self.scene.path("cargo-home"))
-            .env("CARGO_REGISTRIES_FIXTURES_INDEX", self.registry.index_url())
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_BUILD_TARGET_DIR")
-            .current_dir(self.scene.dir.path())
-            .output()
-            .expect("cargo-airlock runs");
-        let report = std::fs::read_to_string(report_dir.join("report.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or(Value::Null);
+            .arg(self.scene.path("cache"));
+        let run = run_vet(cmd, report_dir);
         assert!(
             self.listener.accept().is_err(),
             "a probe reached the test's listener"
         );
         Vet {
-            code: out.status.code().unwrap_or(-1),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            report,
+            code: run.code,
+            stderr: run.stderr,
+            report: run.report,
         }
     }
 }
@@ -198,23 +191,6 @@ impl Vet {
             "no probe reason naming {entry}: {reasons:#?}"
         );
     }
-}
-
-/// A `.crate` of `files` under `NAME-VERSION/`.
-fn tar_gz(name: &str, version: &str, files: &[(&str, &str)]) -> Vec<u8> {
-    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::fast(),
-    ));
-    for (path, data) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_path(format!("{name}-{version}/{path}")).unwrap();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append(&h, data.as_bytes()).unwrap();
-    }
-    b.into_inner().unwrap().finish().unwrap()
 }
 
 /// This machine's cargo home (where the `arbitrary` package is cached).

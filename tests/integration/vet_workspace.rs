@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::registry_server::{index_path, sha256, Route, DAY};
 use crate::support::bin;
-use crate::vet::{Fixture, Vet};
+use crate::vet::{fixture_command, read_json, run_vet, Fixture, Vet};
 
 /// Shard 1 of 2 by `fuzz --shard`'s hash of `name@version`.
 const IN_SHARD_1: &str = "alpha-fmt";
@@ -49,41 +49,20 @@ fn set_deps(f: &Fixture, deps: &[&str]) {
 
 /// A command with the fixture's environment (cargo home, registry, CI) in the scene.
 fn command(f: &Fixture, program: impl AsRef<std::ffi::OsStr>) -> Command {
-    let mut cmd = Command::new(program);
-    cmd.env("CI", "true")
-        .env("CARGO_HOME", f.scene.path("cargo-home"))
-        .env("CARGO_REGISTRIES_FIXTURES_INDEX", f.registry.index_url())
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET_DIR")
-        .current_dir(f.scene.dir.path());
-    cmd
+    fixture_command(&f.scene, &f.registry, program)
 }
 
 /// `cargo airlock vet --manifest-path ws ARGS --cache-dir C --report-dir R`.
 fn vet_ws(f: &Fixture, report: &str, args: &[&str]) -> Vet {
     let report_dir = f.scene.path(report);
-    let out = command(f, bin())
-        .args(["vet", "--manifest-path", "ws"])
+    let mut cmd = command(f, bin());
+    cmd.args(["vet", "--manifest-path", "ws"])
         .args(args)
         .arg("--cache-dir")
         .arg(f.cache())
         .arg("--report-dir")
-        .arg(&report_dir)
-        .output()
-        .expect("cargo-airlock runs");
-    Vet {
-        code: out.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        report: read_json(&report_dir.join("report.json")),
-        report_dir,
-    }
-}
-
-fn read_json(path: &Path) -> Value {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or(Value::Null)
+        .arg(&report_dir);
+    run_vet(cmd, report_dir)
 }
 
 /// `name: cached` of every crate of the verdict.

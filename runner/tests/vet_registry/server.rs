@@ -181,19 +181,26 @@ pub(crate) fn sha256(data: &[u8]) -> String {
         .collect()
 }
 
-/// A `.crate`: `NAME-VERSION/Cargo.toml` plus `files`, tar.gz.
+/// A `.crate`: `NAME-VERSION/Cargo.toml` (a plain manifest) plus `files`, tar.gz.
 pub(crate) fn crate_file(name: &str, version: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut b = tar::Builder::new(GzEncoder::new(Vec::new(), flate2::Compression::fast()));
     let manifest =
         format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n");
-    let all = std::iter::once(("Cargo.toml", manifest.as_bytes())).chain(files.iter().copied());
-    for (path, data) in all {
+    let mut all = vec![("Cargo.toml", manifest.as_bytes())];
+    all.extend_from_slice(files);
+    tarball(name, version, &all)
+}
+
+/// A tar.gz of `files` (paths relative to the package) under `NAME-VERSION/`, as a `.crate`
+/// holds them; the caller supplies the manifest.
+pub(crate) fn tarball(name: &str, version: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    for (path, data) in files {
         let mut h = tar::Header::new_gnu();
         h.set_path(format!("{name}-{version}/{path}")).unwrap();
         h.set_size(data.len() as u64);
         h.set_mode(0o644);
         h.set_cksum();
-        b.append(&h, data).unwrap();
+        b.append(&h, *data).unwrap();
     }
     b.into_inner().unwrap().finish().unwrap()
 }
