@@ -262,13 +262,14 @@ airtest!(
             return;
         }
         let f = Fixture::new(scene);
-        for name in ["key-sync", "host-check", "tick-progress"] {
+        for name in ["key-sync", "host-check", "tick-progress", "lazy-scan"] {
             f.publish(name, "0.3.0");
         }
         let run = f.vet(&[
             "key-sync",
             "host-check",
             "tick-progress",
+            "lazy-scan",
             "--phases",
             "probe",
         ]);
@@ -287,6 +288,18 @@ airtest!(
                 .is_empty(),
             "the constructor itself is innocent"
         );
+        // What is lazy runs when the probe drives what the call returned. (The verdict gives
+        // one reason per crate and kind of attempt; each entry's events name it.)
+        assert_eq!(run.verdict_of("lazy-scan"), "suspicious", "{}", run.stderr);
+        for entry in ["scan", "watch", "refresh"] {
+            let entry = format!("lazy_scan::{entry}");
+            let events = run.probe_events("lazy-scan", &entry);
+            assert!(
+                events.iter().any(|e| e.to_string().contains(&port)),
+                "no denied connect of {entry}: {events:#?}\n{}",
+                run.stderr
+            );
+        }
         assert!(run.stderr.contains("entr"), "{}", run.stderr);
     }
 );

@@ -341,6 +341,8 @@ fn entry_fn(src: &mut String, i: usize, e: &PlannedEntry) {
         }
     };
     stmts.push(call);
+    // An iterator's or a future's code runs only when it is driven.
+    stmts.push("drive!(returned);".to_owned());
     let param = if last_field.is_some() {
         "data"
     } else {
@@ -354,18 +356,20 @@ fn entry_fn(src: &mut String, i: usize, e: &PlannedEntry) {
     src.push_str("    Ok(())\n}\n");
 }
 
-/// `let _ = callee(args);` as rustfmt lays it out at the entry function's indent: on one line
-/// when it fits, else the call on the next line when that fits, else one argument per line.
+/// `let returned = callee(args);` as rustfmt lays it out at the entry function's indent: on
+/// one line when it fits, else the call on the next line when that fits, else one argument per
+/// line. ([`entry_fn`] then drives what it returned.)
 fn call_stmt(callee: &str, args: &[String]) -> String {
+    const LET: &str = "let returned =";
     let rhs = format!("{callee}({});", args.join(", "));
     let width = super::target::MAX_WIDTH;
-    if rhs.len() + "    let _ = ".len() <= width || args.is_empty() {
-        return format!("let _ = {rhs}");
+    if rhs.len() + "    ".len() + LET.len() + 1 <= width || args.is_empty() {
+        return format!("{LET} {rhs}");
     }
     if rhs.len() + 8 <= width {
-        return format!("let _ =\n    {rhs}");
+        return format!("{LET}\n    {rhs}");
     }
-    let mut out = format!("let _ = {callee}(\n");
+    let mut out = format!("{LET} {callee}(\n");
     for a in args {
         let _ = writeln!(out, "    {a},");
     }

@@ -308,9 +308,6 @@ fn check(model: &CrateModel, node: &FnNode) -> Result<Vec<ProbeSlot>, String> {
     if sig.unsafety.is_some() {
         return Err("unsafe: calling it is the caller's contract".into());
     }
-    if sig.asyncness.is_some() {
-        return Err("async: a probe does not run futures".into());
-    }
     if sig.variadic.is_some() {
         return Err("variadic".into());
     }
