@@ -363,7 +363,7 @@ fn call_stmt(callee: &str, args: &[String]) -> String {
     const LET: &str = "let returned =";
     let rhs = format!("{callee}({});", args.join(", "));
     let width = super::target::MAX_WIDTH;
-    if rhs.len() + "    ".len() + LET.len() + 1 <= width || args.is_empty() {
+    if format!("    {LET} {rhs}").len() <= width || args.is_empty() {
         return format!("{LET} {rhs}");
     }
     if rhs.len() + 8 <= width {
