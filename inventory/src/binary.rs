@@ -7,8 +7,8 @@
 pub(crate) enum BinaryKind {
     /// An ELF executable or shared library.
     Elf,
-    /// A relocatable object file (ELF `ET_REL`, Mach-O `MH_OBJECT`): code that only runs once
-    /// something links it.
+    /// A relocatable object file (ELF `ET_REL`, Mach-O `MH_OBJECT`, a WebAssembly object with
+    /// a `linking` section): code that only runs once something links it.
     Object,
     /// A Windows PE executable or DLL.
     Pe,
@@ -63,7 +63,9 @@ impl BinaryKind {
     pub(crate) fn describe(self) -> &'static str {
         match self {
             BinaryKind::Elf => "an ELF executable or library (magic 7f 45 4c 46)",
-            BinaryKind::Object => "a relocatable object file (ELF or Mach-O object code)",
+            BinaryKind::Object => {
+                "a relocatable object file (ELF, Mach-O or WebAssembly object code)"
+            }
             BinaryKind::Pe => "a Windows PE executable or DLL (MZ header with a PE signature)",
             BinaryKind::MachO => "a Mach-O executable or library",
             BinaryKind::Coff => {
@@ -144,7 +146,11 @@ pub(crate) fn classify(head: &[u8], ext: &str) -> Option<BinaryKind> {
         });
     }
     if head.starts_with(b"\0asm") {
-        return Some(BinaryKind::Wasm);
+        return Some(if wasm_linking_section(head) {
+            BinaryKind::Object
+        } else {
+            BinaryKind::Wasm
+        });
     }
     if head.starts_with(b"!<arch>\n") {
         return Some(BinaryKind::StaticLibrary);
@@ -184,6 +190,47 @@ pub(crate) fn classify(head: &[u8], ext: &str) -> Option<BinaryKind> {
     } else {
         BinaryKind::Data
     })
+}
+
+/// Whether a WebAssembly module has a custom section named `linking`, which only relocatable
+/// object files carry (what `clang --target=wasm32 -c` emits, such as `psm`'s prebuilt
+/// `wasm32.o`): only the sections within `head` are read, so a section beyond it leaves the
+/// file a module.
+fn wasm_linking_section(head: &[u8]) -> bool {
+    /// An unsigned LEB128 number at `*at` (at most 5 bytes), advancing `*at` past it.
+    fn leb(head: &[u8], at: &mut usize) -> Option<usize> {
+        let mut value = 0usize;
+        for shift in (0..35).step_by(7) {
+            let byte = *head.get(*at)?;
+            *at += 1;
+            value |= usize::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+    let mut at = 8; // magic and version
+    while at < head.len() {
+        let id = head[at];
+        at += 1;
+        let Some(size) = leb(head, &mut at) else {
+            return false;
+        };
+        let Some(end) = at.checked_add(size).filter(|&e| e <= head.len()) else {
+            return false;
+        };
+        if id == 0 {
+            let mut name_at = at;
+            if let Some(len) = leb(head, &mut name_at) {
+                if head.get(name_at..name_at + len) == Some(b"linking".as_slice()) {
+                    return true;
+                }
+            }
+        }
+        at = end;
+    }
+    false
 }
 
 fn pe_signature(head: &[u8]) -> bool {
@@ -303,6 +350,26 @@ fn coff_only_import_sections(obj: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_webassembly_object_file_is_object_code_and_a_module_is_runnable() {
+        // Header, a type section (one `() -> ()`), then a custom section `linking` (version 2).
+        let mut object = b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0".to_vec();
+        object.extend_from_slice(b"\0\x09\x07linking\x02");
+        assert_eq!(classify(&object, "o"), Some(BinaryKind::Object));
+        // Another custom section's name, or none: a module.
+        let named = b"\0asm\x01\0\0\0\0\x05\x04name".to_vec();
+        assert_eq!(classify(&named, "wasm"), Some(BinaryKind::Wasm));
+        assert_eq!(
+            classify(b"\0asm\x01\0\0\0\x01\x04\x01\x60\0\0", "wasm"),
+            Some(BinaryKind::Wasm)
+        );
+        // A section that claims more bytes than there are ends the walk.
+        assert_eq!(
+            classify(b"\0asm\x01\0\0\0\0\xff\x7f\x07linking", "o"),
+            Some(BinaryKind::Wasm)
+        );
+    }
 
     #[test]
     fn magic_numbers() {

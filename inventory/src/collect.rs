@@ -22,9 +22,24 @@ pub(crate) struct Collector {
     seen: HashSet<(SignalCode, String, usize, String)>,
     info_per_code: BTreeMap<SignalCode, usize>,
     pub(crate) files: FileCounts,
+    /// The first place where the package's own code (not its build script, tests, examples or
+    /// benches) reaches the network or starts a program: `net at src/x.c:12`.
+    runtime_reach: Option<String>,
+    /// The file being scanned is code the package's users never run (its build script, a
+    /// test, an example, a bench): its uses do not count as [`Collector::runtime_reach`].
+    outside_runtime: bool,
 }
 
 impl Collector {
+    /// A collector for one file: `outside_runtime` when it is code the package's users never
+    /// run (its build script, tests, examples, benches).
+    pub(crate) fn for_file(outside_runtime: bool) -> Collector {
+        Collector {
+            outside_runtime,
+            ..Collector::default()
+        }
+    }
+
     /// Records one use of `kind` at `path:line`.
     pub(crate) fn capability(
         &mut self,
@@ -33,6 +48,12 @@ impl Collector {
         line: usize,
         text: impl Into<String>,
     ) {
+        if matches!(kind, CapabilityKind::Net | CapabilityKind::Process)
+            && self.runtime_reach.is_none()
+            && !self.outside_runtime
+        {
+            self.runtime_reach = Some(format!("{} at {path}:{line}", kind.as_str()));
+        }
         let cap = self.capabilities.entry(kind).or_default();
         cap.count += 1;
         if cap.places.len() < MAX_PLACES_PER_CAPABILITY {
@@ -108,6 +129,9 @@ impl Collector {
         for s in other.signals {
             self.signal(s);
         }
+        if self.runtime_reach.is_none() {
+            self.runtime_reach = other.runtime_reach;
+        }
         let (a, b) = (&mut self.files, other.files);
         a.rust += b.rust;
         a.rust_unparsed += b.rust_unparsed;
@@ -118,7 +142,28 @@ impl Collector {
     }
 
     /// The finished inventory, signals ordered by level (highest first), then path and line.
+    /// A constructor of native code stays `warn` only when the package's own code also reaches
+    /// the network or starts a program (see `native`), else it is `info`.
     pub(crate) fn finish(mut self, name: &str, version: &str) -> CrateInventory {
+        for s in &mut self.signals {
+            if s.code != SignalCode::StaticConstructor
+                || !s.reason.starts_with(crate::native::NATIVE_CONSTRUCTOR)
+            {
+                continue;
+            }
+            match &self.runtime_reach {
+                Some(reach) => s.reason.push_str(&format!(
+                    "; the package's code also reaches the network or starts programs ({reach})"
+                )),
+                None => {
+                    s.level = Level::Info;
+                    s.reason.push_str(
+                        "; nothing else in the package's own code opens a socket or starts a \
+                         program (vet's load phase runs constructors and watches them)",
+                    );
+                }
+            }
+        }
         self.signals.sort_by(|a, b| {
             b.level
                 .cmp(&a.level)

@@ -116,7 +116,12 @@ fn scan_files(root: &Path, files: &[files::File]) -> Vec<collect::Collector> {
         let Some(file) = files.get(i) else {
             break;
         };
-        let mut out = collect::Collector::default();
+        // A build script's or a test's uses are not what the package's users run (C projects
+        // keep their tests in a `test/` directory anywhere: jemalloc's `jemalloc/test/`).
+        let native_test =
+            file.kind == files::Kind::Native && file.rel.split('/').any(|c| c == "test");
+        let mut out =
+            collect::Collector::for_file(file.test || native_test || file.rel == "build.rs");
         scan_file(root, file, &mut out);
         *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(out);
     };

@@ -1,11 +1,18 @@
 //! Text scan of what is not parsed as Rust: C, C++ and assembly sources, scripts, and `.rs`
-//! files syn could not parse. Looks for static constructors, download cradles, and runs the
-//! string analysis over quoted strings (and over whole lines of scripts).
+//! files syn could not parse. Looks for static constructors, calls of C that reach the network
+//! or start programs (the `net` and `process` capabilities of native code), download cradles,
+//! and runs the string analysis over quoted strings (and over whole lines of scripts).
+//!
+//! A constructor in shipped native code is a `warn` signal when the package's own code (Rust
+//! or native, outside its build script and tests) also opens sockets or starts programs, and
+//! `info` otherwise ([`crate::collect::Collector::finish`] decides, once the whole package is
+//! read): allocators and runtimes (jemalloc's `.CRT$XCU` initializer) declare constructors
+//! that do neither, and vet's `load` phase runs every constructor and watches what it does.
 
 use crate::code::SignalCode;
 use crate::collect::Collector;
 use crate::files::{File, Kind};
-use crate::model::{Level, Signal};
+use crate::model::{CapabilityKind, Level, Signal};
 use crate::text::{self, StrContext};
 
 /// Bytes of a text file scanned; the rest is reported as not scanned.
@@ -72,8 +79,12 @@ pub(crate) fn scan_text(file: &File, text: &str, out: &mut Collector) {
                     path: file.rel.clone(),
                     line: n,
                     text: text::shorten(line.trim()),
-                    reason: format!("shipped native code declares {what}: it runs when the library is loaded, before main"),
+                    reason: format!("{NATIVE_CONSTRUCTOR} {what}: it runs when the library is loaded, before main"),
                 });
+            }
+            if let Some((kind, call)) = reaching_call(line) {
+                out.capability(kind, &file.rel, n, line.trim());
+                out.detail(kind, call);
             }
         }
         if script {
@@ -106,6 +117,82 @@ pub(crate) fn scan_text(file: &File, text: &str, out: &mut Collector) {
             }
         }
     }
+}
+
+/// How a constructor signal of native code begins (what [`crate::collect::Collector::finish`]
+/// calibrates).
+pub(crate) const NATIVE_CONSTRUCTOR: &str = "shipped native code declares";
+
+/// C functions that reach the network, and those that start programs or load code.
+const NET_CALLS: &[&str] = &[
+    "socket",
+    "connect",
+    "getaddrinfo",
+    "gethostbyname",
+    "WSAStartup",
+    "InternetOpenA",
+    "InternetOpenW",
+    "URLDownloadToFileA",
+    "URLDownloadToFileW",
+    "curl_easy_perform",
+];
+const PROCESS_CALLS: &[&str] = &[
+    "execve",
+    "execv",
+    "execvp",
+    "execvpe",
+    "execl",
+    "execlp",
+    "execle",
+    "system",
+    "popen",
+    "fork",
+    "vfork",
+    "posix_spawn",
+    "posix_spawnp",
+    "dlopen",
+    "LoadLibraryA",
+    "LoadLibraryW",
+    "LoadLibraryExA",
+    "LoadLibraryExW",
+    "CreateProcessA",
+    "CreateProcessW",
+    "WinExec",
+    "ShellExecuteA",
+    "ShellExecuteW",
+    "ShellExecuteExA",
+    "ShellExecuteExW",
+];
+
+/// The first call on a line of C/C++ that reaches the network or starts a program (an
+/// identifier of [`NET_CALLS`] or [`PROCESS_CALLS`] followed by `(`), outside comments.
+fn reaching_call(line: &str) -> Option<(CapabilityKind, &'static str)> {
+    let t = line.trim_start();
+    if t.starts_with("//") || t.starts_with("/*") || t.starts_with('*') || t.starts_with('#') {
+        return None;
+    }
+    let bytes = line.as_bytes();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let lists = [
+        (CapabilityKind::Net, NET_CALLS),
+        (CapabilityKind::Process, PROCESS_CALLS),
+    ];
+    for (kind, calls) in lists {
+        for call in calls {
+            let mut from = 0;
+            while let Some(at) = line[from..].find(call).map(|i| i + from) {
+                let end = at + call.len();
+                from = end;
+                if at > 0 && ident(bytes[at - 1]) || end < bytes.len() && ident(bytes[end]) {
+                    continue;
+                }
+                if line[end..].trim_start().starts_with('(') {
+                    return Some((kind, call));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// What constructor a line of C/C++/assembly declares, if any.

@@ -183,6 +183,46 @@ fn c_constructor_in_shipped_source() {
 }
 
 #[test]
+fn a_c_constructor_is_info_when_nothing_in_the_package_reaches_out() {
+    // An allocator's initializer (jemalloc's shape): no socket, no program, no loaded library.
+    let c = b"#pragma section(\".CRT$XCU\", read)\nstatic void init(void) { arena_boot(); }\n/* called before fork() */\n";
+    let build = b"fn main() { std::process::Command::new(\"make\").status().unwrap(); }\n";
+    // Its build script and its C tests start programs; users never run those.
+    let fork = b"int main(void) { if (fork() == 0) { return 0; } return 1; }\n";
+    let inv = scan(&[
+        ("src/lib.rs", b""),
+        ("build.rs", build),
+        ("jemalloc/src/init.c", c),
+        ("jemalloc/test/unit/fork.c", fork),
+    ]);
+    let ctor = expect(&inv, SignalCode::StaticConstructor, Level::Info);
+    assert!(ctor.reason.contains("vet's load phase"), "{ctor:#?}");
+    assert!(!inv.capabilities.contains_key(&CapabilityKind::Net));
+
+    // The same constructor in a package whose C code connects somewhere stays a warning, and
+    // the call is a `net` capability of the package.
+    let net = b"int beacon(void) { int fd = socket(2, 1, 0); return connect (fd, 0, 0); }\n";
+    let inv = scan(&[
+        ("src/lib.rs", b""),
+        ("jemalloc/src/init.c", c),
+        ("jemalloc/src/net.c", net),
+    ]);
+    let ctor = expect(&inv, SignalCode::StaticConstructor, Level::Warn);
+    assert!(
+        ctor.reason.contains("net at jemalloc/src/net.c:1"),
+        "{ctor:#?}"
+    );
+    let cap = &inv.capabilities[&CapabilityKind::Net];
+    assert_eq!(cap.places[0].path, "jemalloc/src/net.c");
+    assert!(cap.details.contains(&"socket".to_owned()), "{cap:#?}");
+
+    // Rust code that reaches the network counts too (a constructor can call into it).
+    let lib = b"pub fn send() { let _ = std::net::TcpStream::connect(\"127.0.0.1:9\"); }\n";
+    let inv = scan(&[("src/lib.rs", lib), ("jemalloc/src/init.c", c)]);
+    expect(&inv, SignalCode::StaticConstructor, Level::Warn);
+}
+
+#[test]
 fn init_array_link_section_and_ctor_attribute() {
     let lib = r#"
 extern "C" fn boot() {}
