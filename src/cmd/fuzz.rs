@@ -158,9 +158,9 @@ pub(crate) fn run(args: FuzzArgs) -> anyhow::Result<Outcome> {
         rss_limit_mb: args.limits.rss_limit_mb,
         allow_degraded: args.allow_degraded,
         airlock_bin: airlock_bin()?,
-        progress,
     };
-    let campaign = fuzz::run_campaign(&options).context("the fuzz campaign could not run")?;
+    let campaign =
+        fuzz::run_campaign(&options, &progress).context("the fuzz campaign could not run")?;
     let section = campaign.section;
     let mut report = Report::for_fuzz(section.clone(), environment(&section, args.allow_degraded));
     let suspicious = campaign.verdicts.suspicious();

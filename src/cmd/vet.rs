@@ -195,12 +195,18 @@ pub(crate) fn run(args: VetArgs) -> anyhow::Result<Outcome> {
             {
                 bar.set_message(format!("{now} (running: {})", running.join(", ")))
             }
+            (Display::Bar(bar), VetProgress::Step(line)) => {
+                bar.set_message(format!("{now} ({})", line.trim_start_matches("fuzz: ")))
+            }
             (Display::Bar(bar), VetProgress::Cached { krate, verdict }) => bar.println(format!(
                 "airlock: {krate}: {} (cached verdict)",
                 verdict.as_str()
             )),
             (Display::Bar(_), _) => {}
-            (Display::Lines, VetProgress::Started { .. } | VetProgress::Build(_)) => {}
+            (
+                Display::Lines,
+                VetProgress::Started { .. } | VetProgress::Build(_) | VetProgress::Step(_),
+            ) => {}
             (
                 Display::Lines,
                 VetProgress::Finished {

@@ -184,9 +184,11 @@ pub struct Campaign {
     pub failure: Option<String>,
 }
 
-/// Runs the campaign described by `opts`.
-pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
-    let say = opts.progress;
+/// Runs the campaign described by `opts`, telling `say` one line per step (progress).
+pub fn run_campaign(
+    opts: &CampaignOptions,
+    say: &(dyn Fn(&str) + Sync),
+) -> Result<Campaign, FuzzError> {
     let project = FuzzProject::open(&opts.dir)?;
     let selected = project.select(&opts.targets, opts.shard)?;
     let build = FuzzBuild::prepare(Vetting {

@@ -212,7 +212,7 @@ impl FuzzBuild {
         project: &FuzzProject,
         targets: &[&str],
         log_dir: &Path,
-        say: fn(&str),
+        say: &(dyn Fn(&str) + Sync),
     ) -> Result<BuildOutcome, FuzzError> {
         fs::create_dir_all(log_dir).map_err(|source| FuzzError::Write {
             path: log_dir.to_owned(),

@@ -159,6 +159,4 @@ pub struct CampaignOptions {
     /// The cargo-airlock binary: the instrumented build runs its build scripts and proc-macro
     /// expansions in the sandbox through it, as `cargo airlock build` does.
     pub airlock_bin: PathBuf,
-    /// Called with one line per step (progress).
-    pub progress: fn(&str),
 }

@@ -151,7 +151,7 @@ pub fn reproduce(
         .ok_or_else(|| FuzzError::UnknownTarget(vec![target.to_owned()]))?;
     let allow_degraded = vetting.allow_degraded;
     let build = FuzzBuild::prepare(vetting)?;
-    let built = build.build(&project, &[target], scratch, say)?;
+    let built = build.build(&project, &[target], scratch, &say)?;
     if let Some((_, err)) = built.failed.first() {
         return Err(FuzzError::BuildFailed(err.clone()));
     }

@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::pipeline::Pipeline;
+use super::pipeline::{Pipeline, VetProgress};
 use super::registry::UnpackedCrate;
 use super::verdict;
 use crate::error_chain::error_chain;
@@ -43,9 +43,6 @@ pub(crate) fn fuzz_time(time: Duration, crates: usize) -> Duration {
     let share = time * FUZZ_SHARE_PERCENT / 100;
     (share / u32::try_from(crates.max(1)).unwrap_or(u32::MAX)).max(MIN_FUZZ_TIME)
 }
-
-/// Progress lines of the campaign are not shown: the phase's own line says what it found.
-fn quiet(_: &str) {}
 
 impl Pipeline<'_> {
     /// `gen` on a copy of the crate, then a campaign on its targets; the events, findings and
@@ -96,7 +93,7 @@ impl Pipeline<'_> {
             .map_err(|e| format!("cannot create {}: {e}", report_dir.display()))?;
         let report_dir = std::fs::canonicalize(&report_dir).unwrap_or(report_dir);
         let time = fuzz_time(opts.time, self.crates.len());
-        let campaign = fuzz::run_campaign(&CampaignOptions {
+        let campaign_opts = CampaignOptions {
             dir: project,
             time,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -108,7 +105,10 @@ impl Pipeline<'_> {
             rss_limit_mb: RSS_LIMIT_MB,
             allow_degraded: opts.allow_degraded,
             airlock_bin: opts.airlock_bin.clone(),
-            progress: quiet,
+        };
+        let progress = self.progress;
+        let campaign = fuzz::run_campaign(&campaign_opts, &|line: &str| {
+            progress(VetProgress::Step(line.to_owned()))
         })
         .map_err(|e| error_chain(&e))?;
         if let Some(failure) = &campaign.failure {

@@ -82,6 +82,9 @@ pub enum VetProgress {
     },
     /// Progress of the sandboxed build.
     Build(build::Progress),
+    /// A step inside a phase's work (the fuzz campaign's build, rounds and targets), for a
+    /// terminal's status line; a log keeps to one line per phase.
+    Step(String),
     /// A package's verdict was taken from the verdict cache (`vet --manifest-path`).
     Cached {
         /// The crate (`name version`).
