@@ -246,6 +246,14 @@ fn context(
             set,
             home_inside: plan.home.inside.clone(),
         }),
+        homes: std::iter::once(plan.home.inside.clone())
+            .chain(
+                plan.home
+                    .real
+                    .clone()
+                    .filter(|real| *real != plan.home.inside),
+            )
+            .collect(),
         protect: view.protect,
         grants: view.grants,
         write_regions: view.write_regions,

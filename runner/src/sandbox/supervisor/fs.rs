@@ -24,6 +24,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::inside::{absolute, beneath, fd_target_from_path, is_fd_path, normalize, path_of};
+use super::persist::{persistence_of, Attempt};
 use super::{Answer, Call, Handler};
 use crate::events::{Decision, Event, Kind};
 use crate::sandbox::procmem::{read_cstring, read_mem, read_u64};
@@ -140,6 +141,20 @@ impl Handler {
             // without a controlling terminal, and keep bash's startup out of the findings.
             return Answer::Deny(libc::ENXIO);
         }
+        if write_intent && persistence_of(&path, &self.ctx.homes).is_some() {
+            let resolved = self.write_target(call, &path, flags & libc::O_NOFOLLOW == 0);
+            let attempt = Attempt {
+                action: self.write_action(call, &path, flags),
+                named: &raw,
+                path: &path,
+                resolved: resolved.as_deref(),
+                other: None,
+            };
+            match self.persistence(call, &attempt) {
+                Some(Answer::Continue) | None => {}
+                Some(refused) => return refused,
+            }
+        }
         if self.is_protected(&path) {
             // Invisible or masked anyway; recorded when there is something real to protect.
             if exists_on_host(&path) {
@@ -165,11 +180,7 @@ impl Handler {
                 return Answer::Continue;
             }
             if !self.writable(&path) {
-                let action = if flags & libc::O_CREAT != 0 && !self.exists_inside(call, &path) {
-                    "create"
-                } else {
-                    "write"
-                };
+                let action = self.write_action(call, &path, flags);
                 self.record(
                     call,
                     Event::new(Kind::Fs, action, Decision::Denied)
@@ -178,12 +189,15 @@ impl Handler {
                 return Answer::Deny(libc::EACCES);
             }
             if let Some(target) = self.symlink_escape(call, &path, flags & libc::O_NOFOLLOW == 0) {
-                self.record(
-                    call,
-                    Event::new(Kind::Fs, "write", Decision::Denied)
-                        .with("path", path.to_string_lossy())
-                        .with("via_symlink", target.to_string_lossy()),
-                );
+                let mut event = Event::new(Kind::Fs, "write", Decision::Denied)
+                    .with("path", path.to_string_lossy())
+                    .with("via_symlink", target.to_string_lossy());
+                if let Some(what) = persistence_of(&target, &self.ctx.homes) {
+                    event = event
+                        .with("reason", "persistence")
+                        .with("persistence", what);
+                }
+                self.record(call, event);
                 return Answer::Deny(libc::EACCES);
             }
             self.produced_write(call, &path);
@@ -206,6 +220,22 @@ impl Handler {
         // The file the link would name, as resolved inside (a symlinked directory on the way
         // followed): what the new name would have made writable.
         let target = self.write_target(call, &old, false).unwrap_or(old);
+        if persistence_of(&new, &self.ctx.homes).is_some() {
+            let named = read_cstring(call.pid, new_ptr).unwrap_or_default();
+            let attempt = Attempt {
+                action: "link",
+                named: &named,
+                path: &new,
+                resolved: None,
+                other: Some(("target", &target)),
+            };
+            if let Some(refused) = self
+                .persistence(call, &attempt)
+                .filter(|a| *a != Answer::Continue)
+            {
+                return refused;
+            }
+        }
         if self.writable(&target) && self.writable(&new) {
             return Answer::Continue; // Landlock's refer right governs links within write dirs
         }
@@ -216,6 +246,15 @@ impl Handler {
                 .with("target", target.to_string_lossy()),
         );
         Answer::Deny(libc::EXDEV)
+    }
+
+    /// `create` for an open that would make `path` (it does not exist inside yet), else `write`.
+    fn write_action(&self, call: &Call, path: &Path, flags: i32) -> &'static str {
+        if flags & libc::O_CREAT != 0 && !self.exists_inside(call, path) {
+            "create"
+        } else {
+            "write"
+        }
     }
 
     fn note_decoy_read(&self, call: &Call, decoy: &str, path: &Path) {
@@ -296,7 +335,7 @@ impl Handler {
     }
 
     /// Whether `path` lies beneath a protected path deeper than any grant containing it.
-    fn is_protected(&self, path: &Path) -> bool {
+    pub(super) fn is_protected(&self, path: &Path) -> bool {
         // Every path that matches contains `path`: the longest is the deepest.
         let deepest = |list: &[PathBuf]| {
             list.iter()

@@ -22,6 +22,9 @@
 //! - `signal.rs`: `kill`, `tkill`, `tgkill`, `rt_sigqueueinfo`, `rt_tgsigqueueinfo`.
 //! - `refuse.rs`: calls refused whatever else holds: new namespaces, terminal injection, the
 //!   syscalls the profile denies.
+//! - `persist.rs`: creates, writes, renames and links onto persistence paths (`~/.bashrc`,
+//!   `~/.ssh/authorized_keys`, autostart entries, crontabs, ...), called from `fs.rs` and
+//!   `produced.rs`.
 //! - `leak.rs`: decoy values in an exec's argv and environment (called from `exec.rs`).
 //! - `inside.rs`: looking into the sandbox from outside (its root directory, its PID namespace,
 //!   paths as a sandboxed process sees them).
@@ -31,6 +34,7 @@ mod fs;
 mod inside;
 mod leak;
 mod net;
+mod persist;
 mod policy;
 mod produced;
 mod reach;
@@ -79,6 +83,10 @@ pub(crate) struct Context {
     pub log: EventLog,
     /// The decoy home, if the run has one.
     pub decoys: Option<DecoyView>,
+    /// The run's homes (inside view): `HOME` inside (the decoy home), and the real home where
+    /// it is a different path (a grant shows it). Writes onto persistence paths beneath them
+    /// are recorded (`persist.rs`).
+    pub homes: Vec<PathBuf>,
     /// Protected paths (inside view): opens beneath them are refused and recorded.
     pub protect: Vec<PathBuf>,
     /// Every path the profile grants (inside view); a deeper grant beats a shallower protect.
@@ -163,6 +171,7 @@ impl Handler {
             &mut ctx.exec_dirs,
             &mut ctx.write_exec_dirs,
             &mut ctx.produced_dirs,
+            &mut ctx.homes,
         ] {
             list.iter_mut().for_each(|p| *p = normalize(p));
         }
