@@ -188,7 +188,10 @@ impl Handler {
                 );
                 return Answer::Deny(libc::EACCES);
             }
-            if let Some(target) = self.symlink_escape(call, &path, flags & libc::O_NOFOLLOW == 0) {
+            let follow = flags & libc::O_NOFOLLOW == 0;
+            let landing = self.write_target(call, &path, follow);
+            let escape = landing.clone().filter(|t| *t != path && !self.writable(t));
+            if let Some(target) = escape {
                 let mut event = Event::new(Kind::Fs, "write", Decision::Denied)
                     .with("path", path.to_string_lossy())
                     .with("via_symlink", target.to_string_lossy());
@@ -199,6 +202,11 @@ impl Handler {
                 }
                 self.record(call, event);
                 return Answer::Deny(libc::EACCES);
+            }
+            if let Some(refused) =
+                self.planted_link(call, &path, landing.as_deref().unwrap_or(&path))
+            {
+                return refused;
             }
             self.produced_write(call, &path);
         }
@@ -237,6 +245,7 @@ impl Handler {
             }
         }
         if self.writable(&target) && self.writable(&new) {
+            self.note_own_link(call, &target);
             return Answer::Continue; // Landlock's refer right governs links within write dirs
         }
         self.record(
@@ -350,13 +359,6 @@ impl Handler {
         }
     }
 
-    /// If a write to `path` (inside a write dir) would land outside every write dir through a
-    /// symlink (a directory on the way, or the file itself when `follow`), where it would land.
-    fn symlink_escape(&self, call: &Call, path: &Path, follow: bool) -> Option<PathBuf> {
-        let target = self.write_target(call, path, follow)?;
-        (target != path && !self.writable(&target)).then_some(target)
-    }
-
     /// Where a write to absolute `path` lands inside the sandbox: its directory resolved there
     /// (every symlink on the way followed, as the kernel will), then, when `follow`, its last
     /// component followed while it is a symlink (at most 8 hops; the kernel allows 40 but no
@@ -421,6 +423,10 @@ impl Handler {
                     self.note_decoy_read(call, &decoy.name, &path);
                 }
             }
+        }
+        if self.in_private_tmp(&path) {
+            self.note_masked_tmp(call, &path);
+            return Answer::Continue;
         }
         let granted = |p: &Path| self.ctx.grants.iter().any(|g| beneath(p, g));
         if granted(&path)
@@ -489,6 +495,9 @@ impl Handler {
                 return view.set.by_file(rel).is_none();
             }
         }
+        if self.in_private_tmp(path) {
+            return false; // a host file the private tmp hides is recorded by the general path
+        }
         let granted = |p: &Path| self.ctx.grants.iter().any(|g| beneath(p, g));
         // A directory reaching a grant through a host symlink (`/lib` on a merged-`/usr`
         // system, where every library the loader opens is named), as the general path
@@ -500,6 +509,57 @@ impl Handler {
                 .is_some_and(|dir| granted(&dir))
     }
 }
+
+impl Handler {
+    /// Whether `path` lies in one of [`PRIVATE_TMPS`] and beneath no grant bound there at its
+    /// own path (a granted directory under `/tmp` is shown as it is on the host).
+    fn in_private_tmp(&self, path: &Path) -> bool {
+        PRIVATE_TMPS.iter().map(Path::new).any(|tmp| {
+            path != tmp
+                && beneath(path, tmp)
+                && !self
+                    .ctx
+                    .grants
+                    .iter()
+                    .any(|g| g.as_os_str().len() > tmp.as_os_str().len() && beneath(path, g))
+        })
+    }
+
+    /// A read of `path` in a private temporary directory: when the run has no such file but
+    /// the host does, the private directory hid it, and the attempt is recorded (once per path
+    /// and run) with the path alone. The host file is only looked up, never opened.
+    fn note_masked_tmp(&self, call: &Call, path: &Path) {
+        if self.exists_inside(call, path) {
+            return; // the run's own file
+        }
+        let key = format!("masked:{}", path.display());
+        let fresh = self
+            .reads_seen
+            .lock()
+            .map(|seen| !seen.contains(&(key.clone(), 0)))
+            .unwrap_or(false);
+        if !fresh || !exists_on_host(path) || !call.still_pending() {
+            return;
+        }
+        if let Ok(mut seen) = self.reads_seen.lock() {
+            seen.insert((key, 0));
+        }
+        let tmp = PRIVATE_TMPS
+            .iter()
+            .find(|t| beneath(path, Path::new(t)))
+            .unwrap_or(&"/tmp");
+        self.record(
+            call,
+            Event::new(Kind::Fs, "read", Decision::Denied)
+                .with("path", path.to_string_lossy())
+                .with("reason", format!("masked by the private {tmp}")),
+        );
+    }
+}
+
+/// The run's private temporary directories, which hide the host's: a read there of a name the
+/// run does not have but the host does is recorded.
+const PRIVATE_TMPS: &[&str] = &["/tmp", "/dev/shm"];
 
 /// Whether `path` exists on the host (a protected path is recorded only if there is something
 /// real to protect).

@@ -25,6 +25,7 @@
 //! - `persist.rs`: creates, writes, renames and links onto persistence paths (`~/.bashrc`,
 //!   `~/.ssh/authorized_keys`, autostart entries, crontabs, ...), called from `fs.rs` and
 //!   `produced.rs`.
+//! - `links.rs`: writes through hard links planted before the run (called from `fs.rs`).
 //! - `leak.rs`: decoy values in an exec's argv and environment (called from `exec.rs`).
 //! - `inside.rs`: looking into the sandbox from outside (its root directory, its PID namespace,
 //!   paths as a sandboxed process sees them).
@@ -33,6 +34,7 @@ mod exec;
 mod fs;
 mod inside;
 mod leak;
+mod links;
 mod net;
 mod persist;
 mod policy;
@@ -157,6 +159,8 @@ pub(crate) struct Handler {
     pending_execs: Mutex<Vec<exec::ExecAttempt>>,
     /// The run's compiles and the programs they produced.
     produced: produced::Produced,
+    /// Files the run linked itself (`links.rs`).
+    own_links: links::OwnLinks,
 }
 
 impl Handler {
@@ -189,6 +193,7 @@ impl Handler {
             pretend_connected: Mutex::new(HashMap::new()),
             pending_execs: Mutex::new(Vec::new()),
             produced: produced::Produced::default(),
+            own_links: links::OwnLinks::default(),
         }
     }
 
