@@ -17,6 +17,14 @@
 //! Only a path outside every grant that exists on the host costs more: a `stat`, and its
 //! event, once per path and run. `bench/sandbox-overhead` measures the price (its "opens"
 //! workloads).
+//!
+//! The private `/tmp` and `/dev/shm` hide the host's: a read there takes the general path
+//! (one `fstatat` in the sandbox's root), and a name the run does not have but the host does
+//! is recorded (`masked by the private /tmp`), looked up on the host, never opened. Granted
+//! directories beneath `/tmp` (shown at their own paths) keep the fast path.
+//!
+//! Write-intent opens in a writable directory are checked for symlinks out of it, for hard
+//! links planted before the run (`links.rs`), and for persistence paths (`persist.rs`).
 
 use std::ffi::OsStr;
 use std::fs;
