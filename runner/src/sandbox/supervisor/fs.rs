@@ -18,10 +18,10 @@
 //! event, once per path and run. `bench/sandbox-overhead` measures the price (its "opens"
 //! workloads).
 //!
-//! The private `/tmp` and `/dev/shm` hide the host's: a read there takes the general path
-//! (one `fstatat` in the sandbox's root), and a name the run does not have but the host does
-//! is recorded (`masked by the private /tmp`), looked up on the host, never opened. Granted
-//! directories beneath `/tmp` (shown at their own paths) keep the fast path.
+//! The private `/tmp` and `/dev/shm` hide the host's: a read there costs one `fstatat` in the
+//! sandbox's root (on the fast path, for a file the run has), and a name the run does not have
+//! but the host does is recorded (`masked by the private /tmp`), looked up on the host, never
+//! opened. Granted directories beneath `/tmp` (shown at their own paths) are not looked up.
 //!
 //! Write-intent opens in a writable directory are checked for symlinks out of it, for hard
 //! links planted before the run (`links.rs`), and for persistence paths (`persist.rs`).
@@ -401,7 +401,7 @@ impl Handler {
             .ok()
             .and_then(|n| buf[..n].iter().position(|&b| b == 0));
         if let Some(end) = short {
-            if self.plainly_granted(&buf[..end]) {
+            if self.plainly_granted(call, &buf[..end]) {
                 return Answer::Continue;
             }
         }
@@ -485,8 +485,9 @@ impl Handler {
     /// Whether a read-only open of `raw` goes on without anything to record, decided without
     /// allocating: an absolute path already in normal form (no `.` or `..` component, no
     /// repeated separator; a name beginning with a dot takes the general path too) beneath a
-    /// grant, or in the decoy home and not a decoy. The general path would answer the same.
-    fn plainly_granted(&self, raw: &[u8]) -> bool {
+    /// grant (in a private tmp, a file the run has), or in the decoy home and not a decoy. The
+    /// general path would answer the same.
+    fn plainly_granted(&self, call: &Call, raw: &[u8]) -> bool {
         let plain = raw.first() == Some(&b'/') && !raw.windows(2).any(|w| w == b"//" || w == b"/.");
         if !plain {
             return false;
@@ -504,7 +505,9 @@ impl Handler {
             }
         }
         if self.in_private_tmp(path) {
-            return false; // a host file the private tmp hides is recorded by the general path
+            // The run's own file (one `fstatat`); a name it lacks may be a host file the
+            // private tmp hides, which the general path records.
+            return self.exists_inside(call, path);
         }
         let granted = |p: &Path| self.ctx.grants.iter().any(|g| beneath(p, g));
         // A directory reaching a grant through a host symlink (`/lib` on a merged-`/usr`
