@@ -133,3 +133,60 @@ airtest!(a_private_key_variable_written_out_is_a_leak, |s| {
     assert!(e.detail["location"].as_str().unwrap().ends_with("work/out"));
     assert!(outcome.suspicious());
 });
+
+airtest!(
+    an_append_to_authorized_keys_is_recorded_and_a_cache_write_is_not,
+    |s| {
+        let key = format!("ssh-ed25519 AAAAC3Nz{} attacker", std::process::id());
+        let outcome = run_in(
+            &s,
+            &format!(
+                "echo '{key}' >> ~/.ssh/authorized_keys; mkdir -p ~/.cache; echo x > ~/.cache/x; \
+                 true"
+            ),
+            false,
+        );
+        assert_eq!(outcome.termination.exit_code(), 0, "{:#?}", outcome.events);
+        let persistence = outcome
+            .events
+            .iter()
+            .find(|e| {
+                e.kind == Kind::Fs
+                    && (e.action == "create" || e.action == "write")
+                    && e.detail_str("reason") == Some("persistence")
+            })
+            .unwrap_or_else(|| panic!("no persistence event: {:#?}", outcome.events));
+        assert_eq!(
+            persistence.decision,
+            Decision::Denied,
+            "the decoy home is read-only"
+        );
+        for key in ["path", "named", "resolved"] {
+            assert!(
+                persistence
+                    .detail_str(key)
+                    .is_some_and(|p| p.ends_with("/.ssh/authorized_keys")),
+                "{key}: {persistence:?}"
+            );
+        }
+        assert_eq!(
+            persistence.detail_str("persistence"),
+            Some("ssh authorized keys")
+        );
+        assert!(persistence.is_notable() && outcome.suspicious());
+        assert!(
+            !outcome.events.iter().any(|e| e.kind == Kind::Fs
+                && e.detail
+                    .values()
+                    .any(|v| v.as_str().is_some_and(|p| p.ends_with(".cache/x")))),
+            "a cache write stays quiet: {:#?}",
+            outcome.events
+        );
+        // The real home is untouched.
+        if let Some(home) = std::env::var_os("HOME") {
+            let real = Path::new(&home).join(".ssh/authorized_keys");
+            let content = fs::read_to_string(real).unwrap_or_default();
+            assert!(!content.contains(&key));
+        }
+    }
+);

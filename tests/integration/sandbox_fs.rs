@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::support::{attacks, bin};
+use crate::support::{attacks, bin, is_root};
 
 /// `cargo airlock sandbox ARGS` run from `dir`.
 fn sandbox_in(dir: &Path, args: &[&str]) -> Output {
@@ -283,5 +283,172 @@ airtest!(
                 .is_some_and(|l| l.ends_with(".aws/credentials")),
             "{e}"
         );
+    }
+);
+
+airtest!(
+    a_host_file_under_tmp_masked_by_the_private_tmp_is_recorded,
+    |s| {
+        // A file of the host's /tmp, which the sandbox's private /tmp hides: the open fails as if
+        // there were no such file, and the attempt is recorded with the path (never the content).
+        let host = tempfile::Builder::new()
+            .prefix(&format!("airlock-{}-", s.name))
+            .tempfile_in("/tmp")
+            .unwrap();
+        fs::write(host.path(), "HOST-TMP-SECRET").unwrap();
+        fs::set_permissions(host.path(), fs::Permissions::from_mode(0o644)).unwrap();
+        let path = host.path().to_str().unwrap();
+        let run = s.attack(&[], &["read", path]);
+        assert!(!run.stdout.contains("HOST-TMP-SECRET"), "{}", run.stdout);
+        run.refused();
+        let e = run.expect("fs", "read", "denied", "path", path);
+        assert_eq!(e["detail"]["path"], path, "{e}");
+        assert_eq!(e["detail"]["reason"], "masked by the private /tmp", "{e}");
+        assert!(
+            !run.events
+                .iter()
+                .any(|e| e.to_string().contains("HOST-TMP-SECRET")),
+            "{:#?}",
+            run.events
+        );
+        // The run's own temporary files are no event, nor is a name that exists nowhere.
+        let own = s.sandbox(
+            &[],
+            &[
+                "sh",
+                "-c",
+                "echo x > /tmp/own && cat /tmp/own /tmp/airlock-nowhere-at-all 2>/dev/null; exit 0",
+            ],
+        );
+        assert!(own.find("fs", "read").is_empty(), "{:#?}", own.events);
+    }
+);
+
+/// The `airlock-run-*` directory that appears in `base` within 20 s.
+fn run_dir_in(base: &Path) -> std::path::PathBuf {
+    for _ in 0..400 {
+        let found = fs::read_dir(base).ok().and_then(|entries| {
+            entries.flatten().map(|e| e.path()).find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("airlock-run-"))
+            })
+        });
+        if let Some(dir) = found {
+            return dir;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("no run directory appeared in {}", base.display());
+}
+
+airtest!(a_host_read_of_a_stand_in_is_not_the_runs, |s| {
+    // A home with one entry: the run shows an empty stand-in for it, watched for opens (inotify
+    // unprivileged, which names no opener). A host process walking the run's directory (a
+    // `find /`, a backup) must not make an event of the run; a read from inside still does.
+    let home = s.path("home");
+    fs::create_dir(&home).unwrap();
+    fs::write(home.join("notes-stand-in.txt"), "REAL NOTES").unwrap();
+    // The run's small files go to XDG_RUNTIME_DIR when it is a tmpfs: one of the test's own,
+    // so the run's directory is found without guessing.
+    let runtime = tempfile::Builder::new()
+        .prefix("airlock-xdg-")
+        .tempdir_in("/dev/shm")
+        .unwrap();
+    let events_file = s.path("events.jsonl");
+    let started = s.out().join("started");
+    let script = format!("touch {} && sleep 2 && exit 0", started.to_str().unwrap());
+    let mut child = Command::new(bin())
+        .args(["sandbox", "--events"])
+        .arg(&events_file)
+        .arg("--write")
+        .arg(s.out())
+        .args(["--", "sh", "-c", &script])
+        .current_dir(s.dir.path())
+        .env("HOME", &home)
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .spawn()
+        .expect("cargo-airlock runs");
+    let run_dir = run_dir_in(runtime.path());
+    for _ in 0..400 {
+        if started.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(started.exists(), "the command never started");
+    // The host's read: refused by the directory's mode for the run's own user; root gets
+    // through, and fanotify tells its open from the run's.
+    let stand_in = run_dir.join("home/notes-stand-in.txt");
+    let read = fs::read(&stand_in);
+    assert!(child.wait().unwrap().success());
+    let host_walk = events(&events_file);
+    assert!(
+        !host_walk
+            .iter()
+            .any(|e| e.to_string().contains("notes-stand-in.txt")),
+        "a host read made an event of the run: {host_walk:#?}"
+    );
+    if is_root() {
+        assert_eq!(read.unwrap(), b"", "a stand-in, never the content");
+    } else {
+        assert_eq!(
+            read.unwrap_err().kind(),
+            std::io::ErrorKind::PermissionDenied,
+            "the run's directory is reachable from the host"
+        );
+    }
+    // From inside: the stand-in's read is the run's.
+    let output = Command::new(bin())
+        .args(["sandbox", "--events"])
+        .arg(&events_file)
+        .args(["--", "sh", "-c", "cat ~/notes-stand-in.txt; exit 0"])
+        .current_dir(s.dir.path())
+        .env("HOME", &home)
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .output()
+        .expect("cargo-airlock runs");
+    assert!(!text(&output.stdout).contains("REAL NOTES"));
+    let inside = events(&events_file);
+    assert!(
+        inside.iter().any(|e| e["kind"] == "fs"
+            && e["action"] == "read"
+            && e["decision"] == "denied"
+            && e["detail"]["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("home/notes-stand-in.txt"))),
+        "{inside:#?}\n{}",
+        text(&output.stderr)
+    );
+});
+
+airtest!(
+    a_write_through_a_hard_link_planted_before_the_run_is_refused,
+    |s| {
+        // An earlier, unsandboxed step left `out/planted` as a second name of a file outside every
+        // write directory. Landlock would judge the write by the path (in `out/`, writable).
+        let victim = s.path("victim/profile");
+        fs::write(&victim, "original").unwrap();
+        let planted = s.out().join("planted");
+        fs::hard_link(&victim, &planted).unwrap();
+        let run = s.attack(&[], &["write", planted.to_str().unwrap()]);
+        run.refused();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "original");
+        let e = run.expect("fs", "write", "denied", "path", "out/planted");
+        assert_eq!(e["detail"]["links"], 2, "{e}");
+        // A link the run makes itself within its write directory, then writes: no event.
+        let own = s.sandbox(
+            &[],
+            &[
+                "sh",
+                "-c",
+                &format!(
+                    "cd {} && echo a > first && ln first second && echo b >> second && cat first",
+                    s.out().to_str().unwrap()
+                ),
+            ],
+        );
+        assert_eq!(own.code, 0, "{}", own.stderr);
+        assert!(own.stdout.contains('b'), "{}", own.stdout);
+        assert!(own.find("fs", "write").is_empty(), "{:#?}", own.events);
     }
 );

@@ -277,4 +277,69 @@ mod tests {
         assert!(Grant::WriteExec.writable() && Grant::WriteExec.executable());
         assert!(!Grant::Write.executable() && !Grant::Exec.writable());
     }
+
+    /// A sandboxed process cannot give a read-only file a name in a write directory (which
+    /// would make it writable there): Landlock refuses the link itself (`EXDEV`), whatever
+    /// the supervisor says; a link within the write directory is made.
+    #[test]
+    fn landlock_refuses_a_link_from_a_read_only_tree_into_a_write_dir() {
+        use std::os::unix::ffi::OsStringExt;
+        if kernel_abi().is_none_or(|v| v < 2) {
+            eprintln!("skipped: Landlock with the refer right (ABI 2) is not available");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (ro, rw) = (dir.path().join("ro"), dir.path().join("rw"));
+        std::fs::create_dir(&ro).unwrap();
+        std::fs::create_dir(&rw).unwrap();
+        std::fs::write(ro.join("file"), "x").unwrap();
+        std::fs::write(rw.join("own"), "x").unwrap();
+        let rules = [
+            FsRule {
+                path: ro.clone(),
+                grant: Grant::Read,
+            },
+            FsRule {
+                path: rw.clone(),
+                grant: Grant::Write,
+            },
+        ];
+        let ruleset = PreparedRuleset::build(7, &rules, false, false).unwrap();
+        let c =
+            |p: std::path::PathBuf| std::ffi::CString::new(p.into_os_string().into_vec()).unwrap();
+        let (file, across, own, within) = (
+            c(ro.join("file")),
+            c(rw.join("across")),
+            c(rw.join("own")),
+            c(rw.join("within")),
+        );
+        // SAFETY: the child only makes raw syscalls on prepared C strings and `_exit`s.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let code = match ruleset.restrict_self() {
+                Ok(_) => {
+                    // SAFETY: link(2) on valid C strings.
+                    let refused = unsafe { libc::link(file.as_ptr(), across.as_ptr()) } == -1
+                        && io::Error::last_os_error().raw_os_error() == Some(libc::EXDEV);
+                    // SAFETY: as above.
+                    let made = unsafe { libc::link(own.as_ptr(), within.as_ptr()) } == 0;
+                    i32::from(refused) * 10 + i32::from(made)
+                }
+                Err(_) => 100,
+            };
+            // SAFETY: ending the forked child without running destructors.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(libc::WIFEXITED(status));
+        assert_eq!(
+            libc::WEXITSTATUS(status),
+            11,
+            "10: refused across, 1: made within"
+        );
+        assert!(!rw.join("across").exists());
+    }
 }

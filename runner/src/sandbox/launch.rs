@@ -42,6 +42,9 @@ pub(crate) struct Launched {
     pub mounts: Option<CompiledPlan>,
     /// The tripwires' watch, for the supervisor thread.
     pub watch: Option<tripwire::Watch>,
+    /// The run's directory, hidden from the host once the sandbox has mounted it
+    /// (`rundir::hide`); `None` without namespaces, where the sandbox reaches it by its path.
+    pub hide: Option<PathBuf>,
     pub started: Instant,
 }
 
@@ -125,6 +128,7 @@ pub(crate) fn launch(
         cgroup,
         mounts,
         watch,
+        hide: usable.namespaces.then(|| rundir.paths.root.clone()),
         started,
     })
 }
@@ -246,6 +250,14 @@ fn context(
             set,
             home_inside: plan.home.inside.clone(),
         }),
+        homes: std::iter::once(plan.home.inside.clone())
+            .chain(
+                plan.home
+                    .real
+                    .clone()
+                    .filter(|real| *real != plan.home.inside),
+            )
+            .collect(),
         protect: view.protect,
         grants: view.grants,
         write_regions: view.write_regions,

@@ -374,7 +374,9 @@ pub fn run(config: &SandboxConfig) -> Result<RunOutcome, SandboxError> {
     )?;
     let masks = rundir.plant_tripwires(&plan, &request)?;
     let mut launched = launch::launch(config, &request, &plan, &rundir, &masks, decoys, usable)?;
-    let ended = monitor::monitor(&mut launched, config, &plan, usable)?;
+    let ended = monitor::monitor(&mut launched, config, &plan, usable);
+    rundir::reveal(&rundir.paths.root);
+    let ended = ended?;
     Ok(finish::finish(
         launched, ended, config, &plan, &rundir, usable, degraded,
     ))

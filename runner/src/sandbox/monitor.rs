@@ -14,6 +14,7 @@ use super::control::{self, Received};
 use super::launch::{Launched, Usable};
 use super::limits::{ProcessWatch, PROCESS_POLL};
 use super::plan::Plan;
+use super::rundir;
 use super::sinkhole;
 use super::supervise::supervise;
 use super::{LayerStatus, SandboxConfig, SandboxError, Termination};
@@ -106,6 +107,15 @@ pub(crate) fn monitor(
                     }
                 };
                 let sinkhole = (sinkhole >= 0).then(|| control::take_fd(sender, sinkhole));
+                // The mounts are in place and the command has not started (it waits for the
+                // ack): the run's directory is hidden from the host from here, and whatever
+                // the watch saw so far was not the command's.
+                if let Some(root) = &run.hide {
+                    rundir::hide(root);
+                }
+                if let Some(watch) = &run.watch {
+                    watch.drain();
+                }
                 let ack = Message::Ready {
                     landlock: 0,
                     listener: 0,

@@ -34,6 +34,8 @@ pub(crate) struct RunDir {
 
 impl Drop for RunDir {
     fn drop(&mut self) {
+        // Its own again (see [`hide`]), for the removal.
+        reveal(&self.paths.root);
         for path in &self.planted_outside {
             let _ = fs::remove_file(path);
         }
@@ -149,6 +151,25 @@ impl RunDir {
         }
         Ok(masks)
     }
+}
+
+/// Hides the run's directory from the host once the sandbox has mounted what it shows from
+/// there (decoy home, stand-ins, tripwires, `/run`, `/dev/shm`): mode `000`, so that no
+/// process of the run's user on the host (a `find /`, an indexer, a backup) can open a
+/// stand-in or a decoy by its host name. Unprivileged, the tripwires are watched with
+/// inotify, which names no opener: such an open would otherwise count as the run's. The
+/// sandbox reaches these files through its mounts, which no permission on a directory above
+/// them governs. A process running as root still gets through: as root the watch is fanotify,
+/// which tells a host open from the run's; run unprivileged, a root process walking the
+/// directory (a backup running as root) is the one case left.
+pub(crate) fn hide(root: &Path) {
+    let _ = fs::set_permissions(root, fs::Permissions::from_mode(0o000));
+}
+
+/// Undoes [`hide`]: the run's directory is readable by its owner again (for the scans after
+/// the run and the removal).
+pub(crate) fn reveal(root: &Path) {
+    let _ = fs::set_permissions(root, fs::Permissions::from_mode(0o700));
 }
 
 /// Where a run keeps its own small files: a tmpfs (`$XDG_RUNTIME_DIR`, then `/dev/shm`) where

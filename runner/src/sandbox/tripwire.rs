@@ -123,7 +123,9 @@ enum Notifier {
 ///
 /// The stand-ins live in the run's directory on the host, where a host process may open them
 /// too (a `find /`, an indexer, a backup). Inotify cannot tell such an open from the sandbox's,
-/// so unprivileged every open counts. Fanotify (root) hands over the file as it was opened:
+/// so unprivileged every open counts: the run's directory is closed (mode `000`,
+/// `rundir::hide`) once the sandbox has mounted it, which keeps the user's own host processes
+/// out (a root process still gets in). Fanotify (root) hands over the file as it was opened:
 /// opened through the host's own name of the stand-in, it was a host process's, and is
 /// ignored; through the sandbox's mounts (which the host's namespace does not hold, so the
 /// file is named as the sandbox sees it), it was the run's, and its opener is known.

@@ -17,6 +17,14 @@
 //! Only a path outside every grant that exists on the host costs more: a `stat`, and its
 //! event, once per path and run. `bench/sandbox-overhead` measures the price (its "opens"
 //! workloads).
+//!
+//! The private `/tmp` and `/dev/shm` hide the host's: a read there costs one `fstatat` in the
+//! sandbox's root (on the fast path, for a file the run has), and a name the run does not have
+//! but the host does is recorded (`masked by the private /tmp`), looked up on the host, never
+//! opened. Granted directories beneath `/tmp` (shown at their own paths) are not looked up.
+//!
+//! Write-intent opens in a writable directory are checked for symlinks out of it, for hard
+//! links planted before the run (`links.rs`), and for persistence paths (`persist.rs`).
 
 use std::ffi::OsStr;
 use std::fs;
@@ -24,6 +32,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::inside::{absolute, beneath, fd_target_from_path, is_fd_path, normalize, path_of};
+use super::persist::{persistence_of, Attempt};
 use super::{Answer, Call, Handler};
 use crate::events::{Decision, Event, Kind};
 use crate::sandbox::procmem::{read_cstring, read_mem, read_u64};
@@ -140,6 +149,20 @@ impl Handler {
             // without a controlling terminal, and keep bash's startup out of the findings.
             return Answer::Deny(libc::ENXIO);
         }
+        if write_intent && persistence_of(&path, &self.ctx.homes).is_some() {
+            let resolved = self.write_target(call, &path, flags & libc::O_NOFOLLOW == 0);
+            let attempt = Attempt {
+                action: self.write_action(call, &path, flags),
+                named: &raw,
+                path: &path,
+                resolved: resolved.as_deref(),
+                other: None,
+            };
+            match self.persistence(call, &attempt) {
+                Some(Answer::Continue) | None => {}
+                Some(refused) => return refused,
+            }
+        }
         if self.is_protected(&path) {
             // Invisible or masked anyway; recorded when there is something real to protect.
             if exists_on_host(&path) {
@@ -165,11 +188,7 @@ impl Handler {
                 return Answer::Continue;
             }
             if !self.writable(&path) {
-                let action = if flags & libc::O_CREAT != 0 && !self.exists_inside(call, &path) {
-                    "create"
-                } else {
-                    "write"
-                };
+                let action = self.write_action(call, &path, flags);
                 self.record(
                     call,
                     Event::new(Kind::Fs, action, Decision::Denied)
@@ -177,14 +196,25 @@ impl Handler {
                 );
                 return Answer::Deny(libc::EACCES);
             }
-            if let Some(target) = self.symlink_escape(call, &path, flags & libc::O_NOFOLLOW == 0) {
-                self.record(
-                    call,
-                    Event::new(Kind::Fs, "write", Decision::Denied)
-                        .with("path", path.to_string_lossy())
-                        .with("via_symlink", target.to_string_lossy()),
-                );
+            let follow = flags & libc::O_NOFOLLOW == 0;
+            let landing = self.write_target(call, &path, follow);
+            let escape = landing.clone().filter(|t| *t != path && !self.writable(t));
+            if let Some(target) = escape {
+                let mut event = Event::new(Kind::Fs, "write", Decision::Denied)
+                    .with("path", path.to_string_lossy())
+                    .with("via_symlink", target.to_string_lossy());
+                if let Some(what) = persistence_of(&target, &self.ctx.homes) {
+                    event = event
+                        .with("reason", "persistence")
+                        .with("persistence", what);
+                }
+                self.record(call, event);
                 return Answer::Deny(libc::EACCES);
+            }
+            if let Some(refused) =
+                self.planted_link(call, &path, landing.as_deref().unwrap_or(&path))
+            {
+                return refused;
             }
             self.produced_write(call, &path);
         }
@@ -206,7 +236,24 @@ impl Handler {
         // The file the link would name, as resolved inside (a symlinked directory on the way
         // followed): what the new name would have made writable.
         let target = self.write_target(call, &old, false).unwrap_or(old);
+        if persistence_of(&new, &self.ctx.homes).is_some() {
+            let named = read_cstring(call.pid, new_ptr).unwrap_or_default();
+            let attempt = Attempt {
+                action: "link",
+                named: &named,
+                path: &new,
+                resolved: None,
+                other: Some(("target", &target)),
+            };
+            if let Some(refused) = self
+                .persistence(call, &attempt)
+                .filter(|a| *a != Answer::Continue)
+            {
+                return refused;
+            }
+        }
         if self.writable(&target) && self.writable(&new) {
+            self.note_own_link(call, &target);
             return Answer::Continue; // Landlock's refer right governs links within write dirs
         }
         self.record(
@@ -216,6 +263,15 @@ impl Handler {
                 .with("target", target.to_string_lossy()),
         );
         Answer::Deny(libc::EXDEV)
+    }
+
+    /// `create` for an open that would make `path` (it does not exist inside yet), else `write`.
+    fn write_action(&self, call: &Call, path: &Path, flags: i32) -> &'static str {
+        if flags & libc::O_CREAT != 0 && !self.exists_inside(call, path) {
+            "create"
+        } else {
+            "write"
+        }
     }
 
     fn note_decoy_read(&self, call: &Call, decoy: &str, path: &Path) {
@@ -296,7 +352,7 @@ impl Handler {
     }
 
     /// Whether `path` lies beneath a protected path deeper than any grant containing it.
-    fn is_protected(&self, path: &Path) -> bool {
+    pub(super) fn is_protected(&self, path: &Path) -> bool {
         // Every path that matches contains `path`: the longest is the deepest.
         let deepest = |list: &[PathBuf]| {
             list.iter()
@@ -309,13 +365,6 @@ impl Handler {
             (Some(_), None) => true,
             _ => false,
         }
-    }
-
-    /// If a write to `path` (inside a write dir) would land outside every write dir through a
-    /// symlink (a directory on the way, or the file itself when `follow`), where it would land.
-    fn symlink_escape(&self, call: &Call, path: &Path, follow: bool) -> Option<PathBuf> {
-        let target = self.write_target(call, path, follow)?;
-        (target != path && !self.writable(&target)).then_some(target)
     }
 
     /// Where a write to absolute `path` lands inside the sandbox: its directory resolved there
@@ -352,7 +401,7 @@ impl Handler {
             .ok()
             .and_then(|n| buf[..n].iter().position(|&b| b == 0));
         if let Some(end) = short {
-            if self.plainly_granted(&buf[..end]) {
+            if self.plainly_granted(call, &buf[..end]) {
                 return Answer::Continue;
             }
         }
@@ -382,6 +431,10 @@ impl Handler {
                     self.note_decoy_read(call, &decoy.name, &path);
                 }
             }
+        }
+        if self.in_private_tmp(&path) {
+            self.note_masked_tmp(call, &path);
+            return Answer::Continue;
         }
         let granted = |p: &Path| self.ctx.grants.iter().any(|g| beneath(p, g));
         if granted(&path)
@@ -432,8 +485,9 @@ impl Handler {
     /// Whether a read-only open of `raw` goes on without anything to record, decided without
     /// allocating: an absolute path already in normal form (no `.` or `..` component, no
     /// repeated separator; a name beginning with a dot takes the general path too) beneath a
-    /// grant, or in the decoy home and not a decoy. The general path would answer the same.
-    fn plainly_granted(&self, raw: &[u8]) -> bool {
+    /// grant (in a private tmp, a file the run has), or in the decoy home and not a decoy. The
+    /// general path would answer the same.
+    fn plainly_granted(&self, call: &Call, raw: &[u8]) -> bool {
         let plain = raw.first() == Some(&b'/') && !raw.windows(2).any(|w| w == b"//" || w == b"/.");
         if !plain {
             return false;
@@ -450,6 +504,11 @@ impl Handler {
                 return view.set.by_file(rel).is_none();
             }
         }
+        if self.in_private_tmp(path) {
+            // The run's own file (one `fstatat`); a name it lacks may be a host file the
+            // private tmp hides, which the general path records.
+            return self.exists_inside(call, path);
+        }
         let granted = |p: &Path| self.ctx.grants.iter().any(|g| beneath(p, g));
         // A directory reaching a grant through a host symlink (`/lib` on a merged-`/usr`
         // system, where every library the loader opens is named), as the general path
@@ -461,6 +520,57 @@ impl Handler {
                 .is_some_and(|dir| granted(&dir))
     }
 }
+
+impl Handler {
+    /// Whether `path` lies in one of [`PRIVATE_TMPS`] and beneath no grant bound there at its
+    /// own path (a granted directory under `/tmp` is shown as it is on the host).
+    fn in_private_tmp(&self, path: &Path) -> bool {
+        PRIVATE_TMPS.iter().map(Path::new).any(|tmp| {
+            path != tmp
+                && beneath(path, tmp)
+                && !self
+                    .ctx
+                    .grants
+                    .iter()
+                    .any(|g| g.as_os_str().len() > tmp.as_os_str().len() && beneath(path, g))
+        })
+    }
+
+    /// A read of `path` in a private temporary directory: when the run has no such file but
+    /// the host does, the private directory hid it, and the attempt is recorded (once per path
+    /// and run) with the path alone. The host file is only looked up, never opened.
+    fn note_masked_tmp(&self, call: &Call, path: &Path) {
+        if self.exists_inside(call, path) {
+            return; // the run's own file
+        }
+        let key = format!("masked:{}", path.display());
+        let fresh = self
+            .reads_seen
+            .lock()
+            .map(|seen| !seen.contains(&(key.clone(), 0)))
+            .unwrap_or(false);
+        if !fresh || !exists_on_host(path) || !call.still_pending() {
+            return;
+        }
+        if let Ok(mut seen) = self.reads_seen.lock() {
+            seen.insert((key, 0));
+        }
+        let tmp = PRIVATE_TMPS
+            .iter()
+            .find(|t| beneath(path, Path::new(t)))
+            .unwrap_or(&"/tmp");
+        self.record(
+            call,
+            Event::new(Kind::Fs, "read", Decision::Denied)
+                .with("path", path.to_string_lossy())
+                .with("reason", format!("masked by the private {tmp}")),
+        );
+    }
+}
+
+/// The run's private temporary directories, which hide the host's: a read there of a name the
+/// run does not have but the host does is recorded.
+const PRIVATE_TMPS: &[&str] = &["/tmp", "/dev/shm"];
 
 /// Whether `path` exists on the host (a protected path is recorded only if there is something
 /// real to protect).

@@ -199,6 +199,14 @@ impl Handler {
         }
     }
 
+    /// The status of absolute `path` inside the sandbox (a symlink counts as itself).
+    pub(super) fn stat_inside(&self, call: &Call, path: &Path) -> Option<libc::stat> {
+        match self.sandbox_root() {
+            Some(root) => fstatat(root, relative(path), AtFlags::AT_SYMLINK_NOFOLLOW).ok(),
+            None => nix::sys::stat::lstat(&join_inside(&proc_root(call.pid), path)).ok(),
+        }
+    }
+
     /// The target of absolute `path` inside the sandbox, if it is a symlink.
     pub(super) fn read_link_inside(&self, call: &Call, path: &Path) -> Option<PathBuf> {
         match self.sandbox_root() {

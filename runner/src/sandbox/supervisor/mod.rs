@@ -22,6 +22,10 @@
 //! - `signal.rs`: `kill`, `tkill`, `tgkill`, `rt_sigqueueinfo`, `rt_tgsigqueueinfo`.
 //! - `refuse.rs`: calls refused whatever else holds: new namespaces, terminal injection, the
 //!   syscalls the profile denies.
+//! - `persist.rs`: creates, writes, renames and links onto persistence paths (`~/.bashrc`,
+//!   `~/.ssh/authorized_keys`, autostart entries, crontabs, ...), called from `fs.rs` and
+//!   `produced.rs`.
+//! - `links.rs`: writes through hard links planted before the run (called from `fs.rs`).
 //! - `leak.rs`: decoy values in an exec's argv and environment (called from `exec.rs`).
 //! - `inside.rs`: looking into the sandbox from outside (its root directory, its PID namespace,
 //!   paths as a sandboxed process sees them).
@@ -30,7 +34,9 @@ mod exec;
 mod fs;
 mod inside;
 mod leak;
+mod links;
 mod net;
+mod persist;
 mod policy;
 mod produced;
 mod reach;
@@ -79,6 +85,10 @@ pub(crate) struct Context {
     pub log: EventLog,
     /// The decoy home, if the run has one.
     pub decoys: Option<DecoyView>,
+    /// The run's homes (inside view): `HOME` inside (the decoy home), and the real home where
+    /// it is a different path (a grant shows it). Writes onto persistence paths beneath them
+    /// are recorded (`persist.rs`).
+    pub homes: Vec<PathBuf>,
     /// Protected paths (inside view): opens beneath them are refused and recorded.
     pub protect: Vec<PathBuf>,
     /// Every path the profile grants (inside view); a deeper grant beats a shallower protect.
@@ -149,6 +159,8 @@ pub(crate) struct Handler {
     pending_execs: Mutex<Vec<exec::ExecAttempt>>,
     /// The run's compiles and the programs they produced.
     produced: produced::Produced,
+    /// Files the run linked itself (`links.rs`).
+    own_links: links::OwnLinks,
 }
 
 impl Handler {
@@ -163,6 +175,7 @@ impl Handler {
             &mut ctx.exec_dirs,
             &mut ctx.write_exec_dirs,
             &mut ctx.produced_dirs,
+            &mut ctx.homes,
         ] {
             list.iter_mut().for_each(|p| *p = normalize(p));
         }
@@ -180,6 +193,7 @@ impl Handler {
             pretend_connected: Mutex::new(HashMap::new()),
             pending_execs: Mutex::new(Vec::new()),
             produced: produced::Produced::default(),
+            own_links: links::OwnLinks::default(),
         }
     }
 

@@ -194,6 +194,10 @@ impl Handler {
     /// before it may go on (it takes effect after this answer, possibly after an exec judged
     /// meanwhile; a symlink cannot replace an existing name). Landlock decides the call itself.
     pub(super) fn swap(&self, call: &Call) -> Answer {
+        match self.swap_persistence(call) {
+            Some(Answer::Continue) | None => {}
+            Some(refused) => return refused,
+        }
         if !self.produces() {
             return Answer::Continue;
         }
