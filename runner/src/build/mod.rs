@@ -18,10 +18,10 @@ pub(crate) mod config;
 mod directives;
 mod exec_attempts;
 pub(crate) mod graph;
-mod intercept;
+pub(crate) mod intercept;
 mod launcher;
 pub(crate) mod session;
-mod tee;
+pub(crate) mod tee;
 pub(crate) mod verdict;
 
 pub use intercept::run as run_rustc_wrapper;

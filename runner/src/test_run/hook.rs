@@ -1,9 +1,14 @@
 //! cargo's runner hook for `cargo airlock test`: what the `cargo test` command gets so that
-//! cargo runs every test program (test binaries, examples, rustdoc's doc-test programs)
-//! through cargo-airlock's `__test-runner` role, for the host and every target it builds for.
+//! cargo runs every test program (test binaries, examples) through cargo-airlock's
+//! `__test-runner` role, for the host and every target it builds for, and rustdoc through its
+//! `__rustdoc` role (`RUSTDOC`, a shim script in the session directory), which runs doc tests
+//! in the sandbox.
 
 use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
+
+use super::rustdoc_role::RUSTDOC_ROLE;
 
 use crate::build::session::Session;
 use crate::build::BuildError;
@@ -43,7 +48,30 @@ pub(super) fn test_hook(
     cmd.arg("--config")
         .arg(format!("target.'cfg(all())'.runner={runner}"));
     cmd.env("TMPDIR", &tmp);
+    // rustdoc through the rustdoc role, which sandboxes `rustdoc --test`.
+    let real = std::env::var_os("RUSTDOC")
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "rustdoc".into());
+    let shim = session.dir.join("rustdoc");
+    let script = format!(
+        "#!/bin/sh\n# cargo-airlock: rustdoc's doc tests run in the sandbox.\nexec {} {RUSTDOC_ROLE} {} \"$@\"\n",
+        shell_quote(&session.info.airlock_bin.to_string_lossy()),
+        shell_quote(&real.to_string_lossy()),
+    );
+    let written = std::fs::write(&shim, script)
+        .and_then(|()| std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)));
+    written.map_err(|source| BuildError::Session {
+        step: "writing the rustdoc shim".into(),
+        path: shim.clone(),
+        source,
+    })?;
+    cmd.env("RUSTDOC", &shim);
     Ok(())
+}
+
+/// `text` quoted for `sh`.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// The `--target T` and `--target=T` values among cargo arguments `args` (up to a `--`).

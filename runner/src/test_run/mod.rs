@@ -14,9 +14,11 @@
 
 mod hook;
 mod runner_role;
+mod rustdoc_role;
 
 pub use hook::TEST_RUNNER_ROLE;
 pub use runner_role::run as run_test_runner;
+pub use rustdoc_role::{run as run_rustdoc, RUSTDOC_ROLE};
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -42,6 +44,15 @@ pub enum TestError {
     /// The test runner was started outside `cargo airlock test`.
     #[error("test runner: not inside `cargo airlock test` (its session has no test settings); this entry point only runs as cargo's test runner")]
     NotATestSession,
+    /// The rustdoc role could not run rustdoc.
+    #[error("rustdoc for the doc tests: {step}")]
+    Rustdoc {
+        /// What failed (`executing /path/rustdoc`, `creating DIR`).
+        step: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Cargo did not give the test runner what it gives a test program.
     #[error("test runner for {}: cargo did not set {var}", program.display())]
     MissingVar {
