@@ -29,7 +29,7 @@ use super::TestError;
 use crate::build::intercept::{blocked_env, compile_env, current_package, RustcArgs};
 use crate::build::session::{RunRecord, Session};
 use crate::error_chain::error_chain;
-use crate::events::Phase;
+use crate::events::{Event, Kind, Phase};
 use crate::runtime::{self, RuntimeRun, TEST_PROFILE};
 
 /// The hidden first argument that makes cargo-airlock the rustdoc of a test session
@@ -137,6 +137,12 @@ pub fn run(real: &OsStr, args: &[OsString]) -> Result<i32, TestError> {
     let code = match runtime::run(&run) {
         Ok(outcome) => {
             let code = outcome.termination.exit_code();
+            if code == 0 && !ran_anything(&outcome.events, &tmp) {
+                // No doc tests, nothing notable: no test run, as a crate without doc tests
+                // had none before.
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Ok(code);
+            }
             record.exit_code = Some(code);
             record.duration_ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
             record.events = outcome.events;
@@ -160,6 +166,21 @@ pub fn run(real: &OsStr, args: &[OsString]) -> Result<i32, TestError> {
     }
     session.write_record(&record, &unit.to_string_lossy())?;
     Ok(code)
+}
+
+/// Whether a rustdoc run did anything worth a test run of its own: a notable event, or a
+/// program started from its temporary directory `tmp` (a doc test ran).
+fn ran_anything(events: &[Event], tmp: &Path) -> bool {
+    events.iter().any(|e| {
+        e.is_notable()
+            || (e.kind == Kind::Exec
+                && ["path", "resolved"].iter().any(|k| {
+                    e.detail
+                        .get(*k)
+                        .and_then(|v| v.as_str())
+                        .is_some_and(|p| Path::new(p).starts_with(tmp))
+                }))
+    })
 }
 
 /// `args` without rustdoc's runtool options (`--test-runtool T`, `--test-runtool-arg A`, the
@@ -253,5 +274,20 @@ mod tests {
         let sh = resolve(OsStr::new("sh")).expect("sh on PATH");
         assert!(sh.is_absolute() && sh.ends_with("sh"), "{}", sh.display());
         assert_eq!(resolve(OsStr::new("no-such-program-airlock")), None);
+    }
+
+    #[test]
+    fn a_run_without_doc_tests_or_findings_did_nothing() {
+        let tmp = Path::new("/t/airlock-rustdoc-tmp/p-1");
+        let exec = |path: &str| {
+            Event::new(Kind::Exec, "exec", crate::events::Decision::Allowed).with("path", path)
+        };
+        assert!(!ran_anything(&[exec("/usr/bin/rustdoc")], tmp));
+        assert!(ran_anything(
+            &[exec("/t/airlock-rustdoc-tmp/p-1/rustdoctestX/rust_out")],
+            tmp
+        ));
+        let denied = Event::new(Kind::Net, "connect", crate::events::Decision::Denied);
+        assert!(ran_anything(&[denied], tmp));
     }
 }
