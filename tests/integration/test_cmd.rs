@@ -476,12 +476,14 @@ fn a_test_that_prints_a_decoy_token_leaks_it_and_printing_path_is_fine() {
     let secret = t.krate("prints-secret");
     assert_eq!(secret["verdict"], "suspicious", "{secret:#}");
     assert!(
-        t.notable("prints-secret").iter().any(|e| e["kind"] == "leak"
-            && e["action"] == "decoy-output"
-            && e["detail"]["decoy"] == "env:GITHUB_TOKEN"
-            && e["detail"]["location"] == "stdout"
-            && e["phase"] == "test"
-            && e["entry"] == "prints_secret"),
+        t.notable("prints-secret")
+            .iter()
+            .any(|e| e["kind"] == "leak"
+                && e["action"] == "decoy-output"
+                && e["detail"]["decoy"] == "env:GITHUB_TOKEN"
+                && e["detail"]["location"] == "stdout"
+                && e["phase"] == "test"
+                && e["entry"] == "prints_secret"),
         "{:#}",
         secret["events"]
     );

@@ -275,6 +275,7 @@ pub fn build(
         test: None,
         mode: cargo::Mode::Build,
         prepare: None,
+        graph: None,
     };
     drive_cargo(opts, &drive, progress)
 }
@@ -303,6 +304,10 @@ pub(crate) struct Drive {
     /// Adds to the cargo command what the session and the user's arguments call for (the
     /// test runner hook of `cargo airlock test`).
     pub prepare: Option<Prepare>,
+    /// The workspace's graph when the caller has it already (`cargo airlock test` reuses the
+    /// last run's while the lock file, manifests and configuration are the same); None: from
+    /// `cargo metadata`.
+    pub graph: Option<Graph>,
 }
 
 /// See [`Drive::prepare`].
@@ -331,7 +336,11 @@ pub(crate) fn drive_cargo(
     if !manifest.is_file() {
         return Err(BuildError::NoManifest { path: manifest });
     }
-    let graph = match Graph::load(&opts.cargo, &manifest) {
+    let loaded = match drive.graph.clone() {
+        Some(g) => Ok(g),
+        None => Graph::load(&opts.cargo, &manifest),
+    };
+    let graph = match loaded {
         Ok(g) => g,
         Err(err) => {
             let dir = opts.report_dir.clone().unwrap_or_else(|| {
@@ -473,7 +482,7 @@ pub const REPORT_SUBDIR: &str = "build";
 
 /// The manifest to build: `given` (a `Cargo.toml`, or a directory holding one), else
 /// `./Cargo.toml`; canonical when it exists.
-fn manifest_path(given: Option<&Path>) -> PathBuf {
+pub(crate) fn manifest_path(given: Option<&Path>) -> PathBuf {
     let manifest = match given {
         Some(m) if m.is_dir() => m.join("Cargo.toml"),
         Some(m) => m.to_owned(),

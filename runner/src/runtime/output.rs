@@ -76,7 +76,10 @@ mod tests {
         let set = DecoySet::plant(home.path()).unwrap();
         let (name, value) = set.env.first().cloned().expect("decoy variables");
         let printed = vec![
-            ("stdout", format!("PATH=/usr/bin\n{name}={value}\n").into_bytes()),
+            (
+                "stdout",
+                format!("PATH=/usr/bin\n{name}={value}\n").into_bytes(),
+            ),
             ("stderr", b"running 1 test\n".to_vec()),
         ];
         let events = decoy_events(&set, &printed, Phase::Test, "p 0.1.0");

@@ -24,7 +24,11 @@ pub(super) fn test_hook(
     session: &Session,
     args: &[OsString],
 ) -> Result<(), BuildError> {
-    let host = host_triple().map_err(|source| BuildError::HostTriple { source })?;
+    let known = session.info.test.as_ref().and_then(|t| t.host.clone());
+    let host = match known {
+        Some(host) => host,
+        None => host_triple().map_err(|source| BuildError::HostTriple { source })?,
+    };
     let tmp = session.info.build_target.join(TEST_TMP_SUBDIR);
     std::fs::create_dir_all(&tmp).map_err(|source| BuildError::Session {
         step: "creating".into(),
@@ -101,7 +105,7 @@ pub const TEST_RUNNER_ROLE: &str = "__test-runner";
 pub(crate) const TEST_TMP_SUBDIR: &str = "airlock-rustdoc-tmp";
 
 /// The host triple, from `rustc -vV`.
-fn host_triple() -> std::io::Result<String> {
+pub(super) fn host_triple() -> std::io::Result<String> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let out = Command::new(rustc).arg("-vV").output()?;
     String::from_utf8_lossy(&out.stdout)

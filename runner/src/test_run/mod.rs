@@ -12,6 +12,7 @@
 //! are sandboxed the same way, so a second run is as warm as a second `cargo test`; the
 //! records of the build scripts that made its outputs stand for them.
 
+mod graph_cache;
 mod hook;
 mod runner_role;
 mod rustdoc_role;
@@ -26,9 +27,13 @@ use std::time::Duration;
 
 use crate::build::{self, BuildError, BuildOptions, Drive, Progress, TargetDir, TestSettings};
 use crate::report::{Report, TestRun};
+use graph_cache::GraphCache;
 
 /// The subdirectory of `<target>/airlock` that `test`'s reports go to.
 pub const REPORT_SUBDIR: &str = "test";
+
+/// The session directory's name under `<target>/airlock`.
+const SESSION_SUBDIR: &str = "test-session";
 
 /// The default per-program timeout (`--test-timeout`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -134,22 +139,44 @@ pub fn test(
     if !opts.build.cargo_args.iter().any(|a| a == "--no-fail-fast") {
         args.push("--no-fail-fast".into());
     }
+    // The last run's graph and host triple while nothing they come from changed; else
+    // `cargo metadata` (in the build) and one `rustc -vV` here.
+    let cwd = opts
+        .cwd
+        .clone()
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default();
+    let cache = GraphCache::new(
+        &build::manifest_path(opts.build.manifest_path.as_deref()),
+        &opts.build.cargo,
+        &cwd,
+        SESSION_SUBDIR,
+    );
+    let (graph, host) = match cache.lookup() {
+        Some((graph, host)) => (Some(graph), Some(host)),
+        None => (None, hook::host_triple().ok()),
+    };
     let drive = Drive {
         subcommand: "test",
         report_subdir: REPORT_SUBDIR,
         target: TargetDir::Kept("test-target"),
-        session_subdir: "test-session",
+        session_subdir: SESSION_SUBDIR,
         args,
         cwd: opts.cwd.clone(),
         test: Some(TestSettings {
             profile: opts.test_profile.clone(),
             timeout_ms: u64::try_from(opts.timeout.as_millis()).unwrap_or(u64::MAX),
             host_tmpdir: std::env::var_os("TMPDIR").map(PathBuf::from),
+            host: host.clone(),
         }),
         mode: build::cargo::Mode::Test { echo: !opts.quiet },
         prepare: Some(hook::test_hook),
+        graph,
     };
     let r = build::drive_cargo(&opts.build, &drive, progress)?;
+    if let Some(host) = &host {
+        cache.store(host);
+    }
     let mut result = TestResult {
         report: r.report,
         report_dir: r.report_dir,

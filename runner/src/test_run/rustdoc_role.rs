@@ -77,9 +77,11 @@ pub fn run(real: &OsStr, args: &[OsString]) -> Result<i32, TestError> {
 
     let args = without_runtool(args);
     let parsed = RustcArgs::parse(&args);
-    let tmp = target
-        .join(TEST_TMP_SUBDIR)
-        .join(format!("{}-{}", parsed.crate_name.as_deref().unwrap_or(&name), std::process::id()));
+    let tmp = target.join(TEST_TMP_SUBDIR).join(format!(
+        "{}-{}",
+        parsed.crate_name.as_deref().unwrap_or(&name),
+        std::process::id()
+    ));
     std::fs::create_dir_all(&tmp).map_err(|source| TestError::Rustdoc {
         step: format!("creating {}", tmp.display()),
         source,
@@ -120,7 +122,8 @@ pub fn run(real: &OsStr, args: &[OsString]) -> Result<i32, TestError> {
         .map(|p| blocked_env(&session, p))
         .unwrap_or_default();
     run.env_set = compile_env(&session, package.as_ref(), &blocked);
-    run.env_set.push(("TMPDIR".into(), tmp.clone().into_os_string()));
+    run.env_set
+        .push(("TMPDIR".into(), tmp.clone().into_os_string()));
     run.timeout = Some(Duration::from_millis(settings.timeout_ms));
     run.allow_degraded = session.info.allow_degraded;
     run.profile = (settings.profile != TEST_PROFILE).then(|| settings.profile.clone());
