@@ -276,6 +276,7 @@ pub fn build(
         mode: cargo::Mode::Build,
         prepare: None,
         graph: None,
+        toolchain: None,
     };
     drive_cargo(opts, &drive, progress)
 }
@@ -308,6 +309,8 @@ pub(crate) struct Drive {
     /// last run's while the lock file, manifests and configuration are the same); None: from
     /// `cargo metadata`.
     pub graph: Option<Graph>,
+    /// The toolchain's `rustc -V` when the caller knows it; None: asks rustc.
+    pub toolchain: Option<String>,
 }
 
 /// See [`Drive::prepare`].
@@ -534,7 +537,7 @@ fn empty_report(opts: &BuildOptions, drive: &Drive, graph: Option<&Graph>) -> Re
                 .as_ref()
                 .map_or_else(|| opts.profile.clone(), |t| t.profile.clone()),
             tool_version: opts.tool_version.clone(),
-            toolchain: toolchain(),
+            toolchain: drive.toolchain.clone().unwrap_or_else(toolchain),
         },
         errors: Vec::new(),
     }

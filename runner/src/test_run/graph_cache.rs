@@ -1,10 +1,10 @@
-//! The last run's dependency graph and host triple, reused while nothing they depend on
-//! changed: `cargo metadata` and `rustc -vV` cost a warm `cargo airlock test` a few hundred
-//! milliseconds that a warm `cargo test` does not spend.
+//! The last run's dependency graph and toolchain (host triple and `rustc -V`), reused while
+//! nothing they depend on changed: `cargo metadata` and the `rustc` queries cost a warm
+//! `cargo airlock test` a few hundred milliseconds that a warm `cargo test` does not spend.
 //!
 //! The graph is the one the last run's session recorded (`session.json` of
-//! `<target>/airlock/test-session`), and next to it a `graph-key` file holds the host triple and
-//! a SHA-256 over everything the two are made from: the tool's version, cargo's path, the
+//! `<target>/airlock/test-session`), and next to it a `graph-key` file holds the toolchain's
+//! host triple and version and a SHA-256 over everything the two are made from: the tool's version, cargo's path, the
 //! manifest and working directory, the environment cargo and rustup read (`CARGO_*`,
 //! `RUSTUP_*`, `RUSTC*`, `PATH`), and the contents of the lock file, of the manifest of every
 //! path package of the graph (workspace members and path dependencies: a new dependency is an
@@ -23,10 +23,11 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
+use super::hook::RustcIdentity;
 use crate::build::graph::{Graph, SourceKind};
 use crate::build::session::SessionInfo;
 
-/// The file beside `session.json` that holds the key and the host triple.
+/// The file beside `session.json` that holds the key, the host triple and rustc's version.
 const KEY_FILE: &str = "graph-key";
 
 /// Where the graph of the workspace of `manifest` is looked for and kept.
@@ -62,17 +63,22 @@ impl GraphCache {
         }
     }
 
-    /// The last run's graph and host triple, if nothing they depend on changed since.
-    pub(super) fn lookup(&self) -> Option<(Graph, String)> {
+    /// The last run's graph and toolchain, if nothing they depend on changed since.
+    pub(super) fn lookup(&self) -> Option<(Graph, RustcIdentity)> {
         let stored = fs::read_to_string(self.session_dir.join(KEY_FILE)).ok()?;
-        let (key, host) = stored.trim_end().split_once('\n')?;
+        let mut lines = stored.lines();
+        let (key, host, version) = (lines.next()?, lines.next()?, lines.next()?);
+        let rustc = RustcIdentity {
+            host: host.to_owned(),
+            version: version.to_owned(),
+        };
         let graph = self.recorded_graph()?.0;
-        (self.key(&graph, host) == key).then(|| (graph, host.to_owned()))
+        (self.key(&graph, &rustc) == key).then_some((graph, rustc))
     }
 
-    /// Notes the key of the graph the session just recorded, with `host`, unless one of the
-    /// files it depends on changed after the graph was read.
-    pub(super) fn store(&self, host: &str) {
+    /// Notes the key of the graph the session just recorded, with the toolchain `rustc`,
+    /// unless one of the files it depends on changed after the graph was read.
+    pub(super) fn store(&self, rustc: &RustcIdentity) {
         let path = self.session_dir.join(KEY_FILE);
         let _ = fs::remove_file(&path);
         let Some((graph, recorded)) = self.recorded_graph() else {
@@ -85,7 +91,8 @@ impl GraphCache {
             .filter_map(|f| fs::metadata(f).and_then(|m| m.modified()).ok())
             .any(|t| t >= recorded);
         if !changed_since {
-            let _ = fs::write(&path, format!("{}\n{host}\n", self.key(&graph, host)));
+            let key = self.key(&graph, rustc);
+            let _ = fs::write(&path, format!("{key}\n{}\n{}\n", rustc.host, rustc.version));
         }
     }
 
@@ -99,8 +106,8 @@ impl GraphCache {
         (theirs == self.target).then_some((info.graph, written))
     }
 
-    /// The key of `graph` and `host` as the files and environment are now.
-    fn key(&self, graph: &Graph, host: &str) -> String {
+    /// The key of `graph` and `rustc` as the files and environment are now.
+    fn key(&self, graph: &Graph, rustc: &RustcIdentity) -> String {
         let (env, files) = self.inputs(graph);
         let mut h = Sha256::new();
         let mut put = |bytes: &[u8]| {
@@ -108,7 +115,8 @@ impl GraphCache {
             h.update(bytes);
         };
         put(env!("CARGO_PKG_VERSION").as_bytes());
-        put(host.as_bytes());
+        put(rustc.host.as_bytes());
+        put(rustc.version.as_bytes());
         for p in [&self.cargo, &self.manifest, &self.cwd] {
             put(p.as_os_str().as_encoded_bytes());
         }
@@ -227,15 +235,19 @@ mod tests {
             "test-session",
         );
         assert!(cache.lookup().is_none(), "nothing stored yet");
-        cache.store("x86_64-unknown-linux-gnu");
-        let (g, host) = cache.lookup().expect("stored");
-        assert_eq!(host, "x86_64-unknown-linux-gnu");
+        let rustc = RustcIdentity {
+            host: "x86_64-unknown-linux-gnu".into(),
+            version: "rustc 1.95.0".into(),
+        };
+        cache.store(&rustc);
+        let (g, known) = cache.lookup().expect("stored");
+        assert_eq!(known, rustc);
         assert_eq!(g.packages[0].name, "p");
 
         fs::write(root.join("Cargo.lock"), "version = 4\n# changed\n").unwrap();
         assert!(cache.lookup().is_none(), "the lock file changed");
         // A file changed after the session recorded its graph: nothing is stored.
-        cache.store("x86_64-unknown-linux-gnu");
+        cache.store(&rustc);
         assert!(cache.lookup().is_none());
         assert!(!session.join(KEY_FILE).exists());
     }

@@ -27,7 +27,11 @@ pub(super) fn test_hook(
     let known = session.info.test.as_ref().and_then(|t| t.host.clone());
     let host = match known {
         Some(host) => host,
-        None => host_triple().map_err(|source| BuildError::HostTriple { source })?,
+        None => {
+            rustc_identity()
+                .map_err(|source| BuildError::HostTriple { source })?
+                .host
+        }
     };
     let tmp = session.info.build_target.join(TEST_TMP_SUBDIR);
     std::fs::create_dir_all(&tmp).map_err(|source| BuildError::Session {
@@ -104,15 +108,32 @@ pub const TEST_RUNNER_ROLE: &str = "__test-runner";
 /// doc-test programs are written there).
 pub(crate) const TEST_TMP_SUBDIR: &str = "airlock-rustdoc-tmp";
 
-/// The host triple, from `rustc -vV`.
-pub(super) fn host_triple() -> std::io::Result<String> {
+/// What `rustc -vV` says of the toolchain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RustcIdentity {
+    /// The host triple (`host:`).
+    pub host: String,
+    /// The first line, as `rustc -V` prints it (`rustc 1.95.0 (59807616e 2026-04-14)`).
+    pub version: String,
+}
+
+/// The host triple and version of the toolchain, from one `rustc -vV`.
+pub(super) fn rustc_identity() -> std::io::Result<RustcIdentity> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let out = Command::new(rustc).arg("-vV").output()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .map(|h| h.trim().to_owned())
+    parse_identity(&String::from_utf8_lossy(&out.stdout))
         .ok_or_else(|| std::io::Error::other("its output has no `host:` line"))
+}
+
+/// Reads `rustc -vV`'s output.
+fn parse_identity(text: &str) -> Option<RustcIdentity> {
+    let host = text
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))?
+        .trim()
+        .to_owned();
+    let version = text.lines().next().unwrap_or_default().trim().to_owned();
+    Some(RustcIdentity { host, version })
 }
 
 #[cfg(test)]
@@ -137,5 +158,18 @@ mod tests {
             ["aarch64-unknown-linux-gnu", "x86_64-unknown-linux-musl"]
         );
         assert!(target_args(&[]).is_empty());
+    }
+
+    #[test]
+    fn rustc_says_its_host_and_version() {
+        let vv = "rustc 1.95.0 (59807616e 2026-04-14)\nbinary: rustc\nhost: x86_64-unknown-linux-gnu\nrelease: 1.95.0\n";
+        assert_eq!(
+            parse_identity(vv),
+            Some(RustcIdentity {
+                host: "x86_64-unknown-linux-gnu".into(),
+                version: "rustc 1.95.0 (59807616e 2026-04-14)".into(),
+            })
+        );
+        assert_eq!(parse_identity("rustc 1.95.0\n"), None);
     }
 }

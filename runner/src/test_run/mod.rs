@@ -139,8 +139,8 @@ pub fn test(
     if !opts.build.cargo_args.iter().any(|a| a == "--no-fail-fast") {
         args.push("--no-fail-fast".into());
     }
-    // The last run's graph and host triple while nothing they come from changed; else
-    // `cargo metadata` (in the build) and one `rustc -vV` here.
+    // The last run's graph and toolchain while nothing they come from changed; else
+    // `cargo metadata` (in the build) and one `rustc -vV` here for the hook and the report.
     let cwd = opts
         .cwd
         .clone()
@@ -152,9 +152,9 @@ pub fn test(
         &cwd,
         SESSION_SUBDIR,
     );
-    let (graph, host) = match cache.lookup() {
-        Some((graph, host)) => (Some(graph), Some(host)),
-        None => (None, hook::host_triple().ok()),
+    let (graph, rustc) = match cache.lookup() {
+        Some((graph, rustc)) => (Some(graph), Some(rustc)),
+        None => (None, hook::rustc_identity().ok()),
     };
     let drive = Drive {
         subcommand: "test",
@@ -167,15 +167,16 @@ pub fn test(
             profile: opts.test_profile.clone(),
             timeout_ms: u64::try_from(opts.timeout.as_millis()).unwrap_or(u64::MAX),
             host_tmpdir: std::env::var_os("TMPDIR").map(PathBuf::from),
-            host: host.clone(),
+            host: rustc.as_ref().map(|r| r.host.clone()),
         }),
         mode: build::cargo::Mode::Test { echo: !opts.quiet },
         prepare: Some(hook::test_hook),
         graph,
+        toolchain: rustc.as_ref().map(|r| r.version.clone()),
     };
     let r = build::drive_cargo(&opts.build, &drive, progress)?;
-    if let Some(host) = &host {
-        cache.store(host);
+    if let Some(rustc) = &rustc {
+        cache.store(rustc);
     }
     let mut result = TestResult {
         report: r.report,
