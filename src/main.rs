@@ -39,7 +39,8 @@ fn main() -> ExitCode {
 
 /// The roles `cargo airlock build` and `test` give this binary inside cargo: the build-script
 /// launcher (`cargo-airlock __build-script REAL ARGS..`), the test runner (cargo's
-/// `target.<host>.runner`: `cargo-airlock __test-runner PROGRAM ARGS..`) and the rustc wrapper
+/// `target.<host>.runner`: `cargo-airlock __test-runner PROGRAM ARGS..`), rustdoc (`RUSTDOC`,
+/// through a shim: `cargo-airlock __rustdoc REAL ARGS..`) and the rustc wrapper
 /// (`RUSTC_WRAPPER`, inside a vetting session: `cargo-airlock RUSTC ARGS..`). None for an
 /// ordinary command line.
 fn hidden_role() -> Option<ExitCode> {
@@ -54,6 +55,16 @@ fn hidden_role() -> Option<ExitCode> {
         let program = std::path::PathBuf::from(args.next().unwrap_or_default());
         let rest: Vec<_> = args.collect();
         return Some(match runner::test_run::run_test_runner(&program, &rest) {
+            Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(101)),
+            Err(err) => {
+                eprintln!("cargo-airlock: error: {:#}", anyhow::Error::new(err));
+                ExitCode::from(101)
+            }
+        });
+    } else if first.as_deref() == Some(std::ffi::OsStr::new(runner::test_run::RUSTDOC_ROLE)) {
+        let real = args.next().unwrap_or_default();
+        let rest: Vec<_> = args.collect();
+        return Some(match runner::test_run::run_rustdoc(&real, &rest) {
             Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(101)),
             Err(err) => {
                 eprintln!("cargo-airlock: error: {:#}", anyhow::Error::new(err));

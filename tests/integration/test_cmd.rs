@@ -343,3 +343,152 @@ fn vet_runs_the_crates_own_tests_and_finds_the_one_that_connects_out() {
         assert!(!manifest.with_file_name("target").exists());
     }
 }
+
+/// Copies fixture `test/<name>` into the scene as `ws/`.
+fn copy_test_fixture(scene: &Scene, name: &str) -> PathBuf {
+    let dst = scene.path("ws");
+    copy_tree(&fixture(&format!("test/{name}")), &dst);
+    dst
+}
+
+/// `P passed, F failed` summed over every `test result:` line of `log`.
+fn counts(log: &str) -> (u32, u32) {
+    let (mut passed, mut failed) = (0, 0);
+    for line in log.lines() {
+        let Some(rest) = line.split("test result: ").nth(1) else {
+            continue;
+        };
+        let num = |word: &str| -> u32 {
+            rest.split(';')
+                .find_map(|part| part.trim().strip_suffix(word))
+                .and_then(|n| n.trim().rsplit(' ').next().map(str::to_owned))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        passed += num("passed");
+        failed += num("failed");
+    }
+    (passed, failed)
+}
+
+#[test]
+fn a_proc_macro_that_only_a_doc_test_expands_runs_in_the_sandbox() {
+    let scene = Scene::new("test_rustdoc_macro");
+    if !build_test_runs(&scene) {
+        return;
+    }
+    let ws = copy_test_fixture(&scene, "rustdoc-macro");
+    // The macro connects to a port of ours while rustdoc expands it: outside the sandbox it
+    // would get through; inside, the run's private loopback has nothing there.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let src = ws.join("phone-macro/src/lib.rs");
+    let text = std::fs::read_to_string(&src).unwrap();
+    std::fs::write(&src, text.replace("__PORT__", &port.to_string())).unwrap();
+
+    let t = airlock_test(&ws, &[]);
+    assert_eq!(t.code, 1, "suspicious: exit 1\n{}", t.stderr);
+    assert!(
+        listener.accept().is_err(),
+        "the macro reached the host's loopback: rustdoc ran it outside the sandbox"
+    );
+    let user = t.krate("doc-user");
+    assert_eq!(user["verdict"], "suspicious", "{user:#}");
+    let address = format!("127.0.0.1:{port}");
+    assert!(
+        t.notable("doc-user").iter().any(|e| e["kind"] == "net"
+            && e["action"] == "connect"
+            && e["decision"] == "denied"
+            && e["phase"] == "test"
+            && e["entry"] == "doctest"
+            && e["detail"]["address"] == address.as_str()),
+        "no denied connect to {address} from the doc tests: {:#}",
+        user["events"]
+    );
+    // rustdoc's run is one test run of the package, and it passed (the connect failing is
+    // nothing the doc test looks at).
+    let doctest = user["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["binary"] == "doctest")
+        .unwrap_or_else(|| panic!("no doctest run: {user:#}"));
+    assert_eq!(doctest["passed"], true, "{doctest:#}\n{}", t.stdout);
+    assert_eq!(t.krate("phone-macro")["verdict"], "clean");
+    let _ = std::fs::remove_dir_all(ws.join("target"));
+}
+
+#[test]
+fn doc_tests_using_a_derive_macro_pass_sandboxed_as_they_pass_plainly() {
+    let scene = Scene::new("test_rustdoc_clean");
+    if !build_test_runs(&scene) {
+        return;
+    }
+    let ws = copy_test_fixture(&scene, "rustdoc-clean");
+    let plain = Command::new("cargo")
+        .args(["test", "--no-fail-fast", "--manifest-path"])
+        .arg(ws.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(scene.path("plain-target"))
+        .output()
+        .expect("cargo runs");
+    let plain_log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&plain.stdout),
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    assert!(plain.status.success(), "{plain_log}");
+    let _ = std::fs::remove_dir_all(scene.path("plain-target"));
+
+    let t = airlock_test(&ws, &[]);
+    assert_eq!(t.code, 0, "{}\n{}", t.stdout, t.stderr);
+    let (passed, failed) = counts(&t.stdout);
+    assert_eq!((passed, failed), counts(&plain_log), "{}", t.stdout);
+    assert!(passed >= 5, "the doc tests ran: {}", t.stdout);
+    for name in ["named", "named-derive"] {
+        let c = t.krate(name);
+        assert_eq!(c["verdict"], "clean", "{name}: {:#?}", t.notable(name));
+    }
+    let named = t.krate("named");
+    assert!(
+        named["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["binary"] == "doctest" && r["passed"] == true),
+        "{named:#}"
+    );
+    let _ = std::fs::remove_dir_all(ws.join("target"));
+}
+
+#[test]
+fn a_test_that_prints_a_decoy_token_leaks_it_and_printing_path_is_fine() {
+    let scene = Scene::new("test_output_decoys");
+    if !build_test_runs(&scene) {
+        return;
+    }
+    let ws = copy_test_fixture(&scene, "output");
+    let t = airlock_test(&ws, &[]);
+    assert_eq!(t.code, 1, "{}", t.stderr);
+    // The output still reached the terminal as the test wrote it.
+    assert!(t.stdout.contains("debug: token=ghp_"), "{}", t.stdout);
+    let secret = t.krate("prints-secret");
+    assert_eq!(secret["verdict"], "suspicious", "{secret:#}");
+    assert!(
+        t.notable("prints-secret")
+            .iter()
+            .any(|e| e["kind"] == "leak"
+                && e["action"] == "decoy-output"
+                && e["detail"]["decoy"] == "env:GITHUB_TOKEN"
+                && e["detail"]["location"] == "stdout"
+                && e["phase"] == "test"
+                && e["entry"] == "prints_secret"),
+        "{:#}",
+        secret["events"]
+    );
+    let path = t.krate("prints-path");
+    assert_eq!(path["verdict"], "clean", "{:#?}", t.notable("prints-path"));
+    assert!(t.stdout.contains("PATH="), "{}", t.stdout);
+    let _ = std::fs::remove_dir_all(ws.join("target"));
+}

@@ -33,7 +33,7 @@ use crate::sandbox::{self, SandboxConfig};
 
 /// The parts of a rustc command line the wrapper cares about.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(super) struct RustcArgs {
+pub(crate) struct RustcArgs {
     pub crate_name: Option<String>,
     pub crate_types: Vec<String>,
     pub out_dir: Option<PathBuf>,
@@ -46,7 +46,7 @@ pub(super) struct RustcArgs {
 
 impl RustcArgs {
     /// Reads the arguments (after the rustc path).
-    pub(super) fn parse(args: &[OsString]) -> RustcArgs {
+    pub(crate) fn parse(args: &[OsString]) -> RustcArgs {
         let mut out = RustcArgs::default();
         let mut i = 0;
         while i < args.len() {
@@ -220,8 +220,38 @@ fn exec(rustc: &OsStr, args: &[OsString], blocked: &[String]) -> BuildError {
     }
 }
 
+/// What a sandboxed compiler of `package` (rustc loading proc macros, rustdoc collecting doc
+/// tests) sees of this process's variables: cargo's and what the crate's build script set with
+/// `rustc-env` (`OUT_DIR` and `env!` values the sources need), except those in `blocked` and
+/// the session's own.
+pub(crate) fn compile_env(
+    session: &Session,
+    package: Option<&Package>,
+    blocked: &[String],
+) -> Vec<(OsString, OsString)> {
+    let script_env: Vec<String> = package
+        .map(|p| {
+            session
+                .records()
+                .iter()
+                .filter(|r| r.phase == Phase::BuildScript && r.package_ids.contains(&p.id))
+                .flat_map(|r| directives::rustc_env(&r.directives))
+                .map(|(k, _)| k)
+                .collect()
+        })
+        .unwrap_or_default();
+    std::env::vars_os()
+        .filter(|(k, _)| {
+            let k = k.to_string_lossy();
+            (cargo_variable(&k) || script_env.iter().any(|s| *s == k))
+                && !blocked.iter().any(|b| *b == k)
+        })
+        .filter(|(k, _)| !STRIPPED.iter().any(|s| k == *s))
+        .collect()
+}
+
 /// The variables `package`'s build script set with a flagged `rustc-env` directive.
-fn blocked_env(session: &Session, package: &Package) -> Vec<String> {
+pub(crate) fn blocked_env(session: &Session, package: &Package) -> Vec<String> {
     session
         .records()
         .iter()
@@ -232,8 +262,8 @@ fn blocked_env(session: &Session, package: &Package) -> Vec<String> {
         .collect()
 }
 
-/// The package cargo is compiling (from the variables cargo sets for rustc).
-fn current_package(session: &Session) -> Option<Package> {
+/// The package cargo is compiling (from the variables cargo sets for rustc and rustdoc).
+pub(crate) fn current_package(session: &Session) -> Option<Package> {
     let name = std::env::var("CARGO_PKG_NAME").ok()?;
     let version = std::env::var("CARGO_PKG_VERSION").ok()?;
     let dir = std::env::var_os("CARGO_MANIFEST_DIR")?;
@@ -346,26 +376,7 @@ fn sandboxed(
     config
         .env
         .retain(|(k, _)| !STRIPPED.iter().any(|s| k == *s));
-    // rustc sees cargo's variables and what the crate's build script set with `rustc-env`.
-    let script_env: Vec<String> = package
-        .map(|p| {
-            session
-                .records()
-                .iter()
-                .filter(|r| r.phase == Phase::BuildScript && r.package_ids.contains(&p.id))
-                .flat_map(|r| directives::rustc_env(&r.directives))
-                .map(|(k, _)| k)
-                .collect()
-        })
-        .unwrap_or_default();
-    config.env_set = std::env::vars_os()
-        .filter(|(k, _)| {
-            let k = k.to_string_lossy();
-            (cargo_variable(&k) || script_env.iter().any(|s| *s == k))
-                && !blocked.iter().any(|b| *b == k)
-        })
-        .filter(|(k, _)| !STRIPPED.iter().any(|s| k == *s))
-        .collect();
+    config.env_set = compile_env(session, package, blocked);
     if let Ok(cwd) = std::env::current_dir() {
         config.cwd = cwd;
     }

@@ -18,10 +18,10 @@ pub(crate) mod config;
 mod directives;
 mod exec_attempts;
 pub(crate) mod graph;
-mod intercept;
+pub(crate) mod intercept;
 mod launcher;
 pub(crate) mod session;
-mod tee;
+pub(crate) mod tee;
 pub(crate) mod verdict;
 
 pub use intercept::run as run_rustc_wrapper;
@@ -275,6 +275,8 @@ pub fn build(
         test: None,
         mode: cargo::Mode::Build,
         prepare: None,
+        graph: None,
+        toolchain: None,
     };
     drive_cargo(opts, &drive, progress)
 }
@@ -303,6 +305,12 @@ pub(crate) struct Drive {
     /// Adds to the cargo command what the session and the user's arguments call for (the
     /// test runner hook of `cargo airlock test`).
     pub prepare: Option<Prepare>,
+    /// The workspace's graph when the caller has it already (`cargo airlock test` reuses the
+    /// last run's while the lock file, manifests and configuration are the same); None: from
+    /// `cargo metadata`.
+    pub graph: Option<Graph>,
+    /// The toolchain's `rustc -V` when the caller knows it; None: asks rustc.
+    pub toolchain: Option<String>,
 }
 
 /// See [`Drive::prepare`].
@@ -331,7 +339,11 @@ pub(crate) fn drive_cargo(
     if !manifest.is_file() {
         return Err(BuildError::NoManifest { path: manifest });
     }
-    let graph = match Graph::load(&opts.cargo, &manifest) {
+    let loaded = match drive.graph.clone() {
+        Some(g) => Ok(g),
+        None => Graph::load(&opts.cargo, &manifest),
+    };
+    let graph = match loaded {
         Ok(g) => g,
         Err(err) => {
             let dir = opts.report_dir.clone().unwrap_or_else(|| {
@@ -473,7 +485,7 @@ pub const REPORT_SUBDIR: &str = "build";
 
 /// The manifest to build: `given` (a `Cargo.toml`, or a directory holding one), else
 /// `./Cargo.toml`; canonical when it exists.
-fn manifest_path(given: Option<&Path>) -> PathBuf {
+pub(crate) fn manifest_path(given: Option<&Path>) -> PathBuf {
     let manifest = match given {
         Some(m) if m.is_dir() => m.join("Cargo.toml"),
         Some(m) => m.to_owned(),
@@ -525,7 +537,7 @@ fn empty_report(opts: &BuildOptions, drive: &Drive, graph: Option<&Graph>) -> Re
                 .as_ref()
                 .map_or_else(|| opts.profile.clone(), |t| t.profile.clone()),
             tool_version: opts.tool_version.clone(),
-            toolchain: toolchain(),
+            toolchain: drive.toolchain.clone().unwrap_or_else(toolchain),
         },
         errors: Vec::new(),
     }

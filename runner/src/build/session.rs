@@ -57,6 +57,10 @@ pub(crate) struct TestSettings {
     /// rustdoc's doc-test programs; the sandbox's own run directories go here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_tmpdir: Option<PathBuf>,
+    /// The host triple, when the command knows it already (the runner hook asks `rustc -vV`
+    /// otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 impl SessionInfo {

@@ -10,10 +10,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::thread::JoinHandle;
 
 /// Rewrites one line (with its newline, if it had one) before it is forwarded.
-pub(super) type Rewrite = Box<dyn FnMut(Vec<u8>) -> Vec<u8> + Send>;
+pub(crate) type Rewrite = Box<dyn FnMut(Vec<u8>) -> Vec<u8> + Send>;
 
 /// A stream being captured.
-pub(super) struct Tee {
+pub(crate) struct Tee {
     target: RawFd,
     saved: OwnedFd,
     thread: Option<JoinHandle<Vec<u8>>>,
@@ -31,7 +31,7 @@ fn dup(fd: RawFd) -> io::Result<OwnedFd> {
 
 impl Tee {
     /// Starts capturing descriptor `target` (1 or 2).
-    pub(super) fn start(target: RawFd, mut rewrite: Option<Rewrite>) -> io::Result<Tee> {
+    pub(crate) fn start(target: RawFd, mut rewrite: Option<Rewrite>) -> io::Result<Tee> {
         let saved = dup(target)?;
         let forward = dup(saved.as_raw_fd())?;
         let mut fds = [0; 2];
@@ -77,7 +77,7 @@ impl Tee {
     }
 
     /// Restores the stream and returns everything that was written to it.
-    pub(super) fn finish(mut self) -> Vec<u8> {
+    pub(crate) fn finish(mut self) -> Vec<u8> {
         self.restore();
         self.thread
             .take()

@@ -18,6 +18,8 @@ use crate::events::Phase;
 use crate::profile::{Placeholders, Profile, ProfileError};
 use crate::sandbox::{self, RunOutcome, SandboxConfig, SandboxError};
 
+mod output;
+
 /// The built-in profile run-time code runs under.
 pub const TEST_PROFILE: &str = "test";
 
@@ -28,6 +30,15 @@ pub enum RuntimeError {
     /// The profile could not be loaded.
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    /// The program's standard output or error could not be captured for scanning.
+    #[error("cannot capture the output of {}", program.display())]
+    Capture {
+        /// The program.
+        program: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The sandbox could not run the program.
     #[error("cannot run {} in the sandbox", program.display())]
     Sandbox {
@@ -80,6 +91,15 @@ pub struct RuntimeRun {
     /// Plant a decoy `.env` in the working directory (only when the caller owns it: a private
     /// directory of the run, as vet's `load` and `probe` runs have).
     pub decoy_dotenv: bool,
+    /// Writable directories whose files may also run (rustdoc's temporary directory, where it
+    /// links the doc-test programs that it, and a merged doc-test program itself, start from
+    /// several threads at once: the check that lets only what a compiler of the run produced
+    /// run from a write directory refuses such callers). Everything else stays non-executable.
+    pub write_exec: Vec<PathBuf>,
+    /// Search what the run writes to the standard streams it inherits (not those `stdio`
+    /// replaces) for the run's decoy values, passing it through unchanged: a hit is a
+    /// `leak/decoy-output` event naming the stream (a secret printed to a CI log is out).
+    pub scan_output: bool,
 }
 
 impl RuntimeRun {
@@ -103,6 +123,8 @@ impl RuntimeRun {
             stdio: [None; 3],
             profile: None,
             decoy_dotenv: false,
+            write_exec: Vec::new(),
+            scan_output: false,
         }
     }
 
@@ -131,6 +153,7 @@ impl RuntimeRun {
         config.allow_degraded = self.allow_degraded;
         config.stdio = self.stdio;
         config.decoy_dotenv = self.decoy_dotenv;
+        config.extra_write_exec.clone_from(&self.write_exec);
         Ok(config)
     }
 }
@@ -139,10 +162,24 @@ impl RuntimeRun {
 /// entry point.
 pub fn run(run: &RuntimeRun) -> Result<RunOutcome, RuntimeError> {
     let config = run.config()?;
-    let mut outcome = sandbox::run(&config).map_err(|source| RuntimeError::Sandbox {
+    let watch = if run.scan_output {
+        output::Watch::start(&run.stdio).map_err(|source| RuntimeError::Capture {
+            program: run.program.clone(),
+            source,
+        })?
+    } else {
+        output::Watch::none()
+    };
+    let result = sandbox::run(&config);
+    let printed = watch.finish();
+    let mut outcome = result.map_err(|source| RuntimeError::Sandbox {
         program: run.program.clone(),
         source,
     })?;
+    if let Some(decoys) = &outcome.decoys {
+        let leaks = output::decoy_events(decoys, &printed, run.phase, &run.krate);
+        outcome.events.extend(leaks);
+    }
     if let Some(entry) = &run.entry {
         for event in &mut outcome.events {
             event.entry.get_or_insert_with(|| entry.clone());

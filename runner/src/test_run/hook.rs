@@ -1,9 +1,14 @@
 //! cargo's runner hook for `cargo airlock test`: what the `cargo test` command gets so that
-//! cargo runs every test program (test binaries, examples, rustdoc's doc-test programs)
-//! through cargo-airlock's `__test-runner` role, for the host and every target it builds for.
+//! cargo runs every test program (test binaries, examples) through cargo-airlock's
+//! `__test-runner` role, for the host and every target it builds for, and rustdoc through its
+//! `__rustdoc` role (`RUSTDOC`, a shim script in the session directory), which runs doc tests
+//! in the sandbox.
 
 use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
+
+use super::rustdoc_role::RUSTDOC_ROLE;
 
 use crate::build::session::Session;
 use crate::build::BuildError;
@@ -19,7 +24,15 @@ pub(super) fn test_hook(
     session: &Session,
     args: &[OsString],
 ) -> Result<(), BuildError> {
-    let host = host_triple().map_err(|source| BuildError::HostTriple { source })?;
+    let known = session.info.test.as_ref().and_then(|t| t.host.clone());
+    let host = match known {
+        Some(host) => host,
+        None => {
+            rustc_identity()
+                .map_err(|source| BuildError::HostTriple { source })?
+                .host
+        }
+    };
     let tmp = session.info.build_target.join(TEST_TMP_SUBDIR);
     std::fs::create_dir_all(&tmp).map_err(|source| BuildError::Session {
         step: "creating".into(),
@@ -43,7 +56,30 @@ pub(super) fn test_hook(
     cmd.arg("--config")
         .arg(format!("target.'cfg(all())'.runner={runner}"));
     cmd.env("TMPDIR", &tmp);
+    // rustdoc through the rustdoc role, which sandboxes `rustdoc --test`.
+    let real = std::env::var_os("RUSTDOC")
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "rustdoc".into());
+    let shim = session.dir.join("rustdoc");
+    let script = format!(
+        "#!/bin/sh\n# cargo-airlock: rustdoc's doc tests run in the sandbox.\nexec {} {RUSTDOC_ROLE} {} \"$@\"\n",
+        shell_quote(&session.info.airlock_bin.to_string_lossy()),
+        shell_quote(&real.to_string_lossy()),
+    );
+    let written = std::fs::write(&shim, script)
+        .and_then(|()| std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)));
+    written.map_err(|source| BuildError::Session {
+        step: "writing the rustdoc shim".into(),
+        path: shim.clone(),
+        source,
+    })?;
+    cmd.env("RUSTDOC", &shim);
     Ok(())
+}
+
+/// `text` quoted for `sh`.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// The `--target T` and `--target=T` values among cargo arguments `args` (up to a `--`).
@@ -72,15 +108,32 @@ pub const TEST_RUNNER_ROLE: &str = "__test-runner";
 /// doc-test programs are written there).
 pub(crate) const TEST_TMP_SUBDIR: &str = "airlock-rustdoc-tmp";
 
-/// The host triple, from `rustc -vV`.
-fn host_triple() -> std::io::Result<String> {
+/// What `rustc -vV` says of the toolchain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RustcIdentity {
+    /// The host triple (`host:`).
+    pub host: String,
+    /// The first line, as `rustc -V` prints it (`rustc 1.95.0 (59807616e 2026-04-14)`).
+    pub version: String,
+}
+
+/// The host triple and version of the toolchain, from one `rustc -vV`.
+pub(super) fn rustc_identity() -> std::io::Result<RustcIdentity> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let out = Command::new(rustc).arg("-vV").output()?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .map(|h| h.trim().to_owned())
+    parse_identity(&String::from_utf8_lossy(&out.stdout))
         .ok_or_else(|| std::io::Error::other("its output has no `host:` line"))
+}
+
+/// Reads `rustc -vV`'s output.
+fn parse_identity(text: &str) -> Option<RustcIdentity> {
+    let host = text
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))?
+        .trim()
+        .to_owned();
+    let version = text.lines().next().unwrap_or_default().trim().to_owned();
+    Some(RustcIdentity { host, version })
 }
 
 #[cfg(test)]
@@ -105,5 +158,18 @@ mod tests {
             ["aarch64-unknown-linux-gnu", "x86_64-unknown-linux-musl"]
         );
         assert!(target_args(&[]).is_empty());
+    }
+
+    #[test]
+    fn rustc_says_its_host_and_version() {
+        let vv = "rustc 1.95.0 (59807616e 2026-04-14)\nbinary: rustc\nhost: x86_64-unknown-linux-gnu\nrelease: 1.95.0\n";
+        assert_eq!(
+            parse_identity(vv),
+            Some(RustcIdentity {
+                host: "x86_64-unknown-linux-gnu".into(),
+                version: "rustc 1.95.0 (59807616e 2026-04-14)".into(),
+            })
+        );
+        assert_eq!(parse_identity("rustc 1.95.0\n"), None);
     }
 }

@@ -12,11 +12,14 @@
 //! are sandboxed the same way, so a second run is as warm as a second `cargo test`; the
 //! records of the build scripts that made its outputs stand for them.
 
+mod graph_cache;
 mod hook;
 mod runner_role;
+mod rustdoc_role;
 
 pub use hook::TEST_RUNNER_ROLE;
 pub use runner_role::run as run_test_runner;
+pub use rustdoc_role::{run as run_rustdoc, RUSTDOC_ROLE};
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -24,9 +27,13 @@ use std::time::Duration;
 
 use crate::build::{self, BuildError, BuildOptions, Drive, Progress, TargetDir, TestSettings};
 use crate::report::{Report, TestRun};
+use graph_cache::GraphCache;
 
 /// The subdirectory of `<target>/airlock` that `test`'s reports go to.
 pub const REPORT_SUBDIR: &str = "test";
+
+/// The session directory's name under `<target>/airlock`.
+const SESSION_SUBDIR: &str = "test-session";
 
 /// The default per-program timeout (`--test-timeout`).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -42,6 +49,15 @@ pub enum TestError {
     /// The test runner was started outside `cargo airlock test`.
     #[error("test runner: not inside `cargo airlock test` (its session has no test settings); this entry point only runs as cargo's test runner")]
     NotATestSession,
+    /// The rustdoc role could not run rustdoc.
+    #[error("rustdoc for the doc tests: {step}")]
+    Rustdoc {
+        /// What failed (`executing /path/rustdoc`, `creating DIR`).
+        step: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Cargo did not give the test runner what it gives a test program.
     #[error("test runner for {}: cargo did not set {var}", program.display())]
     MissingVar {
@@ -123,22 +139,45 @@ pub fn test(
     if !opts.build.cargo_args.iter().any(|a| a == "--no-fail-fast") {
         args.push("--no-fail-fast".into());
     }
+    // The last run's graph and toolchain while nothing they come from changed; else
+    // `cargo metadata` (in the build) and one `rustc -vV` here for the hook and the report.
+    let cwd = opts
+        .cwd
+        .clone()
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default();
+    let cache = GraphCache::new(
+        &build::manifest_path(opts.build.manifest_path.as_deref()),
+        &opts.build.cargo,
+        &cwd,
+        SESSION_SUBDIR,
+    );
+    let (graph, rustc) = match cache.lookup() {
+        Some((graph, rustc)) => (Some(graph), Some(rustc)),
+        None => (None, hook::rustc_identity().ok()),
+    };
     let drive = Drive {
         subcommand: "test",
         report_subdir: REPORT_SUBDIR,
         target: TargetDir::Kept("test-target"),
-        session_subdir: "test-session",
+        session_subdir: SESSION_SUBDIR,
         args,
         cwd: opts.cwd.clone(),
         test: Some(TestSettings {
             profile: opts.test_profile.clone(),
             timeout_ms: u64::try_from(opts.timeout.as_millis()).unwrap_or(u64::MAX),
             host_tmpdir: std::env::var_os("TMPDIR").map(PathBuf::from),
+            host: rustc.as_ref().map(|r| r.host.clone()),
         }),
         mode: build::cargo::Mode::Test { echo: !opts.quiet },
         prepare: Some(hook::test_hook),
+        graph,
+        toolchain: rustc.as_ref().map(|r| r.version.clone()),
     };
     let r = build::drive_cargo(&opts.build, &drive, progress)?;
+    if let Some(rustc) = &rustc {
+        cache.store(rustc);
+    }
     let mut result = TestResult {
         report: r.report,
         report_dir: r.report_dir,

@@ -78,6 +78,7 @@ pub fn run(program: &Path, args: &[OsString]) -> Result<i32, TestError> {
         })
         .collect();
     run.profile = (settings.profile != TEST_PROFILE).then(|| settings.profile.clone());
+    run.scan_output = true;
 
     let mut record = RunRecord::new(
         package.iter().map(|p| p.id.clone()).collect(),
