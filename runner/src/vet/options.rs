@@ -2,10 +2,11 @@
 //! hands back ([`VetResult`]).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::phases::{Phase, PhaseSelection};
-use super::registry::{ConfigInputs, RegistrySource};
+use super::registry::{ConfigInputs, SparseRegistry};
 use super::spec::CrateSpec;
 use crate::build;
 use crate::report::{Report, Verdict};
@@ -19,9 +20,10 @@ pub struct VetOptions {
     pub registry: Option<String>,
     /// Where cargo's configuration is read from.
     pub config: ConfigInputs,
-    /// The registry already resolved (a workspace's package names its registry by index URL),
-    /// in place of resolving `registry` from the configuration.
-    pub source: Option<RegistrySource>,
+    /// The registry already opened, in place of resolving `registry` from the configuration
+    /// (a workspace's package names its registry by index URL, and its packages share one
+    /// client: its connections and the index files it has read this run).
+    pub source: Option<Arc<SparseRegistry>>,
     /// Names a typo neighbour is also looked for among (a workspace's other packages).
     pub extra_names: Vec<String>,
     /// Also inventory the other packages of the graph cargo resolves for each crate (a

@@ -10,6 +10,7 @@
 //! variant, an arm in [`unsupported`] and a step in `Pipeline::run_phase`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 pub use super::error::VetError;
@@ -61,7 +62,7 @@ impl Vetted {
 /// The pipeline's state: the registry, the crates, and what the report collects.
 pub(super) struct Pipeline<'a> {
     pub(super) opts: &'a VetOptions,
-    pub(super) registry: SparseRegistry,
+    pub(super) registry: Arc<SparseRegistry>,
     pub(super) crates: Vec<Vetted>,
     sections: VetSections,
     pub(super) built: Vec<CrateReport>,
@@ -92,7 +93,7 @@ pub(crate) struct Vetting {
     /// Each crate's unpacked package (in the order of the specs), when it was fetched.
     pub dirs: Vec<Option<PathBuf>>,
     /// The registry client (its index files cached for this run).
-    pub registry: SparseRegistry,
+    pub registry: Arc<SparseRegistry>,
 }
 
 /// Writes `report` in every format into `dir`.
@@ -113,10 +114,14 @@ pub(crate) fn vet_crates(
     opts: &VetOptions,
     progress: &(dyn Fn(VetProgress) + Sync),
 ) -> Result<Vetting, VetError> {
-    let source = match &opts.source {
-        Some(source) => source.clone(),
-        None => RegistrySource::resolve(opts.registry.as_deref(), &opts.config)?,
+    let registry = match &opts.source {
+        Some(registry) => Arc::clone(registry),
+        None => {
+            let source = RegistrySource::resolve(opts.registry.as_deref(), &opts.config)?;
+            Arc::new(SparseRegistry::open(source, &opts.cache_dir)?)
+        }
     };
+    let source = registry.source();
     std::fs::create_dir_all(&opts.cache_dir).map_err(|source| VetError::Cache {
         path: opts.cache_dir.clone(),
         source,
@@ -129,7 +134,6 @@ pub(crate) fn vet_crates(
         cache_dir: opts.cache_dir.clone(),
         workspace: None,
     };
-    let registry = SparseRegistry::open(source, &opts.cache_dir)?;
     let mut p = Pipeline {
         opts,
         registry,

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::cache::{CacheKey, VerdictCache};
 use super::git_package::{self, GitPackage};
@@ -22,7 +23,7 @@ use super::lockfile::{self, Change, LockedPackage, Lockfile, LockfileError};
 use super::merge::{merge, MergeError};
 use super::pipeline::{self, VetError, VetOptions, VetProgress, VetResult};
 use super::registry::source::{CRATES_IO, CRATES_IO_GIT_INDEX, CRATES_IO_SPARSE_INDEX};
-use super::registry::RegistrySource;
+use super::registry::{RegistrySource, SparseRegistry};
 use super::spec::CrateSpec;
 use super::verdict;
 use crate::build::graph::{Graph, SourceKind};
@@ -125,7 +126,8 @@ pub fn run(
         source,
     })?;
     let extra_names = lockfile::names(&lock);
-    let mut sources: HashMap<String, Result<RegistrySource, String>> = HashMap::new();
+    // One client per registry, shared by its packages (connections, index files read).
+    let mut sources: HashMap<String, Result<Arc<SparseRegistry>, String>> = HashMap::new();
     let mut reports = Vec::new();
     for c in &selected {
         let source = match c.kind {
@@ -133,7 +135,13 @@ pub fn run(
             _ => Some(
                 sources
                     .entry(c.source.clone())
-                    .or_insert_with(|| registry_for(&c.source, &opts.vet))
+                    .or_insert_with(|| {
+                        registry_for(&c.source, &opts.vet).and_then(|source| {
+                            SparseRegistry::open(source, &opts.vet.cache_dir)
+                                .map(Arc::new)
+                                .map_err(|e| error_chain(&e))
+                        })
+                    })
                     .clone(),
             ),
         };
@@ -246,7 +254,7 @@ fn vet_or_reuse(
     opts: &WorkspaceOptions,
     cache: &VerdictCache,
     c: &Candidate,
-    source: Option<Result<RegistrySource, String>>,
+    source: Option<Result<Arc<SparseRegistry>, String>>,
     extra_names: &[String],
     progress: &(dyn Fn(VetProgress) + Sync),
 ) -> Result<Report, WorkspaceError> {
@@ -315,7 +323,7 @@ fn select_shard(candidates: Vec<Candidate>, shard: Option<(u32, u32)>) -> Vec<Ca
 fn vet_registry_package(
     opts: &WorkspaceOptions,
     c: &Candidate,
-    source: Result<RegistrySource, String>,
+    source: Result<Arc<SparseRegistry>, String>,
     extra_names: &[String],
     progress: &(dyn Fn(VetProgress) + Sync),
 ) -> Result<Report, WorkspaceError> {
@@ -325,7 +333,7 @@ fn vet_registry_package(
         (Err(why), _) => return Ok(failed_report(&opts.vet, c, why)),
         (_, Err(e)) => return Ok(failed_report(&opts.vet, c, error_chain(&e))),
     };
-    let registry = (source.name != CRATES_IO).then(|| source.name.clone());
+    let registry = (source.source().name != CRATES_IO).then(|| source.source().name.clone());
     let package_opts = VetOptions {
         specs: vec![spec],
         registry,
