@@ -14,6 +14,7 @@
 
 mod graph_cache;
 mod hook;
+mod record;
 mod runner_role;
 mod rustdoc_role;
 

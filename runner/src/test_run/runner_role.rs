@@ -15,9 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::hook::TEST_TMP_SUBDIR;
-use super::TestError;
-use crate::build::session::{RunRecord, Session};
-use crate::error_chain::error_chain;
+use super::{record, TestError};
+use crate::build::session::Session;
 use crate::events::Phase;
 use crate::runtime::{self, RuntimeRun, TEST_PROFILE};
 
@@ -80,39 +79,10 @@ pub fn run(program: &Path, args: &[OsString]) -> Result<i32, TestError> {
     run.profile = (settings.profile != TEST_PROFILE).then(|| settings.profile.clone());
     run.scan_output = true;
 
-    let mut record = RunRecord::new(
-        package.iter().map(|p| p.id.clone()).collect(),
-        label.clone(),
-        Phase::Test,
-        Vec::new(),
-    );
-    record.entry = Some(entry.clone());
-    record.program = Some(program.to_owned());
-    let code = match runtime::run(&run) {
-        Ok(outcome) => {
-            let code = outcome.termination.exit_code();
-            record.exit_code = Some(code);
-            record.duration_ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
-            record.events = outcome.events;
-            record.layers = serde_json::to_value(&outcome.layers).ok();
-            code
-        }
-        Err(err) => {
-            let err = error_chain(&err);
-            eprintln!(
-                "cargo-airlock: the test program {} of {label} could not run in the sandbox: {err}",
-                program.display()
-            );
-            record.error = Some(err);
-            101
-        }
-    };
-    let mut unit = program.as_os_str().to_owned();
-    for a in args {
-        unit.push("\0");
-        unit.push(a);
-    }
-    session.write_record(&record, &unit.to_string_lossy())?;
+    let mut record = record::test_record(package.as_ref(), &label, &entry, program);
+    let what = format!("the test program {} of {label}", program.display());
+    let code = record::finish(&mut record, runtime::run(&run), &what);
+    record::write(&session, &record, program.as_os_str(), args)?;
     Ok(code)
 }
 

@@ -25,10 +25,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::hook::TEST_TMP_SUBDIR;
-use super::TestError;
+use super::{record, TestError};
 use crate::build::intercept::{blocked_env, compile_env, current_package, RustcArgs};
-use crate::build::session::{RunRecord, Session};
-use crate::error_chain::error_chain;
+use crate::build::session::Session;
 use crate::events::{Event, Kind, Phase};
 use crate::runtime::{self, RuntimeRun, TEST_PROFILE};
 
@@ -129,45 +128,18 @@ pub fn run(real: &OsStr, args: &[OsString]) -> Result<i32, TestError> {
     run.profile = (settings.profile != TEST_PROFILE).then(|| settings.profile.clone());
     run.scan_output = true;
 
-    let mut record = RunRecord::new(
-        package.iter().map(|p| p.id.clone()).collect(),
-        label.clone(),
-        Phase::Test,
-        Vec::new(),
-    );
-    record.entry = Some(ENTRY.to_owned());
-    record.program = Some(program.clone());
-    let code = match runtime::run(&run) {
-        Ok(outcome) => {
-            let code = outcome.termination.exit_code();
-            if code == 0 && !ran_anything(&outcome.events, &tmp) {
-                // No doc tests, nothing notable: no test run, as a crate without doc tests
-                // had none before.
-                let _ = std::fs::remove_dir_all(&tmp);
-                return Ok(code);
-            }
-            record.exit_code = Some(code);
-            record.duration_ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
-            record.events = outcome.events;
-            record.layers = serde_json::to_value(&outcome.layers).ok();
-            code
-        }
-        Err(err) => {
-            let err = error_chain(&err);
-            eprintln!(
-                "cargo-airlock: the doc tests of {label} could not run in the sandbox: {err}"
-            );
-            record.error = Some(err);
-            101
-        }
-    };
+    let mut record = record::test_record(package.as_ref(), &label, ENTRY, &program);
+    let ran = runtime::run(&run);
     let _ = std::fs::remove_dir_all(&tmp);
-    let mut unit = program.into_os_string();
-    for a in &run.args {
-        unit.push("\0");
-        unit.push(a);
+    if let Ok(outcome) = &ran {
+        if outcome.termination.exit_code() == 0 && !ran_anything(&outcome.events, &tmp) {
+            // No doc tests, nothing notable: no test run, as a crate without doc tests had
+            // none before.
+            return Ok(0);
+        }
     }
-    session.write_record(&record, &unit.to_string_lossy())?;
+    let code = record::finish(&mut record, ran, &format!("the doc tests of {label}"));
+    record::write(&session, &record, program.as_os_str(), &run.args)?;
     Ok(code)
 }
 
