@@ -191,6 +191,19 @@ pub(crate) fn parse_target(
     };
     let mut seeds = mined.seeds_for(&names, input.is_text());
     seeds.extend(mined.nested.iter().cloned());
+    // Deep nesting in the crate's grammar when it is a known format (a `FromStr` of `toml::Value`
+    // reads TOML), and in its lexer's brackets, as long as `-max_len` allows (one byte less when
+    // a choice byte goes first); and what expands through references.
+    seeds.extend(crate::nesting::deep_seeds(
+        &[package],
+        "a",
+        crate::nesting::Brackets::Raw(&mined.brackets()),
+        ENTRY_MAX_LEN - usize::from(choices),
+    ));
+    seeds.extend(crate::nesting::expansion_seeds(package, "a"));
+    if input.is_text() {
+        seeds.retain(|s| std::str::from_utf8(s).is_ok());
+    }
     if choices {
         // No choice bytes: the seed is the input, driven by the first method.
         for s in &mut seeds {
