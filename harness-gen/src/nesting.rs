@@ -106,10 +106,27 @@ fn format_openers(package: &str, key: &str, out: &mut Vec<Opener>) {
     }
 }
 
-/// The opening tokens of the formats and impls a target reads, each with the text that must
-/// precede the first one (a TOML key) and at most once each.
-fn openers(packages: &[&str], key: &str, brackets: Brackets<'_>) -> Vec<Opener> {
-    let mut out: Vec<Opener> = vec![open("", "["), open("", format!("{{{}:", json_str(key)))];
+/// JSON readers (and its supersets).
+const JSON: &[&str] = &[
+    "serde_json",
+    "simd_json",
+    "sonic_rs",
+    "json",
+    "json5",
+    "serde_json5",
+    "serde_hjson",
+    "hjson",
+    "jsonc_parser",
+];
+
+/// The opening tokens of the formats and impls a target reads (JSON's when `json`), each with
+/// the text that must precede the first one (a TOML key) and at most once each.
+fn openers(packages: &[&str], key: &str, brackets: Brackets<'_>, json: bool) -> Vec<Opener> {
+    let mut out: Vec<Opener> = Vec::new();
+    if json {
+        out.push(open("", "["));
+        out.push(open("", format!("{{{}:", json_str(key))));
+    }
     for p in packages {
         format_openers(p, key, &mut out);
     }
@@ -155,17 +172,34 @@ fn json_str(key: &str) -> String {
     serde_json::to_string(key).unwrap_or_else(|_| "\"a\"".into())
 }
 
-/// Seeds nesting every opener as deep as `max_len` bytes allow. `packages` are the formats the
-/// target reads besides JSON (for a format or parse target, the crate under test itself), `key` a
-/// field name of the type (for formats whose nesting needs one) and `brackets` the opening
-/// brackets of the crate's own lexer with how the target hands them over.
+/// Seeds nesting every opener as deep as `max_len` bytes allow, for a `Deserialize` target:
+/// `packages` are the formats the target reads besides JSON, `key` a field name of the type (for
+/// formats whose nesting needs one) and `brackets` the opening brackets of the crate's own lexer
+/// with how the target hands them over.
 pub(crate) fn deep_seeds(
     packages: &[&str],
     key: &str,
     brackets: Brackets<'_>,
     max_len: usize,
 ) -> Vec<Vec<u8>> {
-    openers(packages, key, brackets)
+    fill(openers(packages, key, brackets, true), max_len)
+}
+
+/// Seeds nesting the openers of the crate under test as deep as `max_len` bytes allow, for a
+/// target that hands the input to the crate's own parser (format and parse targets): the
+/// grammar of the format the crate is, when it is a known one, and its lexer's brackets as they
+/// are written.
+pub(crate) fn entry_deep_seeds(package: &str, brackets: &[u8], max_len: usize) -> Vec<Vec<u8>> {
+    let json = JSON.contains(&norm(package).as_str());
+    fill(
+        openers(&[package], "a", Brackets::Raw(brackets), json),
+        max_len,
+    )
+}
+
+/// Each opener repeated until the seed fills `max_len`.
+fn fill(openers: Vec<Opener>, max_len: usize) -> Vec<Vec<u8>> {
+    openers
         .into_iter()
         .map(|o| {
             let mut s = o.prefix.into_bytes();
@@ -279,9 +313,15 @@ mod tests {
         let cbor = texts(&["serde_cbor"], Brackets::None);
         assert!(starts(&cbor, &[0x81, 0x81, 0x81]));
         // A parser's own brackets, as it reads them (not as a JSON string).
-        let raw = texts(&[], Brackets::Raw(b"(<"));
+        let raw = entry_deep_seeds("parsec", b"(<", 1000);
         assert!(starts(&raw, b"((((") && starts(&raw, b"<<<<"));
         assert!(!raw.iter().any(|s| s.starts_with(b"\"")));
+        // JSON's openers only for a JSON crate: a parser of another grammar gets its own.
+        assert!(!starts(&raw, b"[[[["));
+        assert!(starts(&entry_deep_seeds("json5", b"", 100), b"[[[["));
+        let toml = entry_deep_seeds("toml", b"", 1000);
+        assert!(starts(&toml, b"a=[[[[") && starts(&toml, b"a={a={a="));
+        assert!(toml.iter().all(|s| s.len() <= 1000 && s.len() > 990));
         assert!(recursive(&["quick-xml"], false) && recursive(&["serde_yml"], false));
     }
 

@@ -256,10 +256,9 @@ pub(crate) fn format_target(
     seeds.extend(mined.nested.iter().cloned());
     // Deep nesting in the crate's own grammar (and its lexer's brackets), as long as `-max_len`
     // allows, and what expands through references.
-    seeds.extend(crate::nesting::deep_seeds(
-        &[package],
-        "a",
-        crate::nesting::Brackets::Raw(&mined.brackets()),
+    seeds.extend(crate::nesting::entry_deep_seeds(
+        package,
+        &mined.brackets(),
         ENTRY_MAX_LEN,
     ));
     seeds.extend(crate::nesting::expansion_seeds(package, "a"));
