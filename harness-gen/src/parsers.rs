@@ -162,7 +162,7 @@ pub(crate) fn discover(
                 // A generic impl's associated function has an instance only when the input fixes
                 // every type parameter (a constructor from a reader).
                 let fixed = |p: &syn::TypeParam| reader.as_deref().is_some_and(|r| p.ident == r);
-                if !model.impl_item(r).generics.type_params().all(|p| fixed(p)) {
+                if !model.impl_item(r).generics.type_params().all(fixed) {
                     out.push(ParseItem {
                         item: format!("{tp}::{}", node.name),
                         stem: target_stem(&format!("{tp}::{}", node.name)),

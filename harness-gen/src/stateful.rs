@@ -257,7 +257,7 @@ pub(crate) enum InstanceArg {
     /// `Cursor` over the bytes): it reads, buffers and seeks.
     Reader,
     /// A type written in the constructor's impl (`Reader<&'a [u8]>`).
-    Ty(Type),
+    Ty(Box<Type>),
     /// Unknown.
     Unknown,
 }
@@ -272,15 +272,18 @@ fn satisfies(arg: &InstanceArg, bounds: &[Bound]) -> Option<bool> {
     }
     match arg {
         InstanceArg::Reader => Some(names.iter().all(|n| trivial(n) || reads(n) || n == "Seek")),
-        InstanceArg::Ty(Type::Reference(r))
-            if r.mutability.is_none()
-                && matches!(&*r.elem, Type::Slice(s) if types::is_named(&s.elem, "u8")) =>
-        {
+        InstanceArg::Ty(t) if is_byte_slice(t) => {
             Some(names.iter().all(|n| trivial(n) || reads(n)))
         }
         InstanceArg::Ty(_) => Some(false),
         InstanceArg::Unknown => None,
     }
+}
+
+/// Whether `ty` is `&[u8]` (which reads and buffers).
+fn is_byte_slice(ty: &Type) -> bool {
+    matches!(ty, Type::Reference(r) if r.mutability.is_none()
+        && matches!(&*r.elem, Type::Slice(s) if types::is_named(&s.elem, "u8")))
 }
 
 /// A type as written without its lifetimes (`&'a [u8]` and `&[u8]` are one instance).
@@ -290,7 +293,10 @@ fn without_lifetimes(ty: &Type) -> String {
     let mut chars = shown.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '\'' {
-            while chars.peek().is_some_and(|c| c.is_alphanumeric() || *c == '_') {
+            while chars
+                .peek()
+                .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+            {
                 chars.next();
             }
             while chars.peek() == Some(&' ') {
@@ -306,22 +312,39 @@ fn without_lifetimes(ty: &Type) -> String {
 /// What the constructor in impl `ctor` fixes each type argument of its type to: the types its
 /// impl writes, and `reader` (an impl type parameter the target instantiates with a reader over
 /// the input).
-pub(crate) fn instance(model: &CrateModel, ctor: ImplRef, reader: Option<&str>) -> Vec<InstanceArg> {
+pub(crate) fn instance(
+    model: &CrateModel,
+    ctor: ImplRef,
+    reader: Option<&str>,
+) -> Vec<InstanceArg> {
     let imp = model.impl_item(ctor);
-    let params: Vec<String> = imp.generics.type_params().map(|p| p.ident.to_string()).collect();
+    let params: Vec<String> = imp
+        .generics
+        .type_params()
+        .map(|p| p.ident.to_string())
+        .collect();
     let Some((_, args)) = types::last_segment(&imp.self_ty) else {
         return vec![];
     };
     args.into_iter()
         .map(|a| match a {
-            Type::Path(tp) if tp.path.get_ident().is_some_and(|id| params.contains(&id.to_string())) => {
-                if tp.path.get_ident().is_some_and(|id| Some(id.to_string().as_str()) == reader) {
+            Type::Path(tp)
+                if tp
+                    .path
+                    .get_ident()
+                    .is_some_and(|id| params.contains(&id.to_string())) =>
+            {
+                if tp
+                    .path
+                    .get_ident()
+                    .is_some_and(|id| Some(id.to_string().as_str()) == reader)
+                {
                     InstanceArg::Reader
                 } else {
                     InstanceArg::Unknown
                 }
             }
-            other => InstanceArg::Ty(other.clone()),
+            other => InstanceArg::Ty(Box::new(other.clone())),
         })
         .collect()
 }
@@ -330,7 +353,11 @@ pub(crate) fn instance(model: &CrateModel, ctor: ImplRef, reader: Option<&str>) 
 /// cannot, `None` when it is not known.
 fn applies(model: &CrateModel, r: ImplRef, inst: &[InstanceArg]) -> Option<bool> {
     let imp = model.impl_item(r);
-    let params: Vec<String> = imp.generics.type_params().map(|p| p.ident.to_string()).collect();
+    let params: Vec<String> = imp
+        .generics
+        .type_params()
+        .map(|p| p.ident.to_string())
+        .collect();
     let bounds = param_bounds(&[&imp.generics]);
     let Some((_, args)) = types::last_segment(&imp.self_ty) else {
         return Some(params.is_empty());
@@ -365,12 +392,19 @@ fn applies(model: &CrateModel, r: ImplRef, inst: &[InstanceArg]) -> Option<bool>
 /// with a reader over the input: a parameter without bounds here (`impl<R> Reader<R> { fn
 /// from_reader(reader: R) }`) that another impl of the type bounds by `Read`/`BufRead` (`impl<R:
 /// BufRead> Reader<R>`), so the methods that drive the value read from it.
-pub(crate) fn reader_param(model: &CrateModel, t: DefId, ctor: ImplRef, ty: &Type) -> Option<String> {
+pub(crate) fn reader_param(
+    model: &CrateModel,
+    t: DefId,
+    ctor: ImplRef,
+    ty: &Type,
+) -> Option<String> {
     let Type::Path(tp) = ty else { return None };
     let name = tp.path.get_ident()?.to_string();
     let imp = model.impl_item(ctor);
     if !imp.generics.type_params().any(|p| p.ident == name)
-        || param_bounds(&[&imp.generics]).get(&name).is_some_and(|b| !b.is_empty())
+        || param_bounds(&[&imp.generics])
+            .get(&name)
+            .is_some_and(|b| !b.is_empty())
     {
         return None;
     }
@@ -392,7 +426,10 @@ pub(crate) fn reader_param(model: &CrateModel, t: DefId, ctor: ImplRef, ty: &Typ
         };
         param_bounds(&[&other.generics])
             .get(&oid.to_string())
-            .is_some_and(|b| b.iter().any(|b| matches!(b.name().as_str(), "Read" | "BufRead")))
+            .is_some_and(|b| {
+                b.iter()
+                    .any(|b| matches!(b.name().as_str(), "Read" | "BufRead"))
+            })
     });
     read_elsewhere.then_some(name)
 }
