@@ -372,9 +372,10 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
         }
     }
 
-    // Triage: reproduce every artifact of the fuzzed targets, deduplicate by signature and by
-    // fault site (one defect reached through other targets, callers or instances is one
-    // finding, whose other targets are listed as `also_reached_by`).
+    // Triage: reproduce every artifact of the fuzzed targets, deduplicate by signature, by
+    // fault site and by input (one defect reached through other targets, callers or instances,
+    // or one input failing the same way in several entry points, is one finding, whose other
+    // targets are listed as `also_reached_by`).
     let mut known: HashMap<String, usize> = HashMap::new();
     let report_json = opts.report_dir.join("report.json");
     for record in &runnable {
@@ -411,7 +412,16 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
                 "{krate}|{}",
                 triage::site(&crash, &krate, crate_dir.as_deref())
             );
-            let seen = known.get(&signature).or_else(|| known.get(&site)).copied();
+            // A hang or a recursion keyed by where the input entered the crate differs per entry
+            // point (`from_str`, `from_slice`, `Deserializer::from_str`) for one input.
+            let input = fs::read(artifact)
+                .ok()
+                .map(|bytes| format!("{krate}|{}|{}", crash.kind, input_key(&bytes)));
+            let seen = known
+                .get(&signature)
+                .or_else(|| known.get(&site))
+                .or_else(|| input.as_ref().and_then(|k| known.get(k)))
+                .copied();
             if let Some(i) = seen {
                 // The same bug again: artifacts are triaged smallest first, not earliest first,
                 // so the time to finding is the earliest of its target's artifacts.
@@ -430,6 +440,9 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
             }
             known.insert(signature.clone(), section.findings.len());
             known.insert(site, section.findings.len());
+            if let Some(k) = input {
+                known.insert(k, section.findings.len());
+            }
             let id = triage::finding_id(&signature);
             let kept = reproducers.join(&id);
             fs::copy(artifact, &kept).map_err(write_err(&kept))?;
@@ -476,6 +489,16 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
         verdicts,
         failure,
     })
+}
+
+/// A key for an input's bytes (FNV-1a, 64 bits, and the length).
+fn input_key(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("input:{h:016x}:{}", bytes.len())
 }
 
 /// Minimizes a crash within a bounded budget; keeps the result only if it still crashes with
@@ -567,6 +590,17 @@ fn minimize(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_input_is_one_key() {
+        let laughs = b"a0: &a0 [x, x]\na1: &a1 [*a0, *a0]\n";
+        assert_eq!(input_key(laughs), input_key(&laughs.to_vec()));
+        assert_ne!(
+            input_key(laughs),
+            input_key(b"a0: &a0 [x, y]\na1: &a1 [*a0, *a0]\n")
+        );
+        assert_ne!(input_key(b""), input_key(b"\0"));
+    }
 
     #[test]
     fn triage_takes_every_kind_smallest_first() {
