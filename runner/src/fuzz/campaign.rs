@@ -416,7 +416,7 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
             // point (`from_str`, `from_slice`, `Deserializer::from_str`) for one input.
             let input = fs::read(artifact)
                 .ok()
-                .map(|bytes| format!("{krate}|{}|{}", crash.kind, input_key(&bytes)));
+                .map(|bytes| format!("{krate}|{}|{}", crash.kind, triage::input_key(&bytes)));
             let seen = known
                 .get(&signature)
                 .or_else(|| known.get(&site))
@@ -489,16 +489,6 @@ pub fn run_campaign(opts: &CampaignOptions) -> Result<Campaign, FuzzError> {
         verdicts,
         failure,
     })
-}
-
-/// A key for an input's bytes (FNV-1a, 64 bits, and the length).
-fn input_key(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("input:{h:016x}:{}", bytes.len())
 }
 
 /// Minimizes a crash within a bounded budget; keeps the result only if it still crashes with
@@ -590,18 +580,6 @@ fn minimize(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_input_is_one_key() {
-        let laughs = b"a0: &a0 [x, x]\na1: &a1 [*a0, *a0]\n";
-        let written = format!("a0: &a0 [x, x]\na1: &a1 [{0}, {0}]\n", "*a0");
-        assert_eq!(input_key(laughs), input_key(written.as_bytes()));
-        assert_ne!(
-            input_key(laughs),
-            input_key(b"a0: &a0 [x, y]\na1: &a1 [*a0, *a0]\n")
-        );
-        assert_ne!(input_key(b""), input_key(b"\0"));
-    }
 
     #[test]
     fn triage_takes_every_kind_smallest_first() {
