@@ -40,6 +40,14 @@ pub struct Mined {
 }
 
 impl Mined {
+    /// The opening brackets of the lexer's bracket pairs (those [`Mined::nested`] nests).
+    pub fn brackets(&self) -> Vec<u8> {
+        self.nested
+            .iter()
+            .filter_map(|n| n.first().copied())
+            .collect()
+    }
+
     /// The seeds for calls named any of `names`, text-only when `text`.
     pub fn seeds_for(&self, names: &[&str], text: bool) -> Vec<Vec<u8>> {
         let mut out: Vec<Vec<u8>> = Vec::new();

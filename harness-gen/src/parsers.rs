@@ -111,11 +111,20 @@ pub(crate) fn discover(
         let mut inputs = Vec::new();
         let mut others = Vec::new();
         let mut slots = Vec::new();
+        // An impl type parameter instantiated with a reader over the input (`from_reader(R)`).
+        let mut reader: Option<String> = None;
         for a in &node.sig.inputs {
             match a {
                 FnArg::Receiver(_) => receiver = true,
                 FnArg::Typed(pt) => {
-                    let kind = classify(model, node.module, &pt.ty, &bounds, 0);
+                    let mut kind = classify(model, node.module, &pt.ty, &bounds, 0);
+                    if let (Err(_), Some((r, Some(t))), true) = (&kind, node.imp, inputs.is_empty())
+                    {
+                        if let Some(p) = stateful::reader_param(model, t, r, &pt.ty) {
+                            reader = Some(p);
+                            kind = Ok(crate::args::ArgKind::Reader);
+                        }
+                    }
                     match kind.as_ref().ok().and_then(Input::of) {
                         Some(i) if inputs.is_empty() => {
                             inputs.push(i);
@@ -150,7 +159,10 @@ pub(crate) fn discover(
                 let Some(tp) = model.public_path(t) else {
                     continue;
                 };
-                if model.impl_item(r).generics.type_params().next().is_some() {
+                // A generic impl's associated function has an instance only when the input fixes
+                // every type parameter (a constructor from a reader).
+                let fixed = |p: &syn::TypeParam| reader.as_deref().is_some_and(|r| p.ident == r);
+                if !model.impl_item(r).generics.type_params().all(fixed) {
                     out.push(ParseItem {
                         item: format!("{tp}::{}", node.name),
                         stem: target_stem(&format!("{tp}::{}", node.name)),
@@ -173,7 +185,7 @@ pub(crate) fn discover(
         let slots: Result<Vec<Slot>, String> = slots.into_iter().collect();
         // A constructor of the method's own type: the target drives the value it returns.
         let ctor = match node.imp {
-            Some((_, Some(t))) if !receiver => ctor_wrap(model, t, &node.sig).map(|w| (t, w)),
+            Some((r, Some(t))) if !receiver => ctor_wrap(model, t, &node.sig).map(|w| (t, r, w)),
             _ => None,
         };
         let mut drive = None;
@@ -219,9 +231,10 @@ pub(crate) fn discover(
             Err("a type parameter without bounds (no instance chosen)".into())
         } else if let Err(why) = &slots {
             Err(why.clone())
-        } else if let Some((t, wrap)) = ctor {
+        } else if let Some((t, r, wrap)) = ctor {
             // A fallible constructor of a value with nothing to drive is fuzzed as a parser.
-            match (stateful::drive(model, graph, t), wrap) {
+            let inst = stateful::instance(model, r, reader.as_deref());
+            match (stateful::drive(model, graph, t, &inst), wrap) {
                 (Ok(d), _) => {
                     drive = Some((wrap, d));
                     Ok((ParseCall::Fn(item.clone()), inputs[0]))

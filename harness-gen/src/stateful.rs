@@ -10,7 +10,7 @@ use syn::{FnArg, ReturnType, Type};
 
 use crate::args::{classify, is_size_like, param_bounds, ArgKind, Bound, Bounds, SIZE_TYPES};
 use crate::callgraph::CallGraph;
-use crate::model::{segs, CrateModel, DefId, Ns, Res};
+use crate::model::{segs, CrateModel, DefId, ImplRef, Ns, Res};
 use crate::source::ModId;
 use crate::types::{self, self_def};
 
@@ -250,8 +250,198 @@ fn preferred(name: &str) -> bool {
         .any(|p| name.starts_with(p))
 }
 
-/// What drives a value of `t` built from the input, or why nothing can.
-pub(crate) fn drive(model: &CrateModel, graph: &CallGraph, t: DefId) -> Result<Drive, String> {
+/// What a constructor fixes one type parameter of its type to.
+#[derive(Debug, Clone)]
+pub(crate) enum InstanceArg {
+    /// The reader the target builds from the input (`Reader::from_reader(R)` with `R` a
+    /// `Cursor` over the bytes): it reads, buffers and seeks.
+    Reader,
+    /// A type written in the constructor's impl (`Reader<&'a [u8]>`).
+    Ty(Box<Type>),
+    /// Unknown.
+    Unknown,
+}
+
+/// The trait names a parameter may be bound by and still take `arg`.
+fn satisfies(arg: &InstanceArg, bounds: &[Bound]) -> Option<bool> {
+    let trivial = |n: &str| matches!(n, "Sized" | "Send" | "Sync" | "Unpin" | "Debug");
+    let reads = |n: &str| matches!(n, "Read" | "BufRead");
+    let names: Vec<String> = bounds.iter().map(Bound::name).collect();
+    if names.iter().all(|n| trivial(n)) {
+        return Some(true);
+    }
+    match arg {
+        InstanceArg::Reader => Some(names.iter().all(|n| trivial(n) || reads(n) || n == "Seek")),
+        InstanceArg::Ty(t) if is_byte_slice(t) => {
+            Some(names.iter().all(|n| trivial(n) || reads(n)))
+        }
+        InstanceArg::Ty(_) => Some(false),
+        InstanceArg::Unknown => None,
+    }
+}
+
+/// Whether `ty` is `&[u8]` (which reads and buffers).
+fn is_byte_slice(ty: &Type) -> bool {
+    matches!(ty, Type::Reference(r) if r.mutability.is_none()
+        && matches!(&*r.elem, Type::Slice(s) if types::is_named(&s.elem, "u8")))
+}
+
+/// A type as written without its lifetimes (`&'a [u8]` and `&[u8]` are one instance).
+fn without_lifetimes(ty: &Type) -> String {
+    let shown = types::show_ty(ty);
+    let mut out = String::new();
+    let mut chars = shown.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            while chars
+                .peek()
+                .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+            {
+                chars.next();
+            }
+            while chars.peek() == Some(&' ') {
+                chars.next();
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What the constructor in impl `ctor` fixes each type argument of its type to: the types its
+/// impl writes, and `reader` (an impl type parameter the target instantiates with a reader over
+/// the input).
+pub(crate) fn instance(
+    model: &CrateModel,
+    ctor: ImplRef,
+    reader: Option<&str>,
+) -> Vec<InstanceArg> {
+    let imp = model.impl_item(ctor);
+    let params: Vec<String> = imp
+        .generics
+        .type_params()
+        .map(|p| p.ident.to_string())
+        .collect();
+    let Some((_, args)) = types::last_segment(&imp.self_ty) else {
+        return vec![];
+    };
+    args.into_iter()
+        .map(|a| match a {
+            Type::Path(tp)
+                if tp
+                    .path
+                    .get_ident()
+                    .is_some_and(|id| params.contains(&id.to_string())) =>
+            {
+                if tp
+                    .path
+                    .get_ident()
+                    .is_some_and(|id| Some(id.to_string().as_str()) == reader)
+                {
+                    InstanceArg::Reader
+                } else {
+                    InstanceArg::Unknown
+                }
+            }
+            other => InstanceArg::Ty(Box::new(other.clone())),
+        })
+        .collect()
+}
+
+/// Whether impl `r` applies to the instance: `Some(true)` when it does, `Some(false)` when it
+/// cannot, `None` when it is not known.
+fn applies(model: &CrateModel, r: ImplRef, inst: &[InstanceArg]) -> Option<bool> {
+    let imp = model.impl_item(r);
+    let params: Vec<String> = imp
+        .generics
+        .type_params()
+        .map(|p| p.ident.to_string())
+        .collect();
+    let bounds = param_bounds(&[&imp.generics]);
+    let Some((_, args)) = types::last_segment(&imp.self_ty) else {
+        return Some(params.is_empty());
+    };
+    let mut known = true;
+    for (i, a) in args.into_iter().enumerate() {
+        let arg = inst.get(i).unwrap_or(&InstanceArg::Unknown);
+        let param = match a {
+            Type::Path(tp) => tp
+                .path
+                .get_ident()
+                .map(|id| id.to_string())
+                .filter(|id| params.contains(id)),
+            _ => None,
+        };
+        let ok = match (param, arg) {
+            (Some(p), arg) => satisfies(arg, bounds.get(&p).map_or(&[][..], Vec::as_slice)),
+            (None, InstanceArg::Ty(t)) => Some(without_lifetimes(t) == without_lifetimes(a)),
+            (None, InstanceArg::Reader) => Some(false),
+            (None, InstanceArg::Unknown) => None,
+        };
+        match ok {
+            Some(false) => return Some(false),
+            None => known = false,
+            Some(true) => {}
+        }
+    }
+    known.then_some(true)
+}
+
+/// The impl type parameter a constructor's argument `ty` is, when the target can instantiate it
+/// with a reader over the input: a parameter without bounds here (`impl<R> Reader<R> { fn
+/// from_reader(reader: R) }`) that another impl of the type bounds by `Read`/`BufRead` (`impl<R:
+/// BufRead> Reader<R>`), so the methods that drive the value read from it.
+pub(crate) fn reader_param(
+    model: &CrateModel,
+    t: DefId,
+    ctor: ImplRef,
+    ty: &Type,
+) -> Option<String> {
+    let Type::Path(tp) = ty else { return None };
+    let name = tp.path.get_ident()?.to_string();
+    let imp = model.impl_item(ctor);
+    if !imp.generics.type_params().any(|p| p.ident == name)
+        || param_bounds(&[&imp.generics])
+            .get(&name)
+            .is_some_and(|b| !b.is_empty())
+    {
+        return None;
+    }
+    let (_, args) = types::last_segment(&imp.self_ty)?;
+    let pos = args.iter().position(|a| types::is_named(a, &name))?;
+    let read_elsewhere = model.impls.iter().any(|&r| {
+        let other = model.impl_item(r);
+        if other.trait_.is_some() || self_def(model, r.module, &other.self_ty) != Some(t) {
+            return false;
+        }
+        let Some((_, oargs)) = types::last_segment(&other.self_ty) else {
+            return false;
+        };
+        let Some(Type::Path(op)) = oargs.get(pos) else {
+            return false;
+        };
+        let Some(oid) = op.path.get_ident() else {
+            return false;
+        };
+        param_bounds(&[&other.generics])
+            .get(&oid.to_string())
+            .is_some_and(|b| {
+                b.iter()
+                    .any(|b| matches!(b.name().as_str(), "Read" | "BufRead"))
+            })
+    });
+    read_elsewhere.then_some(name)
+}
+
+/// What drives a value of `t` built from the input (the instance `inst` its constructor
+/// returns), or why nothing can.
+pub(crate) fn drive(
+    model: &CrateModel,
+    graph: &CallGraph,
+    t: DefId,
+    inst: &[InstanceArg],
+) -> Result<Drive, String> {
     let iterator = model.impls.iter().any(|&r| {
         let imp = model.impl_item(r);
         imp.trait_
@@ -263,8 +453,7 @@ pub(crate) fn drive(model: &CrateModel, graph: &CallGraph, t: DefId) -> Result<D
     if iterator {
         return Ok(Drive::Iterator);
     }
-    // Methods of impls without type parameters first: a method of a generic impl may not apply
-    // to the instance the constructor returns.
+    // Methods of impls that apply to the instance the constructor returns first.
     let mut plain = Vec::new();
     let mut generic = Vec::new();
     for node in &graph.nodes {
@@ -314,10 +503,12 @@ pub(crate) fn drive(model: &CrateModel, graph: &CallGraph, t: DefId) -> Result<D
             option,
             end: end_pattern(model, node.module, &node.sig),
         };
-        if imp.generics.type_params().next().is_some() {
-            generic.push(m);
-        } else {
-            plain.push(m);
+        // An impl that applies to the constructor's instance (`impl<R: BufRead> Reader<R>` to a
+        // `Reader<&[u8]>`); an impl not known to apply only when no other method does.
+        match applies(model, r, inst) {
+            Some(false) => {}
+            Some(true) => plain.push(m),
+            None => generic.push(m),
         }
     }
     let mut methods = if plain.is_empty() { generic } else { plain };

@@ -201,16 +201,16 @@ pub(crate) fn deser_target(
                 && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         })
         .map_or("a", String::as_str);
-    let brackets: Vec<u8> = mined
-        .nested
-        .iter()
-        .filter_map(|n| n.first().copied())
-        .collect();
+    let brackets = mined.brackets();
+    let brackets = if manual {
+        crate::nesting::Brackets::JsonString(&brackets)
+    } else {
+        crate::nesting::Brackets::None
+    };
     seeds.extend(crate::nesting::deep_seeds(
         &packages,
         key,
-        manual,
-        &brackets,
+        brackets,
         libfuzzer.max_len.unwrap_or(DESER_MAX_LEN),
     ));
     Emitted {

@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::target::{
-    bind_text, cited, entry_prelude, let_stmt, push_indented, Emitted, ENTRY_LIBFUZZER, MAX_WIDTH,
+    bind_text, cited, entry_prelude, let_stmt, push_indented, Emitted, ENTRY_LIBFUZZER,
+    ENTRY_MAX_LEN, MAX_WIDTH,
 };
 use crate::args::Input;
 use crate::formats::{Entry, EntryCall, FormatCrate, Ret};
@@ -253,6 +254,17 @@ pub(crate) fn format_target(
     names.dedup();
     let mut seeds = mined.seeds_for(&names, input.is_text());
     seeds.extend(mined.nested.iter().cloned());
+    // Deep nesting in the crate's own grammar (and its lexer's brackets), as long as `-max_len`
+    // allows, and what expands through references.
+    seeds.extend(crate::nesting::entry_deep_seeds(
+        package,
+        &mined.brackets(),
+        ENTRY_MAX_LEN,
+    ));
+    seeds.extend(crate::nesting::expansion_seeds(package, "a"));
+    if input.is_text() {
+        seeds.retain(|s| std::str::from_utf8(s).is_ok());
+    }
     record.status = TargetStatus::Built;
     record.libfuzzer = Some(ENTRY_LIBFUZZER);
     record.stack_bytes = Some(STACK_BYTES);

@@ -191,6 +191,18 @@ pub(crate) fn parse_target(
     };
     let mut seeds = mined.seeds_for(&names, input.is_text());
     seeds.extend(mined.nested.iter().cloned());
+    // Deep nesting in the crate's grammar when it is a known format (a `FromStr` of `toml::Value`
+    // reads TOML), and in its lexer's brackets, as long as `-max_len` allows (one byte less when
+    // a choice byte goes first); and what expands through references.
+    seeds.extend(crate::nesting::entry_deep_seeds(
+        package,
+        &mined.brackets(),
+        ENTRY_MAX_LEN - usize::from(choices),
+    ));
+    seeds.extend(crate::nesting::expansion_seeds(package, "a"));
+    if input.is_text() {
+        seeds.retain(|s| std::str::from_utf8(s).is_ok());
+    }
     if choices {
         // No choice bytes: the seed is the input, driven by the first method.
         for s in &mut seeds {
@@ -243,6 +255,15 @@ fn drive_methods(src: &mut String, methods: &[DriveMethod]) {
         src,
         "    // Drive the value until an error, `None`, the end event or `MAX_STEPS`."
     );
+    // A `&mut Vec<u8>` argument is the caller's buffer: one for the whole loop, as a caller keeps
+    // it, which the parser may read back on the next call; cleared when the choices say so.
+    for m in methods {
+        for (i, k) in m.args.iter().enumerate() {
+            if *k == ArgKind::VecMut {
+                let _ = writeln!(src, "    let mut buf_{}_{i}: Vec<u8> = Vec::new();", m.name);
+            }
+        }
+    }
     let _ = writeln!(src, "    for _ in 0..MAX_STEPS {{");
     // One call: the statements building its arguments, then a `match` on its result; in a
     // match arm `pat` when several methods take turns.
@@ -255,6 +276,15 @@ fn drive_methods(src: &mut String, methods: &[DriveMethod]) {
             "        "
         };
         for (i, k) in m.args.iter().enumerate() {
+            if *k == ArgKind::VecMut {
+                let buf = format!("buf_{}_{i}", m.name);
+                let _ = writeln!(
+                    setup,
+                    "{body}if u.arbitrary().unwrap_or(false) {{\n{body}    {buf}.clear();\n{body}}}"
+                );
+                args.push(format!("&mut {buf}"));
+                continue;
+            }
             args.push(value(
                 &mut setup,
                 body,

@@ -374,9 +374,10 @@ pub fn run_campaign(
         }
     }
 
-    // Triage: reproduce every artifact of the fuzzed targets, deduplicate by signature and by
-    // fault site (one defect reached through other targets, callers or instances is one
-    // finding, whose other targets are listed as `also_reached_by`).
+    // Triage: reproduce every artifact of the fuzzed targets, deduplicate by signature, by
+    // fault site and by input (one defect reached through other targets, callers or instances,
+    // or one input failing the same way in several entry points, is one finding, whose other
+    // targets are listed as `also_reached_by`).
     let mut known: HashMap<String, usize> = HashMap::new();
     let report_json = opts.report_dir.join("report.json");
     for record in &runnable {
@@ -413,7 +414,16 @@ pub fn run_campaign(
                 "{krate}|{}",
                 triage::site(&crash, &krate, crate_dir.as_deref())
             );
-            let seen = known.get(&signature).or_else(|| known.get(&site)).copied();
+            // A hang or a recursion keyed by where the input entered the crate differs per entry
+            // point (`from_str`, `from_slice`, `Deserializer::from_str`) for one input.
+            let input = fs::read(artifact)
+                .ok()
+                .map(|bytes| format!("{krate}|{}|{}", crash.kind, triage::input_key(&bytes)));
+            let seen = known
+                .get(&signature)
+                .or_else(|| known.get(&site))
+                .or_else(|| input.as_ref().and_then(|k| known.get(k)))
+                .copied();
             if let Some(i) = seen {
                 // The same bug again: artifacts are triaged smallest first, not earliest first,
                 // so the time to finding is the earliest of its target's artifacts.
@@ -432,6 +442,9 @@ pub fn run_campaign(
             }
             known.insert(signature.clone(), section.findings.len());
             known.insert(site, section.findings.len());
+            if let Some(k) = input {
+                known.insert(k, section.findings.len());
+            }
             let id = triage::finding_id(&signature);
             let kept = reproducers.join(&id);
             fs::copy(artifact, &kept).map_err(write_err(&kept))?;

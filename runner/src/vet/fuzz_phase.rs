@@ -64,6 +64,17 @@ impl Pipeline<'_> {
             )
         })?;
         let project = work.join("fuzz-airlock");
+        // The project's lock starts from the package's resolution (gen copies it when absent):
+        // one kept from an earlier run may hold the package's own pins.
+        match std::fs::remove_file(project.join("Cargo.lock")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!(
+                    "cannot remove {}: {e}",
+                    project.join("Cargo.lock").display()
+                ))
+            }
+            _ => {}
+        }
         let generated = harness_gen::generate(&harness_gen::GenOptions {
             manifest_path: Some(manifest),
             packages: vec![u.name.clone()],
@@ -230,13 +241,20 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-/// Copies the unpacked package `u` to `dst` (replacing an earlier copy) and makes it a
-/// workspace of its own; returns its manifest.
+/// Copies the unpacked package `u` to `dst` (replacing an earlier copy) without its lock file
+/// and makes it a workspace of its own; returns its manifest.
 fn copy_for_gen(u: &UnpackedCrate, dst: &Path) -> std::io::Result<PathBuf> {
     if dst.exists() {
         std::fs::remove_dir_all(dst)?;
     }
     copy_tree(&u.dir, dst)?;
+    // Cargo ignores a dependency's lock file: a dependent builds the crate with what cargo
+    // resolves today, so the package's own (an author's snapshot, which may pin versions today's
+    // toolchain no longer builds, such as proc-macro2 before 1.0.60 on nightly) is left out.
+    match std::fs::remove_file(dst.join("Cargo.lock")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let manifest = dst.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest)?;
     let has_workspace = toml::from_str::<toml::Table>(&text)
@@ -295,6 +313,7 @@ mod tests {
         let manifest = "[package]\nname = \"beacon\"\nversion = \"0.1.0\"\n";
         std::fs::write(src.join("Cargo.toml"), manifest).unwrap();
         std::fs::write(src.join("src/lib.rs"), "pub fn f() {}\n").unwrap();
+        std::fs::write(src.join("Cargo.lock"), "# the author's pins\n").unwrap();
         let u = UnpackedCrate {
             name: "beacon".into(),
             version: semver::Version::new(0, 1, 0),
@@ -309,6 +328,11 @@ mod tests {
         let doc: toml::Table = toml::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
         assert!(doc.contains_key("workspace"));
         assert!(dst.join("src/lib.rs").is_file());
+        assert!(
+            !dst.join("Cargo.lock").exists(),
+            "cargo resolves a dependency afresh: the package's lock is left out"
+        );
+        assert!(src.join("Cargo.lock").is_file());
         assert!(
             !dst.join("stale.rs").exists(),
             "an earlier copy is replaced"

@@ -248,6 +248,16 @@ pub(super) fn classify(output: &str) -> Option<Crash> {
     })
 }
 
+/// A deduplication key for an input's bytes (FNV-1a, 64 bits, and the length).
+pub(crate) fn input_key(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("input:{h:016x}:{}", bytes.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,5 +353,17 @@ note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
     fn hashes_are_stripped() {
         assert_eq!(strip_hash("a::b::h0123456789abcdef"), "a::b");
         assert_eq!(strip_hash("a::hello"), "a::hello");
+    }
+
+    #[test]
+    fn one_input_is_one_key() {
+        let laughs = b"a0: &a0 [x, x]\na1: &a1 [*a0, *a0]\n";
+        let written = format!("a0: &a0 [x, x]\na1: &a1 [{0}, {0}]\n", "*a0");
+        assert_eq!(input_key(laughs), input_key(written.as_bytes()));
+        assert_ne!(
+            input_key(laughs),
+            input_key(b"a0: &a0 [x, y]\na1: &a1 [*a0, *a0]\n")
+        );
+        assert_ne!(input_key(b""), input_key(b"\0"));
     }
 }
