@@ -10,6 +10,10 @@ use crate::model::{
 };
 use crate::text::{shorten, Finding};
 
+/// How the reason of a constructor signal of native code begins (the scan of native code
+/// writes it; [`Collector::finish`] calibrates those signals).
+pub(crate) const NATIVE_CONSTRUCTOR: &str = "shipped native code declares";
+
 /// Info-level signals kept per code (a test suite full of public addresses stays readable);
 /// `warn` and `error` signals are never dropped.
 pub(crate) const MAX_INFO_SIGNALS_PER_CODE: usize = 50;
@@ -146,8 +150,7 @@ impl Collector {
     /// the network or starts a program (see `native`), else it is `info`.
     pub(crate) fn finish(mut self, name: &str, version: &str) -> CrateInventory {
         for s in &mut self.signals {
-            if s.code != SignalCode::StaticConstructor
-                || !s.reason.starts_with(crate::native::NATIVE_CONSTRUCTOR)
+            if s.code != SignalCode::StaticConstructor || !s.reason.starts_with(NATIVE_CONSTRUCTOR)
             {
                 continue;
             }

@@ -10,7 +10,7 @@
 //! that do neither, and vet's `load` phase runs every constructor and watches what it does.
 
 use crate::code::SignalCode;
-use crate::collect::Collector;
+use crate::collect::{Collector, NATIVE_CONSTRUCTOR};
 use crate::files::{File, Kind};
 use crate::model::{CapabilityKind, Level, Signal};
 use crate::text::{self, StrContext};
@@ -118,10 +118,6 @@ pub(crate) fn scan_text(file: &File, text: &str, out: &mut Collector) {
         }
     }
 }
-
-/// How a constructor signal of native code begins (what [`crate::collect::Collector::finish`]
-/// calibrates).
-pub(crate) const NATIVE_CONSTRUCTOR: &str = "shipped native code declares";
 
 /// C functions that reach the network, and those that start programs or load code.
 const NET_CALLS: &[&str] = &[

@@ -8,8 +8,6 @@ use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use super::rustdoc_role::RUSTDOC_ROLE;
-
 use crate::build::session::Session;
 use crate::build::BuildError;
 
@@ -99,6 +97,10 @@ fn target_args(args: &[OsString]) -> Vec<String> {
     }
     out
 }
+
+/// The hidden first argument that makes cargo-airlock the rustdoc of a test session
+/// (`cargo-airlock __rustdoc REAL ARGS..`), which the `RUSTDOC` shim passes.
+pub const RUSTDOC_ROLE: &str = "__rustdoc";
 
 /// The hidden first argument that makes cargo-airlock the test runner
 /// (`cargo-airlock __test-runner PROGRAM ARGS..`).

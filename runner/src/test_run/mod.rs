@@ -18,9 +18,10 @@ mod record;
 mod runner_role;
 mod rustdoc_role;
 
+pub use hook::RUSTDOC_ROLE;
 pub use hook::TEST_RUNNER_ROLE;
 pub use runner_role::run as run_test_runner;
-pub use rustdoc_role::{run as run_rustdoc, RUSTDOC_ROLE};
+pub use rustdoc_role::run as run_rustdoc;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

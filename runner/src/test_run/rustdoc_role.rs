@@ -31,10 +31,6 @@ use crate::build::session::Session;
 use crate::events::{Event, Kind, Phase};
 use crate::runtime::{self, RuntimeRun, TEST_PROFILE};
 
-/// The hidden first argument that makes cargo-airlock the rustdoc of a test session
-/// (`cargo-airlock __rustdoc REAL ARGS..`).
-pub const RUSTDOC_ROLE: &str = "__rustdoc";
-
 /// The entry name of a rustdoc run (its doc tests).
 const ENTRY: &str = "doctest";
 
