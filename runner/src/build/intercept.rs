@@ -263,7 +263,7 @@ pub(crate) fn blocked_env(session: &Session, package: &Package) -> Vec<String> {
 }
 
 /// The package cargo is compiling (from the variables cargo sets for rustc and rustdoc).
-pub(crate) fn current_package(session: &Session) -> Option<Package> {
+fn current_package(session: &Session) -> Option<Package> {
     let name = std::env::var("CARGO_PKG_NAME").ok()?;
     let version = std::env::var("CARGO_PKG_VERSION").ok()?;
     let dir = std::env::var_os("CARGO_MANIFEST_DIR")?;
@@ -453,20 +453,8 @@ fn sandboxed(
         )
     };
     let code = match result {
-        Ok(outcome) => {
-            let code = outcome.termination.exit_code();
-            record.exit_code = Some(code);
-            record.duration_ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
-            record.events = outcome.events;
-            record.layers = serde_json::to_value(&outcome.layers).ok();
-            code
-        }
-        Err(err) => {
-            let err = error_chain(&err);
-            eprintln!("cargo-airlock: rustc could not run in the sandbox for the proc macros {label}: {err}");
-            record.error = Some(err);
-            101
-        }
+        Ok(outcome) => record.ran(outcome),
+        Err(err) => record.could_not_run(&format!("rustc for the proc macros {label}"), &err),
     };
     if let Err(e) = moved {
         let e = error_chain(&e);

@@ -18,7 +18,6 @@ use super::directives;
 use super::session::{RunRecord, Session};
 use super::tee::Tee;
 use super::{load_profile, BuildError};
-use crate::error_chain::error_chain;
 use crate::events::{Decision, Event, Kind, Phase};
 use crate::report::Directive;
 use crate::sandbox::{self, SandboxConfig};
@@ -193,8 +192,7 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
                 }
             }
             let directives = directives::parse(&stdout, &directives::Context { out_dir });
-            let mut events = outcome.events.clone();
-            events.extend(directive_events(&directives, &label));
+            let mut events = directive_events(&directives, &label);
             if let Some(decoys) = &outcome.decoys {
                 for decoy in decoys.found_in(&stdout) {
                     let mut e = Event::new(Kind::Leak, "decoy-output", Decision::Flagged)
@@ -205,21 +203,12 @@ pub fn run(real: &Path, args: &[OsString]) -> Result<i32, BuildError> {
                     events.push(e);
                 }
             }
-            record.exit_code = Some(code);
-            record.duration_ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
-            record.events = events;
+            record.ran(outcome);
+            record.events.extend(events);
             record.directives = directives;
-            record.layers = serde_json::to_value(&outcome.layers).ok();
             code
         }
-        Err(err) => {
-            let err = error_chain(&err);
-            eprintln!(
-                "cargo-airlock: the build script of {label} could not run in the sandbox: {err}"
-            );
-            record.error = Some(err);
-            101
-        }
+        Err(err) => record.could_not_run(&format!("the build script of {label}"), &err),
     };
     session.write_record(&record, &unit)?;
     Ok(code)

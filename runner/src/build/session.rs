@@ -140,6 +140,26 @@ impl RunRecord {
             program: None,
         }
     }
+
+    /// Takes what a sandboxed run that ran left (exit code, duration, events, layers); returns
+    /// the exit code, which is what cargo gets.
+    pub(crate) fn ran(&mut self, outcome: crate::sandbox::RunOutcome) -> i32 {
+        let code = outcome.termination.exit_code();
+        self.exit_code = Some(code);
+        self.duration_ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
+        self.events = outcome.events;
+        self.layers = serde_json::to_value(&outcome.layers).ok();
+        code
+    }
+
+    /// Records that `what` (`the build script of P`) could not run in the sandbox, and says
+    /// so on stderr; returns the exit code cargo gets, as for a failed run (101).
+    pub(crate) fn could_not_run(&mut self, what: &str, err: &dyn std::error::Error) -> i32 {
+        let err = crate::error_chain::error_chain(err);
+        eprintln!("cargo-airlock: {what} could not run in the sandbox: {err}");
+        self.error = Some(err);
+        101
+    }
 }
 
 /// An open session directory.

@@ -2,19 +2,57 @@
 //! runner) and a `rustdoc --test` run (the rustdoc role), so the report reads them alike.
 
 use std::ffi::{OsStr, OsString};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use super::TestError;
 
 use crate::build::graph::Package;
 use crate::build::session::{RunRecord, Session};
 use crate::build::BuildError;
-use crate::error_chain::error_chain;
 use crate::events::Phase;
 use crate::runtime::RuntimeError;
 use crate::sandbox::RunOutcome;
 
-/// The exit code cargo gets for a program that could not run in the sandbox (as for a test
-/// that failed).
-const COULD_NOT_RUN: i32 = 101;
+/// The package whose test program cargo runs, as cargo names it to the program's runner and
+/// to rustdoc (`CARGO_PKG_NAME`, `CARGO_PKG_VERSION`, `CARGO_MANIFEST_DIR`).
+pub(super) struct TestedPackage {
+    /// Its name.
+    pub name: String,
+    /// `name version`, the label its runs are reported under.
+    pub label: String,
+    /// Its directory.
+    pub manifest_dir: PathBuf,
+    /// It in the session's graph (None for a package the graph does not hold).
+    pub package: Option<Package>,
+}
+
+impl TestedPackage {
+    /// The package cargo names for `program`; an error naming the variable cargo did not set.
+    pub(super) fn from_cargo(session: &Session, program: &Path) -> Result<Self, TestError> {
+        let var = |name: &'static str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| TestError::MissingVar {
+                    program: program.to_owned(),
+                    var: name,
+                })
+        };
+        let name = var("CARGO_PKG_NAME")?.to_string_lossy().into_owned();
+        let version = var("CARGO_PKG_VERSION")?.to_string_lossy().into_owned();
+        let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR")?);
+        let package = session
+            .info
+            .graph
+            .find(&name, &version, &manifest_dir)
+            .cloned();
+        Ok(Self {
+            label: format!("{name} {version}"),
+            name,
+            manifest_dir,
+            package,
+        })
+    }
+}
 
 /// The record of a test-phase run of `program` for `package` (`label`: `name version`), its
 /// entry `entry`, before it ran.
@@ -35,29 +73,16 @@ pub(super) fn test_record(
     record
 }
 
-/// Fills `record` with how the run ended and returns the exit code for cargo: the program's,
-/// or [`COULD_NOT_RUN`] after saying on stderr why `what` (`the test program X of P`) could
-/// not run in the sandbox.
+/// Fills `record` with how the run ended and returns the exit code for cargo (see
+/// [`RunRecord::ran`] and [`RunRecord::could_not_run`]; `what` names the program).
 pub(super) fn finish(
     record: &mut RunRecord,
     ran: Result<RunOutcome, RuntimeError>,
     what: &str,
 ) -> i32 {
     match ran {
-        Ok(outcome) => {
-            let code = outcome.termination.exit_code();
-            record.exit_code = Some(code);
-            record.duration_ms = u64::try_from(outcome.duration.as_millis()).unwrap_or(u64::MAX);
-            record.events = outcome.events;
-            record.layers = serde_json::to_value(&outcome.layers).ok();
-            code
-        }
-        Err(err) => {
-            let err = error_chain(&err);
-            eprintln!("cargo-airlock: {what} could not run in the sandbox: {err}");
-            record.error = Some(err);
-            COULD_NOT_RUN
-        }
+        Ok(outcome) => record.ran(outcome),
+        Err(err) => record.could_not_run(what, &err),
     }
 }
 

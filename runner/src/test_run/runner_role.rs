@@ -28,23 +28,12 @@ pub fn run(program: &Path, args: &[OsString]) -> Result<i32, TestError> {
         .test
         .clone()
         .ok_or(TestError::NotATestSession)?;
-    let var = |name: &'static str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| TestError::MissingVar {
-                program: program.to_owned(),
-                var: name,
-            })
-    };
-    let name = var("CARGO_PKG_NAME")?.to_string_lossy().into_owned();
-    let version = var("CARGO_PKG_VERSION")?.to_string_lossy().into_owned();
-    let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR")?);
-    let label = format!("{name} {version}");
-    let package = session
-        .info
-        .graph
-        .find(&name, &version, &manifest_dir)
-        .cloned();
+    let record::TestedPackage {
+        label,
+        manifest_dir,
+        package,
+        ..
+    } = record::TestedPackage::from_cargo(&session, program)?;
     let target = &session.info.build_target;
     let entry = entry_name(program);
     let _mark = session.running(&format!("{label} {entry}"));

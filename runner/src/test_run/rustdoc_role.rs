@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use super::hook::TEST_TMP_SUBDIR;
 use super::{record, TestError};
-use crate::build::intercept::{blocked_env, compile_env, current_package, RustcArgs};
+use crate::build::intercept::{blocked_env, compile_env, RustcArgs};
 use crate::build::session::Session;
 use crate::events::{Event, Kind, Phase};
 use crate::runtime::{self, RuntimeRun, TEST_PROFILE};
@@ -54,19 +54,12 @@ pub fn run(real: &OsStr, args: &[OsString]) -> Result<i32, TestError> {
         step: format!("finding {} on PATH", Path::new(real).display()),
         source: std::io::ErrorKind::NotFound.into(),
     })?;
-    let var = |name: &'static str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| TestError::MissingVar {
-                program: program.clone(),
-                var: name,
-            })
-    };
-    let name = var("CARGO_PKG_NAME")?.to_string_lossy().into_owned();
-    let version = var("CARGO_PKG_VERSION")?.to_string_lossy().into_owned();
-    let manifest_dir = PathBuf::from(var("CARGO_MANIFEST_DIR")?);
-    let label = format!("{name} {version}");
-    let package = current_package(&session);
+    let record::TestedPackage {
+        name,
+        label,
+        manifest_dir,
+        package,
+    } = record::TestedPackage::from_cargo(&session, &program)?;
     let target = &session.info.build_target;
     let _mark = session.running(&format!("{label} {ENTRY}"));
 
