@@ -67,6 +67,32 @@ pub struct Summary {
     pub build_succeeded: bool,
 }
 
+impl Summary {
+    /// The counts of `crates` (a build script counts as run when it ran or failed), with
+    /// whether the build succeeded.
+    pub fn of(crates: &[CrateReport], build_succeeded: bool) -> Summary {
+        let count = |v: Verdict| crates.iter().filter(|c| c.verdict == v).count();
+        Summary {
+            crates: crates.len(),
+            clean: count(Verdict::Clean),
+            suspicious: count(Verdict::Suspicious),
+            failed: count(Verdict::Failed),
+            not_run: count(Verdict::NotRun),
+            build_scripts_run: crates
+                .iter()
+                .filter(|c| {
+                    matches!(
+                        c.build_script.status,
+                        ScriptStatus::Ran | ScriptStatus::Failed
+                    )
+                })
+                .count(),
+            proc_macro_runs: crates.iter().map(|c| c.proc_macro_runs).sum(),
+            build_succeeded,
+        }
+    }
+}
+
 /// What happened to a crate's build script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -13,8 +13,8 @@ use super::verdict;
 use crate::build::{self, BuildOptions};
 use crate::error_chain::error_chain;
 use crate::report::{
-    CrateReport, Environment, PhaseRecord, PhaseStatus, Reason, Report, Summary, Verdict,
-    VetSections, SCHEMA,
+    CrateReport, Environment, PhaseRecord, PhaseStatus, Reason, Report, Summary, VetSections,
+    SCHEMA,
 };
 
 /// Why the provenance phase does not run for a git package.
@@ -139,20 +139,7 @@ pub(crate) fn vet(
         !errors.is_empty(),
     );
     sections.verdict = Some(verdict::overall(vec![judged]));
-    let count = |v: Verdict| built.iter().filter(|c| c.verdict == v).count();
-    let summary = Summary {
-        crates: built.len(),
-        clean: count(Verdict::Clean),
-        suspicious: count(Verdict::Suspicious),
-        failed: count(Verdict::Failed),
-        not_run: count(Verdict::NotRun),
-        build_scripts_run: built
-            .iter()
-            .filter(|c| c.build_script.status != crate::report::ScriptStatus::None)
-            .count(),
-        proc_macro_runs: built.iter().map(|c| c.proc_macro_runs).sum(),
-        build_succeeded,
-    };
+    let summary = Summary::of(&built, build_succeeded);
     Report {
         schema: SCHEMA.to_owned(),
         command: "vet".to_owned(),

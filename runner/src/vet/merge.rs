@@ -8,7 +8,6 @@ use std::path::PathBuf;
 
 use super::verdict::{crate_verdict, overall};
 use crate::report::FuzzSection;
-use crate::report::ScriptStatus;
 use crate::report::{
     PhaseRecord, PhaseStatus, VetRequest, VetSections, VetVerdict, VettedCrate, WorkspaceScope,
 };
@@ -205,26 +204,7 @@ fn rejudge(v: VetVerdict) -> VetVerdict {
 }
 
 fn summary(r: &Report) -> Summary {
-    let count = |v: Verdict| r.crates.iter().filter(|c| c.verdict == v).count();
-    Summary {
-        crates: r.crates.len(),
-        clean: count(Verdict::Clean),
-        suspicious: count(Verdict::Suspicious),
-        failed: count(Verdict::Failed),
-        not_run: count(Verdict::NotRun),
-        build_scripts_run: r
-            .crates
-            .iter()
-            .filter(|c| {
-                matches!(
-                    c.build_script.status,
-                    ScriptStatus::Ran | ScriptStatus::Failed
-                )
-            })
-            .count(),
-        proc_macro_runs: r.crates.iter().map(|c| c.proc_macro_runs).sum(),
-        build_succeeded: r.summary.build_succeeded,
-    }
+    Summary::of(&r.crates, r.summary.build_succeeded)
 }
 
 #[cfg(test)]

@@ -27,8 +27,8 @@ use crate::build::graph::{Graph, SourceKind};
 use crate::build::{self, BuildOptions};
 use crate::error_chain::error_chain;
 use crate::report::{
-    CrateReport, Environment, Format, PhaseRecord, PhaseStatus, Reason, Report, ScriptStatus,
-    Summary, Verdict, VetRequest, VetSections, SCHEMA,
+    CrateReport, Environment, Format, PhaseRecord, PhaseStatus, Reason, Report, Summary, Verdict,
+    VetRequest, VetSections, SCHEMA,
 };
 
 /// Why the `diff` phase does not run for a plain vet.
@@ -497,24 +497,7 @@ impl Pipeline<'_> {
         }
         sections.verdict = Some(verdict::overall(vetted));
         let crates = self.built;
-        let summary = Summary {
-            crates: crates.len(),
-            clean: count(&crates, Verdict::Clean),
-            suspicious: count(&crates, Verdict::Suspicious),
-            failed: count(&crates, Verdict::Failed),
-            not_run: count(&crates, Verdict::NotRun),
-            build_scripts_run: crates
-                .iter()
-                .filter(|c| {
-                    matches!(
-                        c.build_script.status,
-                        ScriptStatus::Ran | ScriptStatus::Failed
-                    )
-                })
-                .count(),
-            proc_macro_runs: crates.iter().map(|c| c.proc_macro_runs).sum(),
-            build_succeeded: self.build_succeeded,
-        };
+        let summary = Summary::of(&crates, self.build_succeeded);
         let environment = self.environment.unwrap_or_else(|| {
             let support = crate::sandbox::probe::Support::get();
             Environment {
