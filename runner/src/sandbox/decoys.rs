@@ -45,10 +45,27 @@ pub struct DecoySet {
     /// Files planted outside the decoy home (host path, content as planted): a scan of what
     /// the run wrote skips them while they are unchanged.
     planted_outside: Vec<(PathBuf, Vec<u8>)>,
-    /// One automaton over every encoding of every decoy (pattern -> decoy index), so a scan is
-    /// one pass over the bytes whatever the number of decoys. Built on the first scan: building
-    /// it takes about a millisecond, which a run that writes and sends nothing never pays.
-    matcher: OnceLock<Option<(AhoCorasick, Vec<usize>)>>,
+    /// One automaton over the first [`ANCHOR_LEN`] bytes of every encoding of every decoy, so
+    /// a scan is one pass over the bytes whatever the number of decoys. Built on the first
+    /// scan (the first `execve` of most runs, which checks its arguments).
+    matcher: OnceLock<Option<Matcher>>,
+}
+
+/// How many leading bytes of each needle the automaton holds; a hit is confirmed by comparing
+/// the whole needle at its position. An automaton over whole needles (some 40 decoys, nine
+/// encodings each, hundreds of bytes per key or wallet) has tens of thousands of states and
+/// took about 3 ms to build, the largest single cost of a short sandboxed run; over 8-byte
+/// anchors it is an order of magnitude smaller, and an anchor hit that is not a decoy is rare
+/// and costs one comparison.
+const ANCHOR_LEN: usize = 8;
+
+/// The decoy search: an automaton over the needles' anchors, and for each of its patterns the
+/// decoy it belongs to and its whole needle.
+#[derive(Debug, Clone)]
+struct Matcher {
+    anchors: AhoCorasick,
+    /// Pattern -> (decoy index, needle index).
+    owners: Vec<(usize, usize)>,
 }
 
 /// Environment variables given decoy values: the usual token names payloads harvest.
@@ -192,22 +209,24 @@ impl DecoySet {
         Ok(Some(path))
     }
 
-    fn matcher(&self) -> Option<&(AhoCorasick, Vec<usize>)> {
+    fn matcher(&self) -> Option<&Matcher> {
         self.matcher
             .get_or_init(|| {
-                let mut patterns = Vec::new();
+                let mut anchors = Vec::new();
                 let mut owners = Vec::new();
                 for (i, d) in self.decoys.iter().enumerate() {
-                    for n in &d.needles {
-                        patterns.push(n.clone());
-                        owners.push(i);
+                    for (j, n) in d.needles.iter().enumerate() {
+                        if !n.is_empty() {
+                            anchors.push(&n[..n.len().min(ANCHOR_LEN)]);
+                            owners.push((i, j));
+                        }
                     }
                 }
                 AhoCorasick::builder()
                     .ascii_case_insensitive(true)
-                    .build(&patterns)
+                    .build(&anchors)
                     .ok()
-                    .map(|ac| (ac, owners))
+                    .map(|anchors| Matcher { anchors, owners })
             })
             .as_ref()
     }
@@ -231,9 +250,14 @@ impl DecoySet {
     pub fn found_in(&self, bytes: &[u8]) -> Vec<&Decoy> {
         let mut hit = vec![false; self.decoys.len()];
         match self.matcher() {
-            Some((ac, owners)) => {
-                for m in ac.find_overlapping_iter(bytes) {
-                    hit[owners[m.pattern().as_usize()]] = true;
+            Some(matcher) => {
+                for m in matcher.anchors.find_overlapping_iter(bytes) {
+                    let (decoy, needle) = matcher.owners[m.pattern().as_usize()];
+                    let needle = &self.decoys[decoy].needles[needle];
+                    let whole = bytes.get(m.start()..m.start() + needle.len());
+                    if whole.is_some_and(|w| w.eq_ignore_ascii_case(needle)) {
+                        hit[decoy] = true;
+                    }
                 }
             }
             None => {
@@ -342,6 +366,29 @@ mod tests {
         let hits = set.scan_dir(&out);
         assert_eq!(hits.len(), 1, "{hits:?}");
         assert_eq!(hits[0].1, "env:GITHUB_TOKEN");
+    }
+
+    /// The automaton holds only the needles' first bytes: a text that starts like a decoy but
+    /// goes on otherwise (or ends early) is no hit; the whole value, in any case, is.
+    #[test]
+    fn a_decoy_is_found_whole_not_by_its_anchor() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = DecoySet::plant(dir.path()).unwrap();
+        let gh = &set.env.iter().find(|(k, _)| k == "GITHUB_TOKEN").unwrap().1;
+        assert!(gh.len() > ANCHOR_LEN + 2, "{gh}");
+        let mut altered = gh.clone().into_bytes();
+        let last = altered.len() - 1;
+        altered[last] = if altered[last] == b'x' { b'y' } else { b'x' };
+        assert!(set.found_in(&altered).is_empty(), "a changed last byte");
+        assert!(
+            set.found_in(&gh.as_bytes()[..ANCHOR_LEN + 1]).is_empty(),
+            "cut short"
+        );
+        let mut sent = b"token=".to_vec();
+        sent.extend_from_slice(gh.to_ascii_lowercase().as_bytes());
+        sent.extend_from_slice(b"&x=1");
+        let found: Vec<_> = set.found_in(&sent).iter().map(|d| d.name.clone()).collect();
+        assert!(found.contains(&"env:GITHUB_TOKEN".to_owned()), "{found:?}");
     }
 
     #[test]
