@@ -82,8 +82,8 @@ pub(crate) struct Sinkhole {
     port: u16,
     /// Whether the listener takes IPv6 connections (a dual-stack socket) besides IPv4.
     ipv6: bool,
-    /// The run's network namespace, as `(device, inode)` of its nsfs file.
-    netns: (u64, u64),
+    /// The run's network namespace.
+    netns: Netns,
     /// Diverted connections not yet finished, by the client's local port.
     diverted: Mutex<HashMap<u16, Diverted>>,
     /// Written once to stop [`Sinkhole::serve`].
@@ -350,8 +350,33 @@ impl Sinkhole {
     }
 }
 
-/// The `(device, inode)` of the network namespace `socket` lives in.
-fn netns_of(socket: BorrowedFd<'_>) -> io::Result<(u64, u64)> {
+/// Which network namespace a socket lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Netns {
+    /// Its cookie (`SO_NETNS_COOKIE`, Linux 5.14+): any process may ask, of any socket it holds.
+    Cookie(u64),
+    /// The `(device, inode)` of its nsfs file (`SIOCGSKNS`), on older kernels: that needs
+    /// `CAP_NET_ADMIN` over the namespace, which the supervisor has over the sandbox's.
+    Inode(u64, u64),
+}
+
+/// The network namespace `socket` lives in.
+fn netns_of(socket: BorrowedFd<'_>) -> io::Result<Netns> {
+    let mut cookie: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: `cookie`/`len` describe a writable u64, what SO_NETNS_COOKIE returns.
+    let r = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_NETNS_COOKIE,
+            (&mut cookie as *mut u64).cast(),
+            &mut len,
+        )
+    };
+    if r == 0 {
+        return Ok(Netns::Cookie(cookie));
+    }
     // SAFETY: SIOCGSKNS takes no argument and returns a new descriptor, owned below.
     let ns = unsafe { libc::ioctl(socket.as_raw_fd(), SIOCGSKNS as _) };
     if ns < 0 {
@@ -360,7 +385,7 @@ fn netns_of(socket: BorrowedFd<'_>) -> io::Result<(u64, u64)> {
     // SAFETY: the kernel just returned it, and nothing else owns it.
     let ns = unsafe { OwnedFd::from_raw_fd(ns) };
     let stat = nix::sys::stat::fstat(&ns)?;
-    Ok((stat.st_dev, stat.st_ino))
+    Ok(Netns::Inode(stat.st_dev, stat.st_ino))
 }
 
 /// The local port of a connected or bound socket.
