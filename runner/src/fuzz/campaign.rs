@@ -479,6 +479,19 @@ pub fn run_campaign(
             });
         }
     }
+    // One hang caught in two places, or one recursion nested through two branch kinds, is one
+    // finding: only the union of the reports says so.
+    let merged = triage::merge_findings(&mut section.findings, |f| {
+        let record = project.targets.iter().find(|t| t.name == f.target)?;
+        let (krate, dir) = project.crate_of(record);
+        Some((
+            krate,
+            dir.as_deref().and_then(Path::to_str).map(str::to_owned),
+        ))
+    });
+    for f in merged {
+        let _ = fs::remove_file(&f.reproducer);
+    }
     if let Some(base) = &opts.baseline {
         apply_baseline(&mut section, base);
     }
