@@ -57,11 +57,13 @@ impl Recursion {
     ///
     /// Every function of every level appears once per level, give or take the innermost level
     /// the stack ran out in: the levels are the functions within one of the highest count (at
-    /// least two). Of those, the hub is the outermost when the report shows where the recursion
-    /// was entered (beyond the levels' outermost frame, frames that do not repeat). A deep recursion fills the 255
-    /// frames ASan prints before that, and the window's edge falls anywhere in a level, so its
-    /// position says nothing: the hub is then the first by name, a label that does not depend
-    /// on the window, and [`Recursion::same`] unites the reports.
+    /// least two), and the hub is the one whose outermost frame is outermost. When the report
+    /// shows where the recursion was entered, that is where it was entered. A deep recursion
+    /// fills the 255 return addresses ASan prints first; the window then ends on a whole
+    /// address, whose function is a real one with its inlined callees printed inside it: so
+    /// toml's `array` and `inline_table`, inlined into `value`, leave `value` last. Where
+    /// several real functions take turns in a level, the window's edge may fall on either:
+    /// [`Recursion::same`] unites those reports.
     pub(crate) fn of(frames: &[String]) -> Option<Recursion> {
         let innermost = frames.first()?.clone();
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -81,18 +83,7 @@ impl Recursion {
             .map(|(f, _)| (*f).to_owned())
             .collect();
         let outermost = |f: &String| frames.iter().rposition(|g| g == f).unwrap_or(0);
-        // Entered in view: past the levels' outermost frame, only frames that do not repeat.
-        let entered = frames
-            .iter()
-            .rposition(|f| levels.contains(f))
-            .is_some_and(|i| {
-                i + 1 < frames.len() && frames[i + 1..].iter().all(|f| counts[f.as_str()] == 1)
-            });
-        let hub = if entered {
-            levels.iter().max_by_key(|f| outermost(f)).cloned()
-        } else {
-            levels.first().cloned()
-        };
+        let hub = levels.iter().max_by_key(|f| outermost(f)).cloned();
         Some(Recursion {
             hub: hub.unwrap_or(innermost),
             levels,
@@ -426,41 +417,48 @@ mod tests {
         assert_eq!(two.len(), 2);
     }
 
-    /// An ASan stack-overflow report of toml 0.5's parser: `value` calls `array` for `[` and
-    /// `inline_table` for `{`, both call `value` again. ASan prints 255 frames at most, so for a
-    /// deep recursion the entry (`toml::de::from_str`) shows only when `entry` is set.
-    fn toml_overflow(brackets: &[&str], entry: bool) -> String {
-        let mut frames: Vec<String> = vec![
-            "toml::tokens::Tokenizer::next".into(),
-            "toml::de::Deserializer::next".into(),
-            "toml::de::Deserializer::value".into(),
+    /// An ASan stack-overflow report of toml 0.5's parser, as printed: `value` calls `array` for
+    /// `[` and `inline_table` for `{`, both inlined into it (printed at `value`'s return
+    /// address, inside it), and both call `value` again. ASan prints 255 return addresses at
+    /// most, so for a deep recursion the entry (`toml::de::from_str`) shows only when `entry`
+    /// is set. Without `inlined`, every function has its own address.
+    fn toml_overflow(brackets: &[&str], entry: bool, inlined: bool) -> String {
+        let de = |f: &str| format!("<toml::de::Deserializer>::{f}");
+        // One entry per return address: its frames, inlined ones first.
+        let mut addresses: Vec<Vec<String>> = vec![
+            vec!["<toml::tokens::Tokenizer>::next".into()],
+            vec!["<toml::tokens::Tokenizer>::peek".into(), de("eat_spanned")],
         ];
         for b in brackets {
-            frames.push(format!("toml::de::Deserializer::{b}"));
-            frames.push("toml::de::Deserializer::value".into());
+            if inlined {
+                addresses.push(vec![de(b), de("value")]);
+            } else {
+                addresses.extend([vec![de(b)], vec![de("value")]]);
+            }
         }
         if entry {
-            frames.extend(
-                [
-                    "toml::de::Deserializer::key_value",
-                    "toml::de::Deserializer::line",
-                    "toml::de::Deserializer::tables",
-                    "<&mut toml::de::Deserializer as serde::de::Deserializer>::deserialize_any::<V>",
-                    "toml::de::from_str::<toml::value::Value>",
-                ]
-                .map(String::from),
-            );
+            for f in ["line", "tables"] {
+                addresses.push(vec![de(f)]);
+            }
+            addresses.push(vec![
+                "<&mut toml::de::Deserializer as serde::de::Deserializer>::deserialize_any::<serde::de::impls::PhantomVisitor>".into(),
+            ]);
+            addresses.push(vec!["toml::de::from_str::<toml::value::Value>".into()]);
         } else {
-            frames.truncate(255);
+            addresses.truncate(255);
         }
-        let mut out = "==41==ERROR: AddressSanitizer: stack-overflow on address 0x7ffc4f1b2ff8 (pc 0x55a1 bp 0x7ffc sp 0x7ffc T0)\n".to_string();
-        for (n, f) in frames.iter().enumerate() {
-            out.push_str(&format!(
-                "    #{n} 0x{n:x} in {f} /home/u/.cargo/registry/src/index.crates.io-6f17d22bba15001f/toml-0.5.11/src/de.rs:{}:17\n",
-                1700 + n % 7
-            ));
+        let mut out = "==41==ERROR: AddressSanitizer: stack-overflow on address 0x7ffc4f1b2ff8 (pc 0x556869c11e96 bp 0x7ffc4f1b3830 sp 0x7ffc4f1b3000 T0)\n    #0 0x556869c11e96 in __asan_memcpy /rustc/llvm/src/llvm-project/compiler-rt/lib/asan/asan_interceptors_memintrinsics.cpp:65:3\n".to_string();
+        let mut n = 1;
+        for (a, frames) in addresses.iter().enumerate() {
+            for f in frames {
+                out.push_str(&format!(
+                    "    #{n} 0x5568{a:08x} in {f} /root/.cache/cargo-airlock/fuzz/crates-io/toml-0.5.11/crate/src/de.rs:{}:30\n",
+                    1700 + n % 7
+                ));
+                n += 1;
+            }
         }
-        out.push_str("\nSUMMARY: AddressSanitizer: stack-overflow /home/u/.cargo/registry/src/toml-0.5.11/src/tokens.rs:142 in toml::tokens::Tokenizer::next\n");
+        out.push_str("\nSUMMARY: AddressSanitizer: stack-overflow /rustc/llvm/src/llvm-project/compiler-rt/lib/asan/asan_interceptors_memintrinsics.cpp:65:3 in __asan_memcpy\n");
         out
     }
 
@@ -471,26 +469,45 @@ mod tests {
         let mixed: Vec<&str> = (0..400)
             .map(|i| if i % 2 == 0 { "array" } else { "inline_table" })
             .collect();
-        // Entered in view: each is keyed by `value`, where the recursion was entered.
+        // Entered in view, or cut off at a return address of `value` (into which the other two
+        // are inlined): each is keyed by `value`.
         let sig = |r: &str| signature(&classify(r).unwrap(), "toml", None);
         for b in [&arrays[..], &tables[..], &mixed[..]] {
-            assert_eq!(
-                sig(&toml_overflow(b, true)),
-                "stack-overflow|toml::de::Deserializer::value"
-            );
+            for (entry, inlined) in [(true, true), (true, false), (false, true)] {
+                assert_eq!(
+                    sig(&toml_overflow(b, entry, inlined)),
+                    "stack-overflow|<toml::de::Deserializer>::value",
+                    "entry {entry}, inlined {inlined}"
+                );
+            }
         }
-        // Cut off: the keys differ by branch kind, the findings are one.
-        let cut_arrays = finding("fmt_from_str", &toml_overflow(&arrays, false), "toml");
-        let cut_tables = finding("parse_value", &toml_overflow(&tables, false), "toml");
-        assert_ne!(cut_arrays.signature, cut_tables.signature);
-        let found = merge_findings(&mut vec![cut_arrays.clone(), cut_tables.clone()], |_| {
-            Some(("toml".into(), None))
-        });
-        assert_eq!(found.len(), 1);
-        let mut all = vec![cut_arrays, cut_tables];
-        merge_findings(&mut all, |_| Some(("toml".into(), None)));
+        // Cut off in a level of separate functions, the window's edge falls on `array` in one
+        // report, `inline_table` in the other: the keys differ, the finding is one.
+        let cut_arrays = finding(
+            "fmt_from_str",
+            &toml_overflow(&arrays, false, false),
+            "toml",
+        );
+        let cut_tables = finding("parse_value", &toml_overflow(&tables, false, false), "toml");
+        let cut_mixed = finding(
+            "fmt_from_slice",
+            &toml_overflow(&mixed, false, false),
+            "toml",
+        );
+        assert_eq!(
+            cut_arrays.signature,
+            "stack-overflow|<toml::de::Deserializer>::array"
+        );
+        assert_eq!(
+            cut_tables.signature,
+            "stack-overflow|<toml::de::Deserializer>::inline_table"
+        );
+        let mut all = vec![cut_arrays, cut_tables, cut_mixed];
+        let removed = merge_findings(&mut all, |_| Some(("toml".into(), None)));
+        assert_eq!(removed.len(), 2);
         assert_eq!(all.len(), 1);
-        assert_eq!(all[0].also_reached_by, ["parse_value"]);
+        assert_eq!(all[0].target, "fmt_from_str");
+        assert_eq!(all[0].also_reached_by, ["parse_value", "fmt_from_slice"]);
     }
 
     #[test]

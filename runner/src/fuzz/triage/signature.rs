@@ -298,17 +298,25 @@ mod tests {
         assert_eq!(report(&lists, false, 3, all), expected);
         assert_eq!(report(&mixed, true, 0, all), expected);
         assert_eq!(report(&mixed, false, 4, all), expected);
-        // The entry cut off: wherever the window's edge falls in a level, one name.
-        let cut = "stack-overflow|<&mut nestfmt::De as serde::Deserializer>::deserialize_any";
+        // The entry cut off (ASan's 255 addresses): the outermost level function in view, one
+        // of every level's (`merge_findings` unites them).
+        let levels = [
+            "stack-overflow|<&mut nestfmt::De as serde::Deserializer>::deserialize_any",
+            expected,
+            "stack-overflow|<nestfmt::Items as serde::de::SeqAccess>::next_element_seed",
+            "stack-overflow|<<nestfmt::Value as serde::Deserialize>::deserialize::V as serde::de::Visitor>::visit_seq",
+        ];
         for skip in 0..6 {
-            assert_eq!(report(&lists, skip % 2 == 0, skip, 255), cut, "skip {skip}");
-            assert_eq!(report(&mixed, skip % 2 == 1, skip, 255), cut, "skip {skip}");
+            let cut = report(&lists, skip % 2 == 0, skip, 255);
+            assert!(levels.contains(&cut.as_str()), "skip {skip}: {cut}");
+            let cut = report(&mixed, skip % 2 == 1, skip, 255);
+            assert!(levels[..2].contains(&cut.as_str()), "skip {skip}: {cut}");
         }
         // Another recursion is another finding.
         let other = "==7==ERROR: AddressSanitizer: stack-overflow on address 0x7ffd (pc 0x1 bp 0x2 sp 0x3 T2)\n    #0 0x1 in nestfmt::skip_comment /w/nest/src/lib.rs:5:1\n    #1 0x1 in nestfmt::skip_comment /w/nest/src/lib.rs:5:1\n";
         let other = signature(&classify(other).unwrap(), "nestfmt", None);
         assert_eq!(other, "stack-overflow|nestfmt::skip_comment");
-        assert_ne!(other, cut);
+        assert!(!levels.contains(&other.as_str()));
     }
 
     #[test]
