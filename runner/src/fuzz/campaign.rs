@@ -479,6 +479,14 @@ pub fn run_campaign(
             });
         }
     }
+    // One hang caught in two places, or one recursion through two branch kinds, is one finding.
+    let crate_of = |f: &Finding| project.targets.iter().find(|t| t.name == f.target);
+    for f in triage::merge_findings(&mut section.findings, |f| {
+        let (krate, dir) = project.crate_of(crate_of(f)?);
+        Some((krate, dir.and_then(|d| d.to_str().map(str::to_owned))))
+    }) {
+        let _ = fs::remove_file(&f.reproducer);
+    }
     if let Some(base) = &opts.baseline {
         apply_baseline(&mut section, base);
     }

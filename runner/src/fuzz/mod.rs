@@ -25,6 +25,7 @@ use std::time::Duration;
 pub use campaign::{run_campaign, Campaign};
 pub use instrumented_build::{clang, Vetting, GCC_HARDENING, NO_CLANG};
 pub use target_run::{reproduce, Reproduction, FUZZ_PROFILE};
+pub(crate) use triage::merge_findings;
 pub use triage::Crash;
 
 use crate::report::FuzzSection;

@@ -168,6 +168,18 @@ fn merge_fuzz(mut a: FuzzSection, b: FuzzSection) -> FuzzSection {
             a.findings.push(f);
         }
     }
+    // Shards of one campaign (`fuzz --shard`) may each have caught one hang or one recursion
+    // through other targets. A finding's crate is its target's item's (when every target of
+    // that name agrees: a vet report joins the campaigns of several crates).
+    let targets = &a.targets;
+    crate::fuzz::merge_findings(&mut a.findings, |f| {
+        let mut crates = targets
+            .iter()
+            .filter(|t| t.name == f.target)
+            .map(|t| t.item.split("::").next().unwrap_or_default());
+        let first = crates.next()?;
+        crates.all(|c| c == first).then(|| (first.to_owned(), None))
+    });
     a.instrumentation = a.instrumentation.or(b.instrumentation);
     a
 }
@@ -354,5 +366,69 @@ mod tests {
         std::fs::write(&schema, serde_json::to_string(&r).unwrap()).unwrap();
         let err = merge_files(&[schema]).unwrap_err().to_string();
         assert!(err.contains("airlock.report/2"), "{err}");
+    }
+
+    #[test]
+    fn two_fuzz_shards_that_caught_one_hang_through_two_targets_report_it_once() {
+        use crate::report::{Finding, Frame, TargetResult};
+        let target = |name: &str| TargetResult {
+            name: name.into(),
+            kind: "parse".into(),
+            item: format!("handparse::{}", name.trim_start_matches("parse_")),
+            format: "bytes".into(),
+            status: "built".into(),
+            reason: None,
+            runs: 1,
+            execs_per_sec: 1,
+            coverage: 1,
+            seconds: 1,
+            events: 0,
+            notable_events: 0,
+        };
+        let hang = |name: &str, id: &str, frames: &[&str]| Finding {
+            id: id.into(),
+            target: name.into(),
+            kind: "timeout".into(),
+            signature: format!("timeout|{}", frames.join("|")),
+            message: "libFuzzer: timeout after 11 seconds".into(),
+            frames: frames
+                .iter()
+                .map(|f| Frame {
+                    function: (*f).into(),
+                    location: Some("/w/handparse/src/lib.rs:77:20".into()),
+                })
+                .chain([Frame {
+                    function: format!("{name}::one"),
+                    location: None,
+                }])
+                .collect(),
+            reproducer: PathBuf::from(id),
+            minimized: false,
+            status: "new".into(),
+            repro: String::new(),
+            found_after_secs: Some(3),
+            also_reached_by: vec![],
+        };
+        let mut a = shard("a", vec![], vec![]);
+        a.fuzz = Some(FuzzSection {
+            targets: vec![target("parse_parse")],
+            findings: vec![hang("parse_parse", "F1", &["handparse::parse"])],
+            ..FuzzSection::default()
+        });
+        let mut b = shard("b", vec![], vec![]);
+        b.fuzz = Some(FuzzSection {
+            targets: vec![target("parse_count")],
+            findings: vec![hang(
+                "parse_count",
+                "F2",
+                &["handparse::parse", "handparse::count"],
+            )],
+            ..FuzzSection::default()
+        });
+        let fuzz = merge(vec![a, b]).unwrap().fuzz.unwrap();
+        assert_eq!(fuzz.targets.len(), 2);
+        assert_eq!(fuzz.findings.len(), 1, "{:#?}", fuzz.findings);
+        assert_eq!(fuzz.findings[0].id, "F1");
+        assert_eq!(fuzz.findings[0].also_reached_by, ["parse_count"]);
     }
 }

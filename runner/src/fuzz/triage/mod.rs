@@ -1,11 +1,14 @@
 //! Crash triage: classify what a fuzz target printed when it crashed (ASan, LeakSanitizer,
 //! libFuzzer, Rust panics, glibc aborts), extract its frames, and compute the signature that
-//! deduplicates findings: the kind plus the top frames inside the crate under test.
+//! deduplicates findings: the kind plus the top frames inside the crate under test
+//! (`signature`); then unite the findings that show one hang or one recursion (`cluster`).
 
+mod cluster;
 mod signature;
 
 use crate::report::Frame;
 
+pub(crate) use cluster::merge_findings;
 pub(crate) use signature::{finding_id, signature, site};
 
 /// What a crash output says.

@@ -2,6 +2,7 @@
 //! crate under test, that identify the bug whatever the input's size, path or instance; and the
 //! short id derived from it.
 
+use super::cluster::{recursion_frames, Recursion};
 use super::Crash;
 use crate::report::Frame;
 
@@ -62,35 +63,61 @@ pub(super) fn without_generics(function: &str) -> String {
     out
 }
 
-/// The deduplication key: the kind plus frames in the crate under test (or, failing those, the
-/// non-runtime frames), without generic arguments. Which frames depends on the kind:
-///
-/// - `oom`: the innermost one, where the allocation sized by the input is made; the paths that
-///   lead there (top level, inside a list, another entry point) are the same bug;
-/// - `stack-overflow`: the function the recursion goes through most often: one that every
-///   level of it calls (of several, the first by name), whichever function the stack ran out
-///   in and whatever mix of branches (lists, maps, groups) the input nested;
-/// - `timeout`: the outermost one, where the input entered the crate: the alarm stops a hang
-///   wherever in its loop the thread happens to be, so the inner frames vary;
-/// - anything else: the innermost [`SIGNATURE_FRAMES`], repeats of one function (recursion)
-///   counted once.
-pub(crate) fn signature(crash: &Crash, crate_name: &str, crate_dir: Option<&str>) -> String {
-    let own = crate_frames(&crash.frames, crate_name, crate_dir);
-    let frames: Vec<String> = if own.is_empty() {
-        crash
-            .frames
+/// The frames a signature is made of, innermost first, without generic arguments: those in the
+/// crate under test, or, failing those, every non-runtime frame.
+pub(super) fn key_frames(
+    frames: &[Frame],
+    crate_name: &str,
+    crate_dir: Option<&str>,
+) -> Vec<String> {
+    let own = crate_frames(frames, crate_name, crate_dir);
+    if own.is_empty() {
+        frames
             .iter()
             .map(|f| without_generics(&f.function))
             .collect()
     } else {
         own.iter().map(|f| without_generics(&f.function)).collect()
-    };
+    }
+}
+
+/// The deduplication key: the kind plus frames in the crate under test (or, failing those, the
+/// non-runtime frames), without generic arguments. Which frames depends on the kind:
+///
+/// - `oom`: the innermost one, where the allocation sized by the input is made; the paths that
+///   lead there (top level, inside a list, another entry point) are the same bug;
+/// - `stack-overflow`: the hub of the recursion ([`Recursion`]): of the functions every level
+///   of it calls, the outermost, where the recursion was entered, whichever function the stack
+///   ran out in and whatever mix of branches (lists, maps, groups) the input nested; the
+///   recursion may be a dependency's, reached through the crate;
+/// - `timeout`: the innermost one, where the alarm caught the thread, and the outermost, where
+///   the input entered the crate (the two loops of one entry point are two keys; where the one
+///   loop was caught varies, which [`merge_findings`](super::merge_findings) allows for);
+/// - anything else: the innermost [`SIGNATURE_FRAMES`], repeats of one function (recursion)
+///   counted once.
+pub(crate) fn signature(crash: &Crash, crate_name: &str, crate_dir: Option<&str>) -> String {
     let mut picked: Vec<String> = match crash.kind.as_str() {
-        "oom" => frames.into_iter().take(1).collect(),
-        "stack-overflow" => recursion_hub(frames).into_iter().collect(),
-        "timeout" => frames.into_iter().last().into_iter().collect(),
+        "oom" => key_frames(&crash.frames, crate_name, crate_dir)
+            .into_iter()
+            .take(1)
+            .collect(),
+        "stack-overflow" => Recursion::of(&recursion_frames(&crash.frames, crate_name, crate_dir))
+            .map(|r| r.hub)
+            .into_iter()
+            .collect(),
+        "timeout" => {
+            let frames = key_frames(&crash.frames, crate_name, crate_dir);
+            let mut ends: Vec<String> = frames
+                .first()
+                .into_iter()
+                .chain(frames.last())
+                .cloned()
+                .collect();
+            ends.dedup();
+            ends
+        }
         _ => {
-            let mut top = frames;
+            let mut top = key_frames(&crash.frames, crate_name, crate_dir);
             top.dedup();
             top.truncate(SIGNATURE_FRAMES);
             top
@@ -154,21 +181,6 @@ fn file_line(location: &str) -> String {
     }
     parts.reverse();
     parts.join(":")
-}
-
-/// The function a recursion passes through most often. Every function of every level appears
-/// once per level, give or take the innermost level the stack ran out in: so all within one of
-/// the highest count are candidates, and the first by name is the one.
-fn recursion_hub(frames: Vec<String>) -> Option<String> {
-    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
-    for f in frames {
-        *counts.entry(f).or_default() += 1;
-    }
-    let most = counts.values().copied().max()?;
-    counts
-        .into_iter()
-        .find(|(_, n)| n + 1 >= most)
-        .map(|(f, _)| f)
 }
 
 /// A short stable id for a signature (FNV-1a, 32 bits, hex).
@@ -253,20 +265,22 @@ mod tests {
         ];
         // Levels innermost first: `lists[i]` says whether level i is a list or a map; the stack
         // runs out `skip` frames into the innermost level (a leaf `visit_str` first, maybe).
-        let report = |lists: &[bool], leaf: bool, skip: usize| {
+        // ASan prints at most `window` frames: the recursion's entry (`from_str` calls `value`)
+        // shows only when the stack is shallow enough.
+        let report = |lists: &[bool], leaf: bool, skip: usize, window: usize| {
             let mut frames: Vec<&str> = Vec::new();
             if leaf {
                 frames.push("<<nestfmt::Value as serde::Deserialize>::deserialize::V as serde::de::Visitor>::visit_str::<E>");
             }
+            frames.extend([any, value]);
             for &list in lists {
-                frames.push(any);
-                frames.push(value);
                 frames.push("<core::marker::PhantomData<nestfmt::Value> as serde::de::DeserializeSeed>::deserialize::<D>");
                 frames.extend(if list { seq } else { map });
+                frames.extend([any, value]);
             }
             frames.push("nestfmt::from_str::<nestfmt::Value>");
             let mut out = "==7==ERROR: AddressSanitizer: stack-overflow on address 0x7ffd (pc 0x1 bp 0x2 sp 0x3 T2)\n".to_string();
-            for (n, f) in frames.iter().skip(skip).enumerate() {
+            for (n, f) in frames.iter().skip(skip).take(window).enumerate() {
                 out.push_str(&format!(
                     "    #{n} 0x{n:x} in {f} /w/nest/src/lib.rs:{}:1\n",
                     10 + n
@@ -276,18 +290,33 @@ mod tests {
         };
         let lists = [true; 300];
         let mixed: Vec<bool> = (0..300).map(|i| i % 3 == 0).collect();
-        let expected = "stack-overflow|<&mut nestfmt::De as serde::Deserializer>::deserialize_any";
-        assert_eq!(report(&lists, false, 0), expected);
-        assert_eq!(report(&lists, true, 0), expected);
-        assert_eq!(report(&lists, false, 3), expected);
-        assert_eq!(report(&mixed, true, 0), expected);
-        assert_eq!(report(&mixed, false, 4), expected);
+        // The entry in view: the outermost function of every level, where it was entered.
+        let all = usize::MAX;
+        let expected = "stack-overflow|<nestfmt::Value as serde::Deserialize>::deserialize";
+        assert_eq!(report(&lists, false, 0, all), expected);
+        assert_eq!(report(&lists, true, 0, all), expected);
+        assert_eq!(report(&lists, false, 3, all), expected);
+        assert_eq!(report(&mixed, true, 0, all), expected);
+        assert_eq!(report(&mixed, false, 4, all), expected);
+        // The entry cut off (ASan's 255 addresses): the outermost level function in view, one
+        // of every level's (`merge_findings` unites them).
+        let levels = [
+            "stack-overflow|<&mut nestfmt::De as serde::Deserializer>::deserialize_any",
+            expected,
+            "stack-overflow|<nestfmt::Items as serde::de::SeqAccess>::next_element_seed",
+            "stack-overflow|<<nestfmt::Value as serde::Deserialize>::deserialize::V as serde::de::Visitor>::visit_seq",
+        ];
+        for skip in 0..6 {
+            let cut = report(&lists, skip % 2 == 0, skip, 255);
+            assert!(levels.contains(&cut.as_str()), "skip {skip}: {cut}");
+            let cut = report(&mixed, skip % 2 == 1, skip, 255);
+            assert!(levels[..2].contains(&cut.as_str()), "skip {skip}: {cut}");
+        }
         // Another recursion is another finding.
         let other = "==7==ERROR: AddressSanitizer: stack-overflow on address 0x7ffd (pc 0x1 bp 0x2 sp 0x3 T2)\n    #0 0x1 in nestfmt::skip_comment /w/nest/src/lib.rs:5:1\n    #1 0x1 in nestfmt::skip_comment /w/nest/src/lib.rs:5:1\n";
-        assert_ne!(
-            signature(&classify(other).unwrap(), "nestfmt", None),
-            expected
-        );
+        let other = signature(&classify(other).unwrap(), "nestfmt", None);
+        assert_eq!(other, "stack-overflow|nestfmt::skip_comment");
+        assert!(!levels.contains(&other.as_str()));
     }
 
     #[test]
@@ -423,7 +452,16 @@ mod tests {
             }
             signature(&classify(&out).unwrap(), "hp", None)
         };
+        // Where the alarm caught the thread, and where the input entered: two loops of one
+        // entry point are two keys; where in one loop the alarm fell is for `merge_findings`.
         assert_eq!(at(&[]), "timeout|hp::parse");
-        assert_eq!(at(&["hp::peek", "hp::skip_ws"]), "timeout|hp::parse");
+        assert_eq!(
+            at(&["hp::peek", "hp::skip_ws"]),
+            "timeout|hp::peek|hp::parse"
+        );
+        assert_ne!(
+            at(&["hp::skip_ws", "hp::value"]),
+            at(&["hp::string", "hp::value"])
+        );
     }
 }
