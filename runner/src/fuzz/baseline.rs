@@ -1,27 +1,26 @@
 //! Comparing a campaign with a baseline report: each finding is `new`, `known` (the baseline had
-//! its signature) or `fixed` (the baseline had it, its target was fuzzed again, and it did not
-//! come back).
+//! it: the same signature, or the same hang or recursion caught elsewhere, as
+//! [`triage::same_defect`] says) or `fixed` (the baseline had it, its target was fuzzed again,
+//! and it did not come back).
 
 use std::collections::HashSet;
 
-use crate::report::FuzzSection;
+use crate::report::{Finding, FuzzSection};
 
-/// Marks findings `known` when the baseline had their signature, and adds the baseline's
-/// findings that did not come back as `fixed`.
-pub(super) fn apply_baseline(section: &mut FuzzSection, baseline: &FuzzSection) {
-    let before: HashSet<&str> = baseline
+/// Marks findings `known` when the baseline had them (`same`: whether two findings show one
+/// defect), and adds the baseline's findings that did not come back as `fixed`.
+pub(super) fn apply_baseline<F>(section: &mut FuzzSection, baseline: &FuzzSection, same: F)
+where
+    F: Fn(&Finding, &Finding) -> bool,
+{
+    let before: Vec<&Finding> = baseline
         .findings
         .iter()
         .filter(|f| f.status != "fixed")
-        .map(|f| f.signature.as_str())
         .collect();
-    let now: HashSet<String> = section
-        .findings
-        .iter()
-        .map(|f| f.signature.clone())
-        .collect();
+    let now: Vec<Finding> = section.findings.clone();
     for f in &mut section.findings {
-        f.status = if before.contains(f.signature.as_str()) {
+        f.status = if before.iter().any(|old| same(old, f)) {
             "known"
         } else {
             "new"
@@ -34,11 +33,8 @@ pub(super) fn apply_baseline(section: &mut FuzzSection, baseline: &FuzzSection) 
         .filter(|t| t.status == "built")
         .map(|t| t.name.as_str())
         .collect();
-    for old in &baseline.findings {
-        if old.status != "fixed"
-            && !now.contains(&old.signature)
-            && fuzzed.contains(old.target.as_str())
-        {
+    for old in before {
+        if !now.iter().any(|f| same(old, f)) && fuzzed.contains(old.target.as_str()) {
             let mut fixed = old.clone();
             fixed.status = "fixed".into();
             section.findings.push(fixed);
@@ -52,7 +48,7 @@ mod tests {
 
     use super::*;
     use crate::fuzz::triage;
-    use crate::report::{Finding, TargetResult};
+    use crate::report::{Frame, TargetResult};
 
     fn finding(sig: &str, status: &str) -> Finding {
         Finding {
@@ -69,6 +65,79 @@ mod tests {
             found_after_secs: None,
             also_reached_by: vec![],
         }
+    }
+
+    /// A hang the alarm caught in another function of its loop this time, through another
+    /// entry point, is the baseline's hang: `known`, and the baseline's is not `fixed`. A hang
+    /// in another loop is `new`.
+    #[test]
+    fn a_hang_caught_elsewhere_is_known() {
+        let hang = |sig: &str, target: &str, frames: &[&str]| Finding {
+            target: target.into(),
+            kind: "timeout".into(),
+            frames: frames
+                .iter()
+                .map(|f| Frame {
+                    function: (*f).into(),
+                    location: None,
+                })
+                .collect(),
+            ..finding(sig, "new")
+        };
+        let target = |name: &str| TargetResult {
+            name: name.into(),
+            kind: "parse".into(),
+            item: "hp::parse".into(),
+            format: String::new(),
+            status: "built".into(),
+            reason: None,
+            runs: 1,
+            execs_per_sec: 1,
+            coverage: 1,
+            seconds: 1,
+            events: 0,
+            notable_events: 0,
+        };
+        let base = FuzzSection {
+            targets: vec![target("parse"), target("count")],
+            findings: vec![hang(
+                "timeout|hp::peek|hp::parse",
+                "parse",
+                &["hp::peek", "hp::skip_ws", "hp::parse"],
+            )],
+            ..FuzzSection::default()
+        };
+        let mut now = FuzzSection {
+            targets: vec![target("parse"), target("count")],
+            findings: vec![
+                hang(
+                    "timeout|hp::skip_ws|hp::count",
+                    "count",
+                    &["hp::skip_ws", "hp::count"],
+                ),
+                hang(
+                    "timeout|hp::string|hp::count",
+                    "count",
+                    &["hp::string", "hp::value", "hp::count"],
+                ),
+            ],
+            ..FuzzSection::default()
+        };
+        apply_baseline(&mut now, &base, |a, b| {
+            triage::same_defect(a, b, |_| Some(("hp".to_owned(), None)))
+        });
+        let status: Vec<(&str, &str)> = now
+            .findings
+            .iter()
+            .map(|f| (f.signature.as_str(), f.status.as_str()))
+            .collect();
+        assert_eq!(
+            status,
+            vec![
+                ("timeout|hp::skip_ws|hp::count", "known"),
+                ("timeout|hp::string|hp::count", "new"),
+            ]
+        );
     }
 
     #[test]
@@ -97,7 +166,7 @@ mod tests {
             findings: vec![finding("panic|a", "new"), finding("panic|c", "new")],
             ..FuzzSection::default()
         };
-        apply_baseline(&mut now, &base);
+        apply_baseline(&mut now, &base, |a, b| a.signature == b.signature);
         let status: Vec<(&str, &str)> = now
             .findings
             .iter()

@@ -480,15 +480,18 @@ pub fn run_campaign(
         }
     }
     // One hang caught in two places, or one recursion through two branch kinds, is one finding.
-    let crate_of = |f: &Finding| project.targets.iter().find(|t| t.name == f.target);
-    for f in triage::merge_findings(&mut section.findings, |f| {
-        let (krate, dir) = project.crate_of(crate_of(f)?);
+    let crate_of = |f: &Finding| {
+        let target = project.targets.iter().find(|t| t.name == f.target)?;
+        let (krate, dir) = project.crate_of(target);
         Some((krate, dir.and_then(|d| d.to_str().map(str::to_owned))))
-    }) {
+    };
+    for f in triage::merge_findings(&mut section.findings, crate_of) {
         let _ = fs::remove_file(&f.reproducer);
     }
     if let Some(base) = &opts.baseline {
-        apply_baseline(&mut section, base);
+        apply_baseline(&mut section, base, |a, b| {
+            triage::same_defect(a, b, crate_of)
+        });
     }
     for t in &mut section.targets {
         (t.events, t.notable_events) = events.counts(&t.name);

@@ -153,6 +153,30 @@ impl Shape {
     }
 }
 
+/// Whether findings `a` and `b` show one defect: the same signature, or one hang or one
+/// recursion of one crate ([`Hang::same`], [`Recursion::same`]). A campaign compared with its
+/// baseline asks this, so that a hang the alarm caught elsewhere this time, or a recursion cut
+/// at another level, is `known` rather than `new` plus `fixed`.
+pub(crate) fn same_defect<F>(a: &Finding, b: &Finding, crate_of: F) -> bool
+where
+    F: Fn(&Finding) -> Option<(String, Option<String>)>,
+{
+    if a.signature == b.signature {
+        return true;
+    }
+    if a.kind != b.kind {
+        return false;
+    }
+    let shape = |f: &Finding| {
+        let (krate, dir) = crate_of(f)?;
+        Some((krate.clone(), Shape::of(f, &krate, dir.as_deref())?))
+    };
+    match (shape(a), shape(b)) {
+        (Some((ka, sa)), Some((kb, sb))) => ka == kb && sa.same(&sb),
+        _ => false,
+    }
+}
+
 /// Unites the findings that show one hang ([`Hang::same`]) or one recursion
 /// ([`Recursion::same`]) in one crate, transitively: of each group the first finding stays, with
 /// the others' targets added to its `also_reached_by` (and the earliest `found_after_secs` of

@@ -8,7 +8,7 @@ mod signature;
 
 use crate::report::Frame;
 
-pub(crate) use cluster::merge_findings;
+pub(crate) use cluster::{merge_findings, same_defect};
 pub(crate) use signature::{finding_id, signature, site};
 
 /// What a crash output says.
