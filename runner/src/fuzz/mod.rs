@@ -8,6 +8,7 @@
 //! [`run_campaign`] is the `fuzz` command; [`reproduce`] is `repro`; [`export`] writes what
 //! ClusterFuzzLite / OSS-Fuzz need to build and run the same targets.
 
+mod artifacts;
 mod baseline;
 mod campaign;
 pub(crate) mod events;
