@@ -84,20 +84,7 @@ mod tests {
                 .collect(),
             ..finding(sig, "new")
         };
-        let target = |name: &str| TargetResult {
-            name: name.into(),
-            kind: "parse".into(),
-            item: "hp::parse".into(),
-            format: String::new(),
-            status: "built".into(),
-            reason: None,
-            runs: 1,
-            execs_per_sec: 1,
-            coverage: 1,
-            seconds: 1,
-            events: 0,
-            notable_events: 0,
-        };
+        let target = |name: &str| TargetResult::built(name, "parse", "hp::parse", "");
         let base = FuzzSection {
             targets: vec![target("parse"), target("count")],
             findings: vec![hang(
@@ -142,20 +129,7 @@ mod tests {
 
     #[test]
     fn baseline_marks_new_known_fixed() {
-        let target = TargetResult {
-            name: "t".into(),
-            kind: "deserialize".into(),
-            item: "c::T".into(),
-            format: "json".into(),
-            status: "built".into(),
-            reason: None,
-            runs: 1,
-            execs_per_sec: 1,
-            coverage: 1,
-            seconds: 1,
-            events: 0,
-            notable_events: 0,
-        };
+        let target = TargetResult::built("t", "deserialize", "c::T", "json");
         let base = FuzzSection {
             targets: vec![target.clone()],
             findings: vec![finding("panic|a", "new"), finding("panic|b", "new")],

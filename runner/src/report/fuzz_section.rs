@@ -63,6 +63,27 @@ pub struct TargetResult {
     pub notable_events: u64,
 }
 
+#[cfg(test)]
+impl TargetResult {
+    /// A target of `kind` over `item` that was built and fuzzed for a second (tests' shorthand).
+    pub(crate) fn built(name: &str, kind: &str, item: &str, format: &str) -> TargetResult {
+        TargetResult {
+            name: name.into(),
+            kind: kind.into(),
+            item: item.into(),
+            format: format.into(),
+            status: "built".into(),
+            reason: None,
+            runs: 1,
+            execs_per_sec: 1,
+            coverage: 1,
+            seconds: 1,
+            events: 0,
+            notable_events: 0,
+        }
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }

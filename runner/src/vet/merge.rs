@@ -371,19 +371,9 @@ mod tests {
     #[test]
     fn two_fuzz_shards_that_caught_one_hang_through_two_targets_report_it_once() {
         use crate::report::{Finding, Frame, TargetResult};
-        let target = |name: &str| TargetResult {
-            name: name.into(),
-            kind: "parse".into(),
-            item: format!("handparse::{}", name.trim_start_matches("parse_")),
-            format: "bytes".into(),
-            status: "built".into(),
-            reason: None,
-            runs: 1,
-            execs_per_sec: 1,
-            coverage: 1,
-            seconds: 1,
-            events: 0,
-            notable_events: 0,
+        let target = |name: &str| {
+            let item = format!("handparse::{}", name.trim_start_matches("parse_"));
+            TargetResult::built(name, "parse", &item, "bytes")
         };
         let hang = |name: &str, id: &str, frames: &[&str]| Finding {
             id: id.into(),
