@@ -144,6 +144,24 @@ pub(crate) struct Call {
     pub listener: RawFd,
 }
 
+impl Call {
+    /// Whether this call only reads: an `openat` or `open` without a write-intent flag, told
+    /// from its arguments alone. Most notifications of a run are these (the dynamic loader's
+    /// probes, headers, sources); the supervisor answers them concurrently with other calls
+    /// ([`crate::sandbox::supervise`]) and lets them by before allowed execs have happened
+    /// (`produced.rs`), since a read cannot change what an exec runs. Every other call is
+    /// judged and answered one at a time, in the order the supervisor takes them.
+    pub(crate) fn only_reads(&self) -> bool {
+        let flags = match self.nr {
+            libc::SYS_openat => self.args[2],
+            #[cfg(target_arch = "x86_64")]
+            libc::SYS_open => self.args[1],
+            _ => return false,
+        };
+        flags as u32 & fs::WRITE_INTENT == 0
+    }
+}
+
 /// Decodes and answers notifications.
 pub(crate) struct Handler {
     ctx: Context,

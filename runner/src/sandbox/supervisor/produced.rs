@@ -46,10 +46,14 @@
 //! - a rename or write-intent open answered *before* an exec is judged unseals the files it
 //!   names first ([`Handler::swap`], [`Handler::produced_write`]), so the exec is refused
 //!   whether or not it has taken effect yet;
-//! - one notified *after* an exec was allowed first waits until that exec has happened (the
-//!   process's `/proc/<pid>/exe` changed, or it is gone; [`Handler::settle_execs`]). From then
-//!   on the file is a running executable, which the kernel will not open for writing
-//!   (`ETXTBSY`); a writer holding it open already makes the exec itself fail that way.
+//! - one notified *after* an exec was allowed (any call but a read-only open) first waits
+//!   until that exec has happened (the process's `/proc/<pid>/exe` changed, or it is gone;
+//!   [`Handler::settle_execs`]). From then on the file is a running executable, which the
+//!   kernel will not open for writing (`ETXTBSY`); a writer holding it open already makes the
+//!   exec itself fail that way.
+//!
+//! Both rest on one order of judgments: the supervisor's threads judge and answer every call
+//! but a read-only open one at a time (`supervise.rs`).
 //!
 //! What remains: a descriptor opened for writing before the compile began, on an inode the
 //! compiler then rewrites in place (linkers unlink or rename their output first, so a linked
@@ -179,14 +183,17 @@ impl Handler {
 
     /// Book-keeping before any notification is judged: collects exited compiles (sealing their
     /// outputs), confirms a compile whose process is seen running its compiler, and lets
-    /// allowed execs happen before anything could swap their file.
+    /// allowed execs happen before anything that could swap their file is judged (a
+    /// read-only open cannot, and does not wait).
     pub(super) fn before_notification(&self, call: &Call) {
         if !self.produces() {
             return;
         }
         self.confirm_compile(call.pid);
         self.reap_compiles();
-        self.settle_execs();
+        if !call.only_reads() {
+            self.settle_execs();
+        }
     }
 
     /// A rename or symlink: [`Handler::before_notification`] has already collected the ended
