@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 use cargo_metadata::diagnostic::DiagnosticLevel;
@@ -135,7 +135,8 @@ pub(crate) fn run_with(
 
     let stderr = child.stderr.take();
     let stdout = child.stdout.take();
-    let done = AtomicBool::new(false);
+    // Dropped when cargo's output ends, which wakes the progress thread at once.
+    let (cargo_running, cargo_done) = mpsc::channel::<()>();
     let mut built: BTreeSet<String> = BTreeSet::new();
     let mut compiled: BTreeSet<String> = BTreeSet::new();
     let mut compile_errors: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -155,24 +156,21 @@ pub(crate) fn run_with(
                 }
             }
         });
-        let done_ref = &done;
         scope.spawn(move || {
             let mut seen = known;
             let mut last_running = Vec::new();
-            while !done_ref.load(Ordering::Relaxed) {
+            loop {
                 let running = session.running_now();
                 if running != last_running {
                     progress(Progress::Running(running.clone()));
                     last_running = running;
                 }
                 report_new_runs(session, &mut seen, progress);
-                // Every 200 ms, but noticing the end of cargo within 20 ms: a warm `cargo
-                // test` is over in a second.
-                for _ in 0..10 {
-                    if done_ref.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
+                // Every 200 ms, and at once when cargo is done (a sleep here would be waited
+                // out at the end of every run: a warm `cargo test` is over in a second).
+                match cargo_done.recv_timeout(Duration::from_millis(200)) {
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 }
             }
             report_new_runs(session, &mut seen, progress);
@@ -224,7 +222,7 @@ pub(crate) fn run_with(
                 }
             }
         }
-        done.store(true, Ordering::Relaxed);
+        drop(cargo_running);
     });
     let status = child.wait().map_err(|source| BuildError::Cargo {
         command: shown,

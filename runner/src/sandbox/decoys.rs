@@ -209,6 +209,13 @@ impl DecoySet {
         Ok(Some(path))
     }
 
+    /// Builds the search for decoy values now, as the first scan would: a run does it beside
+    /// its launch, so that its first `execve` (whose arguments are scanned) does not wait for
+    /// it.
+    pub(crate) fn prepare_search(&self) {
+        self.matcher();
+    }
+
     fn matcher(&self) -> Option<&Matcher> {
         self.matcher
             .get_or_init(|| {

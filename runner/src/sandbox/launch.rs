@@ -73,6 +73,18 @@ pub(crate) fn launch(
         None => log,
     };
     let handler = Arc::new(Handler::new(context(config, plan, &log, decoys)));
+    if handler.context().decoys.is_some() {
+        let handler = Arc::clone(&handler);
+        // Beside the launch, off the first exec's path; if the thread cannot start, the first
+        // scan builds the search itself.
+        let _ = std::thread::Builder::new()
+            .name("airlock-decoys".into())
+            .spawn(move || {
+                if let Some(view) = &handler.context().decoys {
+                    view.set.prepare_search();
+                }
+            });
+    }
     let (control, child_control) = prepare("creating the control socket", control::pair())?;
     let limits = &config.profile.limits;
     let cgroup = if geteuid().is_root() {
