@@ -213,7 +213,9 @@ fn ran_outside(result: &TestResult) -> Option<String> {
         .count();
     (announced > recorded).then(|| {
         format!(
-            "cargo ran {announced} test binaries but only {recorded} went through the sandbox:              a runner of the cargo configuration (`target.<triple>.runner`) took precedence;              the others ran unobserved"
+            "cargo ran {announced} test binaries but only {recorded} went through the sandbox: \
+             a runner of the cargo configuration (`target.<triple>.runner`) took precedence; \
+             the others ran unobserved"
         )
     })
 }
@@ -254,6 +256,7 @@ mod tests {
             message.contains("cargo ran 1 test binaries but only 0"),
             "{message}"
         );
+        assert!(!message.contains("  "), "one line of prose: {message:?}");
         // `cargo test -q` announces nothing: nothing to compare.
         assert!(ran_outside(&result("", tmp.path())).is_none());
     }

@@ -19,7 +19,8 @@
 //!    the output itself, produces nothing.
 //! 2. **The output is sealed when the compiler exits**: its `(device, inode)` with size, mtime
 //!    and ctime, from a descriptor whose path is the output itself (no symlink followed).
-//!    Exits are collected at the start of every notification ([`Handler::reap_compiles`]).
+//!    Exits are collected before any notified call but a read-only open is judged
+//!    ([`Handler::reap_compiles`]).
 //!    Everything the run could do after the exit to put another file under the output's name
 //!    or other bytes into it, short of `truncate`, is a notified syscall (a write-intent open,
 //!    a link, a rename, a symlink: the last two routed here for this alone, `policy.rs`), so
@@ -181,17 +182,17 @@ impl Handler {
         self.ctx.produced_dirs.iter().any(|d| beneath(path, d))
     }
 
-    /// Book-keeping before any notification is judged: collects exited compiles (sealing their
-    /// outputs), confirms a compile whose process is seen running its compiler, and lets
-    /// allowed execs happen before anything that could swap their file is judged (a
-    /// read-only open cannot, and does not wait).
+    /// Book-keeping before any notification is judged: confirms a compile whose process is
+    /// seen running its compiler; then, before a call that could run or change a produced
+    /// file (anything but a read-only open), collects exited compiles (sealing their
+    /// outputs) and lets allowed execs happen.
     pub(super) fn before_notification(&self, call: &Call) {
         if !self.produces() {
             return;
         }
         self.confirm_compile(call.pid);
-        self.reap_compiles();
         if !call.only_reads() {
+            self.reap_compiles();
             self.settle_execs();
         }
     }
