@@ -106,8 +106,8 @@ fn answerers() -> usize {
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: the size passed is the set's own; 0 is the calling thread.
     let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    // SAFETY: counts the bits of a set sched_getaffinity filled.
     let cpus = if r == 0 {
+        // SAFETY: counts the bits of a set sched_getaffinity filled.
         unsafe { libc::CPU_COUNT(&set) }
     } else {
         1

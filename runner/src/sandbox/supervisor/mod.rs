@@ -239,3 +239,44 @@ impl Handler {
         self.ctx.log.record(event.by(pid));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(nr: i64, args: [u64; 6]) -> Call {
+        Call {
+            pid: 1,
+            nr,
+            args,
+            id: 0,
+            listener: -1,
+        }
+    }
+
+    #[test]
+    fn only_opens_without_write_intent_only_read() {
+        let openat = |flags: i32| call(libc::SYS_openat, [0, 0, flags as u64, 0, 0, 0]);
+        assert!(openat(libc::O_RDONLY | libc::O_CLOEXEC).only_reads());
+        assert!(openat(libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW).only_reads());
+        for write in [libc::O_WRONLY, libc::O_RDWR, libc::O_CREAT, libc::O_TRUNC] {
+            assert!(!openat(write | libc::O_CLOEXEC).only_reads(), "{write:#o}");
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            let open = |flags: i32| call(libc::SYS_open, [0, flags as u64, 0, 0, 0, 0]);
+            assert!(open(libc::O_RDONLY).only_reads());
+            assert!(!open(libc::O_WRONLY | libc::O_APPEND).only_reads());
+        }
+        // openat2's flags are in memory, which the check does not read: judged in order.
+        assert!(!call(libc::SYS_openat2, [0; 6]).only_reads());
+        for nr in [
+            libc::SYS_execve,
+            libc::SYS_renameat2,
+            libc::SYS_linkat,
+            libc::SYS_connect,
+        ] {
+            assert!(!call(nr, [0; 6]).only_reads(), "{nr}");
+        }
+    }
+}
