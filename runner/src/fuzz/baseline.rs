@@ -18,7 +18,22 @@ where
         .iter()
         .filter(|f| f.status != "fixed")
         .collect();
-    let now: Vec<Finding> = section.findings.clone();
+    // The baseline's findings that did not come back where their target was fuzzed again.
+    let fuzzed: HashSet<&str> = section
+        .targets
+        .iter()
+        .filter(|t| t.status == "built")
+        .map(|t| t.name.as_str())
+        .collect();
+    let fixed: Vec<Finding> = before
+        .iter()
+        .filter(|old| fuzzed.contains(old.target.as_str()))
+        .filter(|old| !section.findings.iter().any(|f| same(old, f)))
+        .map(|old| Finding {
+            status: "fixed".into(),
+            ..(*old).clone()
+        })
+        .collect();
     for f in &mut section.findings {
         f.status = if before.iter().any(|old| same(old, f)) {
             "known"
@@ -27,19 +42,7 @@ where
         }
         .into();
     }
-    let fuzzed: HashSet<&str> = section
-        .targets
-        .iter()
-        .filter(|t| t.status == "built")
-        .map(|t| t.name.as_str())
-        .collect();
-    for old in before {
-        if !now.iter().any(|f| same(old, f)) && fuzzed.contains(old.target.as_str()) {
-            let mut fixed = old.clone();
-            fixed.status = "fixed".into();
-            section.findings.push(fixed);
-        }
-    }
+    section.findings.extend(fixed);
 }
 
 #[cfg(test)]
