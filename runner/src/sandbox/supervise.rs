@@ -54,19 +54,19 @@ pub(crate) fn supervise(listener: OwnedFd, handler: Arc<Handler>, watch: Option<
         None => None,
     };
     let answerer = Answerer {
-        listener: listener.as_raw_fd(),
+        listener: &listener,
         handler: &handler,
         order: Mutex::new(()),
     };
     std::thread::scope(|scope| {
         for _ in 1..answerers() {
-            let (answerer, listener) = (&answerer, &listener);
+            let answerer = &answerer;
             // A thread that cannot start leaves its share to the others.
             let _ = std::thread::Builder::new()
                 .name("airlock-answer".into())
-                .spawn_scoped(scope, move || answerer.until_gone(listener));
+                .spawn_scoped(scope, move || answerer.until_gone());
         }
-        answerer.until_gone(&listener);
+        answerer.until_gone();
     });
     handler.finish_pending();
     if let Some(t) = tripwires {
@@ -79,7 +79,7 @@ const MAX_ANSWERERS: usize = 2;
 
 /// What the answering threads share.
 struct Answerer<'a> {
-    listener: RawFd,
+    listener: &'a OwnedFd,
     handler: &'a Handler,
     /// Held while a call other than a read-only open is judged and answered.
     order: Mutex<()>,
@@ -87,13 +87,13 @@ struct Answerer<'a> {
 
 impl Answerer<'_> {
     /// Answers notifications until every filtered process is gone.
-    fn until_gone(&self, listener: &OwnedFd) {
+    fn until_gone(&self) {
         loop {
-            match answer_one(self.listener, self.handler, &self.order) {
+            match answer_one(self.listener.as_raw_fd(), self.handler, &self.order) {
                 Ok(()) => self.handler.finish_pending(),
                 Err(Errno::EINTR) => {}
                 // The target died before we read it, or every filtered process is gone.
-                Err(Errno::ENOENT) if !hung_up(listener) => {}
+                Err(Errno::ENOENT) if !hung_up(self.listener) => {}
                 Err(_) => break,
             }
         }
