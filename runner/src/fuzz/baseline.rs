@@ -70,6 +70,15 @@ mod tests {
         }
     }
 
+    /// Each finding's signature and status, in order.
+    fn statuses(section: &FuzzSection) -> Vec<(&str, &str)> {
+        section
+            .findings
+            .iter()
+            .map(|f| (f.signature.as_str(), f.status.as_str()))
+            .collect()
+    }
+
     /// A hang the alarm caught in another function of its loop this time, through another
     /// entry point, is the baseline's hang: `known`, and the baseline's is not `fixed`. A hang
     /// in another loop is `new`.
@@ -116,13 +125,8 @@ mod tests {
         apply_baseline(&mut now, &base, |a, b| {
             triage::same_defect(a, b, |_| Some(("hp".to_owned(), None)))
         });
-        let status: Vec<(&str, &str)> = now
-            .findings
-            .iter()
-            .map(|f| (f.signature.as_str(), f.status.as_str()))
-            .collect();
         assert_eq!(
-            status,
+            statuses(&now),
             vec![
                 ("timeout|hp::skip_ws|hp::count", "known"),
                 ("timeout|hp::string|hp::count", "new"),
@@ -144,13 +148,8 @@ mod tests {
             ..FuzzSection::default()
         };
         apply_baseline(&mut now, &base, |a, b| a.signature == b.signature);
-        let status: Vec<(&str, &str)> = now
-            .findings
-            .iter()
-            .map(|f| (f.signature.as_str(), f.status.as_str()))
-            .collect();
         assert_eq!(
-            status,
+            statuses(&now),
             vec![
                 ("panic|a", "known"),
                 ("panic|c", "new"),

@@ -38,6 +38,7 @@ pub(crate) mod procmem;
 mod rundir;
 pub(crate) mod seccomp;
 pub(crate) mod sinkhole;
+pub(crate) mod socket_option;
 mod supervise;
 pub(crate) mod supervisor;
 pub(crate) mod tripwire;

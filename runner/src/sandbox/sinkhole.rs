@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
+use super::socket_option::socket_option;
+
 /// Most bytes read from one diverted connection.
 pub(crate) const MAX_BYTES: usize = 16 * 1024;
 
@@ -362,19 +364,7 @@ enum Netns {
 
 /// The network namespace `socket` lives in.
 fn netns_of(socket: BorrowedFd<'_>) -> io::Result<Netns> {
-    let mut cookie: u64 = 0;
-    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
-    // SAFETY: `cookie`/`len` describe a writable u64, what SO_NETNS_COOKIE returns.
-    let r = unsafe {
-        libc::getsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_NETNS_COOKIE,
-            (&mut cookie as *mut u64).cast(),
-            &mut len,
-        )
-    };
-    if r == 0 {
+    if let Some(cookie) = socket_option(socket, libc::SO_NETNS_COOKIE) {
         return Ok(Netns::Cookie(cookie));
     }
     // SAFETY: SIOCGSKNS takes no argument and returns a new descriptor, owned below.

@@ -4,9 +4,10 @@
 //! functions; and the socket a process named, duplicated to be looked at.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::sandbox::decode::SockAddr;
+use crate::sandbox::socket_option::socket_option;
 
 /// `st` of a listening TCP socket in `/proc/net/tcp` (`TCP_LISTEN`).
 const TCP_LISTEN: &str = "0A";
@@ -133,45 +134,17 @@ pub(super) fn socket_of(pid: i32, fd: RawFd) -> Option<OwnedFd> {
     Some(unsafe { OwnedFd::from_raw_fd(dup as i32) })
 }
 
-/// Domain and type of a socket.
-///
-/// Raw `getsockopt`: nix has no `SO_DOMAIN` option, and its `SO_TYPE` option fails on the
-/// types its `SockType` does not list.
+/// Domain and type of a socket (`SO_DOMAIN`, `SO_TYPE`: raw options, as nix has no
+/// `SO_DOMAIN` and its `SO_TYPE` fails on the types its `SockType` does not list).
 pub(super) fn socket_kind(socket: &OwnedFd) -> Option<(i32, i32)> {
-    let get = |opt: i32| -> Option<i32> {
-        let mut value: i32 = 0;
-        let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
-        // SAFETY: value/len describe a writable int.
-        let r = unsafe {
-            libc::getsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                (&mut value as *mut i32).cast(),
-                &mut len,
-            )
-        };
-        (r == 0).then_some(value)
-    };
+    let get = |option| socket_option(socket.as_fd(), option);
     Some((get(libc::SO_DOMAIN)?, get(libc::SO_TYPE)?))
 }
 
 /// The protocol of a socket (`SO_PROTOCOL`: for a netlink socket, its family, such as
-/// `NETLINK_ROUTE`). Raw `getsockopt`, as for [`socket_kind`].
+/// `NETLINK_ROUTE`).
 pub(super) fn socket_protocol(socket: &OwnedFd) -> Option<i32> {
-    let mut value: i32 = 0;
-    let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
-    // SAFETY: value/len describe a writable int.
-    let r = unsafe {
-        libc::getsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PROTOCOL,
-            (&mut value as *mut i32).cast(),
-            &mut len,
-        )
-    };
-    (r == 0).then_some(value)
+    socket_option(socket.as_fd(), libc::SO_PROTOCOL)
 }
 
 /// The peer of a connected socket, decoded.
