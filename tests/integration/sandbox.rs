@@ -628,3 +628,54 @@ airtest!(real_secrets_never_reach_the_sandbox, |s| {
         run.stdout
     );
 });
+
+airtest!(
+    execs_of_missing_programs_fail_as_the_kernel_fails_them,
+    |s| {
+        // The supervisor answers these itself (see `missing_program` in supervisor/exec.rs): the
+        // errors must be the kernel's, and a program found further down PATH must still run.
+        let out = s.out();
+        let script = s.path("victim/probe.sh");
+        fs::write(
+            &script,
+            format!(
+                "cd {out}\n\
+             PATH=/nope-1:/nope-2 /usr/bin/env airlock-no-such-program; echo missing=$?\n\
+             /usr/bin/env /etc/passwd/below-a-file; echo not-a-dir=$?\n\
+             /usr/bin/env ./no-such-file; echo relative=$?\n\
+             PATH=/nope-1:/nope-2:/usr/bin:/bin /usr/bin/env true; echo found=$?\n\
+             PATH=/nope-1 /usr/bin/env curl http://127.0.0.1:9/; echo tool=$?\n",
+                out = out.display()
+            ),
+        )
+        .unwrap();
+        let victim = s.path("victim");
+        let run = s.sandbox(
+            &["--read", victim.to_str().unwrap()],
+            &["sh", script.to_str().unwrap()],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        for line in [
+            "missing=127",
+            "not-a-dir=126",
+            "relative=127",
+            "found=0",
+            "tool=127",
+        ] {
+            assert!(run.stdout.contains(line), "{line} in\n{}", run.stdout);
+        }
+        assert!(run.stderr.contains("Not a directory"), "{}", run.stderr);
+        run.expect("exec", "exec", "allowed", "path", "/usr/bin/true");
+        // A network tool that is not there is still judged in full: its attempt is recorded.
+        let tool = run.expect("exec", "exec", "allowed", "path", "/nope-1/curl");
+        assert_eq!(tool["detail"]["found"], false, "{tool:#}");
+        // A missing program is not an event.
+        assert!(
+            run.find("exec", "exec")
+                .iter()
+                .all(|e| !e["detail"]["path"].as_str().unwrap().contains("no-such")),
+            "{:#?}",
+            run.events
+        );
+    }
+);

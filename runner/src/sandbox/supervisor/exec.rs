@@ -73,10 +73,15 @@ impl Handler {
         if !call.still_pending() {
             return Answer::Deny(libc::ESRCH); // what was read may be another process's
         }
-        self.note_decoys_in_exec(call, &path_text, &argv);
         let fileless = flags & libc::AT_EMPTY_PATH != 0 && path.is_empty()
             || is_fd_path(&path_text)
             || dirfd != libc::AT_FDCWD && path.is_empty();
+        if !fileless {
+            if let Some(errno) = self.missing_program(call, dirfd, &path_text, flags) {
+                return Answer::Deny(errno);
+            }
+        }
+        self.note_decoys_in_exec(call, &path_text, &argv);
         if fileless {
             let target = if dirfd >= 0 {
                 fd_target(call.pid, dirfd).unwrap_or_default()
@@ -151,6 +156,33 @@ impl Handler {
             }
         }
         self.judge_exec(attempt)
+    }
+
+    /// The error the kernel would fail this exec with because its file is not there (`ENOENT`,
+    /// or `ENOTDIR` for a component that is a file), found by resolving the path inside the
+    /// sandbox; `None` when the file exists or that cannot be told for sure. Such an exec is
+    /// answered with that error at once, without reading the process's environment or
+    /// scanning it for decoys: nothing runs, so nothing receives them. That is most of a
+    /// build's execs: `execvp` tries each `PATH` entry in turn (rustc looking for `cc` makes
+    /// ten failed execs on a usual `PATH`), and each used to cost a full judgment.
+    ///
+    /// Left to the full judgment: a network tool's name (its missing attempt is recorded),
+    /// paths with a `..` (resolved lexically here, which a symlink before it can make wrong),
+    /// `/proc` paths and `AT_SYMLINK_NOFOLLOW`. Answering for the kernel is safe against a
+    /// file created meanwhile: the process gets the answer it would have got a moment earlier.
+    fn missing_program(&self, call: &Call, dirfd: i32, path: &str, flags: i32) -> Option<i32> {
+        let program = Path::new(path).file_name()?.to_string_lossy();
+        let judged_in_full = flags & libc::AT_SYMLINK_NOFOLLOW != 0
+            || path.split('/').any(|c| c == "..")
+            || self.ctx.network_tools.iter().any(|t| *t == program);
+        if judged_in_full {
+            return None;
+        }
+        let absolute = absolute(call.pid, dirfd, OsStr::new(path))?;
+        if absolute.starts_with("/proc") {
+            return None;
+        }
+        self.missing_inside(&absolute)
     }
 
     /// Records the exec attempts answered since the last call, whose events were left to be

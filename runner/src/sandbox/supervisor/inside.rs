@@ -129,6 +129,15 @@ impl Handler {
         open_path(&join_inside(&root, &resolved), OFlag::O_NOFOLLOW)
     }
 
+    /// `ENOENT` or `ENOTDIR` if absolute `path` (symlinks followed, as an exec follows them)
+    /// names no file inside the sandbox; `None` if it does, or if that cannot be told.
+    pub(super) fn missing_inside(&self, path: &Path) -> Option<i32> {
+        match openat2_in_root(self.sandbox_root()?, path) {
+            Err(errno @ (Errno::ENOENT | Errno::ENOTDIR)) => Some(errno as i32),
+            _ => None,
+        }
+    }
+
     /// Opens (`O_PATH`) absolute `path` inside the sandbox without following any symlink on
     /// the way (`RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS`): a path that names a file only
     /// through a symlink fails with `ELOOP`.
