@@ -162,9 +162,9 @@ impl Handler {
     /// or `ENOTDIR` for a component that is a file), found by resolving the path inside the
     /// sandbox; `None` when the file exists or that cannot be told for sure. Such an exec is
     /// answered with that error at once, without reading the process's environment or
-    /// scanning it for decoys: nothing runs, so nothing receives them. That is most of a
-    /// build's execs: `execvp` tries each `PATH` entry in turn (rustc looking for `cc` makes
-    /// ten failed execs on a usual `PATH`), and each used to cost a full judgment.
+    /// scanning it for decoys: nothing runs, so nothing receives them. Such execs are common:
+    /// `execvp` tries each `PATH` entry in turn (rustc looking for `cc` made ten failed execs
+    /// on the `PATH` of the machine this was measured on), and each cost a full judgment.
     ///
     /// Left to the full judgment: a network tool's name (its missing attempt is recorded),
     /// paths with a `..` (resolved lexically here, which a symlink before it can make wrong),
