@@ -313,9 +313,19 @@ airtest!(
         let f = Fixture::new(scene);
         f.publish("pack-core", "0.1.0");
         f.publish("log-pack", "0.2.0");
-        let run = f.vet(&["log-pack", "--phases", "probe"]);
+        let run = f.vet(&["log-pack", "--phases", "build,probe"]);
         assert_eq!(run.code, 1, "{}", run.stderr);
         run.expect_caught("log-pack", "log_pack::pack", &f.port().to_string());
+        // After the build phase, the probe project builds into its target directory: the
+        // dependency is not compiled a second time, the crate itself (a path dependency of
+        // the project) is.
+        let scratch = f.scene.path("cache/scratch/fixtures/log-pack-0.2.0");
+        let log = std::fs::read_to_string(scratch.join("probe/report/cargo-build.log")).unwrap();
+        assert!(log.contains("Compiling log-pack"), "{log}");
+        assert!(!log.contains("Compiling pack-core"), "{log}");
+        assert!(scratch
+            .join("target/airlock/build-target/debug/probe")
+            .is_file());
     }
 );
 
@@ -375,11 +385,11 @@ airtest!(
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("no panic count: {words}"));
         assert!(panics > 1, "{words}");
-        // The project stays in the scratch workspace: `probe --list` and `probes.json` agree.
-        let project = f
-            .scene
-            .path("cache/scratch/fixtures/calm-parse-1.0.0/probe");
-        let list = Command::new(project.join("target/airlock/build-target/debug/probe"))
+        // The project stays in the scratch workspace, its binary in the build phase's target
+        // directory: `probe --list` and `probes.json` agree.
+        let scratch = f.scene.path("cache/scratch/fixtures/calm-parse-1.0.0");
+        let project = scratch.join("probe");
+        let list = Command::new(scratch.join("target/airlock/build-target/debug/probe"))
             .arg("--list")
             .output()
             .unwrap();

@@ -260,6 +260,36 @@ pub fn build(
     opts: &BuildOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<BuildResult, BuildError> {
+    drive_build(opts, TargetDir::Fresh(BUILD_TARGET), progress)
+}
+
+/// Like [`build`], into `target_dir`: the target directory of another vetting build, as it
+/// stands. cargo reuses what that build compiled while it is fresh (its build scripts ran and
+/// its macros expanded sandboxed, recorded in that build's report), so only what differs is
+/// compiled, and sandboxed, again. vet's probe project builds into the build phase's.
+pub fn build_reusing(
+    opts: &BuildOptions,
+    target_dir: &Path,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<BuildResult, BuildError> {
+    drive_build(opts, TargetDir::Shared(target_dir.to_owned()), progress)
+}
+
+/// Where [`build`] has cargo put its output for a workspace whose own target directory is
+/// `target`.
+pub fn build_target_dir(target: &Path) -> PathBuf {
+    target.join("airlock").join(BUILD_TARGET)
+}
+
+/// [`build`]'s target directory under `<target>/airlock`.
+const BUILD_TARGET: &str = "build-target";
+
+/// `cargo build` into `target`, with every build script that can run running.
+fn drive_build(
+    opts: &BuildOptions,
+    target: TargetDir,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<BuildResult, BuildError> {
     let mut args = Vec::new();
     // Every build script that can run does, even when another crate fails.
     if !opts.cargo_args.iter().any(|a| a == "--keep-going") {
@@ -268,7 +298,7 @@ pub fn build(
     let drive = Drive {
         subcommand: "build",
         report_subdir: REPORT_SUBDIR,
-        target: TargetDir::Fresh("build-target"),
+        target,
         session_subdir: "session",
         args,
         cwd: None,
@@ -290,7 +320,7 @@ pub(crate) struct Drive {
     pub subcommand: &'static str,
     /// The subdirectory of `<target>/airlock` the reports go to by default.
     pub report_subdir: &'static str,
-    /// The target directory of the run, under `<target>/airlock`.
+    /// The target directory of the run.
     pub target: TargetDir,
     /// The session directory's name under `<target>/airlock`.
     pub session_subdir: &'static str,
@@ -316,8 +346,9 @@ pub(crate) struct Drive {
 /// See [`Drive::prepare`].
 pub(crate) type Prepare = fn(&mut Command, &Session, &[OsString]) -> Result<(), BuildError>;
 
-/// The target directory of a driven cargo run.
-#[derive(Debug, Clone, Copy)]
+/// The target directory of a driven cargo run: `Fresh` and `Kept` name one under
+/// `<target>/airlock`.
+#[derive(Debug, Clone)]
 pub(crate) enum TargetDir {
     /// Cleared before every run: every build script really runs, every macro really expands.
     Fresh(&'static str),
@@ -325,6 +356,8 @@ pub(crate) enum TargetDir {
     /// exceptions): cargo reuses what it built, and the records of the build scripts and
     /// macro expansions that made it stand; cleared otherwise.
     Kept(&'static str),
+    /// Another build's, used as it stands and never cleared ([`build_reusing`]).
+    Shared(PathBuf),
 }
 
 /// Runs `drive`'s cargo command for `opts` under interception and turns its records into a
@@ -389,8 +422,10 @@ pub(crate) fn drive_cargo(
         path: report_dir.clone(),
         source,
     })?;
-    let (TargetDir::Fresh(sub) | TargetDir::Kept(sub)) = drive.target;
-    let build_target = airlock_dir.join(sub);
+    let build_target = match &drive.target {
+        TargetDir::Fresh(sub) | TargetDir::Kept(sub) => airlock_dir.join(sub),
+        TargetDir::Shared(dir) => dir.clone(),
+    };
     std::fs::create_dir_all(&build_target).map_err(|source| BuildError::Session {
         step: "creating".into(),
         path: build_target.clone(),
@@ -409,7 +444,7 @@ pub(crate) fn drive_cargo(
     let session_dir = airlock_dir.join(drive.session_subdir);
     let resumed = match drive.target {
         TargetDir::Kept(_) => Session::resume(&session_dir, info.clone())?,
-        TargetDir::Fresh(_) => None,
+        TargetDir::Fresh(_) | TargetDir::Shared(_) => None,
     };
     let session = match resumed {
         Some(s) => {
@@ -417,7 +452,9 @@ pub(crate) fn drive_cargo(
             s
         }
         None => {
-            clear_dir(&build_target)?;
+            if !matches!(drive.target, TargetDir::Shared(_)) {
+                clear_dir(&build_target)?;
+            }
             Session::create(&session_dir, info)?
         }
     };

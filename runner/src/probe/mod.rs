@@ -80,11 +80,17 @@ pub struct ProbeProject {
 /// build's progress to `progress`. When the build fails on calls of the generated source, the
 /// entries whose calls did not compile are left out (`probes.json` says why) and the project
 /// is built once more.
+///
+/// With `reuse_target`, the workspace's own vetting build's target directory, the project is
+/// built into it ([`build::build_reusing`]): its `Cargo.lock` starts as the workspace's and it
+/// asks for the crate with the same features, so cargo compiles again only the crate itself
+/// (a path dependency here), `arbitrary` and the probes, not the crate's whole graph.
 pub fn prepare(
     workspace_manifest: &Path,
     package: &str,
     dir: &Path,
     template: &BuildOptions,
+    reuse_target: Option<&Path>,
     progress: &(dyn Fn(build::Progress) + Sync),
 ) -> Result<ProbeProject, ProbeError> {
     let mut exclude: Vec<ProbeSkip> = Vec::new();
@@ -118,7 +124,11 @@ pub fn prepare(
             dir: dir.to_owned(),
             source: Box::new(source),
         };
-        let result = build::build(&opts, progress).map_err(build_err)?;
+        let result = match reuse_target {
+            Some(target) => build::build_reusing(&opts, target, progress),
+            None => build::build(&opts, progress),
+        }
+        .map_err(build_err)?;
         if let Some(failure) = &result.failure {
             let broken = if exclude.is_empty() {
                 uncompiled_entries(dir, result.cargo_log.as_deref(), &manifest)
@@ -134,12 +144,15 @@ pub fn prepare(
             exclude = broken;
             continue;
         }
-        let graph = Graph::load(&opts.cargo, &project_manifest).map_err(build_err)?;
-        // Where `build::build` has cargo put its output.
-        let binary = graph
-            .target_directory
-            .join("airlock/build-target/debug")
-            .join(PROBE_BIN);
+        // Where the build had cargo put its output.
+        let target = match reuse_target {
+            Some(target) => target.to_owned(),
+            None => {
+                let graph = Graph::load(&opts.cargo, &project_manifest).map_err(build_err)?;
+                build::build_target_dir(&graph.target_directory)
+            }
+        };
+        let binary = target.join("debug").join(PROBE_BIN);
         if !binary.is_file() {
             return Err(ProbeError::NoBinary { path: binary });
         }

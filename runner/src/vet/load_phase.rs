@@ -13,13 +13,13 @@
 use std::ffi::OsString;
 use std::fs;
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::load_program::{self, Compiled, Library, LoadError};
 use super::pipeline::{Phase, Pipeline};
 use super::verdict;
-use crate::build::graph::Graph;
+use crate::build::{self, graph::Graph};
 use crate::error_chain::error_chain;
 use crate::events::{Event, Phase as EventPhase};
 use crate::report::Verdict;
@@ -32,12 +32,6 @@ pub(crate) const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The shortest a load program is given, whatever `--time` says.
 const MIN_LOAD_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The build phase's target directory for the scratch workspace whose own is `target`
-/// (`build::build` builds into `<target>/airlock/build-target`), host profile `debug`.
-fn build_profile_dir(target: &Path) -> PathBuf {
-    target.join("airlock").join("build-target").join("debug")
-}
 
 impl Pipeline<'_> {
     /// Links the crate into the load program and runs it.
@@ -55,7 +49,8 @@ impl Pipeline<'_> {
         };
         let ws = self.scratch(&u)?;
         let graph = Graph::load(&self.opts.cargo, &ws.manifest).map_err(|e| error_chain(&e))?;
-        let profile_dir = build_profile_dir(&graph.target_directory);
+        // The build phase's output (host profile `debug`).
+        let profile_dir = build::build_target_dir(&graph.target_directory).join("debug");
         let version = u.version.to_string();
         let artifacts = load_program::artifacts(&profile_dir, &u.name, &version, &lib)
             .map_err(|e| error_chain(&e))?;
