@@ -168,8 +168,10 @@ impl Handler {
     ///
     /// Left to the full judgment: a network tool's name (its missing attempt is recorded),
     /// paths with a `..` (resolved lexically here, which a symlink before it can make wrong),
-    /// `/proc` paths and `AT_SYMLINK_NOFOLLOW`. Answering for the kernel is safe against a
-    /// file created meanwhile: the process gets the answer it would have got a moment earlier.
+    /// `/proc` paths, `AT_SYMLINK_NOFOLLOW`, and paths in a produced directory (`produced.rs`
+    /// answers a missing file there itself, and refuses one named through a symlink, even a
+    /// dangling one). Answering for the kernel is safe against a file created meanwhile: the
+    /// process gets the answer it would have got a moment earlier.
     fn missing_program(&self, call: &Call, dirfd: i32, path: &str, flags: i32) -> Option<i32> {
         let program = Path::new(path).file_name()?.to_string_lossy();
         let judged_in_full = flags & libc::AT_SYMLINK_NOFOLLOW != 0
@@ -179,7 +181,7 @@ impl Handler {
             return None;
         }
         let absolute = absolute(call.pid, dirfd, OsStr::new(path))?;
-        if absolute.starts_with("/proc") {
+        if absolute.starts_with("/proc") || self.produces() && self.in_produced_dir(&absolute) {
             return None;
         }
         self.missing_inside(&absolute)
