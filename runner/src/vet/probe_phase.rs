@@ -2,7 +2,9 @@
 //! program ([`crate::probe`]), each entry point in its own sandboxed run (phase `probe`, every
 //! event naming its entry), the runs sharing the `--time` budget over the machine's cores. The
 //! probe project lives in the scratch workspace (`<scratch>/probe`, its build's report in
-//! `probe/report`, each entry's working directory and output in `probe/runs/N`).
+//! `probe/report`, each entry's working directory and output in `probe/runs/N`). After the
+//! build phase it builds into that phase's target directory, where the crate's graph is fresh
+//! ([`crate::build::build_reusing`]).
 //!
 //! Every event goes into the vetted crate's `crates[]` entry; a notable one (denied, flagged,
 //! a network tool) is a reason against the crate ([`verdict::runtime_reasons`]), except running
