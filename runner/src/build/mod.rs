@@ -243,6 +243,8 @@ pub struct BuildResult {
     pub written: Vec<PathBuf>,
     /// Cargo's own messages (stderr), kept in the report directory.
     pub cargo_log: Option<PathBuf>,
+    /// The target directory cargo built into (None when the build stopped before cargo ran).
+    pub target_dir: Option<PathBuf>,
     /// Why the tool could not do all of its job (bad input, a failed build).
     pub failure: Option<String>,
 }
@@ -260,7 +262,7 @@ pub fn build(
     opts: &BuildOptions,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<BuildResult, BuildError> {
-    drive_build(opts, TargetDir::Fresh(BUILD_TARGET), progress)
+    drive_build(opts, TargetDir::Fresh("build-target"), progress)
 }
 
 /// Like [`build`], into `target_dir`: the target directory of another vetting build, as it
@@ -274,15 +276,6 @@ pub fn build_reusing(
 ) -> Result<BuildResult, BuildError> {
     drive_build(opts, TargetDir::Shared(target_dir.to_owned()), progress)
 }
-
-/// Where [`build`] has cargo put its output for a workspace whose own target directory is
-/// `target`.
-pub fn build_target_dir(target: &Path) -> PathBuf {
-    target.join("airlock").join(BUILD_TARGET)
-}
-
-/// [`build`]'s target directory under `<target>/airlock`.
-const BUILD_TARGET: &str = "build-target";
 
 /// `cargo build` into `target`, with every build script that can run running.
 fn drive_build(
@@ -496,6 +489,7 @@ pub(crate) fn drive_cargo(
         report_dir,
         written,
         cargo_log: Some(cargo_log),
+        target_dir: Some(session.info.build_target.clone()),
         failure,
     })
 }
@@ -549,6 +543,7 @@ fn failed_early(
         report_dir: dir.to_owned(),
         written,
         cargo_log: None,
+        target_dir: None,
         failure: Some(message),
     })
 }

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 
 use harness_gen::probe::{ProbeManifest, ProbeOptions, ProbeSkip, PROBE_BIN};
 
-use crate::build::graph::Graph;
 use crate::build::{self, BuildError, BuildOptions, BuildResult};
 
 pub use run::{run_entries, EntryError, EntryRun, EntrySummary, RunPlan};
@@ -114,9 +113,8 @@ pub fn prepare(
                 build: None,
             });
         }
-        let project_manifest = dir.join("Cargo.toml");
         let opts = BuildOptions {
-            manifest_path: Some(project_manifest.clone()),
+            manifest_path: Some(dir.join("Cargo.toml")),
             report_dir: Some(dir.join("report")),
             ..template.clone()
         };
@@ -144,14 +142,9 @@ pub fn prepare(
             exclude = broken;
             continue;
         }
-        // Where the build had cargo put its output.
-        let target = match reuse_target {
-            Some(target) => target.to_owned(),
-            None => {
-                let graph = Graph::load(&opts.cargo, &project_manifest).map_err(build_err)?;
-                build::build_target_dir(&graph.target_directory)
-            }
-        };
+        // Where the build had cargo put its output (known whenever cargo ran, as it did for a
+        // build without a failure).
+        let target = result.target_dir.as_deref().unwrap_or(dir);
         let binary = target.join("debug").join(PROBE_BIN);
         if !binary.is_file() {
             return Err(ProbeError::NoBinary { path: binary });

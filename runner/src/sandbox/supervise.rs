@@ -100,19 +100,10 @@ impl Answerer<'_> {
     }
 }
 
-/// How many threads answer: one per CPU this process may run on, at most [`MAX_ANSWERERS`].
+/// How many threads answer: one per CPU this process may run on (its affinity and cgroup
+/// quota, as std counts them), at most [`MAX_ANSWERERS`].
 fn answerers() -> usize {
-    // SAFETY: a zeroed cpu_set_t is an empty set; sched_getaffinity fills it.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: the size passed is the set's own; 0 is the calling thread.
-    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    let cpus = if r == 0 {
-        // SAFETY: counts the bits of a set sched_getaffinity filled.
-        unsafe { libc::CPU_COUNT(&set) }
-    } else {
-        1
-    };
-    usize::try_from(cpus).unwrap_or(1).clamp(1, MAX_ANSWERERS)
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_ANSWERERS))
 }
 
 /// Wakes the supervisor synchronously (Linux 6.6+): the task that notifies hands its CPU to

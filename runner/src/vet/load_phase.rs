@@ -19,7 +19,6 @@ use std::time::Duration;
 use super::load_program::{self, Compiled, Library, LoadError};
 use super::pipeline::{Phase, Pipeline};
 use super::verdict;
-use crate::build::{self, graph::Graph};
 use crate::error_chain::error_chain;
 use crate::events::{Event, Phase as EventPhase};
 use crate::report::Verdict;
@@ -48,9 +47,11 @@ impl Pipeline<'_> {
             Library::None => return Ok("no Rust library: no program links it".to_owned()),
         };
         let ws = self.scratch(&u)?;
-        let graph = Graph::load(&self.opts.cargo, &ws.manifest).map_err(|e| error_chain(&e))?;
+        let Some(target) = &self.crates[i].build_target else {
+            return Err("the build phase built nothing this program could link".to_owned());
+        };
         // The build phase's output (host profile `debug`).
-        let profile_dir = build::build_target_dir(&graph.target_directory).join("debug");
+        let profile_dir = target.join("debug");
         let version = u.version.to_string();
         let artifacts = load_program::artifacts(&profile_dir, &u.name, &version, &lib)
             .map_err(|e| error_chain(&e))?;

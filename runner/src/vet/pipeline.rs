@@ -44,6 +44,9 @@ pub(super) struct Vetted {
     /// Why it could not be vetted completely.
     errors: Vec<String>,
     pub(super) reasons: Vec<Reason>,
+    /// Where this vet's build phase had cargo build the scratch workspace (None: no build
+    /// phase ran): what the `load` program links and the `probe` project builds into.
+    pub(super) build_target: Option<PathBuf>,
 }
 
 impl Vetted {
@@ -147,6 +150,7 @@ pub(crate) fn vet_crates(
                 out: None,
                 errors: Vec::new(),
                 reasons: Vec::new(),
+                build_target: None,
             })
             .collect(),
         sections: VetSections {
@@ -459,6 +463,7 @@ impl Pipeline<'_> {
             }
         }
         self.crates[i].reasons.extend(reasons);
+        self.crates[i].build_target = result.target_dir;
         if let Some(failure) = result.failure {
             self.build_succeeded = false;
             self.crates[i].fail(format!(

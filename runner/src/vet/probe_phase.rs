@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use super::pipeline::{plural, words, Pipeline, VetProgress};
 use super::verdict;
-use crate::build::graph::Graph;
-use crate::build::{self, BuildOptions};
+use crate::build::BuildOptions;
 use crate::error_chain::error_chain;
 use crate::events::Event;
 use crate::probe::{self, EntryError, EntryRun, RunPlan, PROBE_DIR};
@@ -47,18 +46,12 @@ impl Pipeline<'_> {
         let progress = self.progress;
         // After this vet's build phase, the probes build into its target directory: only the
         // crate, `arbitrary` and the probes are compiled again.
-        let reuse = if opts.phases.contains(Phase::Build) {
-            let graph = Graph::load(&opts.cargo, &ws.manifest).map_err(|e| error_chain(&e))?;
-            Some(build::build_target_dir(&graph.target_directory)).filter(|t| t.is_dir())
-        } else {
-            None
-        };
         let project = probe::prepare(
             &ws.manifest,
             &package,
             &dir,
             &template,
-            reuse.as_deref(),
+            self.crates[i].build_target.as_deref(),
             &|p| progress(VetProgress::Build(p)),
         )
         .map_err(|e| error_chain(&e))?;

@@ -76,10 +76,14 @@ impl Handler {
         let fileless = flags & libc::AT_EMPTY_PATH != 0 && path.is_empty()
             || is_fd_path(&path_text)
             || dirfd != libc::AT_FDCWD && path.is_empty();
-        if !fileless {
-            if let Some(errno) = self.missing_program(call, dirfd, &path_text, flags) {
-                return Answer::Deny(errno);
-            }
+        let absolute = (!fileless)
+            .then(|| absolute(call.pid, dirfd, OsStr::new(&path_text)))
+            .flatten();
+        let missing = absolute
+            .as_deref()
+            .and_then(|p| self.missing_program(&path_text, p, flags));
+        if let Some(errno) = missing {
+            return Answer::Deny(errno);
         }
         self.note_decoys_in_exec(call, &path_text, &argv);
         if fileless {
@@ -97,7 +101,6 @@ impl Handler {
             return Answer::Deny(libc::EACCES);
         }
         let pid = self.inner_pid(call.pid);
-        let absolute = absolute(call.pid, dirfd, OsStr::new(&path_text));
         if let Some(p) = absolute
             .as_ref()
             .filter(|p| self.produces() && self.in_produced_dir(p))
@@ -172,19 +175,24 @@ impl Handler {
     /// answers a missing file there itself, and refuses one named through a symlink, even a
     /// dangling one). Answering for the kernel is safe against a file created meanwhile: the
     /// process gets the answer it would have got a moment earlier.
-    fn missing_program(&self, call: &Call, dirfd: i32, path: &str, flags: i32) -> Option<i32> {
-        let program = Path::new(path).file_name()?.to_string_lossy();
+    fn missing_program(&self, path: &str, absolute: &Path, flags: i32) -> Option<i32> {
         let judged_in_full = flags & libc::AT_SYMLINK_NOFOLLOW != 0
             || path.split('/').any(|c| c == "..")
-            || self.ctx.network_tools.iter().any(|t| *t == program);
+            || self.is_network_tool(path)
+            || absolute.starts_with("/proc")
+            || self.produces() && self.in_produced_dir(absolute);
         if judged_in_full {
             return None;
         }
-        let absolute = absolute(call.pid, dirfd, OsStr::new(path))?;
-        if absolute.starts_with("/proc") || self.produces() && self.in_produced_dir(&absolute) {
-            return None;
-        }
-        self.missing_inside(&absolute)
+        self.missing_inside(absolute)
+    }
+
+    /// Whether the program `path` names is one of the profile's network tools (by file name).
+    fn is_network_tool(&self, path: &str) -> bool {
+        Path::new(path).file_name().is_some_and(|name| {
+            let name = name.to_string_lossy();
+            self.ctx.network_tools.iter().any(|t| *t == name)
+        })
     }
 
     /// Records the exec attempts answered since the last call, whose events were left to be
@@ -223,11 +231,7 @@ impl Handler {
             ExecFile::Opened(file) => named.or_else(|| file.as_ref().and_then(path_of)),
             ExecFile::Deferred(p) => p.and_then(|p| self.resolve_program_inside(host_pid, &p)),
         };
-        let program = Path::new(&path)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let network_tool = self.ctx.network_tools.contains(&program);
+        let network_tool = self.is_network_tool(&path);
         let mut event = Event::new(Kind::Exec, "exec", Decision::Allowed)
             .with("path", path.as_str())
             .with("argv", argv);

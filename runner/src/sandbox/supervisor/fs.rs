@@ -53,11 +53,10 @@ const QUIET_REFUSALS: &[&str] = &["/sys", "/dev"];
 impl Handler {
     /// `openat(dirfd, path, flags, mode)`.
     pub(super) fn openat(&self, call: &Call) -> Answer {
-        let flags = call.args[2] as i32;
-        if flags & WRITE_INTENT as i32 == 0 {
+        if call.only_reads() {
             return self.open_read(call, call.args[0] as i32, call.args[1]);
         }
-        self.open(call, call.args[0] as i32, call.args[1], flags)
+        self.open(call, call.args[0] as i32, call.args[1], call.args[2] as i32)
     }
 
     /// `openat2(dirfd, path, how, size)`.
@@ -70,11 +69,10 @@ impl Handler {
     /// `open(path, flags, mode)`.
     #[cfg(target_arch = "x86_64")]
     pub(super) fn open_legacy(&self, call: &Call) -> Answer {
-        let flags = call.args[1] as i32;
-        if flags & WRITE_INTENT as i32 == 0 {
+        if call.only_reads() {
             return self.open_read(call, libc::AT_FDCWD, call.args[0]);
         }
-        self.open(call, libc::AT_FDCWD, call.args[0], flags)
+        self.open(call, libc::AT_FDCWD, call.args[0], call.args[1] as i32)
     }
 
     /// `creat(path, mode)`: an open to create, write and truncate.
